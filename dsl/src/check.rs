@@ -1,0 +1,109 @@
+//! The checker: AST → [`TaskGraph`], collecting every diagnostic in one pass.
+//!
+//! Phases (each a submodule): `devices` (areas, fleets, cloud), `tasks`
+//! (types, items, pins), `graph` (edges, cycles, reachability warnings),
+//! `rules` (requirements, objectives, policies). A phase that finds an error
+//! records it and carries on with a placeholder so later phases still report
+//! theirs; the graph is returned only when there is no error.
+
+mod devices;
+mod graph;
+mod quantities;
+mod rules;
+mod tasks;
+
+use crate::diagnostic::{Diagnostic, LineIndex};
+use crate::ir::{self, SrcSpan, TaskGraph};
+use crate::syntax::{Decl, Mission, Span};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// What the checker found: the graph when there were no errors, and every
+/// diagnostic (errors and warnings), ordered by source position.
+#[derive(Debug)]
+pub struct Checked {
+    pub graph: Option<TaskGraph>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub(crate) struct Ctx<'a> {
+    src: &'a str,
+    index: LineIndex,
+    diags: Vec<Diagnostic>,
+    areas: Vec<ir::Area>,
+    area_ids: HashMap<&'a str, ir::AreaId>,
+    fleets: Vec<ir::Fleet>,
+    fleet_ids: HashMap<&'a str, ir::FleetId>,
+    cloud: Option<ir::Cloud>,
+    task_ids: HashMap<&'a str, ir::TaskId>,
+}
+
+impl<'a> Ctx<'a> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+    fn span(&self, s: Span) -> SrcSpan {
+        let (line, col) = self.index.line_col(self.src, s.start);
+        SrcSpan {
+            start: s.start as u32,
+            end: s.end as u32,
+            line,
+            col,
+        }
+    }
+}
+
+pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
+    let mut cx = Ctx {
+        src,
+        index: LineIndex::new(src),
+        diags: Vec::new(),
+        areas: Vec::new(),
+        area_ids: HashMap::new(),
+        fleets: Vec::new(),
+        fleet_ids: HashMap::new(),
+        cloud: None,
+        task_ids: HashMap::new(),
+    };
+    let duration_us = devices::duration(&mut cx, mission);
+    devices::areas(&mut cx, mission);
+    devices::fleets(&mut cx, mission);
+    devices::cloud(&mut cx, mission);
+    let task_decls: Vec<_> = mission
+        .decls
+        .iter()
+        .filter_map(|d| match d {
+            Decl::Task(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let mut tasks = tasks::lower(&mut cx, &task_decls);
+    let edges = graph::edges(&mut cx, mission, &task_decls, &mut tasks);
+    let requirements = rules::requirements(&mut cx, mission, &tasks, &edges);
+    let objectives = rules::objectives(&mut cx, mission);
+    let policies = rules::policies(&mut cx, mission, &tasks);
+    graph::warnings(&mut cx, mission, &task_decls, &tasks, &policies);
+
+    let mut diagnostics = std::mem::take(&mut cx.diags);
+    diagnostics.sort_by_key(|d| (d.primary_span().map_or(0, |s| s.start), d.severity));
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    let graph = (!failed).then(|| TaskGraph {
+        schema_version: ir::SCHEMA_VERSION,
+        mission: mission.name.name.clone(),
+        source: ir::SourceInfo {
+            file: file.to_string(),
+            sha256: format!("{:x}", Sha256::digest(src.as_bytes())),
+            bytes: src.len() as u64,
+        },
+        duration_us,
+        areas: cx.areas,
+        fleets: cx.fleets,
+        cloud: cx.cloud,
+        tasks,
+        edges,
+        requirements,
+        objectives,
+        policies,
+    });
+    Checked { graph, diagnostics }
+}

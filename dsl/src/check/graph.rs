@@ -1,0 +1,356 @@
+//! Edges, cycles, reachability and the "dead code" warnings.
+
+use super::quantities::short;
+use super::Ctx;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::ir::{self, Behaviour, EdgeKind, FailureAction, Placement, TaskId, Trigger};
+use crate::suggest;
+use crate::syntax::{Action, Decl, Mission, Span, TaskDecl, TaskItem};
+use std::collections::HashSet;
+
+pub(super) fn unknown_task(cx: &mut Ctx, name: &crate::syntax::Ident) {
+    let hint = suggest::did_you_mean(&name.name, cx.task_ids.keys().copied());
+    cx.push(
+        Diagnostic::error(
+            Code::UnknownTask,
+            format!("unknown task `{}`", short(&name.name)),
+        )
+        .label(name.span, "not declared")
+        .maybe_help(hint),
+    );
+}
+
+/// Data edges from inputs, ordering edges from `flow`, then the cycle check.
+pub(super) fn edges(
+    cx: &mut Ctx,
+    m: &Mission,
+    decls: &[&TaskDecl],
+    tasks: &mut [ir::Task],
+) -> Vec<ir::Edge> {
+    let mut edges = Vec::new();
+    let mut pairs: HashSet<(TaskId, TaskId)> = HashSet::new();
+    // Span of each data edge: the consumer's parameter.
+    let mut edge_spans: Vec<Span> = Vec::new();
+    for (t, decl) in tasks.iter().zip(decls) {
+        for input in &t.inputs {
+            let span = decl
+                .params
+                .iter()
+                .flatten()
+                .find(|p| p.name.name == input.name)
+                .map_or(decl.name.span, |p| p.span);
+            pairs.insert((input.producer, t.id));
+            edge_spans.push(span);
+            edges.push(ir::Edge {
+                from: input.producer,
+                to: t.id,
+                kind: EdgeKind::Data {
+                    name: input.name.clone(),
+                    bytes: input.ty.bytes,
+                },
+                span: cx.span(span),
+            });
+        }
+    }
+    for d in &m.decls {
+        let Decl::Flow(f) = d else { continue };
+        let mut steps: Vec<Vec<(TaskId, Span)>> = Vec::new();
+        for step in &f.steps {
+            let mut ids = Vec::new();
+            for name in &step.tasks {
+                match cx.task_ids.get(name.name.as_str()) {
+                    Some(&id) => ids.push((id, name.span)),
+                    None => unknown_task(cx, name),
+                }
+            }
+            steps.push(ids);
+        }
+        for w in steps.windows(2) {
+            for &(a, sa) in &w[0] {
+                for &(b, sb) in &w[1] {
+                    if pairs.insert((a, b)) {
+                        let span = sa.join(sb);
+                        edge_spans.push(span);
+                        edges.push(ir::Edge {
+                            from: a,
+                            to: b,
+                            kind: EdgeKind::Order,
+                            span: cx.span(span),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // A task ordered after another runs when its predecessors finish.
+    for e in &edges {
+        let t = &mut tasks[e.to.index()];
+        if t.trigger == Trigger::Never {
+            t.trigger = Trigger::Upstream;
+        }
+    }
+    report_cycles(cx, decls, tasks.len(), &edges, &edge_spans);
+    edges
+}
+
+/// One diagnostic per strongly connected component that forms a cycle.
+fn report_cycles(cx: &mut Ctx, decls: &[&TaskDecl], n: usize, edges: &[ir::Edge], spans: &[Span]) {
+    let mut succ: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+    for (k, e) in edges.iter().enumerate() {
+        succ[e.from.index()].push((e.to.index(), k));
+    }
+    for comp in strongly_connected(n, &succ) {
+        let self_loop = comp.len() == 1 && succ[comp[0]].iter().any(|&(v, _)| v == comp[0]);
+        if comp.len() < 2 && !self_loop {
+            continue;
+        }
+        // Walk the cycle inside the component for a readable path.
+        let members: HashSet<usize> = comp.iter().copied().collect();
+        let start = *comp.iter().min().unwrap_or(&comp[0]);
+        let mut path = vec![start];
+        let mut labels = Vec::new();
+        let mut seen = HashSet::from([start]);
+        let mut at = start;
+        loop {
+            let Some(&(next, k)) = succ[at]
+                .iter()
+                .find(|(v, _)| members.contains(v) && (!seen.contains(v) || *v == start))
+            else {
+                break;
+            };
+            labels.push(spans[k]);
+            if next == start {
+                path.push(start);
+                break;
+            }
+            seen.insert(next);
+            path.push(next);
+            at = next;
+            if path.len() > 12 {
+                break;
+            }
+        }
+        let names: Vec<_> = path.iter().map(|&i| decls[i].name.name.as_str()).collect();
+        let mut d = Diagnostic::error(
+            Code::Cycle,
+            format!("tasks form a cycle: {}", names.join(" -> ")),
+        );
+        for (i, s) in labels.iter().enumerate() {
+            d = d.label(
+                *s,
+                if i == 0 {
+                    "this edge closes the loop".to_string()
+                } else {
+                    String::new()
+                },
+            );
+        }
+        if d.labels.is_empty() {
+            d = d.label(decls[start].name.span, "in this cycle");
+        }
+        cx.push(
+            d.help("a task graph must be acyclic; feed results back with a periodic task instead"),
+        );
+    }
+}
+
+/// Tarjan's algorithm without recursion (graphs of 10⁵ tasks are fine).
+fn strongly_connected(n: usize, succ: &[Vec<(usize, usize)>]) -> Vec<Vec<usize>> {
+    const UNSEEN: usize = usize::MAX;
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut out = Vec::new();
+    let mut next = 0;
+    for root in 0..n {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        let mut call: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut i)) = call.last_mut() {
+            if let Some(&(w, _)) = succ[v].get(*i) {
+                *i += 1;
+                if index[w] == UNSEEN {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    call.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                call.pop();
+                if let Some(&(parent, _)) = call.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    let mut comp = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        comp.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    out.push(comp);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether `to` is reachable from `from` (or equal to it).
+pub(super) fn reachable(n: usize, edges: &[ir::Edge], from: TaskId, to: TaskId) -> bool {
+    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for e in edges {
+        succ[e.from.index()].push(e.to.index());
+    }
+    let mut seen = vec![false; n];
+    let mut todo = vec![from.index()];
+    while let Some(v) = todo.pop() {
+        if v == to.index() {
+            return true;
+        }
+        if std::mem::replace(&mut seen[v], true) {
+            continue;
+        }
+        todo.extend(succ[v].iter().copied());
+    }
+    false
+}
+
+pub(super) fn warnings(
+    cx: &mut Ctx,
+    m: &Mission,
+    decls: &[&TaskDecl],
+    tasks: &[ir::Task],
+    policies: &ir::Policies,
+) {
+    let consumed: HashSet<&str> = tasks
+        .iter()
+        .flat_map(|t| t.inputs.iter().map(|i| i.name.as_str()))
+        .collect();
+    for (t, decl) in tasks.iter().zip(decls) {
+        for o in &decl.outputs {
+            if !consumed.contains(o.name.name.as_str()) {
+                cx.push(
+                    Diagnostic::warning(
+                        Code::UnusedOutput,
+                        format!(
+                            "output `{}` of task `{}` is never used",
+                            o.name.name, t.name
+                        ),
+                    )
+                    .label(o.name.span, "no task reads this")
+                    .help(format!(
+                        "read it in a task (`task report({})`) or remove it",
+                        o.name.name
+                    )),
+                );
+            }
+        }
+        if t.trigger == Trigger::Never {
+            cx.push(
+                Diagnostic::warning(Code::NeverTriggered, format!("task `{}` never runs", t.name))
+                    .label(decl.name.span, "nothing starts this task")
+                    .help("give it an input, `every <period>`, `once`, a behaviour, or a predecessor in a `flow`"),
+            );
+        }
+        let has_fn = decl.items.iter().any(|i| matches!(i, TaskItem::Fn { .. }));
+        if has_fn && t.work.is_none() {
+            cx.push(
+                Diagnostic::warning(
+                    Code::MissingWork,
+                    format!("task `{}` calls a function but states no `work`", t.name),
+                )
+                .label(decl.name.span, "work unknown")
+                .help("the placement synthesizer will assume it is free; add e.g. `work 0.5 Gop`"),
+            );
+        }
+    }
+    // Areas nothing refers to.
+    let mut used_areas: HashSet<usize> = HashSet::new();
+    for t in tasks {
+        match t.behaviour {
+            Some(Behaviour::Cover { area, .. }) | Some(Behaviour::GotoArea { area }) => {
+                used_areas.insert(area.index());
+            }
+            _ => {}
+        }
+    }
+    if let FailureAction::Repartition { areas } = &policies.device_failure.action {
+        used_areas.extend(areas.iter().map(|a| a.index()));
+    }
+    for d in &m.decls {
+        if let Decl::Policy(p) = d {
+            for a in &p.actions {
+                if let Action::Repartition {
+                    area: Some(name), ..
+                } = a
+                {
+                    if let Some(id) = cx.area_ids.get(name.name.as_str()) {
+                        used_areas.insert(id.index());
+                    }
+                }
+            }
+        }
+    }
+    for d in &m.decls {
+        if let Decl::Area(a) = d {
+            if let Some(id) = cx.area_ids.get(a.name.name.as_str()) {
+                if !used_areas.contains(&id.index())
+                    && cx.areas[id.index()].span.start as usize == a.span.start
+                {
+                    cx.push(
+                        Diagnostic::warning(
+                            Code::UnusedDeclaration,
+                            format!("area `{}` is never used", a.name.name),
+                        )
+                        .label(
+                            a.name.span,
+                            "declared but not covered, visited or repartitioned",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    // Fleets no task can run on: every task is pinned elsewhere.
+    let free_task = tasks
+        .iter()
+        .any(|t| matches!(t.placement, Placement::Any | Placement::Edge));
+    if !free_task {
+        for f in &cx.fleets.clone() {
+            let used = tasks
+                .iter()
+                .any(|t| t.placement == Placement::Fleet { fleet: f.id });
+            if !used {
+                let span = crate::syntax::Span::new(f.span.start as usize, f.span.end as usize);
+                let name_span = m
+                    .decls
+                    .iter()
+                    .find_map(|d| match d {
+                        Decl::Fleet(fd) if fd.span == span => Some(fd.name.span),
+                        _ => None,
+                    })
+                    .unwrap_or(span);
+                cx.push(
+                    Diagnostic::warning(
+                        Code::UnusedDeclaration,
+                        format!("fleet `{}` runs no task", f.name),
+                    )
+                    .label(name_span, "every task is pinned elsewhere"),
+                );
+            }
+        }
+    }
+}

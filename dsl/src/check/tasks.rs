@@ -1,0 +1,752 @@
+//! Tasks: data types, inputs and outputs, items, pins and sensors.
+
+use super::devices::{duplicate, sensor};
+use super::quantities::{range, short, POSITIVE};
+use super::Ctx;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::ir::{self, Behaviour, DataKind, FleetId, Placement, Priority, TaskId, Trigger};
+use crate::suggest;
+use crate::syntax::{
+    self, DataType, FanOut, FnRef, Gather, GotoTarget, PinKind, Span, TaskDecl, TaskItem,
+};
+use crate::units::Dim;
+use std::collections::HashMap;
+
+const MAX_BYTES: i128 = 1_000_000_000_000;
+const MINUTE: i128 = 60_000_000;
+
+fn data_type(cx: &mut Ctx, t: &DataType) -> Option<ir::DataType> {
+    match t {
+        DataType::Image {
+            resolution,
+            channels,
+            ..
+        } => {
+            let w = cx.count(&resolution.width, "image width", 1, 65_536);
+            let h = cx.count(&resolution.height, "image height", 1, 65_536);
+            let bpp: u8 = match channels.as_ref().map(|c| c.name.as_str()) {
+                Some("gray") => 1,
+                Some("depth") => 2,
+                Some("rgba") => 4,
+                _ => 3,
+            };
+            let (w, h) = (w?, h?);
+            Some(ir::DataType {
+                kind: DataKind::Image {
+                    width: w as u32,
+                    height: h as u32,
+                    bytes_per_pixel: bpp,
+                },
+                bytes: w * h * u64::from(bpp),
+            })
+        }
+        DataType::List {
+            element,
+            max_items,
+            span,
+        } => {
+            let n = cx.count(max_items, "list length", 1, 1_000_000);
+            let el = data_type(cx, element)?;
+            let n = n?;
+            let bytes = u128::from(el.bytes) * u128::from(n);
+            if bytes > MAX_BYTES as u128 {
+                cx.push(
+                    Diagnostic::error(Code::Absurd, "list is implausibly large")
+                        .label(*span, "more than 1 TB per value"),
+                );
+                return None;
+            }
+            Some(ir::DataType {
+                kind: DataKind::List {
+                    element: Box::new(el),
+                    max_items: n as u32,
+                },
+                bytes: bytes as u64,
+            })
+        }
+        DataType::Blob { kind, size, .. } => {
+            let bytes = cx.measure(size, Dim::Data, "data size", range(POSITIVE, MAX_BYTES))?;
+            Some(ir::DataType {
+                kind: DataKind::Blob {
+                    name: kind.name.clone(),
+                },
+                bytes: bytes as u64,
+            })
+        }
+    }
+}
+
+/// Who produces each data name: (task, output index, span of the output).
+pub(super) type Producers<'a> = HashMap<&'a str, (TaskId, usize, Span)>;
+
+/// Lower every task. Ids follow declaration order; duplicates keep their
+/// slot (as placeholders) so ids stay aligned with `decls`.
+pub(super) fn lower<'a>(cx: &mut Ctx<'a>, decls: &[&'a TaskDecl]) -> Vec<ir::Task> {
+    let mut first_span: HashMap<&str, Span> = HashMap::new();
+    for (i, t) in decls.iter().enumerate() {
+        if let Some(&first) = first_span.get(t.name.name.as_str()) {
+            cx.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("task `{}` is declared twice", t.name.name),
+                )
+                .label(t.name.span, "declared again here")
+                .label(first, "first declared here")
+                .help("rename one of them; task names are unique per mission"),
+            );
+        } else {
+            first_span.insert(t.name.name.as_str(), t.name.span);
+            cx.task_ids.insert(t.name.name.as_str(), TaskId(i as u32));
+        }
+    }
+    // Outputs first: inputs refer to them by name, in any declaration order.
+    let mut producers: Producers = HashMap::new();
+    let mut outputs: Vec<Vec<ir::OutputData>> = Vec::with_capacity(decls.len());
+    for (i, t) in decls.iter().enumerate() {
+        let mut outs = Vec::new();
+        for (k, o) in t.outputs.iter().enumerate() {
+            if let Some(&(other, _, first)) = producers.get(o.name.name.as_str()) {
+                let who = &decls[other.index()].name.name;
+                cx.push(
+                    Diagnostic::error(
+                        Code::DuplicateOutput,
+                        format!("data `{}` is produced twice", o.name.name),
+                    )
+                    .label(o.name.span, "produced again here")
+                    .label(first, format!("first produced by `{who}`"))
+                    .help("give each output its own name"),
+                );
+            } else {
+                producers.insert(o.name.name.as_str(), (TaskId(i as u32), k, o.name.span));
+            }
+            let ty = match &o.ty {
+                Some(t) => data_type(cx, t),
+                None => {
+                    cx.push(
+                        Diagnostic::error(Code::MissingType, format!("output `{}` has no type", o.name.name))
+                            .label(o.name.span, "type needed here")
+                            .help(format!("write `{}: image 640x360`, `{}: boxes 4 KB` or `{}: list<box 32 B> x 50`", o.name.name, o.name.name, o.name.name)),
+                    );
+                    None
+                }
+            };
+            outs.push(ir::OutputData {
+                name: o.name.name.clone(),
+                ty: ty.unwrap_or_else(unknown_type),
+            });
+        }
+        outputs.push(outs);
+    }
+    let mut tasks = Vec::with_capacity(decls.len());
+    for (i, (t, outs)) in decls.iter().zip(outputs.iter()).enumerate() {
+        let task = lower_task(
+            cx,
+            TaskId(i as u32),
+            t,
+            outs.clone(),
+            &producers,
+            &outputs,
+            decls,
+        );
+        tasks.push(task);
+    }
+    tasks
+}
+
+fn unknown_type() -> ir::DataType {
+    ir::DataType {
+        kind: DataKind::Blob { name: "?".into() },
+        bytes: 0,
+    }
+}
+
+fn lower_task(
+    cx: &mut Ctx,
+    id: TaskId,
+    t: &TaskDecl,
+    outputs: Vec<ir::OutputData>,
+    producers: &Producers,
+    all_outputs: &[Vec<ir::OutputData>],
+    decls: &[&TaskDecl],
+) -> ir::Task {
+    let mut inputs: Vec<ir::Input> = Vec::new();
+    let mut seen_params: HashMap<&str, Span> = HashMap::new();
+    for p in t.params.iter().flatten() {
+        if let Some(&first) = seen_params.get(p.name.name.as_str()) {
+            cx.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("input `{}` is listed twice", p.name.name),
+                )
+                .label(p.name.span, "again here")
+                .label(first, "first here"),
+            );
+            continue;
+        }
+        seen_params.insert(p.name.name.as_str(), p.name.span);
+        let Some(&(producer, k, out_span)) = producers.get(p.name.name.as_str()) else {
+            unknown_data(cx, &p.name, producers, decls);
+            continue;
+        };
+        let produced = all_outputs[producer.index()][k].ty.clone();
+        if let Some(declared) = p.ty.as_ref().and_then(|ty| data_type(cx, ty)) {
+            if produced.bytes != 0 && declared != produced {
+                let same_kind = std::mem::discriminant(&declared.kind)
+                    == std::mem::discriminant(&produced.kind)
+                    && match (&declared.kind, &produced.kind) {
+                        (DataKind::Blob { name: a }, DataKind::Blob { name: b }) => a == b,
+                        _ => true,
+                    };
+                let code = if same_kind {
+                    Code::SizeMismatch
+                } else {
+                    Code::TypeMismatch
+                };
+                let what = if same_kind { "size" } else { "type" };
+                cx.push(
+                    Diagnostic::error(
+                        code,
+                        format!(
+                            "input `{}` expects `{}` but receives `{}`",
+                            p.name.name,
+                            declared.describe(),
+                            produced.describe()
+                        ),
+                    )
+                    .label(p.span, format!("declared {what} here"))
+                    .label(out_span, format!("produced as `{}`", produced.describe()))
+                    .help(format!("make the two {what}s agree")),
+                );
+            }
+        }
+        inputs.push(ir::Input {
+            name: p.name.name.clone(),
+            producer,
+            ty: produced,
+        });
+    }
+
+    let mut task = ir::Task {
+        id,
+        name: t.name.name.clone(),
+        inputs,
+        outputs,
+        work: None,
+        function: None,
+        placement: Placement::Any,
+        trigger: Trigger::Never,
+        behaviour: None,
+        fanout: None,
+        gather: None,
+        priority: Priority::Normal,
+        needs: Vec::new(),
+        span: cx.span(t.span),
+    };
+    items(cx, t, &mut task);
+    placement(cx, t, &mut task);
+    task
+}
+
+fn unknown_data(cx: &mut Ctx, name: &syntax::Ident, producers: &Producers, decls: &[&TaskDecl]) {
+    let mut d = Diagnostic::error(
+        Code::UnknownData,
+        format!("no task produces `{}`", short(&name.name)),
+    )
+    .label(name.span, "unknown input");
+    if let Some(task) = decls.iter().find(|t| t.name.name == name.name) {
+        let outs: Vec<_> = task
+            .outputs
+            .iter()
+            .map(|o| format!("`{}`", o.name.name))
+            .collect();
+        d = d.help(if outs.is_empty() {
+            format!(
+                "`{}` is a task with no outputs; order it with `flow {} -> ...` instead",
+                name.name, name.name
+            )
+        } else {
+            format!(
+                "`{}` is a task; inputs name its outputs: {}",
+                name.name,
+                outs.join(", ")
+            )
+        });
+    } else if let Some(h) = suggest::did_you_mean(&name.name, producers.keys().copied()) {
+        d = d.help(h);
+    } else {
+        d = d.help(
+            "inputs name the outputs of other tasks (`task detect(frame) -> ...` reads `frame`)",
+        );
+    }
+    cx.push(d);
+}
+
+fn has_list_input(task: &ir::Task) -> bool {
+    task.inputs
+        .iter()
+        .any(|i| matches!(i.ty.kind, DataKind::List { .. }))
+}
+
+fn per_item_error(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::PerItemWithoutList,
+        format!("`{what} per item` needs a list input"),
+    )
+    .label(span, "no input of this task is a list")
+    .help("declare the producer's output as `list<T> x N`")
+}
+
+fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
+    let mut first: HashMap<&'static str, Span> = HashMap::new();
+    let mut behaviour_span: Option<Span> = None;
+    let mut lane: Option<(&syntax::Quantity, Span)> = None;
+    for item in &t.items {
+        let kw = item.keyword();
+        if kw != "needs" {
+            if let Some(&f) = first.get(kw) {
+                cx.push(duplicate(&format!("`{kw}`"), item.span(), f));
+                continue;
+            }
+            first.insert(kw, item.span());
+        }
+        let mut set_behaviour =
+            |cx: &mut Ctx, b: Option<Behaviour>, span: Span, task: &mut ir::Task| {
+                if let Some(prev) = behaviour_span {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::BehaviourConflict,
+                            "a task has at most one swarm behaviour",
+                        )
+                        .label(span, "second behaviour")
+                        .label(prev, "first behaviour")
+                        .help("split the behaviours into separate tasks ordered with `flow`"),
+                    );
+                } else {
+                    behaviour_span = Some(span);
+                    task.behaviour = b;
+                }
+            };
+        match item {
+            TaskItem::Work {
+                amount,
+                per_item,
+                span,
+            } => {
+                let ops = cx.measure(
+                    amount,
+                    Dim::Work,
+                    "work",
+                    range(POSITIVE, 1_000_000_000_000_000),
+                );
+                if *per_item && !has_list_input(task) {
+                    cx.push(per_item_error(*span, "work"));
+                }
+                task.work = ops.map(|ops| ir::Work {
+                    ops: ops as u64,
+                    per_item: *per_item,
+                });
+            }
+            TaskItem::Fn { target, .. } => {
+                task.function = Some(match target {
+                    FnRef::Name(i) => i.name.clone(),
+                    FnRef::Quoted { text, .. } => text.clone(),
+                })
+            }
+            TaskItem::Every { period, .. } => {
+                if let Some(p) =
+                    cx.measure(period, Dim::Time, "period", range(1_000, 24 * 60 * MINUTE))
+                {
+                    task.trigger = Trigger::Periodic {
+                        period_us: p as u64,
+                    };
+                }
+            }
+            TaskItem::Once { span } => {
+                if let Some(&every) = first.get("every") {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::TriggerConflict,
+                            "a task cannot be both `once` and `every`",
+                        )
+                        .label(*span, "once")
+                        .label(every, "periodic"),
+                    );
+                } else {
+                    task.trigger = Trigger::Once;
+                }
+            }
+            TaskItem::Cover { area, span } => {
+                let b = cx
+                    .area_ids
+                    .get(area.name.as_str())
+                    .map(|&a| Behaviour::Cover {
+                        area: a,
+                        lane_mm: None,
+                    });
+                if b.is_none() {
+                    unknown_area(cx, area);
+                }
+                set_behaviour(cx, b, *span, task);
+            }
+            TaskItem::Lane { width, span } => lane = Some((width, *span)),
+            TaskItem::Goto { target, span } => {
+                let b = match target {
+                    GotoTarget::Point(p) => {
+                        let x = cx.measure(
+                            &p.x,
+                            Dim::Length,
+                            "a coordinate",
+                            range(-1_000_000_000, 1_000_000_000),
+                        );
+                        let y = cx.measure(
+                            &p.y,
+                            Dim::Length,
+                            "a coordinate",
+                            range(-1_000_000_000, 1_000_000_000),
+                        );
+                        x.zip(y).map(|(x, y)| Behaviour::GotoPoint {
+                            point: ir::PointMm {
+                                x_mm: x as i64,
+                                y_mm: y as i64,
+                            },
+                        })
+                    }
+                    GotoTarget::Area(a) => match cx.area_ids.get(a.name.as_str()) {
+                        Some(&id) => Some(Behaviour::GotoArea { area: id }),
+                        None => {
+                            unknown_area(cx, a);
+                            None
+                        }
+                    },
+                };
+                set_behaviour(cx, b, *span, task);
+            }
+            TaskItem::Return { span } => {
+                set_behaviour(cx, Some(Behaviour::ReturnHome), *span, task)
+            }
+            TaskItem::Land { span } => set_behaviour(cx, Some(Behaviour::Land), *span, task),
+            TaskItem::FanOut { how, span } => match how {
+                FanOut::Count(n) => {
+                    task.fanout = cx
+                        .count(n, "fan-out width", 2, 10_000)
+                        .map(|w| ir::FanOut::Fixed { width: w as u32 })
+                }
+                FanOut::PerItem => {
+                    if has_list_input(task) {
+                        task.fanout = Some(ir::FanOut::PerItem);
+                    } else {
+                        cx.push(per_item_error(*span, "fanout"));
+                    }
+                }
+            },
+            TaskItem::Gather { how, span } => {
+                if task.inputs.is_empty() {
+                    cx.push(
+                        Diagnostic::error(Code::GatherWithoutInput, "`gather` needs an input to gather")
+                            .label(*span, "this task has no inputs")
+                            .help("gather collects the results of an upstream task's instances: `task dedup(faces) { gather all }`"),
+                    );
+                }
+                task.gather = match how {
+                    Gather::All => Some(ir::Gather::All),
+                    Gather::Count(n) => cx
+                        .count(n, "gather count", 1, 1_000_000)
+                        .map(|n| ir::Gather::Count { n: n as u32 }),
+                };
+            }
+            TaskItem::Priority { level, .. } => {
+                const LEVELS: [(&str, Priority); 4] = [
+                    ("critical", Priority::Critical),
+                    ("high", Priority::High),
+                    ("normal", Priority::Normal),
+                    ("low", Priority::Low),
+                ];
+                match LEVELS.iter().find(|(n, _)| *n == level.name) {
+                    Some(&(_, p)) => task.priority = p,
+                    None => cx.push(
+                        Diagnostic::error(
+                            Code::UnknownPriority,
+                            format!("unknown priority `{}`", short(&level.name)),
+                        )
+                        .label(level.span, "expected critical, high, normal or low")
+                        .maybe_help(suggest::did_you_mean(
+                            &level.name,
+                            LEVELS.iter().map(|(n, _)| *n),
+                        )),
+                    ),
+                }
+            }
+            TaskItem::Needs { sensors, .. } => {
+                for s in sensors {
+                    if let Some(sn) = sensor(cx, s) {
+                        if !task.needs.iter().any(|x| x.kind == sn.kind) {
+                            task.needs.push(sn);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some((width, span)) = lane {
+        match task.behaviour {
+            Some(Behaviour::Cover { area, .. }) => {
+                if let Some(w) =
+                    cx.measure(width, Dim::Length, "lane width", range(100, 10_000_000))
+                {
+                    let limit = narrowest_side(&cx.areas[area.index()].shape);
+                    if limit > 0 && w > limit {
+                        cx.push(
+                            Diagnostic::error(
+                                Code::LaneTooWide,
+                                format!(
+                                    "lane of {} m is wider than area `{}`",
+                                    w as f64 / 1000.0,
+                                    cx.areas[area.index()].name
+                                ),
+                            )
+                            .label(span, "too wide")
+                            .help(format!(
+                                "the area is {} m across at its narrowest",
+                                limit as f64 / 1000.0
+                            )),
+                        );
+                    }
+                    task.behaviour = Some(Behaviour::Cover {
+                        area,
+                        lane_mm: Some(w as u64),
+                    });
+                }
+            }
+            _ if behaviour_span.is_none() || first.contains_key("cover") => cx.push(
+                Diagnostic::error(Code::LaneWithoutCover, "`lane` without `cover`")
+                    .label(span, "lane of what?")
+                    .help("`lane` sets the sweep width of `cover <area>`"),
+            ),
+            _ => cx.push(
+                Diagnostic::error(Code::LaneWithoutCover, "`lane` only applies to `cover`")
+                    .label(span, "this task does not cover an area"),
+            ),
+        }
+    }
+    if task.behaviour.is_some() && task.trigger == Trigger::Never {
+        task.trigger = Trigger::Behaviour;
+    }
+    if task.trigger == Trigger::Never && !task.inputs.is_empty() {
+        task.trigger = Trigger::Upstream;
+    }
+}
+
+/// Smallest extent of the area's bounding box, in mm (0 if unknown).
+fn narrowest_side(shape: &ir::AreaShape) -> i128 {
+    let (xs, ys): (Vec<i64>, Vec<i64>) = match shape {
+        ir::AreaShape::Rect { min, max } => (vec![min.x_mm, max.x_mm], vec![min.y_mm, max.y_mm]),
+        ir::AreaShape::Polygon { points } => (
+            points.iter().map(|p| p.x_mm).collect(),
+            points.iter().map(|p| p.y_mm).collect(),
+        ),
+    };
+    let extent = |v: &[i64]| match (v.iter().min(), v.iter().max()) {
+        (Some(a), Some(b)) => i128::from(*b) - i128::from(*a),
+        _ => 0,
+    };
+    extent(&xs).min(extent(&ys))
+}
+
+fn unknown_area(cx: &mut Ctx, a: &syntax::Ident) {
+    let hint = suggest::did_you_mean(&a.name, cx.area_ids.keys().copied());
+    cx.push(
+        Diagnostic::error(
+            Code::UnknownArea,
+            format!("unknown area `{}`", short(&a.name)),
+        )
+        .label(a.span, "not declared")
+        .help(
+            hint.unwrap_or_else(|| {
+                "declare it: `area field = rect(0 m, 0 m, 400 m, 300 m)`".into()
+            }),
+        ),
+    );
+}
+
+fn placement(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
+    if t.pins.len() > 1 {
+        let mut d = Diagnostic::error(
+            Code::MultiplePins,
+            format!("task `{}` is pinned {} times", t.name.name, t.pins.len()),
+        );
+        for p in &t.pins {
+            d = d.label(p.span, "pin");
+        }
+        cx.push(d.help("keep one pin: `on <fleet>`, `at edge` or `at cloud`"));
+    }
+    let Some(pin) = t.pins.first() else {
+        if task.behaviour.is_some() || !task.needs.is_empty() {
+            task.placement = Placement::Edge;
+            if !task.needs.is_empty()
+                && !cx.fleets.is_empty()
+                && !cx.fleets.iter().any(|f| has_sensors(f, &task.needs))
+            {
+                let names: Vec<_> = task.needs.iter().map(|s| s.kind.name()).collect();
+                cx.push(
+                    Diagnostic::error(
+                        Code::SensorMissing,
+                        format!("no fleet has {}", names.join(" and ")),
+                    )
+                    .label(t.name.span, format!("task `{}` needs it", t.name.name))
+                    .help("add the sensor to a fleet's `sensors` line"),
+                );
+            }
+        }
+        return;
+    };
+    let target = pin.target.name.as_str();
+    match pin.kind {
+        PinKind::At => match target {
+            "cloud" => {
+                task.placement = Placement::Cloud;
+                if cx.cloud.is_none() {
+                    cx.push(
+                        Diagnostic::error(Code::NoCloud, format!("task `{}` runs in the cloud, but the mission has no cloud", t.name.name))
+                            .label(pin.span, "pinned to the cloud")
+                            .help("declare it: `cloud { servers 12; cores 40 each; price $0.0000166 per GB-s }`"),
+                    );
+                }
+                let edge_only = task.behaviour.is_some() || !task.needs.is_empty();
+                if edge_only {
+                    let why = if task.behaviour.is_some() {
+                        "moves a vehicle"
+                    } else {
+                        "reads a sensor"
+                    };
+                    cx.push(
+                        Diagnostic::error(Code::PinConflict, format!("task `{}` {why}, so it cannot run in the cloud", t.name.name))
+                            .label(pin.span, "`at cloud` cannot hold")
+                            .help("pin it with `on <fleet>` or `at edge`, or move the cloud work into its own task"),
+                    );
+                }
+            }
+            "edge" => task.placement = Placement::Edge,
+            other => cx.push(
+                Diagnostic::error(
+                    Code::UnknownPinTarget,
+                    format!("`at {}` is not a placement", short(other)),
+                )
+                .label(pin.target.span, "expected `cloud` or `edge`")
+                .help(match suggest::closest(other, ["cloud", "edge"]) {
+                    Some(c) => format!("did you mean `at {c}`?"),
+                    None if cx.fleet_ids.contains_key(other) => {
+                        format!("to pin on a fleet write `on {other}`")
+                    }
+                    None => "write `at cloud`, `at edge` or `on <fleet>`".into(),
+                }),
+            ),
+        },
+        PinKind::On => {
+            match cx.fleet_ids.get(target).copied() {
+                Some(fid) => {
+                    task.placement = Placement::Fleet { fleet: fid };
+                    fleet_can_host(cx, t, task, fid, pin.span);
+                }
+                None => {
+                    let hint = if target == "cloud" || target == "edge" {
+                        Some(format!("write `at {target}`"))
+                    } else {
+                        suggest::did_you_mean(target, cx.fleet_ids.keys().copied())
+                    };
+                    cx.push(
+                        Diagnostic::error(
+                            Code::UnknownFleet,
+                            format!("unknown fleet `{}`", short(target)),
+                        )
+                        .label(pin.target.span, "not declared")
+                        .help(hint.unwrap_or_else(|| {
+                            "declare it: `fleet drones: drone x 16 { ... }`".into()
+                        })),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn has_sensors(f: &ir::Fleet, needs: &[ir::Sensor]) -> bool {
+    needs
+        .iter()
+        .all(|n| f.sensors.iter().any(|s| s.kind == n.kind))
+}
+
+/// The pinned fleet has the sensors, resolution and mobility the task needs.
+fn fleet_can_host(cx: &mut Ctx, t: &TaskDecl, task: &ir::Task, fid: FleetId, pin_span: Span) {
+    let fleet = &cx.fleets[fid.index()];
+    let mut diags = Vec::new();
+    for need in &task.needs {
+        match fleet.sensors.iter().find(|s| s.kind == need.kind) {
+            None => diags.push(
+                Diagnostic::error(
+                    Code::SensorMissing,
+                    format!(
+                        "task `{}` needs a {}, but fleet `{}` has none",
+                        t.name.name,
+                        need.kind.name(),
+                        fleet.name
+                    ),
+                )
+                .label(pin_span, "pinned here")
+                .label(needs_span(t, need.kind.name()), "needed here")
+                .help(format!(
+                    "add `{}` to the `sensors` of fleet `{}` or pin the task elsewhere",
+                    need.kind.name(),
+                    fleet.name
+                )),
+            ),
+            Some(have) => {
+                if let (Some([nw, nh]), Some([hw, hh])) = (need.resolution, have.resolution) {
+                    if nw > hw || nh > hh {
+                        diags.push(
+                            Diagnostic::error(
+                                Code::ResolutionTooLow,
+                                format!(
+                                    "task `{}` needs a {nw}x{nh} {}, fleet `{}` has {hw}x{hh}",
+                                    t.name.name,
+                                    need.kind.name(),
+                                    fleet.name
+                                ),
+                            )
+                            .label(needs_span(t, need.kind.name()), "needed here")
+                            .label(pin_span, "pinned here"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if task.behaviour.is_some() && fleet.speed_mm_s.is_none() {
+        diags.push(
+            Diagnostic::error(
+                Code::MissingProperty,
+                format!(
+                    "fleet `{}` has no `speed`, but task `{}` moves it",
+                    fleet.name, t.name.name
+                ),
+            )
+            .label(pin_span, "pinned here")
+            .help("add e.g. `speed 5 m/s` to the fleet"),
+        );
+    }
+    for d in diags {
+        cx.push(d);
+    }
+}
+
+fn needs_span(t: &TaskDecl, sensor: &str) -> Span {
+    t.items
+        .iter()
+        .find_map(|i| match i {
+            TaskItem::Needs { sensors, .. } => sensors
+                .iter()
+                .find(|s| s.name.name == sensor)
+                .map(|s| s.span),
+            _ => None,
+        })
+        .unwrap_or(t.name.span)
+}

@@ -1,0 +1,55 @@
+//! "Did you mean …?" for names, keywords and units.
+
+/// The closest candidate to `word`, if one is close enough to be a typo.
+pub fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let lower = word.to_lowercase();
+    let mut best: Option<(f64, &'a str)> = None;
+    for cand in candidates {
+        if cand == word {
+            continue;
+        }
+        let cand_lower = cand.to_lowercase();
+        let distance = strsim::damerau_levenshtein(&lower, &cand_lower);
+        let limit = (word.chars().count().max(cand.chars().count()) / 3).max(1);
+        // A case-only difference (`mb` vs `MB`) is the best possible match.
+        let score = if lower == cand_lower {
+            0.0
+        } else if distance <= limit {
+            distance as f64 + (1.0 - strsim::jaro_winkler(&lower, &cand_lower))
+        } else {
+            continue;
+        };
+        if best.is_none_or(|(s, _)| score < s) {
+            best = Some((score, cand));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// `Some("did you mean `x`?")` when there is a near miss.
+pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_typos_not_strangers() {
+        assert_eq!(
+            closest("detcet", ["detect", "dedup", "report"]),
+            Some("detect")
+        );
+        assert_eq!(closest("batery", ["battery", "cpu"]), Some("battery"));
+        assert_eq!(closest("mb", ["MB", "mm"]), Some("MB"));
+        assert_eq!(closest("zzzzzz", ["detect", "dedup"]), None);
+        assert_eq!(closest("x", ["detect"]), None);
+    }
+}

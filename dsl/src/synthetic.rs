@@ -1,0 +1,179 @@
+//! Generated missions of any size, for benchmarks and property tests.
+
+use std::fmt::Write;
+
+/// A valid mission with `tasks` tasks: a periodic capture per fleet feeding
+/// layers of detect/classify tasks, each reading one or two earlier outputs,
+/// with requirements on a few paths. Deterministic for a given `tasks`.
+pub fn mission(tasks: usize) -> String {
+    let tasks = tasks.max(2);
+    let mut s = String::with_capacity(tasks * 110 + 1_000);
+    s.push_str(
+        "mission generated {\n  duration 30 min\n  area field = rect(0 m, 0 m, 400 m, 300 m)\n\n  fleet drones: drone x 16 {\n    cpu 1.2 GHz x 4\n    battery 5000 mAh @ 15.2 V\n    radio 20 Mbit/s\n    speed 8 m/s\n    sensors camera(1280x720), gps\n  }\n  cloud { servers 12; cores 40 each; price $0.0000166 per GB-s }\n\n  task sweep on drones { cover field; lane 12 m }\n  task t0 on drones -> d0: image 1280x720 { every 1 s; needs camera }\n",
+    );
+    // Small xorshift so the shape varies but stays reproducible.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 1..tasks {
+        let a = next() as usize % i;
+        let b = next() as usize % i;
+        let inputs = if a == b || i < 3 {
+            format!("d{a}")
+        } else {
+            format!("d{a}, d{b}")
+        };
+        let work = 1 + next() % 900;
+        let pin = match next() % 4 {
+            0 => " at cloud",
+            1 => " at edge",
+            _ => "",
+        };
+        let _ = writeln!(
+            s,
+            "  task t{i}({inputs}){pin} -> d{i}: boxes {} KB {{ work {work} Mop; fn f{} }}",
+            1 + next() % 64,
+            i % 10
+        );
+    }
+    let _ = writeln!(s, "  task sink(d{}) {{ work 1 Mop }}", tasks - 1);
+    for k in 0..(tasks / 100).max(1) {
+        let target = (k * 97 + 7) % tasks;
+        if target > 0 {
+            let _ = writeln!(s, "  require latency(t0 -> t{target}) p99 < 5 s");
+        }
+    }
+    s.push_str("  require cloud_cost < $5 per hour\n  minimize energy then latency\n  on device_failure { repartition field }\n  on straggler(2x median) { relaunch }\n}\n");
+    s
+}
+
+/// Heap accounting for benchmarks: install with
+/// `#[global_allocator] static A: PeakAlloc = PeakAlloc::new();`.
+pub struct PeakAlloc {
+    current: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl PeakAlloc {
+    pub const fn new() -> Self {
+        PeakAlloc {
+            current: std::sync::atomic::AtomicUsize::new(0),
+            peak: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+    pub fn current(&self) -> usize {
+        self.current.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// Forget the old peak: the next [`PeakAlloc::peak`] is measured from now.
+    pub fn reset_peak(&self) {
+        self.peak
+            .store(self.current(), std::sync::atomic::Ordering::Relaxed);
+    }
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Default for PeakAlloc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: forwards to the system allocator and only adds counters.
+unsafe impl std::alloc::GlobalAlloc for PeakAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            let now = self.current.fetch_add(layout.size(), Relaxed) + layout.size();
+            self.peak.fetch_max(now, Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        self.current
+            .fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Figures for compiling one generated mission.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CompileFigures {
+    pub tasks: usize,
+    pub source_bytes: usize,
+    pub runs: usize,
+    /// Median over the runs, milliseconds.
+    pub parse_ms: f64,
+    pub check_ms: f64,
+    pub total_ms: f64,
+    pub tasks_per_s: f64,
+    /// Peak heap above the level before compiling, bytes (0 without a [`PeakAlloc`]).
+    pub peak_heap_bytes: usize,
+}
+
+/// Compile a generated `tasks`-task mission `runs` times and report medians.
+pub fn measure_compile(tasks: usize, runs: usize, alloc: Option<&PeakAlloc>) -> CompileFigures {
+    use std::time::Instant;
+    let src = mission(tasks);
+    let runs = runs.max(1);
+    let mut parse = Vec::with_capacity(runs);
+    let mut check = Vec::with_capacity(runs);
+    let mut peak = 0;
+    for _ in 0..runs {
+        let base = alloc.map_or(0, |a| {
+            a.reset_peak();
+            a.current()
+        });
+        let t0 = Instant::now();
+        let ast = crate::parser::parse(&src);
+        let t1 = Instant::now();
+        let graph_ok = match &ast {
+            Ok(m) => crate::check::check(m, &src, "generated.hm").graph.is_some(),
+            Err(_) => false,
+        };
+        let t2 = Instant::now();
+        assert!(graph_ok, "generated mission must compile");
+        if let Some(a) = alloc {
+            peak = peak.max(a.peak().saturating_sub(base));
+        }
+        drop(ast);
+        parse.push((t1 - t0).as_secs_f64() * 1e3);
+        check.push((t2 - t1).as_secs_f64() * 1e3);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let mut total: Vec<f64> = parse.iter().zip(&check).map(|(a, b)| a + b).collect();
+    let total_ms = median(&mut total);
+    CompileFigures {
+        tasks,
+        source_bytes: src.len(),
+        runs,
+        parse_ms: median(&mut parse),
+        check_ms: median(&mut check),
+        total_ms,
+        tasks_per_s: tasks as f64 / (total_ms / 1e3),
+        peak_heap_bytes: peak,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_missions_compile_cleanly() {
+        for n in [2, 10, 150] {
+            let src = super::mission(n);
+            let out = crate::compile(&src, "gen.hm");
+            let errors: Vec<_> = out.errors().map(|d| d.message.clone()).collect();
+            assert!(errors.is_empty(), "{n} tasks: {errors:?}");
+            assert_eq!(out.graph.map(|g| g.tasks.len()), Some(n + 2));
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `hivemind bench`: benchmarks that print figures and same-run ratios.
+
+use anyhow::Result;
+use hivemind_dsl::synthetic::{measure_compile, PeakAlloc};
+use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOC: PeakAlloc = PeakAlloc::new();
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Suite {
+    /// Compile generated 1,000- and 10,000-task missions.
+    Dsl,
+}
+
+/// Target from the foundation issue: 10,000 tasks checked into IR in < 200 ms.
+const TARGET_10K_MS: f64 = 200.0;
+
+pub fn run(suite: Suite, json: bool) -> Result<ExitCode> {
+    match suite {
+        Suite::Dsl => {
+            // Warm up caches and the allocator before measuring.
+            let _ = measure_compile(1_000, 1, None);
+            let small = measure_compile(1_000, 15, Some(&ALLOC));
+            let large = measure_compile(10_000, 7, Some(&ALLOC));
+            let ratio = large.total_ms / small.total_ms;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "suite": "dsl", "runs": [small, large],
+                        "ratio_10k_vs_1k": ratio, "target_10k_ms": TARGET_10K_MS,
+                        "meets_target": large.total_ms < TARGET_10K_MS,
+                    }))?
+                );
+            } else {
+                println!(
+                    "DSL compile benchmark (parse + check + IR, median of runs, {} build)",
+                    build_kind()
+                );
+                println!(
+                    "{:>8} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12}",
+                    "tasks", "bytes", "parse ms", "check ms", "total ms", "tasks/s", "peak heap"
+                );
+                for f in [&small, &large] {
+                    println!(
+                        "{:>8} {:>10} {:>10.2} {:>10.2} {:>10.2} {:>12.0} {:>9.1} MiB",
+                        f.tasks,
+                        f.source_bytes,
+                        f.parse_ms,
+                        f.check_ms,
+                        f.total_ms,
+                        f.tasks_per_s,
+                        f.peak_heap_bytes as f64 / (1 << 20) as f64
+                    );
+                }
+                println!("10k/1k time ratio: {ratio:.2} (10.0 = linear)");
+                let verdict = if large.total_ms < TARGET_10K_MS {
+                    "meets"
+                } else {
+                    "MISSES"
+                };
+                println!(
+                    "10k tasks in {:.1} ms: {verdict} the {TARGET_10K_MS} ms target",
+                    large.total_ms
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn build_kind() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug — use --release for real figures"
+    } else {
+        "release"
+    }
+}

@@ -1,0 +1,333 @@
+//! `hivemind`: the command-line front end of HiveMind-rs.
+
+mod bench;
+mod input;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use hivemind_dsl::diagnostic::{render, Style};
+use hivemind_dsl::{compile, format, Diagnostic};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const ABOUT: &str = "HiveMind-rs: write a swarm mission, check it, compile it to a task graph.";
+
+const LONG_ABOUT: &str = "\
+HiveMind-rs coordinates swarms of drones and robot cars with a cloud back end.
+You describe a mission in the HiveMind language (.hm files); this tool checks it,
+compiles it to the task-graph IR that the placement synthesizer, the controller
+and the simulator read, and formats it.
+
+Examples:
+  hivemind check examples/missions/s02_tree_recognition.hm
+  hivemind compile examples/missions/s02_tree_recognition.hm -o graph.json
+  hivemind fmt --check examples/missions/*.hm
+  hivemind bench dsl
+
+Coming with later stages: synth (placement), up (controller), agent, sim.";
+
+#[derive(Parser)]
+#[command(name = "hivemind", version, about = ABOUT, long_about = LONG_ABOUT)]
+struct Cli {
+    /// Log filter for diagnostics of the tool itself (e.g. `debug`); also RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check missions for errors and print diagnostics.
+    #[command(long_about = "\
+Check one or more missions: syntax, names, units, types, pins, cycles and
+requirements. Every error is reported (not just the first), with the source
+line, a label and usually a suggestion. Warnings do not fail the check.
+
+Exit status: 0 when no mission has errors, 1 when one has, 2 on a usage or
+file error.
+
+Examples:
+  hivemind check examples/missions/s01_face_recognition.hm
+  hivemind check --json mission.hm | jq '.diagnostics[].code'")]
+    Check {
+        /// Mission files (.hm).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print diagnostics as JSON (one object per file) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Compile a mission to its task-graph IR (JSON).
+    #[command(long_about = "\
+Compile a mission to the task-graph IR: every quantity in integer SI-scaled
+units (µs, mm, bytes, bit/s, µJ, ...), dense task ids, data and ordering edges,
+requirements, objectives and effective policies, with source spans. The IR
+carries `schema_version`; it is the only input later stages read.
+
+Examples:
+  hivemind compile examples/missions/s02_tree_recognition.hm
+  hivemind compile mission.hm -o graph.json")]
+    Compile {
+        /// Mission file (.hm).
+        file: PathBuf,
+        /// Write the IR here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Print diagnostics as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print missions in canonical form, or check that they are.
+    #[command(long_about = "\
+Format missions in the canonical layout: two-space indentation, one property
+per line, short task bodies on one line, `1 s` spacing for quantities, pins
+before outputs. Comments and single blank lines between declarations are kept.
+
+Without flags the formatted text goes to standard output. With --write files
+are rewritten in place. With --check nothing is written and the exit status is
+1 if any file is not formatted.
+
+Examples:
+  hivemind fmt mission.hm
+  hivemind fmt --write examples/missions/*.hm
+  hivemind fmt --check examples/missions/*.hm")]
+    Fmt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Exit 1 if a file is not in canonical form; write nothing.
+        #[arg(long, conflicts_with = "write")]
+        check: bool,
+        /// Rewrite the files in place.
+        #[arg(long)]
+        write: bool,
+    },
+    /// Run a built-in benchmark and print its figures.
+    #[command(long_about = "\
+Run a benchmark on this machine and print the figures with ratios measured in
+the same run.
+
+  dsl   compile generated missions of 1,000 and 10,000 tasks (parse + check +
+        IR): tasks/s, peak heap, and the 10k/1k time ratio (linear = 10x).
+
+Examples:
+  hivemind bench dsl
+  hivemind bench dsl --json")]
+    Bench {
+        #[arg(value_enum)]
+        what: bench::Suite,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log.as_deref());
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(filter: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match filter {
+        Some(f) => EnvFilter::new(f),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn style() -> Style {
+    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        Style::Color
+    } else {
+        Style::Plain
+    }
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn print_diagnostics(diags: &[Diagnostic], file: &str, src: &str) {
+    if !diags.is_empty() {
+        eprint!("{}", render(diags, file, src, style()));
+    }
+}
+
+fn summary(file: &str, diags: &[Diagnostic]) -> String {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let plural = |n: usize, w: &str| {
+        if n == 1 {
+            format!("1 {w}")
+        } else {
+            format!("{n} {w}s")
+        }
+    };
+    match (errors, warnings) {
+        (0, 0) => format!("{file}: ok"),
+        (0, w) => format!("{file}: ok with {}", plural(w, "warning")),
+        (e, 0) => format!("{file}: {}", plural(e, "error")),
+        (e, w) => format!(
+            "{file}: {} and {}",
+            plural(e, "error"),
+            plural(w, "warning")
+        ),
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Check {
+            files,
+            json,
+            deny_warnings,
+        } => {
+            let mut failed = false;
+            let mut unreadable = false;
+            let mut reports = Vec::new();
+            for path in &files {
+                let name = display(path);
+                let src = match input::read_mission(path) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        unreadable = true;
+                        continue;
+                    }
+                };
+                let out = compile(&src, &name);
+                let bad = out.has_errors() || (deny_warnings && !out.diagnostics.is_empty());
+                failed |= bad;
+                if json {
+                    let diags: Vec<_> = out
+                        .diagnostics
+                        .iter()
+                        .map(|d| d.to_json(&name, &src))
+                        .collect();
+                    reports.push(
+                        serde_json::json!({ "file": name, "ok": !bad, "diagnostics": diags }),
+                    );
+                } else {
+                    print_diagnostics(&out.diagnostics, &name, &src);
+                    eprintln!("{}", summary(&name, &out.diagnostics));
+                }
+            }
+            if json {
+                let doc = if reports.len() == 1 {
+                    reports.remove(0)
+                } else {
+                    serde_json::Value::Array(reports)
+                };
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+            Ok(if unreadable {
+                ExitCode::from(2)
+            } else if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Compile { file, output, json } => {
+            let name = display(&file);
+            let src = input::read_mission(&file)?;
+            let out = compile(&src, &name);
+            if json {
+                let diags: Vec<_> = out
+                    .diagnostics
+                    .iter()
+                    .map(|d| d.to_json(&name, &src))
+                    .collect();
+                eprintln!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "file": name, "diagnostics": diags })
+                    )?
+                );
+            } else {
+                print_diagnostics(&out.diagnostics, &name, &src);
+            }
+            let Some(graph) = out.graph else {
+                if !json {
+                    eprintln!("{}", summary(&name, &out.diagnostics));
+                }
+                return Ok(ExitCode::from(1));
+            };
+            let text = graph.to_json_pretty() + "\n";
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    eprintln!(
+                        "{name}: {} tasks, {} edges, {} requirements -> {}",
+                        graph.tasks.len(),
+                        graph.edges.len(),
+                        graph.requirements.len(),
+                        path.display()
+                    );
+                }
+                None => std::io::stdout().write_all(text.as_bytes())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fmt {
+            files,
+            check,
+            write,
+        } => {
+            let mut status = ExitCode::SUCCESS;
+            for path in &files {
+                let name = display(path);
+                let src = match input::read_mission(path) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        status = ExitCode::from(2);
+                        continue;
+                    }
+                };
+                let formatted = match format::format_source(&src) {
+                    Ok(f) => f,
+                    Err(d) => {
+                        print_diagnostics(std::slice::from_ref(&d), &name, &src);
+                        status = ExitCode::from(1);
+                        continue;
+                    }
+                };
+                if check {
+                    if formatted != src {
+                        eprintln!(
+                            "{name}: not in canonical form (run `hivemind fmt --write {name}`)"
+                        );
+                        status = ExitCode::from(1);
+                    }
+                } else if write {
+                    if formatted != src {
+                        std::fs::write(path, &formatted)
+                            .map_err(|e| anyhow::anyhow!("cannot write {name}: {e}"))?;
+                        eprintln!("{name}: formatted");
+                    }
+                } else {
+                    print!("{formatted}");
+                }
+            }
+            Ok(status)
+        }
+        Command::Bench { what, json } => bench::run(what, json),
+    }
+}
