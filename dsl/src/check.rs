@@ -36,6 +36,9 @@ pub(crate) struct Ctx<'a> {
     fleet_ids: HashMap<&'a str, ir::FleetId>,
     cloud: Option<ir::Cloud>,
     task_ids: HashMap<&'a str, ir::TaskId>,
+    /// An input or `flow` name did not resolve, so paths may be missing:
+    /// path checks would only repeat that error.
+    graph_incomplete: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -64,6 +67,7 @@ pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
         fleet_ids: HashMap::new(),
         cloud: None,
         task_ids: HashMap::new(),
+        graph_incomplete: false,
     };
     let duration_us = devices::duration(&mut cx, mission);
     devices::areas(&mut cx, mission);
@@ -87,6 +91,11 @@ pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
     let mut diagnostics = std::mem::take(&mut cx.diags);
     diagnostics.sort_by_key(|d| (d.primary_span().map_or(0, |s| s.start), d.severity));
     let failed = diagnostics.iter().any(Diagnostic::is_error);
+    if failed {
+        // Warnings after errors are mostly echoes of them (a task whose
+        // period failed to parse "never runs"); show them once it is clean.
+        diagnostics.retain(Diagnostic::is_error);
+    }
     let graph = (!failed).then(|| TaskGraph {
         schema_version: ir::SCHEMA_VERSION,
         mission: mission.name.name.clone(),

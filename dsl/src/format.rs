@@ -35,10 +35,7 @@ pub fn format_mission(m: &Mission, src: &str) -> String {
         last_end: 0,
         block_start: true,
     };
-    p.leading(m.span.start, 0);
-    p.out.push_str(&format!("mission {} {{\n", m.name.name));
-    p.last_end = m.name.span.end;
-    p.block_start = true;
+    p.open(0, &format!("mission {}", m.name.name), m.span);
     for d in &m.decls {
         decl(&mut p, d, 1);
     }
@@ -160,7 +157,15 @@ impl Printer<'_> {
         self.blank_line_before(span.start);
         self.indent(level);
         self.out.push_str(header);
-        self.out.push_str(" {\n");
+        self.out.push_str(" {");
+        // A comment after the opening brace stays on the header line.
+        let brace = self
+            .src
+            .get(span.start..span.end)
+            .and_then(|t| t.find('{'))
+            .map_or(span.start, |i| span.start + i + 1);
+        self.trailing(brace);
+        self.out.push('\n');
         self.last_end = span.start;
         self.block_start = true;
     }
@@ -492,10 +497,10 @@ fn decl(p: &mut Printer, d: &Decl, level: usize) {
             p.line(level, &format!("minimize {}", names.join(" then ")), m.span);
         }
         Decl::Policy(pd) => {
-            let arg = match &pd.arg {
-                Some((EventArg::FactorOfMedian(n), _)) => format!("({}x median)", n.text),
-                Some((EventArg::Percentile(pc), _)) => format!("(p{})", pc.number.text),
-                Some((EventArg::Quantity(x), _)) => format!("({})", q(x)),
+            let arg = match pd.arg.as_ref().map(|a| &a.value) {
+                Some(EventArg::FactorOfMedian(n)) => format!("({}x median)", n.text),
+                Some(EventArg::Percentile(pc)) => format!("(p{})", pc.number.text),
+                Some(EventArg::Quantity(x)) => format!("({})", q(x)),
                 None => String::new(),
             };
             let items: Vec<_> = pd.actions.iter().map(|a| (action(a), a.span())).collect();
@@ -524,4 +529,22 @@ fn decl(p: &mut Printer, d: &Decl, level: usize) {
             }
         },
     }
+}
+
+/// The AST as JSON with every `span` removed: two missions with equal
+/// structure say the same thing, however they are laid out.
+pub fn structure(m: &Mission) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.remove("span");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(m).unwrap_or(serde_json::Value::Null);
+    strip(&mut v);
+    v
 }

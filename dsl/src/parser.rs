@@ -95,8 +95,6 @@ fn rule_description(rule: Rule) -> Option<String> {
         Rule::string => "a quoted string",
         Rule::unit => "a unit",
         Rule::point => "a point like `(10 m, 20 m)`",
-        Rule::rect => "`rect`",
-        Rule::polygon => "`polygon`",
         Rule::data_type | Rule::image_type | Rule::list_type | Rule::blob_type => {
             "a data type (like `image 640x360` or `boxes 4 KB`)"
         }
@@ -115,29 +113,51 @@ fn rule_description(rule: Rule) -> Option<String> {
 
 fn syntax_error(src: &str, err: pest::error::Error<Rule>) -> Diagnostic {
     use pest::error::{ErrorVariant, InputLocation};
-    let pos = match err.location {
+    let mut pos = match err.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let pos = floor_char_boundary(src, pos.min(src.len()));
     let mut expected: Vec<String> = Vec::new();
     let mut keywords: Vec<&'static str> = Vec::new();
-    if let ErrorVariant::ParsingError { positives, .. } = &err.variant {
-        for r in positives {
-            if let Some(d) = rule_description(*r) {
-                if !expected.contains(&d) {
-                    expected.push(d);
+    // The plain error stops at the start of the failing rule; the detailed
+    // attempts (collected only on this slow path) know the furthest point
+    // reached and the literal tokens expected there, such as a missing `,`.
+    if let Some(attempts) = detailed_error(src).and_then(|e| e.parse_attempts()) {
+        if attempts.max_position >= pos {
+            pos = attempts.max_position;
+            for stack in attempts.call_stacks() {
+                if let Some(r) = stack.deepest.get_rule().filter(|r| is_token_rule(**r)) {
+                    note_rule(*r, &mut expected, &mut keywords);
                 }
             }
-            if let Some(kw) = keyword_text(*r) {
-                keywords.push(kw);
+            for t in attempts.expected_tokens() {
+                let text = t.to_string();
+                // `;` is always optional and whitespace/comments are trivia.
+                if text.trim().is_empty()
+                    || text == "//"
+                    || text == ";"
+                    || text.starts_with('\u{feff}')
+                {
+                    continue;
+                }
+                if let Some(&(_, kw)) = KEYWORDS.iter().find(|(_, w)| *w == text) {
+                    keywords.push(kw);
+                }
+                let shown = format!("`{text}`");
+                if !expected.contains(&shown) {
+                    expected.push(shown);
+                }
             }
         }
-        // Literal punctuation in the grammar does not show up as rules.
-        if positives.is_empty() {
-            expected.push("something else".into());
+    }
+    if expected.is_empty() {
+        if let ErrorVariant::ParsingError { positives, .. } = &err.variant {
+            for r in positives {
+                note_rule(*r, &mut expected, &mut keywords);
+            }
         }
     }
+    let pos = floor_char_boundary(src, pos.min(src.len()));
     let (found, found_span) = token_at(src, pos);
     let expected_text = join_alternatives(&expected);
 
@@ -145,8 +165,10 @@ fn syntax_error(src: &str, err: pest::error::Error<Rule>) -> Diagnostic {
         if let Some(open) = unclosed_bracket(src) {
             let ch = &src[open..open + 1];
             return Diagnostic::error(Code::UnclosedBlock, format!("`{ch}` is never closed"))
-                .label(Span::new(open, open + 1), "opened here")
-                .label(found_span, "file ends here")
+                .label(
+                    Span::new(open, open + 1),
+                    "opened here; the file ends before its match",
+                )
                 .help(format!(
                     "add the matching `{}`",
                     if ch == "{" { "}" } else { ")" }
@@ -176,6 +198,53 @@ fn syntax_error(src: &str, err: pest::error::Error<Rule>) -> Diagnostic {
         format!("expected {expected_text}, found {found_text}"),
     )
     .label(found_span, format!("expected {expected_text}"))
+}
+
+fn note_rule(r: Rule, expected: &mut Vec<String>, keywords: &mut Vec<&'static str>) {
+    if let Some(d) = rule_description(r) {
+        if !expected.contains(&d) {
+            expected.push(d);
+        }
+    }
+    if let Some(kw) = keyword_text(r) {
+        keywords.push(kw);
+    }
+}
+
+/// Re-parse with pest's detailed error tracking switched on.
+fn detailed_error(src: &str) -> Option<pest::error::Error<Rule>> {
+    pest::set_error_detail(true);
+    let result = MissionParser::parse(Rule::file, src);
+    pest::set_error_detail(false);
+    result.err()
+}
+
+/// Rules that stand for one token (as opposed to a construct), worth naming
+/// in "expected …" lists.
+fn is_token_rule(rule: Rule) -> bool {
+    keyword_text(rule).is_some()
+        || matches!(
+            rule,
+            Rule::EOI
+                | Rule::ident
+                | Rule::int
+                | Rule::number
+                | Rule::quantity
+                | Rule::money
+                | Rule::rate_unit
+                | Rule::resolution
+                | Rule::factor
+                | Rule::percentile
+                | Rule::cmp
+                | Rule::string
+                | Rule::unit
+                | Rule::point
+                | Rule::data_type
+                | Rule::channels
+                | Rule::pin
+                | Rule::sensor
+                | Rule::flow_step
+        )
 }
 
 fn keyword_text(rule: Rule) -> Option<&'static str> {
@@ -262,9 +331,39 @@ fn unclosed_bracket(src: &str) -> Option<usize> {
 
 // ---------------------------------------------------------------- building
 
+/// The pair's span without trailing whitespace and comments: pest includes
+/// the trivia it skipped while trying an optional element that was absent.
 fn span_of(p: &Pair<Rule>) -> Span {
     let s = p.as_span();
-    Span::new(s.start(), s.end())
+    Span::new(
+        s.start(),
+        s.start() + without_trailing_trivia(p.as_str()).len(),
+    )
+}
+
+fn without_trailing_trivia(mut text: &str) -> &str {
+    loop {
+        let trimmed = text.trim_end();
+        let line_start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+        match comment_start(&trimmed[line_start..]) {
+            Some(i) => text = &trimmed[..line_start + i],
+            None => return trimmed,
+        }
+    }
+}
+
+/// Byte offset of a `//` comment in one line, ignoring `//` inside strings.
+fn comment_start(line: &str) -> Option<usize> {
+    let mut in_string = false;
+    let bytes = line.as_bytes();
+    for i in 0..bytes.len() {
+        match bytes[i] {
+            b'"' => in_string = !in_string,
+            b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn ident(p: Pair<Rule>) -> Ident {
@@ -891,7 +990,7 @@ fn build_policy(p: Pair<Rule>) -> PolicyDecl {
                 } else {
                     first_of(&c, Rule::quantity).map(|q| EventArg::Quantity(quantity(q)))
                 };
-                arg = a.map(|a| (a, s));
+                arg = a.map(|value| EventArgument { value, span: s });
             }
             Rule::repartition_act => actions.push(Action::Repartition {
                 area: first_of(&c, Rule::ident).map(ident),

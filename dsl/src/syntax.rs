@@ -548,10 +548,17 @@ pub enum EventArg {
     Quantity(Quantity),
 }
 
+/// The threshold in `on straggler(2x median)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventArgument {
+    pub value: EventArg,
+    pub span: Span,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PolicyDecl {
     pub event: Ident,
-    pub arg: Option<(EventArg, Span)>,
+    pub arg: Option<EventArgument>,
     pub actions: Vec<Action>,
     pub span: Span,
 }

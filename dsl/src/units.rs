@@ -205,6 +205,7 @@ impl Decimal {
             None => (false, text),
         };
         let (int_part, frac_part) = match body.split_once('.') {
+            Some((_, "")) => return Err(NumberError::Malformed),
             Some((i, f)) => (i, f),
             None => (body, ""),
         };

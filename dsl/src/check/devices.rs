@@ -345,6 +345,13 @@ pub(super) fn fleets<'a>(cx: &mut Ctx<'a>, m: &'a Mission) {
         }
         cx.fleets.push(fleet);
     }
+    if cx.fleets.is_empty() {
+        cx.push(
+            Diagnostic::error(Code::NoFleet, format!("mission `{}` has no fleet", m.name.name))
+                .label(m.name.span, "nothing here can sense or move")
+                .help("declare one: `fleet drones: drone x 16 { cpu 1 GHz; battery 1500 mAh @ 11.1 V; radio 20 Mbit/s }`"),
+        );
+    }
 }
 
 fn fleet_prop(cx: &mut Ctx, fleet: &mut ir::Fleet, p: &DeviceProp) {

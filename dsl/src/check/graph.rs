@@ -60,7 +60,10 @@ pub(super) fn edges(
             for name in &step.tasks {
                 match cx.task_ids.get(name.name.as_str()) {
                     Some(&id) => ids.push((id, name.span)),
-                    None => unknown_task(cx, name),
+                    None => {
+                        cx.graph_incomplete = true;
+                        unknown_task(cx, name);
+                    }
                 }
             }
             steps.push(ids);
@@ -135,15 +138,15 @@ fn report_cycles(cx: &mut Ctx, decls: &[&TaskDecl], n: usize, edges: &[ir::Edge]
             Code::Cycle,
             format!("tasks form a cycle: {}", names.join(" -> ")),
         );
+        let last = labels.len().saturating_sub(1);
         for (i, s) in labels.iter().enumerate() {
-            d = d.label(
-                *s,
-                if i == 0 {
-                    "this edge closes the loop".to_string()
-                } else {
-                    String::new()
-                },
-            );
+            let (a, b) = (names[i], names.get(i + 1).copied().unwrap_or(names[0]));
+            let text = if i == last {
+                format!("`{b}` reads `{a}`, closing the loop")
+            } else {
+                format!("`{b}` reads `{a}`")
+            };
+            d = d.label(*s, text);
         }
         if d.labels.is_empty() {
             d = d.label(decls[start].name.span, "in this cycle");

@@ -92,7 +92,7 @@ fn requirement_kind(
                 range(POSITIVE, 24 * HOUR_US),
             );
             let (a, b) = (a?, b?);
-            if !reachable(tasks.len(), edges, a, b) {
+            if !cx.graph_incomplete && !reachable(tasks.len(), edges, a, b) {
                 cx.push(
                     Diagnostic::error(
                         Code::NoPath,
@@ -307,7 +307,7 @@ fn invalid_action(cx: &mut Ctx, p: &PolicyDecl, a: &Action, allowed: &str) {
 }
 
 fn no_arg(cx: &mut Ctx, p: &PolicyDecl) {
-    if let Some((_, span)) = &p.arg {
+    if let Some(crate::syntax::EventArgument { span, .. }) = &p.arg {
         cx.push(
             Diagnostic::error(
                 Code::EventArgument,
@@ -499,7 +499,7 @@ pub(super) fn policies(cx: &mut Ctx, m: &Mission, tasks: &[ir::Task]) -> ir::Pol
                 }
             }
             "straggler" => {
-                let threshold = match &p.arg {
+                let threshold = match p.arg.as_ref().map(|a| (&a.value, a.span)) {
                     None => {
                         missing_arg(cx, p, "on straggler(2x median) { relaunch }");
                         None
@@ -518,7 +518,7 @@ pub(super) fn policies(cx: &mut Ctx, m: &Mission, tasks: &[ir::Task]) -> ir::Pol
                                         "a straggler factor must be above 1x and at most 100x",
                                     )
                                     .label(
-                                        *s,
+                                        s,
                                         "every instance is slower than 1x the median half the time",
                                     )
                                     .help("HiveMind uses `2x median`"),
@@ -585,7 +585,7 @@ pub(super) fn policies(cx: &mut Ctx, m: &Mission, tasks: &[ir::Task]) -> ir::Pol
             }
             _ => {
                 // low_battery
-                let threshold = match &p.arg {
+                let threshold = match p.arg.as_ref().map(|a| (&a.value, a.span)) {
                     Some((EventArg::Quantity(q), _)) => {
                         cx.measure(q, Dim::Percent, "battery threshold", range(POSITIVE, 9_900))
                     }
@@ -595,7 +595,7 @@ pub(super) fn policies(cx: &mut Ctx, m: &Mission, tasks: &[ir::Task]) -> ir::Pol
                                 Code::EventArgument,
                                 "`low_battery` takes a percentage",
                             )
-                            .label(*s, "expected e.g. `20 %`"),
+                            .label(s, "expected e.g. `20 %`"),
                         );
                         None
                     }

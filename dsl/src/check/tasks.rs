@@ -248,6 +248,7 @@ fn lower_task(
 }
 
 fn unknown_data(cx: &mut Ctx, name: &syntax::Ident, producers: &Producers, decls: &[&TaskDecl]) {
+    cx.graph_incomplete = true;
     let mut d = Diagnostic::error(
         Code::UnknownData,
         format!("no task produces `{}`", short(&name.name)),
