@@ -16,19 +16,23 @@ pub enum Suite {
 /// Target from the foundation issue: 10,000 tasks checked into IR in < 200 ms.
 const TARGET_10K_MS: f64 = 200.0;
 
-pub fn run(suite: Suite, json: bool) -> Result<ExitCode> {
+pub fn run(suite: Suite, json: bool, extra_sizes: &[usize]) -> Result<ExitCode> {
     match suite {
         Suite::Dsl => {
             // Warm up caches and the allocator before measuring.
             let _ = measure_compile(1_000, 1, None);
             let small = measure_compile(1_000, 15, Some(&ALLOC));
             let large = measure_compile(10_000, 7, Some(&ALLOC));
+            let extra: Vec<_> = extra_sizes
+                .iter()
+                .map(|&n| measure_compile(n, 3, Some(&ALLOC)))
+                .collect();
             let ratio = large.total_ms / small.total_ms;
             if json {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
-                        "suite": "dsl", "runs": [small, large],
+                        "suite": "dsl", "runs": [&small, &large], "extra": &extra,
                         "ratio_10k_vs_1k": ratio, "target_10k_ms": TARGET_10K_MS,
                         "meets_target": large.total_ms < TARGET_10K_MS,
                     }))?
@@ -42,7 +46,7 @@ pub fn run(suite: Suite, json: bool) -> Result<ExitCode> {
                     "{:>8} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12}",
                     "tasks", "bytes", "parse ms", "check ms", "total ms", "tasks/s", "peak heap"
                 );
-                for f in [&small, &large] {
+                for f in [&small, &large].into_iter().chain(extra.iter()) {
                     println!(
                         "{:>8} {:>10} {:>10.2} {:>10.2} {:>10.2} {:>12.0} {:>9.1} MiB",
                         f.tasks,
@@ -55,6 +59,14 @@ pub fn run(suite: Suite, json: bool) -> Result<ExitCode> {
                     );
                 }
                 println!("10k/1k time ratio: {ratio:.2} (10.0 = linear)");
+                for f in &extra {
+                    let scale = f.tasks as f64 / large.tasks as f64;
+                    println!(
+                        "{}/10k time ratio: {:.2} ({scale:.1} = linear)",
+                        f.tasks,
+                        f.total_ms / large.total_ms
+                    );
+                }
                 let verdict = if large.total_ms < TARGET_10K_MS {
                     "meets"
                 } else {

@@ -123,6 +123,9 @@ Examples:
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
+        /// More mission sizes to measure after 1k and 10k (e.g. `--sizes 40000`).
+        #[arg(long, value_delimiter = ',', value_name = "TASKS")]
+        sizes: Vec<usize>,
     },
 }
 
@@ -328,6 +331,6 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(status)
         }
-        Command::Bench { what, json } => bench::run(what, json),
+        Command::Bench { what, json, sizes } => bench::run(what, json, &sizes),
     }
 }

@@ -278,7 +278,8 @@ fn pin(p: &Pin) -> String {
     }
 }
 
-fn prop(p: &DeviceProp) -> String {
+/// `in_cloud`: cloud memory is per server, written `memory 128 GB each`.
+fn prop(p: &DeviceProp, in_cloud: bool) -> String {
     match p {
         DeviceProp::Cpu { clock, cores, .. } => match cores {
             Some(c) => format!("cpu {} x {}", q(clock), c.text),
@@ -298,6 +299,7 @@ fn prop(p: &DeviceProp) -> String {
         },
         DeviceProp::Speed { value, .. } => format!("speed {}", q(value)),
         DeviceProp::Power { value, .. } => format!("power {}", q(value)),
+        DeviceProp::Memory { value, .. } if in_cloud => format!("memory {} each", q(value)),
         DeviceProp::Memory { value, .. } => format!("memory {}", q(value)),
         DeviceProp::Sensors { sensors, .. } => format!(
             "sensors {}",
@@ -444,12 +446,12 @@ fn decl(p: &mut Printer, d: &Decl, level: usize) {
             p.line(level, &format!("area {} = {shape}", a.name.name), a.span);
         }
         Decl::Fleet(f) => {
-            let items: Vec<_> = f.props.iter().map(|x| (prop(x), x.span())).collect();
+            let items: Vec<_> = f.props.iter().map(|x| (prop(x, false), x.span())).collect();
             let header = format!("fleet {}: {} x {}", f.name.name, f.class.name, f.count.text);
             p.block(level, &header, &items, f.span, false);
         }
         Decl::Cloud(c) => {
-            let items: Vec<_> = c.props.iter().map(|x| (prop(x), x.span())).collect();
+            let items: Vec<_> = c.props.iter().map(|x| (prop(x, true), x.span())).collect();
             p.block(level, "cloud", &items, c.span, false);
         }
         Decl::Task(t) => {

@@ -563,7 +563,10 @@ fn build_area(p: Pair<Rule>) -> AreaDecl {
                     .map(quantity)
                     .collect();
                 if let Ok(corners) = <[Quantity; 4]>::try_from(qs) {
-                    shape = Shape::Rect { corners, span: s };
+                    shape = Shape::Rect {
+                        corners: Box::new(corners),
+                        span: s,
+                    };
                 }
             }
             Rule::polygon => {

@@ -134,7 +134,7 @@ pub struct AreaDecl {
 pub enum Shape {
     /// `rect(x0, y0, x1, y1)`: opposite corners.
     Rect {
-        corners: [Quantity; 4],
+        corners: Box<[Quantity; 4]>,
         span: Span,
     },
     Polygon {

@@ -172,7 +172,12 @@ pub const UNITS: &[Unit] = &[
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Unit> {
-    UNITS.iter().find(|u| u.name == name)
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static Unit>> =
+        std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| UNITS.iter().map(|u| (u.name, u)).collect())
+        .get(name)
+        .copied()
 }
 
 pub fn names() -> impl Iterator<Item = &'static str> {

@@ -107,32 +107,7 @@ fn report_cycles(cx: &mut Ctx, decls: &[&TaskDecl], n: usize, edges: &[ir::Edge]
         if comp.len() < 2 && !self_loop {
             continue;
         }
-        // Walk the cycle inside the component for a readable path.
-        let members: HashSet<usize> = comp.iter().copied().collect();
-        let start = *comp.iter().min().unwrap_or(&comp[0]);
-        let mut path = vec![start];
-        let mut labels = Vec::new();
-        let mut seen = HashSet::from([start]);
-        let mut at = start;
-        loop {
-            let Some(&(next, k)) = succ[at]
-                .iter()
-                .find(|(v, _)| members.contains(v) && (!seen.contains(v) || *v == start))
-            else {
-                break;
-            };
-            labels.push(spans[k]);
-            if next == start {
-                path.push(start);
-                break;
-            }
-            seen.insert(next);
-            path.push(next);
-            at = next;
-            if path.len() > 12 {
-                break;
-            }
-        }
+        let (path, labels) = shortest_cycle(&comp, &succ, spans);
         let names: Vec<_> = path.iter().map(|&i| decls[i].name.name.as_str()).collect();
         let mut d = Diagnostic::error(
             Code::Cycle,
@@ -149,12 +124,55 @@ fn report_cycles(cx: &mut Ctx, decls: &[&TaskDecl], n: usize, edges: &[ir::Edge]
             d = d.label(*s, text);
         }
         if d.labels.is_empty() {
-            d = d.label(decls[start].name.span, "in this cycle");
+            d = d.label(decls[path[0]].name.span, "in this cycle");
         }
         cx.push(
             d.help("a task graph must be acyclic; feed results back with a periodic task instead"),
         );
     }
+}
+
+/// The shortest cycle through the component's first task (breadth-first
+/// search back to it): the tasks in order, and the span of each edge.
+fn shortest_cycle(
+    comp: &[usize],
+    succ: &[Vec<(usize, usize)>],
+    spans: &[Span],
+) -> (Vec<usize>, Vec<Span>) {
+    let members: HashSet<usize> = comp.iter().copied().collect();
+    let start = comp.iter().copied().min().unwrap_or(0);
+    let mut parent: std::collections::HashMap<usize, (usize, usize)> =
+        std::collections::HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    let mut closing = None;
+    'search: while let Some(v) = queue.pop_front() {
+        for &(w, k) in &succ[v] {
+            if w == start {
+                closing = Some((v, k));
+                break 'search;
+            }
+            if members.contains(&w) && !parent.contains_key(&w) {
+                parent.insert(w, (v, k));
+                queue.push_back(w);
+            }
+        }
+    }
+    let Some((mut v, k)) = closing else {
+        return (vec![start, start], Vec::new());
+    };
+    let mut nodes = vec![];
+    let mut edges = vec![k];
+    while v != start {
+        nodes.push(v);
+        let (p, pk) = parent[&v];
+        edges.push(pk);
+        v = p;
+    }
+    nodes.push(start);
+    nodes.reverse();
+    edges.reverse();
+    nodes.push(start);
+    (nodes, edges.into_iter().map(|k| spans[k]).collect())
 }
 
 /// Tarjan's algorithm without recursion (graphs of 10⁵ tasks are fine).
@@ -211,24 +229,47 @@ fn strongly_connected(n: usize, succ: &[Vec<(usize, usize)>]) -> Vec<Vec<usize>>
     out
 }
 
-/// Whether `to` is reachable from `from` (or equal to it).
-pub(super) fn reachable(n: usize, edges: &[ir::Edge], from: TaskId, to: TaskId) -> bool {
-    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for e in edges {
-        succ[e.from.index()].push(e.to.index());
-    }
-    let mut seen = vec![false; n];
-    let mut todo = vec![from.index()];
-    while let Some(v) = todo.pop() {
-        if v == to.index() {
-            return true;
+/// Reachability queries over the task graph: the adjacency is built once
+/// and each source's reachable set is computed once (missions state many
+/// latency requirements from the same sensing task).
+pub(super) struct Reach {
+    succ: Vec<Vec<u32>>,
+    from_source: std::collections::HashMap<TaskId, Vec<bool>>,
+}
+
+impl Reach {
+    pub(super) fn new(n: usize, edges: &[ir::Edge]) -> Self {
+        let mut succ: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for e in edges {
+            succ[e.from.index()].push(e.to.0);
         }
-        if std::mem::replace(&mut seen[v], true) {
-            continue;
+        Reach {
+            succ,
+            from_source: std::collections::HashMap::new(),
         }
-        todo.extend(succ[v].iter().copied());
     }
-    false
+
+    /// Whether `to` is reachable from `from` (or equal to it).
+    pub(super) fn reaches(&mut self, from: TaskId, to: TaskId) -> bool {
+        let succ = &self.succ;
+        let seen = self.from_source.entry(from).or_insert_with(|| {
+            let mut seen = vec![false; succ.len()];
+            let mut todo = vec![from.0];
+            while let Some(v) = todo.pop() {
+                if std::mem::replace(&mut seen[v as usize], true) {
+                    continue;
+                }
+                todo.extend(
+                    succ[v as usize]
+                        .iter()
+                        .copied()
+                        .filter(|&w| !seen[w as usize]),
+                );
+            }
+            seen
+        });
+        seen.get(to.index()).copied().unwrap_or(false)
+    }
 }
 
 pub(super) fn warnings(

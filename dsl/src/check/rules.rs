@@ -1,7 +1,7 @@
 //! Requirements, objectives, policies and continuous learning.
 
 use super::devices::duplicate;
-use super::graph::{reachable, unknown_task};
+use super::graph::{unknown_task, Reach};
 use super::quantities::{range, short, POSITIVE};
 use super::Ctx;
 use crate::diagnostic::{Code, Diagnostic};
@@ -70,8 +70,7 @@ fn cost_rate(cx: &mut Ctx, dollars: &Money, per: &Ident) -> Option<u64> {
 fn requirement_kind(
     cx: &mut Ctx,
     r: &crate::syntax::RequireDecl,
-    tasks: &[ir::Task],
-    edges: &[ir::Edge],
+    reach: &mut Reach,
 ) -> Option<RequirementKind> {
     Some(match &r.req {
         Requirement::Latency {
@@ -92,7 +91,7 @@ fn requirement_kind(
                 range(POSITIVE, 24 * HOUR_US),
             );
             let (a, b) = (a?, b?);
-            if !cx.graph_incomplete && !reachable(tasks.len(), edges, a, b) {
+            if !cx.graph_incomplete && !reach.reaches(a, b) {
                 cx.push(
                     Diagnostic::error(
                         Code::NoPath,
@@ -120,10 +119,7 @@ fn requirement_kind(
             cmp,
             bound,
         } => {
-            let t = match task {
-                Some(name) => Some(task_id(cx, name)),
-                None => None,
-            };
+            let t = task.as_ref().map(|name| task_id(cx, name));
             let dir = direction(cx, *cmp, true, r.span, "an execution-time requirement");
             let p = cx.percentile(percentile.as_ref());
             let us = cx.measure(
@@ -195,9 +191,10 @@ pub(super) fn requirements(
 ) -> Vec<ir::Requirement> {
     let mut out: Vec<ir::Requirement> = Vec::new();
     let mut spans: Vec<Span> = Vec::new();
+    let mut reach = Reach::new(tasks.len(), edges);
     for d in &m.decls {
         let Decl::Require(r) = d else { continue };
-        let Some(kind) = requirement_kind(cx, r, tasks, edges) else {
+        let Some(kind) = requirement_kind(cx, r, &mut reach) else {
             continue;
         };
         if let Some(k) = out.iter().position(|x| x.kind == kind) {

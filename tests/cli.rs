@@ -1,0 +1,211 @@
+//! The `hivemind` binary on good and bad input: exit codes, one-line errors,
+//! never a panic (exit 101).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn hivemind(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hivemind"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run hivemind")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn corpus(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("dsl/tests/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Bad input: exit 2, exactly one line on stderr naming the file, no panic.
+fn assert_clean_refusal(path: &Path, needle: &str) {
+    for cmd in ["check", "compile", "fmt"] {
+        let o = hivemind(&[cmd, &path.display().to_string()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd} {}: {err}", path.display());
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "one line expected, got: {err}"
+        );
+        assert!(err.contains(needle), "{cmd}: expected `{needle}` in: {err}");
+        assert!(
+            err.contains(&path.display().to_string()),
+            "error names the file: {err}"
+        );
+    }
+}
+
+#[test]
+fn empty_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("empty.hm");
+    std::fs::write(&p, "").expect("write");
+    assert_clean_refusal(&p, "empty");
+}
+
+#[test]
+fn binary_garbage_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("garbage.hm");
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&p, bytes).expect("write");
+    let o = hivemind(&["check", &p.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("UTF-8") || err.contains("binary"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn binary_file_with_nul_bytes_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("nul.hm");
+    std::fs::write(&p, b"mission m {\0\0\0}").expect("write");
+    assert_clean_refusal(&p, "binary");
+}
+
+#[test]
+fn fifty_megabyte_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("huge.hm");
+    let f = std::fs::File::create(&p).expect("create");
+    f.set_len(50_000_000).expect("size");
+    assert_clean_refusal(&p, "limited to");
+}
+
+#[test]
+fn invalid_utf8_is_refused_with_its_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("latin1.hm");
+    std::fs::write(&p, b"mission caf\xe9 {\n}\n").expect("write");
+    assert_clean_refusal(&p, "not valid UTF-8 (first bad byte at offset 11, line 1)");
+}
+
+#[test]
+fn missing_file_is_refused() {
+    assert_clean_refusal(Path::new("/nonexistent/mission.hm"), "no such file");
+}
+
+#[test]
+fn directory_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_clean_refusal(dir.path(), "directory");
+}
+
+#[test]
+fn text_garbage_is_a_diagnostic_not_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("text.hm");
+    std::fs::write(&p, "}}} mission {{ ((( 12 km/h").expect("write");
+    let o = hivemind(&["check", &p.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("hm::syntax"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_exit_codes_and_json() {
+    let ok = hivemind(&["check", &corpus("ok/full_syntax.hm")]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let bad = hivemind(&["check", "--json", &corpus("err/unknown-unit.hm")]);
+    assert_eq!(bad.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&bad.stdout).expect("json");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["diagnostics"][0]["code"], "hm::unknown-unit");
+    assert_eq!(v["diagnostics"][0]["labels"][0]["line"], 8);
+    assert_eq!(v["diagnostics"][0]["help"], "did you mean `Mbit/s`?");
+    // Warnings pass unless denied.
+    let warn = corpus("err/unused-output.hm");
+    assert_eq!(hivemind(&["check", &warn]).status.code(), Some(0));
+    assert_eq!(
+        hivemind(&["check", "--deny-warnings", &warn]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn every_example_mission_checks_clean() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/missions");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("examples/missions")
+        .map(|e| e.expect("entry").path().display().to_string())
+        .filter(|p| p.ends_with(".hm"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 10, "S1-S10");
+    let mut args = vec!["check", "--deny-warnings"];
+    args.extend(files.iter().map(String::as_str));
+    let o = hivemind(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut args = vec!["fmt", "--check"];
+    args.extend(files.iter().map(String::as_str));
+    let o = hivemind(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn compile_writes_ir_that_reads_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("graph.json");
+    let o = hivemind(&[
+        "compile",
+        &corpus("ok/full_syntax.hm"),
+        "-o",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).expect("ir");
+    let graph = hivemind_dsl::TaskGraph::from_json(&text).expect("reads back");
+    assert_eq!(graph.schema_version, hivemind_dsl::ir::SCHEMA_VERSION);
+    assert_eq!(graph.tasks.len(), 15);
+    let bad = hivemind(&["compile", &corpus("err/cycle.hm")]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stdout.is_empty(), "no IR on error");
+}
+
+#[test]
+fn fmt_check_and_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("loose.hm");
+    std::fs::copy(corpus("ok/comments_and_commas.hm"), &p).expect("copy");
+    let path = p.display().to_string();
+    assert_eq!(hivemind(&["fmt", "--check", &path]).status.code(), Some(1));
+    assert_eq!(hivemind(&["fmt", "--write", &path]).status.code(), Some(0));
+    assert_eq!(hivemind(&["fmt", "--check", &path]).status.code(), Some(0));
+    let printed = hivemind(&["fmt", &path]);
+    assert_eq!(
+        String::from_utf8_lossy(&printed.stdout),
+        std::fs::read_to_string(&p).expect("read")
+    );
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    let top = hivemind(&["--help"]);
+    let text = String::from_utf8_lossy(&top.stdout);
+    for sub in ["check", "compile", "fmt", "bench"] {
+        assert!(text.contains(sub), "--help lists {sub}");
+        let o = hivemind(&[sub, "--help"]);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Examples:"),
+            "{sub} --help has examples"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(hivemind(&["check"]).status.code(), Some(2));
+    assert_eq!(hivemind(&["frobnicate"]).status.code(), Some(2));
+}
