@@ -2,6 +2,7 @@
 
 mod bench;
 mod input;
+mod summary;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -71,7 +72,7 @@ carries `schema_version`; it is the only input later stages read.
 
 Examples:
   hivemind compile examples/missions/s02_tree_recognition.hm
-  hivemind compile mission.hm -o graph.json")]
+  hivemind compile mission.hm -o graph.json --summary")]
     Compile {
         /// Mission file (.hm).
         file: PathBuf,
@@ -81,6 +82,9 @@ Examples:
         /// Print diagnostics as JSON.
         #[arg(long)]
         json: bool,
+        /// Also print a human summary of the graph (tasks, placements, triggers, requirements).
+        #[arg(long)]
+        summary: bool,
     },
     /// Print missions in canonical form, or check that they are.
     #[command(long_about = "\
@@ -171,7 +175,7 @@ fn print_diagnostics(diags: &[Diagnostic], file: &str, src: &str) {
     }
 }
 
-fn summary(file: &str, diags: &[Diagnostic]) -> String {
+fn status_line(file: &str, diags: &[Diagnostic]) -> String {
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     let plural = |n: usize, w: &str| {
@@ -227,7 +231,7 @@ fn run(command: Command) -> Result<ExitCode> {
                     );
                 } else {
                     print_diagnostics(&out.diagnostics, &name, &src);
-                    eprintln!("{}", summary(&name, &out.diagnostics));
+                    eprintln!("{}", status_line(&name, &out.diagnostics));
                 }
             }
             if json {
@@ -246,7 +250,12 @@ fn run(command: Command) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Compile { file, output, json } => {
+        Command::Compile {
+            file,
+            output,
+            json,
+            summary,
+        } => {
             let name = display(&file);
             let src = input::read_mission(&file)?;
             let out = compile(&src, &name);
@@ -267,10 +276,13 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             let Some(graph) = out.graph else {
                 if !json {
-                    eprintln!("{}", summary(&name, &out.diagnostics));
+                    eprintln!("{}", status_line(&name, &out.diagnostics));
                 }
                 return Ok(ExitCode::from(1));
             };
+            if summary {
+                eprint!("{}", summary::render(&graph));
+            }
             let text = graph.to_json_pretty() + "\n";
             match output {
                 Some(path) => {

@@ -164,3 +164,15 @@ fn formatting_keeps_comments_in_order() {
     assert_eq!(comments(&src), comments(&formatted));
     snapshot("fmt__comments_and_commas", &formatted);
 }
+
+#[test]
+fn every_diagnostic_code_is_documented() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/language.md"))
+            .expect("docs/language.md");
+    let missing: Vec<_> = Code::ALL
+        .iter()
+        .filter(|c| !doc.contains(&format!("`hm::{}`", c.name())))
+        .collect();
+    assert!(missing.is_empty(), "undocumented codes: {missing:?}");
+}
