@@ -197,6 +197,17 @@ fn status_line(file: &str, diags: &[Diagnostic]) -> String {
     }
 }
 
+fn diagnostics_json(diags: &[Diagnostic], file: &str, src: &str) -> Vec<serde_json::Value> {
+    diags.iter().map(|d| d.to_json(file, src)).collect()
+}
+
+/// Read a mission, or print its one-line error (for commands over many files).
+fn read_or_report(path: &Path) -> Option<String> {
+    input::read_mission(path)
+        .map_err(|e| eprintln!("error: {e}"))
+        .ok()
+}
+
 fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Check {
@@ -209,23 +220,15 @@ fn run(command: Command) -> Result<ExitCode> {
             let mut reports = Vec::new();
             for path in &files {
                 let name = display(path);
-                let src = match input::read_mission(path) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        unreadable = true;
-                        continue;
-                    }
+                let Some(src) = read_or_report(path) else {
+                    unreadable = true;
+                    continue;
                 };
                 let out = compile(&src, &name);
                 let bad = out.has_errors() || (deny_warnings && !out.diagnostics.is_empty());
                 failed |= bad;
                 if json {
-                    let diags: Vec<_> = out
-                        .diagnostics
-                        .iter()
-                        .map(|d| d.to_json(&name, &src))
-                        .collect();
+                    let diags = diagnostics_json(&out.diagnostics, &name, &src);
                     reports.push(
                         serde_json::json!({ "file": name, "ok": !bad, "diagnostics": diags }),
                     );
@@ -260,11 +263,7 @@ fn run(command: Command) -> Result<ExitCode> {
             let src = input::read_mission(&file)?;
             let out = compile(&src, &name);
             if json {
-                let diags: Vec<_> = out
-                    .diagnostics
-                    .iter()
-                    .map(|d| d.to_json(&name, &src))
-                    .collect();
+                let diags = diagnostics_json(&out.diagnostics, &name, &src);
                 eprintln!(
                     "{}",
                     serde_json::to_string_pretty(
@@ -308,13 +307,9 @@ fn run(command: Command) -> Result<ExitCode> {
             let mut status = ExitCode::SUCCESS;
             for path in &files {
                 let name = display(path);
-                let src = match input::read_mission(path) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        status = ExitCode::from(2);
-                        continue;
-                    }
+                let Some(src) = read_or_report(path) else {
+                    status = ExitCode::from(2);
+                    continue;
                 };
                 let formatted = match format::format_source(&src) {
                     Ok(f) => f,

@@ -12,9 +12,10 @@ mod quantities;
 mod rules;
 mod tasks;
 
-use crate::diagnostic::{Diagnostic, LineIndex};
+use crate::diagnostic::{Code, Diagnostic, LineIndex};
 use crate::ir::{self, SrcSpan, TaskGraph};
-use crate::syntax::{Decl, Mission, Span};
+use crate::suggest;
+use crate::syntax::{Decl, Ident, Mission, Span};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -44,6 +45,26 @@ pub(crate) struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
+    }
+
+    /// "unknown area `feild`" with a suggestion among the declared names of
+    /// that kind, or `fallback` help when nothing is close.
+    fn unknown(&mut self, code: Code, kind: &str, name: &Ident, fallback: Option<&str>) {
+        let declared: Vec<&str> = match code {
+            Code::UnknownArea => self.area_ids.keys().copied().collect(),
+            Code::UnknownFleet => self.fleet_ids.keys().copied().collect(),
+            _ => self.task_ids.keys().copied().collect(),
+        };
+        let help =
+            suggest::did_you_mean(&name.name, declared).or_else(|| fallback.map(str::to_string));
+        self.push(
+            Diagnostic::error(
+                code,
+                format!("unknown {kind} `{}`", quantities::short(&name.name)),
+            )
+            .label(name.span, "not declared")
+            .maybe_help(help),
+        );
     }
     fn span(&self, s: Span) -> SrcSpan {
         let (line, col) = self.index.line_col(self.src, s.start);

@@ -1,23 +1,13 @@
 //! Edges, cycles, reachability and the "dead code" warnings.
 
-use super::quantities::short;
 use super::Ctx;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::{self, Behaviour, EdgeKind, FailureAction, Placement, TaskId, Trigger};
-use crate::suggest;
 use crate::syntax::{Action, Decl, Mission, Span, TaskDecl, TaskItem};
 use std::collections::HashSet;
 
 pub(super) fn unknown_task(cx: &mut Ctx, name: &crate::syntax::Ident) {
-    let hint = suggest::did_you_mean(&name.name, cx.task_ids.keys().copied());
-    cx.push(
-        Diagnostic::error(
-            Code::UnknownTask,
-            format!("unknown task `{}`", short(&name.name)),
-        )
-        .label(name.span, "not declared")
-        .maybe_help(hint),
-    );
+    cx.unknown(Code::UnknownTask, "task", name, None);
 }
 
 /// Data edges from inputs, ordering edges from `flow`, then the cycle check.

@@ -153,15 +153,7 @@ fn requirement_kind(
                 Some(name) => match cx.fleet_ids.get(name.name.as_str()).copied() {
                     Some(id) => Some(id),
                     None => {
-                        let hint = suggest::did_you_mean(&name.name, cx.fleet_ids.keys().copied());
-                        cx.push(
-                            Diagnostic::error(
-                                Code::UnknownFleet,
-                                format!("unknown fleet `{}`", short(&name.name)),
-                            )
-                            .label(name.span, "not declared")
-                            .maybe_help(hint),
-                        );
+                        cx.unknown(Code::UnknownFleet, "fleet", name, None);
                         return None;
                     }
                 },
@@ -413,20 +405,7 @@ pub(super) fn policies(cx: &mut Ctx, m: &Mission, tasks: &[ir::Task]) -> ir::Pol
                             match area {
                                 Some(name) => match cx.area_ids.get(name.name.as_str()) {
                                     Some(&id) => areas.push(id),
-                                    None => {
-                                        let hint = suggest::did_you_mean(
-                                            &name.name,
-                                            cx.area_ids.keys().copied(),
-                                        );
-                                        cx.push(
-                                            Diagnostic::error(
-                                                Code::UnknownArea,
-                                                format!("unknown area `{}`", short(&name.name)),
-                                            )
-                                            .label(name.span, "not declared")
-                                            .maybe_help(hint),
-                                        );
-                                    }
+                                    None => cx.unknown(Code::UnknownArea, "area", name, None),
                                 },
                                 None => areas.extend(covered.iter().copied()),
                             }

@@ -554,18 +554,11 @@ fn narrowest_side(shape: &ir::AreaShape) -> i128 {
 }
 
 fn unknown_area(cx: &mut Ctx, a: &syntax::Ident) {
-    let hint = suggest::did_you_mean(&a.name, cx.area_ids.keys().copied());
-    cx.push(
-        Diagnostic::error(
-            Code::UnknownArea,
-            format!("unknown area `{}`", short(&a.name)),
-        )
-        .label(a.span, "not declared")
-        .help(
-            hint.unwrap_or_else(|| {
-                "declare it: `area field = rect(0 m, 0 m, 400 m, 300 m)`".into()
-            }),
-        ),
+    cx.unknown(
+        Code::UnknownArea,
+        "area",
+        a,
+        Some("declare it: `area field = rect(0 m, 0 m, 400 m, 300 m)`"),
     );
 }
 
