@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod format;
 pub mod ir;
 pub mod parser;
+pub mod plan;
 pub mod suggest;
 pub mod syntax;
 pub mod synthetic;

@@ -1,0 +1,525 @@
+//! The deployment plan: what the placement synthesizer decides and the
+//! controller executes. Pure data (no z3 here): the controller and the
+//! simulator read plans without linking the solver.
+//!
+//! Conventions are those of [`crate::ir`]: integer quantities with the unit
+//! in the field suffix, ids that index the task graph, deterministic JSON.
+
+use crate::ir::{FleetId, TaskGraph, TaskId};
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change to the JSON shape.
+pub const PLAN_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub schema_version: u32,
+    pub mission: String,
+    /// SHA-256 over the task graph and the cost profile the plan was made
+    /// from; a plan is refused for any other graph or profile.
+    pub inputs_sha256: String,
+    pub strategy: Strategy,
+    /// One entry per task, in task-id order (`tasks[i].task == TaskId(i)`).
+    pub tasks: Vec<TaskPlan>,
+    /// One channel per graph edge, in edge order.
+    pub channels: Vec<Channel>,
+    /// Functions to start before the first invocation, and how many workers.
+    pub prewarm: Vec<Prewarm>,
+    pub predicted: Predicted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Strategy {
+    /// From the optimiser; `proven` is false when it stopped at its time limit.
+    Optimised { proven: bool },
+    /// Everything in the cloud except sensing and actuation.
+    Centralized,
+    /// Everything on the vehicles.
+    Decentralized,
+    /// A heuristic plan (used as a warm start and as a fallback).
+    Greedy,
+    /// Written by hand or by a test.
+    Manual,
+}
+
+/// Where one task runs: HiveMind's "execution modalities".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    /// On the devices of `TaskPlan::fleet`.
+    Edge,
+    /// A serverless function in the cloud; data between cloud functions goes
+    /// through storage unless parent and child share a worker.
+    Cloud,
+    /// A serverless function whose inputs and outputs move through the FPGA
+    /// remote-memory fabric instead of storage.
+    CloudFpga,
+}
+
+impl Modality {
+    pub const ALL: [Modality; 3] = [Modality::Edge, Modality::Cloud, Modality::CloudFpga];
+    pub fn is_cloud(self) -> bool {
+        !matches!(self, Modality::Edge)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Modality::Edge => "edge",
+            Modality::Cloud => "cloud",
+            Modality::CloudFpga => "cloud+fpga",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPlan {
+    pub task: TaskId,
+    pub modality: Modality,
+    /// The fleet whose devices run the task (edge modality only).
+    pub fleet: Option<FleetId>,
+    /// Parallel instances per activation: the fan-out width, or the number of
+    /// devices for a task that runs on every device of its fleet.
+    pub instances: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// Producer and consumer on the same device: a local hand-off.
+    DeviceLocal,
+    /// Device → cloud over the vehicle's radio (QUIC to the controller).
+    Uplink,
+    /// Cloud → device.
+    Downlink,
+    /// Device → device through the controller (different devices or fleets).
+    DeviceToDevice,
+    /// Child function runs in its parent's worker: an in-memory hand-off.
+    CloudInWorker,
+    /// Cloud → cloud through FPGA remote memory (one-sided write/read).
+    CloudRemoteMemory,
+    /// Cloud → cloud through storage (the serverless default).
+    CloudStorage,
+    /// An ordering edge without data.
+    Control,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    /// Index into `TaskGraph::edges`.
+    pub edge: u32,
+    pub from: TaskId,
+    pub to: TaskId,
+    pub kind: ChannelKind,
+    /// Bytes per transfer (0 for control).
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prewarm {
+    pub function: String,
+    pub workers: u32,
+}
+
+/// What the cost model predicts for the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Predicted {
+    /// One entry per requirement of the graph, in order.
+    pub requirements: Vec<RequirementOutcome>,
+    /// Per fleet: energy one device spends over the mission and what is left.
+    pub fleets: Vec<FleetOutcome>,
+    /// Bytes per second from all devices to the cloud.
+    pub uplink_bytes_per_s: u64,
+    /// Serverless cost in nano-dollars per hour.
+    pub cloud_cost_nusd_per_hour: u64,
+    /// Sum of the predicted latencies of the required paths (the latency objective).
+    pub latency_us: u64,
+    /// Total device energy over the mission across all devices (the energy objective).
+    pub energy_uj: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementOutcome {
+    pub requirement: u32,
+    /// Predicted value in the requirement's unit (µs, n$/h, basis points).
+    pub predicted: i64,
+    pub bound: i64,
+    /// Positive: room left; negative: violated by that much.
+    pub margin: i64,
+    pub met: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetOutcome {
+    pub fleet: FleetId,
+    pub energy_per_device_uj: u64,
+    /// Battery left at mission end, basis points of capacity (may be negative).
+    pub reserve_bp: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("not a HiveMind plan: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("plan schema version {found} is not supported (this build reads version {PLAN_SCHEMA_VERSION})")]
+    Version { found: u64 },
+    #[error("plan was made for mission `{plan}` from other inputs (hash {plan_hash}), not for `{graph}` (hash {graph_hash}); run `hivemind synth` again")]
+    Mismatch {
+        plan: String,
+        plan_hash: String,
+        graph: String,
+        graph_hash: String,
+    },
+    #[error("plan does not fit its task graph: {0}")]
+    Inconsistent(String),
+}
+
+impl Plan {
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Read a plan and check it belongs to `graph` made with inputs hashing to
+    /// `inputs_sha256`.
+    pub fn from_json(
+        text: &str,
+        graph: &TaskGraph,
+        inputs_sha256: &str,
+    ) -> Result<Plan, PlanError> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        let found = value
+            .get("schema_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if found != u64::from(PLAN_SCHEMA_VERSION) {
+            return Err(PlanError::Version { found });
+        }
+        let plan: Plan = serde_json::from_value(value)?;
+        if plan.inputs_sha256 != inputs_sha256 || plan.mission != graph.mission {
+            return Err(PlanError::Mismatch {
+                plan: plan.mission,
+                plan_hash: plan.inputs_sha256,
+                graph: graph.mission.clone(),
+                graph_hash: inputs_sha256.to_string(),
+            });
+        }
+        plan.validate(graph)?;
+        Ok(plan)
+    }
+
+    /// Every task and edge of the graph is covered, in order, with sane fields.
+    pub fn validate(&self, graph: &TaskGraph) -> Result<(), PlanError> {
+        let bad = |s: String| Err(PlanError::Inconsistent(s));
+        if self.tasks.len() != graph.tasks.len() {
+            return bad(format!(
+                "{} task placements for {} tasks",
+                self.tasks.len(),
+                graph.tasks.len()
+            ));
+        }
+        for (i, t) in self.tasks.iter().enumerate() {
+            if t.task.index() != i {
+                return bad(format!("placement {i} is for task {}", t.task.0));
+            }
+            match (t.modality, t.fleet) {
+                (Modality::Edge, Some(f)) if f.index() < graph.fleets.len() => {}
+                (Modality::Edge, _) => return bad(format!("edge task {i} has no valid fleet")),
+                (_, Some(_)) => return bad(format!("cloud task {i} names a fleet")),
+                _ => {}
+            }
+            if t.instances == 0 {
+                return bad(format!("task {i} has zero instances"));
+            }
+        }
+        if self.channels.len() != graph.edges.len() {
+            return bad(format!(
+                "{} channels for {} edges",
+                self.channels.len(),
+                graph.edges.len()
+            ));
+        }
+        for (i, (c, e)) in self.channels.iter().zip(&graph.edges).enumerate() {
+            if c.edge as usize != i || c.from != e.from || c.to != e.to {
+                return bad(format!("channel {i} does not match edge {i}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fleet an edge task runs on: its pin, else the fleet of its first
+/// edge-placed producer, else the first fleet with the sensors it needs,
+/// else the first fleet. One rule, used by the synthesizer, the baselines and
+/// the controller alike.
+pub fn edge_fleet(graph: &TaskGraph, task: TaskId, modalities: &[Modality]) -> Option<FleetId> {
+    use crate::ir::Placement;
+    let t = &graph.tasks[task.index()];
+    if let Placement::Fleet { fleet } = t.placement {
+        return Some(fleet);
+    }
+    for input in &t.inputs {
+        if modalities.get(input.producer.index()) == Some(&Modality::Edge) {
+            if let Placement::Fleet { fleet } = graph.tasks[input.producer.index()].placement {
+                return Some(fleet);
+            }
+        }
+    }
+    graph
+        .fleets
+        .iter()
+        .find(|f| {
+            t.needs
+                .iter()
+                .all(|n| f.sensors.iter().any(|s| s.kind == n.kind))
+        })
+        .or(graph.fleets.first())
+        .map(|f| f.id)
+}
+
+/// Parallel instances of one activation of `task` placed at `modality`.
+pub fn instances(
+    graph: &TaskGraph,
+    task: TaskId,
+    modality: Modality,
+    fleet: Option<FleetId>,
+) -> u32 {
+    use crate::ir::{FanOut, Trigger};
+    let t = &graph.tasks[task.index()];
+    match t.fanout {
+        Some(FanOut::Fixed { width }) => return width,
+        Some(FanOut::PerItem) => return t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1),
+        None => {}
+    }
+    let on_every_device = matches!(
+        t.trigger,
+        Trigger::Periodic { .. } | Trigger::Behaviour | Trigger::Once
+    ) && t.inputs.is_empty();
+    match (modality, fleet) {
+        (Modality::Edge, Some(f)) if on_every_device => graph.fleets[f.index()].count,
+        _ => 1,
+    }
+}
+
+/// Build a plan from one modality per task: fleets, instances, channel kinds
+/// and prewarming follow from it. Predictions are left empty for the cost
+/// model to fill.
+pub fn assemble(
+    graph: &TaskGraph,
+    modalities: &[Modality],
+    strategy: Strategy,
+    inputs_sha256: &str,
+) -> Plan {
+    use crate::ir::EdgeKind;
+    let tasks: Vec<TaskPlan> = graph
+        .tasks
+        .iter()
+        .map(|t| {
+            let modality = modalities
+                .get(t.id.index())
+                .copied()
+                .unwrap_or(Modality::Cloud);
+            let fleet = (modality == Modality::Edge)
+                .then(|| edge_fleet(graph, t.id, modalities))
+                .flatten();
+            TaskPlan {
+                task: t.id,
+                modality,
+                fleet,
+                instances: instances(graph, t.id, modality, fleet),
+            }
+        })
+        .collect();
+    let channels = graph
+        .edges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let (a, b) = (&tasks[e.from.index()], &tasks[e.to.index()]);
+            let bytes = match &e.kind {
+                EdgeKind::Data { bytes, .. } => *bytes,
+                EdgeKind::Order => 0,
+            };
+            let to = &graph.tasks[e.to.index()];
+            let kind = match (&e.kind, a.modality, b.modality) {
+                (EdgeKind::Order, _, _) => ChannelKind::Control,
+                (_, Modality::Edge, Modality::Edge) => {
+                    if a.fleet == b.fleet && to.gather.is_none() {
+                        ChannelKind::DeviceLocal
+                    } else {
+                        ChannelKind::DeviceToDevice
+                    }
+                }
+                (_, Modality::Edge, _) => ChannelKind::Uplink,
+                (_, _, Modality::Edge) => ChannelKind::Downlink,
+                (_, Modality::CloudFpga, _) | (_, _, Modality::CloudFpga) => {
+                    ChannelKind::CloudRemoteMemory
+                }
+                _ => {
+                    // A child with one input and no fan-in/out can run in its parent's worker.
+                    if to.inputs.len() == 1 && to.gather.is_none() && to.fanout.is_none() {
+                        ChannelKind::CloudInWorker
+                    } else {
+                        ChannelKind::CloudStorage
+                    }
+                }
+            };
+            Channel {
+                edge: i as u32,
+                from: e.from,
+                to: e.to,
+                kind,
+                bytes,
+            }
+        })
+        .collect();
+    let mut prewarm: Vec<Prewarm> = Vec::new();
+    for (t, p) in graph.tasks.iter().zip(&tasks) {
+        if let (true, Some(f)) = (p.modality.is_cloud(), &t.function) {
+            match prewarm.iter_mut().find(|w| &w.function == f) {
+                Some(w) => w.workers += p.instances,
+                None => prewarm.push(Prewarm {
+                    function: f.clone(),
+                    workers: p.instances,
+                }),
+            }
+        }
+    }
+    Plan {
+        schema_version: PLAN_SCHEMA_VERSION,
+        mission: graph.mission.clone(),
+        inputs_sha256: inputs_sha256.to_string(),
+        strategy,
+        tasks,
+        channels,
+        prewarm,
+        predicted: Predicted {
+            requirements: Vec::new(),
+            fleets: Vec::new(),
+            uplink_bytes_per_s: 0,
+            cloud_cost_nusd_per_hour: 0,
+            latency_us: 0,
+            energy_uj: 0,
+        },
+    }
+}
+
+/// Whether the task may run at `modality` given its pins and needs.
+pub fn allowed(graph: &TaskGraph, task: TaskId, modality: Modality) -> bool {
+    use crate::ir::Placement;
+    let t = &graph.tasks[task.index()];
+    let edge_only = t.behaviour.is_some() || !t.needs.is_empty();
+    match modality {
+        Modality::Edge => !graph.fleets.is_empty() && !matches!(t.placement, Placement::Cloud),
+        Modality::Cloud => {
+            graph.cloud.is_some()
+                && !edge_only
+                && matches!(t.placement, Placement::Any | Placement::Cloud)
+        }
+        Modality::CloudFpga => {
+            graph.cloud.as_ref().is_some_and(|c| c.fpga)
+                && !edge_only
+                && matches!(t.placement, Placement::Any | Placement::Cloud)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph() -> TaskGraph {
+        let src = "mission m {\n  fleet d: drone x 4 { cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s; sensors camera }\n  cloud { servers 2; cores 8 each; fpga }\n  task cap on d -> f: image 64x64 { every 1 s; needs camera }\n  task det(f) -> b: list<box 8 B> x 5 { work 1 Gop; fn det }\n  task cls(b) -> c: list<tag 8 B> x 5 { work 1 Mop per item; fanout per item; fn cls }\n  task rep(c) at cloud { work 1 Mop; fn rep }\n}\n";
+        crate::compile(src, "m.hm").graph.expect("compiles")
+    }
+
+    #[test]
+    fn assemble_derives_fleets_channels_and_prewarm() {
+        let g = graph();
+        let p = assemble(
+            &g,
+            &[
+                Modality::Edge,
+                Modality::Edge,
+                Modality::Cloud,
+                Modality::Cloud,
+            ],
+            Strategy::Manual,
+            "h",
+        );
+        p.validate(&g).expect("valid");
+        assert_eq!(
+            p.tasks[0].instances, 4,
+            "periodic sensing runs on every device"
+        );
+        assert_eq!(
+            p.tasks[1].fleet,
+            Some(FleetId(0)),
+            "follows its producer's fleet"
+        );
+        assert_eq!(p.tasks[2].instances, 5, "fan-out per item");
+        let kinds: Vec<_> = p.channels.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ChannelKind::DeviceLocal,
+                ChannelKind::Uplink,
+                ChannelKind::CloudInWorker
+            ]
+        );
+        assert_eq!(
+            p.prewarm
+                .iter()
+                .map(|w| (w.function.as_str(), w.workers))
+                .collect::<Vec<_>>(),
+            [("cls", 5), ("rep", 1)]
+        );
+        let fpga = assemble(
+            &g,
+            &[
+                Modality::Edge,
+                Modality::Edge,
+                Modality::CloudFpga,
+                Modality::Cloud,
+            ],
+            Strategy::Manual,
+            "h",
+        );
+        assert_eq!(fpga.channels[2].kind, ChannelKind::CloudRemoteMemory);
+    }
+
+    #[test]
+    fn pins_and_needs_restrict_modalities() {
+        let g = graph();
+        assert!(allowed(&g, TaskId(0), Modality::Edge));
+        assert!(!allowed(&g, TaskId(0), Modality::Cloud), "needs a camera");
+        assert!(allowed(&g, TaskId(1), Modality::CloudFpga));
+        assert!(!allowed(&g, TaskId(3), Modality::Edge), "pinned at cloud");
+    }
+
+    #[test]
+    fn plans_for_other_inputs_are_refused() {
+        let g = graph();
+        let p = assemble(&g, &[Modality::Edge; 4], Strategy::Manual, "abc");
+        let text = p.to_json_pretty();
+        assert!(Plan::from_json(&text, &g, "abc").is_ok());
+        assert!(matches!(
+            Plan::from_json(&text, &g, "other"),
+            Err(PlanError::Mismatch { .. })
+        ));
+        assert!(matches!(
+            Plan::from_json(&text[..text.len() / 2], &g, "abc"),
+            Err(PlanError::Json(_))
+        ));
+        let v = text.replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
+        assert!(matches!(
+            Plan::from_json(&v, &g, "abc"),
+            Err(PlanError::Version { found: 7 })
+        ));
+    }
+}
