@@ -8,6 +8,7 @@
 //! returns values. See ARCHITECTURE.md for what may depend on it.
 
 pub mod check;
+pub mod cost;
 pub mod diagnostic;
 pub mod format;
 pub mod ir;

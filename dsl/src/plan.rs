@@ -253,23 +253,25 @@ impl Plan {
     }
 }
 
-/// The fleet an edge task runs on: its pin, else the fleet of its first
-/// edge-placed producer, else the first fleet with the sensors it needs,
-/// else the first fleet. One rule, used by the synthesizer, the baselines and
+/// The fleet an edge task runs on: its pin, else the fleet of the nearest
+/// pinned ancestor along first inputs, else the first fleet with the sensors
+/// it needs, else the first fleet. Static (independent of where other tasks
+/// run) so costs stay pairwise; used by the synthesizer, the baselines and
 /// the controller alike.
-pub fn edge_fleet(graph: &TaskGraph, task: TaskId, modalities: &[Modality]) -> Option<FleetId> {
+pub fn edge_fleet(graph: &TaskGraph, task: TaskId) -> Option<FleetId> {
     use crate::ir::Placement;
-    let t = &graph.tasks[task.index()];
-    if let Placement::Fleet { fleet } = t.placement {
-        return Some(fleet);
-    }
-    for input in &t.inputs {
-        if modalities.get(input.producer.index()) == Some(&Modality::Edge) {
-            if let Placement::Fleet { fleet } = graph.tasks[input.producer.index()].placement {
-                return Some(fleet);
-            }
+    let mut at = task;
+    for _ in 0..graph.tasks.len() {
+        let t = &graph.tasks[at.index()];
+        if let Placement::Fleet { fleet } = t.placement {
+            return Some(fleet);
+        }
+        match t.inputs.first() {
+            Some(i) => at = i.producer,
+            None => break,
         }
     }
+    let t = &graph.tasks[task.index()];
     graph
         .fleets
         .iter()
@@ -325,7 +327,7 @@ pub fn assemble(
                 .copied()
                 .unwrap_or(Modality::Cloud);
             let fleet = (modality == Modality::Edge)
-                .then(|| edge_fleet(graph, t.id, modalities))
+                .then(|| edge_fleet(graph, t.id))
                 .flatten();
             TaskPlan {
                 task: t.id,
@@ -345,30 +347,8 @@ pub fn assemble(
                 EdgeKind::Data { bytes, .. } => *bytes,
                 EdgeKind::Order => 0,
             };
-            let to = &graph.tasks[e.to.index()];
-            let kind = match (&e.kind, a.modality, b.modality) {
-                (EdgeKind::Order, _, _) => ChannelKind::Control,
-                (_, Modality::Edge, Modality::Edge) => {
-                    if a.fleet == b.fleet && to.gather.is_none() {
-                        ChannelKind::DeviceLocal
-                    } else {
-                        ChannelKind::DeviceToDevice
-                    }
-                }
-                (_, Modality::Edge, _) => ChannelKind::Uplink,
-                (_, _, Modality::Edge) => ChannelKind::Downlink,
-                (_, Modality::CloudFpga, _) | (_, _, Modality::CloudFpga) => {
-                    ChannelKind::CloudRemoteMemory
-                }
-                _ => {
-                    // A child with one input and no fan-in/out can run in its parent's worker.
-                    if to.inputs.len() == 1 && to.gather.is_none() && to.fanout.is_none() {
-                        ChannelKind::CloudInWorker
-                    } else {
-                        ChannelKind::CloudStorage
-                    }
-                }
-            };
+            let kind =
+                crate::cost::channel_kind(graph, e, a.modality, b.modality, a.fleet, b.fleet);
             Channel {
                 edge: i as u32,
                 from: e.from,
@@ -409,24 +389,35 @@ pub fn assemble(
     }
 }
 
-/// Whether the task may run at `modality` given its pins and needs.
-pub fn allowed(graph: &TaskGraph, task: TaskId, modality: Modality) -> bool {
-    use crate::ir::Placement;
+/// Whether the task can physically run at `modality`: a task that moves a
+/// vehicle or reads a sensor needs a device; the cloud modalities need a
+/// cloud (and an FPGA for remote memory). Pins are not considered.
+pub fn possible(graph: &TaskGraph, task: TaskId, modality: Modality) -> bool {
     let t = &graph.tasks[task.index()];
     let edge_only = t.behaviour.is_some() || !t.needs.is_empty();
     match modality {
-        Modality::Edge => !graph.fleets.is_empty() && !matches!(t.placement, Placement::Cloud),
-        Modality::Cloud => {
-            graph.cloud.is_some()
-                && !edge_only
-                && matches!(t.placement, Placement::Any | Placement::Cloud)
-        }
-        Modality::CloudFpga => {
-            graph.cloud.as_ref().is_some_and(|c| c.fpga)
-                && !edge_only
-                && matches!(t.placement, Placement::Any | Placement::Cloud)
-        }
+        Modality::Edge => !graph.fleets.is_empty(),
+        Modality::Cloud => graph.cloud.is_some() && !edge_only,
+        Modality::CloudFpga => graph.cloud.as_ref().is_some_and(|c| c.fpga) && !edge_only,
     }
+}
+
+/// Whether the mission's pin on the task rules `modality` out.
+pub fn pinned_out(graph: &TaskGraph, task: TaskId, modality: Modality) -> bool {
+    use crate::ir::Placement;
+    matches!(
+        (graph.tasks[task.index()].placement, modality),
+        (Placement::Cloud, Modality::Edge)
+            | (
+                Placement::Edge | Placement::Fleet { .. },
+                Modality::Cloud | Modality::CloudFpga
+            )
+    )
+}
+
+/// Whether the task may run at `modality`: possible and not pinned elsewhere.
+pub fn allowed(graph: &TaskGraph, task: TaskId, modality: Modality) -> bool {
+    possible(graph, task, modality) && !pinned_out(graph, task, modality)
 }
 
 #[cfg(test)]

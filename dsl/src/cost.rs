@@ -1,0 +1,707 @@
+//! The cost model: one place that says how long a task takes, what a
+//! transfer costs, how much energy and money a placement spends. The
+//! placement synthesizer encodes these numbers for z3, the exhaustive oracle
+//! and the greedy heuristic evaluate them directly, and the simulator will
+//! use them for its device and function models.
+//!
+//! [`CostModel::new`] turns a task graph and a [`Profile`] into integer
+//! coefficient tables (µs, µJ, nano-dollars, bytes); [`CostModel::evaluate`]
+//! sums them for one placement. Everything a placement changes is linear in
+//! "task t runs at modality m" and "edge e goes from modality a to b", which
+//! is what makes the z3 encoding exact.
+
+pub mod profile;
+
+pub use profile::{Profile, ProfileError};
+
+use crate::ir::{self, EdgeKind, FleetId, RequirementKind, TaskGraph, TaskId, Trigger};
+use crate::plan::{self, ChannelKind, Modality};
+
+const HOUR_US: u128 = 3_600_000_000;
+
+/// Coefficients of one task per modality; `None` where the modality is not allowed.
+#[derive(Debug, Clone, Default)]
+pub struct TaskCosts {
+    /// Latency of one activation (slowest instance), including invocation overhead.
+    pub compute_us: [Option<u64>; 3],
+    /// Device energy over the whole mission when on the edge (all devices of the fleet).
+    pub edge_energy_uj: u64,
+    /// Serverless cost per hour at each cloud modality.
+    pub cost_nusd_per_hour: [u64; 3],
+}
+
+/// Coefficients of one edge per (producer modality, consumer modality).
+#[derive(Debug, Clone, Default)]
+pub struct EdgeCosts {
+    pub transfer_us: [[u64; 3]; 3],
+    /// Radio energy over the mission, charged to `energy_fleet`.
+    pub radio_uj: [[u64; 3]; 3],
+    pub energy_fleet: [[Option<FleetId>; 3]; 3],
+    /// Bytes per hour sent device → cloud.
+    pub uplink_bytes_per_hour: [[u64; 3]; 3],
+}
+
+/// A placement's predicted metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Per requirement, in graph order: (predicted, bound, met).
+    pub requirements: Vec<(i64, i64, bool)>,
+    /// Per fleet: total energy of all devices over the mission.
+    pub fleet_energy_uj: Vec<u64>,
+    pub cloud_cost_nusd_per_hour: u64,
+    pub uplink_bytes_per_hour: u64,
+    pub latency_us: u64,
+    pub energy_uj: u64,
+    pub exec_time_us: u64,
+}
+
+impl Evaluation {
+    pub fn feasible(&self) -> bool {
+        self.requirements.iter().all(|r| r.2)
+    }
+    /// Objective value for lexicographic comparison.
+    pub fn objective(&self, o: ir::Objective) -> u64 {
+        match o {
+            ir::Objective::Latency => self.latency_us,
+            ir::Objective::Energy => self.energy_uj,
+            ir::Objective::Cost => self.cloud_cost_nusd_per_hour,
+            ir::Objective::Bytes => self.uplink_bytes_per_hour,
+            ir::Objective::ExecTime => self.exec_time_us,
+        }
+    }
+}
+
+pub struct CostModel<'g> {
+    pub graph: &'g TaskGraph,
+    pub profile: Profile,
+    pub tasks: Vec<TaskCosts>,
+    pub edges: Vec<EdgeCosts>,
+    /// Motion energy of each fleet over the mission (all devices).
+    pub motion_uj: Vec<u64>,
+    /// Usable energy of each fleet (all devices).
+    pub battery_uj: Vec<u64>,
+    pub duration_us: u64,
+    /// Tasks on the paths of each latency requirement (by requirement index).
+    pub path_tasks: Vec<Vec<bool>>,
+    pub topo: Vec<TaskId>,
+    /// Objectives in order (the mission's, or the default).
+    pub objectives: Vec<ir::Objective>,
+}
+
+/// When a mission states no duration, battery figures are per hour of operation.
+pub const DEFAULT_DURATION_US: u64 = 3_600_000_000;
+
+/// Objectives when the mission states none: meet the deadlines fastest, then save energy.
+pub const DEFAULT_OBJECTIVES: [ir::Objective; 2] = [ir::Objective::Latency, ir::Objective::Energy];
+
+pub fn modality_index(m: Modality) -> usize {
+    match m {
+        Modality::Edge => 0,
+        Modality::Cloud => 1,
+        Modality::CloudFpga => 2,
+    }
+}
+
+impl<'g> CostModel<'g> {
+    pub fn new(graph: &'g TaskGraph, profile: Profile) -> Result<CostModel<'g>, ProfileError> {
+        profile.validate()?;
+        for name in profile.fleet.keys() {
+            if !graph.fleets.iter().any(|f| &f.name == name) {
+                return Err(ProfileError::UnknownName {
+                    kind: "fleet",
+                    name: name.clone(),
+                });
+            }
+        }
+        for name in profile.task.keys() {
+            if graph.task(name).is_none() {
+                return Err(ProfileError::UnknownName {
+                    kind: "task",
+                    name: name.clone(),
+                });
+            }
+        }
+        let duration_us = graph.duration_us.unwrap_or(DEFAULT_DURATION_US);
+        let topo = topological_order(graph);
+        let rates = activation_rates(graph, &topo, duration_us);
+        let mut model = CostModel {
+            graph,
+            tasks: Vec::new(),
+            edges: Vec::new(),
+            motion_uj: Vec::new(),
+            battery_uj: Vec::new(),
+            duration_us,
+            path_tasks: Vec::new(),
+            topo,
+            objectives: if graph.objectives.is_empty() {
+                DEFAULT_OBJECTIVES.to_vec()
+            } else {
+                graph.objectives.clone()
+            },
+            profile,
+        };
+        model.motion_uj = graph
+            .fleets
+            .iter()
+            .map(|f| {
+                let mw = model
+                    .measured(f.id)
+                    .motion_power_mw
+                    .unwrap_or(model.profile.class(f.class).motion_power_mw);
+                // mW × µs = nJ; per device, times the fleet size.
+                (u128::from(mw) * u128::from(duration_us) / 1_000 * u128::from(f.count)) as u64
+            })
+            .collect();
+        model.battery_uj = graph
+            .fleets
+            .iter()
+            .map(|f| f.battery_uj.saturating_mul(u64::from(f.count)))
+            .collect();
+        model.tasks = graph
+            .tasks
+            .iter()
+            .map(|t| model.task_costs(t, &rates))
+            .collect();
+        model.edges = graph
+            .edges
+            .iter()
+            .map(|e| model.edge_costs(e, &rates))
+            .collect();
+        model.path_tasks = graph
+            .requirements
+            .iter()
+            .map(|r| match r.kind {
+                RequirementKind::Latency { from, to, .. } => on_paths(graph, from, to),
+                _ => Vec::new(),
+            })
+            .collect();
+        Ok(model)
+    }
+
+    fn measured(&self, fleet: FleetId) -> profile::FleetMeasured {
+        self.profile
+            .fleet
+            .get(&self.graph.fleets[fleet.index()].name)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn fleet_of(&self, t: TaskId) -> Option<FleetId> {
+        plan::edge_fleet(self.graph, t)
+    }
+
+    /// Operations one instance of one activation performs.
+    fn ops_per_instance(&self, t: &ir::Task) -> u64 {
+        let Some(w) = t.work else { return 0 };
+        let items = u64::from(t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1));
+        match (w.per_item, t.fanout) {
+            (true, Some(ir::FanOut::PerItem)) => w.ops,
+            (true, _) => w.ops.saturating_mul(items),
+            (false, _) => w.ops,
+        }
+    }
+
+    fn task_costs(&self, t: &ir::Task, rates: &[Rate]) -> TaskCosts {
+        let mut c = TaskCosts::default();
+        let ops = u128::from(self.ops_per_instance(t));
+        let measured = self.profile.task.get(&t.name).copied().unwrap_or_default();
+        let cloud = self.graph.cloud.as_ref();
+        let cold_us = cloud
+            .and_then(|c| c.cold_start_us)
+            .unwrap_or(self.profile.cloud.cold_start_us);
+        let expected_cold = cold_us * (1_000 - self.profile.cloud.warm_permille) / 1_000;
+        let price = u128::from(
+            cloud
+                .and_then(|c| c.price_nusd_per_gb_s)
+                .unwrap_or(self.profile.cloud.price_nusd_per_gb_s),
+        );
+        let rate = rates[t.id.index()];
+        for m in Modality::ALL {
+            // Costs exist for every physically possible modality so that
+            // explanations can reason about pins; `choices` applies the pins.
+            if !plan::possible(self.graph, t.id, m) {
+                continue;
+            }
+            let k = modality_index(m);
+            match m {
+                Modality::Edge => {
+                    let Some(f) = self.fleet_of(t.id) else {
+                        continue;
+                    };
+                    let fleet = &self.graph.fleets[f.index()];
+                    let meas = self.measured(f);
+                    let class = self.profile.class(fleet.class);
+                    let ops_per_s = meas
+                        .ops_per_s
+                        .unwrap_or(
+                            (u128::from(fleet.cpu_hz) * u128::from(class.ops_per_cycle_milli)
+                                / 1_000) as u64,
+                        )
+                        .max(1);
+                    let us = measured
+                        .edge_us
+                        .unwrap_or((ops * 1_000_000 / u128::from(ops_per_s)) as u64);
+                    c.compute_us[k] = Some(us);
+                    let power = u128::from(
+                        meas.cpu_power_mw
+                            .or(fleet.cpu_power_mw)
+                            .unwrap_or(class.cpu_power_mw),
+                    );
+                    // Work of all instances of all activations over the mission.
+                    let busy_us = u128::from(us) * rate.instances_per_mission(self.duration_us);
+                    c.edge_energy_uj = (power * busy_us / 1_000) as u64;
+                }
+                Modality::Cloud | Modality::CloudFpga => {
+                    let hz = u128::from(
+                        cloud
+                            .and_then(|c| c.cpu_hz)
+                            .unwrap_or(self.profile.cloud.cpu_hz),
+                    );
+                    let ops_per_s =
+                        (hz * u128::from(self.profile.cloud.ops_per_cycle_milli) / 1_000).max(1);
+                    let run_us = measured
+                        .cloud_us
+                        .unwrap_or((ops * 1_000_000 / ops_per_s) as u64);
+                    let overhead = if m == Modality::CloudFpga {
+                        self.profile.fpga.rpc_overhead_us
+                    } else {
+                        self.profile.cloud.rpc_overhead_us
+                    };
+                    c.compute_us[k] = Some(run_us + overhead + expected_cold);
+                    // Billed: run time of every instance, memory × price.
+                    let billed_us_per_hour =
+                        u128::from(run_us + expected_cold) * rate.instances_per_hour();
+                    c.cost_nusd_per_hour[k] = (billed_us_per_hour
+                        * u128::from(self.profile.cloud.function_memory_mb)
+                        * price
+                        / 1_000
+                        / 1_000_000) as u64;
+                }
+            }
+        }
+        c
+    }
+
+    fn edge_costs(&self, e: &ir::Edge, rates: &[Rate]) -> EdgeCosts {
+        let mut c = EdgeCosts::default();
+        let bytes = match &e.kind {
+            EdgeKind::Data { bytes, .. } => u128::from(*bytes),
+            EdgeKind::Order => return c,
+        };
+        let (from_fleet, to_fleet) = (self.fleet_of(e.from), self.fleet_of(e.to));
+        let transfers_per_mission = rates[e.from.index()].instances_per_mission(self.duration_us);
+        let transfers_per_hour = rates[e.from.index()].instances_per_hour();
+        let link = |f: Option<FleetId>| -> (u128, u128, u128) {
+            let Some(f) = f else { return (1, 0, 0) };
+            let fleet = &self.graph.fleets[f.index()];
+            let m = self.measured(f);
+            let class = self.profile.class(fleet.class);
+            (
+                u128::from(m.radio_bps.unwrap_or(fleet.radio_bps).max(1)),
+                u128::from(m.link_latency_us.unwrap_or(class.link_latency_us)),
+                u128::from(class.radio_nj_per_bit),
+            )
+        };
+        let send_us = |bps: u128, lat: u128| (lat + bytes * 8 * 1_000_000 / bps) as u64;
+        for a in Modality::ALL {
+            for b in Modality::ALL {
+                let (ia, ib) = (modality_index(a), modality_index(b));
+                match channel_kind(self.graph, e, a, b, from_fleet, to_fleet) {
+                    ChannelKind::DeviceLocal
+                    | ChannelKind::CloudInWorker
+                    | ChannelKind::Control => {}
+                    ChannelKind::Uplink => {
+                        let (bps, lat, nj) = link(from_fleet);
+                        c.transfer_us[ia][ib] = send_us(bps, lat);
+                        c.radio_uj[ia][ib] =
+                            (bytes * 8 * nj * transfers_per_mission / 1_000) as u64;
+                        c.energy_fleet[ia][ib] = from_fleet;
+                        c.uplink_bytes_per_hour[ia][ib] = (bytes * transfers_per_hour) as u64;
+                    }
+                    ChannelKind::Downlink => {
+                        let (bps, lat, nj) = link(to_fleet);
+                        c.transfer_us[ia][ib] = send_us(bps, lat);
+                        c.radio_uj[ia][ib] =
+                            (bytes * 8 * nj * transfers_per_mission / 1_000) as u64;
+                        c.energy_fleet[ia][ib] = to_fleet;
+                    }
+                    ChannelKind::DeviceToDevice => {
+                        // Up to the controller and down again: two hops, sender pays both radios' worth.
+                        let (bps, lat, nj) = link(from_fleet);
+                        c.transfer_us[ia][ib] = 2 * send_us(bps, lat);
+                        c.radio_uj[ia][ib] =
+                            (2 * bytes * 8 * nj * transfers_per_mission / 1_000) as u64;
+                        c.energy_fleet[ia][ib] = from_fleet;
+                        c.uplink_bytes_per_hour[ia][ib] = (bytes * transfers_per_hour) as u64;
+                    }
+                    ChannelKind::CloudRemoteMemory => {
+                        let f = &self.profile.fpga;
+                        c.transfer_us[ia][ib] = (u128::from(f.remote_memory_latency_us)
+                            + bytes * 8 * 1_000_000 / u128::from(f.remote_memory_bps))
+                            as u64;
+                    }
+                    ChannelKind::CloudStorage => {
+                        let s = &self.profile.cloud;
+                        // put then get
+                        c.transfer_us[ia][ib] = (2
+                            * (u128::from(s.storage_latency_us)
+                                + bytes * 8 * 1_000_000 / u128::from(s.storage_bps)))
+                            as u64;
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    /// Longest path from `from` to `to` (compute of every task on it plus
+    /// transfers), for a full assignment.
+    pub fn path_latency_us(
+        &self,
+        assignment: &[Modality],
+        on_path: &[bool],
+        from: TaskId,
+    ) -> Vec<u64> {
+        let g = self.graph;
+        let mut fin = vec![0u64; g.tasks.len()];
+        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); g.tasks.len()];
+        for (k, e) in g.edges.iter().enumerate() {
+            preds[e.to.index()].push(k);
+        }
+        for &t in &self.topo {
+            let i = t.index();
+            if !on_path.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let own = self.tasks[i].compute_us[modality_index(assignment[i])].unwrap_or(0);
+            let mut start = 0u64;
+            if t != from {
+                for &k in &preds[i] {
+                    let p = g.edges[k].from.index();
+                    if on_path[p] {
+                        let x = self.edges[k].transfer_us[modality_index(assignment[p])]
+                            [modality_index(assignment[i])];
+                        start = start.max(fin[p] + x);
+                    }
+                }
+            }
+            fin[i] = start + own;
+        }
+        fin
+    }
+
+    /// Every metric of one full placement.
+    pub fn evaluate(&self, assignment: &[Modality]) -> Evaluation {
+        let g = self.graph;
+        let mut fleet_energy: Vec<u64> = self.motion_uj.clone();
+        let mut cost = 0u64;
+        for (t, c) in g.tasks.iter().zip(&self.tasks) {
+            let m = assignment[t.id.index()];
+            if m == Modality::Edge {
+                if let Some(f) = self.fleet_of(t.id) {
+                    fleet_energy[f.index()] += c.edge_energy_uj;
+                }
+            } else {
+                cost += c.cost_nusd_per_hour[modality_index(m)];
+            }
+        }
+        let mut bytes = 0u64;
+        for (e, c) in g.edges.iter().zip(&self.edges) {
+            let (a, b) = (
+                modality_index(assignment[e.from.index()]),
+                modality_index(assignment[e.to.index()]),
+            );
+            if let Some(f) = c.energy_fleet[a][b] {
+                fleet_energy[f.index()] += c.radio_uj[a][b];
+            }
+            bytes += c.uplink_bytes_per_hour[a][b];
+        }
+        let mut latency_total = 0u64;
+        let mut requirements = Vec::with_capacity(g.requirements.len());
+        let whole = self.whole_graph_latency(assignment);
+        let exec_time = self.duration_us + whole;
+        for (k, r) in g.requirements.iter().enumerate() {
+            let (predicted, bound, upper): (i64, i64, bool) = match r.kind {
+                RequirementKind::Latency {
+                    from,
+                    to,
+                    percentile_bp,
+                    bound_us,
+                } => {
+                    let fin = self.path_latency_us(assignment, &self.path_tasks[k], from);
+                    let mean = fin[to.index()];
+                    latency_total += mean;
+                    (
+                        tail(mean, self.profile.tail.factor(percentile_bp)) as i64,
+                        bound_us as i64,
+                        true,
+                    )
+                }
+                RequirementKind::ExecTime {
+                    task: Some(t),
+                    percentile_bp,
+                    bound_us,
+                } => {
+                    let own = self.tasks[t.index()].compute_us
+                        [modality_index(assignment[t.index()])]
+                    .unwrap_or(0);
+                    (
+                        tail(own, self.profile.tail.factor(percentile_bp)) as i64,
+                        bound_us as i64,
+                        true,
+                    )
+                }
+                RequirementKind::ExecTime {
+                    task: None,
+                    bound_us,
+                    ..
+                } => (exec_time as i64, bound_us as i64, true),
+                RequirementKind::CloudCost { max_nusd_per_hour } => {
+                    (cost as i64, max_nusd_per_hour as i64, true)
+                }
+                RequirementKind::BatteryReserve { fleet, min_bp } => {
+                    let worst = g
+                        .fleets
+                        .iter()
+                        .filter(|f| fleet.is_none_or(|x| x == f.id))
+                        .map(|f| {
+                            reserve_bp(self.battery_uj[f.id.index()], fleet_energy[f.id.index()])
+                        })
+                        .min()
+                        .unwrap_or(10_000);
+                    (worst, i64::from(min_bp), false)
+                }
+            };
+            let met = match (upper, r.inclusive) {
+                (true, true) => predicted <= bound,
+                (true, false) => predicted < bound,
+                (false, true) => predicted >= bound,
+                (false, false) => predicted > bound,
+            };
+            requirements.push((predicted, bound, met));
+        }
+        if !g
+            .requirements
+            .iter()
+            .any(|r| matches!(r.kind, RequirementKind::Latency { .. }))
+        {
+            latency_total = whole;
+        }
+        Evaluation {
+            requirements,
+            energy_uj: fleet_energy.iter().sum(),
+            fleet_energy_uj: fleet_energy,
+            cloud_cost_nusd_per_hour: cost,
+            uplink_bytes_per_hour: bytes,
+            latency_us: latency_total,
+            exec_time_us: exec_time,
+        }
+    }
+
+    /// Critical path of the whole graph (mean), for the latency objective of
+    /// missions without latency requirements.
+    pub fn whole_graph_latency(&self, assignment: &[Modality]) -> u64 {
+        let all = vec![true; self.graph.tasks.len()];
+        let fin = self.path_latency_us(assignment, &all, TaskId(u32::MAX));
+        fin.into_iter().max().unwrap_or(0)
+    }
+
+    /// Lexicographic objective vector.
+    pub fn objective_vector(&self, e: &Evaluation) -> Vec<u64> {
+        self.objectives.iter().map(|&o| e.objective(o)).collect()
+    }
+
+    /// Modalities the task may take: possible and not excluded by its pin.
+    pub fn choices(&self, t: TaskId) -> Vec<Modality> {
+        Modality::ALL
+            .into_iter()
+            .filter(|&m| {
+                self.tasks[t.index()].compute_us[modality_index(m)].is_some()
+                    && !plan::pinned_out(self.graph, t, m)
+            })
+            .collect()
+    }
+}
+
+/// `mean × factor‰`, rounded up so a bound is never claimed met by rounding.
+pub fn tail(mean: u64, factor_permille: u64) -> u64 {
+    ((u128::from(mean) * u128::from(factor_permille)).div_ceil(1_000)) as u64
+}
+
+/// Battery left in basis points of capacity (negative when over-drawn).
+pub fn reserve_bp(capacity_uj: u64, used_uj: u64) -> i64 {
+    if capacity_uj == 0 {
+        return -10_000;
+    }
+    ((i128::from(capacity_uj) - i128::from(used_uj)) * 10_000 / i128::from(capacity_uj)) as i64
+}
+
+/// The channel an edge becomes when its ends run at `a` and `b` (the single
+/// rule; [`plan::assemble`] uses it too).
+pub fn channel_kind(
+    graph: &TaskGraph,
+    e: &ir::Edge,
+    a: Modality,
+    b: Modality,
+    from_fleet: Option<FleetId>,
+    to_fleet: Option<FleetId>,
+) -> ChannelKind {
+    let to = &graph.tasks[e.to.index()];
+    match (&e.kind, a, b) {
+        (EdgeKind::Order, _, _) => ChannelKind::Control,
+        (_, Modality::Edge, Modality::Edge) => {
+            if from_fleet == to_fleet && to.gather.is_none() {
+                ChannelKind::DeviceLocal
+            } else {
+                ChannelKind::DeviceToDevice
+            }
+        }
+        (_, Modality::Edge, _) => ChannelKind::Uplink,
+        (_, _, Modality::Edge) => ChannelKind::Downlink,
+        (_, Modality::CloudFpga, _) | (_, _, Modality::CloudFpga) => ChannelKind::CloudRemoteMemory,
+        _ if to.inputs.len() == 1 && to.gather.is_none() && to.fanout.is_none() => {
+            ChannelKind::CloudInWorker
+        }
+        _ => ChannelKind::CloudStorage,
+    }
+}
+
+/// How often a task runs, independent of placement.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rate {
+    /// Rounds per hour (×1000 for precision).
+    rounds_per_hour_milli: u128,
+    /// Parallel instances per round (devices × fan-out).
+    instances: u128,
+    /// Runs once per mission instead of per hour.
+    once: bool,
+}
+
+impl Rate {
+    fn instances_per_hour(&self) -> u128 {
+        if self.once {
+            return self.instances;
+        }
+        self.rounds_per_hour_milli * self.instances / 1_000
+    }
+    fn instances_per_mission(&self, duration_us: u64) -> u128 {
+        if self.once {
+            return self.instances;
+        }
+        self.rounds_per_hour_milli * self.instances * u128::from(duration_us) / HOUR_US / 1_000
+    }
+}
+
+fn activation_rates(graph: &TaskGraph, topo: &[TaskId], _duration_us: u64) -> Vec<Rate> {
+    let mut rates = vec![Rate::default(); graph.tasks.len()];
+    let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); graph.tasks.len()];
+    for e in &graph.edges {
+        preds[e.to.index()].push(e.from);
+    }
+    for &id in topo {
+        let t = &graph.tasks[id.index()];
+        let fleet_size =
+            plan::edge_fleet(graph, id).map_or(1, |f| u128::from(graph.fleets[f.index()].count));
+        let sources_on_every_device = t.inputs.is_empty()
+            && (matches!(t.placement, ir::Placement::Fleet { .. }) || !t.needs.is_empty());
+        let mut r = match t.trigger {
+            Trigger::Periodic { period_us } => Rate {
+                rounds_per_hour_milli: HOUR_US * 1_000 / u128::from(period_us.max(1)),
+                instances: if sources_on_every_device {
+                    fleet_size
+                } else {
+                    1
+                },
+                once: false,
+            },
+            Trigger::Once => Rate {
+                rounds_per_hour_milli: 0,
+                instances: if sources_on_every_device {
+                    fleet_size
+                } else {
+                    1
+                },
+                once: true,
+            },
+            Trigger::Behaviour | Trigger::Never => Rate {
+                rounds_per_hour_milli: 0,
+                instances: 0,
+                once: false,
+            },
+            Trigger::Upstream => {
+                let up = preds[id.index()]
+                    .iter()
+                    .map(|p| rates[p.index()])
+                    .max_by_key(|r| r.instances_per_hour())
+                    .unwrap_or_default();
+                let instances = match t.gather {
+                    Some(_) => 1,
+                    None => up.instances,
+                };
+                Rate {
+                    rounds_per_hour_milli: up.rounds_per_hour_milli,
+                    instances,
+                    once: up.once,
+                }
+            }
+        };
+        match t.fanout {
+            Some(ir::FanOut::Fixed { width }) => r.instances *= u128::from(width),
+            Some(ir::FanOut::PerItem) => {
+                r.instances *= u128::from(t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1))
+            }
+            None => {}
+        }
+        rates[id.index()] = r;
+    }
+    rates
+}
+
+/// Kahn's algorithm over all edges (the checker guarantees a DAG).
+pub fn topological_order(graph: &TaskGraph) -> Vec<TaskId> {
+    let n = graph.tasks.len();
+    let mut indeg = vec![0usize; n];
+    let succ = graph.successors();
+    for s in &succ {
+        for t in s {
+            indeg[t.index()] += 1;
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).rev().collect();
+    let mut out = Vec::with_capacity(n);
+    while let Some(v) = ready.pop() {
+        out.push(TaskId(v as u32));
+        for t in &succ[v] {
+            indeg[t.index()] -= 1;
+            if indeg[t.index()] == 0 {
+                ready.push(t.index());
+            }
+        }
+    }
+    out
+}
+
+/// Tasks that lie on some path from `from` to `to`.
+fn on_paths(graph: &TaskGraph, from: TaskId, to: TaskId) -> Vec<bool> {
+    let n = graph.tasks.len();
+    let succ = graph.successors();
+    let mut pred: Vec<Vec<TaskId>> = vec![Vec::new(); n];
+    for (v, s) in succ.iter().enumerate() {
+        for t in s {
+            pred[t.index()].push(TaskId(v as u32));
+        }
+    }
+    let reach = |start: TaskId, next: &Vec<Vec<TaskId>>| {
+        let mut seen = vec![false; n];
+        let mut todo = vec![start];
+        while let Some(v) = todo.pop() {
+            if !std::mem::replace(&mut seen[v.index()], true) {
+                todo.extend(next[v.index()].iter().copied());
+            }
+        }
+        seen
+    };
+    let down = reach(from, &succ);
+    let up = reach(to, &pred);
+    down.iter().zip(&up).map(|(a, b)| *a && *b).collect()
+}

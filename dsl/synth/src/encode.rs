@@ -1,0 +1,292 @@
+//! The z3 encoding of a placement problem, term for term the same sums as
+//! [`CostModel::evaluate`]: indicator Booleans per (task, modality), compute
+//! and transfer terms as `ite`s over them, path latencies as finish-time
+//! integers bounded below by their predecessors (exact at the optimum and
+//! for deadline feasibility).
+
+use hivemind_dsl::cost::{modality_index, CostModel};
+use hivemind_dsl::ir::{Objective, RequirementKind, TaskId};
+use hivemind_dsl::plan::Modality;
+use z3::ast::{Bool, Int};
+
+pub(crate) struct Encoding<'m, 'g> {
+    pub model: &'m CostModel<'g>,
+    /// `x[t][m]`: task t runs at modality m (None: not a variable).
+    pub x: Vec<[Option<Bool>; 3]>,
+    /// Requirement constraints, one per graph requirement, in order.
+    pub requirements: Vec<Bool>,
+    /// Pins as constraints (only when encoding for explanations).
+    pub pins: Vec<(TaskId, Bool)>,
+    /// Structural constraints (exactly one modality, finish-time bounds).
+    pub structure: Vec<Bool>,
+    pub objectives: Vec<(Objective, Int)>,
+    /// Per requirement: the metric it bounds, for "best achievable" queries.
+    pub metrics: Vec<Int>,
+}
+
+fn int(v: u64) -> Int {
+    Int::from_u64(v)
+}
+
+fn sum(terms: Vec<Int>) -> Int {
+    if terms.is_empty() {
+        return int(0);
+    }
+    Int::add(&terms)
+}
+
+impl<'m, 'g> Encoding<'m, 'g> {
+    /// `with_pins_as_constraints`: create variables for modalities excluded
+    /// only by pins and assert the pins separately (so an unsat core can name them).
+    pub fn new(model: &'m CostModel<'g>, with_pins_as_constraints: bool) -> Self {
+        let g = model.graph;
+        let mut structure = Vec::new();
+        let mut pins = Vec::new();
+        let mut x: Vec<[Option<Bool>; 3]> = Vec::with_capacity(g.tasks.len());
+        for t in &g.tasks {
+            let allowed = model.choices(t.id);
+            let mut vars: [Option<Bool>; 3] = [None, None, None];
+            for m in Modality::ALL {
+                let k = modality_index(m);
+                let possible = model.tasks[t.id.index()].compute_us[k].is_some();
+                if allowed.contains(&m) || (with_pins_as_constraints && possible) {
+                    vars[k] = Some(Bool::new_const(format!("x_{}_{}", t.id.0, m.name())));
+                }
+            }
+            let lits: Vec<(&Bool, i32)> = vars.iter().flatten().map(|b| (b, 1)).collect();
+            structure.push(Bool::pb_eq(&lits, 1));
+            if with_pins_as_constraints {
+                let excluded: Vec<Bool> = Modality::ALL
+                    .into_iter()
+                    .filter(|m| !allowed.contains(m))
+                    .filter_map(|m| vars[modality_index(m)].as_ref().map(|b| b.not()))
+                    .collect();
+                if !excluded.is_empty() {
+                    pins.push((t.id, Bool::and(&excluded)));
+                }
+            }
+            x.push(vars);
+        }
+        let mut enc = Encoding {
+            model,
+            x,
+            requirements: Vec::new(),
+            pins,
+            structure,
+            objectives: Vec::new(),
+            metrics: Vec::new(),
+        };
+        enc.build();
+        enc
+    }
+
+    fn compute(&self, t: usize) -> Int {
+        let c = &self.model.tasks[t];
+        let terms = Modality::ALL
+            .into_iter()
+            .filter_map(|m| {
+                let k = modality_index(m);
+                match (&self.x[t][k], c.compute_us[k]) {
+                    (Some(b), Some(us)) if us > 0 => Some(b.ite(&int(us), &int(0))),
+                    _ => None,
+                }
+            })
+            .collect();
+        sum(terms)
+    }
+
+    /// Σ over (a, b) of `x[from][a] ∧ x[to][b] ? table[a][b] : 0`.
+    fn pairwise(&self, from: usize, to: usize, table: &[[u64; 3]; 3]) -> Int {
+        let mut terms = Vec::new();
+        for (row, xa) in table.iter().zip(&self.x[from]) {
+            for (&value, xb) in row.iter().zip(&self.x[to]) {
+                if let (true, Some(xa), Some(xb)) = (value > 0, xa, xb) {
+                    terms.push(Bool::and(&[xa, xb]).ite(&int(value), &int(0)));
+                }
+            }
+        }
+        sum(terms)
+    }
+
+    /// Finish times over the tasks marked in `on_path`, starting at `from`
+    /// (None: every task may start at 0). Returns the finish-time variables.
+    fn finish_times(
+        &mut self,
+        name: &str,
+        on_path: &[bool],
+        from: Option<TaskId>,
+    ) -> Vec<Option<Int>> {
+        let g = self.model.graph;
+        let fin: Vec<Option<Int>> = (0..g.tasks.len())
+            .map(|i| on_path[i].then(|| Int::new_const(format!("fin_{name}_{i}"))))
+            .collect();
+        for (i, f) in fin.iter().enumerate() {
+            if let Some(f) = f {
+                self.structure.push(f.ge(self.compute(i)));
+            }
+        }
+        for (k, e) in g.edges.iter().enumerate() {
+            let (p, t) = (e.from.index(), e.to.index());
+            if Some(e.to) == from {
+                continue;
+            }
+            if let (Some(fp), Some(ft)) = (&fin[p], &fin[t]) {
+                let xfer = self.pairwise(p, t, &self.model.edges[k].transfer_us);
+                let bound = Int::add(&[fp.clone(), xfer, self.compute(t)]);
+                self.structure.push(ft.ge(bound));
+            }
+        }
+        fin
+    }
+
+    fn build(&mut self) {
+        let model = self.model;
+        let g = model.graph;
+        // Energy per fleet.
+        let mut fleet_terms: Vec<Vec<Int>> =
+            model.motion_uj.iter().map(|&m| vec![int(m)]).collect();
+        let mut cost_terms = Vec::new();
+        for t in &g.tasks {
+            let i = t.id.index();
+            let c = &model.tasks[i];
+            if let (Some(b), Some(f)) = (&self.x[i][0], hivemind_dsl::plan::edge_fleet(g, t.id)) {
+                if c.edge_energy_uj > 0 {
+                    fleet_terms[f.index()].push(b.ite(&int(c.edge_energy_uj), &int(0)));
+                }
+            }
+            for k in 1..3 {
+                if let Some(b) = &self.x[i][k] {
+                    if c.cost_nusd_per_hour[k] > 0 {
+                        cost_terms.push(b.ite(&int(c.cost_nusd_per_hour[k]), &int(0)));
+                    }
+                }
+            }
+        }
+        let mut byte_terms = Vec::new();
+        for (k, e) in g.edges.iter().enumerate() {
+            let c = &model.edges[k];
+            let (p, t) = (e.from.index(), e.to.index());
+            for a in 0..3 {
+                for b in 0..3 {
+                    if let (Some(f), Some(xa), Some(xb)) =
+                        (c.energy_fleet[a][b], &self.x[p][a], &self.x[t][b])
+                    {
+                        if c.radio_uj[a][b] > 0 {
+                            fleet_terms[f.index()]
+                                .push(Bool::and(&[xa, xb]).ite(&int(c.radio_uj[a][b]), &int(0)));
+                        }
+                    }
+                }
+            }
+            byte_terms.push(self.pairwise(p, t, &c.uplink_bytes_per_hour));
+        }
+        let fleet_energy: Vec<Int> = fleet_terms.into_iter().map(sum).collect();
+        let cost = sum(cost_terms);
+        let bytes = sum(byte_terms);
+        // Critical path of the whole graph: a makespan above every finish time.
+        let all = vec![true; g.tasks.len()];
+        let whole = self.finish_times("all", &all, None);
+        let makespan = Int::new_const("makespan");
+        for f in whole.iter().flatten() {
+            self.structure.push(makespan.ge(f));
+        }
+        let mut path_latencies = Vec::new();
+        for (r_idx, r) in g.requirements.iter().enumerate() {
+            let strict = !r.inclusive;
+            let (constraint, metric) = match r.kind {
+                RequirementKind::Latency {
+                    from,
+                    to,
+                    percentile_bp,
+                    bound_us,
+                } => {
+                    let on_path = model.path_tasks[r_idx].clone();
+                    let fin = self.finish_times(&format!("r{r_idx}"), &on_path, Some(from));
+                    let end = fin[to.index()].clone().unwrap_or_else(|| int(0));
+                    path_latencies.push(end.clone());
+                    let f = model.profile.tail.factor(percentile_bp);
+                    (upper(&end, f, bound_us, strict), end)
+                }
+                RequirementKind::ExecTime {
+                    task: Some(t),
+                    percentile_bp,
+                    bound_us,
+                } => {
+                    let own = self.compute(t.index());
+                    let f = model.profile.tail.factor(percentile_bp);
+                    (upper(&own, f, bound_us, strict), own)
+                }
+                RequirementKind::ExecTime {
+                    task: None,
+                    bound_us,
+                    ..
+                } => {
+                    let total = Int::add(&[int(model.duration_us), makespan.clone()]);
+                    (upper(&total, 1_000, bound_us, strict), total)
+                }
+                RequirementKind::CloudCost { max_nusd_per_hour } => {
+                    (upper(&cost, 1_000, max_nusd_per_hour, strict), cost.clone())
+                }
+                RequirementKind::BatteryReserve { fleet, min_bp } => {
+                    // reserve ≥ M  ⟺  (cap − E)·10000 ≥ M·cap   (M ≥ 1; strict: M + 1)
+                    let m = u128::from(min_bp) + u128::from(strict);
+                    let mut parts = Vec::new();
+                    let mut worst = Vec::new();
+                    for f in g.fleets.iter().filter(|f| fleet.is_none_or(|x| x == f.id)) {
+                        let cap = u128::from(model.battery_uj[f.id.index()]);
+                        let lhs = Int::sub(&[
+                            Int::from_u128(cap * 10_000),
+                            Int::mul(&[fleet_energy[f.id.index()].clone(), int(10_000)]),
+                        ]);
+                        parts.push(lhs.ge(Int::from_u128(m * cap)));
+                        worst.push(fleet_energy[f.id.index()].clone());
+                    }
+                    (Bool::and(&parts), sum(worst))
+                }
+            };
+            self.requirements.push(constraint);
+            self.metrics.push(metric);
+        }
+        let latency = if path_latencies.is_empty() {
+            makespan.clone()
+        } else {
+            sum(path_latencies)
+        };
+        for &o in &model.objectives {
+            let term = match o {
+                Objective::Latency => latency.clone(),
+                Objective::Energy => sum(fleet_energy.clone()),
+                Objective::Cost => cost.clone(),
+                Objective::Bytes => bytes.clone(),
+                Objective::ExecTime => Int::add(&[int(model.duration_us), makespan.clone()]),
+            };
+            self.objectives.push((o, term));
+        }
+    }
+
+    /// The modality each task got in a model.
+    pub fn assignment(&self, model: &z3::Model) -> Option<Vec<Modality>> {
+        self.x
+            .iter()
+            .map(|vars| {
+                Modality::ALL.into_iter().find(|&m| {
+                    vars[modality_index(m)]
+                        .as_ref()
+                        .and_then(|b| model.eval(b, true))
+                        .and_then(|v| v.as_bool())
+                        .unwrap_or(false)
+                })
+            })
+            .collect()
+    }
+}
+
+/// `value × factor‰` rounded up stays within `bound` (strictly below when `strict`).
+fn upper(value: &Int, factor_permille: u64, bound: u64, strict: bool) -> Bool {
+    let limit = if strict {
+        u128::from(bound).saturating_sub(1)
+    } else {
+        u128::from(bound)
+    } * 1_000;
+    Int::mul(&[value.clone(), int(factor_permille)]).le(Int::from_u128(limit))
+}

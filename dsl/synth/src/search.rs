@@ -1,0 +1,116 @@
+//! Placement search without a solver: the exhaustive oracle (the test
+//! oracle for small graphs) and the greedy heuristic (warm start, fallback,
+//! and the baseline for the quality gap).
+
+use hivemind_dsl::cost::{CostModel, Evaluation};
+use hivemind_dsl::plan::Modality;
+use std::cmp::Ordering;
+
+/// Lexicographic order of (feasible first, fewer violations, objectives).
+pub(crate) fn better(model: &CostModel, a: &Evaluation, b: &Evaluation) -> Ordering {
+    let violations = |e: &Evaluation| e.requirements.iter().filter(|r| !r.2).count();
+    violations(a)
+        .cmp(&violations(b))
+        .then_with(|| model.objective_vector(a).cmp(&model.objective_vector(b)))
+}
+
+/// Total violation of the requirements, in units of their bounds (‰), to
+/// steer the greedy search towards feasibility.
+fn violation(e: &Evaluation) -> u128 {
+    e.requirements
+        .iter()
+        .filter(|r| !r.2)
+        .map(|&(pred, bound, _)| {
+            let gap = pred.abs_diff(bound) as u128;
+            gap * 1_000 / (bound.unsigned_abs() as u128).max(1) + 1
+        })
+        .sum()
+}
+
+/// Every combination of allowed modalities; `None` if there are more than
+/// `limit` of them. Returns the best feasible assignment (lexicographic
+/// objectives), or `Some(None)` when none is feasible.
+pub fn exhaustive(model: &CostModel, limit: u64) -> Option<Option<(Vec<Modality>, Evaluation)>> {
+    let choices: Vec<Vec<Modality>> = model
+        .graph
+        .tasks
+        .iter()
+        .map(|t| model.choices(t.id))
+        .collect();
+    if choices.iter().any(Vec::is_empty) {
+        return Some(None);
+    }
+    let total = choices
+        .iter()
+        .try_fold(1u64, |acc, c| acc.checked_mul(c.len() as u64))?;
+    if total > limit {
+        return None;
+    }
+    let mut idx = vec![0usize; choices.len()];
+    let mut best: Option<(Vec<Modality>, Evaluation)> = None;
+    loop {
+        let assignment: Vec<Modality> = idx.iter().zip(&choices).map(|(&i, c)| c[i]).collect();
+        let e = model.evaluate(&assignment);
+        if e.feasible()
+            && best
+                .as_ref()
+                .is_none_or(|(_, b)| model.objective_vector(&e) < model.objective_vector(b))
+        {
+            best = Some((assignment, e));
+        }
+        // Odometer increment.
+        let mut k = 0;
+        loop {
+            if k == idx.len() {
+                return Some(best);
+            }
+            idx[k] += 1;
+            if idx[k] < choices[k].len() {
+                break;
+            }
+            idx[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+/// Local search: start from the cheapest modality per task, then move one
+/// task at a time while that reduces violations or improves the objectives.
+pub fn greedy(model: &CostModel) -> Option<(Vec<Modality>, Evaluation)> {
+    let choices: Vec<Vec<Modality>> = model
+        .graph
+        .tasks
+        .iter()
+        .map(|t| model.choices(t.id))
+        .collect();
+    if choices.iter().any(Vec::is_empty) {
+        return None;
+    }
+    let mut assignment: Vec<Modality> = choices.iter().map(|c| c[0]).collect();
+    let mut current = model.evaluate(&assignment);
+    let key = |e: &Evaluation| (violation(e), model.objective_vector(e));
+    for _pass in 0..4 {
+        let mut improved = false;
+        for &t in &model.topo {
+            let i = t.index();
+            for &m in &choices[i] {
+                if m == assignment[i] {
+                    continue;
+                }
+                let old = assignment[i];
+                assignment[i] = m;
+                let e = model.evaluate(&assignment);
+                if key(&e) < key(&current) {
+                    current = e;
+                    improved = true;
+                } else {
+                    assignment[i] = old;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    Some((assignment, current))
+}
