@@ -3,6 +3,7 @@
 mod bench;
 mod input;
 mod summary;
+mod synth;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -24,9 +25,10 @@ Examples:
   hivemind check examples/missions/s02_tree_recognition.hm
   hivemind compile examples/missions/s02_tree_recognition.hm -o graph.json
   hivemind fmt --check examples/missions/*.hm
+  hivemind synth examples/missions/s02_tree_recognition.hm -o plan.json
   hivemind bench dsl
 
-Coming with later stages: synth (placement), up (controller), agent, sim.";
+Coming with later stages: up (controller), agent, sim.";
 
 #[derive(Parser)]
 #[command(name = "hivemind", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -85,6 +87,51 @@ Examples:
         /// Also print a human summary of the graph (tasks, placements, triggers, requirements).
         #[arg(long)]
         summary: bool,
+    },
+    /// Choose where every task runs (edge, cloud, cloud+FPGA) with z3.
+    #[command(long_about = "\
+Choose an execution modality for every task (on its fleet's devices, as a
+serverless cloud function, or as a cloud function with FPGA remote memory)
+so that every requirement holds, optimising the mission's objectives in
+order (default: latency, then energy). Prints the plan beside the fully
+centralized and fully decentralized baselines, with the predicted value and
+margin of every requirement, energy per device, uplink traffic, cloud cost
+and the functions to prewarm. When no placement fits, says which
+requirements (and pins) conflict, pointing at them in the source.
+
+The cost model's parameters have documented defaults (dsl/src/cost/profile.rs);
+--profile replaces them with measured values (TOML).
+
+Exit status: 0 with a plan, 1 when infeasible or the mission has errors,
+2 on a usage, file or profile error.
+
+Examples:
+  hivemind synth examples/missions/s02_tree_recognition.hm
+  hivemind synth mission.hm --profile measured.toml -o plan.json
+  hivemind synth mission.hm --pareto
+  hivemind synth mission.hm --evaluate plan.json   # predictions for an existing plan")]
+    Synth {
+        /// Mission file (.hm).
+        file: PathBuf,
+        /// Cost-model profile (TOML) with measured values.
+        #[arg(long, value_name = "TOML")]
+        profile: Option<PathBuf>,
+        /// Also enumerate the Pareto front of the objectives.
+        #[arg(long)]
+        pareto: bool,
+        /// Stop optimising after this many seconds and keep the best plan.
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        timeout: f64,
+        /// Write the chosen plan (JSON) here.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Do not optimise: check an existing plan against this mission and
+        /// profile and print its predictions.
+        #[arg(long, value_name = "PLAN", conflicts_with_all = ["pareto", "output"])]
+        evaluate: Option<PathBuf>,
+        /// Print the whole result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print missions in canonical form, or check that they are.
     #[command(long_about = "\
@@ -339,5 +386,22 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(status)
         }
         Command::Bench { what, json, sizes } => bench::run(what, json, &sizes),
+        Command::Synth {
+            file,
+            profile,
+            pareto,
+            timeout,
+            output,
+            evaluate,
+            json,
+        } => synth::run(synth::Args {
+            file,
+            profile,
+            pareto,
+            timeout,
+            output,
+            evaluate,
+            json,
+        }),
     }
 }

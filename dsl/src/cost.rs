@@ -28,6 +28,8 @@ pub struct TaskCosts {
     pub edge_energy_uj: u64,
     /// Serverless cost per hour at each cloud modality.
     pub cost_nusd_per_hour: [u64; 3],
+    /// CPU time per hour the task occupies at each modality (all instances).
+    pub busy_us_per_hour: [u64; 3],
 }
 
 /// Coefficients of one edge per (producer modality, consumer modality).
@@ -48,6 +50,9 @@ pub struct Evaluation {
     pub requirements: Vec<(i64, i64, bool)>,
     /// Per fleet: total energy of all devices over the mission.
     pub fleet_energy_uj: Vec<u64>,
+    /// CPU utilisation of each fleet and of the cloud, ‰ of all their cores.
+    pub fleet_busy_permille: Vec<u64>,
+    pub cloud_busy_permille: u64,
     pub cloud_cost_nusd_per_hour: u64,
     pub uplink_bytes_per_hour: u64,
     pub latency_us: u64,
@@ -56,8 +61,13 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// Every requirement met and no fleet nor the cloud asked for more CPU
+    /// than it has (an overloaded device falls behind without bound).
     pub fn feasible(&self) -> bool {
-        self.requirements.iter().all(|r| r.2)
+        self.requirements.iter().all(|r| r.2) && self.within_capacity()
+    }
+    pub fn within_capacity(&self) -> bool {
+        self.fleet_busy_permille.iter().all(|&b| b <= 1_000) && self.cloud_busy_permille <= 1_000
     }
     /// Objective value for lexicographic comparison.
     pub fn objective(&self, o: ir::Objective) -> u64 {
@@ -80,6 +90,9 @@ pub struct CostModel<'g> {
     pub motion_uj: Vec<u64>,
     /// Usable energy of each fleet (all devices).
     pub battery_uj: Vec<u64>,
+    /// CPU time available per hour: every core of every device / server.
+    pub fleet_capacity_us_per_hour: Vec<u64>,
+    pub cloud_capacity_us_per_hour: u64,
     pub duration_us: u64,
     /// Tasks on the paths of each latency requirement (by requirement index).
     pub path_tasks: Vec<Vec<bool>>,
@@ -130,6 +143,14 @@ impl<'g> CostModel<'g> {
             edges: Vec::new(),
             motion_uj: Vec::new(),
             battery_uj: Vec::new(),
+            fleet_capacity_us_per_hour: graph
+                .fleets
+                .iter()
+                .map(|f| (u128::from(f.count) * u128::from(f.cores) * HOUR_US) as u64)
+                .collect(),
+            cloud_capacity_us_per_hour: graph.cloud.as_ref().map_or(0, |c| {
+                (u128::from(c.servers) * u128::from(c.cores_per_server) * HOUR_US) as u64
+            }),
             duration_us,
             path_tasks: Vec::new(),
             topo,
@@ -250,6 +271,7 @@ impl<'g> CostModel<'g> {
                     // Work of all instances of all activations over the mission.
                     let busy_us = u128::from(us) * rate.instances_per_mission(self.duration_us);
                     c.edge_energy_uj = (power * busy_us / 1_000) as u64;
+                    c.busy_us_per_hour[k] = (u128::from(us) * rate.instances_per_hour()) as u64;
                 }
                 Modality::Cloud | Modality::CloudFpga => {
                     let hz = u128::from(
@@ -271,6 +293,7 @@ impl<'g> CostModel<'g> {
                     // Billed: run time of every instance, memory × price.
                     let billed_us_per_hour =
                         u128::from(run_us + expected_cold) * rate.instances_per_hour();
+                    c.busy_us_per_hour[k] = (u128::from(run_us) * rate.instances_per_hour()) as u64;
                     c.cost_nusd_per_hour[k] = (billed_us_per_hour
                         * u128::from(self.profile.cloud.function_memory_mb)
                         * price
@@ -394,15 +417,20 @@ impl<'g> CostModel<'g> {
     pub fn evaluate(&self, assignment: &[Modality]) -> Evaluation {
         let g = self.graph;
         let mut fleet_energy: Vec<u64> = self.motion_uj.clone();
+        let mut fleet_busy: Vec<u64> = vec![0; g.fleets.len()];
+        let mut cloud_busy = 0u64;
         let mut cost = 0u64;
         for (t, c) in g.tasks.iter().zip(&self.tasks) {
             let m = assignment[t.id.index()];
+            let k = modality_index(m);
             if m == Modality::Edge {
                 if let Some(f) = self.fleet_of(t.id) {
                     fleet_energy[f.index()] += c.edge_energy_uj;
+                    fleet_busy[f.index()] += c.busy_us_per_hour[k];
                 }
             } else {
-                cost += c.cost_nusd_per_hour[modality_index(m)];
+                cost += c.cost_nusd_per_hour[k];
+                cloud_busy += c.busy_us_per_hour[k];
             }
         }
         let mut bytes = 0u64;
@@ -487,8 +515,25 @@ impl<'g> CostModel<'g> {
         {
             latency_total = whole;
         }
+        let permille = |busy: u64, cap: u64| {
+            if cap == 0 {
+                if busy == 0 {
+                    0
+                } else {
+                    u64::MAX
+                }
+            } else {
+                (u128::from(busy) * 1_000 / u128::from(cap)) as u64
+            }
+        };
         Evaluation {
             requirements,
+            fleet_busy_permille: fleet_busy
+                .iter()
+                .zip(&self.fleet_capacity_us_per_hour)
+                .map(|(&b, &c)| permille(b, c))
+                .collect(),
+            cloud_busy_permille: permille(cloud_busy, self.cloud_capacity_us_per_hour),
             energy_uj: fleet_energy.iter().sum(),
             fleet_energy_uj: fleet_energy,
             cloud_cost_nusd_per_hour: cost,

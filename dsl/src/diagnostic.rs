@@ -88,11 +88,20 @@ codes! {
     CloudCpuCores => "cloud-cpu-cores": "`cpu ... x N` inside `cloud`; use `cores`",
     WrongSection => "wrong-section": "a fleet-only property in `cloud` or a cloud-only one in a fleet",
     UnknownRateUnit => "unknown-rate-unit": "a money rate that is not per hour/min/s or per GB-s",
+    Infeasible => "infeasible": "no placement meets these requirements together (from `hivemind synth`)",
     UnusedOutput => "unused-output": "warning: an output no task reads",
     NeverTriggered => "never-triggered": "warning: a task with no input, period, `once` or behaviour never runs",
     UnusedDeclaration => "unused-declaration": "warning: an area or fleet that nothing uses",
     MissingWork => "missing-work": "warning: a task calls a function but states no work",
     DuplicateRequirement => "duplicate-requirement": "warning: the same requirement twice",
+}
+
+impl Code {
+    /// Whether `hivemind check` can report it (the others come from later
+    /// stages and have their examples there).
+    pub fn from_checker(self) -> bool {
+        !matches!(self, Code::Infeasible)
+    }
 }
 
 impl fmt::Display for Code {

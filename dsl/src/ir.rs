@@ -286,6 +286,8 @@ pub struct Task {
     /// Sensors the task reads; the device running it must have them.
     pub needs: Vec<Sensor>,
     pub span: SrcSpan,
+    /// Where the placement pin is written, if any (for explanations).
+    pub pin_span: Option<SrcSpan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

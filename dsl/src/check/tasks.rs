@@ -241,6 +241,7 @@ fn lower_task(
         priority: Priority::Normal,
         needs: Vec::new(),
         span: cx.span(t.span),
+        pin_span: t.pins.first().map(|p| cx.span(p.span)),
     };
     items(cx, t, &mut task);
     placement(cx, t, &mut task);

@@ -19,6 +19,9 @@ pub(crate) struct Encoding<'m, 'g> {
     pub pins: Vec<(TaskId, Bool)>,
     /// Structural constraints (exactly one modality, finish-time bounds).
     pub structure: Vec<Bool>,
+    /// CPU capacity: one per fleet, then the cloud (busy ≤ capacity, in ‰
+    /// as [`CostModel::evaluate`] rounds it).
+    pub capacity: Vec<Bool>,
     pub objectives: Vec<(Objective, Int)>,
     /// Per requirement: the metric it bounds, for "best achievable" queries.
     pub metrics: Vec<Int>,
@@ -73,6 +76,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
             requirements: Vec::new(),
             pins,
             structure,
+            capacity: Vec::new(),
             objectives: Vec::new(),
             metrics: Vec::new(),
         };
@@ -181,6 +185,32 @@ impl<'m, 'g> Encoding<'m, 'g> {
             byte_terms.push(self.pairwise(p, t, &c.uplink_bytes_per_hour));
         }
         let fleet_energy: Vec<Int> = fleet_terms.into_iter().map(sum).collect();
+        // Capacity: floor(busy·1000 / cap) ≤ 1000  ⟺  busy·1000 < 1001·cap.
+        let mut fleet_busy: Vec<Vec<Int>> = vec![Vec::new(); g.fleets.len()];
+        let mut cloud_busy = Vec::new();
+        for t in &g.tasks {
+            let i = t.id.index();
+            let c = &model.tasks[i];
+            if let (Some(b), Some(f)) = (&self.x[i][0], hivemind_dsl::plan::edge_fleet(g, t.id)) {
+                if c.busy_us_per_hour[0] > 0 {
+                    fleet_busy[f.index()].push(b.ite(&int(c.busy_us_per_hour[0]), &int(0)));
+                }
+            }
+            for k in 1..3 {
+                if let (Some(b), true) = (&self.x[i][k], c.busy_us_per_hour[k] > 0) {
+                    cloud_busy.push(b.ite(&int(c.busy_us_per_hour[k]), &int(0)));
+                }
+            }
+        }
+        let within = |busy: Vec<Int>, cap: u64| {
+            Int::mul(&[sum(busy), int(1_000)]).lt(Int::from_u128(1_001 * u128::from(cap)))
+        };
+        for (f, busy) in fleet_busy.into_iter().enumerate() {
+            self.capacity
+                .push(within(busy, model.fleet_capacity_us_per_hour[f]));
+        }
+        self.capacity
+            .push(within(cloud_busy, model.cloud_capacity_us_per_hour));
         let cost = sum(cost_terms);
         let bytes = sum(byte_terms);
         // Critical path of the whole graph: a makespan above every finish time.

@@ -16,6 +16,8 @@ pub struct Conflict {
     pub requirements: Vec<u32>,
     /// Tasks whose pins take part in the conflict.
     pub pins: Vec<TaskId>,
+    /// Fleets (by index; the cloud is `fleets.len()`) whose CPU capacity takes part.
+    pub capacity: Vec<usize>,
     /// For each requirement: the best predicted value reachable under the pins,
     /// in the requirement's unit (µs, n$/h, basis points).
     pub best: Vec<(u32, i64)>,
@@ -24,6 +26,7 @@ pub struct Conflict {
 enum Literal {
     Requirement(usize),
     Pin(TaskId),
+    Capacity(usize),
 }
 
 pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
@@ -48,6 +51,11 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
         let b = Bool::new_const(format!("pin_{}", t.0));
         solver.assert(b.implies(c));
         lits.push((b, Literal::Pin(*t)));
+    }
+    for (i, c) in enc.capacity.iter().enumerate() {
+        let b = Bool::new_const(format!("capacity_{i}"));
+        solver.assert(b.implies(c));
+        lits.push((b, Literal::Capacity(i)));
     }
     // Independent conflicts one after another: find a core, shrink it,
     // set its requirements aside, and look again.
@@ -85,13 +93,15 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
         }
         let mut requirements = Vec::new();
         let mut pins = Vec::new();
+        let mut capacity = Vec::new();
         for &k in &core {
             match lits[k].1 {
                 Literal::Requirement(r) => requirements.push(r),
                 Literal::Pin(t) => pins.push(t),
+                Literal::Capacity(f) => capacity.push(f),
             }
         }
-        if requirements.is_empty() {
+        if requirements.is_empty() && capacity.is_empty() {
             break;
         }
         active.retain(
@@ -109,6 +119,7 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
                 .map(|&r| model.graph.requirements[r].id)
                 .collect(),
             pins,
+            capacity,
             best,
         });
     }
@@ -129,6 +140,9 @@ fn best_value(model: &CostModel, enc: &Encoding, r: usize, timeout: Duration) ->
         opt.assert(c);
     }
     for (_, c) in &enc.pins {
+        opt.assert(c);
+    }
+    for c in &enc.capacity {
         opt.assert(c);
     }
     opt.minimize(&enc.metrics[r]);

@@ -9,6 +9,7 @@
 
 mod encode;
 mod explain;
+pub mod report;
 pub mod search;
 
 use encode::Encoding;
@@ -63,8 +64,19 @@ pub struct Synthesis {
     pub greedy: Option<Plan>,
     pub pareto: Vec<Plan>,
     pub conflicts: Vec<Conflict>,
+    /// CPU utilisation (‰) per fleet then the cloud, for each plan above, by strategy.
+    pub utilisation: Vec<(Strategy, Vec<u64>)>,
     pub inputs_sha256: String,
     pub elapsed_ms: u64,
+}
+
+/// CPU utilisation (‰) of each fleet and then the cloud under `p`.
+pub fn utilisation(model: &CostModel, p: &Plan) -> Vec<u64> {
+    let a: Vec<Modality> = p.tasks.iter().map(|t| t.modality).collect();
+    let e = model.evaluate(&a);
+    let mut v = e.fleet_busy_permille;
+    v.push(e.cloud_busy_permille);
+    v
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -240,7 +252,13 @@ pub fn synthesize(
     } else {
         Vec::new()
     };
+    let utilisation = [&chosen, &centralized, &decentralized, &greedy_plan]
+        .into_iter()
+        .flatten()
+        .map(|p| (p.strategy.clone(), utilisation(&model, p)))
+        .collect();
     Ok(Synthesis {
+        utilisation,
         status,
         plan: chosen,
         centralized,
@@ -285,6 +303,7 @@ fn lexmin(enc: &Encoding, extra: &[Bool], deadline: Instant) -> Result<Lexmin, S
         for c in enc
             .structure
             .iter()
+            .chain(&enc.capacity)
             .chain(&enc.requirements)
             .chain(extra)
             .chain(&fixed)
@@ -328,7 +347,12 @@ fn lexmin(enc: &Encoding, extra: &[Bool], deadline: Instant) -> Result<Lexmin, S
         None => {
             // No objectives: any feasible assignment is optimal.
             let opt = optimizer(deadline);
-            for c in enc.structure.iter().chain(&enc.requirements) {
+            for c in enc
+                .structure
+                .iter()
+                .chain(&enc.capacity)
+                .chain(&enc.requirements)
+            {
                 opt.assert(c);
             }
             match opt.check(&[]) {

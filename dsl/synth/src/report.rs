@@ -1,0 +1,338 @@
+//! What `hivemind synth` prints: the chosen plan beside the two baselines,
+//! every requirement with its margin, energy, uplink, cost, prewarming, the
+//! Pareto front; and, when nothing fits, diagnostics that point at the
+//! conflicting requirements and pins.
+
+use crate::{Status, Synthesis};
+use hivemind_dsl::ir::{RequirementKind, TaskGraph};
+use hivemind_dsl::plan::{Plan, Strategy};
+use hivemind_dsl::syntax::Span;
+use hivemind_dsl::{Code, Diagnostic};
+use std::fmt::Write;
+
+/// A duration in µs as people read it.
+pub fn time(us: i64) -> String {
+    let a = us.unsigned_abs() as f64;
+    let sign = if us < 0 { "-" } else { "" };
+    if a >= 60_000_000.0 {
+        format!("{sign}{:.1} min", a / 60e6)
+    } else if a >= 1_000_000.0 {
+        format!("{sign}{:.2} s", a / 1e6)
+    } else if a >= 1_000.0 {
+        format!("{sign}{:.1} ms", a / 1e3)
+    } else {
+        format!("{sign}{a:.0} µs")
+    }
+}
+
+fn money_per_hour(nusd: i64) -> String {
+    format!(
+        "{}${:.2}/h",
+        if nusd < 0 { "-" } else { "" },
+        nusd.unsigned_abs() as f64 / 1e9
+    )
+}
+
+fn percent(bp: i64) -> String {
+    format!("{:.1}%", bp as f64 / 100.0)
+}
+
+fn energy(uj: u64) -> String {
+    let wh = uj as f64 / 3.6e9;
+    if wh >= 1.0 {
+        format!("{wh:.2} Wh")
+    } else {
+        format!("{:.2} J", uj as f64 / 1e6)
+    }
+}
+
+fn rate(bytes_per_s: u64) -> String {
+    let b = bytes_per_s as f64;
+    if b >= 1e6 {
+        format!("{:.2} MB/s", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB/s", b / 1e3)
+    } else {
+        format!("{b:.0} B/s")
+    }
+}
+
+/// A requirement's predicted value in its own unit.
+pub fn value(kind: &RequirementKind, v: i64) -> String {
+    match kind {
+        RequirementKind::Latency { .. } | RequirementKind::ExecTime { .. } => time(v),
+        RequirementKind::CloudCost { .. } => money_per_hour(v),
+        RequirementKind::BatteryReserve { .. } => percent(v),
+    }
+}
+
+fn margin(kind: &RequirementKind, m: i64) -> String {
+    let v = value(kind, m);
+    if m >= 0 {
+        format!("+{v}")
+    } else {
+        v
+    }
+}
+
+fn strategy(s: &Strategy) -> &'static str {
+    match s {
+        Strategy::Optimised { proven: true } => "optimal (proven)",
+        Strategy::Optimised { proven: false } => "best found (time limit; not proven optimal)",
+        Strategy::Centralized => "fully centralized",
+        Strategy::Decentralized => "fully decentralized",
+        Strategy::Greedy => "greedy heuristic (time limit)",
+        Strategy::Manual => "manual",
+    }
+}
+
+fn placement(graph: &TaskGraph, p: &Plan, t: usize) -> String {
+    let tp = &p.tasks[t];
+    match tp.fleet {
+        Some(f) => format!("{}({})", tp.modality.name(), graph.fleets[f.index()].name),
+        None => tp.modality.name().to_string(),
+    }
+}
+
+/// The text report.
+pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
+    let mut out = String::new();
+    let status = match s.status {
+        Status::Optimal => "optimal (proven)",
+        Status::Feasible => "feasible, not proven optimal (time limit)",
+        Status::Infeasible => "INFEASIBLE",
+    };
+    let _ = writeln!(out, "mission {}: {status}", graph.mission);
+    let objectives: Vec<String> = if graph.objectives.is_empty() {
+        vec!["latency".into(), "energy (default)".into()]
+    } else {
+        graph
+            .objectives
+            .iter()
+            .map(|o| format!("{o:?}").to_lowercase())
+            .collect()
+    };
+    let _ = writeln!(out, "objectives: {}", objectives.join(", then "));
+    let columns: Vec<(&str, Option<&Plan>)> = vec![
+        ("chosen", s.plan.as_ref()),
+        ("centralized", s.centralized.as_ref()),
+        ("decentralized", s.decentralized.as_ref()),
+    ];
+    if let Some(p) = &s.plan {
+        let _ = writeln!(out, "plan: {}", strategy(&p.strategy));
+    }
+    let _ = writeln!(out);
+    let name_w = graph
+        .tasks
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = write!(out, "{:<name_w$}", "task");
+    for (h, _) in &columns {
+        let _ = write!(out, "  {h:<22}");
+    }
+    let _ = writeln!(out);
+    for (i, t) in graph.tasks.iter().enumerate() {
+        let _ = write!(out, "{:<name_w$}", t.name);
+        for (_, p) in &columns {
+            let cell = p.map_or("-".to_string(), |p| placement(graph, p, i));
+            let _ = write!(out, "  {cell:<22}");
+        }
+        let _ = writeln!(out);
+    }
+    if !graph.requirements.is_empty() {
+        let _ = writeln!(out);
+        let req_w = graph
+            .requirements
+            .iter()
+            .map(|r| r.text.len())
+            .max()
+            .unwrap_or(10)
+            .max(11);
+        let _ = write!(out, "{:<req_w$}", "requirement");
+        for (h, _) in &columns {
+            let _ = write!(out, "  {h:<24}");
+        }
+        let _ = writeln!(out);
+        for (k, r) in graph.requirements.iter().enumerate() {
+            let text = r.text.trim_start_matches("require ");
+            let _ = write!(out, "{text:<req_w$}");
+            for (_, p) in &columns {
+                let cell = match p.and_then(|p| p.predicted.requirements.get(k)) {
+                    Some(o) => {
+                        let mark = if o.met { "" } else { " ✗" };
+                        format!(
+                            "{} ({}){mark}",
+                            value(&r.kind, o.predicted),
+                            margin(&r.kind, o.margin)
+                        )
+                    }
+                    None => "-".into(),
+                };
+                let _ = write!(out, "  {cell:<24}");
+            }
+            let _ = writeln!(out);
+        }
+    }
+    let _ = writeln!(out);
+    for (h, p) in &columns {
+        let Some(p) = p else { continue };
+        let fleets: Vec<String> = p
+            .predicted
+            .fleets
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} per device ({} left)",
+                    graph.fleets[f.fleet.index()].name,
+                    energy(f.energy_per_device_uj),
+                    percent(f.reserve_bp)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{h:<13} energy: {}; uplink {}; cloud {}",
+            fleets.join(", "),
+            rate(p.predicted.uplink_bytes_per_s),
+            money_per_hour(p.predicted.cloud_cost_nusd_per_hour as i64)
+        );
+        if let Some(cpu) = utilisation(graph, s, p) {
+            let _ = writeln!(out, "{:<13} CPU busy: {cpu}", "");
+        }
+    }
+    if let Some(p) = &s.plan {
+        if !p.prewarm.is_empty() {
+            let w: Vec<String> = p
+                .prewarm
+                .iter()
+                .map(|w| format!("{} x{}", w.function, w.workers))
+                .collect();
+            let _ = writeln!(out, "prewarm: {}", w.join(", "));
+        }
+    }
+    if !s.pareto.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nPareto front ({} points; objectives in order):",
+            s.pareto.len()
+        );
+        for p in &s.pareto {
+            let cells: Vec<String> = graph
+                .objectives
+                .iter()
+                .map(|o| match o {
+                    hivemind_dsl::ir::Objective::Latency => {
+                        format!("latency {}", time(p.predicted.latency_us as i64))
+                    }
+                    hivemind_dsl::ir::Objective::Energy => {
+                        format!("energy {}", energy(p.predicted.energy_uj))
+                    }
+                    hivemind_dsl::ir::Objective::Cost => format!(
+                        "cost {}",
+                        money_per_hour(p.predicted.cloud_cost_nusd_per_hour as i64)
+                    ),
+                    hivemind_dsl::ir::Objective::Bytes => {
+                        format!("uplink {}", rate(p.predicted.uplink_bytes_per_s))
+                    }
+                    hivemind_dsl::ir::Objective::ExecTime => "exec time".into(),
+                })
+                .collect();
+            let placements: Vec<String> = (0..graph.tasks.len())
+                .map(|i| placement(graph, p, i))
+                .collect();
+            let _ = writeln!(out, "  {}  |  {}", cells.join(", "), placements.join(" "));
+        }
+    }
+    out
+}
+
+fn span(s: hivemind_dsl::ir::SrcSpan) -> Span {
+    Span::new(s.start as usize, s.end as usize)
+}
+
+/// CPU utilisation of each fleet and the cloud under plan `p`.
+fn utilisation(graph: &TaskGraph, s: &Synthesis, p: &Plan) -> Option<String> {
+    let busy = s
+        .utilisation
+        .iter()
+        .find(|(strategy, _)| *strategy == p.strategy)
+        .map(|(_, b)| b)?;
+    let mut parts: Vec<String> = graph
+        .fleets
+        .iter()
+        .zip(busy)
+        .map(|(f, &b)| {
+            format!(
+                "{} {}{}",
+                f.name,
+                percent(b as i64 * 10),
+                if b > 1_000 { " ✗ overloaded" } else { "" }
+            )
+        })
+        .collect();
+    if let Some(&c) = busy.get(graph.fleets.len()) {
+        if graph.cloud.is_some() {
+            parts.push(format!(
+                "cloud {}{}",
+                percent(c as i64 * 10),
+                if c > 1_000 { " ✗ overloaded" } else { "" }
+            ));
+        }
+    }
+    Some(parts.join(", "))
+}
+
+/// One diagnostic per conflict, labelled at the requirements and pins.
+pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
+    s.conflicts
+        .iter()
+        .map(|c| {
+            let reqs: Vec<_> = c.requirements.iter().filter_map(|id| graph.requirements.iter().find(|r| r.id == *id)).collect();
+            let names: Vec<String> = reqs.iter().map(|r| format!("`{}`", r.text.trim_start_matches("require "))).collect();
+            let mut names = names;
+            for &f in &c.capacity {
+                names.push(match graph.fleets.get(f) {
+                    Some(fleet) => format!("the CPU capacity of fleet `{}`", fleet.name),
+                    None => "the CPU capacity of the cloud".to_string(),
+                });
+            }
+            let message = match (names.len(), c.pins.len()) {
+                (1, 0) if c.capacity.is_empty() => format!("{} cannot hold with any placement", names[0]),
+                (1, 0) => format!("no placement fits {}", names[0]),
+                (1, _) => format!("{} cannot hold with these pins", names[0]),
+                _ => format!("{} cannot all hold together", names.join(" and ")),
+            };
+            let mut d = Diagnostic::error(Code::Infeasible, message);
+            for r in &reqs {
+                let best = c.best.iter().find(|(id, _)| *id == r.id).map(|(_, v)| *v);
+                let label = match best {
+                    Some(v) => format!("best possible alone: {}", value(&r.kind, v)),
+                    None => "in conflict".to_string(),
+                };
+                d = d.label(span(r.span), label);
+            }
+            for &f in &c.capacity {
+                let (decl, what) = match graph.fleets.get(f) {
+                    Some(fleet) => (Some(fleet.span), format!("{} x {} cores", fleet.count, fleet.cores)),
+                    None => (graph.cloud.as_ref().map(|c| c.span), "all servers".to_string()),
+                };
+                if let Some(decl) = decl {
+                    d = d.label(span(decl), format!("not enough CPU here ({what}) for the work placed on it"));
+                }
+            }
+            for t in &c.pins {
+                let task = &graph.tasks[t.index()];
+                d = d.label(span(task.pin_span.unwrap_or(task.span)), format!("`{}` is pinned here", task.name));
+            }
+            let help = if c.pins.is_empty() {
+                "relax the bound, or change the mission (devices, work, data sizes) or the cost profile".to_string()
+            } else {
+                "relax the bound or remove a pin so the synthesizer can move the task".to_string()
+            };
+            d.help(help)
+        })
+        .collect()
+}

@@ -1,0 +1,159 @@
+//! `hivemind synth`: placement synthesis from the command line.
+
+use crate::{input, print_diagnostics, status_line};
+use anyhow::{anyhow, Context as _, Result};
+use hivemind_dsl::cost::{CostModel, Profile};
+use hivemind_dsl::plan::Plan;
+use hivemind_synth::{report, synthesize, Options, Status, Synthesis};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub struct Args {
+    pub file: PathBuf,
+    pub profile: Option<PathBuf>,
+    pub pareto: bool,
+    pub timeout: f64,
+    pub output: Option<PathBuf>,
+    pub evaluate: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// Profiles are small; anything larger is not a profile.
+const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
+fn read_small(path: &PathBuf, what: &str) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if meta.is_dir() {
+        return Err(anyhow!("{}: is a directory, not a {what}", path.display()));
+    }
+    if meta.len() > MAX_PROFILE_BYTES {
+        return Err(anyhow!(
+            "{}: {} bytes is too large for a {what}",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| anyhow!("{}: is not valid UTF-8", path.display()))
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 86_400.0) {
+        return Err(anyhow!("--timeout must be between 0 and 86400 seconds"));
+    }
+    let name = args.file.display().to_string();
+    let src = input::read_mission(&args.file)?;
+    let compiled = hivemind_dsl::compile(&src, &name);
+    let Some(graph) = compiled.graph else {
+        print_diagnostics(&compiled.diagnostics, &name, &src);
+        eprintln!("{}", status_line(&name, &compiled.diagnostics));
+        return Ok(ExitCode::from(1));
+    };
+    let profile = match &args.profile {
+        Some(p) => Profile::from_toml(&read_small(p, "profile")?)
+            .map_err(|e| anyhow!("{}: {e}", p.display()))?,
+        None => Profile::default(),
+    };
+    if let Some(plan_path) = &args.evaluate {
+        return evaluate(&graph, profile, plan_path, args.json);
+    }
+    let options = Options {
+        timeout: Duration::from_secs_f64(args.timeout),
+        pareto: args.pareto,
+        ..Options::default()
+    };
+    let result = synthesize(&graph, profile, &options).map_err(|e| anyhow!("{name}: {e}"))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!("{}", report::render(&graph, &result));
+        println!("synthesized in {} ms", result.elapsed_ms);
+    }
+    finish(
+        &graph,
+        &result,
+        &name,
+        &src,
+        args.output.as_ref(),
+        args.json,
+    )
+}
+
+fn finish(
+    graph: &hivemind_dsl::TaskGraph,
+    result: &Synthesis,
+    name: &str,
+    src: &str,
+    output: Option<&PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
+    if result.status == Status::Infeasible {
+        if !json {
+            print_diagnostics(&report::diagnostics(graph, result), name, src);
+        }
+        return Ok(ExitCode::from(1));
+    }
+    if let (Some(path), Some(plan)) = (output, &result.plan) {
+        std::fs::write(path, plan.to_json_pretty() + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("plan written to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Check a plan file against this mission and profile, then print its predictions.
+fn evaluate(
+    graph: &hivemind_dsl::TaskGraph,
+    profile: Profile,
+    plan_path: &PathBuf,
+    json: bool,
+) -> Result<ExitCode> {
+    let hash = hivemind_synth::inputs_hash(graph, &profile);
+    let text = read_small(plan_path, "plan")?;
+    let plan = Plan::from_json(&text, graph, &hash)
+        .map_err(|e| anyhow!("{}: {e}", plan_path.display()))?;
+    let model = CostModel::new(graph, profile)?;
+    let assignment: Vec<_> = plan.tasks.iter().map(|t| t.modality).collect();
+    for (t, m) in graph.tasks.iter().zip(&assignment) {
+        if !model.choices(t.id).contains(m) {
+            return Err(anyhow!(
+                "{}: task `{}` cannot run at {}",
+                plan_path.display(),
+                t.name,
+                m.name()
+            ));
+        }
+    }
+    let evaluated = hivemind_synth::plan_for(&model, &assignment, plan.strategy.clone(), &hash);
+    let met = model.evaluate(&assignment).feasible();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&evaluated)?);
+    } else {
+        let shown = Synthesis {
+            status: if met {
+                Status::Feasible
+            } else {
+                Status::Infeasible
+            },
+            plan: Some(evaluated),
+            centralized: None,
+            decentralized: None,
+            greedy: None,
+            pareto: Vec::new(),
+            conflicts: Vec::new(),
+            utilisation: vec![(
+                plan.strategy.clone(),
+                hivemind_synth::utilisation(&model, &plan),
+            )],
+            inputs_sha256: hash,
+            elapsed_ms: 0,
+        };
+        print!("{}", report::render(graph, &shown));
+    }
+    Ok(if met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
