@@ -209,3 +209,93 @@ fn usage_errors_exit_2() {
     assert_eq!(hivemind(&["check"]).status.code(), Some(2));
     assert_eq!(hivemind(&["frobnicate"]).status.code(), Some(2));
 }
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/missions")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn synth_writes_a_plan_that_evaluates_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = dir.path().join("plan.json");
+    let mission = example("s02_tree_recognition.hm");
+    let o = hivemind(&["synth", &mission, "-o", &plan.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("optimal (proven)")
+            && out.contains("centralized")
+            && out.contains("decentralized"),
+        "{out}"
+    );
+    let e = hivemind(&["synth", &mission, "--evaluate", &plan.display().to_string()]);
+    assert_eq!(e.status.code(), Some(0), "{}", stderr(&e));
+    // The same plan for another mission is refused by its hash.
+    let other = hivemind(&[
+        "synth",
+        &example("s01_face_recognition.hm"),
+        "--evaluate",
+        &plan.display().to_string(),
+    ]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(
+        stderr(&other).contains("run `hivemind synth` again"),
+        "{}",
+        stderr(&other)
+    );
+    // A plan made with another profile is refused too.
+    let prof = dir.path().join("p.toml");
+    std::fs::write(&prof, "[cloud]\nrpc_overhead_us = 900\n").expect("write");
+    let o = hivemind(&[
+        "synth",
+        &mission,
+        "--profile",
+        &prof.display().to_string(),
+        "--evaluate",
+        &plan.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Truncated plan file.
+    let text = std::fs::read_to_string(&plan).expect("plan");
+    std::fs::write(&plan, &text[..text.len() / 2]).expect("write");
+    let o = hivemind(&["synth", &mission, "--evaluate", &plan.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a HiveMind plan"), "{}", stderr(&o));
+}
+
+#[test]
+fn synth_explains_infeasible_missions_and_refuses_bad_profiles() {
+    let infeasible = corpus("../../synth/tests/data/infeasible/latency_versus_cost.hm");
+    let o = hivemind(&["synth", &infeasible]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("hm::infeasible"), "{}", stderr(&o));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prof = dir.path().join("bad.toml");
+    for (text, needle) in [
+        ("[fleet.drones]\nradio_bps = 0\n", "greater than zero"),
+        ("[cloud]\nbogus = 1\n", "bogus"),
+        ("\u{0}", "TOML"),
+    ] {
+        std::fs::write(&prof, text).expect("write");
+        let o = hivemind(&[
+            "synth",
+            &example("s02_tree_recognition.hm"),
+            "--profile",
+            &prof.display().to_string(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        assert!(stderr(&o).contains(needle), "{text}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"));
+    }
+    let o = hivemind(&[
+        "synth",
+        &example("s02_tree_recognition.hm"),
+        "--timeout",
+        "-1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

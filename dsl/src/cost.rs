@@ -136,7 +136,7 @@ impl<'g> CostModel<'g> {
         }
         let duration_us = graph.duration_us.unwrap_or(DEFAULT_DURATION_US);
         let topo = topological_order(graph);
-        let rates = activation_rates(graph, &topo, duration_us);
+        let rates = activation_rates(graph, &topo);
         let mut model = CostModel {
             graph,
             tasks: Vec::new(),
@@ -312,8 +312,8 @@ impl<'g> CostModel<'g> {
             EdgeKind::Order => return c,
         };
         let (from_fleet, to_fleet) = (self.fleet_of(e.from), self.fleet_of(e.to));
-        let transfers_per_mission = rates[e.from.index()].instances_per_mission(self.duration_us);
-        let transfers_per_hour = rates[e.from.index()].instances_per_hour();
+        let transfers_per_mission = rates[e.from.index()].outputs_per_mission(self.duration_us);
+        let transfers_per_hour = rates[e.from.index()].outputs_per_hour();
         let link = |f: Option<FleetId>| -> (u128, u128, u128) {
             let Some(f) = f else { return (1, 0, 0) };
             let fleet = &self.graph.fleets[f.index()];
@@ -616,28 +616,44 @@ pub fn channel_kind(
 struct Rate {
     /// Rounds per hour (×1000 for precision).
     rounds_per_hour_milli: u128,
-    /// Parallel instances per round (devices × fan-out).
-    instances: u128,
+    /// Activations per round: one per upstream output (devices for a sensing task).
+    activations: u128,
+    /// Parallel instances per activation (the task's own fan-out width).
+    fanout: u128,
     /// Runs once per mission instead of per hour.
     once: bool,
 }
 
 impl Rate {
-    fn instances_per_hour(&self) -> u128 {
+    fn per_hour(&self, per_round: u128) -> u128 {
         if self.once {
-            return self.instances;
+            return per_round;
         }
-        self.rounds_per_hour_milli * self.instances / 1_000
+        self.rounds_per_hour_milli * per_round / 1_000
+    }
+    fn per_mission(&self, per_round: u128, duration_us: u64) -> u128 {
+        if self.once {
+            return per_round;
+        }
+        self.rounds_per_hour_milli * per_round * u128::from(duration_us) / HOUR_US / 1_000
+    }
+    /// Instances (activations × fan-out) per hour: what occupies CPUs.
+    fn instances_per_hour(&self) -> u128 {
+        self.per_hour(self.activations * self.fanout)
     }
     fn instances_per_mission(&self, duration_us: u64) -> u128 {
-        if self.once {
-            return self.instances;
-        }
-        self.rounds_per_hour_milli * self.instances * u128::from(duration_us) / HOUR_US / 1_000
+        self.per_mission(self.activations * self.fanout, duration_us)
+    }
+    /// Outputs per hour: a fanned-out activation still produces one value.
+    fn outputs_per_hour(&self) -> u128 {
+        self.per_hour(self.activations)
+    }
+    fn outputs_per_mission(&self, duration_us: u64) -> u128 {
+        self.per_mission(self.activations, duration_us)
     }
 }
 
-fn activation_rates(graph: &TaskGraph, topo: &[TaskId], _duration_us: u64) -> Vec<Rate> {
+fn activation_rates(graph: &TaskGraph, topo: &[TaskId]) -> Vec<Rate> {
     let mut rates = vec![Rate::default(); graph.tasks.len()];
     let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); graph.tasks.len()];
     for e in &graph.edges {
@@ -649,55 +665,51 @@ fn activation_rates(graph: &TaskGraph, topo: &[TaskId], _duration_us: u64) -> Ve
             plan::edge_fleet(graph, id).map_or(1, |f| u128::from(graph.fleets[f.index()].count));
         let sources_on_every_device = t.inputs.is_empty()
             && (matches!(t.placement, ir::Placement::Fleet { .. }) || !t.needs.is_empty());
-        let mut r = match t.trigger {
+        let sources = if sources_on_every_device {
+            fleet_size
+        } else {
+            1
+        };
+        let fanout = match t.fanout {
+            Some(ir::FanOut::Fixed { width }) => u128::from(width),
+            Some(ir::FanOut::PerItem) => {
+                u128::from(t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1))
+            }
+            None => 1,
+        };
+        rates[id.index()] = match t.trigger {
             Trigger::Periodic { period_us } => Rate {
                 rounds_per_hour_milli: HOUR_US * 1_000 / u128::from(period_us.max(1)),
-                instances: if sources_on_every_device {
-                    fleet_size
-                } else {
-                    1
-                },
+                activations: sources,
+                fanout,
                 once: false,
             },
             Trigger::Once => Rate {
                 rounds_per_hour_milli: 0,
-                instances: if sources_on_every_device {
-                    fleet_size
-                } else {
-                    1
-                },
+                activations: sources,
+                fanout,
                 once: true,
             },
-            Trigger::Behaviour | Trigger::Never => Rate {
-                rounds_per_hour_milli: 0,
-                instances: 0,
-                once: false,
-            },
+            Trigger::Behaviour | Trigger::Never => Rate::default(),
             Trigger::Upstream => {
                 let up = preds[id.index()]
                     .iter()
                     .map(|p| rates[p.index()])
-                    .max_by_key(|r| r.instances_per_hour())
+                    .max_by_key(|r| r.outputs_per_hour())
                     .unwrap_or_default();
-                let instances = match t.gather {
-                    Some(_) => 1,
-                    None => up.instances,
+                let activations = if t.gather.is_some() {
+                    1
+                } else {
+                    up.activations
                 };
                 Rate {
                     rounds_per_hour_milli: up.rounds_per_hour_milli,
-                    instances,
+                    activations,
+                    fanout,
                     once: up.once,
                 }
             }
         };
-        match t.fanout {
-            Some(ir::FanOut::Fixed { width }) => r.instances *= u128::from(width),
-            Some(ir::FanOut::PerItem) => {
-                r.instances *= u128::from(t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1))
-            }
-            None => {}
-        }
-        rates[id.index()] = r;
     }
     rates
 }

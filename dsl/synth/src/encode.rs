@@ -22,7 +22,10 @@ pub(crate) struct Encoding<'m, 'g> {
     /// CPU capacity: one per fleet, then the cloud (busy ≤ capacity, in ‰
     /// as [`CostModel::evaluate`] rounds it).
     pub capacity: Vec<Bool>,
+    /// Objectives to minimise in order: the mission's, then tie-breakers.
     pub objectives: Vec<(Objective, Int)>,
+    /// How many of `objectives` the mission stated (the rest break ties).
+    pub stated_objectives: usize,
     /// Per requirement: the metric it bounds, for "best achievable" queries.
     pub metrics: Vec<Int>,
 }
@@ -78,6 +81,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
             structure,
             capacity: Vec::new(),
             objectives: Vec::new(),
+            stated_objectives: 0,
             metrics: Vec::new(),
         };
         enc.build();
@@ -203,6 +207,10 @@ impl<'m, 'g> Encoding<'m, 'g> {
             }
         }
         let within = |busy: Vec<Int>, cap: u64| {
+            if cap == 0 {
+                // Nothing to run on (no cloud): only zero work fits.
+                return sum(busy).le(int(0));
+            }
             Int::mul(&[sum(busy), int(1_000)]).lt(Int::from_u128(1_001 * u128::from(cap)))
         };
         for (f, busy) in fleet_busy.into_iter().enumerate() {
@@ -282,7 +290,27 @@ impl<'m, 'g> Encoding<'m, 'g> {
         } else {
             sum(path_latencies)
         };
-        for &o in &model.objectives {
+        // The mission's objectives, then the other metrics as tie-breakers
+        // (among equally good plans prefer the faster, leaner, cheaper one;
+        // it also makes the chosen plan reproducible).
+        let tie_breakers = [
+            Objective::Latency,
+            Objective::Energy,
+            Objective::Cost,
+            Objective::Bytes,
+        ];
+        let order: Vec<Objective> = model
+            .objectives
+            .iter()
+            .copied()
+            .chain(
+                tie_breakers
+                    .into_iter()
+                    .filter(|o| !model.objectives.contains(o)),
+            )
+            .collect();
+        self.stated_objectives = model.objectives.len();
+        for o in order {
             let term = match o {
                 Objective::Latency => latency.clone(),
                 Objective::Energy => sum(fleet_energy.clone()),

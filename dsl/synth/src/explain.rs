@@ -104,9 +104,11 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
         if requirements.is_empty() && capacity.is_empty() {
             break;
         }
-        active.retain(
-            |k| !matches!(lits[*k].1, Literal::Requirement(r) if requirements.contains(&r)),
-        );
+        active.retain(|k| match lits[*k].1 {
+            Literal::Requirement(r) => !requirements.contains(&r),
+            Literal::Capacity(f) => !capacity.contains(&f),
+            Literal::Pin(_) => true,
+        });
         let best = requirements
             .iter()
             .filter_map(|&r| {

@@ -165,7 +165,20 @@ pub fn baseline(model: &CostModel, preference: [Modality; 3]) -> Option<Vec<Moda
         .collect()
 }
 
+/// Choose a plan. Each call runs in a fresh z3 context, so the answer
+/// depends only on the inputs (z3's search order depends on what a context
+/// has seen before).
 pub fn synthesize(
+    graph: &TaskGraph,
+    profile: Profile,
+    options: &Options,
+) -> Result<Synthesis, SynthError> {
+    z3::with_z3_config(&z3::Config::new(), || {
+        synthesize_in_context(graph, profile, options)
+    })
+}
+
+fn synthesize_in_context(
     graph: &TaskGraph,
     profile: Profile,
     options: &Options,
@@ -335,6 +348,10 @@ fn lexmin(enc: &Encoding, extra: &[Bool], deadline: Instant) -> Result<Lexmin, S
                 return Err(SynthError::Solver(
                     "objective fixed at its optimum became infeasible".into(),
                 ))
+            }
+            SatResult::Unknown if stage >= enc.stated_objectives && best.is_some() => {
+                // Only a tie-breaker ran out of time: the stated objectives are proven.
+                return Ok(best.map_or(Lexmin::TimedOut(None), Lexmin::Optimal));
             }
             SatResult::Unknown => {
                 let seen = opt.get_model().and_then(|m| enc.assignment(&m));

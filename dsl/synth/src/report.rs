@@ -26,11 +26,13 @@ pub fn time(us: i64) -> String {
 }
 
 fn money_per_hour(nusd: i64) -> String {
-    format!(
-        "{}${:.2}/h",
-        if nusd < 0 { "-" } else { "" },
-        nusd.unsigned_abs() as f64 / 1e9
-    )
+    let dollars = nusd.unsigned_abs() as f64 / 1e9;
+    let sign = if nusd < 0 { "-" } else { "" };
+    if dollars < 0.1 && dollars > 0.0 {
+        format!("{sign}${dollars:.4}/h")
+    } else {
+        format!("{sign}${dollars:.2}/h")
+    }
 }
 
 fn percent(bp: i64) -> String {
@@ -39,7 +41,7 @@ fn percent(bp: i64) -> String {
 
 fn energy(uj: u64) -> String {
     let wh = uj as f64 / 3.6e9;
-    if wh >= 1.0 {
+    if wh >= 0.01 {
         format!("{wh:.2} Wh")
     } else {
         format!("{:.2} J", uj as f64 / 1e6)
@@ -118,7 +120,11 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
         ("centralized", s.centralized.as_ref()),
         ("decentralized", s.decentralized.as_ref()),
     ];
-    if let Some(p) = &s.plan {
+    if let Some(p) = s
+        .plan
+        .as_ref()
+        .filter(|p| p.strategy != Strategy::Optimised { proven: true })
+    {
         let _ = writeln!(out, "plan: {}", strategy(&p.strategy));
     }
     let _ = writeln!(out);
@@ -299,10 +305,14 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
                     None => "the CPU capacity of the cloud".to_string(),
                 });
             }
-            let message = match (names.len(), c.pins.len()) {
-                (1, 0) if c.capacity.is_empty() => format!("{} cannot hold with any placement", names[0]),
-                (1, 0) => format!("no placement fits {}", names[0]),
-                (1, _) => format!("{} cannot hold with these pins", names[0]),
+            let message = match (names.len(), c.pins.len(), c.capacity.first()) {
+                (1, 0, None) => format!("{} cannot hold with any placement", names[0]),
+                (1, 0, Some(_)) => format!("no placement fits {}", names[0]),
+                (1, _, Some(&f)) => match graph.fleets.get(f) {
+                    Some(fleet) => format!("the tasks pinned to fleet `{}` need more CPU than it has", fleet.name),
+                    None => "the tasks pinned to the cloud need more CPU than it has".to_string(),
+                },
+                (1, _, None) => format!("{} cannot hold with these pins", names[0]),
                 _ => format!("{} cannot all hold together", names.join(" and ")),
             };
             let mut d = Diagnostic::error(Code::Infeasible, message);
@@ -327,7 +337,11 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
                 let task = &graph.tasks[t.index()];
                 d = d.label(span(task.pin_span.unwrap_or(task.span)), format!("`{}` is pinned here", task.name));
             }
-            let help = if c.pins.is_empty() {
+            let help = if !c.capacity.is_empty() && !c.pins.is_empty() {
+                "remove a pin so the synthesizer can move work elsewhere, or lower the work or its rate".to_string()
+            } else if !c.capacity.is_empty() {
+                "add devices or servers, or lower the work or its rate (`every`)".to_string()
+            } else if c.pins.is_empty() {
                 "relax the bound, or change the mission (devices, work, data sizes) or the cost profile".to_string()
             } else {
                 "relax the bound or remove a pin so the synthesizer can move the task".to_string()
