@@ -11,6 +11,8 @@ static ALLOC: PeakAlloc = PeakAlloc::new();
 pub enum Suite {
     /// Compile generated 1,000- and 10,000-task missions.
     Dsl,
+    /// Placement synthesis on generated 10-1,000-task missions vs the oracle and greedy.
+    Synth,
 }
 
 /// Target from the foundation issue: 10,000 tasks checked into IR in < 200 ms.
@@ -18,6 +20,7 @@ const TARGET_10K_MS: f64 = 200.0;
 
 pub fn run(suite: Suite, json: bool, extra_sizes: &[usize]) -> Result<ExitCode> {
     match suite {
+        Suite::Synth => crate::bench_synth::run(json, extra_sizes),
         Suite::Dsl => {
             // Warm up caches and the allocator before measuring.
             let _ = measure_compile(1_000, 1, None);

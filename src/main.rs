@@ -1,6 +1,7 @@
 //! `hivemind`: the command-line front end of HiveMind-rs.
 
 mod bench;
+mod bench_synth;
 mod input;
 mod summary;
 mod synth;
@@ -164,9 +165,13 @@ the same run.
 
   dsl   compile generated missions of 1,000 and 10,000 tasks (parse + check +
         IR): tasks/s, peak heap, and the 10k/1k time ratio (linear = 10x).
+  synth placement synthesis on generated missions of 10, 50, 200 and 1,000
+        tasks (3 modalities each): time to the proven optimum, the exhaustive
+        oracle at 10 and 12 tasks, and the greedy heuristic's quality gap.
 
 Examples:
   hivemind bench dsl
+  hivemind bench synth
   hivemind bench dsl --json")]
     Bench {
         #[arg(value_enum)]

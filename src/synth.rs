@@ -148,6 +148,7 @@ fn evaluate(
             )],
             inputs_sha256: hash,
             elapsed_ms: 0,
+            proven_ms: None,
         };
         print!("{}", report::render(graph, &shown));
     }

@@ -177,3 +177,79 @@ mod tests {
         }
     }
 }
+
+/// A placement problem of `tasks` tasks where every compute task may run at
+/// all three modalities (edge, cloud, cloud+FPGA): a sensing task per fleet
+/// feeding a random layered DAG, latency requirements on a few paths, a
+/// cloud budget and a battery reserve. Deterministic for (`tasks`, `seed`).
+pub fn placement_mission(tasks: usize, seed: u64) -> String {
+    let tasks = tasks.max(2);
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n.max(1)
+    };
+    let mut s = String::with_capacity(tasks * 120 + 1_000);
+    s.push_str("mission placement {\n  duration 10 min\n");
+    s.push_str("  fleet drones: drone x 16 { cpu 1.2 GHz x 4; battery 5000 mAh @ 15.2 V; radio 20 Mbit/s; sensors camera }\n");
+    s.push_str("  fleet cars: car x 14 { cpu 1.2 GHz x 4; battery 50 Wh; radio 50 Mbit/s; sensors lidar }\n");
+    s.push_str("  cloud { servers 12; cores 40 each; price $0.0000166667 per GB-s; fpga }\n");
+    s.push_str("  task cam on drones -> d0: jpeg 120 KB { every 1 s; needs camera }\n");
+    s.push_str("  task scan on cars -> d1: scan 400 KB { every 2 s; needs lidar }\n");
+    // Layers of ~8 tasks, each reading one or two outputs of earlier layers.
+    // `root[i]` is the sensing task that task i descends from (via its first input).
+    let mut root: Vec<&str> = vec!["cam", "scan"];
+    for i in 2..tasks {
+        let layer_start = if i < 10 { 0 } else { i - 8 - (i % 8) };
+        let a = layer_start + next((i - layer_start) as u64) as usize;
+        let b = layer_start + next((i - layer_start) as u64) as usize;
+        let inputs = if a != b && next(3) == 0 {
+            format!("d{a}, d{b}")
+        } else {
+            format!("d{a}")
+        };
+        root.push(root[a]);
+        let _ = writeln!(
+            s,
+            "  task t{i}({inputs}) -> d{i}: blob {} KB {{ work {} Mop; fn f{} }}",
+            1 + next(200),
+            5 + next(400),
+            i % 20
+        );
+    }
+    for k in 0..(tasks / 25).max(1) {
+        let target = 2 + (k * 37 + 11) % (tasks - 2).max(1);
+        if target < tasks {
+            // About 150 ms per layer of depth, so the deadlines are tight but possible.
+            let depth = 1 + target as u64 / 8;
+            let _ = writeln!(
+                s,
+                "  require latency({} -> t{target}) p95 < {} ms",
+                root[target],
+                300 + 150 * depth + next(1500)
+            );
+        }
+    }
+    let _ = writeln!(s, "  require cloud_cost < ${} per hour", 5 + tasks / 10);
+    s.push_str("  require battery(drones) >= 10%\n  minimize energy then latency\n}\n");
+    s
+}
+
+#[cfg(test)]
+mod placement_tests {
+    #[test]
+    fn placement_missions_compile_cleanly() {
+        for n in [10, 12, 50, 200] {
+            let src = super::placement_mission(n, 7);
+            let out = crate::compile(&src, "p.hm");
+            let errors: Vec<_> = out
+                .errors()
+                .map(|d| format!("{}: {}", d.code, d.message))
+                .collect();
+            assert!(errors.is_empty(), "{n}: {errors:?}\n{src}");
+            assert_eq!(out.graph.map(|g| g.tasks.len()), Some(n));
+        }
+    }
+}

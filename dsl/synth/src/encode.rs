@@ -26,6 +26,8 @@ pub(crate) struct Encoding<'m, 'g> {
     pub objectives: Vec<(Objective, Int)>,
     /// How many of `objectives` the mission stated (the rest break ties).
     pub stated_objectives: usize,
+    /// Tasks placed on the FPGA modality (minimised after all objectives).
+    pub fpga_count: Int,
     /// Per requirement: the metric it bounds, for "best achievable" queries.
     pub metrics: Vec<Int>,
 }
@@ -82,6 +84,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
             capacity: Vec::new(),
             objectives: Vec::new(),
             stated_objectives: 0,
+            fpga_count: int(0),
             metrics: Vec::new(),
         };
         enc.build();
@@ -147,6 +150,99 @@ impl<'m, 'g> Encoding<'m, 'g> {
         fin
     }
 
+    /// Constraints implied by a deadline `fin[to] ≤ limit` on a path, which
+    /// make z3's reasoning about it cheap: with minimum costs `c(t)` and
+    /// transfers, every task needs at least `rest(t)` after it (longest
+    /// minimum-cost path to the end) and cannot start before `start(t)`
+    /// (from the beginning), so `fin[t] ≤ limit − rest(t)`, and a modality
+    /// with `start(t) + cost(t, m) + rest(t) > limit` is ruled out.
+    fn deadline_pruning(
+        &self,
+        on_path: &[bool],
+        fin: &[Option<Int>],
+        from: TaskId,
+        limit: u64,
+    ) -> Vec<Bool> {
+        let model = self.model;
+        let g = model.graph;
+        let n = g.tasks.len();
+        let min_comp = |t: usize| -> u64 {
+            Modality::ALL
+                .into_iter()
+                .filter(|&m| self.x[t][modality_index(m)].is_some())
+                .filter_map(|m| model.tasks[t].compute_us[modality_index(m)])
+                .min()
+                .unwrap_or(0)
+        };
+        let min_xfer = |k: usize, p: usize, t: usize| -> u64 {
+            let mut best = u64::MAX;
+            for a in 0..3 {
+                for b in 0..3 {
+                    if self.x[p][a].is_some() && self.x[t][b].is_some() {
+                        best = best.min(model.edges[k].transfer_us[a][b]);
+                    }
+                }
+            }
+            if best == u64::MAX {
+                0
+            } else {
+                best
+            }
+        };
+        let mut into: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut out_of: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (k, e) in g.edges.iter().enumerate() {
+            let (p, t) = (e.from.index(), e.to.index());
+            if on_path[p] && on_path[t] && e.to != from {
+                into[t].push(k);
+                out_of[p].push(k);
+            }
+        }
+        let mut start = vec![0u64; n];
+        for &t in &model.topo {
+            let i = t.index();
+            if on_path[i] && t != from {
+                start[i] = into[i]
+                    .iter()
+                    .map(|&k| {
+                        let p = g.edges[k].from.index();
+                        start[p] + min_comp(p) + min_xfer(k, p, i)
+                    })
+                    .max()
+                    .unwrap_or(0);
+            }
+        }
+        let mut rest = vec![0u64; n];
+        for &t in model.topo.iter().rev() {
+            let i = t.index();
+            if on_path[i] {
+                rest[i] = out_of[i]
+                    .iter()
+                    .map(|&k| {
+                        let s = g.edges[k].to.index();
+                        min_xfer(k, i, s) + min_comp(s) + rest[s]
+                    })
+                    .max()
+                    .unwrap_or(0);
+            }
+        }
+        let mut parts = Vec::new();
+        for i in (0..n).filter(|&i| on_path[i]) {
+            if let Some(f) = &fin[i] {
+                parts.push(f.le(Int::from_i64(limit as i64 - rest[i] as i64)));
+            }
+            for m in Modality::ALL {
+                let k = modality_index(m);
+                if let (Some(x), Some(c)) = (&self.x[i][k], model.tasks[i].compute_us[k]) {
+                    if start[i] + c + rest[i] > limit {
+                        parts.push(x.not());
+                    }
+                }
+            }
+        }
+        parts
+    }
+
     fn build(&mut self) {
         let model = self.model;
         let g = model.graph;
@@ -180,8 +276,8 @@ impl<'m, 'g> Encoding<'m, 'g> {
                         (c.energy_fleet[a][b], &self.x[p][a], &self.x[t][b])
                     {
                         if c.radio_uj[a][b] > 0 {
-                            fleet_terms[f.index()]
-                                .push(Bool::and(&[xa, xb]).ite(&int(c.radio_uj[a][b]), &int(0)));
+                            let both = Bool::and(&[xa, xb]);
+                            fleet_terms[f.index()].push(both.ite(&int(c.radio_uj[a][b]), &int(0)));
                         }
                     }
                 }
@@ -221,13 +317,29 @@ impl<'m, 'g> Encoding<'m, 'g> {
             .push(within(cloud_busy, model.cloud_capacity_us_per_hour));
         let cost = sum(cost_terms);
         let bytes = sum(byte_terms);
-        // Critical path of the whole graph: a makespan above every finish time.
-        let all = vec![true; g.tasks.len()];
-        let whole = self.finish_times("all", &all, None);
-        let makespan = Int::new_const("makespan");
-        for f in whole.iter().flatten() {
-            self.structure.push(makespan.ge(f));
-        }
+        // Critical path of the whole graph: a makespan above every finish
+        // time. Only built when something reads it: it doubles the
+        // arithmetic of large graphs.
+        let has_latency_req = g
+            .requirements
+            .iter()
+            .any(|r| matches!(r.kind, RequirementKind::Latency { .. }));
+        let needs_makespan = !has_latency_req
+            || model.objectives.contains(&Objective::ExecTime)
+            || g.requirements
+                .iter()
+                .any(|r| matches!(r.kind, RequirementKind::ExecTime { task: None, .. }));
+        let makespan = if needs_makespan {
+            let all = vec![true; g.tasks.len()];
+            let whole = self.finish_times("all", &all, None);
+            let makespan = Int::new_const("makespan");
+            for f in whole.iter().flatten() {
+                self.structure.push(makespan.ge(f));
+            }
+            makespan
+        } else {
+            int(0)
+        };
         let mut path_latencies = Vec::new();
         for (r_idx, r) in g.requirements.iter().enumerate() {
             let strict = !r.inclusive;
@@ -243,7 +355,14 @@ impl<'m, 'g> Encoding<'m, 'g> {
                     let end = fin[to.index()].clone().unwrap_or_else(|| int(0));
                     path_latencies.push(end.clone());
                     let f = model.profile.tail.factor(percentile_bp);
-                    (upper(&end, f, bound_us, strict), end)
+                    let mut parts = vec![upper(&end, f, bound_us, strict)];
+                    parts.extend(self.deadline_pruning(
+                        &on_path,
+                        &fin,
+                        from,
+                        mean_limit(f, bound_us, strict),
+                    ));
+                    (Bool::and(&parts), end)
                 }
                 RequirementKind::ExecTime {
                     task: Some(t),
@@ -320,6 +439,14 @@ impl<'m, 'g> Encoding<'m, 'g> {
             };
             self.objectives.push((o, term));
         }
+        // Last tie-breaker: FPGA boards are scarce; use them only where they help.
+        let fpga: Vec<Int> = self
+            .x
+            .iter()
+            .filter_map(|v| v[2].as_ref())
+            .map(|b| b.ite(&int(1), &int(0)))
+            .collect();
+        self.fpga_count = sum(fpga);
     }
 
     /// The modality each task got in a model.
@@ -337,6 +464,16 @@ impl<'m, 'g> Encoding<'m, 'g> {
             })
             .collect()
     }
+}
+
+/// The largest mean that keeps `mean × factor‰` (rounded up) within the bound.
+fn mean_limit(factor_permille: u64, bound: u64, strict: bool) -> u64 {
+    let limit = if strict {
+        u128::from(bound).saturating_sub(1)
+    } else {
+        u128::from(bound)
+    } * 1_000;
+    (limit / u128::from(factor_permille.max(1))) as u64
 }
 
 /// `value × factor‰` rounded up stays within `bound` (strictly below when `strict`).

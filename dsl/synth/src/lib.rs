@@ -68,6 +68,8 @@ pub struct Synthesis {
     pub utilisation: Vec<(Strategy, Vec<u64>)>,
     pub inputs_sha256: String,
     pub elapsed_ms: u64,
+    /// When the mission's own objectives were proven optimal (before tie-breaking).
+    pub proven_ms: Option<u64>,
 }
 
 /// CPU utilisation (‰) of each fleet and then the cloud under `p`.
@@ -196,13 +198,17 @@ fn synthesize_in_context(
         [Modality::Edge, Modality::Cloud, Modality::CloudFpga],
     )
     .map(|a| plan_for(&model, &a, Strategy::Decentralized, &hash));
-    let greedy = search::greedy(&model);
+    // Greedy gets a quarter of the budget: it is the warm start and the fallback.
+    let greedy = search::greedy_within(&model, Some(started + options.timeout / 4));
     let greedy_plan = greedy
         .as_ref()
         .map(|(a, _)| plan_for(&model, a, Strategy::Greedy, &hash));
 
     let enc = Encoding::new(&model, false);
-    let deadline = started + options.timeout;
+    // Leave a twentieth of the budget (at most 0.5 s) for what follows the
+    // search (baselines, predictions), so the whole call keeps its budget.
+    let deadline =
+        started + options.timeout - (options.timeout / 20).min(Duration::from_millis(500));
     // The greedy plan bounds the first objective from above: the optimum is
     // no worse, and z3 can prune everything worse at once.
     let warm: Vec<Bool> = match (&greedy, enc.objectives.first()) {
@@ -211,7 +217,8 @@ fn synthesize_in_context(
         }
         _ => Vec::new(),
     };
-    let (status, chosen) = match lexmin(&enc, &warm, deadline)? {
+    let mut proven_at = None;
+    let (status, chosen) = match lexmin_timed(&enc, &warm, deadline, &mut proven_at)? {
         Lexmin::Optimal(a) => (
             Status::Optimal,
             Some(plan_for(
@@ -281,10 +288,14 @@ fn synthesize_in_context(
         conflicts,
         inputs_sha256: hash,
         elapsed_ms: started.elapsed().as_millis() as u64,
+        proven_ms: proven_at
+            .filter(|_| status == Status::Optimal)
+            .map(|t| t.duration_since(started).as_millis() as u64),
     })
 }
 
 enum Lexmin {
+    /// Proven optimal for the stated objectives (tie-breakers may have been cut short).
     Optimal(Vec<Modality>),
     Infeasible,
     /// The deadline passed; the best assignment seen so far, if any.
@@ -308,11 +319,36 @@ fn optimizer(deadline: Instant) -> Optimize {
 /// multi-objective mode returned non-optimal secondary objectives on some
 /// runs (found by the oracle property test), so it is not used.
 fn lexmin(enc: &Encoding, extra: &[Bool], deadline: Instant) -> Result<Lexmin, SynthError> {
+    lexmin_timed(enc, extra, deadline, &mut None)
+}
+
+/// [`lexmin`], recording when the stated objectives were proven. Tie-breaking
+/// stages share at most a tenth of the remaining budget.
+fn lexmin_timed(
+    enc: &Encoding,
+    extra: &[Bool],
+    deadline: Instant,
+    proven_at: &mut Option<Instant>,
+) -> Result<Lexmin, SynthError> {
     let mut fixed: Vec<Bool> = Vec::new();
     let mut best: Option<Vec<Modality>> = None;
-    let objectives: Vec<&Int> = enc.objectives.iter().map(|(_, t)| t).collect();
+    let objectives: Vec<&Int> = enc
+        .objectives
+        .iter()
+        .map(|(_, t)| t)
+        .chain(std::iter::once(&enc.fpga_count))
+        .collect();
+    let mut stage_deadline = deadline;
     for (stage, term) in objectives.iter().enumerate() {
-        let opt = optimizer(deadline);
+        if stage == enc.stated_objectives {
+            *proven_at = Some(Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
+            stage_deadline = Instant::now() + left / 10;
+        }
+        if stage >= enc.stated_objectives && Instant::now() >= stage_deadline {
+            break;
+        }
+        let opt = optimizer(stage_deadline);
         for c in enc
             .structure
             .iter()
@@ -324,7 +360,15 @@ fn lexmin(enc: &Encoding, extra: &[Bool], deadline: Instant) -> Result<Lexmin, S
             opt.assert(c);
         }
         opt.minimize(*term);
-        match opt.check(&[]) {
+        let stage_started = Instant::now();
+        let result = opt.check(&[]);
+        tracing::debug!(
+            stage,
+            elapsed_ms = stage_started.elapsed().as_millis() as u64,
+            ?result,
+            "lexicographic stage"
+        );
+        match result {
             SatResult::Sat => {
                 let m = opt
                     .get_model()
@@ -358,6 +402,9 @@ fn lexmin(enc: &Encoding, extra: &[Bool], deadline: Instant) -> Result<Lexmin, S
                 return Ok(Lexmin::TimedOut(seen.or(best)));
             }
         }
+    }
+    if proven_at.is_none() {
+        *proven_at = Some(Instant::now());
     }
     match best {
         Some(a) => Ok(Lexmin::Optimal(a)),

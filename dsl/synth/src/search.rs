@@ -74,9 +74,17 @@ pub fn exhaustive(model: &CostModel, limit: u64) -> Option<Option<(Vec<Modality>
     }
 }
 
-/// Local search: start from the cheapest modality per task, then move one
-/// task at a time while that reduces violations or improves the objectives.
+/// Local search: start from the first allowed modality per task, then move
+/// one task at a time while that reduces violations or improves the objectives.
 pub fn greedy(model: &CostModel) -> Option<(Vec<Modality>, Evaluation)> {
+    greedy_within(model, None)
+}
+
+/// [`greedy`], stopping at `deadline` with the best assignment so far.
+pub fn greedy_within(
+    model: &CostModel,
+    deadline: Option<std::time::Instant>,
+) -> Option<(Vec<Modality>, Evaluation)> {
     let choices: Vec<Vec<Modality>> = model
         .graph
         .tasks
@@ -86,13 +94,32 @@ pub fn greedy(model: &CostModel) -> Option<(Vec<Modality>, Evaluation)> {
     if choices.iter().any(Vec::is_empty) {
         return None;
     }
-    let mut assignment: Vec<Modality> = choices.iter().map(|c| c[0]).collect();
-    let mut current = model.evaluate(&assignment);
     let key = |e: &Evaluation| (violation(e), model.objective_vector(e));
+    // Start from the better of "everything in the cloud" and "everything on
+    // the edge": the cloud start usually meets deadlines and capacity, and
+    // the search then moves work to the devices while that pays.
+    let prefer = |order: [Modality; 3]| -> Vec<Modality> {
+        choices
+            .iter()
+            .map(|c| order.into_iter().find(|m| c.contains(m)).unwrap_or(c[0]))
+            .collect()
+    };
+    let mut assignment = [
+        prefer([Modality::Cloud, Modality::CloudFpga, Modality::Edge]),
+        prefer([Modality::CloudFpga, Modality::Cloud, Modality::Edge]),
+        prefer([Modality::Edge, Modality::Cloud, Modality::CloudFpga]),
+    ]
+    .into_iter()
+    .min_by_key(|a| key(&model.evaluate(a)))
+    .unwrap_or_else(|| choices.iter().map(|c| c[0]).collect());
+    let mut current = model.evaluate(&assignment);
     for _pass in 0..4 {
         let mut improved = false;
         for &t in &model.topo {
             let i = t.index();
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Some((assignment, current));
+            }
             for &m in &choices[i] {
                 if m == assignment[i] {
                     continue;
