@@ -7,8 +7,8 @@ use hivemind_dsl::synthetic::{measure_compile, PeakAlloc};
 static ALLOC: PeakAlloc = PeakAlloc::new();
 
 fn main() {
-    // `cargo test --benches` passes `--bench`-less args; keep it quick there.
-    let quick = std::env::args().any(|a| a == "--test");
+    // `cargo bench` passes `--bench`; under `cargo test` run one quick round.
+    let quick = !std::env::args().any(|a| a == "--bench");
     let (r1, r10) = if quick { (1, 1) } else { (15, 7) };
     let _ = measure_compile(1_000, 1, None);
     let small = measure_compile(1_000, r1, Some(&ALLOC));

@@ -558,6 +558,10 @@ pub mod defaults {
     pub const RETRY_BACKOFF_US: u64 = 100_000;
     /// Percentile of a requirement written without one: every instance.
     pub const PERCENTILE_BP: u32 = 10_000;
+    /// HiveMind's liveness protocol: devices send a heartbeat every second…
+    pub const HEARTBEAT_PERIOD_US: u64 = 1_000_000;
+    /// …and a device silent for 3 s is declared failed and its work repartitioned.
+    pub const FAILURE_SILENCE_US: u64 = 3_000_000;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -358,15 +358,17 @@ pub fn assemble(
             }
         })
         .collect();
+    // One warm worker per cloud function; the synthesizer replaces this with
+    // the expected concurrency from the cost model, and the controller
+    // autoscales from there.
     let mut prewarm: Vec<Prewarm> = Vec::new();
     for (t, p) in graph.tasks.iter().zip(&tasks) {
         if let (true, Some(f)) = (p.modality.is_cloud(), &t.function) {
-            match prewarm.iter_mut().find(|w| &w.function == f) {
-                Some(w) => w.workers += p.instances,
-                None => prewarm.push(Prewarm {
+            if !prewarm.iter().any(|w| &w.function == f) {
+                prewarm.push(Prewarm {
                     function: f.clone(),
-                    workers: p.instances,
-                }),
+                    workers: 1,
+                });
             }
         }
     }
@@ -468,7 +470,7 @@ mod tests {
                 .iter()
                 .map(|w| (w.function.as_str(), w.workers))
                 .collect::<Vec<_>>(),
-            [("cls", 5), ("rep", 1)]
+            [("cls", 1), ("rep", 1)]
         );
         let fpga = assemble(
             &g,

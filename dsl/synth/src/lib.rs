@@ -110,6 +110,24 @@ pub fn plan_for(
 ) -> Plan {
     let mut p = plan::assemble(model.graph, assignment, strategy, hash);
     p.predicted = predicted(model, &model.evaluate(assignment));
+    // Warm workers per function: the expected number of concurrent
+    // invocations (Little's law: busy time per hour / one hour), rounded up.
+    for w in &mut p.prewarm {
+        let busy: u64 = model
+            .graph
+            .tasks
+            .iter()
+            .filter(|t| {
+                t.function.as_deref() == Some(w.function.as_str())
+                    && assignment[t.id.index()].is_cloud()
+            })
+            .map(|t| {
+                model.tasks[t.id.index()].busy_us_per_hour
+                    [hivemind_dsl::cost::modality_index(assignment[t.id.index()])]
+            })
+            .sum();
+        w.workers = busy.div_ceil(3_600_000_000).max(1) as u32;
+    }
     p
 }
 

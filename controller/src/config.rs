@@ -1,0 +1,84 @@
+//! Tunables of the core. Defaults follow the HiveMind paper where it states a
+//! value (1 s heartbeat, 3 s to declare a device failed).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub heartbeat_period_us: u64,
+    /// Silence after which a device is declared failed.
+    pub suspect_after_us: u64,
+    /// Period of the liveness scan (bounds how late a failure is noticed).
+    pub tick_us: u64,
+    /// Attempts a device runs at once; more wait in its fleet's queue.
+    pub device_slots: u32,
+    /// A consumer stays on its producer's device unless that device has this
+    /// many more attempts queued than the least loaded one.
+    pub locality_slack: u32,
+    /// A failed device's sweep region is shared among at most this many of
+    /// the nearest survivors (bounded so a failure costs O(1) messages in a
+    /// fleet of thousands).
+    pub repartition_fanout: u32,
+    /// Samples of a task kind before a median/percentile straggler threshold
+    /// applies.
+    pub straggler_min_samples: u64,
+    /// Extra attempts a straggling instance may get.
+    pub max_relaunches: u32,
+    /// Lane width when the mission gives none.
+    pub default_lane_mm: u64,
+    /// After the mission ends, work still unfinished this long is failed
+    /// with a reason (so every accepted instance is resolved).
+    pub drain_timeout_us: u64,
+    pub pool: PoolConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Invocations one worker runs at once.
+    pub concurrency: u32,
+    /// An idle worker is stopped after this long (delayed termination).
+    pub keep_alive_us: u64,
+    pub max_workers_per_function: u32,
+    /// Start another worker when the oldest queued invocation waited this long.
+    pub scale_up_delay_us: u64,
+    /// A function whose task does at least this much work per invocation is
+    /// CPU-heavy: two such workers never share a core if avoidable.
+    pub heavy_ops: u64,
+    /// Used when the mission declares no cloud.
+    pub default_servers: u32,
+    pub default_cores_per_server: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            heartbeat_period_us: hivemind_dsl::ir::defaults::HEARTBEAT_PERIOD_US,
+            suspect_after_us: hivemind_dsl::ir::defaults::FAILURE_SILENCE_US,
+            tick_us: 100_000,
+            device_slots: 4,
+            locality_slack: 2,
+            repartition_fanout: 4,
+            straggler_min_samples: 8,
+            max_relaunches: 1,
+            default_lane_mm: 10_000,
+            drain_timeout_us: 60_000_000,
+            pool: PoolConfig::default(),
+        }
+    }
+}
+
+impl Default for PoolConfig {
+    fn default() -> PoolConfig {
+        PoolConfig {
+            concurrency: 4,
+            keep_alive_us: 10_000_000,
+            max_workers_per_function: 64,
+            scale_up_delay_us: 50_000,
+            heavy_ops: 1_000_000_000,
+            default_servers: 1,
+            default_cores_per_server: 8,
+        }
+    }
+}

@@ -1,0 +1,675 @@
+//! Work: activations (periodic, once, data-triggered, fan-out, gather,
+//! joins), placement on devices (locality, then queue length, then battery)
+//! or in the function pool, results (first wins, idempotent by instance id),
+//! errors with retries, stragglers and re-placement after failures.
+
+use super::{Attempt, Controller, DeviceStatus, Group, Instance, Parent, Waiting};
+use crate::effect::{Effect, Publication};
+use crate::event::Timer;
+use crate::ids::{DeviceId, Executor, GroupId, InstanceId, WorkerId};
+use crate::pool::{Dispatch, Queued};
+use crate::time::Micros;
+use hivemind_dsl::ir::{FleetId, Gather, Priority, StragglerThreshold, TaskId};
+use hivemind_dsl::plan::{ChannelKind, Modality};
+
+fn rank(p: Priority) -> u8 {
+    match p {
+        Priority::Critical => 0,
+        Priority::High => 1,
+        Priority::Normal => 2,
+        Priority::Low => 3,
+    }
+}
+
+impl Controller {
+    /// One activation of `task`: a group of instances.
+    pub(super) fn activate(
+        &mut self,
+        now: Micros,
+        task: TaskId,
+        parent: Option<Parent>,
+        items: u32,
+    ) {
+        let i = task.index();
+        let affinities: Vec<Option<DeviceId>> = if self.d.per_device[i] {
+            let fleet = self.st.plan.tasks[i].fleet;
+            self.st
+                .devices
+                .iter()
+                .filter(|(_, d)| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive)
+                .map(|(&id, _)| Some(id))
+                .collect()
+        } else {
+            let n = self.d.width(&self.st.graph, &self.st.plan, task, items);
+            let aff = parent.and_then(|p| match p.executor {
+                Executor::Device { device, .. } => Some(device),
+                Executor::Worker { .. } => None,
+            });
+            vec![aff; n as usize]
+        };
+        if affinities.is_empty() {
+            return;
+        }
+        let group = GroupId(self.st.next_group);
+        self.st.next_group += 1;
+        self.st.groups.insert(
+            group,
+            Group {
+                task,
+                expected: affinities.len() as u32,
+                completed: 0,
+                failed: 0,
+                items: 0,
+                fired: Vec::new(),
+                last: None,
+            },
+        );
+        for affinity in affinities {
+            let id = InstanceId(self.st.next_instance);
+            self.st.next_instance += 1;
+            self.st.kinds[i].created += 1;
+            self.st.instances.insert(
+                id,
+                Instance {
+                    task,
+                    group,
+                    created: now,
+                    attempts: Vec::new(),
+                    retries: 0,
+                    relaunches: 0,
+                    affinity,
+                    parent,
+                    waiting: Waiting::Running,
+                },
+            );
+            self.place(now, id, None);
+        }
+    }
+
+    /// Find an executor for the instance, or queue it. `avoid` is an
+    /// executor the new attempt must not use (a straggler's).
+    pub(super) fn place(&mut self, now: Micros, id: InstanceId, avoid: Option<Executor>) {
+        let Some(inst) = self.st.instances.get(&id) else {
+            return;
+        };
+        let task = inst.task;
+        let tp = &self.st.plan.tasks[task.index()];
+        if tp.modality == Modality::Edge {
+            let Some(fleet) = tp.fleet else { return };
+            let avoid_dev = match avoid {
+                Some(Executor::Device { device, .. }) => Some(device),
+                _ => None,
+            };
+            match self.pick_device(fleet, inst.affinity, avoid_dev) {
+                Some(dev) => self.dispatch_device(now, id, dev),
+                None => {
+                    let r = rank(self.st.graph.tasks[task.index()].priority);
+                    self.st.fleets[fleet.index()].pending.insert((r, id));
+                    if let Some(inst) = self.st.instances.get_mut(&id) {
+                        inst.waiting = Waiting::Queued;
+                    }
+                }
+            }
+        } else {
+            let function = self.d.function[task.index()].clone();
+            let parent_worker = inst.parent.and_then(|p| match (p.channel, p.executor) {
+                (ChannelKind::CloudInWorker, Executor::Worker { worker }) => Some(worker),
+                _ => None,
+            });
+            let avoid_worker = match avoid {
+                Some(Executor::Worker { worker }) => Some(worker),
+                _ => None,
+            };
+            let q = Queued {
+                instance: id,
+                task,
+                since: now,
+                input: crate::effect::Handoff::None,
+                avoid: avoid_worker,
+            };
+            match self
+                .st
+                .pool
+                .submit(now, &function, q, parent_worker, &mut self.out)
+            {
+                Some(d) => self.launch(now, vec![d]),
+                None => {
+                    if let Some(inst) = self.st.instances.get_mut(&id) {
+                        inst.waiting = Waiting::Queued;
+                    }
+                }
+            }
+        }
+    }
+
+    fn pick_device(
+        &self,
+        fleet: FleetId,
+        affinity: Option<DeviceId>,
+        avoid: Option<DeviceId>,
+    ) -> Option<DeviceId> {
+        let slots = self.st.config.device_slots as usize;
+        let f = &self.st.fleets[fleet.index()];
+        let best = f
+            .load
+            .iter()
+            .find(|k| (k.0 as usize) < slots && Some(k.2) != avoid)
+            .copied();
+        if let (Some(a), Some(b)) = (affinity, best) {
+            if Some(a) != avoid {
+                if let Some(d) = self.st.devices.get(&a) {
+                    if d.status == DeviceStatus::Alive
+                        && d.fleet == fleet
+                        && d.in_flight.len() < slots
+                        && d.in_flight.len() as u32 <= b.0 + self.st.config.locality_slack
+                    {
+                        return Some(a);
+                    }
+                }
+            }
+        }
+        best.map(|k| k.2)
+    }
+
+    fn dispatch_device(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
+        let Some(d) = self.st.devices.get_mut(&dev) else {
+            return;
+        };
+        d.in_flight.push(id);
+        let executor = Executor::Device {
+            device: dev,
+            epoch: d.epoch,
+        };
+        self.reindex(dev);
+        self.start_attempt(now, id, executor);
+    }
+
+    /// Record an attempt, send it, and arm its straggler check.
+    fn start_attempt(&mut self, now: Micros, id: InstanceId, executor: Executor) {
+        let Some(inst) = self.st.instances.get_mut(&id) else {
+            return;
+        };
+        inst.attempts.push(Attempt {
+            executor,
+            started: now,
+            live: true,
+        });
+        inst.waiting = Waiting::Running;
+        let n = inst.attempts.len() as u32 - 1;
+        let task = inst.task;
+        let inst = inst.clone();
+        let input = self.handoff(&inst, executor);
+        if let Some(p) = inst.parent {
+            if !matches!(
+                input,
+                crate::effect::Handoff::Local
+                    | crate::effect::Handoff::InWorker { .. }
+                    | crate::effect::Handoff::None
+            ) {
+                self.st.counters.bytes_sent += p.bytes;
+            }
+        }
+        match executor {
+            Executor::Device { device, epoch } => self.out.push_back(Effect::SendTask {
+                device,
+                epoch,
+                instance: id,
+                task,
+                input,
+            }),
+            Executor::Worker { worker } => self.out.push_back(Effect::Invoke {
+                worker,
+                instance: id,
+                task,
+                function: self.d.function[task.index()].clone(),
+                input,
+            }),
+        }
+        if let Some(us) = self.straggler_threshold(task) {
+            self.timer(
+                now.plus(us),
+                Timer::Straggler {
+                    instance: id,
+                    attempt: n,
+                },
+            );
+        }
+    }
+
+    pub(super) fn launch(&mut self, now: Micros, dispatches: Vec<Dispatch>) {
+        for d in dispatches {
+            if self.st.instances.contains_key(&d.instance) {
+                self.start_attempt(now, d.instance, Executor::Worker { worker: d.worker });
+            } else {
+                // Finished elsewhere while queued: give the slot back.
+                let more = self.st.pool.on_done(now, d.worker, &mut self.out);
+                self.launch(now, more);
+            }
+        }
+    }
+
+    /// Move queued instances of the fleet onto devices with free slots.
+    pub(super) fn pump_fleet(&mut self, now: Micros, fleet: FleetId) {
+        loop {
+            let Some(&(r, id)) = self.st.fleets[fleet.index()].pending.first() else {
+                return;
+            };
+            let Some(inst) = self.st.instances.get(&id) else {
+                self.st.fleets[fleet.index()].pending.remove(&(r, id));
+                continue;
+            };
+            let avoid =
+                inst.attempts
+                    .iter()
+                    .rev()
+                    .find(|a| a.live)
+                    .and_then(|a| match a.executor {
+                        Executor::Device { device, .. } => Some(device),
+                        _ => None,
+                    });
+            let Some(dev) = self.pick_device(fleet, inst.affinity, avoid) else {
+                return;
+            };
+            self.st.fleets[fleet.index()].pending.remove(&(r, id));
+            self.dispatch_device(now, id, dev);
+        }
+    }
+
+    /// Free the slot an attempt held on its executor.
+    fn release(&mut self, now: Micros, id: InstanceId, executor: Executor) {
+        match executor {
+            Executor::Device { device, epoch } => {
+                let Some(d) = self.st.devices.get_mut(&device) else {
+                    return;
+                };
+                if d.epoch != epoch {
+                    return;
+                }
+                let Some(pos) = d.in_flight.iter().position(|&x| x == id) else {
+                    return;
+                };
+                d.in_flight.swap_remove(pos);
+                let fleet = d.fleet;
+                self.reindex(device);
+                self.pump_fleet(now, fleet);
+            }
+            Executor::Worker { worker } => {
+                if self.st.pool.workers.contains_key(&worker) {
+                    let more = self.st.pool.on_done(now, worker, &mut self.out);
+                    self.launch(now, more);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_result(
+        &mut self,
+        now: Micros,
+        id: InstanceId,
+        executor: Executor,
+        items: u32,
+        bytes: u64,
+    ) {
+        if self.is_done(id) {
+            // A loser or a replay after reconnect: already recorded once.
+            self.st.counters.duplicate_results += 1;
+            if let Some(i) = self.st.instances.get(&id) {
+                self.st.kinds[i.task.index()].duplicates += 1;
+            }
+            self.out.push_back(Effect::Ack {
+                executor,
+                instance: id,
+            });
+            return;
+        }
+        let Some(inst) = self.st.instances.get(&id) else {
+            self.st.counters.unknown_results += 1;
+            return;
+        };
+        let Some(win) = inst.attempts.iter().position(|a| a.executor == executor) else {
+            self.st.counters.unknown_results += 1;
+            return;
+        };
+        let Some(inst) = self.st.instances.remove(&id) else {
+            return;
+        };
+        self.mark_done(id);
+        let task = inst.task;
+        let winner = &inst.attempts[win];
+        if !winner.live {
+            self.st.counters.stale_results_merged += 1;
+        }
+        let k = &mut self.st.kinds[task.index()];
+        k.service.record(now.since(winner.started));
+        k.latency.record(now.since(inst.created));
+        k.completed += 1;
+        self.st.counters.bytes_sent += bytes;
+        if let Executor::Device { device, .. } = executor {
+            if let Some(d) = self.st.devices.get_mut(&device) {
+                d.completed += 1;
+                d.bytes_sent += bytes;
+            }
+        }
+        self.out.push_back(Effect::Ack {
+            executor,
+            instance: id,
+        });
+        self.publish(Publication::Completed {
+            instance: id,
+            task,
+            executor,
+            latency_us: now.since(inst.created),
+        });
+        self.unqueue(&inst, id);
+        for (n, a) in inst.attempts.iter().enumerate() {
+            if !a.live {
+                continue;
+            }
+            if n != win {
+                self.st.counters.cancelled_losers += 1;
+                self.out.push_back(Effect::Cancel {
+                    executor: a.executor,
+                    instance: id,
+                });
+            }
+            self.release(now, id, a.executor);
+        }
+        let parent = Parent {
+            instance: id,
+            executor,
+            channel: ChannelKind::Control,
+            bytes: 0,
+        };
+        self.group_resolved(now, inst.group, Some(parent), items);
+        self.maybe_finish(now);
+    }
+
+    fn unqueue(&mut self, inst: &Instance, id: InstanceId) {
+        if inst.waiting == Waiting::Queued {
+            if let Some(f) = self.st.plan.tasks[inst.task.index()].fleet {
+                let r = rank(self.st.graph.tasks[inst.task.index()].priority);
+                self.st.fleets[f.index()].pending.remove(&(r, id));
+            }
+            self.st.pool.unqueue(id);
+        }
+    }
+
+    /// An instance of the group completed (`parent` set) or failed; feed
+    /// the consumers that are due.
+    fn group_resolved(&mut self, now: Micros, gid: GroupId, done: Option<Parent>, items: u32) {
+        let Some(g) = self.st.groups.get_mut(&gid) else {
+            return;
+        };
+        match done {
+            Some(p) => {
+                g.completed += 1;
+                g.items = g.items.saturating_add(items);
+                g.last = Some(p);
+            }
+            None => g.failed += 1,
+        }
+        let g = g.clone();
+        let resolved = g.completed + g.failed >= g.expected;
+        for c in self.d.succ[g.task.index()].clone() {
+            let (channel, bytes) = self
+                .d
+                .channel
+                .get(&(g.task, c))
+                .copied()
+                .unwrap_or((ChannelKind::Control, 0));
+            match self.st.graph.tasks[c.index()].gather {
+                None => {
+                    if let Some(p) = done {
+                        self.feed(
+                            now,
+                            g.task,
+                            c,
+                            Parent {
+                                channel,
+                                bytes,
+                                ..p
+                            },
+                            items,
+                        );
+                    }
+                }
+                Some(gather) => {
+                    let due = match gather {
+                        Gather::All => resolved && g.completed > 0,
+                        Gather::Count { n } => g.completed >= n.min(g.expected).max(1),
+                    };
+                    if due && !g.fired.contains(&c) {
+                        if let Some(x) = self.st.groups.get_mut(&gid) {
+                            x.fired.push(c);
+                        }
+                        if let Some(p) = g.last {
+                            self.feed(
+                                now,
+                                g.task,
+                                c,
+                                Parent {
+                                    channel,
+                                    bytes,
+                                    ..p
+                                },
+                                g.items,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if resolved {
+            self.st.groups.remove(&gid);
+        }
+    }
+
+    /// A value from `producer` reached `consumer`; fire it when every one of
+    /// its producers has delivered since its last firing.
+    fn feed(
+        &mut self,
+        now: Micros,
+        producer: TaskId,
+        consumer: TaskId,
+        parent: Parent,
+        items: u32,
+    ) {
+        if !matches!(
+            self.st.phase,
+            super::Phase::Running | super::Phase::Draining
+        ) {
+            return;
+        }
+        let preds = &self.d.preds[consumer.index()];
+        if preds.len() > 1 {
+            let Some(k) = preds.iter().position(|&p| p == producer) else {
+                return;
+            };
+            let j = &mut self.st.join[consumer.index()];
+            j[k] = true;
+            if !j.iter().all(|&b| b) {
+                return;
+            }
+            j.iter_mut().for_each(|b| *b = false);
+        }
+        self.activate(now, consumer, Some(parent), items);
+    }
+
+    pub(super) fn on_error(
+        &mut self,
+        now: Micros,
+        id: InstanceId,
+        executor: Executor,
+        reason: String,
+    ) {
+        let Some(inst) = self.st.instances.get_mut(&id) else {
+            self.st.counters.unknown_results += 1;
+            return;
+        };
+        let Some(a) = inst
+            .attempts
+            .iter_mut()
+            .find(|a| a.executor == executor && a.live)
+        else {
+            self.st.counters.unknown_results += 1;
+            return;
+        };
+        a.live = false;
+        self.release(now, id, executor);
+        self.after_attempt_ended(now, id, Some(reason));
+    }
+
+    /// The executor of a live attempt is gone (device failed, worker exited).
+    pub(super) fn attempt_lost(&mut self, now: Micros, id: InstanceId, gone: Executor) {
+        let Some(inst) = self.st.instances.get_mut(&id) else {
+            return;
+        };
+        let mut found = false;
+        for a in inst
+            .attempts
+            .iter_mut()
+            .filter(|a| a.executor == gone && a.live)
+        {
+            a.live = false;
+            found = true;
+        }
+        if found && !inst.attempts.iter().any(|a| a.live) && inst.waiting == Waiting::Running {
+            self.st.counters.replaced += 1;
+            self.place(now, id, None);
+        }
+    }
+
+    /// An attempt failed with an error: retry after backoff, or give up.
+    fn after_attempt_ended(&mut self, now: Micros, id: InstanceId, reason: Option<String>) {
+        let Some(inst) = self.st.instances.get_mut(&id) else {
+            return;
+        };
+        if inst.attempts.iter().any(|a| a.live) || inst.waiting != Waiting::Running {
+            return;
+        }
+        let policy = &self.st.graph.policies.task_error;
+        let reason = reason.unwrap_or_else(|| "attempt lost".into());
+        if inst.retries < policy.retries {
+            inst.retries += 1;
+            inst.waiting = Waiting::Backoff;
+            let backoff = policy.backoff_us;
+            // Jitter so that many retries after one outage do not align.
+            let jitter = self.st.rng.below(backoff / 4 + 1);
+            self.st.counters.retries += 1;
+            self.timer(now.plus(backoff + jitter), Timer::Retry { instance: id });
+        } else {
+            let abort = policy.abort_after;
+            let retries = policy.retries;
+            self.fail_instance(now, id, format!("failed after {retries} retries: {reason}"));
+            if abort {
+                self.abort(now, format!("instance {id} failed: {reason}"));
+            }
+        }
+    }
+
+    pub(super) fn on_retry(&mut self, now: Micros, id: InstanceId) {
+        let Some(inst) = self.st.instances.get(&id) else {
+            return;
+        };
+        if inst.waiting != Waiting::Backoff {
+            return;
+        }
+        let avoid = inst.attempts.last().map(|a| a.executor);
+        if let Some(i) = self.st.instances.get_mut(&id) {
+            i.waiting = Waiting::Running;
+        }
+        self.place(now, id, avoid);
+    }
+
+    /// Resolve the instance as failed, with a reason that is reported.
+    pub(super) fn fail_instance(&mut self, now: Micros, id: InstanceId, reason: String) {
+        let Some(inst) = self.st.instances.remove(&id) else {
+            return;
+        };
+        self.mark_done(id);
+        self.st.kinds[inst.task.index()].failed += 1;
+        self.unqueue(&inst, id);
+        for a in inst.attempts.iter().filter(|a| a.live) {
+            self.out.push_back(Effect::Cancel {
+                executor: a.executor,
+                instance: id,
+            });
+            self.release(now, id, a.executor);
+        }
+        self.st.failures.push(super::FailureRecord {
+            instance: id,
+            task: inst.task,
+            reason: reason.clone(),
+        });
+        self.publish(Publication::Failed {
+            instance: id,
+            task: inst.task,
+            reason,
+        });
+        self.group_resolved(now, inst.group, None, 0);
+        self.maybe_finish(now);
+    }
+
+    fn straggler_threshold(&self, task: TaskId) -> Option<u64> {
+        let p = self.st.graph.policies.straggler.as_ref()?;
+        let h = &self.st.kinds[task.index()].service;
+        let enough = h.count() >= self.st.config.straggler_min_samples;
+        let us = match p.threshold {
+            StragglerThreshold::FactorOfMedian { permille } if enough => {
+                h.quantile_bp(5_000)?.saturating_mul(u64::from(permille)) / 1000
+            }
+            StragglerThreshold::Percentile { bp } if enough => h.quantile_bp(bp)?,
+            StragglerThreshold::Absolute { us } => us,
+            _ => return None,
+        };
+        Some(us.max(1))
+    }
+
+    pub(super) fn on_straggler(&mut self, now: Micros, id: InstanceId, attempt: u32) {
+        let Some(inst) = self.st.instances.get(&id) else {
+            return;
+        };
+        let Some(a) = inst.attempts.get(attempt as usize) else {
+            return;
+        };
+        let live = inst.attempts.iter().filter(|a| a.live).count();
+        if !a.live || live != 1 || inst.relaunches >= self.st.config.max_relaunches {
+            return;
+        }
+        // Re-check against the current threshold: the timer was armed with
+        // the one known at dispatch.
+        let task = inst.task;
+        let Some(th) = self.straggler_threshold(task) else {
+            return;
+        };
+        if now.since(a.started) < th {
+            return;
+        }
+        let avoid = a.executor;
+        if let Some(i) = self.st.instances.get_mut(&id) {
+            i.relaunches += 1;
+        }
+        self.st.kinds[task.index()].relaunches += 1;
+        self.st.counters.relaunches += 1;
+        self.publish(Publication::Relaunched { instance: id, task });
+        self.place(now, id, Some(avoid));
+    }
+
+    pub(super) fn on_worker_exit(&mut self, now: Micros, worker: WorkerId) {
+        let function = self.st.pool.remove(worker);
+        let gone = Executor::Worker { worker };
+        let affected: Vec<InstanceId> = self
+            .st
+            .instances
+            .iter()
+            .filter(|(_, i)| i.attempts.iter().any(|a| a.live && a.executor == gone))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in affected {
+            self.attempt_lost(now, id, gone);
+        }
+        if let Some(f) = function {
+            self.st.pool.ensure_capacity(&f, &mut self.out);
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! The serverless function pool, as logic only: which worker runs which
+//! invocation, when workers start (cold) and stop (after keep-alive), and
+//! where they are placed. The runtime turns `StartWorker`/`Invoke`/`StopWorker`
+//! into containers or processes; the simulator models them.
+//!
+//! Rules, in order of preference for an invocation:
+//! 1. its parent's worker when the plan says `CloudInWorker` and that worker
+//!    has a free slot (no data leaves the container);
+//! 2. a warm worker of the function with a free slot (warm start);
+//! 3. otherwise it queues, and a worker is cold-started if none is already
+//!    starting; later, a queue older than `scale_up_delay_us` starts another.
+//!
+//! Idle workers stop after `keep_alive_us` (delayed termination) unless that
+//! would leave fewer than the plan's prewarm count. A CPU-heavy function's
+//! worker goes to a core without another heavy worker when one exists.
+
+use crate::config::PoolConfig;
+use crate::effect::{Effect, Handoff};
+use crate::event::Timer;
+use crate::ids::{InstanceId, WorkerId};
+use crate::time::Micros;
+use hivemind_dsl::ir::TaskId;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerState {
+    /// Cold start in progress: cannot take invocations yet.
+    Starting,
+    Warm,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Worker {
+    pub function: String,
+    pub state: WorkerState,
+    pub running: u32,
+    pub core: u32,
+    pub heavy: bool,
+    pub idle_since: Option<Micros>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queued {
+    pub instance: InstanceId,
+    pub task: TaskId,
+    pub since: Micros,
+    pub input: Handoff,
+    /// A worker this invocation must avoid (a relaunch of a straggler).
+    pub avoid: Option<WorkerId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Function {
+    pub heavy: bool,
+    /// Prewarmed workers the pool keeps while the mission runs.
+    pub floor: u32,
+    pub queue: VecDeque<Queued>,
+    pub workers: Vec<WorkerId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CoreLoad {
+    pub workers: u32,
+    pub heavy: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PoolStats {
+    pub cold_starts: u64,
+    pub warm_invocations: u64,
+    pub in_worker_invocations: u64,
+    pub queued_invocations: u64,
+    pub scale_ups: u64,
+    pub scale_downs: u64,
+    /// A heavy worker had to share a core with another heavy one.
+    pub interference_conflicts: u64,
+    pub peak_workers: u64,
+}
+
+/// An invocation the pool placed on a worker; the core records the attempt
+/// and emits the `Invoke`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatch {
+    pub worker: WorkerId,
+    pub instance: InstanceId,
+    pub task: TaskId,
+    pub function: String,
+    pub input: Handoff,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    cfg: PoolConfig,
+    cores_per_server: u32,
+    cores: Vec<CoreLoad>,
+    pub workers: BTreeMap<WorkerId, Worker>,
+    next_worker: u32,
+    pub functions: BTreeMap<String, Function>,
+    pub stats: PoolStats,
+}
+
+impl Pool {
+    pub fn new(cfg: PoolConfig, servers: u32, cores_per_server: u32) -> Pool {
+        let servers = servers.max(1);
+        let cores_per_server = cores_per_server.max(1);
+        Pool {
+            cfg,
+            cores_per_server,
+            cores: vec![CoreLoad::default(); (servers * cores_per_server) as usize],
+            workers: BTreeMap::new(),
+            next_worker: 0,
+            functions: BTreeMap::new(),
+            stats: PoolStats::default(),
+        }
+    }
+
+    pub fn declare(&mut self, function: &str, heavy: bool) {
+        let f = self.functions.entry(function.to_string()).or_default();
+        f.heavy |= heavy;
+    }
+
+    /// Start `workers` workers ahead of the first invocation.
+    pub fn prewarm(&mut self, function: &str, workers: u32, out: &mut VecDeque<Effect>) {
+        let n = workers.min(self.cfg.max_workers_per_function);
+        if let Some(f) = self.functions.get_mut(function) {
+            f.floor = f.floor.max(n);
+        }
+        for _ in 0..n {
+            self.start_worker(function, out);
+        }
+    }
+
+    fn start_worker(&mut self, function: &str, out: &mut VecDeque<Effect>) -> Option<WorkerId> {
+        let f = self.functions.entry(function.to_string()).or_default();
+        if f.workers.len() as u32 >= self.cfg.max_workers_per_function {
+            return None;
+        }
+        let heavy = f.heavy;
+        // Interference-aware: a heavy worker prefers a core with no heavy
+        // worker; among candidates the least loaded core, lowest index.
+        let core = (0..self.cores.len())
+            .min_by_key(|&c| {
+                let l = self.cores[c];
+                let clash = heavy && l.heavy > 0;
+                (clash, l.workers, c)
+            })
+            .unwrap_or(0);
+        if heavy && self.cores[core].heavy > 0 {
+            self.stats.interference_conflicts += 1;
+        }
+        self.cores[core].workers += 1;
+        if heavy {
+            self.cores[core].heavy += 1;
+        }
+        let id = WorkerId(self.next_worker);
+        self.next_worker += 1;
+        f.workers.push(id);
+        self.workers.insert(
+            id,
+            Worker {
+                function: function.to_string(),
+                state: WorkerState::Starting,
+                running: 0,
+                core: core as u32,
+                heavy,
+                idle_since: None,
+            },
+        );
+        self.stats.cold_starts += 1;
+        self.stats.peak_workers = self.stats.peak_workers.max(self.workers.len() as u64);
+        out.push_back(Effect::StartWorker {
+            worker: id,
+            function: function.to_string(),
+            server: core as u32 / self.cores_per_server,
+            core: core as u32 % self.cores_per_server,
+        });
+        Some(id)
+    }
+
+    fn free_slot(&self, w: WorkerId) -> bool {
+        self.workers
+            .get(&w)
+            .is_some_and(|w| w.state == WorkerState::Warm && w.running < self.cfg.concurrency)
+    }
+
+    fn take_slot(&mut self, w: WorkerId) {
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.running += 1;
+            worker.idle_since = None;
+        }
+    }
+
+    /// Place or queue an invocation. `parent` is the producer's worker when
+    /// the channel allows running in it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit(
+        &mut self,
+        now: Micros,
+        function: &str,
+        q: Queued,
+        parent: Option<WorkerId>,
+        out: &mut VecDeque<Effect>,
+    ) -> Option<Dispatch> {
+        if let Some(p) = parent.filter(|&p| self.free_slot(p) && Some(p) != q.avoid) {
+            self.take_slot(p);
+            self.stats.in_worker_invocations += 1;
+            return Some(Dispatch {
+                worker: p,
+                instance: q.instance,
+                task: q.task,
+                function: function.to_string(),
+                input: q.input,
+            });
+        }
+        if !self.functions.contains_key(function) {
+            self.declare(function, false);
+        }
+        let best = self.functions.get(function).and_then(|f| {
+            f.workers
+                .iter()
+                .copied()
+                .filter(|&w| self.free_slot(w) && Some(w) != q.avoid)
+                .min_by_key(|w| (self.workers.get(w).map_or(u32::MAX, |x| x.running), *w))
+        });
+        if let Some(w) = best {
+            self.take_slot(w);
+            self.stats.warm_invocations += 1;
+            return Some(Dispatch {
+                worker: w,
+                instance: q.instance,
+                task: q.task,
+                function: function.to_string(),
+                input: q.input,
+            });
+        }
+        self.stats.queued_invocations += 1;
+        let starting = self.starting_capacity(function);
+        let queued = self
+            .functions
+            .get(function)
+            .map_or(0, |f| f.queue.len() as u32);
+        if let Some(f) = self.functions.get_mut(function) {
+            f.queue.push_back(Queued { since: now, ..q });
+        }
+        // Cold-start only when the workers already starting cannot absorb
+        // the queue; otherwise wait for them (cold starts are expensive).
+        if starting <= queued {
+            self.start_worker(function, out);
+        }
+        None
+    }
+
+    fn starting_capacity(&self, function: &str) -> u32 {
+        self.functions.get(function).map_or(0, |f| {
+            f.workers
+                .iter()
+                .filter(|w| {
+                    self.workers
+                        .get(w)
+                        .is_some_and(|w| w.state == WorkerState::Starting)
+                })
+                .count() as u32
+                * self.cfg.concurrency
+        })
+    }
+
+    /// Drain the function's queue onto free slots of its warm workers.
+    fn pump(&mut self, function: &str) -> Vec<Dispatch> {
+        let mut done = Vec::new();
+        while let Some(f) = self.functions.get(function) {
+            let Some(front) = f.queue.front() else {
+                break;
+            };
+            let avoid = front.avoid;
+            let w = f
+                .workers
+                .iter()
+                .copied()
+                .filter(|&w| self.free_slot(w) && Some(w) != avoid)
+                .min_by_key(|w| (self.workers.get(w).map_or(u32::MAX, |x| x.running), *w));
+            let Some(w) = w else { break };
+            let Some(q) = self
+                .functions
+                .get_mut(function)
+                .and_then(|f| f.queue.pop_front())
+            else {
+                break;
+            };
+            self.take_slot(w);
+            done.push(Dispatch {
+                worker: w,
+                instance: q.instance,
+                task: q.task,
+                function: function.to_string(),
+                input: q.input,
+            });
+        }
+        done
+    }
+
+    pub fn on_ready(&mut self, worker: WorkerId) -> Vec<Dispatch> {
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return Vec::new();
+        };
+        w.state = WorkerState::Warm;
+        let function = w.function.clone();
+        self.pump(&function)
+    }
+
+    /// An invocation on `worker` ended (result, error or cancel).
+    pub fn on_done(
+        &mut self,
+        now: Micros,
+        worker: WorkerId,
+        out: &mut VecDeque<Effect>,
+    ) -> Vec<Dispatch> {
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return Vec::new();
+        };
+        w.running = w.running.saturating_sub(1);
+        let function = w.function.clone();
+        let d = self.pump(&function);
+        if let Some(w) = self.workers.get_mut(&worker) {
+            if w.running == 0 && w.idle_since.is_none() {
+                w.idle_since = Some(now);
+                out.push_back(Effect::SetTimer {
+                    at: now.plus(self.cfg.keep_alive_us),
+                    timer: Timer::KeepAlive { worker },
+                });
+            }
+        }
+        d
+    }
+
+    pub fn on_keep_alive(&mut self, now: Micros, worker: WorkerId, out: &mut VecDeque<Effect>) {
+        let Some(w) = self.workers.get(&worker) else {
+            return;
+        };
+        let expired = w.running == 0
+            && w.idle_since
+                .is_some_and(|t| now.since(t) >= self.cfg.keep_alive_us);
+        let function = w.function.clone();
+        let floor = self.functions.get(&function).map_or(0, |f| f.floor);
+        let count = self
+            .functions
+            .get(&function)
+            .map_or(0, |f| f.workers.len() as u32);
+        if expired && count > floor {
+            self.stats.scale_downs += 1;
+            self.remove(worker);
+            out.push_back(Effect::StopWorker { worker });
+        }
+    }
+
+    /// The worker is gone. Returns the function it served, so the core can
+    /// re-place what ran there.
+    pub fn remove(&mut self, worker: WorkerId) -> Option<String> {
+        let w = self.workers.remove(&worker)?;
+        if let Some(c) = self.cores.get_mut(w.core as usize) {
+            c.workers = c.workers.saturating_sub(1);
+            if w.heavy {
+                c.heavy = c.heavy.saturating_sub(1);
+            }
+        }
+        if let Some(f) = self.functions.get_mut(&w.function) {
+            f.workers.retain(|&x| x != worker);
+        }
+        Some(w.function)
+    }
+
+    /// After a worker exits, queued work of its function may need a new one.
+    pub fn ensure_capacity(&mut self, function: &str, out: &mut VecDeque<Effect>) {
+        let queued = self
+            .functions
+            .get(function)
+            .map_or(0, |f| f.queue.len() as u32);
+        let alive = self.functions.get(function).map_or(0, |f| f.workers.len());
+        if queued > 0 && (alive == 0 || self.starting_capacity(function) < queued) {
+            self.start_worker(function, out);
+        }
+    }
+
+    /// Autoscale up: a queue whose oldest entry waited too long gets a worker.
+    pub fn on_tick(&mut self, now: Micros, out: &mut VecDeque<Effect>) {
+        let late: Vec<String> = self
+            .functions
+            .iter()
+            .filter(|(_, f)| {
+                f.queue
+                    .front()
+                    .is_some_and(|q| now.since(q.since) >= self.cfg.scale_up_delay_us)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in late {
+            if self.starting_capacity(&name) == 0 && self.start_worker(&name, out).is_some() {
+                self.stats.scale_ups += 1;
+            }
+        }
+    }
+
+    /// Forget a queued invocation (its instance finished elsewhere).
+    pub fn unqueue(&mut self, instance: InstanceId) -> bool {
+        for f in self.functions.values_mut() {
+            if let Some(i) = f.queue.iter().position(|q| q.instance == instance) {
+                f.queue.remove(i);
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn is_queued(&self, instance: InstanceId) -> bool {
+        self.functions
+            .values()
+            .any(|f| f.queue.iter().any(|q| q.instance == instance))
+    }
+
+    /// Stop every worker (mission over).
+    pub fn stop_all(&mut self, out: &mut VecDeque<Effect>) {
+        let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
+        for w in ids {
+            self.remove(w);
+            out.push_back(Effect::StopWorker { worker: w });
+        }
+    }
+
+    pub fn core_loads(&self) -> &[CoreLoad] {
+        &self.cores
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(i: u64) -> Queued {
+        Queued {
+            instance: InstanceId(i),
+            task: TaskId(0),
+            since: Micros(0),
+            input: Handoff::None,
+            avoid: None,
+        }
+    }
+
+    fn cfg() -> PoolConfig {
+        PoolConfig {
+            concurrency: 2,
+            keep_alive_us: 1_000,
+            max_workers_per_function: 3,
+            ..PoolConfig::default()
+        }
+    }
+
+    #[test]
+    fn cold_then_warm_reuse_then_keep_alive() {
+        let mut p = Pool::new(cfg(), 1, 4);
+        let mut out = VecDeque::new();
+        p.declare("f", false);
+        assert!(
+            p.submit(Micros(0), "f", q(1), None, &mut out).is_none(),
+            "no worker yet"
+        );
+        assert!(matches!(out.pop_front(), Some(Effect::StartWorker { .. })));
+        assert!(p.submit(Micros(0), "f", q(2), None, &mut out).is_none());
+        assert!(out.is_empty(), "the starting worker absorbs the second");
+        let d = p.on_ready(WorkerId(0));
+        assert_eq!(d.len(), 2);
+        assert_eq!(p.workers[&WorkerId(0)].state, WorkerState::Warm);
+        assert!(p.on_done(Micros(10), WorkerId(0), &mut out).is_empty());
+        assert!(out.is_empty(), "still busy");
+        let d = p
+            .submit(Micros(10), "f", q(3), None, &mut out)
+            .expect("warm slot");
+        assert_eq!(d.worker, WorkerId(0));
+        assert_eq!(p.stats.warm_invocations, 1);
+        p.on_done(Micros(20), WorkerId(0), &mut out);
+        p.on_done(Micros(20), WorkerId(0), &mut out);
+        assert!(matches!(
+            out.pop_front(),
+            Some(Effect::SetTimer {
+                at: Micros(1020),
+                ..
+            })
+        ));
+        p.on_keep_alive(Micros(500), WorkerId(0), &mut out);
+        assert!(out.is_empty(), "too early");
+        p.on_keep_alive(Micros(1020), WorkerId(0), &mut out);
+        assert_eq!(
+            out.pop_front(),
+            Some(Effect::StopWorker {
+                worker: WorkerId(0)
+            })
+        );
+        assert!(p.workers.is_empty());
+    }
+
+    #[test]
+    fn heavy_workers_avoid_sharing_a_core_and_prewarm_floor_holds() {
+        let mut p = Pool::new(cfg(), 1, 2);
+        let mut out = VecDeque::new();
+        p.declare("heavy", true);
+        p.declare("light", false);
+        p.prewarm("heavy", 2, &mut out);
+        let cores: Vec<u32> = p.workers.values().map(|w| w.core).collect();
+        assert_eq!(cores, [0, 1]);
+        p.prewarm("heavy", 3, &mut out);
+        assert_eq!(p.stats.interference_conflicts, 1, "third heavy must share");
+        for w in 0..3 {
+            p.on_ready(WorkerId(w));
+        }
+        p.on_done(Micros(0), WorkerId(0), &mut out);
+        p.on_keep_alive(Micros(5_000), WorkerId(0), &mut out);
+        assert!(p.workers.contains_key(&WorkerId(0)), "prewarm floor");
+    }
+
+    #[test]
+    fn child_runs_in_parent_worker() {
+        let mut p = Pool::new(cfg(), 1, 2);
+        let mut out = VecDeque::new();
+        p.prewarm("parent", 1, &mut out);
+        p.on_ready(WorkerId(0));
+        let d = p
+            .submit(Micros(0), "child", q(1), Some(WorkerId(0)), &mut out)
+            .expect("in parent");
+        assert_eq!(d.worker, WorkerId(0));
+        assert_eq!(p.stats.in_worker_invocations, 1);
+    }
+}

@@ -1,0 +1,152 @@
+//! The mission report: what happened, per task kind and per device.
+
+use crate::core::{Controller, DeviceStatus, Phase};
+use crate::histogram::Histogram;
+use crate::pool::PoolStats;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissionReport {
+    pub mission: String,
+    pub seed: u64,
+    pub phase: Phase,
+    pub started_at_us: Option<u64>,
+    pub finished_at_us: Option<u64>,
+    pub tasks: Vec<TaskReport>,
+    pub devices: Vec<DeviceReport>,
+    pub devices_failed: u64,
+    pub rejoins: u64,
+    pub repartitions: u64,
+    pub replaced: u64,
+    pub relaunches: u64,
+    pub cancelled_losers: u64,
+    pub duplicate_results: u64,
+    pub stale_results_merged: u64,
+    pub stale_messages: u64,
+    pub retries: u64,
+    pub low_battery_returns: u64,
+    pub bytes_sent: u64,
+    pub pool: PoolStats,
+    pub failures: Vec<FailureReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReport {
+    pub task: String,
+    pub created: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub relaunches: u64,
+    pub duplicates_discarded: u64,
+    /// Created to completed.
+    pub latency: Latency,
+    /// Dispatch of the winning attempt to its result.
+    pub service: Latency,
+}
+
+/// Quantiles in µs, from a histogram with at most 12.5 % relative error
+/// (rounded up, never down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_us: u64,
+    pub p95_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+impl Latency {
+    pub fn of(h: &Histogram) -> Latency {
+        Latency {
+            count: h.count(),
+            p50_us: h.quantile_bp(5_000).unwrap_or(0),
+            p95_us: h.quantile_bp(9_500).unwrap_or(0),
+            p99_us: h.quantile_bp(9_900).unwrap_or(0),
+            max_us: h.quantile_bp(10_000).unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceReport {
+    pub device: u32,
+    pub fleet: String,
+    pub epoch: u32,
+    pub status: DeviceStatus,
+    pub completed: u64,
+    /// Battery spent over all epochs, from telemetry.
+    pub energy_uj: u64,
+    pub bytes_sent: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureReport {
+    pub instance: u64,
+    pub task: String,
+    pub reason: String,
+}
+
+impl Controller {
+    pub fn report(&self) -> MissionReport {
+        let st = self.state();
+        let c = &st.counters;
+        MissionReport {
+            mission: st.graph.mission.clone(),
+            seed: st.seed,
+            phase: st.phase.clone(),
+            started_at_us: st.started_at.map(|t| t.0),
+            finished_at_us: st.finished_at.map(|t| t.0),
+            tasks: st
+                .graph
+                .tasks
+                .iter()
+                .zip(&st.kinds)
+                .map(|(t, k)| TaskReport {
+                    task: t.name.clone(),
+                    created: k.created,
+                    completed: k.completed,
+                    failed: k.failed,
+                    relaunches: k.relaunches,
+                    duplicates_discarded: k.duplicates,
+                    latency: Latency::of(&k.latency),
+                    service: Latency::of(&k.service),
+                })
+                .collect(),
+            devices: st
+                .devices
+                .iter()
+                .map(|(id, d)| DeviceReport {
+                    device: id.0,
+                    fleet: st.graph.fleets[d.fleet.index()].name.clone(),
+                    epoch: d.epoch.0,
+                    status: d.status,
+                    completed: d.completed,
+                    energy_uj: d.energy_uj + d.battery_at_join_uj.saturating_sub(d.battery_uj),
+                    bytes_sent: d.bytes_sent,
+                })
+                .collect(),
+            devices_failed: c.devices_failed,
+            rejoins: c.rejoins,
+            repartitions: c.repartitions,
+            replaced: c.replaced,
+            relaunches: c.relaunches,
+            cancelled_losers: c.cancelled_losers,
+            duplicate_results: c.duplicate_results,
+            stale_results_merged: c.stale_results_merged,
+            stale_messages: c.stale_messages,
+            retries: c.retries,
+            low_battery_returns: c.low_battery_returns,
+            bytes_sent: c.bytes_sent,
+            pool: st.pool.stats.clone(),
+            failures: st
+                .failures
+                .iter()
+                .map(|f| FailureReport {
+                    instance: f.instance.0,
+                    task: st.graph.tasks[f.task.index()].name.clone(),
+                    reason: f.reason.clone(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! A small deterministic world around the core, for tests and the
+//! benchmark: devices that run what they are sent after a service time,
+//! send heartbeats and telemetry, can be killed, revived, slowed or cut off
+//! (buffering their results until they reconnect); workers with cold starts;
+//! and the driver's timer queue. Everything is ordered by (time, sequence)
+//! and random only through a seeded [`Rng`], so a run is a pure function of
+//! its inputs. The full simulator (links, motion, battery, FPGA) is `sim`.
+
+use crate::core::Controller;
+use crate::effect::{Effect, Publication};
+use crate::event::{Command, Event};
+use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
+use crate::record::Record;
+use crate::rng::Rng;
+use crate::time::Micros;
+use hivemind_dsl::ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
+use hivemind_dsl::plan::{self, Modality, Plan, Strategy};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A plan that keeps sensing, behaviours and fleet-pinned tasks on the
+/// edge and everything else in the cloud when allowed.
+pub fn simple_plan(graph: &TaskGraph) -> Plan {
+    let m: Vec<Modality> = graph
+        .tasks
+        .iter()
+        .map(|t| {
+            let edge_bound = t.behaviour.is_some()
+                || !t.needs.is_empty()
+                || matches!(t.placement, Placement::Edge | Placement::Fleet { .. });
+            if edge_bound && plan::allowed(graph, t.id, Modality::Edge) {
+                Modality::Edge
+            } else if plan::allowed(graph, t.id, Modality::Cloud) {
+                Modality::Cloud
+            } else {
+                Modality::Edge
+            }
+        })
+        .collect();
+    plan::assemble(graph, &m, Strategy::Manual, "testkit")
+}
+
+#[derive(Debug, Clone)]
+pub struct WorldConfig {
+    pub seed: u64,
+    pub edge_service_us: u64,
+    pub cloud_service_us: u64,
+    /// Service time varies by up to ± this many permille.
+    pub jitter_permille: u64,
+    pub net_latency_us: u64,
+    pub cold_start_us: u64,
+    /// Items in every result (drives per-item fan-out).
+    pub items: u32,
+    pub result_bytes: u64,
+    /// Battery drained per telemetry period.
+    pub drain_uj_per_s: u64,
+    /// Devices whose attempts take this many times longer.
+    pub slow: Vec<(DeviceId, u64)>,
+    /// Per task: this permille of attempts fail with an error.
+    pub error_permille: u32,
+    /// Keep the records the core asks to journal.
+    pub keep_journal: bool,
+}
+
+impl Default for WorldConfig {
+    fn default() -> WorldConfig {
+        WorldConfig {
+            seed: 1,
+            edge_service_us: 20_000,
+            cloud_service_us: 10_000,
+            jitter_permille: 200,
+            net_latency_us: 2_000,
+            cold_start_us: 250_000,
+            items: 3,
+            result_bytes: 1_000,
+            drain_uj_per_s: 1_000_000,
+            slow: Vec::new(),
+            error_permille: 0,
+            keep_journal: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pending {
+    Deliver(Event),
+    Beat(DeviceId),
+    Finish {
+        executor: Executor,
+        instance: InstanceId,
+    },
+    Kill(DeviceId),
+    Revive(DeviceId),
+    Disconnect(DeviceId),
+    Reconnect(DeviceId),
+    Stop,
+}
+
+#[derive(Debug, Clone)]
+struct SimDevice {
+    fleet: FleetId,
+    alive: bool,
+    connected: bool,
+    epoch: Epoch,
+    battery_uj: u64,
+    running: BTreeSet<InstanceId>,
+    buffered: Vec<Event>,
+}
+
+pub struct World {
+    pub ctl: Controller,
+    pub cfg: WorldConfig,
+    pub now: Micros,
+    queue: BTreeMap<(Micros, u64), Pending>,
+    seq: u64,
+    rng: Rng,
+    devices: BTreeMap<DeviceId, SimDevice>,
+    workers: BTreeMap<WorkerId, BTreeSet<InstanceId>>,
+    /// Every (time, event) handed to the core, in order.
+    pub log: Vec<(Micros, Event)>,
+    pub journal: Vec<Record>,
+    pub publications: Vec<(Micros, Publication)>,
+    /// Every effect except journal writes and timers, for assertions.
+    pub effects: Vec<(Micros, Effect)>,
+    pub keep_effects: bool,
+    pub events_handled: u64,
+}
+
+impl World {
+    /// A world with every fleet's devices (ids numbered across fleets from
+    /// 0) registered at time 0 and the mission started at 1 ms.
+    pub fn new(ctl: Controller, cfg: WorldConfig) -> World {
+        let mut w = World {
+            ctl,
+            rng: Rng::new(cfg.seed ^ 0x5EED),
+            cfg,
+            now: Micros::ZERO,
+            queue: BTreeMap::new(),
+            seq: 0,
+            devices: BTreeMap::new(),
+            workers: BTreeMap::new(),
+            log: Vec::new(),
+            journal: Vec::new(),
+            publications: Vec::new(),
+            effects: Vec::new(),
+            keep_effects: true,
+            events_handled: 0,
+        };
+        w.absorb();
+        let fleets: Vec<(FleetId, u32, u64, Option<PointMm>)> = w
+            .ctl
+            .state()
+            .graph
+            .fleets
+            .iter()
+            .map(|f| (f.id, f.count, f.battery_uj, f.home))
+            .collect();
+        let mut next = 0;
+        for (fleet, count, battery, home) in fleets {
+            for _ in 0..count {
+                let id = DeviceId(next);
+                next += 1;
+                w.devices.insert(
+                    id,
+                    SimDevice {
+                        fleet,
+                        alive: true,
+                        connected: true,
+                        epoch: Epoch(0),
+                        battery_uj: battery,
+                        running: BTreeSet::new(),
+                        buffered: Vec::new(),
+                    },
+                );
+                w.at(
+                    Micros::ZERO,
+                    Pending::Deliver(Event::DeviceJoined {
+                        device: id,
+                        fleet,
+                        battery_uj: battery,
+                        position: home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 }),
+                    }),
+                );
+                // Stagger heartbeats so they do not all land on one instant.
+                let phase = u64::from(id.0) * 7_919 % 1_000_000;
+                w.at(Micros(phase), Pending::Beat(id));
+            }
+        }
+        w.at(
+            Micros::from_millis(1),
+            Pending::Deliver(Event::Operator {
+                command: Command::Start,
+            }),
+        );
+        w
+    }
+
+    fn at(&mut self, t: Micros, p: Pending) {
+        self.seq += 1;
+        self.queue.insert((t, self.seq), p);
+    }
+
+    pub fn kill(&mut self, t: Micros, d: DeviceId) {
+        self.at(t, Pending::Kill(d));
+    }
+    pub fn revive(&mut self, t: Micros, d: DeviceId) {
+        self.at(t, Pending::Revive(d));
+    }
+    /// Cut the device off (it keeps working and buffers results) until `to`,
+    /// when it replays what it buffered and registers again.
+    pub fn disconnect(&mut self, from: Micros, to: Micros, d: DeviceId) {
+        self.at(from, Pending::Disconnect(d));
+        self.at(to, Pending::Reconnect(d));
+    }
+    pub fn stop_at(&mut self, t: Micros) {
+        self.at(t, Pending::Stop);
+    }
+    pub fn device_ids(&self) -> Vec<DeviceId> {
+        self.devices.keys().copied().collect()
+    }
+
+    fn handle(&mut self, e: Event) {
+        let joined = match &e {
+            Event::DeviceJoined { device, .. } => Some(*device),
+            _ => None,
+        };
+        self.log.push((self.now, e.clone()));
+        self.events_handled += 1;
+        self.ctl.handle(self.now, e);
+        // The core gives each join a new epoch; learn it from the state.
+        if let Some(id) = joined {
+            let epoch = self.ctl.state().devices.get(&id).map(|d| d.epoch);
+            if let (Some(d), Some(e)) = (self.devices.get_mut(&id), epoch) {
+                if d.epoch != e {
+                    d.epoch = e;
+                    d.running.clear();
+                }
+            }
+        }
+        self.absorb();
+    }
+
+    fn service(&mut self, base: u64, executor: Executor) -> u64 {
+        let j = self.cfg.jitter_permille;
+        let spread = base * j / 1000;
+        let mut us = base - spread + self.rng.below(2 * spread + 1);
+        if let Executor::Device { device, .. } = executor {
+            if let Some((_, f)) = self.cfg.slow.iter().find(|(d, _)| *d == device) {
+                us *= f;
+            }
+        }
+        us.max(1)
+    }
+
+    /// Carry out the core's effects.
+    fn absorb(&mut self) {
+        let effects: Vec<Effect> = self.ctl.drain_effects().collect();
+        for e in effects {
+            match &e {
+                Effect::WriteJournal(r) => {
+                    if self.cfg.keep_journal {
+                        self.journal.push(r.clone());
+                    }
+                    continue;
+                }
+                Effect::SetTimer { at, timer } => {
+                    self.at(*at, Pending::Deliver(Event::TimerFired { timer: *timer }));
+                    continue;
+                }
+                Effect::SendTask {
+                    device,
+                    epoch,
+                    instance,
+                    ..
+                } => {
+                    let ok = self
+                        .devices
+                        .get(device)
+                        .is_some_and(|d| d.alive && d.epoch == *epoch);
+                    if ok {
+                        let ex = Executor::Device {
+                            device: *device,
+                            epoch: *epoch,
+                        };
+                        let us = self.service(self.cfg.edge_service_us, ex);
+                        if let Some(d) = self.devices.get_mut(device) {
+                            d.running.insert(*instance);
+                        }
+                        self.at(
+                            self.now.plus(us + self.cfg.net_latency_us),
+                            Pending::Finish {
+                                executor: ex,
+                                instance: *instance,
+                            },
+                        );
+                    }
+                }
+                Effect::Invoke {
+                    worker, instance, ..
+                } => {
+                    if let Some(w) = self.workers.get_mut(worker) {
+                        w.insert(*instance);
+                        let ex = Executor::Worker { worker: *worker };
+                        let us = self.service(self.cfg.cloud_service_us, ex);
+                        self.at(
+                            self.now.plus(us),
+                            Pending::Finish {
+                                executor: ex,
+                                instance: *instance,
+                            },
+                        );
+                    }
+                }
+                Effect::Cancel { executor, instance } => match executor {
+                    Executor::Device { device, .. } => {
+                        if let Some(d) = self.devices.get_mut(device) {
+                            d.running.remove(instance);
+                        }
+                    }
+                    Executor::Worker { worker } => {
+                        if let Some(w) = self.workers.get_mut(worker) {
+                            w.remove(instance);
+                        }
+                    }
+                },
+                Effect::StartWorker { worker, .. } => {
+                    self.workers.insert(*worker, BTreeSet::new());
+                    self.at(
+                        self.now.plus(self.cfg.cold_start_us),
+                        Pending::Deliver(Event::WorkerReady { worker: *worker }),
+                    );
+                }
+                Effect::StopWorker { worker } => {
+                    self.workers.remove(worker);
+                }
+                Effect::Resync { device } => {
+                    // A cut-off device cannot hear it; a live one re-registers.
+                    let d = self.devices.get(device).cloned();
+                    if let Some(d) = d.filter(|d| d.alive && d.connected) {
+                        self.at(
+                            self.now.plus(self.cfg.net_latency_us),
+                            Pending::Deliver(Event::DeviceJoined {
+                                device: *device,
+                                fleet: d.fleet,
+                                battery_uj: d.battery_uj,
+                                position: PointMm { x_mm: 0, y_mm: 0 },
+                            }),
+                        );
+                    }
+                }
+                Effect::Publish(p) => self.publications.push((self.now, p.clone())),
+                Effect::Behave { .. } | Effect::Ack { .. } => {}
+            }
+            if self.keep_effects {
+                self.effects.push((self.now, e));
+            }
+        }
+    }
+
+    /// Process the next pending item; false when nothing is left.
+    pub fn step(&mut self) -> bool {
+        let Some(((t, _), p)) = self.queue.pop_first() else {
+            return false;
+        };
+        self.now = self.now.max(t);
+        match p {
+            Pending::Deliver(e) => self.handle(e),
+            Pending::Stop => self.handle(Event::Operator {
+                command: Command::Stop,
+            }),
+            Pending::Beat(id) => {
+                let Some(d) = self.devices.get_mut(&id) else {
+                    return true;
+                };
+                if !d.alive {
+                    return true;
+                }
+                d.battery_uj = d.battery_uj.saturating_sub(self.cfg.drain_uj_per_s);
+                let (epoch, battery, connected) = (d.epoch, d.battery_uj, d.connected);
+                self.at(self.now.plus(1_000_000), Pending::Beat(id));
+                if connected && epoch.0 > 0 {
+                    self.handle(Event::Heartbeat { device: id, epoch });
+                    if (self.now.0 / 1_000_000) & 1 == 0 {
+                        self.handle(Event::Telemetry {
+                            device: id,
+                            epoch,
+                            position: PointMm { x_mm: 0, y_mm: 0 },
+                            battery_uj: battery,
+                        });
+                    }
+                }
+            }
+            Pending::Finish { executor, instance } => self.finish(executor, instance),
+            Pending::Kill(id) => {
+                if let Some(d) = self.devices.get_mut(&id) {
+                    d.alive = false;
+                    d.running.clear();
+                    d.buffered.clear();
+                }
+            }
+            Pending::Revive(id) => {
+                let d = self.devices.get_mut(&id).filter(|d| !d.alive);
+                if let Some(d) = d {
+                    d.alive = true;
+                    d.connected = true;
+                    let (fleet, battery) = (d.fleet, d.battery_uj);
+                    self.handle(Event::DeviceJoined {
+                        device: id,
+                        fleet,
+                        battery_uj: battery,
+                        position: PointMm { x_mm: 0, y_mm: 0 },
+                    });
+                    self.at(self.now.plus(1_000_000), Pending::Beat(id));
+                }
+            }
+            Pending::Disconnect(id) => {
+                if let Some(d) = self.devices.get_mut(&id) {
+                    d.connected = false;
+                }
+            }
+            Pending::Reconnect(id) => {
+                let Some(d) = self
+                    .devices
+                    .get_mut(&id)
+                    .filter(|d| d.alive && !d.connected)
+                else {
+                    return true;
+                };
+                d.connected = true;
+                let buffered = std::mem::take(&mut d.buffered);
+                let (fleet, battery) = (d.fleet, d.battery_uj);
+                for e in buffered {
+                    self.handle(e);
+                }
+                self.handle(Event::DeviceJoined {
+                    device: id,
+                    fleet,
+                    battery_uj: battery,
+                    position: PointMm { x_mm: 0, y_mm: 0 },
+                });
+            }
+        }
+        true
+    }
+
+    fn finish(&mut self, executor: Executor, instance: InstanceId) {
+        let fail = self.cfg.error_permille > 0 && self.rng.chance(self.cfg.error_permille);
+        let event = if fail {
+            Event::TaskError {
+                instance,
+                executor,
+                reason: "injected error".into(),
+            }
+        } else {
+            Event::TaskResult {
+                instance,
+                executor,
+                items: self.cfg.items,
+                bytes: self.cfg.result_bytes,
+            }
+        };
+        match executor {
+            Executor::Device { device, epoch } => {
+                let Some(d) = self.devices.get_mut(&device) else {
+                    return;
+                };
+                if !d.alive || d.epoch != epoch || !d.running.remove(&instance) {
+                    return;
+                }
+                if d.connected {
+                    self.handle(event);
+                } else {
+                    d.buffered.push(event);
+                }
+            }
+            Executor::Worker { worker } => {
+                if self
+                    .workers
+                    .get_mut(&worker)
+                    .is_some_and(|w| w.remove(&instance))
+                {
+                    self.handle(event);
+                }
+            }
+        }
+    }
+
+    pub fn run_until(&mut self, t: Micros) {
+        while self
+            .queue
+            .first_key_value()
+            .is_some_and(|((at, _), _)| *at <= t)
+        {
+            self.step();
+        }
+        self.now = self.now.max(t);
+    }
+
+    /// Run until the mission finished or aborted (or `limit`).
+    pub fn run_to_end(&mut self, limit: Micros) {
+        while !matches!(
+            self.ctl.state().phase,
+            crate::core::Phase::Finished | crate::core::Phase::Aborted { .. }
+        ) {
+            match self.queue.first_key_value() {
+                Some(((at, _), _)) if *at <= limit => {
+                    self.step();
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Ids of every instance completed, in order of publication.
+    pub fn completed(&self) -> Vec<(InstanceId, TaskId)> {
+        self.publications
+            .iter()
+            .filter_map(|(_, p)| match p {
+                Publication::Completed { instance, task, .. } => Some((*instance, *task)),
+                _ => None,
+            })
+            .collect()
+    }
+}

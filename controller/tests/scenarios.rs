@@ -1,0 +1,360 @@
+//! Deterministic scenarios on a virtual clock: failures, flapping,
+//! stragglers, mass loss, and the ten example missions.
+
+#[path = "support/common.rs"]
+mod common;
+
+use common::*;
+use hivemind_controller::core::DeviceStatus;
+use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
+use hivemind_controller::{
+    BehaviourCommand, Config, Controller, DeviceId, Effect, Event, Executor, Micros, Phase,
+    Publication,
+};
+use std::collections::BTreeMap;
+
+#[test]
+fn survey_runs_clean_and_pool_reuses_warm_workers() {
+    let mut w = world(survey(4), WorldConfig::default());
+    w.stop_at(Micros::from_secs(5));
+    w.run_until(Micros::from_secs(3));
+    let loads = w.ctl.state().pool.core_loads().to_vec();
+    let (lo, hi) = (
+        loads.iter().map(|c| c.heavy).min().unwrap_or(0),
+        loads.iter().map(|c| c.heavy).max().unwrap_or(0),
+    );
+    assert!(hi - lo <= 1, "heavy workers spread evenly: {loads:?}");
+    w.run_to_end(Micros::from_secs(60));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished, "{r:#?}");
+    assert!(r.failures.is_empty());
+    assert_cover_partition(w.ctl.state(), 1);
+    assert_exactly_once(&w, 1);
+    for t in &r.tasks {
+        if t.task != "sweep" {
+            assert!(t.completed > 0, "{} never completed", t.task);
+        }
+        assert_eq!(t.created, t.completed, "{}", t.task);
+    }
+    // Prewarmed from the plan (one worker per function), autoscaled, then reused warm.
+    assert!(r.pool.cold_starts >= 2);
+    assert!(r.pool.warm_invocations > r.pool.cold_starts, "{:?}", r.pool);
+    // Heavy `cls` workers on 2x8 cores: the first 16 get a core each, any
+    // more must share, spread evenly.
+    let heavy = r.pool.cold_starts - 1;
+    assert_eq!(
+        r.pool.interference_conflicts,
+        heavy.saturating_sub(16),
+        "{:?}",
+        r.pool
+    );
+    // Mission over: every worker stopped.
+    assert!(w.ctl.state().pool.workers.is_empty());
+}
+
+/// A device falls silent at 5 s: at 3 s of silence (within one 100 ms tick)
+/// it is declared failed, its strip is shared among its nearest survivors
+/// (the area stays partitioned), its in-flight work is re-placed, and the
+/// mission completes everything.
+#[test]
+fn device_failure_at_3s_repartitions() {
+    let mut w = world(survey(8), WorldConfig::default());
+    let victim = DeviceId(3);
+    w.kill(Micros::from_secs(5), victim);
+    w.stop_at(Micros::from_secs(12));
+    let last_beat = w
+        .log
+        .iter()
+        .rev()
+        .filter(|(_, e)| matches!(e, Event::Heartbeat { device, .. } if *device == victim))
+        .map(|(t, _)| *t)
+        .next();
+    assert!(last_beat.is_none(), "nothing handled yet");
+    w.run_until(Micros::from_secs(5));
+    let last_beat = w
+        .log
+        .iter()
+        .rev()
+        .filter(|(_, e)| matches!(e, Event::Heartbeat { device, .. } if *device == victim))
+        .map(|(t, _)| *t)
+        .next()
+        .expect("victim sent heartbeats");
+    let strips_before = w.ctl.state().devices[&victim].cover.clone();
+    assert_eq!(strips_before.len(), 1);
+    w.run_until(last_beat.plus(2_900_000));
+    assert_eq!(
+        w.ctl.state().devices[&victim].status,
+        DeviceStatus::Alive,
+        "not before 3 s"
+    );
+    w.run_until(last_beat.plus(3_100_000));
+    assert_eq!(w.ctl.state().devices[&victim].status, DeviceStatus::Failed);
+    let failed_at = w
+        .publications
+        .iter()
+        .find_map(|(t, p)| {
+            matches!(p, Publication::DeviceFailed { device, .. } if *device == victim).then_some(*t)
+        })
+        .expect("failure published");
+    assert!(failed_at.since(last_beat) >= 3_000_000 && failed_at.since(last_beat) <= 3_100_000);
+    assert!(w
+        .publications
+        .iter()
+        .any(|(t, p)| *t == failed_at && matches!(p, Publication::Repartitioned { .. })));
+    // The survivors that took a piece were told at the same instant, and what
+    // they were told is what the state holds.
+    let told: BTreeMap<DeviceId, Vec<_>> = w
+        .effects
+        .iter()
+        .filter(|(t, _)| *t == failed_at)
+        .filter_map(|(_, e)| match e {
+            Effect::Behave {
+                device,
+                command: BehaviourCommand::Cover { strips, .. },
+                ..
+            } => Some((*device, strips.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(!told.is_empty() && told.len() <= 4, "{told:?}");
+    for (d, strips) in &told {
+        assert_ne!(*d, victim);
+        assert_eq!(&w.ctl.state().devices[d].cover, strips);
+    }
+    // The victim's strip is now covered by the devices told, exactly.
+    let s = strips_before[0];
+    let covered: i64 = told
+        .values()
+        .flatten()
+        .map(|x| (x.x_max.min(s.x_max) - x.x_min.max(s.x_min)).max(0))
+        .sum();
+    assert_eq!(covered, s.width());
+    assert_cover_partition(w.ctl.state(), 3);
+    w.run_to_end(Micros::from_secs(120));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished);
+    assert_eq!(r.devices_failed, 1);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    assert_exactly_once(&w, 3);
+}
+
+/// A device drops off the network three times (results buffered), is
+/// declared failed each time, then replays its buffered results with the
+/// old epoch and registers again with a new one. Stale results are merged
+/// when their instance is still open, discarded as duplicates otherwise;
+/// nothing completes twice and the area stays partitioned.
+#[test]
+fn flapping_device() {
+    let mut w = world(survey(6), WorldConfig::default());
+    let d = DeviceId(2);
+    for k in 0..3u64 {
+        let from = Micros::from_secs(2 + k * 6);
+        w.disconnect(from, from.plus(4_200_000), d);
+    }
+    w.stop_at(Micros::from_secs(22));
+    let mut epochs = Vec::new();
+    for s in 1..=22 {
+        w.run_until(Micros::from_secs(s));
+        assert_cover_partition(w.ctl.state(), s);
+        epochs.push(w.ctl.state().devices[&d].epoch.0);
+    }
+    w.run_to_end(Micros::from_secs(120));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished);
+    assert_eq!(
+        w.ctl.state().devices[&d].epoch.0,
+        4,
+        "epochs seen: {epochs:?}"
+    );
+    assert_eq!(r.devices_failed, 3);
+    assert_eq!(r.rejoins, 3);
+    assert!(
+        r.stale_messages > 0 || r.stale_results_merged > 0 || r.duplicate_results > 0,
+        "{r:#?}"
+    );
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    assert_exactly_once(&w, 2);
+    // Energy is summed across the device's epochs.
+    let dev = r
+        .devices
+        .iter()
+        .find(|x| x.device == 2)
+        .expect("device in report");
+    assert!(dev.energy_uj >= 15_000_000, "{dev:?}");
+}
+
+/// Device 0 runs 20x slower. Once the task kind has a median, its attempts
+/// exceed 2x the median and are relaunched on another device; the first
+/// result wins, the loser is cancelled, and nothing is counted twice.
+#[test]
+fn straggler_relaunch_first_result_wins() {
+    let cfg = WorldConfig {
+        slow: vec![(DeviceId(0), 20)],
+        ..WorldConfig::default()
+    };
+    let mut w = world(survey(4), cfg);
+    w.stop_at(Micros::from_secs(10));
+    w.run_to_end(Micros::from_secs(120));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished);
+    assert!(r.relaunches >= 5, "{r:#?}");
+    let relaunched: Vec<_> = w
+        .publications
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Publication::Relaunched { instance, .. } => Some(*instance),
+            _ => None,
+        })
+        .collect();
+    let winners: BTreeMap<_, _> = w
+        .publications
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Publication::Completed {
+                instance, executor, ..
+            } => Some((*instance, *executor)),
+            _ => None,
+        })
+        .collect();
+    let mut fast_wins = 0;
+    for i in &relaunched {
+        let win = winners.get(i).expect("relaunched instance completed");
+        if !matches!(win, Executor::Device { device, .. } if *device == DeviceId(0)) {
+            fast_wins += 1;
+            // The slow loser was cancelled.
+            assert!(w.effects.iter().any(|(_, e)| matches!(e,
+                Effect::Cancel { executor: Executor::Device { device, .. }, instance } if *device == DeviceId(0) && instance == i)));
+        }
+    }
+    assert!(
+        fast_wins * 10 >= relaunched.len() * 9,
+        "{fast_wins} of {}",
+        relaunched.len()
+    );
+    assert_eq!(
+        r.cancelled_losers as usize,
+        relaunched.len(),
+        "one loser per relaunch"
+    );
+    for t in &r.tasks {
+        assert_eq!(t.created, t.completed, "{}", t.task);
+    }
+    assert_exactly_once(&w, 0);
+}
+
+/// 30 % of the drones (5 of 16) die mid-mission at staggered times; the
+/// mission still completes every instance it accepted.
+#[test]
+fn thirty_percent_killed_mission_still_completes() {
+    let mut w = world(survey(16), WorldConfig::default());
+    for (k, d) in [1u32, 4, 7, 10, 13].into_iter().enumerate() {
+        w.kill(Micros::from_millis(3_000 + 1_700 * k as u64), DeviceId(d));
+    }
+    w.stop_at(Micros::from_secs(20));
+    w.run_to_end(Micros::from_secs(120));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished);
+    assert_eq!(r.devices_failed, 5);
+    assert!(r.repartitions >= 5);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    for t in &r.tasks {
+        assert_eq!(t.created, t.completed, "{}", t.task);
+    }
+    assert_eq!(
+        w.ctl
+            .state()
+            .devices
+            .values()
+            .filter(|d| d.status == DeviceStatus::Alive)
+            .count(),
+        11
+    );
+    assert_cover_partition(w.ctl.state(), 30);
+    assert_exactly_once(&w, 30);
+}
+
+/// Same seed, same script: byte-identical event log and report.
+#[test]
+fn runs_are_deterministic() {
+    let run = || {
+        let cfg = WorldConfig {
+            seed: 77,
+            error_permille: 50,
+            ..WorldConfig::default()
+        };
+        let mut w = world(survey(5), cfg);
+        w.kill(Micros::from_secs(3), DeviceId(1));
+        w.stop_at(Micros::from_secs(8));
+        w.run_to_end(Micros::from_secs(120));
+        (
+            serde_json::to_string(&w.log).unwrap_or_default(),
+            serde_json::to_string(&w.ctl.report()).unwrap_or_default(),
+        )
+    };
+    let (a, b) = (run(), run());
+    assert!(a.0.len() > 1000);
+    assert_eq!(a, b);
+}
+
+/// Injected task errors are retried with backoff; with retries exhausted an
+/// instance is failed with its reason, and the mission still finishes.
+#[test]
+fn errors_are_retried_then_failed_with_a_reason() {
+    let cfg = WorldConfig {
+        error_permille: 400,
+        ..WorldConfig::default()
+    };
+    let mut w = world(survey(4), cfg);
+    w.stop_at(Micros::from_secs(6));
+    w.run_to_end(Micros::from_secs(120));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished);
+    assert!(r.retries > 10, "{}", r.retries);
+    assert!(
+        !r.failures.is_empty(),
+        "40 % errors with 3 retries: some instance fails"
+    );
+    assert!(r
+        .failures
+        .iter()
+        .all(|f| f.reason.contains("after 3 retries")));
+    assert_exactly_once(&w, 400);
+}
+
+/// The ten example missions run on the controller with a simple plan:
+/// a data-driven summary (tasks created/completed, devices, pool) is
+/// snapshotted.
+#[test]
+fn example_missions_run_to_completion() {
+    let mut summary = Vec::new();
+    for s in hivemind_examples::SCENARIOS {
+        let graph = hivemind_dsl::compile(s.source, s.file)
+            .graph
+            .expect("example compiles");
+        let plan = simple_plan(&graph);
+        let ctl = Controller::new(Config::default(), graph, plan, 5).expect("valid plan");
+        let mut w = World::new(
+            ctl,
+            WorldConfig {
+                keep_journal: false,
+                ..WorldConfig::default()
+            },
+        );
+        w.keep_effects = false;
+        w.kill(Micros::from_secs(2), DeviceId(0));
+        w.stop_at(Micros::from_secs(4));
+        w.run_to_end(Micros::from_secs(200));
+        let r = w.ctl.report();
+        assert_eq!(r.phase, Phase::Finished, "{}", s.id);
+        assert_exactly_once(&w, 5);
+        assert_cover_partition(w.ctl.state(), 5);
+        summary.push(serde_json::json!({
+            "scenario": s.id,
+            "devices_failed": r.devices_failed,
+            "failures": r.failures.len(),
+            "tasks": r.tasks.iter().map(|t| format!("{} {}/{}", t.task, t.completed, t.created)).collect::<Vec<_>>(),
+            "cold_starts": r.pool.cold_starts,
+        }));
+    }
+    insta::assert_json_snapshot!("example_missions", summary);
+}
