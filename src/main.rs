@@ -3,6 +3,7 @@
 mod bench;
 mod bench_synth;
 mod input;
+mod run;
 mod summary;
 mod synth;
 
@@ -131,6 +132,36 @@ Examples:
         #[arg(long, value_name = "PLAN", conflicts_with_all = ["pareto", "output"])]
         evaluate: Option<PathBuf>,
         /// Print the whole result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a mission: compile, synthesize, execute on the controller core.
+    #[command(long_about = "\
+Run a mission end to end: compile it, synthesize its placement plan with z3,
+and execute the plan with the real controller core (sans-IO scheduler,
+liveness, repartition, stragglers, function pool, journal) on a simulated
+fleet for the mission's duration, optionally killing devices mid-mission.
+Prints the mission report: per task kind completions and latency
+percentiles, relaunches, repartitions, energy and bytes per device.
+
+The simulated fleet is the controller's deterministic test world: devices and
+function workers with uniform service times and jitter. The discrete-event
+simulator driven by the cost model comes with its own stage.
+
+Examples:
+  hivemind run examples/missions/s02_tree_recognition.hm
+  hivemind run examples/missions/s01_face_recognition.hm --kill 4 --seed 7
+  hivemind run mission.hm --json > report.json")]
+    Run {
+        /// Mission file (.hm).
+        file: PathBuf,
+        /// Seed of the simulated world (same seed, same run).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Devices to kill at a third of the mission (fault injection).
+        #[arg(long, default_value_t = 0)]
+        kill: u32,
+        /// Print the mission report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -391,6 +422,12 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(status)
         }
         Command::Bench { what, json, sizes } => bench::run(what, json, &sizes),
+        Command::Run {
+            file,
+            seed,
+            kill,
+            json,
+        } => run::run(&file, seed, kill, json),
         Command::Synth {
             file,
             profile,

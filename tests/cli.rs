@@ -299,3 +299,34 @@ fn synth_explains_infeasible_missions_and_refuses_bad_profiles() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn run_executes_a_mission_on_the_controller_and_survives_kills() {
+    let o = hivemind(&[
+        "run",
+        &example("s02_tree_recognition.hm"),
+        "--kill",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json report");
+    assert_eq!(r["phase"], "finished");
+    assert_eq!(r["devices_failed"], 4);
+    assert!(r["repartitions"].as_u64() >= Some(4));
+    for t in r["tasks"].as_array().expect("tasks") {
+        assert_eq!(t["created"], t["completed"], "{t}");
+        assert_eq!(t["failed"], 0, "{t}");
+    }
+    // Same seed, same run.
+    let again = hivemind(&[
+        "run",
+        &example("s02_tree_recognition.hm"),
+        "--kill",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(o.stdout, again.stdout);
+    let too_many = hivemind(&["run", &example("s02_tree_recognition.hm"), "--kill", "99"]);
+    assert_eq!(too_many.status.code(), Some(2));
+}

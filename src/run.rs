@@ -1,0 +1,139 @@
+//! `hivemind run`: a mission executed by the controller core on a
+//! simulated fleet.
+
+use crate::{input, print_diagnostics, status_line};
+use anyhow::{anyhow, Result};
+use hivemind_controller::testkit::{World, WorldConfig};
+use hivemind_controller::{Config, Controller, Micros, Phase};
+use hivemind_dsl::cost::Profile;
+use hivemind_synth::{synthesize, Options, Status};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(file: &Path, seed: u64, kill: u32, json: bool) -> Result<ExitCode> {
+    let name = file.display().to_string();
+    let src = input::read_mission(file)?;
+    let compiled = hivemind_dsl::compile(&src, &name);
+    let Some(graph) = compiled.graph else {
+        print_diagnostics(&compiled.diagnostics, &name, &src);
+        eprintln!("{}", status_line(&name, &compiled.diagnostics));
+        return Ok(ExitCode::from(1));
+    };
+    let synthesis = synthesize(&graph, Profile::default(), &Options::default())
+        .map_err(|e| anyhow!("{name}: {e}"))?;
+    let Some(plan) = synthesis.plan.clone() else {
+        print_diagnostics(
+            &hivemind_synth::report::diagnostics(&graph, &synthesis),
+            &name,
+            &src,
+        );
+        eprintln!("{name}: no plan meets the requirements; see `hivemind synth {name}`");
+        return Ok(ExitCode::from(1));
+    };
+    if synthesis.status != Status::Optimal {
+        eprintln!("{name}: running a plan that is feasible but not proven optimal");
+    }
+    let duration = Micros(graph.duration_us.unwrap_or(600_000_000));
+    let controller = Controller::new(Config::default(), graph.clone(), plan, seed)
+        .map_err(|e| anyhow!("{name}: {e:?}"))?;
+    let mut world = World::new(
+        controller,
+        WorldConfig {
+            seed,
+            ..WorldConfig::default()
+        },
+    );
+    world.keep_effects = false;
+    let devices = world.device_ids();
+    if kill as usize > devices.len() {
+        return Err(anyhow!(
+            "--kill {kill}: the mission has only {} devices",
+            devices.len()
+        ));
+    }
+    // Spread the victims over the fleet: every k-th device.
+    let step = (devices.len() / (kill.max(1) as usize)).max(1);
+    for d in devices.iter().step_by(step).take(kill as usize) {
+        world.kill(Micros(duration.0 / 3), *d);
+    }
+    world.stop_at(duration);
+    world.run_to_end(Micros(duration.0.saturating_mul(2)));
+    let report = world.ctl.report();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report, duration, kill, world.events_handled));
+    }
+    Ok(
+        if report.phase == Phase::Finished && report.failures.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.1} ms", us as f64 / 1e3)
+}
+
+fn render(
+    r: &hivemind_controller::MissionReport,
+    duration: Micros,
+    killed: u32,
+    events: u64,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "mission {}: {:?} after {:.0} s of virtual time ({events} events, seed {})",
+        r.mission,
+        r.phase,
+        duration.0 as f64 / 1e6,
+        r.seed
+    );
+    let _ = writeln!(
+        out,
+        "faults: {killed} devices killed, {} declared failed, {} repartitions, {} re-placed, {} relaunches ({} losers cancelled), {} retries",
+        r.devices_failed, r.repartitions, r.replaced, r.relaunches, r.cancelled_losers, r.retries
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<16} {:>9} {:>9} {:>7} {:>11} {:>11} {:>11}",
+        "task", "created", "completed", "failed", "p50", "p95", "p99"
+    );
+    for t in &r.tasks {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>9} {:>9} {:>7} {:>11} {:>11} {:>11}",
+            t.task,
+            t.created,
+            t.completed,
+            t.failed,
+            ms(t.latency.p50_us),
+            ms(t.latency.p95_us),
+            ms(t.latency.p99_us)
+        );
+    }
+    let energy: u64 = r.devices.iter().map(|d| d.energy_uj).sum();
+    let bytes: u64 = r.devices.iter().map(|d| d.bytes_sent).sum();
+    let _ = writeln!(
+        out,
+        "\ndevices: {} ({} rejoins); energy {:.1} kJ in all; {:.1} MB sent; duplicates discarded {}",
+        r.devices.len(),
+        r.rejoins,
+        energy as f64 / 1e9,
+        bytes as f64 / 1e6,
+        r.duplicate_results
+    );
+    let _ = writeln!(
+        out,
+        "function pool: {} cold starts, {} warm invocations",
+        r.pool.cold_starts, r.pool.warm_invocations
+    );
+    for f in &r.failures {
+        let _ = writeln!(out, "FAILED: {f:?}");
+    }
+    out
+}
