@@ -556,6 +556,17 @@ impl<'g> CostModel<'g> {
         self.objectives.iter().map(|&o| e.objective(o)).collect()
     }
 
+    /// The choices of every task, or `None` when some task has none.
+    pub fn all_choices(&self) -> Option<Vec<Vec<Modality>>> {
+        let choices: Vec<Vec<Modality>> = self
+            .graph
+            .tasks
+            .iter()
+            .map(|t| self.choices(t.id))
+            .collect();
+        (!choices.iter().any(Vec::is_empty)).then_some(choices)
+    }
+
     /// Modalities the task may take: possible and not excluded by its pin.
     pub fn choices(&self, t: TaskId) -> Vec<Modality> {
         Modality::ALL

@@ -31,15 +31,9 @@ fn violation(e: &Evaluation) -> u128 {
 /// `limit` of them. Returns the best feasible assignment (lexicographic
 /// objectives), or `Some(None)` when none is feasible.
 pub fn exhaustive(model: &CostModel, limit: u64) -> Option<Option<(Vec<Modality>, Evaluation)>> {
-    let choices: Vec<Vec<Modality>> = model
-        .graph
-        .tasks
-        .iter()
-        .map(|t| model.choices(t.id))
-        .collect();
-    if choices.iter().any(Vec::is_empty) {
+    let Some(choices) = model.all_choices() else {
         return Some(None);
-    }
+    };
     let total = choices
         .iter()
         .try_fold(1u64, |acc, c| acc.checked_mul(c.len() as u64))?;
@@ -85,15 +79,7 @@ pub fn greedy_within(
     model: &CostModel,
     deadline: Option<std::time::Instant>,
 ) -> Option<(Vec<Modality>, Evaluation)> {
-    let choices: Vec<Vec<Modality>> = model
-        .graph
-        .tasks
-        .iter()
-        .map(|t| model.choices(t.id))
-        .collect();
-    if choices.iter().any(Vec::is_empty) {
-        return None;
-    }
+    let choices = model.all_choices()?;
     let key = |e: &Evaluation| (violation(e), model.objective_vector(e));
     // Start from the better of "everything in the cloud" and "everything on
     // the edge": the cloud start usually meets deadlines and capacity, and
