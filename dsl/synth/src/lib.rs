@@ -236,7 +236,7 @@ fn synthesize_in_context(
         _ => Vec::new(),
     };
     let mut proven_at = None;
-    let (status, chosen) = match lexmin_timed(&enc, &warm, deadline, &mut proven_at)? {
+    let (status, chosen) = match lexmin_timed(&enc, &warm, &[], deadline, &mut proven_at)? {
         Lexmin::Optimal(a) => (
             Status::Optimal,
             Some(plan_for(
@@ -336,15 +336,19 @@ fn optimizer(deadline: Instant) -> Optimize {
 /// fix it at its optimum, minimise the next, and so on. Z3 4.8.12's own
 /// multi-objective mode returned non-optimal secondary objectives on some
 /// runs (found by the oracle property test), so it is not used.
-fn lexmin(enc: &Encoding, extra: &[Bool], deadline: Instant) -> Result<Lexmin, SynthError> {
-    lexmin_timed(enc, extra, deadline, &mut None)
+/// `hard` constraints restrict the problem (Unsat means infeasible).
+fn lexmin(enc: &Encoding, hard: &[Bool], deadline: Instant) -> Result<Lexmin, SynthError> {
+    lexmin_timed(enc, &[], hard, deadline, &mut None)
 }
 
-/// [`lexmin`], recording when the stated objectives were proven. Tie-breaking
-/// stages share at most a tenth of the remaining budget.
+/// [`lexmin`] with `hints`, constraints believed to hold at the optimum
+/// (the greedy bound) and dropped if they make the problem infeasible; it
+/// records when the stated objectives were proven. Tie-breaking stages share
+/// at most a tenth of the remaining budget.
 fn lexmin_timed(
     enc: &Encoding,
-    extra: &[Bool],
+    hints: &[Bool],
+    hard: &[Bool],
     deadline: Instant,
     proven_at: &mut Option<Instant>,
 ) -> Result<Lexmin, SynthError> {
@@ -372,7 +376,8 @@ fn lexmin_timed(
             .iter()
             .chain(&enc.capacity)
             .chain(&enc.requirements)
-            .chain(extra)
+            .chain(hints)
+            .chain(hard)
             .chain(&fixed)
         {
             opt.assert(c);
@@ -401,10 +406,10 @@ fn lexmin_timed(
                 );
                 fixed.push(term.le(Int::from_i64(value)));
             }
-            SatResult::Unsat if stage == 0 && extra.is_empty() => return Ok(Lexmin::Infeasible),
+            SatResult::Unsat if stage == 0 && hints.is_empty() => return Ok(Lexmin::Infeasible),
             SatResult::Unsat if stage == 0 => {
-                // The warm-start bound was too tight (it cannot be, but never trust it blindly).
-                return lexmin(enc, &[], deadline);
+                // A hint was too tight (the greedy bound cannot be, but never trust it blindly).
+                return lexmin_timed(enc, &[], hard, deadline, proven_at);
             }
             SatResult::Unsat => {
                 return Err(SynthError::Solver(
@@ -485,4 +490,52 @@ fn pareto_front(model: &CostModel, options: &Options, hash: &str) -> Vec<Plan> {
 pub fn objective_values(model: &CostModel, p: &Plan) -> Vec<u64> {
     let a: Vec<Modality> = p.tasks.iter().map(|t| t.modality).collect();
     model.objective_vector(&model.evaluate(&a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The encoding's objective terms take exactly the values
+    /// `CostModel::evaluate` gives, for the plans z3 finds.
+    #[test]
+    fn encoded_objectives_equal_evaluated_ones() {
+        for s in hivemind_examples::SCENARIOS {
+            let graph = hivemind_dsl::compile(s.source, s.file)
+                .graph
+                .expect("graph");
+            let model = CostModel::new(&graph, Profile::default()).expect("model");
+            z3::with_z3_config(&z3::Config::new(), || {
+                let enc = Encoding::new(&model, false);
+                let solver = z3::Solver::new();
+                for c in enc
+                    .structure
+                    .iter()
+                    .chain(&enc.capacity)
+                    .chain(&enc.requirements)
+                {
+                    solver.assert(c);
+                }
+                assert_eq!(solver.check(), SatResult::Sat, "{}", s.file);
+                let m = solver.get_model().expect("model");
+                let a = enc.assignment(&m).expect("assignment");
+                let e = model.evaluate(&a);
+                for (o, term) in &enc.objectives {
+                    let encoded = m.eval(term, true).and_then(|v| v.as_u64()).expect("value");
+                    let evaluated = e.objective(*o);
+                    // Latency uses lower-bounded finish times: the model may
+                    // overestimate, never underestimate.
+                    if *o == hivemind_dsl::ir::Objective::Latency {
+                        assert!(
+                            encoded >= evaluated,
+                            "{} {o:?}: {encoded} < {evaluated}",
+                            s.file
+                        );
+                    } else {
+                        assert_eq!(encoded, evaluated, "{} {o:?}", s.file);
+                    }
+                }
+            });
+        }
+    }
 }

@@ -127,3 +127,45 @@ pub fn greedy_within(
     }
     Some((assignment, current))
 }
+
+/// The exact Pareto front by enumeration: the distinct non-dominated
+/// objective vectors of all feasible assignments, sorted (`None` above `limit`).
+pub fn exhaustive_front(model: &CostModel, limit: u64) -> Option<Vec<Vec<u64>>> {
+    let Some(choices) = model.all_choices() else {
+        return Some(Vec::new());
+    };
+    let total = choices
+        .iter()
+        .try_fold(1u64, |acc, c| acc.checked_mul(c.len() as u64))?;
+    if total > limit {
+        return None;
+    }
+    let mut points: Vec<Vec<u64>> = Vec::new();
+    let mut idx = vec![0usize; choices.len()];
+    loop {
+        let assignment: Vec<Modality> = idx.iter().zip(&choices).map(|(&i, c)| c[i]).collect();
+        let e = model.evaluate(&assignment);
+        if e.feasible() {
+            points.push(model.objective_vector(&e));
+        }
+        let mut k = 0;
+        loop {
+            if k == idx.len() {
+                points.sort();
+                points.dedup();
+                let dominated = |p: &Vec<u64>| {
+                    points
+                        .iter()
+                        .any(|q| q != p && q.iter().zip(p).all(|(a, b)| a <= b))
+                };
+                return Some(points.iter().filter(|p| !dominated(p)).cloned().collect());
+            }
+            idx[k] += 1;
+            if idx[k] < choices[k].len() {
+                break;
+            }
+            idx[k] = 0;
+            k += 1;
+        }
+    }
+}

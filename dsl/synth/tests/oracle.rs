@@ -210,3 +210,20 @@ fn generated_missions_cover_feasible_and_infeasible_cases() {
         combos_total / 200
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() })]
+    /// `--pareto` finds exactly the non-dominated objective vectors.
+    #[test]
+    fn pareto_front_matches_the_exhaustive_front(seed in any::<u64>(), n in 2usize..=7) {
+        let src = random_mission(seed, n);
+        let graph = hivemind_dsl::compile(&src, "rand.hm").graph.expect("compiles");
+        let model = CostModel::new(&graph, Profile::default()).expect("model");
+        let exact = search::exhaustive_front(&model, 1_000_000).expect("small");
+        let opts = Options { pareto: true, max_pareto_points: 1_000, timeout: std::time::Duration::from_secs(60) };
+        let out = synthesize(&graph, Profile::default(), &opts).expect("synthesize");
+        let mut found: Vec<Vec<u64>> = out.pareto.iter().map(|p| objective_values(&model, p)).collect();
+        found.sort();
+        prop_assert_eq!(found, exact, "seed {}\n{}", seed, src);
+    }
+}

@@ -94,7 +94,7 @@ fn infeasible_missions_are_explained_with_spans() {
 
 #[test]
 fn pareto_front_points_do_not_dominate_each_other() {
-    let s = hivemind_examples::scenario("s04").expect("s04");
+    let s = hivemind_examples::scenario("s07").expect("s07");
     let graph = hivemind_dsl::compile(s.source, s.file)
         .graph
         .expect("graph");
@@ -104,7 +104,7 @@ fn pareto_front_points_do_not_dominate_each_other() {
         ..Options::default()
     };
     let out = synthesize(&graph, Profile::default(), &opts).expect("synth");
-    assert!(!out.pareto.is_empty());
+    assert!(out.pareto.len() >= 2, "S7 trades energy against cost");
     let points: Vec<Vec<u64>> = out
         .pareto
         .iter()
