@@ -363,26 +363,21 @@ pub(super) fn warnings(
         .iter()
         .any(|t| matches!(t.placement, Placement::Any | Placement::Edge));
     if !free_task {
-        for f in &cx.fleets.clone() {
-            let used = tasks
+        for d in &m.decls {
+            let Decl::Fleet(fd) = d else { continue };
+            let Some(&id) = cx.fleet_ids.get(fd.name.name.as_str()) else {
+                continue;
+            };
+            if !tasks
                 .iter()
-                .any(|t| t.placement == Placement::Fleet { fleet: f.id });
-            if !used {
-                let span = crate::syntax::Span::new(f.span.start as usize, f.span.end as usize);
-                let name_span = m
-                    .decls
-                    .iter()
-                    .find_map(|d| match d {
-                        Decl::Fleet(fd) if fd.span == span => Some(fd.name.span),
-                        _ => None,
-                    })
-                    .unwrap_or(span);
+                .any(|t| t.placement == Placement::Fleet { fleet: id })
+            {
                 cx.push(
                     Diagnostic::warning(
                         Code::UnusedDeclaration,
-                        format!("fleet `{}` runs no task", f.name),
+                        format!("fleet `{}` runs no task", fd.name.name),
                     )
-                    .label(name_span, "every task is pinned elsewhere"),
+                    .label(fd.name.span, "every task is pinned elsewhere"),
                 );
             }
         }
