@@ -91,7 +91,11 @@ fn profile_names_must_exist_in_the_mission() {
 
 #[test]
 fn the_shipped_reference_profile_lists_exactly_the_defaults() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/profiles/defaults.toml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/profiles/defaults.toml");
     let text = std::fs::read_to_string(path).expect("examples/profiles/defaults.toml");
-    assert_eq!(Profile::from_toml(&text).expect("parses"), Profile::default());
+    assert_eq!(
+        Profile::from_toml(&text).expect("parses"),
+        Profile::default()
+    );
 }
