@@ -112,29 +112,7 @@ Examples:
   hivemind synth mission.hm --profile measured.toml -o plan.json
   hivemind synth mission.hm --pareto
   hivemind synth mission.hm --evaluate plan.json   # predictions for an existing plan")]
-    Synth {
-        /// Mission file (.hm).
-        file: PathBuf,
-        /// Cost-model profile (TOML) with measured values.
-        #[arg(long, value_name = "TOML")]
-        profile: Option<PathBuf>,
-        /// Also enumerate the Pareto front of the objectives.
-        #[arg(long)]
-        pareto: bool,
-        /// Stop optimising after this many seconds and keep the best plan.
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-        timeout: f64,
-        /// Write the chosen plan (JSON) here.
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Do not optimise: check an existing plan against this mission and
-        /// profile and print its predictions.
-        #[arg(long, value_name = "PLAN", conflicts_with_all = ["pareto", "output"])]
-        evaluate: Option<PathBuf>,
-        /// Print the whole result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Synth(synth::Args),
     /// Run a mission: compile, synthesize, execute on the controller core.
     #[command(long_about = "\
 Run a mission end to end: compile it, synthesize its placement plan with z3,
@@ -428,22 +406,6 @@ fn run(command: Command) -> Result<ExitCode> {
             kill,
             json,
         } => run::run(&file, seed, kill, json),
-        Command::Synth {
-            file,
-            profile,
-            pareto,
-            timeout,
-            output,
-            evaluate,
-            json,
-        } => synth::run(synth::Args {
-            file,
-            profile,
-            pareto,
-            timeout,
-            output,
-            evaluate,
-            json,
-        }),
+        Command::Synth(args) => synth::run(args),
     }
 }

@@ -9,13 +9,28 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+#[derive(clap::Args)]
 pub struct Args {
+    /// Mission file (.hm).
     pub file: PathBuf,
+    /// Cost-model profile (TOML) with measured values.
+    #[arg(long, value_name = "TOML")]
     pub profile: Option<PathBuf>,
+    /// Also enumerate the Pareto front of the objectives.
+    #[arg(long)]
     pub pareto: bool,
+    /// Stop optimising after this many seconds and keep the best plan.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// Write the chosen plan (JSON) here.
+    #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Do not optimise: check an existing plan against this mission and
+    /// profile and print its predictions.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["pareto", "output"])]
     pub evaluate: Option<PathBuf>,
+    /// Print the whole result as JSON.
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -142,10 +157,6 @@ fn evaluate(
             greedy: None,
             pareto: Vec::new(),
             conflicts: Vec::new(),
-            utilisation: vec![(
-                plan.strategy.clone(),
-                hivemind_synth::utilisation(&model, &plan),
-            )],
             inputs_sha256: hash,
             elapsed_ms: 0,
             proven_ms: None,

@@ -325,7 +325,14 @@ impl<'g> CostModel<'g> {
                 u128::from(class.radio_nj_per_bit),
             )
         };
-        let send_us = |bps: u128, lat: u128| (lat + bytes * 8 * 1_000_000 / bps) as u64;
+        // `hops` radio transfers over fleet `f`'s link: (time, radio energy
+        // over the mission, charged to `f`).
+        let radio = |f: Option<FleetId>, hops: u128| -> (u64, u64) {
+            let (bps, lat, nj) = link(f);
+            let time = hops * (lat + bytes * 8 * 1_000_000 / bps);
+            let energy = hops * bytes * 8 * nj * transfers_per_mission / 1_000;
+            (time as u64, energy as u64)
+        };
         for a in Modality::ALL {
             for b in Modality::ALL {
                 let (ia, ib) = (modality_index(a), modality_index(b));
@@ -333,29 +340,21 @@ impl<'g> CostModel<'g> {
                     ChannelKind::DeviceLocal
                     | ChannelKind::CloudInWorker
                     | ChannelKind::Control => {}
-                    ChannelKind::Uplink => {
-                        let (bps, lat, nj) = link(from_fleet);
-                        c.transfer_us[ia][ib] = send_us(bps, lat);
-                        c.radio_uj[ia][ib] =
-                            (bytes * 8 * nj * transfers_per_mission / 1_000) as u64;
-                        c.energy_fleet[ia][ib] = from_fleet;
-                        c.uplink_bytes_per_hour[ia][ib] = (bytes * transfers_per_hour) as u64;
-                    }
-                    ChannelKind::Downlink => {
-                        let (bps, lat, nj) = link(to_fleet);
-                        c.transfer_us[ia][ib] = send_us(bps, lat);
-                        c.radio_uj[ia][ib] =
-                            (bytes * 8 * nj * transfers_per_mission / 1_000) as u64;
-                        c.energy_fleet[ia][ib] = to_fleet;
-                    }
-                    ChannelKind::DeviceToDevice => {
-                        // Up to the controller and down again: two hops, sender pays both radios' worth.
-                        let (bps, lat, nj) = link(from_fleet);
-                        c.transfer_us[ia][ib] = 2 * send_us(bps, lat);
-                        c.radio_uj[ia][ib] =
-                            (2 * bytes * 8 * nj * transfers_per_mission / 1_000) as u64;
-                        c.energy_fleet[ia][ib] = from_fleet;
-                        c.uplink_bytes_per_hour[ia][ib] = (bytes * transfers_per_hour) as u64;
+                    kind @ (ChannelKind::Uplink
+                    | ChannelKind::Downlink
+                    | ChannelKind::DeviceToDevice) => {
+                        // Device-to-device goes up to the controller and down
+                        // again: two hops, the sender pays both radios' worth.
+                        let (fleet, hops) = match kind {
+                            ChannelKind::Downlink => (to_fleet, 1),
+                            ChannelKind::DeviceToDevice => (from_fleet, 2),
+                            _ => (from_fleet, 1),
+                        };
+                        (c.transfer_us[ia][ib], c.radio_uj[ia][ib]) = radio(fleet, hops);
+                        c.energy_fleet[ia][ib] = fleet;
+                        if kind != ChannelKind::Downlink {
+                            c.uplink_bytes_per_hour[ia][ib] = (bytes * transfers_per_hour) as u64;
+                        }
                     }
                     ChannelKind::CloudRemoteMemory => {
                         let f = &self.profile.fpga;

@@ -140,6 +140,8 @@ pub struct Predicted {
     pub latency_us: u64,
     /// Total device energy over the mission across all devices (the energy objective).
     pub energy_uj: u64,
+    /// CPU utilisation of all cloud cores, ‰.
+    pub cloud_busy_permille: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,6 +163,8 @@ pub struct FleetOutcome {
     pub energy_per_device_uj: u64,
     /// Battery left at mission end, basis points of capacity (may be negative).
     pub reserve_bp: i64,
+    /// CPU utilisation of all the fleet's cores, ‰ (over 1000: overloaded).
+    pub cpu_busy_permille: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -387,6 +391,7 @@ pub fn assemble(
             cloud_cost_nusd_per_hour: 0,
             latency_us: 0,
             energy_uj: 0,
+            cloud_busy_permille: 0,
         },
     }
 }

@@ -417,22 +417,10 @@ impl Controller {
                 .get(&(g.task, c))
                 .copied()
                 .unwrap_or((ChannelKind::Control, 0));
-            match self.st.graph.tasks[c.index()].gather {
-                None => {
-                    if let Some(p) = done {
-                        self.feed(
-                            now,
-                            g.task,
-                            c,
-                            Parent {
-                                channel,
-                                bytes,
-                                ..p
-                            },
-                            items,
-                        );
-                    }
-                }
+            // What reaches `c`: every result, or for a gathering consumer
+            // the group's last result with all items, once, when due.
+            let delivery = match self.st.graph.tasks[c.index()].gather {
+                None => done.map(|p| (p, items)),
                 Some(gather) => {
                     let due = match gather {
                         Gather::All => resolved && g.completed > 0,
@@ -442,21 +430,24 @@ impl Controller {
                         if let Some(x) = self.st.groups.get_mut(&gid) {
                             x.fired.push(c);
                         }
-                        if let Some(p) = g.last {
-                            self.feed(
-                                now,
-                                g.task,
-                                c,
-                                Parent {
-                                    channel,
-                                    bytes,
-                                    ..p
-                                },
-                                g.items,
-                            );
-                        }
+                        g.last.map(|p| (p, g.items))
+                    } else {
+                        None
                     }
                 }
+            };
+            if let Some((p, n)) = delivery {
+                self.feed(
+                    now,
+                    g.task,
+                    c,
+                    Parent {
+                        channel,
+                        bytes,
+                        ..p
+                    },
+                    n,
+                );
             }
         }
         if resolved {

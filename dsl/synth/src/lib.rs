@@ -64,21 +64,10 @@ pub struct Synthesis {
     pub greedy: Option<Plan>,
     pub pareto: Vec<Plan>,
     pub conflicts: Vec<Conflict>,
-    /// CPU utilisation (‰) per fleet then the cloud, for each plan above, by strategy.
-    pub utilisation: Vec<(Strategy, Vec<u64>)>,
     pub inputs_sha256: String,
     pub elapsed_ms: u64,
     /// When the mission's own objectives were proven optimal (before tie-breaking).
     pub proven_ms: Option<u64>,
-}
-
-/// CPU utilisation (‰) of each fleet and then the cloud under `p`.
-pub fn utilisation(model: &CostModel, p: &Plan) -> Vec<u64> {
-    let a: Vec<Modality> = p.tasks.iter().map(|t| t.modality).collect();
-    let e = model.evaluate(&a);
-    let mut v = e.fleet_busy_permille;
-    v.push(e.cloud_busy_permille);
-    v
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,12 +152,14 @@ fn predicted(model: &CostModel, e: &Evaluation) -> Predicted {
                     model.battery_uj[f.id.index()],
                     e.fleet_energy_uj[f.id.index()],
                 ),
+                cpu_busy_permille: e.fleet_busy_permille[f.id.index()],
             })
             .collect(),
         uplink_bytes_per_s: e.uplink_bytes_per_hour / 3_600,
         cloud_cost_nusd_per_hour: e.cloud_cost_nusd_per_hour,
         latency_us: e.latency_us,
         energy_uj: e.energy_uj,
+        cloud_busy_permille: e.cloud_busy_permille,
     }
 }
 
@@ -290,13 +281,7 @@ fn synthesize_in_context(
     } else {
         Vec::new()
     };
-    let utilisation = [&chosen, &centralized, &decentralized, &greedy_plan]
-        .into_iter()
-        .flatten()
-        .map(|p| (p.strategy.clone(), utilisation(&model, p)))
-        .collect();
     Ok(Synthesis {
-        utilisation,
         status,
         plan: chosen,
         centralized,

@@ -205,9 +205,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             rate(p.predicted.uplink_bytes_per_s),
             money_per_hour(p.predicted.cloud_cost_nusd_per_hour as i64)
         );
-        if let Some(cpu) = utilisation(graph, s, p) {
-            let _ = writeln!(out, "{:<13} CPU busy: {cpu}", "");
-        }
+        let _ = writeln!(out, "{:<13} CPU busy: {}", "", utilisation(graph, p));
     }
     if let Some(p) = &s.plan {
         if !p.prewarm.is_empty() {
@@ -260,35 +258,30 @@ fn span(s: hivemind_dsl::ir::SrcSpan) -> Span {
 }
 
 /// CPU utilisation of each fleet and the cloud under plan `p`.
-fn utilisation(graph: &TaskGraph, s: &Synthesis, p: &Plan) -> Option<String> {
-    let busy = s
-        .utilisation
-        .iter()
-        .find(|(strategy, _)| *strategy == p.strategy)
-        .map(|(_, b)| b)?;
-    let mut parts: Vec<String> = graph
+fn utilisation(graph: &TaskGraph, p: &Plan) -> String {
+    let shown = |b: u64| {
+        format!(
+            "{}{}",
+            percent(b as i64 * 10),
+            if b > 1_000 { " ✗ overloaded" } else { "" }
+        )
+    };
+    let mut parts: Vec<String> = p
+        .predicted
         .fleets
         .iter()
-        .zip(busy)
-        .map(|(f, &b)| {
+        .map(|f| {
             format!(
-                "{} {}{}",
-                f.name,
-                percent(b as i64 * 10),
-                if b > 1_000 { " ✗ overloaded" } else { "" }
+                "{} {}",
+                graph.fleets[f.fleet.index()].name,
+                shown(f.cpu_busy_permille)
             )
         })
         .collect();
-    if let Some(&c) = busy.get(graph.fleets.len()) {
-        if graph.cloud.is_some() {
-            parts.push(format!(
-                "cloud {}{}",
-                percent(c as i64 * 10),
-                if c > 1_000 { " ✗ overloaded" } else { "" }
-            ));
-        }
+    if graph.cloud.is_some() {
+        parts.push(format!("cloud {}", shown(p.predicted.cloud_busy_permille)));
     }
-    Some(parts.join(", "))
+    parts.join(", ")
 }
 
 /// One diagnostic per conflict, labelled at the requirements and pins.
