@@ -62,23 +62,17 @@ fn device_failure_at_3s_repartitions() {
     let victim = DeviceId(3);
     w.kill(Micros::from_secs(5), victim);
     w.stop_at(Micros::from_secs(12));
-    let last_beat = w
-        .log
-        .iter()
-        .rev()
-        .filter(|(_, e)| matches!(e, Event::Heartbeat { device, .. } if *device == victim))
-        .map(|(t, _)| *t)
-        .next();
-    assert!(last_beat.is_none(), "nothing handled yet");
+    let last_beat_of = |w: &World| {
+        w.log
+            .iter()
+            .rev()
+            .filter(|(_, e)| matches!(e, Event::Heartbeat { device, .. } if *device == victim))
+            .map(|(t, _)| *t)
+            .next()
+    };
+    assert!(last_beat_of(&w).is_none(), "nothing handled yet");
     w.run_until(Micros::from_secs(5));
-    let last_beat = w
-        .log
-        .iter()
-        .rev()
-        .filter(|(_, e)| matches!(e, Event::Heartbeat { device, .. } if *device == victim))
-        .map(|(t, _)| *t)
-        .next()
-        .expect("victim sent heartbeats");
+    let last_beat = last_beat_of(&w).expect("victim sent heartbeats");
     let strips_before = w.ctl.state().devices[&victim].cover.clone();
     assert_eq!(strips_before.len(), 1);
     w.run_until(last_beat.plus(2_900_000));

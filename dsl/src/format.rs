@@ -51,25 +51,13 @@ struct Comment {
 
 /// Every `//` comment outside string literals.
 fn comments(src: &str) -> Vec<Comment> {
-    let mut out = Vec::new();
-    let b = src.as_bytes();
-    let mut i = 0;
-    let mut in_string = false;
-    while i < b.len() {
-        match b[i] {
-            b'\n' => in_string = false,
-            b'"' => in_string = !in_string,
-            b'/' if !in_string && b.get(i + 1) == Some(&b'/') => {
-                let end = src[i..].find('\n').map_or(src.len(), |n| i + n);
-                out.push(Comment { start: i, end });
-                i = end;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out
+    crate::lexical::comments(src)
+        .into_iter()
+        .map(|r| Comment {
+            start: r.start,
+            end: r.end,
+        })
+        .collect()
 }
 
 struct Printer<'a> {

@@ -12,6 +12,7 @@ pub mod cost;
 pub mod diagnostic;
 pub mod format;
 pub mod ir;
+mod lexical;
 pub mod parser;
 pub mod plan;
 pub mod suggest;

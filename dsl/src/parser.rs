@@ -3,6 +3,7 @@
 //! [`crate::check`].
 
 use crate::diagnostic::{floor_char_boundary, Code, Diagnostic};
+use crate::lexical;
 use crate::suggest;
 use crate::syntax::*;
 use pest::iterators::Pair;
@@ -44,18 +45,8 @@ pub fn parse(src: &str) -> Result<Mission, Diagnostic> {
 /// Bounds recursion in the parser and the AST builder on hostile input.
 fn check_nesting(src: &str) -> Result<(), Diagnostic> {
     let mut depth = 0usize;
-    let mut in_comment = false;
-    let mut in_string = false;
-    for (i, b) in src.bytes().enumerate() {
+    for (i, b) in lexical::code(src) {
         match b {
-            b'\n' => {
-                in_comment = false;
-                in_string = false;
-            }
-            _ if in_comment => {}
-            b'"' => in_string = !in_string,
-            _ if in_string => {}
-            b'/' if src.as_bytes().get(i + 1) == Some(&b'/') => in_comment = true,
             b'{' | b'(' | b'<' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -303,28 +294,14 @@ fn token_at(src: &str, pos: usize) -> (String, Span) {
 /// The innermost `{` or `(` left open at end of input, ignoring comments and strings.
 fn unclosed_bracket(src: &str) -> Option<usize> {
     let mut stack = Vec::new();
-    let bytes = src.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
+    for (i, b) in lexical::code(src) {
+        match b {
             b'{' | b'(' => stack.push(i),
             b'}' | b')' => {
                 stack.pop();
             }
             _ => {}
         }
-        i += 1;
     }
     stack.pop()
 }
@@ -354,16 +331,7 @@ fn without_trailing_trivia(mut text: &str) -> &str {
 
 /// Byte offset of a `//` comment in one line, ignoring `//` inside strings.
 fn comment_start(line: &str) -> Option<usize> {
-    let mut in_string = false;
-    let bytes = line.as_bytes();
-    for i in 0..bytes.len() {
-        match bytes[i] {
-            b'"' => in_string = !in_string,
-            b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => return Some(i),
-            _ => {}
-        }
-    }
-    None
+    lexical::comments(line).first().map(|c| c.start)
 }
 
 fn ident(p: Pair<Rule>) -> Ident {

@@ -27,12 +27,16 @@ fn violation(e: &Evaluation) -> u128 {
         .sum()
 }
 
-/// Every combination of allowed modalities; `None` if there are more than
-/// `limit` of them. Returns the best feasible assignment (lexicographic
-/// objectives), or `Some(None)` when none is feasible.
-pub fn exhaustive(model: &CostModel, limit: u64) -> Option<Option<(Vec<Modality>, Evaluation)>> {
+/// Call `visit` with every feasible combination of allowed modalities and
+/// its evaluation; `None` (and no calls) if there are more than `limit`
+/// combinations.
+fn for_each_feasible(
+    model: &CostModel,
+    limit: u64,
+    mut visit: impl FnMut(Vec<Modality>, Evaluation),
+) -> Option<()> {
     let Some(choices) = model.all_choices() else {
-        return Some(None);
+        return Some(());
     };
     let total = choices
         .iter()
@@ -41,22 +45,17 @@ pub fn exhaustive(model: &CostModel, limit: u64) -> Option<Option<(Vec<Modality>
         return None;
     }
     let mut idx = vec![0usize; choices.len()];
-    let mut best: Option<(Vec<Modality>, Evaluation)> = None;
     loop {
         let assignment: Vec<Modality> = idx.iter().zip(&choices).map(|(&i, c)| c[i]).collect();
         let e = model.evaluate(&assignment);
-        if e.feasible()
-            && best
-                .as_ref()
-                .is_none_or(|(_, b)| model.objective_vector(&e) < model.objective_vector(b))
-        {
-            best = Some((assignment, e));
+        if e.feasible() {
+            visit(assignment, e);
         }
         // Odometer increment.
         let mut k = 0;
         loop {
             if k == idx.len() {
-                return Some(best);
+                return Some(());
             }
             idx[k] += 1;
             if idx[k] < choices[k].len() {
@@ -66,6 +65,22 @@ pub fn exhaustive(model: &CostModel, limit: u64) -> Option<Option<(Vec<Modality>
             k += 1;
         }
     }
+}
+
+/// Every combination of allowed modalities; `None` if there are more than
+/// `limit` of them. Returns the best feasible assignment (lexicographic
+/// objectives), or `Some(None)` when none is feasible.
+pub fn exhaustive(model: &CostModel, limit: u64) -> Option<Option<(Vec<Modality>, Evaluation)>> {
+    let mut best: Option<(Vec<Modality>, Evaluation)> = None;
+    for_each_feasible(model, limit, |assignment, e| {
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| model.objective_vector(&e) < model.objective_vector(b))
+        {
+            best = Some((assignment, e));
+        }
+    })?;
+    Some(best)
 }
 
 /// Local search: start from the first allowed modality per task, then move
@@ -131,41 +146,14 @@ pub fn greedy_within(
 /// The exact Pareto front by enumeration: the distinct non-dominated
 /// objective vectors of all feasible assignments, sorted (`None` above `limit`).
 pub fn exhaustive_front(model: &CostModel, limit: u64) -> Option<Vec<Vec<u64>>> {
-    let Some(choices) = model.all_choices() else {
-        return Some(Vec::new());
-    };
-    let total = choices
-        .iter()
-        .try_fold(1u64, |acc, c| acc.checked_mul(c.len() as u64))?;
-    if total > limit {
-        return None;
-    }
     let mut points: Vec<Vec<u64>> = Vec::new();
-    let mut idx = vec![0usize; choices.len()];
-    loop {
-        let assignment: Vec<Modality> = idx.iter().zip(&choices).map(|(&i, c)| c[i]).collect();
-        let e = model.evaluate(&assignment);
-        if e.feasible() {
-            points.push(model.objective_vector(&e));
-        }
-        let mut k = 0;
-        loop {
-            if k == idx.len() {
-                points.sort();
-                points.dedup();
-                let dominated = |p: &Vec<u64>| {
-                    points
-                        .iter()
-                        .any(|q| q != p && q.iter().zip(p).all(|(a, b)| a <= b))
-                };
-                return Some(points.iter().filter(|p| !dominated(p)).cloned().collect());
-            }
-            idx[k] += 1;
-            if idx[k] < choices[k].len() {
-                break;
-            }
-            idx[k] = 0;
-            k += 1;
-        }
-    }
+    for_each_feasible(model, limit, |_, e| points.push(model.objective_vector(&e)))?;
+    points.sort();
+    points.dedup();
+    let dominated = |p: &Vec<u64>| {
+        points
+            .iter()
+            .any(|q| q != p && q.iter().zip(p).all(|(a, b)| a <= b))
+    };
+    Some(points.iter().filter(|p| !dominated(p)).cloned().collect())
 }
