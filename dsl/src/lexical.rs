@@ -74,7 +74,7 @@ mod tests {
     #[test]
     fn comments_and_strings_hide_each_other() {
         let src = "a { \"x // y\" } // c {\nb ( \"open\n)";
-        assert_eq!(comments(src), [15..21]);
+        assert_eq!(comments(src), vec![15..21]);
         let code: String = code(src).map(|(_, b)| b as char).collect();
         assert_eq!(code, "a {  } \nb ( \n)");
     }
