@@ -253,3 +253,133 @@ mod placement_tests {
         }
     }
 }
+
+/// SplitMix64, so generated missions are the same on every platform.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // SplitMix64
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A random valid placement problem with `n` tasks, for property tests
+/// against the exhaustive oracle: one or two fleets, random pins, sizes and
+/// work; random latency, execution-time, cost and battery requirements, a
+/// sometimes tiny cloud (so CPU capacity binds), and a random order of
+/// objectives. Deterministic for (`seed`, `n`).
+pub fn random_mission(seed: u64, n: usize) -> String {
+    let mut r = Rng(seed);
+    let mut s = String::new();
+    let minutes = 2 + r.below(20);
+    let _ = writeln!(s, "mission rand {{\n  duration {minutes} min");
+    let two_fleets = r.below(2) == 0;
+    let _ = writeln!(
+        s,
+        "  fleet f0: drone x {} {{ cpu {} MHz; battery {} mAh @ 11.1 V; radio {} Mbit/s; sensors camera }}",
+        1 + r.below(16),
+        400 + r.below(1600),
+        1000 + r.below(9000),
+        1 + r.below(50)
+    );
+    if two_fleets {
+        let _ = writeln!(
+            s,
+            "  fleet f1: car x {} {{ cpu {} MHz x 4; battery {} Wh; radio {} Mbit/s; sensors lidar }}",
+            1 + r.below(14),
+            600 + r.below(1200),
+            5 + r.below(50),
+            5 + r.below(100)
+        );
+    }
+    let fpga = if r.below(2) == 0 { "; fpga" } else { "" };
+    let _ = writeln!(
+        s,
+        "  cloud {{ servers {}; cores {} each; price $0.0000{} per GB-s{fpga} }}",
+        1 + r.below(4),
+        if r.below(6) == 0 { 1 } else { 16 },
+        10 + r.below(90)
+    );
+    let _ = writeln!(
+        s,
+        "  task t0 on f0 -> d0: frame {} KB {{ every {} ms; needs camera }}",
+        1 + r.below(300),
+        100 + r.below(2000)
+    );
+    for i in 1..n {
+        let a = r.below(i as u64);
+        let b = r.below(i as u64);
+        let inputs = if a != b && r.below(3) == 0 {
+            format!("d{a}, d{b}")
+        } else {
+            format!("d{a}")
+        };
+        let pin = match r.below(8) {
+            0 => " at cloud",
+            1 => " at edge",
+            2 if two_fleets => " on f1",
+            _ => "",
+        };
+        let _ = writeln!(
+            s,
+            "  task t{i}({inputs}){pin} -> d{i}: blob {} KB {{ work {} Mop }}",
+            1 + r.below(500),
+            1 + r.below(3000)
+        );
+    }
+    let paths = if n > 1 { 1 + r.below(2) } else { 0 };
+    for _ in 0..paths {
+        let target = 1 + r.below(n as u64 - 1);
+        let pct = ["p50", "p95", "p99", ""][r.below(4) as usize];
+        let _ = writeln!(
+            s,
+            "  require latency(t0 -> t{target}) {pct} < {} ms",
+            20 + r.below(4000)
+        );
+    }
+    if n > 1 && r.below(4) == 0 {
+        let _ = writeln!(
+            s,
+            "  require exec_time(t{}) p95 < {} ms",
+            1 + r.below(n as u64 - 1),
+            1 + r.below(20_000)
+        );
+    }
+    if r.below(5) == 0 {
+        // The mission's duration plus up to a minute for its critical path.
+        let _ = writeln!(s, "  require exec_time <= {} s", minutes * 60 + r.below(60));
+    }
+    if r.below(2) == 0 {
+        let cents = 1 + r.below(300);
+        let _ = writeln!(
+            s,
+            "  require cloud_cost < ${}.{:02} per hour",
+            cents / 100,
+            cents % 100
+        );
+    }
+    match r.below(6) {
+        0 | 1 => {
+            let _ = writeln!(s, "  require battery >= {}%", 1 + r.below(60));
+        }
+        2 if two_fleets => {
+            let _ = writeln!(s, "  require battery(f1) > {}%", 1 + r.below(90));
+        }
+        _ => {}
+    }
+    let mut objectives = ["latency", "energy", "cost", "bytes", "exec_time"];
+    for i in (1..objectives.len()).rev() {
+        objectives.swap(i, r.below(i as u64 + 1) as usize);
+    }
+    let k = 1 + r.below(3) as usize;
+    let _ = writeln!(s, "  minimize {}", objectives[..k].join(" then "));
+    s.push_str("}\n");
+    s
+}

@@ -4,6 +4,7 @@
 //! integers bounded below by their predecessors (exact at the optimum and
 //! for deadline feasibility).
 
+use crate::bounds::{self, max_mean};
 use hivemind_dsl::cost::{modality_index, CostModel};
 use hivemind_dsl::ir::{Objective, RequirementKind, TaskId};
 use hivemind_dsl::plan::Modality;
@@ -151,11 +152,10 @@ impl<'m, 'g> Encoding<'m, 'g> {
     }
 
     /// Constraints implied by a deadline `fin[to] ≤ limit` on a path, which
-    /// make z3's reasoning about it cheap: with minimum costs `c(t)` and
-    /// transfers, every task needs at least `rest(t)` after it (longest
-    /// minimum-cost path to the end) and cannot start before `start(t)`
-    /// (from the beginning), so `fin[t] ≤ limit − rest(t)`, and a modality
-    /// with `start(t) + cost(t, m) + rest(t) > limit` is ruled out.
+    /// make z3's reasoning about it cheap: with the path's bounds per
+    /// (task, modality) (earliest finish, least time still needed after it),
+    /// a modality whose path through it exceeds the limit is ruled out, and
+    /// `fin[t] ≤ limit − least time after t`.
     fn deadline_pruning(
         &self,
         on_path: &[bool],
@@ -163,80 +163,26 @@ impl<'m, 'g> Encoding<'m, 'g> {
         from: TaskId,
         limit: u64,
     ) -> Vec<Bool> {
-        let model = self.model;
-        let g = model.graph;
-        let n = g.tasks.len();
-        let min_comp = |t: usize| -> u64 {
-            Modality::ALL
-                .into_iter()
-                .filter(|&m| self.x[t][modality_index(m)].is_some())
-                .filter_map(|m| model.tasks[t].compute_us[modality_index(m)])
-                .min()
-                .unwrap_or(0)
-        };
-        let min_xfer = |k: usize, p: usize, t: usize| -> u64 {
-            let mut best = u64::MAX;
-            for a in 0..3 {
-                for b in 0..3 {
-                    if self.x[p][a].is_some() && self.x[t][b].is_some() {
-                        best = best.min(model.edges[k].transfer_us[a][b]);
-                    }
-                }
-            }
-            if best == u64::MAX {
-                0
-            } else {
-                best
-            }
-        };
-        let mut into: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let mut out_of: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (k, e) in g.edges.iter().enumerate() {
-            let (p, t) = (e.from.index(), e.to.index());
-            if on_path[p] && on_path[t] && e.to != from {
-                into[t].push(k);
-                out_of[p].push(k);
-            }
-        }
-        let mut start = vec![0u64; n];
-        for &t in &model.topo {
-            let i = t.index();
-            if on_path[i] && t != from {
-                start[i] = into[i]
-                    .iter()
-                    .map(|&k| {
-                        let p = g.edges[k].from.index();
-                        start[p] + min_comp(p) + min_xfer(k, p, i)
-                    })
-                    .max()
-                    .unwrap_or(0);
-            }
-        }
-        let mut rest = vec![0u64; n];
-        for &t in model.topo.iter().rev() {
-            let i = t.index();
-            if on_path[i] {
-                rest[i] = out_of[i]
-                    .iter()
-                    .map(|&k| {
-                        let s = g.edges[k].to.index();
-                        min_xfer(k, i, s) + min_comp(s) + rest[s]
-                    })
-                    .max()
-                    .unwrap_or(0);
-            }
-        }
+        let domains: Vec<[bool; 3]> = self
+            .x
+            .iter()
+            .map(|v| v.each_ref().map(Option::is_some))
+            .collect();
+        let pb = bounds::path_bounds(self.model, &domains, on_path, Some(from));
         let mut parts = Vec::new();
-        for i in (0..n).filter(|&i| on_path[i]) {
+        for i in (0..on_path.len()).filter(|&i| on_path[i]) {
+            let rest = pb.bwd[i]
+                .iter()
+                .copied()
+                .filter(|&v| v != bounds::NONE)
+                .min()
+                .unwrap_or(0);
             if let Some(f) = &fin[i] {
-                parts.push(f.le(Int::from_i64(limit as i64 - rest[i] as i64)));
+                parts.push(f.le(Int::from_i64(limit as i64 - rest as i64)));
             }
-            for m in Modality::ALL {
-                let k = modality_index(m);
-                if let (Some(x), Some(c)) = (&self.x[i][k], model.tasks[i].compute_us[k]) {
-                    if start[i] + c + rest[i] > limit {
-                        parts.push(x.not());
-                    }
+            for (k, x) in self.x[i].iter().enumerate() {
+                if let (Some(x), true) = (x, pb.through(i, k) > limit) {
+                    parts.push(x.not());
                 }
             }
         }
@@ -356,12 +302,9 @@ impl<'m, 'g> Encoding<'m, 'g> {
                     path_latencies.push(end.clone());
                     let f = model.profile.tail.factor(percentile_bp);
                     let mut parts = vec![upper(&end, f, bound_us, strict)];
-                    parts.extend(self.deadline_pruning(
-                        &on_path,
-                        &fin,
-                        from,
-                        mean_limit(f, bound_us, strict),
-                    ));
+                    if let Some(limit) = max_mean(f, bound_us, strict) {
+                        parts.extend(self.deadline_pruning(&on_path, &fin, from, limit));
+                    }
                     (Bool::and(&parts), end)
                 }
                 RequirementKind::ExecTime {
@@ -391,6 +334,10 @@ impl<'m, 'g> Encoding<'m, 'g> {
                     let mut worst = Vec::new();
                     for f in g.fleets.iter().filter(|f| fleet.is_none_or(|x| x == f.id)) {
                         let cap = u128::from(model.battery_uj[f.id.index()]);
+                        if cap == 0 {
+                            // An empty battery has no reserve at all.
+                            parts.push(Bool::from_bool(false));
+                        }
                         let lhs = Int::sub(&[
                             Int::from_u128(cap * 10_000),
                             Int::mul(&[fleet_energy[f.id.index()].clone(), int(10_000)]),
@@ -466,22 +413,10 @@ impl<'m, 'g> Encoding<'m, 'g> {
     }
 }
 
-/// The largest mean that keeps `mean × factor‰` (rounded up) within the bound.
-fn mean_limit(factor_permille: u64, bound: u64, strict: bool) -> u64 {
-    let limit = if strict {
-        u128::from(bound).saturating_sub(1)
-    } else {
-        u128::from(bound)
-    } * 1_000;
-    (limit / u128::from(factor_permille.max(1))) as u64
-}
-
-/// `value × factor‰` rounded up stays within `bound` (strictly below when `strict`).
+/// `value × factor‰` (rounded up) stays within `bound` (strictly below when `strict`).
 fn upper(value: &Int, factor_permille: u64, bound: u64, strict: bool) -> Bool {
-    let limit = if strict {
-        u128::from(bound).saturating_sub(1)
-    } else {
-        u128::from(bound)
-    } * 1_000;
-    Int::mul(&[value.clone(), int(factor_permille)]).le(Int::from_u128(limit))
+    match max_mean(factor_permille, bound, strict) {
+        Some(max) => value.le(int(max)),
+        None => Bool::from_bool(false),
+    }
 }

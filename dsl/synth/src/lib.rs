@@ -7,13 +7,15 @@
 //! oracle and the greedy heuristic in [`search`] evaluate the same cost
 //! model directly. This is the only crate that links z3.
 
+mod bounds;
 mod encode;
 mod explain;
 pub mod report;
 pub mod search;
 
+use bounds::{Metric, Presolve};
 use encode::Encoding;
-use hivemind_dsl::cost::{CostModel, Evaluation, Profile, ProfileError};
+use hivemind_dsl::cost::{modality_index, CostModel, Evaluation, Profile, ProfileError};
 use hivemind_dsl::ir::{RequirementKind, TaskGraph};
 use hivemind_dsl::plan::{
     self, FleetOutcome, Modality, Plan, Predicted, RequirementOutcome, Strategy,
@@ -214,20 +216,23 @@ fn synthesize_in_context(
         .map(|(a, _)| plan_for(&model, a, Strategy::Greedy, &hash));
 
     let enc = Encoding::new(&model, false);
+    let mut presolve = Presolve::new(&model);
     // Leave a twentieth of the budget (at most 0.5 s) for what follows the
     // search (baselines, predictions), so the whole call keeps its budget.
     let deadline =
         started + options.timeout - (options.timeout / 20).min(Duration::from_millis(500));
-    // The greedy plan bounds the first objective from above: the optimum is
-    // no worse, and z3 can prune everything worse at once.
-    let warm: Vec<Bool> = match (&greedy, enc.objectives.first()) {
-        (Some((_, e)), Some((o, term))) if e.feasible() => {
-            vec![term.le(Int::from_u64(e.objective(*o)))]
-        }
-        _ => Vec::new(),
-    };
+    // The greedy plan is the incumbent: it bounds each stage from above,
+    // and proves it when it reaches the stage's lower bound.
     let mut proven_at = None;
-    let (status, chosen) = match lexmin_timed(&enc, &warm, &[], deadline, &mut proven_at)? {
+    let incumbent = greedy.as_ref().map(|(a, _)| a.as_slice());
+    let (status, chosen) = match lexmin_timed(
+        &enc,
+        &mut presolve,
+        incumbent,
+        &[],
+        deadline,
+        &mut proven_at,
+    )? {
         Lexmin::Optimal(a) => (
             Status::Optimal,
             Some(plan_for(
@@ -323,31 +328,54 @@ fn optimizer(deadline: Instant) -> Optimize {
 /// runs (found by the oracle property test), so it is not used.
 /// `hard` constraints restrict the problem (Unsat means infeasible).
 fn lexmin(enc: &Encoding, hard: &[Bool], deadline: Instant) -> Result<Lexmin, SynthError> {
-    lexmin_timed(enc, &[], hard, deadline, &mut None)
+    let mut presolve = Presolve::new(enc.model);
+    lexmin_timed(enc, &mut presolve, None, hard, deadline, &mut None)
 }
 
-/// [`lexmin`] with `hints`, constraints believed to hold at the optimum
-/// (the greedy bound) and dropped if they make the problem infeasible; it
-/// records when the stated objectives were proven. Tie-breaking stages share
-/// at most a tenth of the remaining budget.
+/// [`lexmin`] over `presolve`'s domains, recording when the stated
+/// objectives were proven. Before each stage the bounds give a lower bound
+/// on its objective: when `incumbent` (a feasible placement, e.g. greedy's)
+/// reaches it while matching every earlier stage, the stage is proven
+/// without search; otherwise z3 gets the bound as a cut and the incumbent's
+/// value as a ceiling. After each stage the objective's optimum joins the
+/// limits and the domains shrink again. Tie-breaking stages share at most a
+/// tenth of the remaining budget.
 fn lexmin_timed(
     enc: &Encoding,
-    hints: &[Bool],
+    presolve: &mut Presolve,
+    incumbent: Option<&[Modality]>,
     hard: &[Bool],
     deadline: Instant,
     proven_at: &mut Option<Instant>,
 ) -> Result<Lexmin, SynthError> {
-    let mut fixed: Vec<Bool> = Vec::new();
-    let mut best: Option<Vec<Modality>> = None;
-    let objectives: Vec<&Int> = enc
+    let model = enc.model;
+    if presolve.infeasible {
+        return Ok(Lexmin::Infeasible);
+    }
+    let stages: Vec<(Metric, &Int)> = enc
         .objectives
         .iter()
-        .map(|(_, t)| t)
-        .chain(std::iter::once(&enc.fpga_count))
+        .map(|(o, t)| (Metric::Objective(*o), t))
+        .chain(std::iter::once((Metric::FpgaCount, &enc.fpga_count)))
         .collect();
+    // The incumbent's value at every stage, while it stays lexicographically
+    // optimal so far (`None` once some stage found better).
+    let mut incumbent_values: Option<Vec<u64>> = incumbent
+        .map(|a| (a, model.evaluate(a)))
+        .filter(|(_, e)| e.feasible())
+        .map(|(a, e)| {
+            stages
+                .iter()
+                .map(|(m, _)| metric_value(&e, a, *m))
+                .collect()
+        });
+    let mut fixed: Vec<Bool> = Vec::new();
+    let mut best: Option<Vec<Modality>> = None;
     let mut stage_deadline = deadline;
-    for (stage, term) in objectives.iter().enumerate() {
-        if stage == enc.stated_objectives {
+    let mut stage = 0;
+    while stage < stages.len() {
+        let (metric, term) = stages[stage];
+        if stage == enc.stated_objectives && proven_at.is_none() {
             *proven_at = Some(Instant::now());
             let left = deadline.saturating_duration_since(Instant::now());
             stage_deadline = Instant::now() + left / 10;
@@ -355,23 +383,46 @@ fn lexmin_timed(
         if stage >= enc.stated_objectives && Instant::now() >= stage_deadline {
             break;
         }
+        let lower = presolve.lower_bound(metric);
+        let ceiling = incumbent_values.as_ref().map(|v| v[stage]);
+        if let (Some(value), Some(a)) = (ceiling, incumbent) {
+            if value <= lower {
+                tracing::debug!(
+                    stage,
+                    value,
+                    "lexicographic stage proven by its lower bound"
+                );
+                best = Some(a.to_vec());
+                fixed.push(term.le(Int::from_u64(value)));
+                presolve.bound(metric, value);
+                stage += 1;
+                continue;
+            }
+        }
         let opt = optimizer(stage_deadline);
         for c in enc
             .structure
             .iter()
             .chain(&enc.capacity)
             .chain(&enc.requirements)
-            .chain(hints)
             .chain(hard)
             .chain(&fixed)
         {
             opt.assert(c);
         }
-        opt.minimize(*term);
+        for c in presolve_cuts(enc, presolve, term, lower) {
+            opt.assert(&c);
+        }
+        if let Some(value) = ceiling {
+            opt.assert(term.le(Int::from_u64(value)));
+        }
+        opt.minimize(term);
         let stage_started = Instant::now();
         let result = opt.check(&[]);
         tracing::debug!(
             stage,
+            lower,
+            ?ceiling,
             elapsed_ms = stage_started.elapsed().as_millis() as u64,
             ?result,
             "lexicographic stage"
@@ -382,20 +433,32 @@ fn lexmin_timed(
                     .get_model()
                     .ok_or_else(|| SynthError::Solver("no model after sat".into()))?;
                 let value = m
-                    .eval(*term, true)
-                    .and_then(|v| v.as_i64())
+                    .eval(term, true)
+                    .and_then(|v| v.as_u64())
                     .ok_or_else(|| SynthError::Solver("objective has no value".into()))?;
                 best = Some(
                     enc.assignment(&m)
                         .ok_or_else(|| SynthError::Solver("model misses a task".into()))?,
                 );
-                fixed.push(term.le(Int::from_i64(value)));
+                if ceiling.is_some_and(|c| value < c) {
+                    incumbent_values = None;
+                }
+                fixed.push(term.le(Int::from_u64(value)));
+                presolve.bound(metric, value);
+                if presolve.infeasible {
+                    return Err(SynthError::Solver(format!(
+                        "the bounds contradict the optimum of stage {stage}"
+                    )));
+                }
             }
-            SatResult::Unsat if stage == 0 && hints.is_empty() => return Ok(Lexmin::Infeasible),
-            SatResult::Unsat if stage == 0 => {
-                // A hint was too tight (the greedy bound cannot be, but never trust it blindly).
-                return lexmin_timed(enc, &[], hard, deadline, proven_at);
+            SatResult::Unsat if ceiling.is_some() => {
+                // The incumbent meets every constraint, so its ceiling
+                // cannot cut everything off; never trust it blindly.
+                tracing::warn!(stage, "incumbent's ceiling was unsatisfiable; dropped");
+                incumbent_values = None;
+                continue;
             }
+            SatResult::Unsat if stage == 0 => return Ok(Lexmin::Infeasible),
             SatResult::Unsat => {
                 return Err(SynthError::Solver(
                     "objective fixed at its optimum became infeasible".into(),
@@ -410,32 +473,36 @@ fn lexmin_timed(
                 return Ok(Lexmin::TimedOut(seen.or(best)));
             }
         }
+        stage += 1;
     }
     if proven_at.is_none() {
         *proven_at = Some(Instant::now());
     }
-    match best {
-        Some(a) => Ok(Lexmin::Optimal(a)),
-        None => {
-            // No objectives: any feasible assignment is optimal.
-            let opt = optimizer(deadline);
-            for c in enc
-                .structure
-                .iter()
-                .chain(&enc.capacity)
-                .chain(&enc.requirements)
-            {
-                opt.assert(c);
-            }
-            match opt.check(&[]) {
-                SatResult::Sat => Ok(opt
-                    .get_model()
-                    .and_then(|m| enc.assignment(&m))
-                    .map_or(Lexmin::TimedOut(None), Lexmin::Optimal)),
-                SatResult::Unsat => Ok(Lexmin::Infeasible),
-                SatResult::Unknown => Ok(Lexmin::TimedOut(None)),
-            }
+    Ok(best.map_or(Lexmin::TimedOut(None), Lexmin::Optimal))
+}
+
+/// What the bounds tell z3 at a stage: values ruled out, the objective's
+/// lower bound, and each latency requirement's path bound.
+fn presolve_cuts(enc: &Encoding, presolve: &Presolve, term: &Int, lower: u64) -> Vec<Bool> {
+    let mut cuts: Vec<Bool> = presolve
+        .removed()
+        .into_iter()
+        .filter_map(|(t, m)| enc.x[t][modality_index(m)].as_ref().map(Bool::not))
+        .collect();
+    cuts.push(term.ge(Int::from_u64(lower)));
+    for (r, req) in enc.model.graph.requirements.iter().enumerate() {
+        if matches!(req.kind, RequirementKind::Latency { .. }) {
+            cuts.push(enc.metrics[r].ge(Int::from_u64(presolve.path_lower_bound(r))));
         }
+    }
+    cuts
+}
+
+/// A stage's value for a full placement.
+fn metric_value(e: &Evaluation, a: &[Modality], metric: Metric) -> u64 {
+    match metric {
+        Metric::Objective(o) => e.objective(o),
+        Metric::FpgaCount => a.iter().filter(|&&m| m == Modality::CloudFpga).count() as u64,
     }
 }
 

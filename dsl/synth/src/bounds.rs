@@ -1,0 +1,812 @@
+//! Lower bounds on every metric over the placements left in per-task
+//! domains, and the domain reduction they allow (presolve), in plain Rust.
+//!
+//! Every metric the synthesizer reasons about is either *separable* (a
+//! constant plus per-task and per-edge terms: energy, cloud cost, uplink
+//! bytes, CPU busy time, FPGA count) or a *path* metric (longest path with
+//! per-task compute and per-edge transfer: latency, makespan).
+//!
+//! * Separable: each edge's term is charged to its consumer's "star"; the
+//!   sum over tasks of each star's minimum (over the consumer's modality and,
+//!   per edge, the producer's) is a lower bound, exact when producers'
+//!   choices do not interact.
+//! * Path: a forward pass gives, per (task, modality), the earliest finish
+//!   any placement allows, a backward pass the least time still needed
+//!   after it; their sum bounds the path's latency when the task takes
+//!   that modality.
+//!
+//! With a bound per (task, modality), a value whose bound already exceeds a
+//! limit (a requirement, CPU capacity, or an objective fixed at its proven
+//! optimum) can be removed: no placement using it meets the limit. This is
+//! reduced-cost fixing from integer programming. It never removes a
+//! placement that satisfies every limit, so the solver's answer is
+//! unchanged, only found and proven sooner; and a bound equal to a known
+//! placement's value proves that placement optimal without search.
+
+use hivemind_dsl::cost::{modality_index, CostModel};
+use hivemind_dsl::ir::{Objective, RequirementKind, TaskId};
+use hivemind_dsl::plan::{edge_fleet, Modality};
+
+/// Per task: which modalities are still possible, indexed by [`modality_index`].
+pub(crate) type Domains = Vec<[bool; 3]>;
+
+/// The domains the pins and the cost model allow.
+pub(crate) fn initial_domains(model: &CostModel) -> Domains {
+    model
+        .graph
+        .tasks
+        .iter()
+        .map(|t| {
+            let mut d = [false; 3];
+            for m in model.choices(t.id) {
+                d[modality_index(m)] = true;
+            }
+            d
+        })
+        .collect()
+}
+
+/// A lexicographic stage: one of the mission's objectives, or the last
+/// tie-breaker (fewest tasks on scarce FPGA boards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Metric {
+    Objective(Objective),
+    FpgaCount,
+}
+
+/// The largest mean `value` with `value × factor‰ ≤ bound` (`< bound` when
+/// `strict`); `None` when no value qualifies (strictly below zero).
+pub(crate) fn max_mean(factor_permille: u64, bound: u64, strict: bool) -> Option<u64> {
+    let limit = if strict {
+        u128::from(bound).checked_sub(1)?
+    } else {
+        u128::from(bound)
+    };
+    Some((limit * 1_000 / u128::from(factor_permille.max(1))).min(u128::from(u64::MAX)) as u64)
+}
+
+/// "Not possible": outside the domain (or, for a path, off the path).
+pub(crate) const NONE: u64 = u64::MAX;
+
+/// In- and out-edges of every task, by edge index.
+struct Adjacency {
+    into: Vec<Vec<usize>>,
+    out_of: Vec<Vec<usize>>,
+}
+
+impl Adjacency {
+    fn new(model: &CostModel) -> Self {
+        let n = model.graph.tasks.len();
+        let mut a = Adjacency {
+            into: vec![Vec::new(); n],
+            out_of: vec![Vec::new(); n],
+        };
+        for (k, e) in model.graph.edges.iter().enumerate() {
+            a.into[e.to.index()].push(k);
+            a.out_of[e.from.index()].push(k);
+        }
+        a
+    }
+}
+
+/// A metric of the form `constant + Σ unary[t][m] + Σ pairwise[e][a][b]`.
+struct Separable {
+    constant: u64,
+    unary: Vec<[u64; 3]>,
+    /// Per edge index; empty when the metric has no edge terms.
+    pairwise: Vec<[[u64; 3]; 3]>,
+}
+
+/// A separable metric's stars under some domains.
+struct Stars {
+    /// `star[t][m]`: t's own term at m plus, per in-edge, the cheapest
+    /// producer modality's edge term (`NONE` outside the domain).
+    star: Vec<[u64; 3]>,
+    min: Vec<u64>,
+    lower_bound: u64,
+}
+
+impl Separable {
+    fn edge_min(&self, dom: &Domains, model: &CostModel, k: usize, b: usize) -> u64 {
+        let Some(pw) = self.pairwise.get(k) else {
+            return 0;
+        };
+        let p = model.graph.edges[k].from.index();
+        (0..3)
+            .filter(|&a| dom[p][a])
+            .map(|a| pw[a][b])
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn stars(&self, model: &CostModel, adj: &Adjacency, dom: &Domains) -> Stars {
+        let n = dom.len();
+        let mut star = vec![[NONE; 3]; n];
+        let mut min = vec![NONE; n];
+        let mut lower_bound = self.constant;
+        for t in 0..n {
+            for m in (0..3).filter(|&m| dom[t][m]) {
+                let edges: u64 = adj.into[t]
+                    .iter()
+                    .map(|&k| self.edge_min(dom, model, k, m))
+                    .fold(0, u64::saturating_add);
+                star[t][m] = self.unary[t][m].saturating_add(edges);
+            }
+            min[t] = star[t].iter().copied().min().unwrap_or(NONE);
+            lower_bound = lower_bound.saturating_add(min[t]);
+        }
+        Stars {
+            star,
+            min,
+            lower_bound,
+        }
+    }
+
+    /// The lower bound when task `t` is fixed at `m`: its own star at `m`,
+    /// and each consumer's star with `t`'s edge terms taken at `m`.
+    fn lower_bound_if(
+        &self,
+        model: &CostModel,
+        adj: &Adjacency,
+        dom: &Domains,
+        s: &Stars,
+        t: usize,
+        m: usize,
+    ) -> u64 {
+        let mut lb = s.lower_bound - s.min[t] + s.star[t][m];
+        if self.pairwise.is_empty() {
+            return lb;
+        }
+        let mut consumers: Vec<usize> = adj.out_of[t]
+            .iter()
+            .map(|&k| model.graph.edges[k].to.index())
+            .collect();
+        consumers.sort_unstable();
+        consumers.dedup();
+        for c in consumers {
+            let best = (0..3)
+                .filter(|&b| dom[c][b])
+                .map(|b| {
+                    let mut v = s.star[c][b];
+                    for &k in adj.into[c]
+                        .iter()
+                        .filter(|&&k| model.graph.edges[k].from.index() == t)
+                    {
+                        v = v - self.edge_min(dom, model, k, b) + self.pairwise[k][m][b];
+                    }
+                    v
+                })
+                .min()
+                .unwrap_or(NONE);
+            lb = lb.saturating_add(best - s.min[c]);
+        }
+        lb
+    }
+}
+
+/// The tasks a path metric covers and where it starts.
+#[derive(Clone)]
+struct PathShape {
+    on_path: Vec<bool>,
+    /// Edges into this task are ignored (it starts the path); `None`: every
+    /// task starts at 0 unless it has predecessors (the whole graph).
+    from: Option<TaskId>,
+}
+
+/// Per (task, modality): earliest finish (`fwd`) and least time still needed
+/// after it to the path's end (`bwd`); `NONE` outside the domain or path.
+pub(crate) struct PathBounds {
+    pub fwd: Vec<[u64; 3]>,
+    pub bwd: Vec<[u64; 3]>,
+    pub lower_bound: u64,
+}
+
+/// [`PathBounds`] of the path over `on_path` starting at `from`.
+pub(crate) fn path_bounds(
+    model: &CostModel,
+    dom: &Domains,
+    on_path: &[bool],
+    from: Option<TaskId>,
+) -> PathBounds {
+    let shape = PathShape {
+        on_path: on_path.to_vec(),
+        from,
+    };
+    PathBounds::new(model, &Adjacency::new(model), dom, &shape)
+}
+
+impl PathBounds {
+    fn new(model: &CostModel, adj: &Adjacency, dom: &Domains, shape: &PathShape) -> Self {
+        let g = model.graph;
+        let n = dom.len();
+        let counts = |k: usize| {
+            let e = &g.edges[k];
+            shape.on_path[e.from.index()] && shape.on_path[e.to.index()] && Some(e.to) != shape.from
+        };
+        let compute = |t: usize, m: usize| model.tasks[t].compute_us[m].unwrap_or(0);
+        let mut fwd = vec![[NONE; 3]; n];
+        for &t in &model.topo {
+            let i = t.index();
+            if !shape.on_path[i] {
+                continue;
+            }
+            for m in (0..3).filter(|&m| dom[i][m]) {
+                let start = adj.into[i]
+                    .iter()
+                    .filter(|&&k| counts(k))
+                    .map(|&k| {
+                        let p = g.edges[k].from.index();
+                        (0..3)
+                            .filter(|&a| fwd[p][a] != NONE)
+                            .map(|a| fwd[p][a].saturating_add(model.edges[k].transfer_us[a][m]))
+                            .min()
+                            .unwrap_or(0)
+                    })
+                    .max()
+                    .unwrap_or(0);
+                fwd[i][m] = start.saturating_add(compute(i, m));
+            }
+        }
+        let mut bwd = vec![[NONE; 3]; n];
+        for &t in model.topo.iter().rev() {
+            let i = t.index();
+            if !shape.on_path[i] {
+                continue;
+            }
+            for m in (0..3).filter(|&m| dom[i][m]) {
+                bwd[i][m] = adj.out_of[i]
+                    .iter()
+                    .filter(|&&k| counts(k))
+                    .map(|&k| {
+                        let s = g.edges[k].to.index();
+                        (0..3)
+                            .filter(|&b| bwd[s][b] != NONE)
+                            .map(|b| {
+                                model.edges[k].transfer_us[m][b]
+                                    .saturating_add(compute(s, b))
+                                    .saturating_add(bwd[s][b])
+                            })
+                            .min()
+                            .unwrap_or(0)
+                    })
+                    .max()
+                    .unwrap_or(0);
+            }
+        }
+        let mut pb = PathBounds {
+            fwd,
+            bwd,
+            lower_bound: 0,
+        };
+        pb.lower_bound = (0..n)
+            .filter(|&i| shape.on_path[i])
+            .map(|i| (0..3).map(|m| pb.through(i, m)).min().unwrap_or(NONE))
+            .max()
+            .unwrap_or(0);
+        pb
+    }
+
+    /// Least latency of the path when task `t` runs at `m` (`NONE` when `m`
+    /// is not in the domain; the plain lower bound when `t` is off the path).
+    pub fn through(&self, t: usize, m: usize) -> u64 {
+        if self.fwd[t] == [NONE; 3] {
+            return self.lower_bound;
+        }
+        if self.fwd[t][m] == NONE {
+            return NONE;
+        }
+        self.fwd[t][m].saturating_add(self.bwd[t][m])
+    }
+}
+
+/// Something that must stay at or below `max`.
+enum LimitKind {
+    Separable(Separable),
+    /// Σ of the latencies of several paths (one path: a latency requirement).
+    PathSum(Vec<PathShape>),
+    /// A per-task value (the task's own execution time).
+    TaskValue(usize, [u64; 3]),
+}
+
+struct Limit {
+    kind: LimitKind,
+    max: u64,
+}
+
+/// The current domains and the limits they have been reduced against.
+pub(crate) struct Presolve<'m, 'g> {
+    model: &'m CostModel<'g>,
+    adj: Adjacency,
+    pub domains: Domains,
+    limits: Vec<Limit>,
+    /// Some limit cannot be met by any placement.
+    pub infeasible: bool,
+    /// One shape per latency requirement (by requirement index), for the
+    /// per-path bounds handed to the solver.
+    paths: Vec<Option<PathShape>>,
+}
+
+impl<'m, 'g> Presolve<'m, 'g> {
+    /// Domains from the pins, reduced against every requirement and the CPU capacity.
+    pub fn new(model: &'m CostModel<'g>) -> Self {
+        let g = model.graph;
+        let mut p = Presolve {
+            model,
+            adj: Adjacency::new(model),
+            domains: initial_domains(model),
+            limits: Vec::new(),
+            infeasible: false,
+            paths: Vec::new(),
+        };
+        p.paths = g
+            .requirements
+            .iter()
+            .enumerate()
+            .map(|(r, req)| match req.kind {
+                RequirementKind::Latency { from, .. } => Some(PathShape {
+                    on_path: model.path_tasks[r].clone(),
+                    from: Some(from),
+                }),
+                _ => None,
+            })
+            .collect();
+        for r in 0..g.requirements.len() {
+            match p.requirement_limits(r) {
+                Some(limits) => p.limits.extend(limits),
+                None => p.infeasible = true,
+            }
+        }
+        // CPU capacity: floor(busy·1000 / cap) ≤ 1000  ⟺  busy ≤ (1001·cap − 1) / 1000.
+        let cap_max = |cap: u64| ((1_001 * u128::from(cap)).saturating_sub(1) / 1_000) as u64;
+        for f in 0..g.fleets.len() {
+            let unary = g
+                .tasks
+                .iter()
+                .map(|t| match edge_fleet(g, t.id) {
+                    Some(x) if x.index() == f => {
+                        [model.tasks[t.id.index()].busy_us_per_hour[0], 0, 0]
+                    }
+                    _ => [0; 3],
+                })
+                .collect();
+            p.limits.push(Limit {
+                kind: LimitKind::Separable(Separable {
+                    constant: 0,
+                    unary,
+                    pairwise: Vec::new(),
+                }),
+                max: cap_max(model.fleet_capacity_us_per_hour[f]),
+            });
+        }
+        let cloud = model
+            .tasks
+            .iter()
+            .map(|c| [0, c.busy_us_per_hour[1], c.busy_us_per_hour[2]])
+            .collect();
+        p.limits.push(Limit {
+            kind: LimitKind::Separable(Separable {
+                constant: 0,
+                unary: cloud,
+                pairwise: Vec::new(),
+            }),
+            max: cap_max(model.cloud_capacity_us_per_hour),
+        });
+        p.propagate();
+        p
+    }
+
+    /// The limits requirement `r` sets; `None` when no placement can meet it.
+    fn requirement_limits(&self, r: usize) -> Option<Vec<Limit>> {
+        let model = self.model;
+        let req = &model.graph.requirements[r];
+        let strict = !req.inclusive;
+        let factor = |bp| model.profile.tail.factor(bp);
+        let one = |kind, max| Some(vec![Limit { kind, max }]);
+        match req.kind {
+            RequirementKind::Latency {
+                percentile_bp,
+                bound_us,
+                ..
+            } => one(
+                LimitKind::PathSum(self.paths[r].iter().cloned().collect()),
+                max_mean(factor(percentile_bp), bound_us, strict)?,
+            ),
+            RequirementKind::ExecTime {
+                task: Some(t),
+                percentile_bp,
+                bound_us,
+            } => one(
+                LimitKind::TaskValue(
+                    t.index(),
+                    model.tasks[t.index()].compute_us.map(|c| c.unwrap_or(0)),
+                ),
+                max_mean(factor(percentile_bp), bound_us, strict)?,
+            ),
+            RequirementKind::ExecTime {
+                task: None,
+                bound_us,
+                ..
+            } => one(
+                LimitKind::PathSum(vec![self.whole_graph()]),
+                max_mean(1_000, bound_us, strict)?.checked_sub(model.duration_us)?,
+            ),
+            RequirementKind::CloudCost { max_nusd_per_hour } => one(
+                LimitKind::Separable(self.separable(Metric::Objective(Objective::Cost))),
+                max_mean(1_000, max_nusd_per_hour, strict)?,
+            ),
+            RequirementKind::BatteryReserve { fleet, min_bp } => {
+                // reserve ≥ M  ⟺  E·10000 ≤ cap·10000 − M·cap (an empty
+                // battery has no reserve at all).
+                let m = i128::from(min_bp) + i128::from(strict);
+                let fleets = model.graph.fleets.iter();
+                fleets
+                    .filter(|f| fleet.is_none_or(|x| x == f.id))
+                    .map(|f| {
+                        let cap = i128::from(model.battery_uj[f.id.index()]);
+                        let room = cap * 10_000 - m * cap;
+                        (cap > 0 && room >= 0).then(|| Limit {
+                            kind: LimitKind::Separable(self.fleet_energy(f.id.index())),
+                            max: (room / 10_000) as u64,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn whole_graph(&self) -> PathShape {
+        PathShape {
+            on_path: vec![true; self.domains.len()],
+            from: None,
+        }
+    }
+
+    /// Energy of fleet `f` over the mission, as a separable metric.
+    fn fleet_energy(&self, f: usize) -> Separable {
+        let (m, g) = (self.model, self.model.graph);
+        Separable {
+            constant: m.motion_uj[f],
+            unary: g
+                .tasks
+                .iter()
+                .map(|t| match edge_fleet(g, t.id) {
+                    Some(x) if x.index() == f => [m.tasks[t.id.index()].edge_energy_uj, 0, 0],
+                    _ => [0; 3],
+                })
+                .collect(),
+            pairwise: m
+                .edges
+                .iter()
+                .map(|c| {
+                    let mut pw = [[0; 3]; 3];
+                    for (a, row) in pw.iter_mut().enumerate() {
+                        for (b, v) in row.iter_mut().enumerate() {
+                            if c.energy_fleet[a][b].is_some_and(|x| x.index() == f) {
+                                *v = c.radio_uj[a][b];
+                            }
+                        }
+                    }
+                    pw
+                })
+                .collect(),
+        }
+    }
+
+    /// A separable objective (not latency or execution time).
+    fn separable(&self, metric: Metric) -> Separable {
+        let (m, g) = (self.model, self.model.graph);
+        match metric {
+            Metric::Objective(Objective::Energy) => {
+                let mut total = Separable {
+                    constant: 0,
+                    unary: vec![[0; 3]; g.tasks.len()],
+                    pairwise: vec![[[0; 3]; 3]; g.edges.len()],
+                };
+                for f in 0..g.fleets.len() {
+                    let part = self.fleet_energy(f);
+                    total.constant += part.constant;
+                    for (u, v) in total.unary.iter_mut().zip(&part.unary) {
+                        for k in 0..3 {
+                            u[k] += v[k];
+                        }
+                    }
+                    for (u, v) in total.pairwise.iter_mut().zip(&part.pairwise) {
+                        for a in 0..3 {
+                            for b in 0..3 {
+                                u[a][b] += v[a][b];
+                            }
+                        }
+                    }
+                }
+                total
+            }
+            Metric::Objective(Objective::Cost) => Separable {
+                constant: 0,
+                unary: m
+                    .tasks
+                    .iter()
+                    .map(|c| [0, c.cost_nusd_per_hour[1], c.cost_nusd_per_hour[2]])
+                    .collect(),
+                pairwise: Vec::new(),
+            },
+            Metric::Objective(Objective::Bytes) => Separable {
+                constant: 0,
+                unary: vec![[0; 3]; g.tasks.len()],
+                pairwise: m.edges.iter().map(|c| c.uplink_bytes_per_hour).collect(),
+            },
+            Metric::FpgaCount => Separable {
+                constant: 0,
+                unary: vec![[0, 0, 1]; g.tasks.len()],
+                pairwise: Vec::new(),
+            },
+            Metric::Objective(Objective::Latency | Objective::ExecTime) => {
+                unreachable!("path metrics are not separable")
+            }
+        }
+    }
+
+    /// `metric` as a limit kind, and the constant its value exceeds the
+    /// limit kind's value by (execution time adds the mission's duration).
+    fn limit_kind(&self, metric: Metric) -> (LimitKind, u64) {
+        match metric {
+            Metric::Objective(Objective::Latency) => {
+                let paths: Vec<PathShape> = self.paths.iter().flatten().cloned().collect();
+                if paths.is_empty() {
+                    (LimitKind::PathSum(vec![self.whole_graph()]), 0)
+                } else {
+                    (LimitKind::PathSum(paths), 0)
+                }
+            }
+            Metric::Objective(Objective::ExecTime) => (
+                LimitKind::PathSum(vec![self.whole_graph()]),
+                self.model.duration_us,
+            ),
+            _ => (LimitKind::Separable(self.separable(metric)), 0),
+        }
+    }
+
+    /// A lower bound on `metric` over every placement in the current domains.
+    pub fn lower_bound(&self, metric: Metric) -> u64 {
+        let (kind, offset) = self.limit_kind(metric);
+        self.bound_of(&kind).saturating_add(offset)
+    }
+
+    /// A lower bound on the latency of requirement `r`'s path (0 if `r` is
+    /// not a latency requirement).
+    pub fn path_lower_bound(&self, r: usize) -> u64 {
+        match self.paths.get(r) {
+            Some(Some(shape)) => {
+                PathBounds::new(self.model, &self.adj, &self.domains, shape).lower_bound
+            }
+            _ => 0,
+        }
+    }
+
+    /// Add `metric ≤ max` (an objective fixed at its optimum) and reduce.
+    pub fn bound(&mut self, metric: Metric, max: u64) {
+        let (kind, offset) = self.limit_kind(metric);
+        match max.checked_sub(offset) {
+            Some(max) => self.limits.push(Limit { kind, max }),
+            None => self.infeasible = true,
+        }
+        self.propagate();
+    }
+
+    fn bound_of(&self, kind: &LimitKind) -> u64 {
+        let (model, adj, dom) = (self.model, &self.adj, &self.domains);
+        match kind {
+            LimitKind::Separable(s) => s.stars(model, adj, dom).lower_bound,
+            LimitKind::PathSum(shapes) => shapes
+                .iter()
+                .map(|s| PathBounds::new(model, adj, dom, s).lower_bound)
+                .fold(0, u64::saturating_add),
+            LimitKind::TaskValue(t, v) => (0..3)
+                .filter(|&m| dom[*t][m])
+                .map(|m| v[m])
+                .min()
+                .unwrap_or(NONE),
+        }
+    }
+
+    /// Remove every value whose lower bound exceeds some limit, until
+    /// nothing changes. An emptied domain means no placement is feasible.
+    fn propagate(&mut self) {
+        let n = self.domains.len();
+        loop {
+            if self.infeasible || self.domains.iter().any(|d| !d.contains(&true)) {
+                self.infeasible = true;
+                return;
+            }
+            let mut removed = Vec::new();
+            for limit in &self.limits {
+                let (model, adj, dom) = (self.model, &self.adj, &self.domains);
+                let over: Box<dyn Fn(usize, usize) -> bool> = match &limit.kind {
+                    LimitKind::Separable(s) => {
+                        let stars = s.stars(model, adj, dom);
+                        if stars.lower_bound > limit.max {
+                            self.infeasible = true;
+                            return;
+                        }
+                        Box::new(move |t, m| {
+                            s.lower_bound_if(model, adj, dom, &stars, t, m) > limit.max
+                        })
+                    }
+                    LimitKind::PathSum(shapes) => {
+                        let bounds: Vec<PathBounds> = shapes
+                            .iter()
+                            .map(|s| PathBounds::new(model, adj, dom, s))
+                            .collect();
+                        let total = bounds
+                            .iter()
+                            .map(|b| b.lower_bound)
+                            .fold(0, u64::saturating_add);
+                        if total > limit.max {
+                            self.infeasible = true;
+                            return;
+                        }
+                        Box::new(move |t, m| {
+                            bounds
+                                .iter()
+                                .map(|b| b.through(t, m))
+                                .fold(0, u64::saturating_add)
+                                > limit.max
+                        })
+                    }
+                    LimitKind::TaskValue(task, v) => {
+                        let (task, v, max) = (*task, *v, limit.max);
+                        Box::new(move |t, m| t == task && v[m] > max)
+                    }
+                };
+                for t in 0..n {
+                    for m in (0..3).filter(|&m| self.domains[t][m]) {
+                        if over(t, m) {
+                            removed.push((t, m));
+                        }
+                    }
+                }
+            }
+            if removed.is_empty() {
+                return;
+            }
+            for (t, m) in removed {
+                self.domains[t][m] = false;
+            }
+        }
+    }
+
+    /// The (task, modality) pairs removed from the pins' domains.
+    pub fn removed(&self) -> Vec<(usize, Modality)> {
+        let initial = initial_domains(self.model);
+        let mut out = Vec::new();
+        for (t, (now, was)) in self.domains.iter().zip(&initial).enumerate() {
+            for m in Modality::ALL {
+                let k = modality_index(m);
+                if was[k] && !now[k] {
+                    out.push((t, m));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hivemind_dsl::cost::Profile;
+    use hivemind_dsl::synthetic::random_mission;
+
+    const METRICS: [Metric; 6] = [
+        Metric::Objective(Objective::Latency),
+        Metric::Objective(Objective::Energy),
+        Metric::Objective(Objective::Cost),
+        Metric::Objective(Objective::Bytes),
+        Metric::Objective(Objective::ExecTime),
+        Metric::FpgaCount,
+    ];
+
+    fn value(model: &CostModel, a: &[Modality], metric: Metric) -> u64 {
+        match metric {
+            Metric::Objective(o) => model.evaluate(a).objective(o),
+            Metric::FpgaCount => a.iter().filter(|&&m| m == Modality::CloudFpga).count() as u64,
+        }
+    }
+
+    fn within(dom: &Domains, a: &[Modality]) -> bool {
+        a.iter().zip(dom).all(|(&m, d)| d[modality_index(m)])
+    }
+
+    /// Every placement the pins allow.
+    fn all_placements(dom: &Domains) -> Vec<Vec<Modality>> {
+        let mut out = vec![Vec::new()];
+        for d in dom {
+            out = out
+                .into_iter()
+                .flat_map(|prefix| {
+                    Modality::ALL
+                        .into_iter()
+                        .filter(|&m| d[modality_index(m)])
+                        .map(move |m| {
+                            let mut p = prefix.clone();
+                            p.push(m);
+                            p
+                        })
+                })
+                .collect();
+        }
+        out
+    }
+
+    /// The bounds are sound: every metric's lower bound is at most its value
+    /// at every placement; presolve keeps every feasible placement, also
+    /// after bounding a metric by that placement's own value; and it calls
+    /// a mission infeasible only when no placement is feasible.
+    fn check(seed: u64, n: usize) {
+        let src = random_mission(seed, n);
+        let graph = hivemind_dsl::compile(&src, "r.hm").graph.expect("compiles");
+        let model = CostModel::new(&graph, Profile::default()).expect("model");
+        let start = initial_domains(&model);
+        let placements = all_placements(&start);
+        let pre = Presolve::new(&model);
+        for a in &placements {
+            for metric in METRICS {
+                let lb = pre.lower_bound(metric);
+                let feasible = model.evaluate(a).feasible();
+                // Lower bounds hold over the presolved domains: for every
+                // placement inside them (all feasible ones are).
+                if within(&pre.domains, a) {
+                    assert!(
+                        lb <= value(&model, a, metric),
+                        "seed {seed}: {metric:?} bound {lb} above {a:?}\n{src}"
+                    );
+                }
+                if feasible {
+                    let mut bounded = Presolve::new(&model);
+                    bounded.bound(metric, value(&model, a, metric));
+                    assert!(
+                        !bounded.infeasible && within(&bounded.domains, a),
+                        "seed {seed}: bounding {metric:?} removed feasible {a:?}\n{src}"
+                    );
+                }
+            }
+            if model.evaluate(a).feasible() {
+                assert!(
+                    !pre.infeasible && within(&pre.domains, a),
+                    "seed {seed}: presolve removed feasible {a:?}\n{src}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+        #[test]
+        fn bounds_are_sound_on_random_missions(seed in proptest::prelude::any::<u64>(), n in 2usize..=7) {
+            check(seed, n);
+        }
+    }
+
+    /// The bounds are not vacuous: on generated missions they often decide
+    /// infeasibility alone and remove values.
+    #[test]
+    fn presolve_prunes_on_random_missions() {
+        let (mut infeasible, mut pruned) = (0, 0);
+        for seed in 0..300u64 {
+            let src = random_mission(seed, 2 + (seed % 6) as usize);
+            let graph = hivemind_dsl::compile(&src, "r.hm").graph.expect("compiles");
+            let model = CostModel::new(&graph, Profile::default()).expect("model");
+            let pre = Presolve::new(&model);
+            infeasible += usize::from(pre.infeasible);
+            pruned += usize::from(!pre.infeasible && !pre.removed().is_empty());
+        }
+        eprintln!("presolve: {infeasible} infeasible, {pruned} pruned of 300");
+        assert!(
+            infeasible >= 20 && pruned >= 20,
+            "infeasible {infeasible}, pruned {pruned}"
+        );
+    }
+}
