@@ -160,6 +160,7 @@ fn evaluate(
             inputs_sha256: hash,
             elapsed_ms: 0,
             proven_ms: None,
+            proven_by_bound: 0,
         };
         print!("{}", report::render(graph, &shown));
     }

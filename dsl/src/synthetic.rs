@@ -181,8 +181,16 @@ mod tests {
 /// A placement problem of `tasks` tasks where every compute task may run at
 /// all three modalities (edge, cloud, cloud+FPGA): a sensing task per fleet
 /// feeding a random layered DAG, latency requirements on a few paths, a
-/// cloud budget and a battery reserve. Deterministic for (`tasks`, `seed`).
+/// cloud budget (5 + tasks/10 $/h, which all-cloud placements meet) and a
+/// battery reserve. Deterministic for (`tasks`, `seed`).
 pub fn placement_mission(tasks: usize, seed: u64) -> String {
+    placement_mission_with_budget(tasks, seed, 5 + tasks as u64 / 10)
+}
+
+/// [`placement_mission`] with a cloud budget of `usd_per_hour`: below what
+/// an all-cloud placement costs, the budget binds and work must move to the
+/// devices (a knapsack between energy and money).
+pub fn placement_mission_with_budget(tasks: usize, seed: u64, usd_per_hour: u64) -> String {
     let tasks = tasks.max(2);
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move |n: u64| {
@@ -232,7 +240,7 @@ pub fn placement_mission(tasks: usize, seed: u64) -> String {
             );
         }
     }
-    let _ = writeln!(s, "  require cloud_cost < ${} per hour", 5 + tasks / 10);
+    let _ = writeln!(s, "  require cloud_cost < ${usd_per_hour} per hour");
     s.push_str("  require battery(drones) >= 10%\n  minimize energy then latency\n}\n");
     s
 }

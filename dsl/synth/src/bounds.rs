@@ -97,12 +97,19 @@ struct Separable {
     pairwise: Vec<[[u64; 3]; 3]>,
 }
 
-/// A separable metric's stars under some domains.
-struct Stars {
-    /// `star[t][m]`: t's own term at m plus, per in-edge, the cheapest
-    /// producer modality's edge term (`NONE` outside the domain).
-    star: Vec<[u64; 3]>,
-    min: Vec<u64>,
+/// A separable metric's bounds under some domains. Every task keeps one
+/// in-edge (the one with the largest term) as its parent, which makes a
+/// forest; over the forest the minimum is exact by dynamic programming
+/// (inside and outside passes, as in min-sum belief propagation on trees).
+/// Every other edge is charged to its consumer at the producer's cheapest
+/// modality, which keeps the whole a lower bound. `NONE` outside the domain.
+struct Forest {
+    /// Own term plus the other in-edges' cheapest terms.
+    own: Vec<[u64; 3]>,
+    /// Least total over the task's subtree with the task at each modality.
+    inside: Vec<[u64; 3]>,
+    /// Least total over everything outside that subtree (constant included).
+    outside: Vec<[u64; 3]>,
     lower_bound: u64,
 }
 
@@ -119,68 +126,101 @@ impl Separable {
             .unwrap_or(0)
     }
 
-    fn stars(&self, model: &CostModel, adj: &Adjacency, dom: &Domains) -> Stars {
+    /// The in-edge that makes `t`'s parent: the one whose term varies most.
+    fn parent_edge(&self, adj: &Adjacency, t: usize) -> Option<usize> {
+        adj.into[t]
+            .iter()
+            .copied()
+            .filter_map(|k| {
+                let pw = self.pairwise.get(k)?;
+                let max = pw.iter().flatten().copied().max().unwrap_or(0);
+                (max > 0).then_some((max, std::cmp::Reverse(k)))
+            })
+            .max()
+            .map(|(_, std::cmp::Reverse(k))| k)
+    }
+
+    fn forest(&self, model: &CostModel, adj: &Adjacency, dom: &Domains) -> Forest {
         let n = dom.len();
-        let mut star = vec![[NONE; 3]; n];
-        let mut min = vec![NONE; n];
-        let mut lower_bound = self.constant;
+        let g = model.graph;
+        let parent: Vec<Option<usize>> = (0..n).map(|t| self.parent_edge(adj, t)).collect();
+        let mut own = vec![[NONE; 3]; n];
         for t in 0..n {
             for m in (0..3).filter(|&m| dom[t][m]) {
-                let edges: u64 = adj.into[t]
+                let others: u64 = adj.into[t]
                     .iter()
+                    .filter(|&&k| Some(k) != parent[t])
                     .map(|&k| self.edge_min(dom, model, k, m))
                     .fold(0, u64::saturating_add);
-                star[t][m] = self.unary[t][m].saturating_add(edges);
+                own[t][m] = self.unary[t][m].saturating_add(others);
             }
-            min[t] = star[t].iter().copied().min().unwrap_or(NONE);
-            lower_bound = lower_bound.saturating_add(min[t]);
         }
-        Stars {
-            star,
-            min,
+        // Cheapest subtree of child `c` (joined by edge `k`) when its parent is at `a`.
+        let child_best = |inside: &[[u64; 3]], k: usize, c: usize, a: usize| -> u64 {
+            (0..3)
+                .filter(|&b| inside[c][b] != NONE)
+                .map(|b| self.pairwise[k][a][b].saturating_add(inside[c][b]))
+                .min()
+                .unwrap_or(NONE)
+        };
+        let mut inside = own.clone();
+        for &t in model.topo.iter().rev() {
+            let c = t.index();
+            let Some(k) = parent[c] else { continue };
+            let p = g.edges[k].from.index();
+            let add = [0, 1, 2].map(|a| child_best(&inside, k, c, a));
+            for (a, v) in inside[p].iter_mut().enumerate() {
+                if *v != NONE {
+                    *v = v.saturating_add(add[a]);
+                }
+            }
+        }
+        let root_min = |t: usize| inside[t].iter().copied().min().unwrap_or(NONE);
+        let lower_bound = (0..n)
+            .filter(|&t| parent[t].is_none())
+            .map(root_min)
+            .fold(self.constant, u64::saturating_add);
+        let mut outside = vec![[NONE; 3]; n];
+        for &t in &model.topo {
+            let c = t.index();
+            match parent[c] {
+                None => {
+                    let rest = lower_bound.saturating_sub(root_min(c));
+                    for m in (0..3).filter(|&m| inside[c][m] != NONE) {
+                        outside[c][m] = rest;
+                    }
+                }
+                Some(k) => {
+                    let p = g.edges[k].from.index();
+                    for b in (0..3).filter(|&b| inside[c][b] != NONE) {
+                        outside[c][b] = (0..3)
+                            .filter(|&a| inside[p][a] != NONE && outside[p][a] != NONE)
+                            .map(|a| {
+                                outside[p][a]
+                                    .saturating_add(inside[p][a])
+                                    .saturating_sub(child_best(&inside, k, c, a))
+                                    .saturating_add(self.pairwise[k][a][b])
+                            })
+                            .min()
+                            .unwrap_or(NONE);
+                    }
+                }
+            }
+        }
+        Forest {
+            own,
+            inside,
+            outside,
             lower_bound,
         }
     }
 
-    /// The lower bound when task `t` is fixed at `m`: its own star at `m`,
-    /// and each consumer's star with `t`'s edge terms taken at `m`.
-    fn lower_bound_if(
-        &self,
-        model: &CostModel,
-        adj: &Adjacency,
-        dom: &Domains,
-        s: &Stars,
-        t: usize,
-        m: usize,
-    ) -> u64 {
-        let mut lb = s.lower_bound - s.min[t] + s.star[t][m];
-        if self.pairwise.is_empty() {
-            return lb;
+    /// The lower bound when task `t` is fixed at `m`.
+    fn lower_bound_if(f: &Forest, t: usize, m: usize) -> u64 {
+        if f.own[t][m] == NONE {
+            return NONE;
         }
-        let mut consumers: Vec<usize> = adj.out_of[t]
-            .iter()
-            .map(|&k| model.graph.edges[k].to.index())
-            .collect();
-        consumers.sort_unstable();
-        consumers.dedup();
-        for c in consumers {
-            let best = (0..3)
-                .filter(|&b| dom[c][b])
-                .map(|b| {
-                    let mut v = s.star[c][b];
-                    for &k in adj.into[c]
-                        .iter()
-                        .filter(|&&k| model.graph.edges[k].from.index() == t)
-                    {
-                        v = v - self.edge_min(dom, model, k, b) + self.pairwise[k][m][b];
-                    }
-                    v
-                })
-                .min()
-                .unwrap_or(NONE);
-            lb = lb.saturating_add(best - s.min[c]);
-        }
-        lb
+        f.inside[t][m].saturating_add(f.outside[t][m])
     }
 }
 
@@ -595,7 +635,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
     fn bound_of(&self, kind: &LimitKind) -> u64 {
         let (model, adj, dom) = (self.model, &self.adj, &self.domains);
         match kind {
-            LimitKind::Separable(s) => s.stars(model, adj, dom).lower_bound,
+            LimitKind::Separable(s) => s.forest(model, adj, dom).lower_bound,
             LimitKind::PathSum(shapes) => shapes
                 .iter()
                 .map(|s| PathBounds::new(model, adj, dom, s).lower_bound)
@@ -622,14 +662,12 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 let (model, adj, dom) = (self.model, &self.adj, &self.domains);
                 let over: Box<dyn Fn(usize, usize) -> bool> = match &limit.kind {
                     LimitKind::Separable(s) => {
-                        let stars = s.stars(model, adj, dom);
-                        if stars.lower_bound > limit.max {
+                        let forest = s.forest(model, adj, dom);
+                        if forest.lower_bound > limit.max {
                             self.infeasible = true;
                             return;
                         }
-                        Box::new(move |t, m| {
-                            s.lower_bound_if(model, adj, dom, &stars, t, m) > limit.max
-                        })
+                        Box::new(move |t, m| Separable::lower_bound_if(&forest, t, m) > limit.max)
                     }
                     LimitKind::PathSum(shapes) => {
                         let bounds: Vec<PathBounds> = shapes

@@ -70,6 +70,9 @@ pub struct Synthesis {
     pub elapsed_ms: u64,
     /// When the mission's own objectives were proven optimal (before tie-breaking).
     pub proven_ms: Option<u64>,
+    /// How many of the mission's objectives the lower bounds proved
+    /// optimal without search (the greedy plan reached their bound).
+    pub proven_by_bound: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,59 +226,54 @@ fn synthesize_in_context(
         started + options.timeout - (options.timeout / 20).min(Duration::from_millis(500));
     // The greedy plan is the incumbent: it bounds each stage from above,
     // and proves it when it reaches the stage's lower bound.
-    let mut proven_at = None;
+    let mut progress = Progress::default();
     let incumbent = greedy.as_ref().map(|(a, _)| a.as_slice());
-    let (status, chosen) = match lexmin_timed(
-        &enc,
-        &mut presolve,
-        incumbent,
-        &[],
-        deadline,
-        &mut proven_at,
-    )? {
-        Lexmin::Optimal(a) => (
-            Status::Optimal,
-            Some(plan_for(
-                &model,
-                &a,
-                Strategy::Optimised { proven: true },
-                &hash,
-            )),
-        ),
-        Lexmin::Infeasible => (Status::Infeasible, None),
-        Lexmin::TimedOut(found) => {
-            let from_solver = found.filter(|a| model.evaluate(a).feasible());
-            match (from_solver, &greedy) {
-                (Some(a), Some((g, ge)))
-                    if ge.feasible() && search::better(&model, ge, &model.evaluate(&a)).is_lt() =>
-                {
-                    (
+    let (status, chosen) =
+        match lexmin_timed(&enc, &mut presolve, incumbent, &[], deadline, &mut progress)? {
+            Lexmin::Optimal(a) => (
+                Status::Optimal,
+                Some(plan_for(
+                    &model,
+                    &a,
+                    Strategy::Optimised { proven: true },
+                    &hash,
+                )),
+            ),
+            Lexmin::Infeasible => (Status::Infeasible, None),
+            Lexmin::TimedOut(found) => {
+                let from_solver = found.filter(|a| model.evaluate(a).feasible());
+                match (from_solver, &greedy) {
+                    (Some(a), Some((g, ge)))
+                        if ge.feasible()
+                            && search::better(&model, ge, &model.evaluate(&a)).is_lt() =>
+                    {
+                        (
+                            Status::Feasible,
+                            Some(plan_for(&model, g, Strategy::Greedy, &hash)),
+                        )
+                    }
+                    (Some(a), _) => (
+                        Status::Feasible,
+                        Some(plan_for(
+                            &model,
+                            &a,
+                            Strategy::Optimised { proven: false },
+                            &hash,
+                        )),
+                    ),
+                    (None, Some((g, ge))) if ge.feasible() => (
                         Status::Feasible,
                         Some(plan_for(&model, g, Strategy::Greedy, &hash)),
-                    )
-                }
-                (Some(a), _) => (
-                    Status::Feasible,
-                    Some(plan_for(
-                        &model,
-                        &a,
-                        Strategy::Optimised { proven: false },
-                        &hash,
-                    )),
-                ),
-                (None, Some((g, ge))) if ge.feasible() => (
-                    Status::Feasible,
-                    Some(plan_for(&model, g, Strategy::Greedy, &hash)),
-                ),
-                (None, _) => {
-                    return Err(SynthError::Solver(format!(
-                        "no plan within {:?}",
-                        options.timeout
-                    )))
+                    ),
+                    (None, _) => {
+                        return Err(SynthError::Solver(format!(
+                            "no plan within {:?}",
+                            options.timeout
+                        )))
+                    }
                 }
             }
-        }
-    };
+        };
     let conflicts = if status == Status::Infeasible {
         explain::conflicts(&model, options.timeout)
     } else {
@@ -296,7 +294,9 @@ fn synthesize_in_context(
         conflicts,
         inputs_sha256: hash,
         elapsed_ms: started.elapsed().as_millis() as u64,
-        proven_ms: proven_at
+        proven_by_bound: progress.by_bound,
+        proven_ms: progress
+            .proven_at
             .filter(|_| status == Status::Optimal)
             .map(|t| t.duration_since(started).as_millis() as u64),
     })
@@ -329,7 +329,23 @@ fn optimizer(deadline: Instant) -> Optimize {
 /// `hard` constraints restrict the problem (Unsat means infeasible).
 fn lexmin(enc: &Encoding, hard: &[Bool], deadline: Instant) -> Result<Lexmin, SynthError> {
     let mut presolve = Presolve::new(enc.model);
-    lexmin_timed(enc, &mut presolve, None, hard, deadline, &mut None)
+    lexmin_timed(
+        enc,
+        &mut presolve,
+        None,
+        hard,
+        deadline,
+        &mut Progress::default(),
+    )
+}
+
+/// How far [`lexmin_timed`] got.
+#[derive(Default)]
+struct Progress {
+    /// When the mission's own objectives were proven.
+    proven_at: Option<Instant>,
+    /// Stages proven by their lower bound, without search.
+    by_bound: usize,
 }
 
 /// [`lexmin`] over `presolve`'s domains, recording when the stated
@@ -346,7 +362,7 @@ fn lexmin_timed(
     incumbent: Option<&[Modality]>,
     hard: &[Bool],
     deadline: Instant,
-    proven_at: &mut Option<Instant>,
+    progress: &mut Progress,
 ) -> Result<Lexmin, SynthError> {
     let model = enc.model;
     if presolve.infeasible {
@@ -375,8 +391,8 @@ fn lexmin_timed(
     let mut stage = 0;
     while stage < stages.len() {
         let (metric, term) = stages[stage];
-        if stage == enc.stated_objectives && proven_at.is_none() {
-            *proven_at = Some(Instant::now());
+        if stage == enc.stated_objectives && progress.proven_at.is_none() {
+            progress.proven_at = Some(Instant::now());
             let left = deadline.saturating_duration_since(Instant::now());
             stage_deadline = Instant::now() + left / 10;
         }
@@ -393,6 +409,7 @@ fn lexmin_timed(
                     "lexicographic stage proven by its lower bound"
                 );
                 best = Some(a.to_vec());
+                progress.by_bound += usize::from(stage < enc.stated_objectives);
                 fixed.push(term.le(Int::from_u64(value)));
                 presolve.bound(metric, value);
                 stage += 1;
@@ -475,8 +492,8 @@ fn lexmin_timed(
         }
         stage += 1;
     }
-    if proven_at.is_none() {
-        *proven_at = Some(Instant::now());
+    if progress.proven_at.is_none() {
+        progress.proven_at = Some(Instant::now());
     }
     Ok(best.map_or(Lexmin::TimedOut(None), Lexmin::Optimal))
 }

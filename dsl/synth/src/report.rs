@@ -105,6 +105,24 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
         Status::Infeasible => "INFEASIBLE",
     };
     let _ = writeln!(out, "mission {}: {status}", graph.mission);
+    if s.status == Status::Optimal {
+        let stated = if graph.objectives.is_empty() {
+            hivemind_dsl::cost::DEFAULT_OBJECTIVES.len()
+        } else {
+            graph.objectives.len()
+        };
+        let _ = match s.proven_by_bound {
+            0 => writeln!(out, "proof: z3 search"),
+            n if n >= stated => writeln!(
+                out,
+                "proof: the greedy plan reaches every objective's lower bound (no search)"
+            ),
+            n => writeln!(
+                out,
+                "proof: lower bound reached for {n} of {stated} objectives, z3 search for the rest"
+            ),
+        };
+    }
     let objectives: Vec<String> = if graph.objectives.is_empty() {
         vec!["latency".into(), "energy (default)".into()]
     } else {

@@ -14,17 +14,27 @@ pub(crate) fn better(model: &CostModel, a: &Evaluation, b: &Evaluation) -> Order
         .then_with(|| model.objective_vector(a).cmp(&model.objective_vector(b)))
 }
 
-/// Total violation of the requirements, in units of their bounds (‰), to
-/// steer the greedy search towards feasibility.
+/// Total violation of the requirements, in units of their bounds (‰), and
+/// CPU overload (‰ above 100% per fleet and for the cloud), to steer the
+/// greedy search towards feasibility.
 fn violation(e: &Evaluation) -> u128 {
-    e.requirements
+    let requirements: u128 = e
+        .requirements
         .iter()
         .filter(|r| !r.2)
         .map(|&(pred, bound, _)| {
             let gap = pred.abs_diff(bound) as u128;
             gap * 1_000 / (bound.unsigned_abs() as u128).max(1) + 1
         })
-        .sum()
+        .sum();
+    let overload: u128 = e
+        .fleet_busy_permille
+        .iter()
+        .chain(std::iter::once(&e.cloud_busy_permille))
+        .filter(|&&b| b > 1_000)
+        .map(|&b| u128::from(b - 1_000) + 1)
+        .sum();
+    requirements + overload
 }
 
 /// Call `visit` with every feasible combination of allowed modalities and
@@ -83,8 +93,11 @@ pub fn exhaustive(model: &CostModel, limit: u64) -> Option<Option<(Vec<Modality>
     Some(best)
 }
 
-/// Local search: start from the first allowed modality per task, then move
-/// one task at a time while that reduces violations or improves the objectives.
+/// Local search: start from the best of the uniform placements, then move
+/// one task at a time while that reduces violations or improves the
+/// objectives; while still infeasible with no single move helping, move two
+/// tasks at once (one of them on a violated path), which trades e.g. a
+/// deadline against a budget.
 pub fn greedy(model: &CostModel) -> Option<(Vec<Modality>, Evaluation)> {
     greedy_within(model, None)
 }
@@ -136,11 +149,69 @@ pub fn greedy_within(
                 }
             }
         }
-        if !improved {
+        if !improved
+            && (current.feasible()
+                || !pair_move(model, &choices, &mut assignment, &mut current, deadline))
+        {
             break;
         }
     }
     Some((assignment, current))
+}
+
+/// The first pair of moves that lowers the greedy key: the first task from
+/// the paths of violated latency requirements (every task if none is
+/// violated), the second any other task. Applies it and returns true.
+fn pair_move(
+    model: &CostModel,
+    choices: &[Vec<Modality>],
+    assignment: &mut [Modality],
+    current: &mut Evaluation,
+    deadline: Option<std::time::Instant>,
+) -> bool {
+    let key = |e: &Evaluation| (violation(e), model.objective_vector(e));
+    let n = assignment.len();
+    let mut first: Vec<usize> = (0..n)
+        .filter(|&t| {
+            model.graph.requirements.iter().enumerate().any(|(r, _)| {
+                !current.requirements[r].2 && model.path_tasks[r].get(t).copied().unwrap_or(false)
+            })
+        })
+        .collect();
+    if first.is_empty() {
+        first = (0..n).collect();
+    }
+    let base = key(current);
+    for &i in &first {
+        for &mi in &choices[i] {
+            if mi == assignment[i] {
+                continue;
+            }
+            let old_i = assignment[i];
+            assignment[i] = mi;
+            for j in (0..n).filter(|&j| j != i) {
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    assignment[i] = old_i;
+                    return false;
+                }
+                for &mj in &choices[j] {
+                    if mj == assignment[j] {
+                        continue;
+                    }
+                    let old_j = assignment[j];
+                    assignment[j] = mj;
+                    let e = model.evaluate(assignment);
+                    if key(&e) < base {
+                        *current = e;
+                        return true;
+                    }
+                    assignment[j] = old_j;
+                }
+            }
+            assignment[i] = old_i;
+        }
+    }
+    false
 }
 
 /// The exact Pareto front by enumeration: the distinct non-dominated
