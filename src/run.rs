@@ -96,8 +96,15 @@ fn render(
     let _ = writeln!(
         out,
         "faults: {killed} devices killed, {} declared failed, {} repartitions, {} re-placed, {} relaunches ({} losers cancelled), {} retries",
-        r.devices_failed, r.repartitions, r.replaced, r.relaunches, r.cancelled_losers, r.retries
+        r.counters.devices_failed, r.counters.repartitions, r.counters.replaced, r.counters.relaunches, r.counters.cancelled_losers, r.counters.retries
     );
+    if r.counters.rejected_events + r.counters.unknown_results > 0 {
+        let _ = writeln!(
+            out,
+            "refused: {} events rejected, {} results for unknown instances",
+            r.counters.rejected_events, r.counters.unknown_results
+        );
+    }
     let _ = writeln!(
         out,
         "\n{:<16} {:>9} {:>9} {:>7} {:>11} {:>11} {:>11}",
@@ -122,10 +129,10 @@ fn render(
         out,
         "\ndevices: {} ({} rejoins); energy {:.1} kJ in all; {:.1} MB sent; duplicates discarded {}",
         r.devices.len(),
-        r.rejoins,
+        r.counters.rejoins,
         energy as f64 / 1e9,
         bytes as f64 / 1e6,
-        r.duplicate_results
+        r.counters.duplicate_results
     );
     let _ = writeln!(
         out,

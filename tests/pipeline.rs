@@ -39,7 +39,7 @@ fn every_scenario_runs_on_its_synthesized_plan_despite_failures() {
         assert_eq!(r.phase, Phase::Finished, "{}", s.file);
         assert!(r.failures.is_empty(), "{}: {:?}", s.file, r.failures);
         assert_eq!(
-            r.devices_failed as usize,
+            r.counters.devices_failed as usize,
             devices.len().div_ceil(10),
             "{}",
             s.file

@@ -1,6 +1,6 @@
 //! The mission report: what happened, per task kind and per device.
 
-use crate::core::{Controller, DeviceStatus, Phase};
+use crate::core::{Controller, Counters, DeviceStatus, Phase};
 use crate::histogram::Histogram;
 use crate::pool::PoolStats;
 use serde::{Deserialize, Serialize};
@@ -14,18 +14,9 @@ pub struct MissionReport {
     pub finished_at_us: Option<u64>,
     pub tasks: Vec<TaskReport>,
     pub devices: Vec<DeviceReport>,
-    pub devices_failed: u64,
-    pub rejoins: u64,
-    pub repartitions: u64,
-    pub replaced: u64,
-    pub relaunches: u64,
-    pub cancelled_losers: u64,
-    pub duplicate_results: u64,
-    pub stale_results_merged: u64,
-    pub stale_messages: u64,
-    pub retries: u64,
-    pub low_battery_returns: u64,
-    pub bytes_sent: u64,
+    /// The core's counters, as fields of the report (one source of truth).
+    #[serde(flatten)]
+    pub counters: Counters,
     pub pool: PoolStats,
     pub failures: Vec<FailureReport>,
 }
@@ -125,18 +116,7 @@ impl Controller {
                     bytes_sent: d.bytes_sent,
                 })
                 .collect(),
-            devices_failed: c.devices_failed,
-            rejoins: c.rejoins,
-            repartitions: c.repartitions,
-            replaced: c.replaced,
-            relaunches: c.relaunches,
-            cancelled_losers: c.cancelled_losers,
-            duplicate_results: c.duplicate_results,
-            stale_results_merged: c.stale_results_merged,
-            stale_messages: c.stale_messages,
-            retries: c.retries,
-            low_battery_returns: c.low_battery_returns,
-            bytes_sent: c.bytes_sent,
+            counters: c.clone(),
             pool: st.pool.stats.clone(),
             failures: st
                 .failures

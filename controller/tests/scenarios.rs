@@ -127,7 +127,7 @@ fn device_failure_at_3s_repartitions() {
     w.run_to_end(Micros::from_secs(120));
     let r = w.ctl.report();
     assert_eq!(r.phase, Phase::Finished);
-    assert_eq!(r.devices_failed, 1);
+    assert_eq!(r.counters.devices_failed, 1);
     assert!(r.failures.is_empty(), "{:?}", r.failures);
     assert_exactly_once(&w, 3);
 }
@@ -160,10 +160,12 @@ fn flapping_device() {
         4,
         "epochs seen: {epochs:?}"
     );
-    assert_eq!(r.devices_failed, 3);
-    assert_eq!(r.rejoins, 3);
+    assert_eq!(r.counters.devices_failed, 3);
+    assert_eq!(r.counters.rejoins, 3);
     assert!(
-        r.stale_messages > 0 || r.stale_results_merged > 0 || r.duplicate_results > 0,
+        r.counters.stale_messages > 0
+            || r.counters.stale_results_merged > 0
+            || r.counters.duplicate_results > 0,
         "{r:#?}"
     );
     assert!(r.failures.is_empty(), "{:?}", r.failures);
@@ -191,7 +193,7 @@ fn straggler_relaunch_first_result_wins() {
     w.run_to_end(Micros::from_secs(120));
     let r = w.ctl.report();
     assert_eq!(r.phase, Phase::Finished);
-    assert!(r.relaunches >= 5, "{r:#?}");
+    assert!(r.counters.relaunches >= 5, "{r:#?}");
     let relaunched: Vec<_> = w
         .publications
         .iter()
@@ -226,7 +228,7 @@ fn straggler_relaunch_first_result_wins() {
         relaunched.len()
     );
     assert_eq!(
-        r.cancelled_losers as usize,
+        r.counters.cancelled_losers as usize,
         relaunched.len(),
         "one loser per relaunch"
     );
@@ -248,8 +250,8 @@ fn thirty_percent_killed_mission_still_completes() {
     w.run_to_end(Micros::from_secs(120));
     let r = w.ctl.report();
     assert_eq!(r.phase, Phase::Finished);
-    assert_eq!(r.devices_failed, 5);
-    assert!(r.repartitions >= 5);
+    assert_eq!(r.counters.devices_failed, 5);
+    assert!(r.counters.repartitions >= 5);
     assert!(r.failures.is_empty(), "{:?}", r.failures);
     for t in &r.tasks {
         assert_eq!(t.created, t.completed, "{}", t.task);
@@ -303,7 +305,7 @@ fn errors_are_retried_then_failed_with_a_reason() {
     w.run_to_end(Micros::from_secs(120));
     let r = w.ctl.report();
     assert_eq!(r.phase, Phase::Finished);
-    assert!(r.retries > 10, "{}", r.retries);
+    assert!(r.counters.retries > 10, "{}", r.counters.retries);
     assert!(
         !r.failures.is_empty(),
         "40 % errors with 3 retries: some instance fails"
@@ -344,7 +346,7 @@ fn example_missions_run_to_completion() {
         assert_cover_partition(w.ctl.state(), 5);
         summary.push(serde_json::json!({
             "scenario": s.id,
-            "devices_failed": r.devices_failed,
+            "devices_failed": r.counters.devices_failed,
             "failures": r.failures.len(),
             "tasks": r.tasks.iter().map(|t| format!("{} {}/{}", t.task, t.completed, t.created)).collect::<Vec<_>>(),
             "cold_starts": r.pool.cold_starts,
