@@ -30,22 +30,6 @@ use hivemind_dsl::plan::{edge_fleet, Modality};
 /// Per task: which modalities are still possible, indexed by [`modality_index`].
 pub(crate) type Domains = Vec<[bool; 3]>;
 
-/// The domains the pins and the cost model allow.
-pub(crate) fn initial_domains(model: &CostModel) -> Domains {
-    model
-        .graph
-        .tasks
-        .iter()
-        .map(|t| {
-            let mut d = [false; 3];
-            for m in model.choices(t.id) {
-                d[modality_index(m)] = true;
-            }
-            d
-        })
-        .collect()
-}
-
 /// A lexicographic stage: one of the mission's objectives, or the last
 /// tie-breaker (fewest tasks on scarce FPGA boards).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +79,113 @@ struct Separable {
     unary: Vec<[u64; 3]>,
     /// Per edge index; empty when the metric has no edge terms.
     pairwise: Vec<[[u64; 3]; 3]>,
+}
+
+impl Separable {
+    /// The largest value the metric can take at any placement.
+    fn largest_total(&self) -> u128 {
+        let unary: u128 = self
+            .unary
+            .iter()
+            .map(|u| u128::from(*u.iter().max().unwrap_or(&0)))
+            .sum();
+        let pairwise: u128 = self
+            .pairwise
+            .iter()
+            .map(|pw| u128::from(pw.iter().flatten().copied().max().unwrap_or(0)))
+            .sum();
+        u128::from(self.constant) + unary + pairwise
+    }
+
+    /// `self + λ·other` with λ = `p / LAMBDA_DENOMINATOR`, each of
+    /// `other`'s terms rounded down (so the sum never exceeds the real one).
+    fn combined(&self, other: &Separable, p: u64) -> Separable {
+        let scaled = |v: u64| (u128::from(v) * u128::from(p) / LAMBDA_DENOMINATOR) as u64;
+        let pairwise = if self.pairwise.is_empty() && other.pairwise.is_empty() {
+            Vec::new()
+        } else {
+            let zero = [[0u64; 3]; 3];
+            let n = self.pairwise.len().max(other.pairwise.len());
+            (0..n)
+                .map(|k| {
+                    let (a, b) = (
+                        self.pairwise.get(k).unwrap_or(&zero),
+                        other.pairwise.get(k).unwrap_or(&zero),
+                    );
+                    std::array::from_fn(|x| {
+                        std::array::from_fn(|y| a[x][y].saturating_add(scaled(b[x][y])))
+                    })
+                })
+                .collect()
+        };
+        Separable {
+            constant: self.constant.saturating_add(scaled(other.constant)),
+            unary: self
+                .unary
+                .iter()
+                .zip(&other.unary)
+                .map(|(a, b)| std::array::from_fn(|m| a[m].saturating_add(scaled(b[m]))))
+                .collect(),
+            pairwise,
+        }
+    }
+}
+
+/// λ = p / 2²⁰: multipliers are exact rationals, so every rounding is on the safe side.
+const LAMBDA_DENOMINATOR: u128 = 1 << 20;
+
+/// ⌈λ·v⌉ for λ = `p / LAMBDA_DENOMINATOR`.
+fn lambda_ceil(p: u64, v: u64) -> u64 {
+    (u128::from(v) * u128::from(p))
+        .div_ceil(LAMBDA_DENOMINATOR)
+        .min(u128::from(NONE)) as u64
+}
+
+/// The multiplier p (λ = p / 2²⁰) that maximises `score(p)`, a concave
+/// function (a Lagrangian dual), by golden-section search over log₂ p, for
+/// `a + λ·b` with those as the largest totals the two metrics can take: λ
+/// stays small enough that no sum comes near `NONE` (saturation would make a
+/// bound unsound).
+fn best_multiplier(
+    a: &Separable,
+    b: &Separable,
+    mut score: impl FnMut(u64) -> i128,
+) -> (u64, i128) {
+    const ROOM: u128 = 1 << 62;
+    let (a_max, b_max) = (a.largest_total(), b.largest_total().max(1));
+    let p_max = (ROOM.saturating_sub(a_max) * LAMBDA_DENOMINATOR / b_max).min(1 << 60);
+    if p_max == 0 {
+        return (0, i128::MIN);
+    }
+    let top = (p_max as f64).log2();
+    let p_of = |x: f64| (2f64.powf(x) as u64).min(p_max as u64);
+    let (mut lo, mut hi) = (0.0f64, top);
+    let phi = 0.618_033_988_75;
+    let mut best = (0u64, i128::MIN);
+    let mut eval = |x: f64, best: &mut (u64, i128)| {
+        let p = p_of(x);
+        let s = score(p);
+        if s > best.1 {
+            *best = (p, s);
+        }
+        s
+    };
+    let (mut x1, mut x2) = (hi - phi * (hi - lo), lo + phi * (hi - lo));
+    let (mut f1, mut f2) = (eval(x1, &mut best), eval(x2, &mut best));
+    for _ in 0..36 {
+        if f1 < f2 {
+            lo = x1;
+            (x1, f1) = (x2, f2);
+            x2 = lo + phi * (hi - lo);
+            f2 = eval(x2, &mut best);
+        } else {
+            hi = x2;
+            (x2, f2) = (x1, f1);
+            x1 = hi - phi * (hi - lo);
+            f1 = eval(x1, &mut best);
+        }
+    }
+    best
 }
 
 /// A separable metric's bounds under some domains. Every task keeps one
@@ -339,6 +430,29 @@ impl PathBounds {
     }
 }
 
+/// What presolve takes into account; explanations switch parts off to find
+/// which of them conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Active {
+    /// Per requirement, in graph order.
+    pub requirements: Vec<bool>,
+    /// Per fleet, then the cloud.
+    pub capacity: Vec<bool>,
+    /// Per task: its pin restricts its domain.
+    pub pins: Vec<bool>,
+}
+
+impl Active {
+    pub fn all(model: &CostModel) -> Self {
+        let g = model.graph;
+        Active {
+            requirements: vec![true; g.requirements.len()],
+            capacity: vec![true; g.fleets.len() + 1],
+            pins: vec![true; g.tasks.len()],
+        }
+    }
+}
+
 /// Something that must stay at or below `max`.
 enum LimitKind {
     Separable(Separable),
@@ -357,6 +471,8 @@ struct Limit {
 pub(crate) struct Presolve<'m, 'g> {
     model: &'m CostModel<'g>,
     adj: Adjacency,
+    /// The domains before any reduction (the active pins applied).
+    initial: Domains,
     pub domains: Domains,
     limits: Vec<Limit>,
     /// Some limit cannot be met by any placement.
@@ -369,11 +485,29 @@ pub(crate) struct Presolve<'m, 'g> {
 impl<'m, 'g> Presolve<'m, 'g> {
     /// Domains from the pins, reduced against every requirement and the CPU capacity.
     pub fn new(model: &'m CostModel<'g>) -> Self {
+        Self::with(model, &Active::all(model))
+    }
+
+    /// Presolve with only the `active` requirements, CPU capacities and pins.
+    pub fn with(model: &'m CostModel<'g>, active: &Active) -> Self {
         let g = model.graph;
+        let initial: Domains = g
+            .tasks
+            .iter()
+            .map(|t| {
+                let pinned = active.pins[t.id.index()];
+                std::array::from_fn(|k| {
+                    let m = Modality::ALL[k];
+                    model.tasks[t.id.index()].compute_us[k].is_some()
+                        && !(pinned && hivemind_dsl::plan::pinned_out(g, t.id, m))
+                })
+            })
+            .collect();
         let mut p = Presolve {
             model,
             adj: Adjacency::new(model),
-            domains: initial_domains(model),
+            domains: initial.clone(),
+            initial,
             limits: Vec::new(),
             infeasible: false,
             paths: Vec::new(),
@@ -390,7 +524,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 _ => None,
             })
             .collect();
-        for r in 0..g.requirements.len() {
+        for r in (0..g.requirements.len()).filter(|&r| active.requirements[r]) {
             match p.requirement_limits(r) {
                 Some(limits) => p.limits.extend(limits),
                 None => p.infeasible = true,
@@ -398,7 +532,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
         }
         // CPU capacity: floor(busy·1000 / cap) ≤ 1000  ⟺  busy ≤ (1001·cap − 1) / 1000.
         let cap_max = |cap: u64| ((1_001 * u128::from(cap)).saturating_sub(1) / 1_000) as u64;
-        for f in 0..g.fleets.len() {
+        for f in (0..g.fleets.len()).filter(|&f| active.capacity[f]) {
             let unary = g
                 .tasks
                 .iter()
@@ -423,14 +557,16 @@ impl<'m, 'g> Presolve<'m, 'g> {
             .iter()
             .map(|c| [0, c.busy_us_per_hour[1], c.busy_us_per_hour[2]])
             .collect();
-        p.limits.push(Limit {
-            kind: LimitKind::Separable(Separable {
-                constant: 0,
-                unary: cloud,
-                pairwise: Vec::new(),
-            }),
-            max: cap_max(model.cloud_capacity_us_per_hour),
-        });
+        if active.capacity[g.fleets.len()] {
+            p.limits.push(Limit {
+                kind: LimitKind::Separable(Separable {
+                    constant: 0,
+                    unary: cloud,
+                    pairwise: Vec::new(),
+                }),
+                max: cap_max(model.cloud_capacity_us_per_hour),
+            });
+        }
         p.propagate();
         p
     }
@@ -608,7 +744,24 @@ impl<'m, 'g> Presolve<'m, 'g> {
     /// A lower bound on `metric` over every placement in the current domains.
     pub fn lower_bound(&self, metric: Metric) -> u64 {
         let (kind, offset) = self.limit_kind(metric);
-        self.bound_of(&kind).saturating_add(offset)
+        let mut lb = self.bound_of(&kind);
+        if let LimitKind::Separable(a) = &kind {
+            // Lagrangian bounds: A ≥ min(A + λ·B) − λ·max_B for every
+            // separable limit B ≤ max_B (a budget, a battery, CPU, ...).
+            for limit in &self.limits {
+                let LimitKind::Separable(b) = &limit.kind else {
+                    continue;
+                };
+                let (_, score) = best_multiplier(a, b, |p| {
+                    let forest = a
+                        .combined(b, p)
+                        .forest(self.model, &self.adj, &self.domains);
+                    i128::from(forest.lower_bound) - i128::from(lambda_ceil(p, limit.max))
+                });
+                lb = lb.max(score.clamp(0, i128::from(NONE)) as u64);
+            }
+        }
+        lb.saturating_add(offset)
     }
 
     /// A lower bound on the latency of requirement `r`'s path (0 if `r` is
@@ -704,6 +857,9 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 }
             }
             if removed.is_empty() {
+                removed = self.lagrangian_fixing();
+            }
+            if removed.is_empty() {
                 return;
             }
             for (t, m) in removed {
@@ -712,11 +868,64 @@ impl<'m, 'g> Presolve<'m, 'g> {
         }
     }
 
+    /// Reduced-cost fixing with pairs of separable limits A ≤ a, B ≤ b
+    /// combined as A + λ·B ≤ a + λ·b, λ chosen to maximise how far the
+    /// combination's lower bound is above its right-hand side (the
+    /// Lagrangian dual); strong where a budget and an objective pull apart.
+    /// Sets `infeasible` when some combination cannot be met at all.
+    fn lagrangian_fixing(&mut self) -> Vec<(usize, usize)> {
+        let (model, adj, dom) = (self.model, &self.adj, &self.domains);
+        let separable: Vec<(&Separable, u64)> = self
+            .limits
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LimitKind::Separable(s) => Some((s, l.max)),
+                _ => None,
+            })
+            .collect();
+        let mut removed = Vec::new();
+        for (i, &(a, a_max)) in separable.iter().enumerate() {
+            for (j, &(b, b_max)) in separable.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                // Integer terms: A + ⌊λB⌋ ≤ a + ⌊λb⌋ for every placement meeting both.
+                let rhs = |p: u64| {
+                    a_max.saturating_add(
+                        (u128::from(b_max) * u128::from(p) / LAMBDA_DENOMINATOR) as u64,
+                    )
+                };
+                let (p, gap) = best_multiplier(a, b, |p| {
+                    let forest = a.combined(b, p).forest(model, adj, dom);
+                    i128::from(forest.lower_bound) - i128::from(rhs(p))
+                });
+                if gap > 0 {
+                    self.infeasible = true;
+                    return Vec::new();
+                }
+                if p == 0 {
+                    continue;
+                }
+                let forest = a.combined(b, p).forest(model, adj, dom);
+                let max = rhs(p);
+                for (t, d) in dom.iter().enumerate() {
+                    for m in (0..3).filter(|&m| d[m]) {
+                        if Separable::lower_bound_if(&forest, t, m) > max {
+                            removed.push((t, m));
+                        }
+                    }
+                }
+            }
+        }
+        removed.sort_unstable();
+        removed.dedup();
+        removed
+    }
+
     /// The (task, modality) pairs removed from the pins' domains.
     pub fn removed(&self) -> Vec<(usize, Modality)> {
-        let initial = initial_domains(self.model);
         let mut out = Vec::new();
-        for (t, (now, was)) in self.domains.iter().zip(&initial).enumerate() {
+        for (t, (now, was)) in self.domains.iter().zip(&self.initial).enumerate() {
             for m in Modality::ALL {
                 let k = modality_index(m);
                 if was[k] && !now[k] {
@@ -776,43 +985,55 @@ mod tests {
     }
 
     /// The bounds are sound: every metric's lower bound is at most its value
-    /// at every placement; presolve keeps every feasible placement, also
-    /// after bounding a metric by that placement's own value; and it calls
-    /// a mission infeasible only when no placement is feasible.
+    /// at every feasible placement; presolve keeps every feasible placement,
+    /// also after bounding one or all metrics by that placement's own values;
+    /// and so it calls a mission infeasible only when no placement is feasible.
     fn check(seed: u64, n: usize) {
         let src = random_mission(seed, n);
         let graph = hivemind_dsl::compile(&src, "r.hm").graph.expect("compiles");
         let model = CostModel::new(&graph, Profile::default()).expect("model");
-        let start = initial_domains(&model);
-        let placements = all_placements(&start);
         let pre = Presolve::new(&model);
-        for a in &placements {
-            for metric in METRICS {
-                let lb = pre.lower_bound(metric);
-                let feasible = model.evaluate(a).feasible();
-                // Lower bounds hold over the presolved domains: for every
-                // placement inside them (all feasible ones are).
-                if within(&pre.domains, a) {
-                    assert!(
-                        lb <= value(&model, a, metric),
-                        "seed {seed}: {metric:?} bound {lb} above {a:?}\n{src}"
-                    );
-                }
-                if feasible {
-                    let mut bounded = Presolve::new(&model);
-                    bounded.bound(metric, value(&model, a, metric));
-                    assert!(
-                        !bounded.infeasible && within(&bounded.domains, a),
-                        "seed {seed}: bounding {metric:?} removed feasible {a:?}\n{src}"
-                    );
-                }
-            }
-            if model.evaluate(a).feasible() {
+        let bounds = METRICS.map(|m| pre.lower_bound(m));
+        let feasible: Vec<Vec<Modality>> = all_placements(&pre.initial)
+            .into_iter()
+            .filter(|a| model.evaluate(a).feasible())
+            .collect();
+        // Reducing against a placement's own values is costlier: a sample.
+        let step = feasible.len().div_ceil(6).max(1);
+        for (i, a) in feasible.iter().enumerate() {
+            assert!(
+                !pre.infeasible && within(&pre.domains, a),
+                "seed {seed}: presolve removed feasible {a:?}\n{src}"
+            );
+            // Lower bounds hold for every placement that meets the limits
+            // (Lagrangian bounds assume them).
+            for (metric, &lb) in METRICS.iter().zip(&bounds) {
                 assert!(
-                    !pre.infeasible && within(&pre.domains, a),
-                    "seed {seed}: presolve removed feasible {a:?}\n{src}"
+                    lb <= value(&model, a, *metric),
+                    "seed {seed}: {metric:?} bound {lb} above {a:?}\n{src}"
                 );
             }
+            if i % step != 0 {
+                continue;
+            }
+            for metric in METRICS {
+                let mut bounded = Presolve::new(&model);
+                bounded.bound(metric, value(&model, a, metric));
+                assert!(
+                    !bounded.infeasible && within(&bounded.domains, a),
+                    "seed {seed}: bounding {metric:?} removed feasible {a:?}\n{src}"
+                );
+            }
+            // Every objective bounded at once (as after all stages):
+            // Lagrangian pairs of objective limits keep it too.
+            let mut all = Presolve::new(&model);
+            for metric in METRICS {
+                all.bound(metric, value(&model, a, metric));
+            }
+            assert!(
+                !all.infeasible && within(&all.domains, a),
+                "seed {seed}: bounding every objective removed feasible {a:?}\n{src}"
+            );
         }
     }
 

@@ -1,12 +1,14 @@
-//! Why no plan exists: a minimal set of requirements and pins that cannot
-//! hold together (an unsat core of tracked assertions, shrunk by deletion),
-//! and for each such requirement the best value any placement could reach
-//! under the same pins.
+//! Why no plan exists: a minimal set of requirements, pins and CPU
+//! capacities that cannot hold together, shrunk by deletion — first from
+//! the bounds' own proof (presolve, milliseconds even for large missions),
+//! else from z3's unsat core of tracked assertions — and for each such
+//! requirement the best value any placement could reach under the same pins.
 
+use crate::bounds::{Active, Presolve};
 use crate::encode::Encoding;
 use hivemind_dsl::cost::CostModel;
 use hivemind_dsl::ir::TaskId;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use z3::ast::Bool;
 use z3::{Optimize, SatResult, Solver};
 
@@ -29,8 +31,131 @@ enum Literal {
     Capacity(usize),
 }
 
+/// One conflict, before its best values are looked up.
+#[derive(Debug, Default)]
+struct Core {
+    requirements: Vec<usize>,
+    pins: Vec<TaskId>,
+    capacity: Vec<usize>,
+}
+
 pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
+    let started = Instant::now();
     let enc = Encoding::new(model, true);
+    let mut cores = bound_cores(model);
+    if cores.is_empty() {
+        cores = solver_cores(&enc, timeout);
+    }
+    // "Best alone" is a courtesy: at most 2 s each, within the budget.
+    let per_requirement = (timeout.saturating_sub(started.elapsed())
+        / cores
+            .iter()
+            .map(|c| c.requirements.len())
+            .sum::<usize>()
+            .max(1) as u32)
+        .min(Duration::from_secs(2));
+    tracing::debug!(
+        cores = cores.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "conflicts found"
+    );
+    cores
+        .into_iter()
+        .map(|core| Conflict {
+            best: core
+                .requirements
+                .iter()
+                .filter_map(|&r| {
+                    best_value(model, &enc, r, per_requirement)
+                        .map(|v| (model.graph.requirements[r].id, v))
+                })
+                .collect(),
+            requirements: core
+                .requirements
+                .iter()
+                .map(|&r| model.graph.requirements[r].id)
+                .collect(),
+            pins: core.pins,
+            capacity: core.capacity,
+        })
+        .collect()
+}
+
+/// Conflicts the bounds alone prove (fast and deterministic): while presolve
+/// finds the active parts infeasible, switch off each requirement, pin and
+/// CPU capacity the proof does not need, report the rest, set its
+/// requirements and capacities aside and look again.
+fn bound_cores(model: &CostModel) -> Vec<Core> {
+    let g = model.graph;
+    let infeasible = |a: &Active| Presolve::with(model, a).infeasible;
+    let mut active = Active::all(model);
+    // Pins that restrict a task, as deletable parts (kept fixed when there
+    // are too many to try one by one).
+    let restricting: Vec<usize> = (0..g.tasks.len())
+        .filter(|&t| {
+            hivemind_dsl::plan::Modality::ALL.into_iter().any(|m| {
+                model.tasks[t].compute_us[hivemind_dsl::cost::modality_index(m)].is_some()
+                    && hivemind_dsl::plan::pinned_out(g, TaskId(t as u32), m)
+            })
+        })
+        .collect();
+    let pins_deletable = restricting.len() <= 64;
+    let mut out = Vec::new();
+    for _ in 0..8 {
+        if !infeasible(&active) {
+            break;
+        }
+        // Capacities are tried first: what survives deletion is what the
+        // user can change (a bound, a pin) wherever that explains it.
+        let mut core = active.clone();
+        for c in 0..core.capacity.len() {
+            if core.capacity[c] {
+                core.capacity[c] = false;
+                core.capacity[c] = !infeasible(&core);
+            }
+        }
+        for r in 0..g.requirements.len() {
+            if core.requirements[r] {
+                core.requirements[r] = false;
+                core.requirements[r] = !infeasible(&core);
+            }
+        }
+        if pins_deletable {
+            for &t in &restricting {
+                core.pins[t] = false;
+                core.pins[t] = !infeasible(&core);
+            }
+        }
+        let found = Core {
+            requirements: (0..g.requirements.len())
+                .filter(|&r| core.requirements[r])
+                .collect(),
+            pins: restricting
+                .iter()
+                .filter(|&&t| pins_deletable && core.pins[t])
+                .map(|&t| TaskId(t as u32))
+                .collect(),
+            capacity: (0..core.capacity.len())
+                .filter(|&c| core.capacity[c])
+                .collect(),
+        };
+        if found.requirements.is_empty() && found.capacity.is_empty() {
+            break;
+        }
+        for &r in &found.requirements {
+            active.requirements[r] = false;
+        }
+        for &c in &found.capacity {
+            active.capacity[c] = false;
+        }
+        out.push(found);
+    }
+    out
+}
+
+/// Conflicts from z3's unsat cores of tracked assertions, for what the
+/// bounds cannot prove.
+fn solver_cores(enc: &Encoding, timeout: Duration) -> Vec<Core> {
     let solver = Solver::new();
     let mut p = z3::Params::new();
     p.set_u32(
@@ -109,20 +234,10 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
             Literal::Capacity(f) => !capacity.contains(&f),
             Literal::Pin(_) => true,
         });
-        let best = requirements
-            .iter()
-            .filter_map(|&r| {
-                best_value(model, &enc, r, timeout).map(|v| (model.graph.requirements[r].id, v))
-            })
-            .collect();
-        out.push(Conflict {
-            requirements: requirements
-                .iter()
-                .map(|&r| model.graph.requirements[r].id)
-                .collect(),
+        out.push(Core {
+            requirements,
             pins,
             capacity,
-            best,
         });
     }
     out

@@ -399,8 +399,13 @@ fn lexmin_timed(
         if stage >= enc.stated_objectives && Instant::now() >= stage_deadline {
             break;
         }
-        let lower = presolve.lower_bound(metric);
         let ceiling = incumbent_values.as_ref().map(|v| v[stage]);
+        if let Some(value) = ceiling {
+            // The stage's optimum is no worse than the incumbent: reduce
+            // against that (the incumbent itself stays in the domains).
+            presolve.bound(metric, value);
+        }
+        let lower = presolve.lower_bound(metric);
         if let (Some(value), Some(a)) = (ceiling, incumbent) {
             if value <= lower {
                 tracing::debug!(
@@ -411,7 +416,6 @@ fn lexmin_timed(
                 best = Some(a.to_vec());
                 progress.by_bound += usize::from(stage < enc.stated_objectives);
                 fixed.push(term.le(Int::from_u64(value)));
-                presolve.bound(metric, value);
                 stage += 1;
                 continue;
             }
