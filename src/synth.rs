@@ -161,6 +161,7 @@ fn evaluate(
             elapsed_ms: 0,
             proven_ms: None,
             proven_by_bound: 0,
+            gap: None,
         };
         print!("{}", report::render(graph, &shown));
     }

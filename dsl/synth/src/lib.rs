@@ -16,7 +16,7 @@ pub mod search;
 use bounds::{Metric, Presolve};
 use encode::Encoding;
 use hivemind_dsl::cost::{modality_index, CostModel, Evaluation, Profile, ProfileError};
-use hivemind_dsl::ir::{RequirementKind, TaskGraph};
+use hivemind_dsl::ir::{Objective, RequirementKind, TaskGraph};
 use hivemind_dsl::plan::{
     self, FleetOutcome, Modality, Plan, Predicted, RequirementOutcome, Strategy,
 };
@@ -73,6 +73,31 @@ pub struct Synthesis {
     /// How many of the mission's objectives the lower bounds proved
     /// optimal without search (the greedy plan reached their bound).
     pub proven_by_bound: usize,
+    /// When the time ran out: how far the plan may be from the optimum in
+    /// the first objective not proven.
+    pub gap: Option<Gap>,
+}
+
+/// An optimality gap: no plan meeting every requirement (with the earlier
+/// objectives at their optimum) has `objective` below `lower_bound`; the
+/// chosen plan has `found`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Gap {
+    pub objective: Objective,
+    pub lower_bound: u64,
+    pub found: u64,
+}
+
+impl Gap {
+    /// `found − lower_bound` in percent of `found`: the optimum is at most
+    /// this much lower than the plan (the usual MIP gap).
+    pub fn percent(&self) -> f64 {
+        if self.found == 0 {
+            0.0
+        } else {
+            (self.found.saturating_sub(self.lower_bound)) as f64 * 100.0 / self.found as f64
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +309,20 @@ fn synthesize_in_context(
     } else {
         Vec::new()
     };
+    let gap = progress.timed_out.and_then(|(stage, lower_bound)| {
+        let plan = chosen.as_ref()?;
+        let objective = *model.objectives.get(stage)?;
+        let values = objective_values(&model, plan);
+        // The bound assumes the earlier objectives at their optimum, and the
+        // plan has them there: z3's model was held to them, and greedy is
+        // only chosen when lexicographically better still.
+        let found = values[stage];
+        (status == Status::Feasible && found >= lower_bound).then_some(Gap {
+            objective,
+            lower_bound,
+            found,
+        })
+    });
     Ok(Synthesis {
         status,
         plan: chosen,
@@ -295,6 +334,7 @@ fn synthesize_in_context(
         inputs_sha256: hash,
         elapsed_ms: started.elapsed().as_millis() as u64,
         proven_by_bound: progress.by_bound,
+        gap,
         proven_ms: progress
             .proven_at
             .filter(|_| status == Status::Optimal)
@@ -346,6 +386,8 @@ struct Progress {
     proven_at: Option<Instant>,
     /// Stages proven by their lower bound, without search.
     by_bound: usize,
+    /// The stage the time ran out in, and its lower bound.
+    timed_out: Option<(usize, u64)>,
 }
 
 /// [`lexmin`] over `presolve`'s domains, recording when the stated
@@ -490,6 +532,7 @@ fn lexmin_timed(
                 return Ok(best.map_or(Lexmin::TimedOut(None), Lexmin::Optimal));
             }
             SatResult::Unknown => {
+                progress.timed_out = Some((stage, lower));
                 let seen = opt.get_model().and_then(|m| enc.assignment(&m));
                 return Ok(Lexmin::TimedOut(seen.or(best)));
             }

@@ -4,7 +4,7 @@
 //! conflicting requirements and pins.
 
 use crate::{Status, Synthesis};
-use hivemind_dsl::ir::{RequirementKind, TaskGraph};
+use hivemind_dsl::ir::{Objective, RequirementKind, TaskGraph};
 use hivemind_dsl::plan::{Plan, Strategy};
 use hivemind_dsl::syntax::Span;
 use hivemind_dsl::{Code, Diagnostic};
@@ -45,6 +45,16 @@ fn energy(uj: u64) -> String {
         format!("{wh:.2} Wh")
     } else {
         format!("{:.2} J", uj as f64 / 1e6)
+    }
+}
+
+/// An objective's value in its unit.
+fn objective_value(o: Objective, v: u64) -> String {
+    match o {
+        Objective::Latency | Objective::ExecTime => time(v as i64),
+        Objective::Energy => energy(v),
+        Objective::Cost => money_per_hour(v as i64),
+        Objective::Bytes => rate(v / 3_600),
     }
 }
 
@@ -105,6 +115,16 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
         Status::Infeasible => "INFEASIBLE",
     };
     let _ = writeln!(out, "mission {}: {status}", graph.mission);
+    if let Some(g) = &s.gap {
+        let _ = writeln!(
+            out,
+            "gap: {} {} found; no plan meeting every requirement goes below {}, so the optimum is at most {:.1}% lower",
+            format!("{:?}", g.objective).to_lowercase(),
+            objective_value(g.objective, g.found),
+            objective_value(g.objective, g.lower_bound),
+            g.percent()
+        );
+    }
     if s.status == Status::Optimal {
         let stated = if graph.objectives.is_empty() {
             hivemind_dsl::cost::DEFAULT_OBJECTIVES.len()
