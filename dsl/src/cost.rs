@@ -96,7 +96,11 @@ pub struct CostModel<'g> {
     pub duration_us: u64,
     /// Tasks on the paths of each latency requirement (by requirement index).
     pub path_tasks: Vec<Vec<bool>>,
+    /// The same tasks in topological order (empty for other requirements).
+    path_order: Vec<Vec<TaskId>>,
     pub topo: Vec<TaskId>,
+    /// Edges into each task, by edge index.
+    in_edges: Vec<Vec<usize>>,
     /// Objectives in order (the mission's, or the default).
     pub objectives: Vec<ir::Objective>,
 }
@@ -153,6 +157,14 @@ impl<'g> CostModel<'g> {
             }),
             duration_us,
             path_tasks: Vec::new(),
+            path_order: Vec::new(),
+            in_edges: {
+                let mut into = vec![Vec::new(); graph.tasks.len()];
+                for (k, e) in graph.edges.iter().enumerate() {
+                    into[e.to.index()].push(k);
+                }
+                into
+            },
             topo,
             objectives: if graph.objectives.is_empty() {
                 DEFAULT_OBJECTIVES.to_vec()
@@ -194,6 +206,14 @@ impl<'g> CostModel<'g> {
             .map(|r| match r.kind {
                 RequirementKind::Latency { from, to, .. } => on_paths(graph, from, to),
                 _ => Vec::new(),
+            })
+            .collect();
+        model.path_order = model
+            .path_tasks
+            .iter()
+            .map(|on| {
+                let on_path = |t: &TaskId| on.get(t.index()).copied().unwrap_or(false);
+                model.topo.iter().copied().filter(on_path).collect()
             })
             .collect();
         Ok(model)
@@ -376,29 +396,42 @@ impl<'g> CostModel<'g> {
         c
     }
 
-    /// Longest path from `from` to `to` (compute of every task on it plus
-    /// transfers), for a full assignment.
+    /// Finish times along a path from `from` (compute of every task on it
+    /// plus transfers), for a full assignment; 0 off the path.
     pub fn path_latency_us(
         &self,
         assignment: &[Modality],
         on_path: &[bool],
         from: TaskId,
     ) -> Vec<u64> {
+        let mut fin = vec![0u64; self.graph.tasks.len()];
+        let order = self
+            .topo
+            .iter()
+            .copied()
+            .filter(|t| on_path.get(t.index()).copied().unwrap_or(false));
+        self.finish_times(assignment, on_path, from, order, &mut fin);
+        fin
+    }
+
+    /// Fill `fin` for the tasks of `order` (topological, all on the path):
+    /// each starts after its on-path predecessors' finish plus transfer.
+    /// Entries of other tasks are neither read nor written.
+    fn finish_times(
+        &self,
+        assignment: &[Modality],
+        on_path: &[bool],
+        from: TaskId,
+        order: impl Iterator<Item = TaskId>,
+        fin: &mut [u64],
+    ) {
         let g = self.graph;
-        let mut fin = vec![0u64; g.tasks.len()];
-        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); g.tasks.len()];
-        for (k, e) in g.edges.iter().enumerate() {
-            preds[e.to.index()].push(k);
-        }
-        for &t in &self.topo {
+        for t in order {
             let i = t.index();
-            if !on_path.get(i).copied().unwrap_or(false) {
-                continue;
-            }
             let own = self.tasks[i].compute_us[modality_index(assignment[i])].unwrap_or(0);
             let mut start = 0u64;
             if t != from {
-                for &k in &preds[i] {
+                for &k in &self.in_edges[i] {
                     let p = g.edges[k].from.index();
                     if on_path[p] {
                         let x = self.edges[k].transfer_us[modality_index(assignment[p])]
@@ -409,7 +442,6 @@ impl<'g> CostModel<'g> {
             }
             fin[i] = start + own;
         }
-        fin
     }
 
     /// Every metric of one full placement.
@@ -446,6 +478,8 @@ impl<'g> CostModel<'g> {
         let mut latency_total = 0u64;
         let mut requirements = Vec::with_capacity(g.requirements.len());
         let whole = self.whole_graph_latency(assignment);
+        // One buffer for every path: each reads only entries it wrote.
+        let mut fin = vec![0u64; g.tasks.len()];
         let exec_time = self.duration_us + whole;
         for (k, r) in g.requirements.iter().enumerate() {
             let (predicted, bound, upper): (i64, i64, bool) = match r.kind {
@@ -455,7 +489,13 @@ impl<'g> CostModel<'g> {
                     percentile_bp,
                     bound_us,
                 } => {
-                    let fin = self.path_latency_us(assignment, &self.path_tasks[k], from);
+                    self.finish_times(
+                        assignment,
+                        &self.path_tasks[k],
+                        from,
+                        self.path_order[k].iter().copied(),
+                        &mut fin,
+                    );
                     let mean = fin[to.index()];
                     latency_total += mean;
                     (
