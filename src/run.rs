@@ -3,9 +3,11 @@
 
 use crate::{input, print_diagnostics, status_line};
 use anyhow::{anyhow, Result};
+use hivemind_controller::testkit::Timing;
 use hivemind_controller::testkit::{World, WorldConfig};
 use hivemind_controller::{Config, Controller, Micros, Phase};
-use hivemind_dsl::cost::Profile;
+use hivemind_dsl::cost::{CostModel, Profile};
+use hivemind_dsl::plan::RequirementOutcome;
 use hivemind_synth::{synthesize, Options, Status};
 use std::path::Path;
 use std::process::ExitCode;
@@ -34,12 +36,16 @@ pub fn run(file: &Path, seed: u64, kill: u32, json: bool) -> Result<ExitCode> {
         eprintln!("{name}: running a plan that is feasible but not proven optimal");
     }
     let duration = Micros(graph.duration_us.unwrap_or(600_000_000));
+    // The simulated fleet takes the times the cost model predicts for the plan.
+    let timing = Timing::predicted(&CostModel::new(&graph, Profile::default())?, &plan);
+    let predicted = plan.predicted.requirements.clone();
     let controller = Controller::new(Config::default(), graph.clone(), plan, seed)
         .map_err(|e| anyhow!("{name}: {e:?}"))?;
     let mut world = World::new(
         controller,
         WorldConfig {
             seed,
+            timing: Some(timing),
             ..WorldConfig::default()
         },
     );
@@ -62,7 +68,10 @@ pub fn run(file: &Path, seed: u64, kill: u32, json: bool) -> Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report, duration, kill, world.events_handled));
+        print!(
+            "{}",
+            render(&report, &predicted, duration, kill, world.events_handled)
+        );
     }
     Ok(
         if report.phase == Phase::Finished && report.failures.is_empty() {
@@ -79,6 +88,7 @@ fn ms(us: u64) -> String {
 
 fn render(
     r: &hivemind_controller::MissionReport,
+    predicted: &[RequirementOutcome],
     duration: Micros,
     killed: u32,
     events: u64,
@@ -121,6 +131,34 @@ fn render(
             ms(t.latency.p50_us),
             ms(t.latency.p95_us),
             ms(t.latency.p99_us)
+        );
+    }
+    if !r.paths.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<28} {:>7} {:>11} {:>11} {:>11} {:>8}",
+            "required path", "at", "bound", "predicted", "measured", "samples"
+        );
+    }
+    for p in &r.paths {
+        let pred = predicted
+            .iter()
+            .find(|o| o.requirement == p.requirement)
+            .map_or("-".into(), |o| ms(o.predicted.max(0) as u64));
+        let _ = writeln!(
+            out,
+            "{:<28} {:>7} {:>11} {:>11} {:>11} {:>8}{}",
+            format!("{} -> {}", p.from, p.to),
+            format!("p{}", f64::from(p.percentile_bp) / 100.0),
+            ms(p.bound_us),
+            pred,
+            if p.latency.count == 0 {
+                "-".into()
+            } else {
+                ms(p.measured_us)
+            },
+            p.latency.count,
+            if p.met { "" } else { "  ✗ not met" }
         );
     }
     let energy: u64 = r.devices.iter().map(|d| d.energy_uj).sum();

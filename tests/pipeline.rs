@@ -1,11 +1,13 @@
 //! End to end, as a user runs it: every scenario S1–S10 is compiled, placed
 //! by the synthesizer, and executed by the controller core on a simulated
-//! fleet with a tenth of its devices killed mid-mission; nothing is lost or
-//! done twice.
+//! fleet (taking the times the cost model predicts) with a tenth of its
+//! devices killed mid-mission; nothing is lost or done twice, and every
+//! required path is measured and within its bound.
 
-use hivemind_controller::testkit::{World, WorldConfig};
+use hivemind_controller::testkit::{Timing, World, WorldConfig};
 use hivemind_controller::{Config, Controller, Micros, Phase};
-use hivemind_dsl::cost::Profile;
+use hivemind_dsl::cost::{CostModel, Profile};
+use hivemind_dsl::ir::RequirementKind;
 use hivemind_synth::{synthesize, Options, Status};
 
 #[test]
@@ -17,6 +19,8 @@ fn every_scenario_runs_on_its_synthesized_plan_despite_failures() {
         let out = synthesize(&graph, Profile::default(), &Options::default()).expect("synthesizes");
         assert_eq!(out.status, Status::Optimal, "{}", s.file);
         let plan = out.plan.expect("plan");
+        let model = CostModel::new(&graph, Profile::default()).expect("model");
+        let timing = Timing::predicted(&model, &plan);
         // Two virtual minutes are enough to see steady state and the failures.
         let duration = Micros(120_000_000);
         let ctl = Controller::new(Config::default(), graph.clone(), plan, 3)
@@ -25,6 +29,7 @@ fn every_scenario_runs_on_its_synthesized_plan_despite_failures() {
             ctl,
             WorldConfig {
                 seed: 3,
+                timing: Some(timing),
                 ..WorldConfig::default()
             },
         );
@@ -46,6 +51,21 @@ fn every_scenario_runs_on_its_synthesized_plan_despite_failures() {
         );
         for t in &r.tasks {
             assert_eq!(t.created, t.completed, "{}: task {}", s.file, t.task);
+        }
+        let latency_requirements = graph
+            .requirements
+            .iter()
+            .filter(|q| matches!(q.kind, RequirementKind::Latency { .. }))
+            .count();
+        assert_eq!(r.paths.len(), latency_requirements, "{}", s.file);
+        for p in &r.paths {
+            assert!(
+                p.latency.count > 0 && p.met,
+                "{}: path {} -> {}: {p:?}",
+                s.file,
+                p.from,
+                p.to
+            );
         }
         let completed = world.completed();
         let unique: std::collections::BTreeSet<_> = completed.iter().map(|(i, _)| *i).collect();

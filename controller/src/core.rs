@@ -120,6 +120,8 @@ pub enum Waiting {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Parent {
     pub instance: InstanceId,
+    /// The activation the producer belonged to (alive while it feeds).
+    pub group: GroupId,
     pub executor: Executor,
     pub channel: ChannelKind,
     pub bytes: u64,
@@ -148,6 +150,10 @@ pub struct Group {
     /// Gather consumers already fed from this group.
     pub fired: Vec<TaskId>,
     pub last: Option<Parent>,
+    /// When each required path this activation lies on started (the
+    /// activation of its first task upstream), by index into the paths.
+    #[serde(default)]
+    pub path_starts: Vec<(u16, Micros)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -204,6 +210,10 @@ pub struct State {
     pub pool: Pool,
     pub counters: Counters,
     pub failures: Vec<FailureRecord>,
+    /// Per latency requirement (in order): measured path latency, from the
+    /// activation of its first task to the completion of its last.
+    #[serde(default)]
+    pub paths: Vec<Histogram>,
 }
 
 /// The whole controller state, as journaled by a snapshot record.
@@ -304,6 +314,7 @@ impl Controller {
             pool,
             counters: Counters::default(),
             failures: Vec::new(),
+            paths: vec![Histogram::default(); d.paths.len()],
             config: g.config,
             graph: g.graph,
             plan: g.plan,
@@ -372,6 +383,12 @@ impl Controller {
 
     pub fn derived_cover(&self) -> &[CoverTask] {
         &self.d.cover
+    }
+
+    /// The mission's latency requirements, in the order of [`State::paths`]:
+    /// (requirement index, first task, last task).
+    pub fn latency_paths(&self) -> &[(usize, TaskId, TaskId)] {
+        &self.d.paths
     }
 
     pub fn poll_effect(&mut self) -> Option<Effect> {

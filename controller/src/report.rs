@@ -3,6 +3,7 @@
 use crate::core::{Controller, Counters, DeviceStatus, Phase};
 use crate::histogram::Histogram;
 use crate::pool::PoolStats;
+use hivemind_dsl::ir::RequirementKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +18,8 @@ pub struct MissionReport {
     /// The core's counters, as fields of the report (one source of truth).
     #[serde(flatten)]
     pub counters: Counters,
+    /// Measured latency of every `require latency(a -> b)` path.
+    pub paths: Vec<PathReport>,
     pub pool: PoolStats,
     pub failures: Vec<FailureReport>,
 }
@@ -70,6 +73,26 @@ pub struct DeviceReport {
     pub bytes_sent: u64,
 }
 
+/// A required path as measured: from the activation of its first task to
+/// the completion of its last, along the chain of producers that triggered
+/// each step (at a join, the input that arrived last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathReport {
+    /// The requirement's id (its index in the task graph).
+    pub requirement: u32,
+    pub from: String,
+    pub to: String,
+    pub latency: Latency,
+    /// The requirement's percentile (basis points) and bound, the measured
+    /// latency at that percentile (histogram quantile, rounded up), and
+    /// whether it is within the bound. No samples: `measured_us` is 0 and
+    /// `met` false.
+    pub percentile_bp: u32,
+    pub bound_us: u64,
+    pub measured_us: u64,
+    pub met: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureReport {
     pub instance: u64,
@@ -117,6 +140,39 @@ impl Controller {
                 })
                 .collect(),
             counters: c.clone(),
+            paths: self
+                .latency_paths()
+                .iter()
+                .zip(&st.paths)
+                .map(|(&(r, from, to), h)| {
+                    let req = &st.graph.requirements[r];
+                    let (percentile_bp, bound_us) = match req.kind {
+                        RequirementKind::Latency {
+                            percentile_bp,
+                            bound_us,
+                            ..
+                        } => (percentile_bp, bound_us),
+                        _ => (10_000, 0),
+                    };
+                    let measured = h.quantile_bp(percentile_bp);
+                    PathReport {
+                        requirement: req.id,
+                        from: st.graph.tasks[from.index()].name.clone(),
+                        to: st.graph.tasks[to.index()].name.clone(),
+                        latency: Latency::of(h),
+                        percentile_bp,
+                        bound_us,
+                        measured_us: measured.unwrap_or(0),
+                        met: measured.is_some_and(|m| {
+                            if req.inclusive {
+                                m <= bound_us
+                            } else {
+                                m < bound_us
+                            }
+                        }),
+                    }
+                })
+                .collect(),
             pool: st.pool.stats.clone(),
             failures: st
                 .failures

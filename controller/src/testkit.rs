@@ -13,6 +13,7 @@ use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
 use crate::record::Record;
 use crate::rng::Rng;
 use crate::time::Micros;
+use hivemind_dsl::cost::{modality_index, CostModel};
 use hivemind_dsl::ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
 use hivemind_dsl::plan::{self, Modality, Plan, Strategy};
 use std::collections::{BTreeMap, BTreeSet};
@@ -59,6 +60,41 @@ pub struct WorldConfig {
     pub error_permille: u32,
     /// Keep the records the core asks to journal.
     pub keep_journal: bool,
+    /// Per-task timing (e.g. from the cost model) instead of the flat
+    /// `edge_service_us` / `cloud_service_us`.
+    pub timing: Option<Timing>,
+}
+
+/// How long each task takes where the plan put it, indexed by task.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// One warm run of an activation, invocation overhead included.
+    pub service_us: Vec<u64>,
+    /// Its inputs' transfer before it can start.
+    pub input_us: Vec<u64>,
+}
+
+impl Timing {
+    /// The times the cost model predicts for `plan`: a warm run at each
+    /// task's modality (the pool adds cold starts itself) and the slowest
+    /// of its input transfers.
+    pub fn predicted(model: &CostModel, plan: &Plan) -> Timing {
+        let assignment: Vec<Modality> = plan.tasks.iter().map(|t| t.modality).collect();
+        let tasks = &model.graph.tasks;
+        Timing {
+            service_us: tasks
+                .iter()
+                .map(|t| {
+                    let i = t.id.index();
+                    model.tasks[i].warm_us[modality_index(assignment[i])].unwrap_or(0)
+                })
+                .collect(),
+            input_us: tasks
+                .iter()
+                .map(|t| model.input_us(&assignment, t.id))
+                .collect(),
+        }
+    }
 }
 
 impl Default for WorldConfig {
@@ -76,6 +112,7 @@ impl Default for WorldConfig {
             slow: Vec::new(),
             error_permille: 0,
             keep_journal: false,
+            timing: None,
         }
     }
 }
@@ -239,6 +276,19 @@ impl World {
         self.absorb();
     }
 
+    /// How long `task` takes on `executor` (`flat` without per-task timing),
+    /// its input transfer included.
+    fn task_time(&mut self, task: TaskId, flat: u64, executor: Executor) -> u64 {
+        let (base, input) = match &self.cfg.timing {
+            Some(t) => (
+                t.service_us.get(task.index()).copied().unwrap_or(flat),
+                t.input_us.get(task.index()).copied().unwrap_or(0),
+            ),
+            None => (flat, 0),
+        };
+        input + self.service(base, executor)
+    }
+
     fn service(&mut self, base: u64, executor: Executor) -> u64 {
         let j = self.cfg.jitter_permille;
         let spread = base * j / 1000;
@@ -270,6 +320,7 @@ impl World {
                     device,
                     epoch,
                     instance,
+                    task,
                     ..
                 } => {
                     let ok = self
@@ -281,7 +332,7 @@ impl World {
                             device: *device,
                             epoch: *epoch,
                         };
-                        let us = self.service(self.cfg.edge_service_us, ex);
+                        let us = self.task_time(*task, self.cfg.edge_service_us, ex);
                         if let Some(d) = self.devices.get_mut(device) {
                             d.running.insert(*instance);
                         }
@@ -295,12 +346,15 @@ impl World {
                     }
                 }
                 Effect::Invoke {
-                    worker, instance, ..
+                    worker,
+                    instance,
+                    task,
+                    ..
                 } => {
                     if let Some(w) = self.workers.get_mut(worker) {
                         w.insert(*instance);
                         let ex = Executor::Worker { worker: *worker };
-                        let us = self.service(self.cfg.cloud_service_us, ex);
+                        let us = self.task_time(*task, self.cfg.cloud_service_us, ex);
                         self.at(
                             self.now.plus(us),
                             Pending::Finish {

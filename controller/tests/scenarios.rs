@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use hivemind_controller::core::DeviceStatus;
-use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
+use hivemind_controller::testkit::{simple_plan, Timing, World, WorldConfig};
 use hivemind_controller::{
     BehaviourCommand, Config, Controller, DeviceId, Effect, Event, Executor, Micros, Phase,
     Publication,
@@ -353,4 +353,62 @@ fn example_missions_run_to_completion() {
         }));
     }
     insta::assert_json_snapshot!("example_missions", summary);
+}
+
+/// A required path is measured from the activation of its first task to
+/// the completion of its last, through every hop in between: with fixed
+/// times (no jitter) each sample is exactly the sum of the hops.
+#[test]
+fn required_paths_are_measured_end_to_end() {
+    let src = "mission chain {
+  duration 1 min
+  fleet drones: drone x 3 { cpu 1 GHz x 1; battery 1500 mAh @ 11.1 V; radio 20 Mbit/s; sensors camera }
+  cloud { servers 1; cores 8 each }
+  task capture on drones -> frame: jpeg 120 KB { every 1 s; needs camera }
+  task detect(frame) on drones -> boxes: list<box 32 B> x 4 { work 0.1 Gop; fn det }
+  task classify(boxes) at cloud -> kinds: list<kind 8 B> x 4 { work 1 Gop; fn cls }
+  require latency(capture -> classify) p99 < 2 s
+  require latency(detect -> detect) p50 < 1 s
+}
+";
+    let graph = hivemind_dsl::compile(src, "chain.hm")
+        .graph
+        .expect("compiles");
+    let timing = Timing {
+        service_us: vec![1_000, 30_000, 50_000],
+        input_us: vec![0, 4_000, 7_000],
+    };
+    let cfg = WorldConfig {
+        jitter_permille: 0,
+        timing: Some(timing),
+        ..WorldConfig::default()
+    };
+    let net = cfg.net_latency_us;
+    let mut w = world(graph, cfg);
+    w.stop_at(Micros::from_secs(30));
+    w.run_to_end(Micros::from_secs(120));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished, "{r:#?}");
+    assert_eq!(r.paths.len(), 2);
+    let classify = r.tasks.iter().find(|t| t.task == "classify").expect("task");
+    let full = &r.paths[0];
+    assert_eq!(
+        (full.from.as_str(), full.to.as_str()),
+        ("capture", "classify")
+    );
+    assert_eq!(full.latency.count, classify.completed, "{full:?}");
+    // Two device hops (service + radio) and the cloud step (input + run),
+    // once the pool is warm: the median sample is exact.
+    let expected = (1_000 + net) + (4_000 + 30_000 + net) + (7_000 + 50_000);
+    assert!(full.latency.p50_us >= expected, "{full:?} vs {expected}");
+    assert!(
+        full.latency.p50_us <= expected + expected / 8,
+        "{full:?} vs {expected} (histogram error at most 12.5%)"
+    );
+    assert!(full.met && full.measured_us >= full.latency.p50_us);
+    // A path of one task: its own activation to completion.
+    let one = &r.paths[1];
+    let detect = r.tasks.iter().find(|t| t.task == "detect").expect("task");
+    assert_eq!(one.latency.count, detect.completed);
+    assert!(one.latency.p50_us >= 4_000 + 30_000 + net, "{one:?}");
 }

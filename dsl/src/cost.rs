@@ -22,8 +22,11 @@ const HOUR_US: u128 = 3_600_000_000;
 /// Coefficients of one task per modality; `None` where the modality is not allowed.
 #[derive(Debug, Clone, Default)]
 pub struct TaskCosts {
-    /// Latency of one activation (slowest instance), including invocation overhead.
+    /// Latency of one activation (slowest instance), including invocation
+    /// overhead and, in the cloud, the expected share of a cold start.
     pub compute_us: [Option<u64>; 3],
+    /// The same without the expected cold-start share: one warm run.
+    pub warm_us: [Option<u64>; 3],
     /// Device energy over the whole mission when on the edge (all devices of the fleet).
     pub edge_energy_uj: u64,
     /// Serverless cost per hour at each cloud modality.
@@ -204,7 +207,7 @@ impl<'g> CostModel<'g> {
             .requirements
             .iter()
             .map(|r| match r.kind {
-                RequirementKind::Latency { from, to, .. } => on_paths(graph, from, to),
+                RequirementKind::Latency { from, to, .. } => graph.tasks_between(from, to),
                 _ => Vec::new(),
             })
             .collect();
@@ -283,6 +286,7 @@ impl<'g> CostModel<'g> {
                         .edge_us
                         .unwrap_or((ops * 1_000_000 / u128::from(ops_per_s)) as u64);
                     c.compute_us[k] = Some(us);
+                    c.warm_us[k] = Some(us);
                     let power = u128::from(
                         meas.cpu_power_mw
                             .or(fleet.cpu_power_mw)
@@ -310,6 +314,7 @@ impl<'g> CostModel<'g> {
                         self.profile.cloud.rpc_overhead_us
                     };
                     c.compute_us[k] = Some(run_us + overhead + expected_cold);
+                    c.warm_us[k] = Some(run_us + overhead);
                     // Billed: run time of every instance, memory × price.
                     let billed_us_per_hour =
                         u128::from(run_us + expected_cold) * rate.instances_per_hour();
@@ -442,6 +447,20 @@ impl<'g> CostModel<'g> {
             }
             fin[i] = start + own;
         }
+    }
+
+    /// Time for task `t`'s inputs to arrive under `assignment`: the slowest
+    /// of its in-edges' transfers.
+    pub fn input_us(&self, assignment: &[Modality], t: TaskId) -> u64 {
+        self.in_edges[t.index()]
+            .iter()
+            .map(|&k| {
+                let p = self.graph.edges[k].from.index();
+                self.edges[k].transfer_us[modality_index(assignment[p])]
+                    [modality_index(assignment[t.index()])]
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Every metric of one full placement.
@@ -786,29 +805,4 @@ pub fn topological_order(graph: &TaskGraph) -> Vec<TaskId> {
         }
     }
     out
-}
-
-/// Tasks that lie on some path from `from` to `to`.
-fn on_paths(graph: &TaskGraph, from: TaskId, to: TaskId) -> Vec<bool> {
-    let n = graph.tasks.len();
-    let succ = graph.successors();
-    let mut pred: Vec<Vec<TaskId>> = vec![Vec::new(); n];
-    for (v, s) in succ.iter().enumerate() {
-        for t in s {
-            pred[t.index()].push(TaskId(v as u32));
-        }
-    }
-    let reach = |start: TaskId, next: &Vec<Vec<TaskId>>| {
-        let mut seen = vec![false; n];
-        let mut todo = vec![start];
-        while let Some(v) = todo.pop() {
-            if !std::mem::replace(&mut seen[v.index()], true) {
-                todo.extend(next[v.index()].iter().copied());
-            }
-        }
-        seen
-    };
-    let down = reach(from, &succ);
-    let up = reach(to, &pred);
-    down.iter().zip(&up).map(|(a, b)| *a && *b).collect()
 }

@@ -644,6 +644,32 @@ impl TaskGraph {
         self.tasks.iter().find(|t| t.name == name)
     }
 
+    /// Per task: whether it lies on some path from `from` to `to` (both
+    /// included), i.e. is reachable from `from` and reaches `to`.
+    pub fn tasks_between(&self, from: TaskId, to: TaskId) -> Vec<bool> {
+        let n = self.tasks.len();
+        let succ = self.successors();
+        let mut pred: Vec<Vec<TaskId>> = vec![Vec::new(); n];
+        for (v, s) in succ.iter().enumerate() {
+            for t in s {
+                pred[t.index()].push(TaskId(v as u32));
+            }
+        }
+        let reach = |start: TaskId, next: &Vec<Vec<TaskId>>| {
+            let mut seen = vec![false; n];
+            let mut todo = vec![start];
+            while let Some(v) = todo.pop() {
+                if !std::mem::replace(&mut seen[v.index()], true) {
+                    todo.extend(next[v.index()].iter().copied());
+                }
+            }
+            seen
+        };
+        let down = reach(from, &succ);
+        let up = reach(to, &pred);
+        down.iter().zip(&up).map(|(a, b)| *a && *b).collect()
+    }
+
     /// Successors of each task over all edges, deduplicated, in edge order.
     pub fn successors(&self) -> Vec<Vec<TaskId>> {
         let mut succ = vec![Vec::new(); self.tasks.len()];

@@ -2,7 +2,9 @@
 //! recovery from the same inputs).
 
 use crate::effect::BehaviourCommand;
-use hivemind_dsl::ir::{AreaId, Behaviour, FanOut, FleetId, TaskGraph, TaskId, Trigger};
+use hivemind_dsl::ir::{
+    AreaId, Behaviour, FanOut, FleetId, RequirementKind, TaskGraph, TaskId, Trigger,
+};
 use hivemind_dsl::plan::{ChannelKind, Modality, Plan};
 use std::collections::BTreeMap;
 
@@ -29,6 +31,10 @@ pub struct Derived {
     /// Non-cover behaviours: sent to every device of the fleet.
     pub behaviours: Vec<(TaskId, FleetId, BehaviourCommand)>,
     pub area_extent: Vec<(i64, i64)>,
+    /// The mission's latency requirements, in order: (requirement index, from, to).
+    pub paths: Vec<(usize, TaskId, TaskId)>,
+    /// Per task: the paths (indices into `paths`) it lies on, and whether it starts them.
+    pub on_paths: Vec<Vec<(u16, bool)>>,
 }
 
 impl Derived {
@@ -46,10 +52,29 @@ impl Derived {
             .iter()
             .map(|c| ((c.from, c.to), (c.kind, c.bytes)))
             .collect();
+        let paths: Vec<(usize, TaskId, TaskId)> = graph
+            .requirements
+            .iter()
+            .enumerate()
+            .filter_map(|(r, req)| match req.kind {
+                RequirementKind::Latency { from, to, .. } => Some((r, from, to)),
+                _ => None,
+            })
+            .collect();
+        let mut on_paths = vec![Vec::new(); n];
+        for (p, &(_, from, to)) in paths.iter().enumerate() {
+            for (t, on) in graph.tasks_between(from, to).into_iter().enumerate() {
+                if on {
+                    on_paths[t].push((p as u16, TaskId(t as u32) == from));
+                }
+            }
+        }
         let mut d = Derived {
             succ,
             preds,
             channel,
+            paths,
+            on_paths,
             area_extent: graph.areas.iter().map(crate::geometry::x_extent).collect(),
             ..Derived::default()
         };

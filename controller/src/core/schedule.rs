@@ -52,6 +52,21 @@ impl Controller {
         }
         let group = GroupId(self.st.next_group);
         self.st.next_group += 1;
+        // Required paths: started here, or carried on from the producer's activation.
+        let inherited = parent
+            .and_then(|p| self.st.groups.get(&p.group))
+            .map(|g| g.path_starts.as_slice())
+            .unwrap_or_default();
+        let path_starts = self.d.on_paths[i]
+            .iter()
+            .filter_map(|&(p, starts)| {
+                if starts {
+                    Some((p, now))
+                } else {
+                    inherited.iter().find(|(q, _)| *q == p).copied()
+                }
+            })
+            .collect();
         self.st.groups.insert(
             group,
             Group {
@@ -62,6 +77,7 @@ impl Controller {
                 items: 0,
                 fired: Vec::new(),
                 last: None,
+                path_starts,
             },
         );
         for affinity in affinities {
@@ -342,6 +358,13 @@ impl Controller {
         let k = &mut self.st.kinds[task.index()];
         k.service.record(now.since(winner.started));
         k.latency.record(now.since(inst.created));
+        if let Some(g) = self.st.groups.get(&inst.group) {
+            for &(p, start) in &g.path_starts {
+                if self.d.paths[usize::from(p)].2 == task {
+                    self.st.paths[usize::from(p)].record(now.since(start));
+                }
+            }
+        }
         k.completed += 1;
         self.st.counters.bytes_sent += bytes;
         if let Executor::Device { device, .. } = executor {
@@ -376,6 +399,7 @@ impl Controller {
         }
         let parent = Parent {
             instance: id,
+            group: inst.group,
             executor,
             channel: ChannelKind::Control,
             bytes: 0,
