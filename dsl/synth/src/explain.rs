@@ -42,7 +42,7 @@ struct Core {
 pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
     let started = Instant::now();
     let enc = Encoding::new(model, true);
-    let mut cores = bound_cores(model);
+    let mut cores = bound_cores(model, started + timeout / 2);
     if cores.is_empty() {
         cores = solver_cores(&enc, timeout);
     }
@@ -84,10 +84,14 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
 /// Conflicts the bounds alone prove (fast and deterministic): while presolve
 /// finds the active parts infeasible, switch off each requirement, pin and
 /// CPU capacity the proof does not need, report the rest, set its
-/// requirements and capacities aside and look again.
-fn bound_cores(model: &CostModel) -> Vec<Core> {
+/// requirements and capacities aside and look again. Past `deadline` the
+/// remaining parts are kept untried: the conflict stays true, only less small.
+fn bound_cores(model: &CostModel, deadline: Instant) -> Vec<Core> {
     let g = model.graph;
     let infeasible = |a: &Active| Presolve::with(model, a).infeasible;
+    // Whether `core` no longer conflicts without the part just switched off
+    // (so the part is needed); only tried in time.
+    let needed = |core: &Active| Instant::now() >= deadline || !infeasible(core);
     let mut active = Active::all(model);
     // Pins that restrict a task, as deletable parts (kept fixed when there
     // are too many to try one by one).
@@ -102,7 +106,7 @@ fn bound_cores(model: &CostModel) -> Vec<Core> {
     let pins_deletable = restricting.len() <= 64;
     let mut out = Vec::new();
     for _ in 0..8 {
-        if !infeasible(&active) {
+        if Instant::now() >= deadline || !infeasible(&active) {
             break;
         }
         // Capacities are tried first: what survives deletion is what the
@@ -111,19 +115,19 @@ fn bound_cores(model: &CostModel) -> Vec<Core> {
         for c in 0..core.capacity.len() {
             if core.capacity[c] {
                 core.capacity[c] = false;
-                core.capacity[c] = !infeasible(&core);
+                core.capacity[c] = needed(&core);
             }
         }
         for r in 0..g.requirements.len() {
             if core.requirements[r] {
                 core.requirements[r] = false;
-                core.requirements[r] = !infeasible(&core);
+                core.requirements[r] = needed(&core);
             }
         }
         if pins_deletable {
             for &t in &restricting {
                 core.pins[t] = false;
-                core.pins[t] = !infeasible(&core);
+                core.pins[t] = needed(&core);
             }
         }
         let found = Core {
