@@ -42,10 +42,10 @@ impl Compiled {
 
 /// Parse and check `src` (named `file` in diagnostics and the IR).
 pub fn compile(src: &str, file: &str) -> Compiled {
-    match parser::parse(src) {
-        Err(d) => Compiled {
+    match parser::parse_all(src) {
+        Err(diagnostics) => Compiled {
             graph: None,
-            diagnostics: vec![d],
+            diagnostics,
         },
         Ok(mission) => {
             let c = check::check(&mission, src, file);

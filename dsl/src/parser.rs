@@ -42,6 +42,110 @@ pub fn parse(src: &str) -> Result<Mission, Diagnostic> {
     Ok(build_mission(mission))
 }
 
+/// At most this many syntax errors are reported for one file.
+pub const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// [`parse`], reporting every syntax error rather than the first: after
+/// each one, the mission-level statement holding it is blanked out (its
+/// newlines kept, so every position stays where it was) and the rest is
+/// parsed again. Stops at an error outside any statement, at one that does
+/// not move past the previous, or after [`MAX_SYNTAX_ERRORS`].
+pub fn parse_all(src: &str) -> Result<Mission, Vec<Diagnostic>> {
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    let mut text = src.to_string();
+    let mut blanked: Option<std::ops::Range<usize>> = None;
+    loop {
+        let err = match parse(&text) {
+            Ok(m) if errors.is_empty() => return Ok(m),
+            Ok(_) => return Err(errors),
+            Err(d) => d,
+        };
+        let at = err.labels.first().map(|l| l.span.start);
+        errors.push(err);
+        let range = at.and_then(|p| statement_around(&text, p));
+        let Some(range) = range.filter(|r| blanked.as_ref().is_none_or(|b| r.start > b.start))
+        else {
+            return Err(errors);
+        };
+        if errors.len() >= MAX_SYNTAX_ERRORS {
+            return Err(errors);
+        }
+        // Spaces for every byte but newlines: same length, valid UTF-8
+        // (the range starts and ends at line boundaries).
+        let masked: String = text[range.clone()]
+            .bytes()
+            .map(|b| if b == b'\n' { '\n' } else { ' ' })
+            .collect();
+        text.replace_range(range.clone(), &masked);
+        blanked = Some(range);
+    }
+}
+
+/// The whole lines of the mission-level statement that holds byte `pos`:
+/// from the line where it starts (the nearest line beginning at bracket
+/// depth 1) to the line before the next statement, which is the next line
+/// indented less, or as much and not closing a bracket (as the formatter
+/// lays missions out; brackets alone would run past an unclosed `(` to the
+/// end of the file). `None` outside the mission's body.
+fn statement_around(src: &str, pos: usize) -> Option<std::ops::Range<usize>> {
+    let bytes = src.as_bytes();
+    let pos = pos.min(bytes.len());
+    // Bracket depth at the start of each line (code only).
+    let mut depth_at = std::collections::BTreeMap::new();
+    let mut d = 0i64;
+    depth_at.insert(0, 0);
+    for (i, b, region) in lexical::regions(src) {
+        match (b, region) {
+            (b'\n', _) => {
+                depth_at.insert(i + 1, d);
+            }
+            (b'{' | b'(' | b'[', lexical::Region::Code) => d += 1,
+            (b'}' | b')' | b']', lexical::Region::Code) => d -= 1,
+            _ => {}
+        }
+    }
+    let line_start = |i: usize| {
+        bytes[..i]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |n| n + 1)
+    };
+    let depth = |line: usize| depth_at.get(&line).copied().unwrap_or(0);
+    let mut start = line_start(pos);
+    while depth(start) > 1 && start > 0 {
+        start = line_start(start - 1);
+    }
+    if depth(start) != 1 {
+        return None;
+    }
+    let indent = |line: usize| {
+        bytes[line..]
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count()
+    };
+    let own = indent(start);
+    let mut end = bytes[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |n| start + n);
+    while end < bytes.len() {
+        let next = end + 1;
+        let first = bytes.get(next + indent(next)).copied();
+        let blank = matches!(first, None | Some(b'\n' | b'\r'))
+            || bytes[next + indent(next)..].starts_with(b"//");
+        let closes = matches!(first, Some(b'}' | b')' | b']'));
+        if !blank && (indent(next) < own || (indent(next) == own && !closes)) {
+            break;
+        }
+        end = bytes[next..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |n| next + n);
+    }
+    (end >= pos && start < end).then_some(start..end)
+}
+
 /// Bounds recursion in the parser and the AST builder on hostile input.
 fn check_nesting(src: &str) -> Result<(), Diagnostic> {
     let mut depth = 0usize;

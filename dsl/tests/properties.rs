@@ -59,6 +59,16 @@ fn assert_contract(src: &str) {
             );
         }
     }
+    // Syntax errors (recovered statement by statement) come in source
+    // order, each past the previous one, and at most the cap of them.
+    let syntax: Vec<usize> = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == hivemind_dsl::Code::Syntax)
+        .map(|d| d.labels[0].span.start)
+        .collect();
+    assert!(syntax.len() <= parser::MAX_SYNTAX_ERRORS, "{syntax:?}");
+    assert!(syntax.windows(2).all(|w| w[0] < w[1]), "{syntax:?}");
     let _ = render(&out.diagnostics, "prop.hm", src, Style::Plain);
     if let Some(g) = out.graph {
         g.validate().expect("IR ids consistent");
@@ -225,4 +235,50 @@ fn oversized_source_is_refused_cleanly() {
     let out = compile(&src, "big.hm");
     assert!(out.has_errors());
     assert!(out.diagnostics[0].message.contains("limit"));
+}
+
+/// After a syntax error the parser goes on with the next statement: every
+/// broken statement is reported once, in order, and nothing else (no
+/// cascade from the blanked statement, such as an "unclosed" mission).
+#[test]
+fn every_broken_statement_is_reported() {
+    let src = "mission multi {
+  duration 10 min
+  fleet drones: drone x 4 {
+    cpu 1 GHz x
+    battery 1500 mAh @ 11.1 V
+    radio 20 Mbit/s
+    sensors camera
+  }
+  task capture on drones -> frame: jpeg 120 KB { every 1 s; needs camera }
+  task detect(frame) -> boxes: list<box 32 B> x 4 { work 0.1 Gop; fn det }
+  task classify(boxes -> kinds: list<kind 8 B> x 4 { work 1 Gop }
+  require latency(capture -> classify) p99 < 2 s
+  require cloud_cost < $ per hour
+}
+";
+    let out = compile(src, "multi.hm");
+    let lines: Vec<usize> = out
+        .diagnostics
+        .iter()
+        .map(|d| {
+            assert_eq!(d.code, hivemind_dsl::Code::Syntax, "{d:?}");
+            src[..d.labels[0].span.start].matches('\n').count() + 1
+        })
+        .collect();
+    // The count missing after `x` on line 4 shows at the next token (line 5).
+    assert_eq!(lines, vec![5, 11, 13], "{:#?}", out.diagnostics);
+    assert!(out.graph.is_none());
+}
+
+/// A file of nothing but broken statements stops at the cap.
+#[test]
+fn syntax_errors_stop_at_the_cap() {
+    let mut src = String::from("mission many {\n");
+    for i in 0..3 * parser::MAX_SYNTAX_ERRORS {
+        src.push_str(&format!("  require cloud_cost < $ per hour {i}\n"));
+    }
+    src.push_str("}\n");
+    let out = compile(&src, "many.hm");
+    assert_eq!(out.diagnostics.len(), parser::MAX_SYNTAX_ERRORS);
 }
