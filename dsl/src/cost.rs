@@ -614,6 +614,32 @@ impl<'g> CostModel<'g> {
         self.objectives.iter().map(|&o| e.objective(o)).collect()
     }
 
+    /// The mission's objectives, then the other metrics as tie-breakers:
+    /// among equally good plans prefer the faster, leaner, cheaper one (it
+    /// also makes the chosen plan reproducible). The synthesizer ends with
+    /// one more: the fewest tasks on scarce FPGA boards.
+    pub fn lexicographic_order(&self) -> Vec<ir::Objective> {
+        use ir::Objective::*;
+        let rest = [Latency, Energy, Cost, Bytes]
+            .into_iter()
+            .filter(|o| !self.objectives.contains(o));
+        self.objectives.iter().copied().chain(rest).collect()
+    }
+
+    /// A placement's values in [`CostModel::lexicographic_order`], then its
+    /// FPGA task count: the synthesizer's full order of preference.
+    pub fn preference_vector(&self, e: &Evaluation, assignment: &[Modality]) -> Vec<u64> {
+        let fpga = assignment
+            .iter()
+            .filter(|&&m| m == Modality::CloudFpga)
+            .count() as u64;
+        self.lexicographic_order()
+            .into_iter()
+            .map(|o| e.objective(o))
+            .chain(std::iter::once(fpga))
+            .collect()
+    }
+
     /// The choices of every task, or `None` when some task has none.
     pub fn all_choices(&self) -> Option<Vec<Vec<Modality>>> {
         let choices: Vec<Vec<Modality>> = self

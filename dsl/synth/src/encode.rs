@@ -356,27 +356,8 @@ impl<'m, 'g> Encoding<'m, 'g> {
         } else {
             sum(path_latencies)
         };
-        // The mission's objectives, then the other metrics as tie-breakers
-        // (among equally good plans prefer the faster, leaner, cheaper one;
-        // it also makes the chosen plan reproducible).
-        let tie_breakers = [
-            Objective::Latency,
-            Objective::Energy,
-            Objective::Cost,
-            Objective::Bytes,
-        ];
-        let order: Vec<Objective> = model
-            .objectives
-            .iter()
-            .copied()
-            .chain(
-                tie_breakers
-                    .into_iter()
-                    .filter(|o| !model.objectives.contains(o)),
-            )
-            .collect();
         self.stated_objectives = model.objectives.len();
-        for o in order {
+        for o in model.lexicographic_order() {
             let term = match o {
                 Objective::Latency => latency.clone(),
                 Objective::Energy => sum(fleet_energy.clone()),

@@ -108,7 +108,6 @@ pub fn greedy_within(
     deadline: Option<std::time::Instant>,
 ) -> Option<(Vec<Modality>, Evaluation)> {
     let choices = model.all_choices()?;
-    let key = |e: &Evaluation| (violation(e), model.objective_vector(e));
     // Start from the better of "everything in the cloud" and "everything on
     // the edge": the cloud start usually meets deadlines and capacity, and
     // the search then moves work to the devices while that pays.
@@ -124,9 +123,10 @@ pub fn greedy_within(
         prefer([Modality::Edge, Modality::Cloud, Modality::CloudFpga]),
     ]
     .into_iter()
-    .min_by_key(|a| key(&model.evaluate(a)))
+    .min_by_key(|a| greedy_key(model, &model.evaluate(a), a))
     .unwrap_or_else(|| choices.iter().map(|c| c[0]).collect());
     let mut current = model.evaluate(&assignment);
+    let mut current_key = greedy_key(model, &current, &assignment);
     for _pass in 0..4 {
         let mut improved = false;
         for &t in &model.topo {
@@ -141,8 +141,9 @@ pub fn greedy_within(
                 let old = assignment[i];
                 assignment[i] = m;
                 let e = model.evaluate(&assignment);
-                if key(&e) < key(&current) {
-                    current = e;
+                let k = greedy_key(model, &e, &assignment);
+                if k < current_key {
+                    (current, current_key) = (e, k);
                     improved = true;
                 } else {
                     assignment[i] = old;
@@ -155,8 +156,16 @@ pub fn greedy_within(
         {
             break;
         }
+        current_key = greedy_key(model, &current, &assignment);
     }
     Some((assignment, current))
+}
+
+/// What the greedy search minimises: violations first, then the
+/// synthesizer's whole order of preference (objectives, tie-breakers, FPGA
+/// count), so that its plan can prove every stage by the bounds.
+fn greedy_key(model: &CostModel, e: &Evaluation, a: &[Modality]) -> (u128, Vec<u64>) {
+    (violation(e), model.preference_vector(e, a))
 }
 
 /// The first pair of moves that lowers the greedy key: the first task from
@@ -169,7 +178,6 @@ fn pair_move(
     current: &mut Evaluation,
     deadline: Option<std::time::Instant>,
 ) -> bool {
-    let key = |e: &Evaluation| (violation(e), model.objective_vector(e));
     let n = assignment.len();
     let mut first: Vec<usize> = (0..n)
         .filter(|&t| {
@@ -181,7 +189,7 @@ fn pair_move(
     if first.is_empty() {
         first = (0..n).collect();
     }
-    let base = key(current);
+    let base = greedy_key(model, current, assignment);
     for &i in &first {
         for &mi in &choices[i] {
             if mi == assignment[i] {
@@ -201,7 +209,7 @@ fn pair_move(
                     let old_j = assignment[j];
                     assignment[j] = mj;
                     let e = model.evaluate(assignment);
-                    if key(&e) < base {
+                    if greedy_key(model, &e, assignment) < base {
                         *current = e;
                         return true;
                     }
