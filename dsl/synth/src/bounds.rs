@@ -6,19 +6,22 @@
 //! bytes, CPU busy time, FPGA count) or a *path* metric (longest path with
 //! per-task compute and per-edge transfer: latency, makespan).
 //!
-//! * Separable: each edge's term is charged to its consumer's "star"; the
-//!   sum over tasks of each star's minimum (over the consumer's modality and,
-//!   per edge, the producer's) is a lower bound, exact when producers'
-//!   choices do not interact.
+//! * Separable: every task keeps one in-edge as its parent, which makes a
+//!   forest; over it, inside/outside dynamic programming gives the exact
+//!   minimum with each task at each modality, the other edges taken at
+//!   their producer's cheapest modality (a relaxation, so a lower bound).
 //! * Path: a forward pass gives, per (task, modality), the earliest finish
 //!   any placement allows, a backward pass the least time still needed
 //!   after it; their sum bounds the path's latency when the task takes
 //!   that modality.
+//! * Lagrangian: for two separable limits A ≤ a and B ≤ b, A + λB ≤ a + λb
+//!   holds too, and its forest bound, with λ chosen on the dual, sees how
+//!   a budget and an objective pull against each other.
 //!
 //! With a bound per (task, modality), a value whose bound already exceeds a
-//! limit (a requirement, CPU capacity, or an objective fixed at its proven
-//! optimum) can be removed: no placement using it meets the limit. This is
-//! reduced-cost fixing from integer programming. It never removes a
+//! limit (a requirement, CPU capacity, an objective fixed at its proven
+//! optimum, or the incumbent's value) can be removed: no placement using it
+//! meets the limit. This is reduced-cost fixing from integer programming. It never removes a
 //! placement that satisfies every limit, so the solver's answer is
 //! unchanged, only found and proven sooner; and a bound equal to a known
 //! placement's value proves that placement optimal without search.
@@ -305,13 +308,15 @@ impl Separable {
             lower_bound,
         }
     }
+}
 
+impl Forest {
     /// The lower bound when task `t` is fixed at `m`.
-    fn lower_bound_if(f: &Forest, t: usize, m: usize) -> u64 {
-        if f.own[t][m] == NONE {
+    fn lower_bound_if(&self, t: usize, m: usize) -> u64 {
+        if self.own[t][m] == NONE {
             return NONE;
         }
-        f.inside[t][m].saturating_add(f.outside[t][m])
+        self.inside[t][m].saturating_add(self.outside[t][m])
     }
 }
 
@@ -741,7 +746,8 @@ impl<'m, 'g> Presolve<'m, 'g> {
         }
     }
 
-    /// A lower bound on `metric` over every placement in the current domains.
+    /// A lower bound on `metric` over every placement in the current domains
+    /// that meets the limits (the Lagrangian part assumes them).
     pub fn lower_bound(&self, metric: Metric) -> u64 {
         let (kind, offset) = self.limit_kind(metric);
         let mut lb = self.bound_of(&kind);
@@ -820,7 +826,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                             self.infeasible = true;
                             return;
                         }
-                        Box::new(move |t, m| Separable::lower_bound_if(&forest, t, m) > limit.max)
+                        Box::new(move |t, m| forest.lower_bound_if(t, m) > limit.max)
                     }
                     LimitKind::PathSum(shapes) => {
                         let bounds: Vec<PathBounds> = shapes
@@ -910,7 +916,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 let max = rhs(p);
                 for (t, d) in dom.iter().enumerate() {
                     for m in (0..3).filter(|&m| d[m]) {
-                        if Separable::lower_bound_if(&forest, t, m) > max {
+                        if forest.lower_bound_if(t, m) > max {
                             removed.push((t, m));
                         }
                     }
