@@ -56,6 +56,7 @@ pub(crate) fn max_mean(factor_permille: u64, bound: u64, strict: bool) -> Option
 pub(crate) const NONE: u64 = u64::MAX;
 
 /// In- and out-edges of every task, by edge index.
+#[derive(Clone)]
 struct Adjacency {
     into: Vec<Vec<usize>>,
     out_of: Vec<Vec<usize>>,
@@ -77,6 +78,7 @@ impl Adjacency {
 }
 
 /// A metric of the form `constant + Σ unary[t][m] + Σ pairwise[e][a][b]`.
+#[derive(Clone)]
 struct Separable {
     constant: u64,
     unary: Vec<[u64; 3]>,
@@ -459,6 +461,7 @@ impl Active {
 }
 
 /// Something that must stay at or below `max`.
+#[derive(Clone)]
 enum LimitKind {
     Separable(Separable),
     /// Σ of the latencies of several paths (one path: a latency requirement).
@@ -467,12 +470,14 @@ enum LimitKind {
     TaskValue(usize, [u64; 3]),
 }
 
+#[derive(Clone)]
 struct Limit {
     kind: LimitKind,
     max: u64,
 }
 
 /// The current domains and the limits they have been reduced against.
+#[derive(Clone)]
 pub(crate) struct Presolve<'m, 'g> {
     model: &'m CostModel<'g>,
     adj: Adjacency,

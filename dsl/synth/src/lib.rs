@@ -442,6 +442,8 @@ fn lexmin_timed(
             break;
         }
         let ceiling = incumbent_values.as_ref().map(|v| v[stage]);
+        // Kept to undo the ceiling's reductions should z3 refuse it.
+        let before_ceiling = ceiling.map(|_| presolve.clone());
         if let Some(value) = ceiling {
             // The stage's optimum is no worse than the incumbent: reduce
             // against that (the incumbent itself stays in the domains).
@@ -519,6 +521,9 @@ fn lexmin_timed(
                 // cannot cut everything off; never trust it blindly.
                 tracing::warn!(stage, "incumbent's ceiling was unsatisfiable; dropped");
                 incumbent_values = None;
+                if let Some(p) = before_ceiling {
+                    *presolve = p;
+                }
                 continue;
             }
             SatResult::Unsat if stage == 0 => return Ok(Lexmin::Infeasible),
