@@ -629,14 +629,10 @@ impl<'g> CostModel<'g> {
     /// A placement's values in [`CostModel::lexicographic_order`], then its
     /// FPGA task count: the synthesizer's full order of preference.
     pub fn preference_vector(&self, e: &Evaluation, assignment: &[Modality]) -> Vec<u64> {
-        let fpga = assignment
-            .iter()
-            .filter(|&&m| m == Modality::CloudFpga)
-            .count() as u64;
         self.lexicographic_order()
             .into_iter()
             .map(|o| e.objective(o))
-            .chain(std::iter::once(fpga))
+            .chain(std::iter::once(fpga_tasks(assignment)))
             .collect()
     }
 
@@ -661,6 +657,14 @@ impl<'g> CostModel<'g> {
             })
             .collect()
     }
+}
+
+/// Tasks a placement puts on the cloud's FPGA boards (the last tie-breaker).
+pub fn fpga_tasks(assignment: &[Modality]) -> u64 {
+    assignment
+        .iter()
+        .filter(|&&m| m == Modality::CloudFpga)
+        .count() as u64
 }
 
 /// `mean × factor‰`, rounded up so a bound is never claimed met by rounding.

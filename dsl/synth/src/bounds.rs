@@ -966,7 +966,7 @@ mod tests {
     fn value(model: &CostModel, a: &[Modality], metric: Metric) -> u64 {
         match metric {
             Metric::Objective(o) => model.evaluate(a).objective(o),
-            Metric::FpgaCount => a.iter().filter(|&&m| m == Modality::CloudFpga).count() as u64,
+            Metric::FpgaCount => hivemind_dsl::cost::fpga_tasks(a),
         }
     }
 

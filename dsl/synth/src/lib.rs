@@ -416,17 +416,16 @@ fn lexmin_timed(
         .map(|(o, t)| (Metric::Objective(*o), t))
         .chain(std::iter::once((Metric::FpgaCount, &enc.fpga_count)))
         .collect();
-    // The incumbent's value at every stage, while it stays lexicographically
-    // optimal so far (`None` once some stage found better).
+    // The incumbent's value at every stage (the stages are the model's
+    // order of preference), while it stays lexicographically optimal so far
+    // (`None` once some stage found better).
     let mut incumbent_values: Option<Vec<u64>> = incumbent
         .map(|a| (a, model.evaluate(a)))
         .filter(|(_, e)| e.feasible())
-        .map(|(a, e)| {
-            stages
-                .iter()
-                .map(|(m, _)| metric_value(&e, a, *m))
-                .collect()
-        });
+        .map(|(a, e)| model.preference_vector(&e, a));
+    debug_assert!(incumbent_values
+        .as_ref()
+        .is_none_or(|v| v.len() == stages.len()));
     let mut fixed: Vec<Bool> = Vec::new();
     let mut best: Option<Vec<Modality>> = None;
     let mut stage_deadline = deadline;
@@ -565,14 +564,6 @@ fn presolve_cuts(enc: &Encoding, presolve: &Presolve, term: &Int, lower: u64) ->
         }
     }
     cuts
-}
-
-/// A stage's value for a full placement.
-fn metric_value(e: &Evaluation, a: &[Modality], metric: Metric) -> u64 {
-    match metric {
-        Metric::Objective(o) => e.objective(o),
-        Metric::FpgaCount => a.iter().filter(|&&m| m == Modality::CloudFpga).count() as u64,
-    }
 }
 
 /// The Pareto front: repeatedly take the lexicographic minimum among
