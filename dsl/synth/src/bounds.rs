@@ -505,12 +505,12 @@ impl<'m, 'g> Presolve<'m, 'g> {
             .tasks
             .iter()
             .map(|t| {
-                let pinned = active.pins[t.id.index()];
-                std::array::from_fn(|k| {
-                    let m = Modality::ALL[k];
-                    model.tasks[t.id.index()].compute_us[k].is_some()
-                        && !(pinned && hivemind_dsl::plan::pinned_out(g, t.id, m))
-                })
+                let possible = model.tasks[t.id.index()].compute_us.map(|c| c.is_some());
+                if !active.pins[t.id.index()] {
+                    return possible;
+                }
+                let choices = model.choices(t.id);
+                std::array::from_fn(|k| choices.contains(&Modality::ALL[k]))
             })
             .collect();
         let mut p = Presolve {

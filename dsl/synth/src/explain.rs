@@ -97,10 +97,8 @@ fn bound_cores(model: &CostModel, deadline: Instant) -> Vec<Core> {
     // are too many to try one by one).
     let restricting: Vec<usize> = (0..g.tasks.len())
         .filter(|&t| {
-            hivemind_dsl::plan::Modality::ALL.into_iter().any(|m| {
-                model.tasks[t].compute_us[hivemind_dsl::cost::modality_index(m)].is_some()
-                    && hivemind_dsl::plan::pinned_out(g, TaskId(t as u32), m)
-            })
+            let possible = model.tasks[t].compute_us.iter().flatten().count();
+            model.choices(TaskId(t as u32)).len() < possible
         })
         .collect();
     let pins_deletable = restricting.len() <= 64;
