@@ -1,7 +1,7 @@
 //! `hivemind bench synth`: the placement synthesizer on generated missions.
 
 use anyhow::{anyhow, Result};
-use hivemind_dsl::cost::{CostModel, Profile};
+use hivemind_cost::{CostModel, Profile};
 use hivemind_dsl::synthetic::{placement_mission, placement_mission_with_budget};
 use hivemind_synth::{objective_values, search, synthesize, Options, Status};
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! `compile --summary`: the task graph as a person reads it.
 
-use hivemind_dsl::ir::{Behaviour, Placement, RequirementKind, TaskGraph, Trigger};
+use hivemind_ir::{Behaviour, Placement, RequirementKind, TaskGraph, Trigger};
 use std::fmt::Write;
 
 pub fn render(g: &TaskGraph) -> String {

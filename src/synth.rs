@@ -2,8 +2,8 @@
 
 use crate::{input, print_diagnostics, status_line};
 use anyhow::{anyhow, Context as _, Result};
-use hivemind_dsl::cost::{CostModel, Profile};
-use hivemind_dsl::plan::Plan;
+use hivemind_cost::{CostModel, Profile};
+use hivemind_ir::plan::Plan;
 use hivemind_synth::{report, synthesize, Options, Status, Synthesis};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -124,7 +124,7 @@ fn evaluate(
     plan_path: &PathBuf,
     json: bool,
 ) -> Result<ExitCode> {
-    let hash = hivemind_synth::inputs_hash(graph, &profile);
+    let hash = hivemind_cost::inputs_hash(graph, &profile);
     let text = read_small(plan_path, "plan")?;
     let plan = Plan::from_json(&text, graph, &hash)
         .map_err(|e| anyhow!("{}: {e}", plan_path.display()))?;
@@ -140,7 +140,7 @@ fn evaluate(
             ));
         }
     }
-    let evaluated = hivemind_synth::plan_for(&model, &assignment, plan.strategy.clone(), &hash);
+    let evaluated = hivemind_cost::plan_for(&model, &assignment, plan.strategy.clone(), &hash);
     let met = model.evaluate(&assignment).feasible();
     if json {
         println!("{}", serde_json::to_string_pretty(&evaluated)?);

@@ -166,7 +166,7 @@ fn compile_writes_ir_that_reads_back() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(&out).expect("ir");
     let graph = hivemind_dsl::TaskGraph::from_json(&text).expect("reads back");
-    assert_eq!(graph.schema_version, hivemind_dsl::ir::SCHEMA_VERSION);
+    assert_eq!(graph.schema_version, hivemind_ir::SCHEMA_VERSION);
     assert_eq!(graph.tasks.len(), 15);
     let bad = hivemind(&["compile", &corpus("err/cycle.hm")]);
     assert_eq!(bad.status.code(), Some(1));

@@ -6,8 +6,8 @@
 
 use hivemind_controller::testkit::{Timing, World, WorldConfig};
 use hivemind_controller::{Config, Controller, Micros, Phase};
-use hivemind_dsl::cost::{CostModel, Profile};
-use hivemind_dsl::ir::RequirementKind;
+use hivemind_cost::{CostModel, Profile};
+use hivemind_ir::RequirementKind;
 use hivemind_synth::{synthesize, Options, Status};
 
 #[test]

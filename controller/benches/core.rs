@@ -17,7 +17,7 @@
 use hivemind_controller::journal::Journal;
 use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
 use hivemind_controller::{Config, Controller, DeviceId, Epoch, Event, Micros, Record};
-use hivemind_dsl::ir::{FleetId, PointMm};
+use hivemind_ir::{FleetId, PointMm};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;

@@ -54,8 +54,8 @@ pub struct PoolConfig {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            heartbeat_period_us: hivemind_dsl::ir::defaults::HEARTBEAT_PERIOD_US,
-            suspect_after_us: hivemind_dsl::ir::defaults::FAILURE_SILENCE_US,
+            heartbeat_period_us: hivemind_ir::defaults::HEARTBEAT_PERIOD_US,
+            suspect_after_us: hivemind_ir::defaults::FAILURE_SILENCE_US,
             tick_us: 100_000,
             device_slots: 4,
             locality_slack: 2,

@@ -22,8 +22,8 @@ use crate::record::{Genesis, Record};
 use crate::rng::Rng;
 use crate::time::Micros;
 use derived::Derived;
-use hivemind_dsl::ir::{FleetId, PointMm, TaskGraph, TaskId};
-use hivemind_dsl::plan::{ChannelKind, Plan};
+use hivemind_ir::plan::{ChannelKind, Plan};
+use hivemind_ir::{FleetId, PointMm, TaskGraph, TaskId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -226,9 +226,9 @@ pub struct Snapshot {
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error(transparent)]
-    Plan(#[from] hivemind_dsl::plan::PlanError),
+    Plan(#[from] hivemind_ir::plan::PlanError),
     #[error(transparent)]
-    Graph(#[from] hivemind_dsl::ir::IrError),
+    Graph(#[from] hivemind_ir::IrError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -510,11 +510,11 @@ impl Controller {
         for i in 0..self.st.graph.tasks.len() {
             let t = TaskId(i as u32);
             match self.st.graph.tasks[i].trigger {
-                hivemind_dsl::ir::Trigger::Periodic { .. } => {
+                hivemind_ir::Trigger::Periodic { .. } => {
                     self.st.kinds[i].next_due = Some(now);
                     self.on_periodic(now, t);
                 }
-                hivemind_dsl::ir::Trigger::Once => self.activate(now, t, None, 1),
+                hivemind_ir::Trigger::Once => self.activate(now, t, None, 1),
                 _ => {}
             }
         }
@@ -530,7 +530,7 @@ impl Controller {
             return;
         };
         let Some(due) = kind.next_due else { return };
-        let hivemind_dsl::ir::Trigger::Periodic { period_us } =
+        let hivemind_ir::Trigger::Periodic { period_us } =
             self.st.graph.tasks[task.index()].trigger
         else {
             return;

@@ -6,7 +6,7 @@ use crate::event::Timer;
 use crate::geometry::Strip;
 use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
 use crate::record::Record;
-use hivemind_dsl::ir::{AreaId, PointMm, TaskId};
+use hivemind_ir::{AreaId, PointMm, TaskId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

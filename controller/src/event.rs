@@ -2,7 +2,7 @@
 //! that acknowledges it, so events are plain serde data.
 
 use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
-use hivemind_dsl::ir::{FleetId, PointMm};
+use hivemind_ir::{FleetId, PointMm};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 //! every check here is exact integer arithmetic on x intervals plus
 //! point-in-polygon for membership.
 
-use hivemind_dsl::ir::{Area, AreaId, AreaShape, PointMm};
+use hivemind_ir::{Area, AreaId, AreaShape, PointMm};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -166,7 +166,7 @@ pub fn check_partition(area: &Area, strips: &[Strip]) -> Result<(), PartitionErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hivemind_dsl::ir::SrcSpan;
+    use hivemind_ir::SrcSpan;
 
     fn area(shape: AreaShape) -> Area {
         Area {

@@ -19,7 +19,7 @@ use crate::effect::{Effect, Handoff};
 use crate::event::Timer;
 use crate::ids::{InstanceId, WorkerId};
 use crate::time::Micros;
-use hivemind_dsl::ir::TaskId;
+use hivemind_ir::TaskId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 

@@ -10,8 +10,8 @@ use crate::core::Snapshot;
 use crate::crc32::crc32;
 use crate::event::Event;
 use crate::time::Micros;
-use hivemind_dsl::ir::TaskGraph;
-use hivemind_dsl::plan::Plan;
+use hivemind_ir::plan::Plan;
+use hivemind_ir::TaskGraph;
 use serde::{Deserialize, Serialize};
 
 /// Largest payload accepted; a length field above it is corruption.

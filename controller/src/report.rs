@@ -3,7 +3,7 @@
 use crate::core::{Controller, Counters, DeviceStatus, Phase};
 use crate::histogram::Histogram;
 use crate::pool::PoolStats;
-use hivemind_dsl::ir::RequirementKind;
+use hivemind_ir::RequirementKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,9 +13,9 @@ use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
 use crate::record::Record;
 use crate::rng::Rng;
 use crate::time::Micros;
-use hivemind_dsl::cost::{modality_index, CostModel};
-use hivemind_dsl::ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
-use hivemind_dsl::plan::{self, Modality, Plan, Strategy};
+use hivemind_cost::{modality_index, CostModel};
+use hivemind_ir::plan::{self, Modality, Plan, Strategy};
+use hivemind_ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A plan that keeps sensing, behaviours and fleet-pinned tasks on the

@@ -8,20 +8,19 @@
 //! returns values. See ARCHITECTURE.md for what may depend on it.
 
 pub mod check;
-pub mod cost;
 pub mod diagnostic;
 pub mod format;
-pub mod ir;
 mod lexical;
 pub mod parser;
-pub mod plan;
 pub mod suggest;
 pub mod syntax;
 pub mod synthetic;
 pub mod units;
 
 pub use diagnostic::{Code, Diagnostic, Severity};
-pub use ir::TaskGraph;
+/// The IR this front end lowers to (its own crate, `hivemind-ir`).
+pub use hivemind_ir as ir;
+pub use hivemind_ir::TaskGraph;
 
 /// Result of compiling a mission: the graph when there were no errors, and
 /// every diagnostic in source order.

@@ -1,7 +1,7 @@
 //! The IR as a file format: round trip, versioning, and bad input.
 
-use hivemind_dsl::ir::{IrError, TaskGraph};
 use hivemind_dsl::{compile, synthetic};
+use hivemind_ir::{IrError, TaskGraph};
 
 fn graph() -> TaskGraph {
     compile(&synthetic::mission(20), "gen.hm")
@@ -52,7 +52,7 @@ fn inconsistent_ids_are_rejected() {
         Err(IrError::Inconsistent(_))
     ));
     let mut g = graph();
-    g.edges[0].to = hivemind_dsl::ir::TaskId(9_999);
+    g.edges[0].to = hivemind_ir::TaskId(9_999);
     assert!(matches!(
         TaskGraph::from_json(&g.to_json_pretty()),
         Err(IrError::Inconsistent(_))
@@ -78,11 +78,11 @@ fn quantities_are_in_documented_base_units() {
     );
     assert_eq!(
         g.tasks[0].trigger,
-        hivemind_dsl::ir::Trigger::Periodic { period_us: 250_000 }
+        hivemind_ir::Trigger::Periodic { period_us: 250_000 }
     );
     assert_eq!(g.tasks[0].outputs[0].ty.bytes, 640 * 360 * 3);
     assert_eq!(g.tasks[1].work.map(|w| w.ops), Some(800_000_000));
-    use hivemind_dsl::ir::RequirementKind as K;
+    use hivemind_ir::RequirementKind as K;
     assert_eq!(
         g.requirements[0].kind,
         K::Latency {

@@ -1,9 +1,9 @@
 //! Every scenario compiles cleanly, is in canonical form, and models the
 //! paper's testbed.
 
-use hivemind_dsl::ir::{DeviceClass, Placement};
 use hivemind_dsl::{compile, format};
 use hivemind_examples::{scenario, SCENARIOS};
+use hivemind_ir::{DeviceClass, Placement};
 
 #[test]
 fn all_ten_scenarios_compile_without_warnings() {

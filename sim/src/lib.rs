@@ -3,7 +3,7 @@
 //! Placeholder crate: the simulator arrives with its own issue and will drive
 //! the real controller core. It reads missions only through the IR.
 
-use hivemind_dsl::ir::TaskGraph;
+use hivemind_ir::TaskGraph;
 
 /// Total number of devices the simulator would model for `graph`.
 pub fn device_count(graph: &TaskGraph) -> u64 {

@@ -2,10 +2,10 @@
 //! recovery from the same inputs).
 
 use crate::effect::BehaviourCommand;
-use hivemind_dsl::ir::{
+use hivemind_ir::plan::{ChannelKind, Modality, Plan};
+use hivemind_ir::{
     AreaId, Behaviour, FanOut, FleetId, RequirementKind, TaskGraph, TaskId, Trigger,
 };
-use hivemind_dsl::plan::{ChannelKind, Modality, Plan};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

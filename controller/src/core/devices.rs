@@ -16,7 +16,7 @@ use crate::effect::{BehaviourCommand, Effect, Publication};
 use crate::geometry::{cut, Strip};
 use crate::ids::{DeviceId, Epoch, Executor};
 use crate::time::Micros;
-use hivemind_dsl::ir::{AreaId, FailureAction, FleetId, LowBatteryAction, PointMm};
+use hivemind_ir::{AreaId, FailureAction, FleetId, LowBatteryAction, PointMm};
 
 impl Controller {
     pub(super) fn reindex(&mut self, id: DeviceId) {

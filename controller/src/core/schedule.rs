@@ -9,8 +9,8 @@ use crate::event::Timer;
 use crate::ids::{DeviceId, Executor, GroupId, InstanceId, WorkerId};
 use crate::pool::{Dispatch, Queued};
 use crate::time::Micros;
-use hivemind_dsl::ir::{FleetId, Gather, Priority, StragglerThreshold, TaskId};
-use hivemind_dsl::plan::{ChannelKind, Modality};
+use hivemind_ir::plan::{ChannelKind, Modality};
+use hivemind_ir::{FleetId, Gather, Priority, StragglerThreshold, TaskId};
 
 fn rank(p: Priority) -> u8 {
     match p {

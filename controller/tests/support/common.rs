@@ -8,7 +8,7 @@ use hivemind_controller::geometry::{
 use hivemind_controller::rng::Rng;
 use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
 use hivemind_controller::{Config, Controller, Publication};
-use hivemind_dsl::ir::{PointMm, TaskGraph};
+use hivemind_ir::{PointMm, TaskGraph};
 use std::collections::BTreeSet;
 
 /// A tree-survey mission: cover, periodic capture, an edge detector, a
@@ -101,13 +101,13 @@ pub fn assert_cover_partition(st: &State, seed: u64) {
     }
 }
 
-fn cover_tasks(st: &State) -> Vec<(hivemind_dsl::ir::FleetId, hivemind_dsl::ir::AreaId)> {
+fn cover_tasks(st: &State) -> Vec<(hivemind_ir::FleetId, hivemind_ir::AreaId)> {
     st.graph
         .tasks
         .iter()
         .zip(&st.plan.tasks)
         .filter_map(|(t, p)| match (t.behaviour, p.fleet) {
-            (Some(hivemind_dsl::ir::Behaviour::Cover { area, .. }), Some(f)) => Some((f, area)),
+            (Some(hivemind_ir::Behaviour::Cover { area, .. }), Some(f)) => Some((f, area)),
             _ => None,
         })
         .collect()

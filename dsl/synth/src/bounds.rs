@@ -26,9 +26,9 @@
 //! unchanged, only found and proven sooner; and a bound equal to a known
 //! placement's value proves that placement optimal without search.
 
-use hivemind_dsl::cost::{modality_index, CostModel};
-use hivemind_dsl::ir::{Objective, RequirementKind, TaskId};
-use hivemind_dsl::plan::{edge_fleet, Modality};
+use hivemind_cost::{modality_index, CostModel};
+use hivemind_ir::plan::{edge_fleet, Modality};
+use hivemind_ir::{Objective, RequirementKind, TaskId};
 
 /// Per task: which modalities are still possible, indexed by [`modality_index`].
 pub(crate) type Domains = Vec<[bool; 3]>;
@@ -951,7 +951,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hivemind_dsl::cost::Profile;
+    use hivemind_cost::Profile;
     use hivemind_dsl::synthetic::random_mission;
 
     const METRICS: [Metric; 6] = [
@@ -966,7 +966,7 @@ mod tests {
     fn value(model: &CostModel, a: &[Modality], metric: Metric) -> u64 {
         match metric {
             Metric::Objective(o) => model.evaluate(a).objective(o),
-            Metric::FpgaCount => hivemind_dsl::cost::fpga_tasks(a),
+            Metric::FpgaCount => hivemind_cost::fpga_tasks(a),
         }
     }
 

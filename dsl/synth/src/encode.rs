@@ -5,9 +5,9 @@
 //! for deadline feasibility).
 
 use crate::bounds::{self, max_mean};
-use hivemind_dsl::cost::{modality_index, CostModel};
-use hivemind_dsl::ir::{Objective, RequirementKind, TaskId};
-use hivemind_dsl::plan::Modality;
+use hivemind_cost::{modality_index, CostModel};
+use hivemind_ir::plan::Modality;
+use hivemind_ir::{Objective, RequirementKind, TaskId};
 use z3::ast::{Bool, Int};
 
 pub(crate) struct Encoding<'m, 'g> {
@@ -199,7 +199,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
         for t in &g.tasks {
             let i = t.id.index();
             let c = &model.tasks[i];
-            if let (Some(b), Some(f)) = (&self.x[i][0], hivemind_dsl::plan::edge_fleet(g, t.id)) {
+            if let (Some(b), Some(f)) = (&self.x[i][0], hivemind_ir::plan::edge_fleet(g, t.id)) {
                 if c.edge_energy_uj > 0 {
                     fleet_terms[f.index()].push(b.ite(&int(c.edge_energy_uj), &int(0)));
                 }
@@ -237,7 +237,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
         for t in &g.tasks {
             let i = t.id.index();
             let c = &model.tasks[i];
-            if let (Some(b), Some(f)) = (&self.x[i][0], hivemind_dsl::plan::edge_fleet(g, t.id)) {
+            if let (Some(b), Some(f)) = (&self.x[i][0], hivemind_ir::plan::edge_fleet(g, t.id)) {
                 if c.busy_us_per_hour[0] > 0 {
                     fleet_busy[f.index()].push(b.ite(&int(c.busy_us_per_hour[0]), &int(0)));
                 }

@@ -6,8 +6,8 @@
 
 use crate::bounds::{Active, Presolve};
 use crate::encode::Encoding;
-use hivemind_dsl::cost::CostModel;
-use hivemind_dsl::ir::TaskId;
+use hivemind_cost::CostModel;
+use hivemind_ir::TaskId;
 use std::time::{Duration, Instant};
 use z3::ast::Bool;
 use z3::{Optimize, SatResult, Solver};

@@ -15,12 +15,11 @@ pub mod search;
 
 use bounds::{Metric, Presolve};
 use encode::Encoding;
-use hivemind_dsl::cost::{modality_index, CostModel, Evaluation, Profile, ProfileError};
-use hivemind_dsl::ir::{Objective, RequirementKind, TaskGraph};
-use hivemind_dsl::plan::{
-    self, FleetOutcome, Modality, Plan, Predicted, RequirementOutcome, Strategy,
+use hivemind_cost::{
+    baseline, inputs_hash, modality_index, plan_for, CostModel, Profile, ProfileError,
 };
-use sha2::{Digest, Sha256};
+use hivemind_ir::plan::{Modality, Plan, Strategy};
+use hivemind_ir::{Objective, RequirementKind, TaskGraph};
 use std::time::{Duration, Instant};
 use z3::ast::{Bool, Int};
 use z3::{Optimize, Params, SatResult};
@@ -106,104 +105,6 @@ pub enum SynthError {
     Profile(#[from] ProfileError),
     #[error("the solver failed: {0}")]
     Solver(String),
-}
-
-/// Hash of everything a plan depends on: the task graph and the profile.
-pub fn inputs_hash(graph: &TaskGraph, profile: &Profile) -> String {
-    let mut h = Sha256::new();
-    h.update(graph.to_json_pretty().as_bytes());
-    h.update(
-        serde_json::to_string(profile)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    format!("{:x}", h.finalize())
-}
-
-/// A plan for `assignment` with the cost model's predictions filled in.
-pub fn plan_for(
-    model: &CostModel,
-    assignment: &[Modality],
-    strategy: Strategy,
-    hash: &str,
-) -> Plan {
-    let mut p = plan::assemble(model.graph, assignment, strategy, hash);
-    p.predicted = predicted(model, &model.evaluate(assignment));
-    // Warm workers per function: the expected number of concurrent
-    // invocations (Little's law: busy time per hour / one hour), rounded up.
-    for w in &mut p.prewarm {
-        let busy: u64 = model
-            .graph
-            .tasks
-            .iter()
-            .filter(|t| {
-                t.function.as_deref() == Some(w.function.as_str())
-                    && assignment[t.id.index()].is_cloud()
-            })
-            .map(|t| {
-                model.tasks[t.id.index()].busy_us_per_hour
-                    [hivemind_dsl::cost::modality_index(assignment[t.id.index()])]
-            })
-            .sum();
-        w.workers = busy.div_ceil(3_600_000_000).max(1) as u32;
-    }
-    p
-}
-
-fn predicted(model: &CostModel, e: &Evaluation) -> Predicted {
-    let g = model.graph;
-    Predicted {
-        requirements: g
-            .requirements
-            .iter()
-            .zip(&e.requirements)
-            .map(|(r, &(pred, bound, met))| {
-                let lower_bound = matches!(r.kind, RequirementKind::BatteryReserve { .. });
-                RequirementOutcome {
-                    requirement: r.id,
-                    predicted: pred,
-                    bound,
-                    margin: if lower_bound {
-                        pred - bound
-                    } else {
-                        bound - pred
-                    },
-                    met,
-                }
-            })
-            .collect(),
-        fleets: g
-            .fleets
-            .iter()
-            .map(|f| FleetOutcome {
-                fleet: f.id,
-                energy_per_device_uj: e.fleet_energy_uj[f.id.index()] / u64::from(f.count.max(1)),
-                reserve_bp: hivemind_dsl::cost::reserve_bp(
-                    model.battery_uj[f.id.index()],
-                    e.fleet_energy_uj[f.id.index()],
-                ),
-                cpu_busy_permille: e.fleet_busy_permille[f.id.index()],
-            })
-            .collect(),
-        uplink_bytes_per_s: e.uplink_bytes_per_hour / 3_600,
-        cloud_cost_nusd_per_hour: e.cloud_cost_nusd_per_hour,
-        latency_us: e.latency_us,
-        energy_uj: e.energy_uj,
-        cloud_busy_permille: e.cloud_busy_permille,
-    }
-}
-
-/// Baseline placement: each task at the first modality in `preference` it allows.
-pub fn baseline(model: &CostModel, preference: [Modality; 3]) -> Option<Vec<Modality>> {
-    model
-        .graph
-        .tasks
-        .iter()
-        .map(|t| {
-            let choices = model.choices(t.id);
-            preference.into_iter().find(|m| choices.contains(m))
-        })
-        .collect()
 }
 
 /// Choose a plan. Each call runs in a fresh z3 context, so the answer
@@ -637,7 +538,7 @@ mod tests {
                     let evaluated = e.objective(*o);
                     // Latency uses lower-bounded finish times: the model may
                     // overestimate, never underestimate.
-                    if *o == hivemind_dsl::ir::Objective::Latency {
+                    if *o == hivemind_ir::Objective::Latency {
                         assert!(
                             encoded >= evaluated,
                             "{} {o:?}: {encoded} < {evaluated}",

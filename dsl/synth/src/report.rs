@@ -4,10 +4,10 @@
 //! conflicting requirements and pins.
 
 use crate::{Status, Synthesis};
-use hivemind_dsl::ir::{Objective, RequirementKind, TaskGraph};
-use hivemind_dsl::plan::{Plan, Strategy};
 use hivemind_dsl::syntax::Span;
 use hivemind_dsl::{Code, Diagnostic};
+use hivemind_ir::plan::{Plan, Strategy};
+use hivemind_ir::{Objective, RequirementKind, TaskGraph};
 use std::fmt::Write;
 
 /// A duration in µs as people read it.
@@ -127,7 +127,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
     }
     if s.status == Status::Optimal {
         let stated = if graph.objectives.is_empty() {
-            hivemind_dsl::cost::DEFAULT_OBJECTIVES.len()
+            hivemind_cost::DEFAULT_OBJECTIVES.len()
         } else {
             graph.objectives.len()
         };
@@ -266,20 +266,20 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
                 .objectives
                 .iter()
                 .map(|o| match o {
-                    hivemind_dsl::ir::Objective::Latency => {
+                    hivemind_ir::Objective::Latency => {
                         format!("latency {}", time(p.predicted.latency_us as i64))
                     }
-                    hivemind_dsl::ir::Objective::Energy => {
+                    hivemind_ir::Objective::Energy => {
                         format!("energy {}", energy(p.predicted.energy_uj))
                     }
-                    hivemind_dsl::ir::Objective::Cost => format!(
+                    hivemind_ir::Objective::Cost => format!(
                         "cost {}",
                         money_per_hour(p.predicted.cloud_cost_nusd_per_hour as i64)
                     ),
-                    hivemind_dsl::ir::Objective::Bytes => {
+                    hivemind_ir::Objective::Bytes => {
                         format!("uplink {}", rate(p.predicted.uplink_bytes_per_s))
                     }
-                    hivemind_dsl::ir::Objective::ExecTime => "exec time".into(),
+                    hivemind_ir::Objective::ExecTime => "exec time".into(),
                 })
                 .collect();
             let placements: Vec<String> = (0..graph.tasks.len())
@@ -291,7 +291,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
     out
 }
 
-fn span(s: hivemind_dsl::ir::SrcSpan) -> Span {
+fn span(s: hivemind_ir::SrcSpan) -> Span {
     Span::new(s.start as usize, s.end as usize)
 }
 

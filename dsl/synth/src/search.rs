@@ -2,8 +2,8 @@
 //! oracle for small graphs) and the greedy heuristic (warm start, fallback,
 //! and the baseline for the quality gap).
 
-use hivemind_dsl::cost::{CostModel, Evaluation};
-use hivemind_dsl::plan::Modality;
+use hivemind_cost::{CostModel, Evaluation};
+use hivemind_ir::plan::Modality;
 use std::cmp::Ordering;
 
 /// Lexicographic order of (feasible first, fewer violations, objectives).

@@ -3,7 +3,7 @@
 //! tasks (written as mission text and compiled, so the whole pipeline is
 //! exercised). proptest prints the failing seed.
 
-use hivemind_dsl::cost::{CostModel, Profile};
+use hivemind_cost::{CostModel, Profile};
 use hivemind_dsl::synthetic::random_mission;
 use hivemind_synth::{objective_values, search, synthesize, Options, Status};
 use proptest::prelude::*;

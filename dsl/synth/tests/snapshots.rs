@@ -1,7 +1,7 @@
 //! Snapshots of what `hivemind synth` prints: the plan report for every
 //! scenario S1-S10, and report + diagnostics for the infeasible corpus.
 
-use hivemind_dsl::cost::{CostModel, Profile};
+use hivemind_cost::{CostModel, Profile};
 use hivemind_dsl::diagnostic::{render, Style};
 use hivemind_synth::{report, synthesize, Options, Status};
 use std::path::Path;

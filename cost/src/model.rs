@@ -10,12 +10,10 @@
 //! "task t runs at modality m" and "edge e goes from modality a to b", which
 //! is what makes the z3 encoding exact.
 
-pub mod profile;
+pub use crate::profile::{self, Profile, ProfileError};
 
-pub use profile::{Profile, ProfileError};
-
-use crate::ir::{self, EdgeKind, FleetId, RequirementKind, TaskGraph, TaskId, Trigger};
-use crate::plan::{self, ChannelKind, Modality};
+use hivemind_ir::plan::{self, ChannelKind, Modality};
+use hivemind_ir::{self as ir, EdgeKind, FleetId, RequirementKind, TaskGraph, TaskId};
 
 const HOUR_US: u128 = 3_600_000_000;
 
@@ -142,8 +140,8 @@ impl<'g> CostModel<'g> {
             }
         }
         let duration_us = graph.duration_us.unwrap_or(DEFAULT_DURATION_US);
-        let topo = topological_order(graph);
-        let rates = activation_rates(graph, &topo);
+        let topo = hivemind_ir::topological_order(graph);
+        let rates = hivemind_ir::activation::activation_rates(graph, &topo);
         let mut model = CostModel {
             graph,
             tasks: Vec::new(),
@@ -245,7 +243,7 @@ impl<'g> CostModel<'g> {
         }
     }
 
-    fn task_costs(&self, t: &ir::Task, rates: &[Rate]) -> TaskCosts {
+    fn task_costs(&self, t: &ir::Task, rates: &[hivemind_ir::activation::Rate]) -> TaskCosts {
         let mut c = TaskCosts::default();
         let ops = u128::from(self.ops_per_instance(t));
         let measured = self.profile.task.get(&t.name).copied().unwrap_or_default();
@@ -330,7 +328,7 @@ impl<'g> CostModel<'g> {
         c
     }
 
-    fn edge_costs(&self, e: &ir::Edge, rates: &[Rate]) -> EdgeCosts {
+    fn edge_costs(&self, e: &ir::Edge, rates: &[hivemind_ir::activation::Rate]) -> EdgeCosts {
         let mut c = EdgeCosts::default();
         let bytes = match &e.kind {
             EdgeKind::Data { bytes, .. } => u128::from(*bytes),
@@ -361,7 +359,7 @@ impl<'g> CostModel<'g> {
         for a in Modality::ALL {
             for b in Modality::ALL {
                 let (ia, ib) = (modality_index(a), modality_index(b));
-                match channel_kind(self.graph, e, a, b, from_fleet, to_fleet) {
+                match plan::channel_kind(self.graph, e, a, b, from_fleet, to_fleet) {
                     ChannelKind::DeviceLocal
                     | ChannelKind::CloudInWorker
                     | ChannelKind::Control => {}
@@ -678,161 +676,4 @@ pub fn reserve_bp(capacity_uj: u64, used_uj: u64) -> i64 {
         return -10_000;
     }
     ((i128::from(capacity_uj) - i128::from(used_uj)) * 10_000 / i128::from(capacity_uj)) as i64
-}
-
-/// The channel an edge becomes when its ends run at `a` and `b` (the single
-/// rule; [`plan::assemble`] uses it too).
-pub fn channel_kind(
-    graph: &TaskGraph,
-    e: &ir::Edge,
-    a: Modality,
-    b: Modality,
-    from_fleet: Option<FleetId>,
-    to_fleet: Option<FleetId>,
-) -> ChannelKind {
-    let to = &graph.tasks[e.to.index()];
-    match (&e.kind, a, b) {
-        (EdgeKind::Order, _, _) => ChannelKind::Control,
-        (_, Modality::Edge, Modality::Edge) => {
-            if from_fleet == to_fleet && to.gather.is_none() {
-                ChannelKind::DeviceLocal
-            } else {
-                ChannelKind::DeviceToDevice
-            }
-        }
-        (_, Modality::Edge, _) => ChannelKind::Uplink,
-        (_, _, Modality::Edge) => ChannelKind::Downlink,
-        (_, Modality::CloudFpga, _) | (_, _, Modality::CloudFpga) => ChannelKind::CloudRemoteMemory,
-        _ if to.inputs.len() == 1 && to.gather.is_none() && to.fanout.is_none() => {
-            ChannelKind::CloudInWorker
-        }
-        _ => ChannelKind::CloudStorage,
-    }
-}
-
-/// How often a task runs, independent of placement.
-#[derive(Debug, Clone, Copy, Default)]
-struct Rate {
-    /// Rounds per hour (×1000 for precision).
-    rounds_per_hour_milli: u128,
-    /// Activations per round: one per upstream output (devices for a sensing task).
-    activations: u128,
-    /// Parallel instances per activation (the task's own fan-out width).
-    fanout: u128,
-    /// Runs once per mission instead of per hour.
-    once: bool,
-}
-
-impl Rate {
-    fn per_hour(&self, per_round: u128) -> u128 {
-        if self.once {
-            return per_round;
-        }
-        self.rounds_per_hour_milli * per_round / 1_000
-    }
-    fn per_mission(&self, per_round: u128, duration_us: u64) -> u128 {
-        if self.once {
-            return per_round;
-        }
-        self.rounds_per_hour_milli * per_round * u128::from(duration_us) / HOUR_US / 1_000
-    }
-    /// Instances (activations × fan-out) per hour: what occupies CPUs.
-    fn instances_per_hour(&self) -> u128 {
-        self.per_hour(self.activations * self.fanout)
-    }
-    fn instances_per_mission(&self, duration_us: u64) -> u128 {
-        self.per_mission(self.activations * self.fanout, duration_us)
-    }
-    /// Outputs per hour: a fanned-out activation still produces one value.
-    fn outputs_per_hour(&self) -> u128 {
-        self.per_hour(self.activations)
-    }
-    fn outputs_per_mission(&self, duration_us: u64) -> u128 {
-        self.per_mission(self.activations, duration_us)
-    }
-}
-
-fn activation_rates(graph: &TaskGraph, topo: &[TaskId]) -> Vec<Rate> {
-    let mut rates = vec![Rate::default(); graph.tasks.len()];
-    let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); graph.tasks.len()];
-    for e in &graph.edges {
-        preds[e.to.index()].push(e.from);
-    }
-    for &id in topo {
-        let t = &graph.tasks[id.index()];
-        let fleet_size =
-            plan::edge_fleet(graph, id).map_or(1, |f| u128::from(graph.fleets[f.index()].count));
-        let sources_on_every_device = t.inputs.is_empty()
-            && (matches!(t.placement, ir::Placement::Fleet { .. }) || !t.needs.is_empty());
-        let sources = if sources_on_every_device {
-            fleet_size
-        } else {
-            1
-        };
-        let fanout = match t.fanout {
-            Some(ir::FanOut::Fixed { width }) => u128::from(width),
-            Some(ir::FanOut::PerItem) => {
-                u128::from(t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1))
-            }
-            None => 1,
-        };
-        rates[id.index()] = match t.trigger {
-            Trigger::Periodic { period_us } => Rate {
-                rounds_per_hour_milli: HOUR_US * 1_000 / u128::from(period_us.max(1)),
-                activations: sources,
-                fanout,
-                once: false,
-            },
-            Trigger::Once => Rate {
-                rounds_per_hour_milli: 0,
-                activations: sources,
-                fanout,
-                once: true,
-            },
-            Trigger::Behaviour | Trigger::Never => Rate::default(),
-            Trigger::Upstream => {
-                let up = preds[id.index()]
-                    .iter()
-                    .map(|p| rates[p.index()])
-                    .max_by_key(|r| r.outputs_per_hour())
-                    .unwrap_or_default();
-                let activations = if t.gather.is_some() {
-                    1
-                } else {
-                    up.activations
-                };
-                Rate {
-                    rounds_per_hour_milli: up.rounds_per_hour_milli,
-                    activations,
-                    fanout,
-                    once: up.once,
-                }
-            }
-        };
-    }
-    rates
-}
-
-/// Kahn's algorithm over all edges (the checker guarantees a DAG).
-pub fn topological_order(graph: &TaskGraph) -> Vec<TaskId> {
-    let n = graph.tasks.len();
-    let mut indeg = vec![0usize; n];
-    let succ = graph.successors();
-    for s in &succ {
-        for t in s {
-            indeg[t.index()] += 1;
-        }
-    }
-    let mut ready: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).rev().collect();
-    let mut out = Vec::with_capacity(n);
-    while let Some(v) = ready.pop() {
-        out.push(TaskId(v as u32));
-        for t in &succ[v] {
-            indeg[t.index()] -= 1;
-            if indeg[t.index()] == 0 {
-                ready.push(t.index());
-            }
-        }
-    }
-    out
 }

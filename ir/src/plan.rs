@@ -2,10 +2,10 @@
 //! controller executes. Pure data (no z3 here): the controller and the
 //! simulator read plans without linking the solver.
 //!
-//! Conventions are those of [`crate::ir`]: integer quantities with the unit
+//! Conventions are those of [`crate::graph`]: integer quantities with the unit
 //! in the field suffix, ids that index the task graph, deterministic JSON.
 
-use crate::ir::{FleetId, TaskGraph, TaskId};
+use crate::graph::{EdgeKind, FleetId, TaskGraph, TaskId};
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the JSON shape.
@@ -263,7 +263,7 @@ impl Plan {
 /// run) so costs stay pairwise; used by the synthesizer, the baselines and
 /// the controller alike.
 pub fn edge_fleet(graph: &TaskGraph, task: TaskId) -> Option<FleetId> {
-    use crate::ir::Placement;
+    use crate::graph::Placement;
     let mut at = task;
     for _ in 0..graph.tasks.len() {
         let t = &graph.tasks[at.index()];
@@ -295,7 +295,7 @@ pub fn instances(
     modality: Modality,
     fleet: Option<FleetId>,
 ) -> u32 {
-    use crate::ir::{FanOut, Trigger};
+    use crate::graph::{FanOut, Trigger};
     let t = &graph.tasks[task.index()];
     match t.fanout {
         Some(FanOut::Fixed { width }) => return width,
@@ -321,7 +321,6 @@ pub fn assemble(
     strategy: Strategy,
     inputs_sha256: &str,
 ) -> Plan {
-    use crate::ir::EdgeKind;
     let tasks: Vec<TaskPlan> = graph
         .tasks
         .iter()
@@ -351,8 +350,7 @@ pub fn assemble(
                 EdgeKind::Data { bytes, .. } => *bytes,
                 EdgeKind::Order => 0,
             };
-            let kind =
-                crate::cost::channel_kind(graph, e, a.modality, b.modality, a.fleet, b.fleet);
+            let kind = channel_kind(graph, e, a.modality, b.modality, a.fleet, b.fleet);
             Channel {
                 edge: i as u32,
                 from: e.from,
@@ -411,7 +409,7 @@ pub fn possible(graph: &TaskGraph, task: TaskId, modality: Modality) -> bool {
 
 /// Whether the mission's pin on the task rules `modality` out.
 pub fn pinned_out(graph: &TaskGraph, task: TaskId, modality: Modality) -> bool {
-    use crate::ir::Placement;
+    use crate::graph::Placement;
     matches!(
         (graph.tasks[task.index()].placement, modality),
         (Placement::Cloud, Modality::Edge)
@@ -427,97 +425,32 @@ pub fn allowed(graph: &TaskGraph, task: TaskId, modality: Modality) -> bool {
     possible(graph, task, modality) && !pinned_out(graph, task, modality)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn graph() -> TaskGraph {
-        let src = "mission m {\n  fleet d: drone x 4 { cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s; sensors camera }\n  cloud { servers 2; cores 8 each; fpga }\n  task cap on d -> f: image 64x64 { every 1 s; needs camera }\n  task det(f) -> b: list<box 8 B> x 5 { work 1 Gop; fn det }\n  task cls(b) -> c: list<tag 8 B> x 5 { work 1 Mop per item; fanout per item; fn cls }\n  task rep(c) at cloud { work 1 Mop; fn rep }\n}\n";
-        crate::compile(src, "m.hm").graph.expect("compiles")
-    }
-
-    #[test]
-    fn assemble_derives_fleets_channels_and_prewarm() {
-        let g = graph();
-        let p = assemble(
-            &g,
-            &[
-                Modality::Edge,
-                Modality::Edge,
-                Modality::Cloud,
-                Modality::Cloud,
-            ],
-            Strategy::Manual,
-            "h",
-        );
-        p.validate(&g).expect("valid");
-        assert_eq!(
-            p.tasks[0].instances, 4,
-            "periodic sensing runs on every device"
-        );
-        assert_eq!(
-            p.tasks[1].fleet,
-            Some(FleetId(0)),
-            "follows its producer's fleet"
-        );
-        assert_eq!(p.tasks[2].instances, 5, "fan-out per item");
-        let kinds: Vec<_> = p.channels.iter().map(|c| c.kind).collect();
-        assert_eq!(
-            kinds,
-            [
-                ChannelKind::DeviceLocal,
-                ChannelKind::Uplink,
-                ChannelKind::CloudInWorker
-            ]
-        );
-        assert_eq!(
-            p.prewarm
-                .iter()
-                .map(|w| (w.function.as_str(), w.workers))
-                .collect::<Vec<_>>(),
-            [("cls", 1), ("rep", 1)]
-        );
-        let fpga = assemble(
-            &g,
-            &[
-                Modality::Edge,
-                Modality::Edge,
-                Modality::CloudFpga,
-                Modality::Cloud,
-            ],
-            Strategy::Manual,
-            "h",
-        );
-        assert_eq!(fpga.channels[2].kind, ChannelKind::CloudRemoteMemory);
-    }
-
-    #[test]
-    fn pins_and_needs_restrict_modalities() {
-        let g = graph();
-        assert!(allowed(&g, TaskId(0), Modality::Edge));
-        assert!(!allowed(&g, TaskId(0), Modality::Cloud), "needs a camera");
-        assert!(allowed(&g, TaskId(1), Modality::CloudFpga));
-        assert!(!allowed(&g, TaskId(3), Modality::Edge), "pinned at cloud");
-    }
-
-    #[test]
-    fn plans_for_other_inputs_are_refused() {
-        let g = graph();
-        let p = assemble(&g, &[Modality::Edge; 4], Strategy::Manual, "abc");
-        let text = p.to_json_pretty();
-        assert!(Plan::from_json(&text, &g, "abc").is_ok());
-        assert!(matches!(
-            Plan::from_json(&text, &g, "other"),
-            Err(PlanError::Mismatch { .. })
-        ));
-        assert!(matches!(
-            Plan::from_json(&text[..text.len() / 2], &g, "abc"),
-            Err(PlanError::Json(_))
-        ));
-        let v = text.replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
-        assert!(matches!(
-            Plan::from_json(&v, &g, "abc"),
-            Err(PlanError::Version { found: 7 })
-        ));
+/// The channel an edge becomes when its ends run at `a` and `b` (the single
+/// rule; [`assemble`] uses it too).
+pub fn channel_kind(
+    graph: &TaskGraph,
+    e: &crate::graph::Edge,
+    a: Modality,
+    b: Modality,
+    from_fleet: Option<FleetId>,
+    to_fleet: Option<FleetId>,
+) -> ChannelKind {
+    let to = &graph.tasks[e.to.index()];
+    match (&e.kind, a, b) {
+        (EdgeKind::Order, _, _) => ChannelKind::Control,
+        (_, Modality::Edge, Modality::Edge) => {
+            if from_fleet == to_fleet && to.gather.is_none() {
+                ChannelKind::DeviceLocal
+            } else {
+                ChannelKind::DeviceToDevice
+            }
+        }
+        (_, Modality::Edge, _) => ChannelKind::Uplink,
+        (_, _, Modality::Edge) => ChannelKind::Downlink,
+        (_, Modality::CloudFpga, _) | (_, _, Modality::CloudFpga) => ChannelKind::CloudRemoteMemory,
+        _ if to.inputs.len() == 1 && to.gather.is_none() && to.fanout.is_none() => {
+            ChannelKind::CloudInWorker
+        }
+        _ => ChannelKind::CloudStorage,
     }
 }

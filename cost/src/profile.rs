@@ -324,10 +324,10 @@ impl Profile {
         Ok(())
     }
 
-    pub fn class(&self, class: crate::ir::DeviceClass) -> &DeviceClassProfile {
+    pub fn class(&self, class: hivemind_ir::DeviceClass) -> &DeviceClassProfile {
         match class {
-            crate::ir::DeviceClass::Drone => &self.drone,
-            crate::ir::DeviceClass::Car => &self.car,
+            hivemind_ir::DeviceClass::Drone => &self.drone,
+            hivemind_ir::DeviceClass::Car => &self.car,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Cost profiles are untrusted input: bad values and keys are clear errors.
 
-use hivemind_dsl::cost::{CostModel, Profile, ProfileError};
+use hivemind_cost::{CostModel, Profile, ProfileError};
 
 #[test]
 fn empty_profile_is_the_documented_defaults() {

@@ -549,21 +549,6 @@ pub struct Retrain {
     pub period_us: u64,
 }
 
-/// Documented defaults (HiveMind's behaviour where the paper states one).
-pub mod defaults {
-    /// HiveMind relaunches an instance slower than 2× its kind's median.
-    pub const STRAGGLER_FACTOR_PERMILLE: u32 = 2_000;
-    /// Retries of a failed task instance before it is reported failed.
-    pub const RETRIES: u32 = 2;
-    pub const RETRY_BACKOFF_US: u64 = 100_000;
-    /// Percentile of a requirement written without one: every instance.
-    pub const PERCENTILE_BP: u32 = 10_000;
-    /// HiveMind's liveness protocol: devices send a heartbeat every second…
-    pub const HEARTBEAT_PERIOD_US: u64 = 1_000_000;
-    /// …and a device silent for 3 s is declared failed and its work repartitioned.
-    pub const FAILURE_SILENCE_US: u64 = 3_000_000;
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum IrError {
     #[error("not a HiveMind task graph: {0}")]
@@ -681,4 +666,28 @@ impl TaskGraph {
         }
         succ
     }
+}
+
+/// Kahn's algorithm over all edges (the checker guarantees a DAG).
+pub fn topological_order(graph: &TaskGraph) -> Vec<TaskId> {
+    let n = graph.tasks.len();
+    let mut indeg = vec![0usize; n];
+    let succ = graph.successors();
+    for s in &succ {
+        for t in s {
+            indeg[t.index()] += 1;
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).rev().collect();
+    let mut out = Vec::with_capacity(n);
+    while let Some(v) = ready.pop() {
+        out.push(TaskId(v as u32));
+        for t in &succ[v] {
+            indeg[t.index()] -= 1;
+            if indeg[t.index()] == 0 {
+                ready.push(t.index());
+            }
+        }
+    }
+    out
 }

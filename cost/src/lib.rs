@@ -1,0 +1,12 @@
+//! The HiveMind cost model: the one source of latency, energy, money and
+//! bytes for a placement. The synthesizer encodes its numbers for z3; the
+//! exhaustive oracle, the greedy heuristic, the reports and the simulator
+//! evaluate them directly. No solver and no IO here.
+
+pub mod model;
+pub mod predict;
+pub mod profile;
+
+pub use model::*;
+pub use predict::{baseline, inputs_hash, plan_for, predicted};
+pub use profile::{Profile, ProfileError};

@@ -1,0 +1,108 @@
+//! What a plan is predicted to do: the cost model's evaluation written into
+//! the plan, prewarm sizing, the baseline placements and the inputs hash.
+//! Everything here is what a simulator or a report needs without a solver.
+
+use crate::{CostModel, Evaluation, Profile};
+use hivemind_ir::plan::{
+    self, FleetOutcome, Modality, Plan, Predicted, RequirementOutcome, Strategy,
+};
+use hivemind_ir::{RequirementKind, TaskGraph};
+use sha2::{Digest, Sha256};
+
+/// Hash of everything a plan depends on: the task graph and the profile.
+pub fn inputs_hash(graph: &TaskGraph, profile: &Profile) -> String {
+    let mut h = Sha256::new();
+    h.update(graph.to_json_pretty().as_bytes());
+    h.update(
+        serde_json::to_string(profile)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    format!("{:x}", h.finalize())
+}
+
+/// A plan for `assignment` with the cost model's predictions filled in.
+pub fn plan_for(
+    model: &CostModel,
+    assignment: &[Modality],
+    strategy: Strategy,
+    hash: &str,
+) -> Plan {
+    let mut p = plan::assemble(model.graph, assignment, strategy, hash);
+    p.predicted = predicted(model, &model.evaluate(assignment));
+    // Warm workers per function: the expected number of concurrent
+    // invocations (Little's law: busy time per hour / one hour), rounded up.
+    for w in &mut p.prewarm {
+        let busy: u64 = model
+            .graph
+            .tasks
+            .iter()
+            .filter(|t| {
+                t.function.as_deref() == Some(w.function.as_str())
+                    && assignment[t.id.index()].is_cloud()
+            })
+            .map(|t| {
+                model.tasks[t.id.index()].busy_us_per_hour
+                    [crate::modality_index(assignment[t.id.index()])]
+            })
+            .sum();
+        w.workers = busy.div_ceil(3_600_000_000).max(1) as u32;
+    }
+    p
+}
+
+pub fn predicted(model: &CostModel, e: &Evaluation) -> Predicted {
+    let g = model.graph;
+    Predicted {
+        requirements: g
+            .requirements
+            .iter()
+            .zip(&e.requirements)
+            .map(|(r, &(pred, bound, met))| {
+                let lower_bound = matches!(r.kind, RequirementKind::BatteryReserve { .. });
+                RequirementOutcome {
+                    requirement: r.id,
+                    predicted: pred,
+                    bound,
+                    margin: if lower_bound {
+                        pred - bound
+                    } else {
+                        bound - pred
+                    },
+                    met,
+                }
+            })
+            .collect(),
+        fleets: g
+            .fleets
+            .iter()
+            .map(|f| FleetOutcome {
+                fleet: f.id,
+                energy_per_device_uj: e.fleet_energy_uj[f.id.index()] / u64::from(f.count.max(1)),
+                reserve_bp: crate::reserve_bp(
+                    model.battery_uj[f.id.index()],
+                    e.fleet_energy_uj[f.id.index()],
+                ),
+                cpu_busy_permille: e.fleet_busy_permille[f.id.index()],
+            })
+            .collect(),
+        uplink_bytes_per_s: e.uplink_bytes_per_hour / 3_600,
+        cloud_cost_nusd_per_hour: e.cloud_cost_nusd_per_hour,
+        latency_us: e.latency_us,
+        energy_uj: e.energy_uj,
+        cloud_busy_permille: e.cloud_busy_permille,
+    }
+}
+
+/// Baseline placement: each task at the first modality in `preference` it allows.
+pub fn baseline(model: &CostModel, preference: [Modality; 3]) -> Option<Vec<Modality>> {
+    model
+        .graph
+        .tasks
+        .iter()
+        .map(|t| {
+            let choices = model.choices(t.id);
+            preference.into_iter().find(|m| choices.contains(m))
+        })
+        .collect()
+}

@@ -1,0 +1,93 @@
+//! Plan assembly rules over compiled missions.
+use hivemind_dsl::ir::plan::*;
+use hivemind_dsl::ir::{FleetId, TaskGraph, TaskId};
+
+fn graph() -> TaskGraph {
+    let src = "mission m {\n  fleet d: drone x 4 { cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s; sensors camera }\n  cloud { servers 2; cores 8 each; fpga }\n  task cap on d -> f: image 64x64 { every 1 s; needs camera }\n  task det(f) -> b: list<box 8 B> x 5 { work 1 Gop; fn det }\n  task cls(b) -> c: list<tag 8 B> x 5 { work 1 Mop per item; fanout per item; fn cls }\n  task rep(c) at cloud { work 1 Mop; fn rep }\n}\n";
+    hivemind_dsl::compile(src, "m.hm").graph.expect("compiles")
+}
+
+#[test]
+fn assemble_derives_fleets_channels_and_prewarm() {
+    let g = graph();
+    let p = assemble(
+        &g,
+        &[
+            Modality::Edge,
+            Modality::Edge,
+            Modality::Cloud,
+            Modality::Cloud,
+        ],
+        Strategy::Manual,
+        "h",
+    );
+    p.validate(&g).expect("valid");
+    assert_eq!(
+        p.tasks[0].instances, 4,
+        "periodic sensing runs on every device"
+    );
+    assert_eq!(
+        p.tasks[1].fleet,
+        Some(FleetId(0)),
+        "follows its producer's fleet"
+    );
+    assert_eq!(p.tasks[2].instances, 5, "fan-out per item");
+    let kinds: Vec<_> = p.channels.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ChannelKind::DeviceLocal,
+            ChannelKind::Uplink,
+            ChannelKind::CloudInWorker
+        ]
+    );
+    assert_eq!(
+        p.prewarm
+            .iter()
+            .map(|w| (w.function.as_str(), w.workers))
+            .collect::<Vec<_>>(),
+        [("cls", 1), ("rep", 1)]
+    );
+    let fpga = assemble(
+        &g,
+        &[
+            Modality::Edge,
+            Modality::Edge,
+            Modality::CloudFpga,
+            Modality::Cloud,
+        ],
+        Strategy::Manual,
+        "h",
+    );
+    assert_eq!(fpga.channels[2].kind, ChannelKind::CloudRemoteMemory);
+}
+
+#[test]
+fn pins_and_needs_restrict_modalities() {
+    let g = graph();
+    assert!(allowed(&g, TaskId(0), Modality::Edge));
+    assert!(!allowed(&g, TaskId(0), Modality::Cloud), "needs a camera");
+    assert!(allowed(&g, TaskId(1), Modality::CloudFpga));
+    assert!(!allowed(&g, TaskId(3), Modality::Edge), "pinned at cloud");
+}
+
+#[test]
+fn plans_for_other_inputs_are_refused() {
+    let g = graph();
+    let p = assemble(&g, &[Modality::Edge; 4], Strategy::Manual, "abc");
+    let text = p.to_json_pretty();
+    assert!(Plan::from_json(&text, &g, "abc").is_ok());
+    assert!(matches!(
+        Plan::from_json(&text, &g, "other"),
+        Err(PlanError::Mismatch { .. })
+    ));
+    assert!(matches!(
+        Plan::from_json(&text[..text.len() / 2], &g, "abc"),
+        Err(PlanError::Json(_))
+    ));
+    let v = text.replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
+    assert!(matches!(
+        Plan::from_json(&v, &g, "abc"),
+        Err(PlanError::Version { found: 7 })
+    ));
+}

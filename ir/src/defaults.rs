@@ -1,0 +1,14 @@
+//! Documented defaults (HiveMind's behaviour where the paper states one).
+//! Written into the IR by the checker, so later stages never invent their own.
+
+/// HiveMind relaunches an instance slower than 2× its kind's median.
+pub const STRAGGLER_FACTOR_PERMILLE: u32 = 2_000;
+/// Retries of a failed task instance before it is reported failed.
+pub const RETRIES: u32 = 2;
+pub const RETRY_BACKOFF_US: u64 = 100_000;
+/// Percentile of a requirement written without one: every instance.
+pub const PERCENTILE_BP: u32 = 10_000;
+/// HiveMind's liveness protocol: devices send a heartbeat every second…
+pub const HEARTBEAT_PERIOD_US: u64 = 1_000_000;
+/// …and a device silent for 3 s is declared failed and its work repartitioned.
+pub const FAILURE_SILENCE_US: u64 = 3_000_000;
