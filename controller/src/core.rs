@@ -7,6 +7,7 @@
 //! facts derived from the graph and plan live in [`derived::Derived`] and are
 //! recomputed, never journaled.
 
+mod batch;
 mod derived;
 mod devices;
 mod schedule;
@@ -22,6 +23,7 @@ use crate::record::{Genesis, Record};
 use crate::rng::Rng;
 use crate::time::Micros;
 use derived::Derived;
+use hivemind_ir::activation::Start;
 use hivemind_ir::plan::{ChannelKind, Plan};
 use hivemind_ir::{FleetId, PointMm, TaskGraph, TaskId};
 use serde::{Deserialize, Serialize};
@@ -91,6 +93,10 @@ pub struct KindState {
     /// Instance latency (created to completed): what the report shows.
     pub latency: Histogram,
     next_due: Option<Micros>,
+    /// Activations (firings; a per-device firing counts one per device).
+    #[serde(default)]
+    pub activations: u64,
+    /// Instances created (activations × their width).
     pub created: u64,
     pub completed: u64,
     pub failed: u64,
@@ -114,6 +120,24 @@ pub enum Waiting {
     Queued,
     /// Failed attempt; a `Retry` timer will place it again.
     Backoff,
+}
+
+/// What an activation inherits from the value that fired it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Lineage {
+    /// Start times of the required paths the value lies on.
+    pub path_starts: Vec<(u16, Micros)>,
+    /// The producer's round (kept by per-input consumers).
+    pub round: Option<GroupId>,
+    pub origin: Option<DeviceId>,
+}
+
+/// A join: which producers have delivered, and the pacer's values waiting
+/// for the others' first delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Join {
+    pub seen: Vec<bool>,
+    pub held: Vec<(Parent, u32, Lineage)>,
 }
 
 /// The producer an instance was triggered by.
@@ -143,12 +167,16 @@ pub struct Instance {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     pub task: TaskId,
+    /// The round the activation belongs to (`core::batch`).
+    pub round: GroupId,
+    /// The device its value comes from, when it descends from one device's
+    /// activation without being merged with others (keys per-device joins).
+    #[serde(default)]
+    pub origin: Option<DeviceId>,
     pub expected: u32,
     pub completed: u32,
     pub failed: u32,
     pub items: u32,
-    /// Gather consumers already fed from this group.
-    pub fired: Vec<TaskId>,
     pub last: Option<Parent>,
     /// When each required path this activation lies on started (the
     /// activation of its first task upstream), by index into the paths.
@@ -205,8 +233,12 @@ pub struct State {
     next_instance: u64,
     next_group: u64,
     groups: BTreeMap<GroupId, Group>,
-    /// Per task, which distinct producers delivered since its last firing.
-    join: Vec<Vec<bool>>,
+    /// Open batches of windows and gathers.
+    #[serde(default)]
+    batches: batch::Batches,
+    /// Joins' state per (task, origin device when joined per device).
+    #[serde(default)]
+    join: BTreeMap<(TaskId, Option<DeviceId>), Join>,
     pub pool: Pool,
     pub counters: Counters,
     pub failures: Vec<FailureRecord>,
@@ -310,7 +342,8 @@ impl Controller {
             next_instance: 0,
             next_group: 0,
             groups: BTreeMap::new(),
-            join: d.preds.iter().map(|p| vec![false; p.len()]).collect(),
+            batches: batch::Batches::default(),
+            join: BTreeMap::new(),
             pool,
             counters: Counters::default(),
             failures: Vec::new(),
@@ -509,12 +542,17 @@ impl Controller {
         self.assign_initial_behaviours();
         for i in 0..self.st.graph.tasks.len() {
             let t = TaskId(i as u32);
-            match self.st.graph.tasks[i].trigger {
-                hivemind_ir::Trigger::Periodic { .. } => {
+            match self.d.activation[i].start {
+                Start::Periodic { .. } => {
                     self.st.kinds[i].next_due = Some(now);
                     self.on_periodic(now, t);
                 }
-                hivemind_ir::Trigger::Once => self.activate(now, t, None, 1),
+                Start::Window { period_us } => {
+                    let first = now.plus(period_us.max(1));
+                    self.st.kinds[i].next_due = Some(first);
+                    self.timer(first, Timer::Periodic { task: t.0 });
+                }
+                Start::Once => self.activate(now, t, None, 1, &Lineage::default()),
                 _ => {}
             }
         }
@@ -530,21 +568,25 @@ impl Controller {
             return;
         };
         let Some(due) = kind.next_due else { return };
-        let hivemind_ir::Trigger::Periodic { period_us } =
-            self.st.graph.tasks[task.index()].trigger
+        let (Start::Periodic { period_us } | Start::Window { period_us }) =
+            self.d.activation[task.index()].start
         else {
             return;
         };
         if due > now {
             return; // stale or early timer: the right one is armed
         }
-        // Catch up without bursting: one activation, then the next due time
-        // after `now` (a late timer does not create a backlog).
+        // Catch up without bursting: one activation (or window close), then
+        // the next due time after `now` (a late timer does not create a backlog).
         let period = period_us.max(1);
         let behind = now.since(due) / period;
         let next = due.plus((behind + 1) * period);
         self.st.kinds[task.index()].next_due = Some(next);
-        self.activate(now, task, None, 1);
+        if matches!(self.d.activation[task.index()].start, Start::Window { .. }) {
+            self.fire_open(now, task);
+        } else {
+            self.activate(now, task, None, 1, &Lineage::default());
+        }
         self.timer(next, Timer::Periodic { task: task.0 });
     }
 
@@ -562,6 +604,10 @@ impl Controller {
 
     fn maybe_finish(&mut self, now: Micros) {
         if self.st.phase == Phase::Draining && self.st.instances.is_empty() {
+            // Open windows and gather remainders fire once; finish after them.
+            if self.flush_batches(now) && !self.st.instances.is_empty() {
+                return;
+            }
             self.st.phase = Phase::Finished;
             self.st.finished_at = Some(now);
             self.st.pool.stop_all(&mut self.out);

@@ -12,6 +12,7 @@
 
 pub use crate::profile::{self, Profile, ProfileError};
 
+use hivemind_ir::activation::{self, Rate, Start};
 use hivemind_ir::plan::{self, ChannelKind, Modality};
 use hivemind_ir::{self as ir, EdgeKind, FleetId, RequirementKind, TaskGraph, TaskId};
 
@@ -20,10 +21,11 @@ const HOUR_US: u128 = 3_600_000_000;
 /// Coefficients of one task per modality; `None` where the modality is not allowed.
 #[derive(Debug, Clone, Default)]
 pub struct TaskCosts {
-    /// Latency of one activation (slowest instance), including invocation
-    /// overhead and, in the cloud, the expected share of a cold start.
+    /// Latency of one activation (slowest instance) from its inputs' arrival:
+    /// the run, invocation overhead, in the cloud the expected share of a
+    /// cold start, and for a window the wait for it to close.
     pub compute_us: [Option<u64>; 3],
-    /// The same without the expected cold-start share: one warm run.
+    /// One warm run (no cold-start share, no window wait): a service time.
     pub warm_us: [Option<u64>; 3],
     /// Device energy over the whole mission when on the edge (all devices of the fleet).
     pub edge_energy_uj: u64,
@@ -102,6 +104,9 @@ pub struct CostModel<'g> {
     pub topo: Vec<TaskId>,
     /// Edges into each task, by edge index.
     in_edges: Vec<Vec<usize>>,
+    /// How often each task runs ([`activation::rates`]): the predicted
+    /// activation and instance counts the controller's are checked against.
+    pub rates: Vec<Rate>,
     /// Objectives in order (the mission's, or the default).
     pub objectives: Vec<ir::Objective>,
 }
@@ -141,7 +146,7 @@ impl<'g> CostModel<'g> {
         }
         let duration_us = graph.duration_us.unwrap_or(DEFAULT_DURATION_US);
         let topo = hivemind_ir::topological_order(graph);
-        let rates = hivemind_ir::activation::activation_rates(graph, &topo);
+        let rates = activation::rates(graph, &topo, duration_us);
         let mut model = CostModel {
             graph,
             tasks: Vec::new(),
@@ -167,6 +172,7 @@ impl<'g> CostModel<'g> {
                 into
             },
             topo,
+            rates: Vec::new(),
             objectives: if graph.objectives.is_empty() {
                 DEFAULT_OBJECTIVES.to_vec()
             } else {
@@ -201,6 +207,7 @@ impl<'g> CostModel<'g> {
             .iter()
             .map(|e| model.edge_costs(e, &rates))
             .collect();
+        model.rates = rates;
         model.path_tasks = graph
             .requirements
             .iter()
@@ -232,10 +239,13 @@ impl<'g> CostModel<'g> {
         plan::edge_fleet(self.graph, t)
     }
 
-    /// Operations one instance of one activation performs.
-    fn ops_per_instance(&self, t: &ir::Task) -> u64 {
+    /// Operations one instance of one activation performs: `work`, or
+    /// `work per item` times the items of its batch (one item per instance
+    /// under `fanout per item`).
+    fn ops_per_instance(&self, t: &ir::Task, rate: &Rate) -> u64 {
         let Some(w) = t.work else { return 0 };
-        let items = u64::from(t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1));
+        let items = u128::from(activation::max_items(t)) * rate.batch.max(1);
+        let items = u64::try_from(items).unwrap_or(u64::MAX);
         match (w.per_item, t.fanout) {
             (true, Some(ir::FanOut::PerItem)) => w.ops,
             (true, _) => w.ops.saturating_mul(items),
@@ -243,9 +253,10 @@ impl<'g> CostModel<'g> {
         }
     }
 
-    fn task_costs(&self, t: &ir::Task, rates: &[hivemind_ir::activation::Rate]) -> TaskCosts {
+    fn task_costs(&self, t: &ir::Task, rates: &[Rate]) -> TaskCosts {
         let mut c = TaskCosts::default();
-        let ops = u128::from(self.ops_per_instance(t));
+        let rate = rates[t.id.index()];
+        let ops = u128::from(self.ops_per_instance(t, &rate));
         let measured = self.profile.task.get(&t.name).copied().unwrap_or_default();
         let cloud = self.graph.cloud.as_ref();
         let cold_us = cloud
@@ -257,7 +268,6 @@ impl<'g> CostModel<'g> {
                 .and_then(|c| c.price_nusd_per_gb_s)
                 .unwrap_or(self.profile.cloud.price_nusd_per_gb_s),
         );
-        let rate = rates[t.id.index()];
         for m in Modality::ALL {
             // Costs exist for every physically possible modality so that
             // explanations can reason about pins; `choices` applies the pins.
@@ -291,7 +301,7 @@ impl<'g> CostModel<'g> {
                             .unwrap_or(class.cpu_power_mw),
                     );
                     // Work of all instances of all activations over the mission.
-                    let busy_us = u128::from(us) * rate.instances_per_mission(self.duration_us);
+                    let busy_us = u128::from(us) * rate.instances_per_mission();
                     c.edge_energy_uj = (power * busy_us / 1_000) as u64;
                     c.busy_us_per_hour[k] = (u128::from(us) * rate.instances_per_hour()) as u64;
                 }
@@ -325,17 +335,24 @@ impl<'g> CostModel<'g> {
                 }
             }
         }
+        // A window holds each value until it closes: up to a period more
+        // on every path through the task, whatever its placement.
+        if let Start::Window { period_us } = activation::activation(self.graph, t.id).start {
+            for us in c.compute_us.iter_mut().flatten() {
+                *us = us.saturating_add(period_us);
+            }
+        }
         c
     }
 
-    fn edge_costs(&self, e: &ir::Edge, rates: &[hivemind_ir::activation::Rate]) -> EdgeCosts {
+    fn edge_costs(&self, e: &ir::Edge, rates: &[Rate]) -> EdgeCosts {
         let mut c = EdgeCosts::default();
         let bytes = match &e.kind {
             EdgeKind::Data { bytes, .. } => u128::from(*bytes),
             EdgeKind::Order => return c,
         };
         let (from_fleet, to_fleet) = (self.fleet_of(e.from), self.fleet_of(e.to));
-        let transfers_per_mission = rates[e.from.index()].outputs_per_mission(self.duration_us);
+        let transfers_per_mission = rates[e.from.index()].outputs_per_mission();
         let transfers_per_hour = rates[e.from.index()].outputs_per_hour();
         let link = |f: Option<FleetId>| -> (u128, u128, u128) {
             let Some(f) = f else { return (1, 0, 0) };

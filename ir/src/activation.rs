@@ -1,110 +1,373 @@
 //! When and where each task runs: the activation rules, defined once and
 //! read by the cost model, the synthesizer, the controller and the simulator.
+//!
+//! Vocabulary
+//! * An **activation** is one firing of a task. It runs as one or more
+//!   parallel **instances** (its width) and produces one output value.
+//! * A **round** is everything that descends from one firing of a source
+//!   (a periodic or `once` task, a window, a gather): the activations a
+//!   `gather all` waits for.
+//!
+//! The rules (docs/language.md states each with a timeline):
+//! * **Periodic source** (`every P`, no inputs): fires at mission start and
+//!   every `P` after, while the mission runs (at `0, P, 2P, …` strictly
+//!   before the mission's end).
+//! * **Once** (`once`): fires at mission start.
+//! * **Per device**: a source pinned to a fleet (`on drones`), reading a
+//!   sensor (`needs camera`), or a swarm behaviour runs as one instance on
+//!   every live device of its fleet. Every other task runs as one activation
+//!   wherever it is placed: placement never changes how often a task runs.
+//! * **Per input** (inputs, no `every`, no `gather`): fires once per value
+//!   from its producer. With several producers (a join) it fires once per
+//!   value of the slowest producer, combining it with the latest value of
+//!   each other producer (per device when all values come from the devices
+//!   of one fleet): see [`join_pacer`].
+//! * **Window** (`every P` on a task with inputs): a tumbling window. The
+//!   window closes at `P, 2P, …` after mission start; at each close the task
+//!   fires once with the batch gathered in the window, and not at all when the
+//!   window is empty. A window still open when the mission ends closes at its
+//!   boundary during the drain. Each value waits up to `P` for its window to
+//!   close, which the cost model charges to every path through the task.
+//! * **Gather all**: fires once per round, when every activation of the round
+//!   upstream of it has resolved (with producers in different rounds, e.g.
+//!   two fleets' streams, once per round of each) (completed, or failed after its retries —
+//!   a failed device's work is re-placed or fails with a reason, so the round
+//!   always resolves), with every value the round produced.
+//! * **Gather n**: fires once per `n` values; the remainder of the mission
+//!   (fewer than `n`) fires once at the end.
+//! * **Fan-out**: `fanout N` runs each activation as `N` instances;
+//!   `fanout per item` as one instance per item of the input list (at most
+//!   the list's stated length).
 
-use crate::graph::{TaskGraph, TaskId, Trigger};
+use crate::graph::{FanOut, Gather, Placement, Task, TaskGraph, TaskId, Trigger};
 
 const HOUR_US: u128 = 3_600_000_000;
 
-/// How often a task runs, independent of placement.
-#[derive(Debug, Clone, Copy, Default)]
+/// What starts a task: one variant per rule above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Periodic {
+        period_us: u64,
+    },
+    Once,
+    PerInput,
+    Window {
+        period_us: u64,
+    },
+    GatherRound,
+    GatherCount {
+        n: u32,
+    },
+    /// A swarm behaviour: commanded to every device of its fleet at start.
+    Behaviour,
+    /// Nothing starts it (the checker warned).
+    Never,
+}
+
+impl Start {
+    /// Whether an activation of this task begins a new round.
+    pub fn starts_round(self) -> bool {
+        !matches!(self, Start::PerInput)
+    }
+}
+
+/// Instances per activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    One,
+    /// Every live device of the task's fleet (per-device tasks).
+    EveryDevice,
+    Fixed(u32),
+    /// One per item of the input list, at most `max`.
+    PerItem {
+        max: u32,
+    },
+}
+
+/// Everything about how a task is activated, from one rule set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activation {
+    pub start: Start,
+    pub width: Width,
+    /// The function the runtime calls: the task's `fn`, else its name.
+    pub function: String,
+}
+
+/// The activation rules of `task`.
+pub fn activation(graph: &TaskGraph, task: TaskId) -> Activation {
+    let t = &graph.tasks[task.index()];
+    let start = start_of(t);
+    let width = if runs_on_every_device(t) {
+        Width::EveryDevice
+    } else {
+        match t.fanout {
+            Some(FanOut::Fixed { width }) => Width::Fixed(width.max(1)),
+            Some(FanOut::PerItem) => Width::PerItem {
+                max: max_items(t).max(1),
+            },
+            None => Width::One,
+        }
+    };
+    Activation {
+        start,
+        width,
+        function: t.function.clone().unwrap_or_else(|| t.name.clone()),
+    }
+}
+
+fn start_of(t: &Task) -> Start {
+    match (t.trigger, t.gather) {
+        (Trigger::Periodic { period_us }, _) => Start::Periodic { period_us },
+        (Trigger::Once, _) => Start::Once,
+        (Trigger::Window { period_us }, _) => Start::Window { period_us },
+        (Trigger::Behaviour, _) => Start::Behaviour,
+        (Trigger::Never, _) => Start::Never,
+        (Trigger::Upstream, Some(Gather::All)) => Start::GatherRound,
+        (Trigger::Upstream, Some(Gather::Count { n })) => Start::GatherCount { n: n.max(1) },
+        (Trigger::Upstream, None) => Start::PerInput,
+    }
+}
+
+/// A source or behaviour bound to the devices of a fleet: pinned to the
+/// fleet, reading a sensor, or moving the vehicle. Such a task can only run
+/// on the edge, so the rule does not depend on placement.
+pub fn runs_on_every_device(t: &Task) -> bool {
+    let source = matches!(
+        t.trigger,
+        Trigger::Periodic { .. } | Trigger::Once | Trigger::Behaviour
+    ) && t.inputs.is_empty();
+    let bound = matches!(t.placement, Placement::Fleet { .. })
+        || !t.needs.is_empty()
+        || t.behaviour.is_some();
+    source && bound && t.fanout.is_none()
+}
+
+/// Items per input value: the longest list input's stated length, or 1.
+pub fn max_items(t: &Task) -> u32 {
+    t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1)
+}
+
+/// Instances of one activation of `task` when it runs on the edge with a
+/// fleet of `fleet_size` devices (or in the cloud: `fleet_size` = None).
+pub fn instances(graph: &TaskGraph, task: TaskId, fleet_size: Option<u32>) -> u32 {
+    match activation(graph, task).width {
+        Width::One => 1,
+        Width::EveryDevice => fleet_size.unwrap_or(1).max(1),
+        Width::Fixed(n) => n,
+        Width::PerItem { max } => max,
+    }
+}
+
+/// How often a task runs, independent of placement: steady-state rates per
+/// hour and exact counts over a mission of a given length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rate {
-    /// Rounds per hour (×1000 for precision).
-    rounds_per_hour_milli: u128,
-    /// Activations per round: one per upstream output (devices for a sensing task).
-    activations: u128,
-    /// Parallel instances per activation (the task's own fan-out width).
-    fanout: u128,
-    /// Runs once per mission instead of per hour.
-    once: bool,
+    /// Activations per hour, ×1000 (a per-device firing counts one per device).
+    pub per_hour_milli: u128,
+    /// Activations over the whole mission: each produces one output value.
+    pub per_mission: u128,
+    /// Instances per activation (at most; per-item fan-out at its list length).
+    pub width: u128,
+    /// Input values one activation processes: 1, or the batch of a window
+    /// or a gather (its expected size in steady state, rounded up).
+    pub batch: u128,
+    /// Rounds per hour ×1000 and per mission (what a `gather all` downstream sees).
+    pub rounds_per_hour_milli: u128,
+    pub rounds_per_mission: u128,
 }
 
 impl Rate {
-    pub fn per_hour(&self, per_round: u128) -> u128 {
-        if self.once {
-            return per_round;
-        }
-        self.rounds_per_hour_milli * per_round / 1_000
-    }
-    pub fn per_mission(&self, per_round: u128, duration_us: u64) -> u128 {
-        if self.once {
-            return per_round;
-        }
-        self.rounds_per_hour_milli * per_round * u128::from(duration_us) / HOUR_US / 1_000
-    }
-    /// Instances (activations × fan-out) per hour: what occupies CPUs.
+    /// Instances per hour: what occupies CPUs.
     pub fn instances_per_hour(&self) -> u128 {
-        self.per_hour(self.activations * self.fanout)
+        self.per_hour_milli * self.width / 1_000
     }
-    pub fn instances_per_mission(&self, duration_us: u64) -> u128 {
-        self.per_mission(self.activations * self.fanout, duration_us)
+    pub fn instances_per_mission(&self) -> u128 {
+        self.per_mission * self.width
     }
-    /// Outputs per hour: a fanned-out activation still produces one value.
+    /// Output values per hour: a fanned-out activation still produces one value.
     pub fn outputs_per_hour(&self) -> u128 {
-        self.per_hour(self.activations)
+        self.per_hour_milli / 1_000
     }
-    pub fn outputs_per_mission(&self, duration_us: u64) -> u128 {
-        self.per_mission(self.activations, duration_us)
+    pub fn outputs_per_mission(&self) -> u128 {
+        self.per_mission
     }
 }
 
-pub fn activation_rates(graph: &TaskGraph, topo: &[TaskId]) -> Vec<Rate> {
-    let mut rates = vec![Rate::default(); graph.tasks.len()];
-    let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); graph.tasks.len()];
+/// Firings of a source of period `period_us` in a mission of `duration_us`:
+/// at `0, P, 2P, …` strictly before the end.
+pub fn periodic_firings(period_us: u64, duration_us: u64) -> u128 {
+    u128::from(duration_us).div_ceil(u128::from(period_us.max(1)))
+}
+
+/// The rate of every task (indexed by task id), for a mission of
+/// `duration_us`; `topo` is a topological order of the graph.
+pub fn rates(graph: &TaskGraph, topo: &[TaskId], duration_us: u64) -> Vec<Rate> {
+    let n = graph.tasks.len();
+    let mut rates = vec![Rate::default(); n];
+    let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); n];
     for e in &graph.edges {
-        preds[e.to.index()].push(e.from);
+        if !preds[e.to.index()].contains(&e.from) {
+            preds[e.to.index()].push(e.from);
+        }
     }
+    // The task whose firing begins the round each task's activations are in.
+    let mut round_source: Vec<TaskId> = (0..n as u32).map(TaskId).collect();
     for &id in topo {
-        let t = &graph.tasks[id.index()];
-        let fleet_size = crate::plan::edge_fleet(graph, id)
-            .map_or(1, |f| u128::from(graph.fleets[f.index()].count));
-        let sources_on_every_device = t.inputs.is_empty()
-            && (matches!(t.placement, crate::graph::Placement::Fleet { .. })
-                || !t.needs.is_empty());
-        let sources = if sources_on_every_device {
-            fleet_size
-        } else {
-            1
+        let a = activation(graph, id);
+        let pacer = preds[id.index()].iter().copied().min_by_key(|p| {
+            (
+                rates[p.index()].per_hour_milli,
+                rates[p.index()].per_mission,
+            )
+        });
+        if let (Start::PerInput, Some(p)) = (a.start, pacer) {
+            round_source[id.index()] = round_source[p.index()];
+        }
+        let fleet = crate::plan::edge_fleet(graph, id).map(|f| graph.fleets[f.index()].count);
+        // A per-device firing is one activation on each device (each its
+        // own value); other activations run `width` instances for one value.
+        let (width, per_firing) = match a.width {
+            Width::EveryDevice => (1, u128::from(fleet.unwrap_or(1))),
+            _ => (u128::from(instances(graph, id, fleet)), 1),
         };
-        let fanout = match t.fanout {
-            Some(crate::graph::FanOut::Fixed { width }) => u128::from(width),
-            Some(crate::graph::FanOut::PerItem) => {
-                u128::from(t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1))
+        // The slowest producer paces a join ([`join_pacer`]), and a single
+        // producer itself.
+        let up = preds[id.index()]
+            .iter()
+            .map(|p| rates[p.index()])
+            .min_by_key(|r| (r.per_hour_milli, r.per_mission))
+            .unwrap_or_default();
+        let source = |firings_per_hour_milli: u128, firings: u128| Rate {
+            per_hour_milli: firings_per_hour_milli * per_firing,
+            per_mission: firings * per_firing,
+            width,
+            batch: if preds[id.index()].is_empty() || firings_per_hour_milli == 0 {
+                1
+            } else {
+                up.per_hour_milli.div_ceil(firings_per_hour_milli).max(1)
+            },
+            rounds_per_hour_milli: firings_per_hour_milli,
+            rounds_per_mission: firings,
+        };
+        rates[id.index()] = match a.start {
+            Start::Periodic { period_us } => source(
+                HOUR_US * 1_000 / u128::from(period_us.max(1)),
+                periodic_firings(period_us, duration_us),
+            ),
+            // Once per mission: its hourly share is one over the mission's hours.
+            Start::Once => source(HOUR_US * 1_000 / u128::from(duration_us.max(1)), 1),
+            Start::Behaviour | Start::Never => Rate::default(),
+            Start::PerInput => Rate {
+                width,
+                batch: 1,
+                ..up
+            },
+            Start::Window { period_us } => {
+                let windows_per_hour = HOUR_US * 1_000 / u128::from(period_us.max(1));
+                let windows = periodic_firings(period_us, duration_us);
+                source(
+                    up.per_hour_milli.min(windows_per_hour),
+                    up.per_mission.min(windows),
+                )
             }
-            None => 1,
-        };
-        rates[id.index()] = match t.trigger {
-            Trigger::Periodic { period_us } => Rate {
-                rounds_per_hour_milli: HOUR_US * 1_000 / u128::from(period_us.max(1)),
-                activations: sources,
-                fanout,
-                once: false,
-            },
-            Trigger::Once => Rate {
-                rounds_per_hour_milli: 0,
-                activations: sources,
-                fanout,
-                once: true,
-            },
-            Trigger::Behaviour | Trigger::Never => Rate::default(),
-            Trigger::Upstream => {
-                let up = preds[id.index()]
+            // One firing per round of each distinct round upstream.
+            Start::GatherRound => {
+                let mut roots: Vec<TaskId> = preds[id.index()]
                     .iter()
-                    .map(|p| rates[p.index()])
-                    .max_by_key(|r| r.outputs_per_hour())
-                    .unwrap_or_default();
-                let activations = if t.gather.is_some() {
-                    1
-                } else {
-                    up.activations
-                };
-                Rate {
-                    rounds_per_hour_milli: up.rounds_per_hour_milli,
-                    activations,
-                    fanout,
-                    once: up.once,
-                }
+                    .map(|p| round_source[p.index()])
+                    .collect();
+                roots.sort();
+                roots.dedup();
+                let r = |t: &TaskId| rates[t.index()];
+                source(
+                    roots.iter().map(|t| r(t).rounds_per_hour_milli).sum(),
+                    roots.iter().map(|t| r(t).rounds_per_mission).sum(),
+                )
+            }
+            Start::GatherCount { n } => {
+                let n = u128::from(n);
+                source(up.per_hour_milli / n, up.per_mission.div_ceil(n))
             }
         };
     }
     rates
+}
+
+/// The fleet whose devices a task's values come from, one device each: a
+/// per-device source's fleet, carried through per-input tasks whose
+/// producers all share it. `None` where values mix devices (windows,
+/// gathers, cloud sources, joins across fleets).
+pub fn origin_fleets(graph: &TaskGraph, topo: &[TaskId]) -> Vec<Option<crate::graph::FleetId>> {
+    let n = graph.tasks.len();
+    let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); n];
+    for e in &graph.edges {
+        if !preds[e.to.index()].contains(&e.from) {
+            preds[e.to.index()].push(e.from);
+        }
+    }
+    let mut origin = vec![None; n];
+    for &id in topo {
+        let a = activation(graph, id);
+        origin[id.index()] = match a.start {
+            _ if a.width == Width::EveryDevice => crate::plan::edge_fleet(graph, id),
+            Start::PerInput => {
+                let mut fleets = preds[id.index()].iter().map(|p| origin[p.index()]);
+                let first = fleets.next().flatten();
+                if fleets.all(|f| f == first) {
+                    first
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+    }
+    origin
+}
+
+/// A join (a per-input task with several producers) fires once per value of
+/// its pacer, the producer with the lowest rate (the first input on a tie),
+/// combining it with the latest value of every other producer. A pacer value
+/// that arrives before every other producer has delivered once waits for
+/// them. When all producers' values come from the devices of one fleet
+/// ([`origin_fleets`]), values are joined per device. `None` for tasks that
+/// are not joins.
+pub fn join_pacer(graph: &TaskGraph, rates: &[Rate], task: TaskId) -> Option<TaskId> {
+    if activation(graph, task).start != Start::PerInput {
+        return None;
+    }
+    let mut producers: Vec<TaskId> = Vec::new();
+    for e in graph.edges.iter().filter(|e| e.to == task) {
+        if !producers.contains(&e.from) {
+            producers.push(e.from);
+        }
+    }
+    if producers.len() < 2 {
+        return None;
+    }
+    producers
+        .iter()
+        .copied()
+        .enumerate()
+        .min_by_key(|&(k, p)| {
+            (
+                rates[p.index()].per_hour_milli,
+                rates[p.index()].per_mission,
+                k,
+            )
+        })
+        .map(|(_, p)| p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periodic_firings_are_strictly_before_the_end() {
+        assert_eq!(periodic_firings(1_000_000, 60_000_000), 60);
+        assert_eq!(periodic_firings(7_000_000, 60_000_000), 9);
+        assert_eq!(periodic_firings(60_000_000, 60_000_000), 1);
+        assert_eq!(periodic_firings(0, 5), 5, "a zero period is read as 1 µs");
+    }
 }

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the JSON shape.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -326,8 +326,11 @@ pub enum Placement {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trigger {
-    /// Runs every period (on every device of its fleet when on the edge).
+    /// A source that runs every period (see [`crate::activation`] for where).
     Periodic { period_us: u64 },
+    /// `every` on a task with inputs: a tumbling window that fires once per
+    /// period with the values gathered in it, none when empty.
+    Window { period_us: u64 },
     /// Runs once at mission start.
     Once,
     /// Runs when its inputs (or ordering predecessors) complete.

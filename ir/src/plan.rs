@@ -288,28 +288,19 @@ pub fn edge_fleet(graph: &TaskGraph, task: TaskId) -> Option<FleetId> {
         .map(|f| f.id)
 }
 
-/// Parallel instances of one activation of `task` placed at `modality`.
+/// Parallel instances of one activation of `task` placed at `modality`
+/// (the rule is [`crate::activation::instances`]).
 pub fn instances(
     graph: &TaskGraph,
     task: TaskId,
     modality: Modality,
     fleet: Option<FleetId>,
 ) -> u32 {
-    use crate::graph::{FanOut, Trigger};
-    let t = &graph.tasks[task.index()];
-    match t.fanout {
-        Some(FanOut::Fixed { width }) => return width,
-        Some(FanOut::PerItem) => return t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1),
-        None => {}
-    }
-    let on_every_device = matches!(
-        t.trigger,
-        Trigger::Periodic { .. } | Trigger::Behaviour | Trigger::Once
-    ) && t.inputs.is_empty();
-    match (modality, fleet) {
-        (Modality::Edge, Some(f)) if on_every_device => graph.fleets[f.index()].count,
-        _ => 1,
-    }
+    let fleet_size = match (modality, fleet) {
+        (Modality::Edge, Some(f)) => graph.fleets.get(f.index()).map(|f| f.count),
+        _ => None,
+    };
+    crate::activation::instances(graph, task, fleet_size)
 }
 
 /// Build a plan from one modality per task: fleets, instances, channel kinds

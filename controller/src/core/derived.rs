@@ -2,10 +2,9 @@
 //! recovery from the same inputs).
 
 use crate::effect::BehaviourCommand;
+use hivemind_ir::activation::{self, Activation, Start, Width};
 use hivemind_ir::plan::{ChannelKind, Modality, Plan};
-use hivemind_ir::{
-    AreaId, Behaviour, FanOut, FleetId, RequirementKind, TaskGraph, TaskId, Trigger,
-};
+use hivemind_ir::{AreaId, Behaviour, FleetId, RequirementKind, TaskGraph, TaskId};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,10 +21,19 @@ pub struct Derived {
     /// Distinct producers (data and order edges) per task, for joins.
     pub preds: Vec<Vec<TaskId>>,
     pub channel: BTreeMap<(TaskId, TaskId), (ChannelKind, u64)>,
-    /// Edge task with no inputs that runs once per device of its fleet.
+    /// How each task is activated (the IR's rules, `ir::activation`).
+    pub activation: Vec<Activation>,
+    /// Runs as one activation on every live device of its fleet.
     pub per_device: Vec<bool>,
     /// Function name of each task (its `fn`, else its name).
     pub function: Vec<String>,
+    /// For joins: the pacer, as an index into `preds` (`ir::activation::join_pacer`).
+    pub pacer: Vec<Option<usize>>,
+    /// Joins whose values come from one fleet's devices: joined per device.
+    pub join_by_device: Vec<bool>,
+    /// For `gather all` tasks: which tasks are upstream of them (a round's
+    /// activations there hold the gather back). Empty for other tasks.
+    pub ancestors: Vec<Vec<bool>>,
     pub heavy: Vec<bool>,
     pub cover: Vec<CoverTask>,
     /// Non-cover behaviours: sent to every device of the fleet.
@@ -78,15 +86,25 @@ impl Derived {
             area_extent: graph.areas.iter().map(crate::geometry::x_extent).collect(),
             ..Derived::default()
         };
+        let topo = hivemind_ir::topological_order(graph);
+        let rates = activation::rates(graph, &topo, graph.duration_us.unwrap_or(0));
+        let origin = activation::origin_fleets(graph, &topo);
         for (t, p) in graph.tasks.iter().zip(&plan.tasks) {
-            d.per_device.push(
-                p.modality == Modality::Edge
-                    && t.inputs.is_empty()
-                    && t.fanout.is_none()
-                    && matches!(t.trigger, Trigger::Periodic { .. } | Trigger::Once),
-            );
-            d.function
-                .push(t.function.clone().unwrap_or_else(|| t.name.clone()));
+            let pacer = activation::join_pacer(graph, &rates, t.id);
+            d.pacer
+                .push(pacer.and_then(|q| d.preds[t.id.index()].iter().position(|&x| x == q)));
+            d.join_by_device
+                .push(pacer.is_some() && origin[t.id.index()].is_some());
+            let a = activation::activation(graph, t.id);
+            d.per_device
+                .push(a.width == Width::EveryDevice && p.modality == Modality::Edge);
+            d.function.push(a.function.clone());
+            d.ancestors.push(if a.start == Start::GatherRound {
+                upstream_of(&d.preds, t.id)
+            } else {
+                Vec::new()
+            });
+            d.activation.push(a);
             d.heavy.push(t.work.is_some_and(|w| w.ops >= heavy_ops));
             let Some(fleet) = p.fleet else { continue };
             match t.behaviour {
@@ -115,13 +133,24 @@ impl Derived {
         d
     }
 
-    /// Instances of one activation fed by `items` upstream items.
-    pub fn width(&self, graph: &TaskGraph, plan: &Plan, task: TaskId, items: u32) -> u32 {
-        let max = plan.tasks[task.index()].instances.max(1);
-        match graph.tasks[task.index()].fanout {
-            Some(FanOut::Fixed { width }) => width.max(1),
-            Some(FanOut::PerItem) => items.clamp(1, max),
-            None => 1,
+    /// Instances of one (not per-device) activation fed by `items` items.
+    pub fn width(&self, task: TaskId, items: u32) -> u32 {
+        match self.activation[task.index()].width {
+            Width::One | Width::EveryDevice => 1,
+            Width::Fixed(n) => n.max(1),
+            Width::PerItem { max } => items.clamp(1, max.max(1)),
         }
     }
+}
+
+/// Tasks from which `task` is reachable (not itself).
+fn upstream_of(preds: &[Vec<TaskId>], task: TaskId) -> Vec<bool> {
+    let mut seen = vec![false; preds.len()];
+    let mut todo: Vec<TaskId> = preds[task.index()].clone();
+    while let Some(t) = todo.pop() {
+        if !std::mem::replace(&mut seen[t.index()], true) {
+            todo.extend(preds[t.index()].iter().copied());
+        }
+    }
+    seen
 }

@@ -3,14 +3,15 @@
 //! or in the function pool, results (first wins, idempotent by instance id),
 //! errors with retries, stragglers and re-placement after failures.
 
-use super::{Attempt, Controller, DeviceStatus, Group, Instance, Parent, Waiting};
+use super::{Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, Parent, Waiting};
 use crate::effect::{Effect, Publication};
 use crate::event::Timer;
 use crate::ids::{DeviceId, Executor, GroupId, InstanceId, WorkerId};
 use crate::pool::{Dispatch, Queued};
 use crate::time::Micros;
+use hivemind_ir::activation::Start;
 use hivemind_ir::plan::{ChannelKind, Modality};
-use hivemind_ir::{FleetId, Gather, Priority, StragglerThreshold, TaskId};
+use hivemind_ir::{FleetId, Priority, StragglerThreshold, TaskId};
 
 fn rank(p: Priority) -> u8 {
     match p {
@@ -22,83 +23,95 @@ fn rank(p: Priority) -> u8 {
 }
 
 impl Controller {
-    /// One activation of `task`: a group of instances.
+    /// Fire `task` once (`ir::activation`): one activation (a group of
+    /// instances), or for a per-device task one activation on every live
+    /// device of its fleet, all in one new round. `inherited` are the
+    /// required-path start times carried from the producer's value(s).
     pub(super) fn activate(
         &mut self,
         now: Micros,
         task: TaskId,
         parent: Option<Parent>,
         items: u32,
+        from: &Lineage,
     ) {
         let i = task.index();
-        let affinities: Vec<Option<DeviceId>> = if self.d.per_device[i] {
+        // (origin device of the value, affinity of each instance) per activation.
+        let groups: Vec<(Option<DeviceId>, Vec<Option<DeviceId>>)> = if self.d.per_device[i] {
             let fleet = self.st.plan.tasks[i].fleet;
             self.st
                 .devices
                 .iter()
                 .filter(|(_, d)| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive)
-                .map(|(&id, _)| Some(id))
+                .map(|(&id, _)| (Some(id), vec![Some(id)]))
                 .collect()
         } else {
-            let n = self.d.width(&self.st.graph, &self.st.plan, task, items);
+            let n = self.d.width(task, items);
             let aff = parent.and_then(|p| match p.executor {
                 Executor::Device { device, .. } => Some(device),
                 Executor::Worker { .. } => None,
             });
-            vec![aff; n as usize]
+            vec![(from.origin, vec![aff; n as usize])]
         };
-        if affinities.is_empty() {
+        if groups.is_empty() {
             return;
         }
-        let group = GroupId(self.st.next_group);
-        self.st.next_group += 1;
-        // Required paths: started here, or carried on from the producer's activation.
-        let inherited = parent
-            .and_then(|p| self.st.groups.get(&p.group))
-            .map(|g| g.path_starts.as_slice())
-            .unwrap_or_default();
-        let path_starts = self.d.on_paths[i]
+        // Required paths: started here, or carried on from the producer.
+        let path_starts: Vec<(u16, Micros)> = self.d.on_paths[i]
             .iter()
             .filter_map(|&(p, starts)| {
                 if starts {
                     Some((p, now))
                 } else {
-                    inherited.iter().find(|(q, _)| *q == p).copied()
+                    from.path_starts.iter().find(|(q, _)| *q == p).copied()
                 }
             })
             .collect();
-        self.st.groups.insert(
-            group,
-            Group {
-                task,
-                expected: affinities.len() as u32,
-                completed: 0,
-                failed: 0,
-                items: 0,
-                fired: Vec::new(),
-                last: None,
-                path_starts,
-            },
-        );
-        for affinity in affinities {
-            let id = InstanceId(self.st.next_instance);
-            self.st.next_instance += 1;
-            self.st.kinds[i].created += 1;
-            self.st.instances.insert(
-                id,
-                Instance {
+        let round = match from.round {
+            Some(r) if !self.d.activation[i].start.starts_round() => r,
+            _ => GroupId(self.st.next_group),
+        };
+        self.st
+            .batches
+            .opened(round, task, groups.len().try_into().unwrap_or(u32::MAX));
+        for (origin, affinities) in groups {
+            let group = GroupId(self.st.next_group);
+            self.st.next_group += 1;
+            self.st.kinds[i].activations += 1;
+            self.st.groups.insert(
+                group,
+                Group {
                     task,
-                    group,
-                    created: now,
-                    attempts: Vec::new(),
-                    retries: 0,
-                    relaunches: 0,
-                    affinity,
-                    parent,
-                    waiting: Waiting::Running,
+                    round,
+                    origin,
+                    expected: affinities.len() as u32,
+                    completed: 0,
+                    failed: 0,
+                    items: 0,
+                    last: None,
+                    path_starts: path_starts.clone(),
                 },
             );
-            self.place(now, id, None);
+            for affinity in affinities {
+                let id = InstanceId(self.st.next_instance);
+                self.st.next_instance += 1;
+                self.st.kinds[i].created += 1;
+                self.st.instances.insert(
+                    id,
+                    Instance {
+                        task,
+                        group,
+                        created: now,
+                        attempts: Vec::new(),
+                        retries: 0,
+                        relaunches: 0,
+                        affinity,
+                        parent,
+                        waiting: Waiting::Running,
+                    },
+                );
+                self.place(now, id, None);
+            }
         }
     }
 
@@ -418,8 +431,9 @@ impl Controller {
         }
     }
 
-    /// An instance of the group completed (`parent` set) or failed; feed
-    /// the consumers that are due.
+    /// An instance of the group completed (`done` set) or failed. When the
+    /// whole activation has resolved, its one value (if any instance
+    /// completed) goes to every consumer, by the consumer's rule.
     fn group_resolved(&mut self, now: Micros, gid: GroupId, done: Option<Parent>, items: u32) {
         let Some(g) = self.st.groups.get_mut(&gid) else {
             return;
@@ -432,55 +446,44 @@ impl Controller {
             }
             None => g.failed += 1,
         }
-        let g = g.clone();
-        let resolved = g.completed + g.failed >= g.expected;
-        for c in self.d.succ[g.task.index()].clone() {
-            let (channel, bytes) = self
-                .d
-                .channel
-                .get(&(g.task, c))
-                .copied()
-                .unwrap_or((ChannelKind::Control, 0));
-            // What reaches `c`: every result, or for a gathering consumer
-            // the group's last result with all items, once, when due.
-            let delivery = match self.st.graph.tasks[c.index()].gather {
-                None => done.map(|p| (p, items)),
-                Some(gather) => {
-                    let due = match gather {
-                        Gather::All => resolved && g.completed > 0,
-                        Gather::Count { n } => g.completed >= n.min(g.expected).max(1),
+        if g.completed + g.failed < g.expected {
+            return;
+        }
+        let Some(g) = self.st.groups.remove(&gid) else {
+            return;
+        };
+        if let Some(last) = g.last {
+            for c in self.d.succ[g.task.index()].clone() {
+                let (channel, bytes) = self
+                    .d
+                    .channel
+                    .get(&(g.task, c))
+                    .copied()
+                    .unwrap_or((ChannelKind::Control, 0));
+                let value = Parent {
+                    channel,
+                    bytes,
+                    ..last
+                };
+                if self.d.activation[c.index()].start == Start::PerInput {
+                    let lineage = Lineage {
+                        path_starts: g.path_starts.clone(),
+                        round: Some(g.round),
+                        origin: g.origin,
                     };
-                    if due && !g.fired.contains(&c) {
-                        if let Some(x) = self.st.groups.get_mut(&gid) {
-                            x.fired.push(c);
-                        }
-                        g.last.map(|p| (p, g.items))
-                    } else {
-                        None
-                    }
+                    self.feed(now, g.task, c, value, g.items, lineage);
+                } else {
+                    self.batch_value(now, c, g.round, value, g.items, &g.path_starts);
                 }
-            };
-            if let Some((p, n)) = delivery {
-                self.feed(
-                    now,
-                    g.task,
-                    c,
-                    Parent {
-                        channel,
-                        bytes,
-                        ..p
-                    },
-                    n,
-                );
             }
         }
-        if resolved {
-            self.st.groups.remove(&gid);
-        }
+        self.round_progress(now, g.round, g.task);
     }
 
-    /// A value from `producer` reached `consumer`; fire it when every one of
-    /// its producers has delivered since its last firing.
+    /// A value from `producer` reached per-input `consumer`. A join fires
+    /// once per value of its pacer, once every producer has delivered
+    /// (`ir::activation::join_pacer`), per origin device when its values
+    /// come from one fleet's devices.
     fn feed(
         &mut self,
         now: Micros,
@@ -488,6 +491,7 @@ impl Controller {
         consumer: TaskId,
         parent: Parent,
         items: u32,
+        lineage: Lineage,
     ) {
         if !matches!(
             self.st.phase,
@@ -495,19 +499,35 @@ impl Controller {
         ) {
             return;
         }
-        let preds = &self.d.preds[consumer.index()];
+        let c = consumer.index();
+        let preds = &self.d.preds[c];
         if preds.len() > 1 {
             let Some(k) = preds.iter().position(|&p| p == producer) else {
                 return;
             };
-            let j = &mut self.st.join[consumer.index()];
-            j[k] = true;
-            if !j.iter().all(|&b| b) {
+            let key = (
+                consumer,
+                lineage.origin.filter(|_| self.d.join_by_device[c]),
+            );
+            let pacer = self.d.pacer[c] == Some(k);
+            let n = preds.len();
+            let j = self.st.join.entry(key).or_insert_with(|| Join {
+                seen: vec![false; n],
+                held: Vec::new(),
+            });
+            j.seen[k] = true;
+            if pacer {
+                j.held.push((parent, items, lineage));
+            }
+            if !j.seen.iter().all(|&b| b) {
                 return;
             }
-            j.iter_mut().for_each(|b| *b = false);
+            for (parent, items, lineage) in std::mem::take(&mut j.held) {
+                self.activate(now, consumer, Some(parent), items, &lineage);
+            }
+            return;
         }
-        self.activate(now, consumer, Some(parent), items);
+        self.activate(now, consumer, Some(parent), items, &lineage);
     }
 
     pub(super) fn on_error(

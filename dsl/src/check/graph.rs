@@ -75,11 +75,14 @@ pub(super) fn edges(
             }
         }
     }
-    // A task ordered after another runs when its predecessors finish.
+    // A task with predecessors runs when they deliver; `every` on such a
+    // task is a tumbling window over what they deliver (ir::activation).
     for e in &edges {
         let t = &mut tasks[e.to.index()];
-        if t.trigger == Trigger::Never {
-            t.trigger = Trigger::Upstream;
+        match t.trigger {
+            Trigger::Never => t.trigger = Trigger::Upstream,
+            Trigger::Periodic { period_us } => t.trigger = Trigger::Window { period_us },
+            _ => {}
         }
     }
     report_cycles(cx, decls, tasks.len(), &edges, &edge_spans);

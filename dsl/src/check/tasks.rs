@@ -530,6 +530,17 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
             ),
         }
     }
+    if let (Some(&gather), Some(&every)) = (first.get("gather"), first.get("every")) {
+        cx.push(
+            Diagnostic::error(
+                Code::TriggerConflict,
+                "a task cannot both `gather` and fire `every` period",
+            )
+            .label(gather, "gathers a round or a count of values")
+            .label(every, "a window: gathers what arrives each period")
+            .help("both batch the task's inputs: keep `every` for a time window, or `gather` for a round or a count"),
+        );
+    }
     if task.behaviour.is_some() && task.trigger == Trigger::Never {
         task.trigger = Trigger::Behaviour;
     }
