@@ -132,11 +132,12 @@ pub struct Lineage {
     pub origin: Option<DeviceId>,
 }
 
-/// A join: which producers have delivered, and the pacer's values waiting
-/// for the others' first delivery.
+/// A join: per producer, the required-path starts of its latest value
+/// (`None` until it delivers), and the pacer's values waiting for the
+/// others' first delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Join {
-    pub seen: Vec<bool>,
+    pub latest: Vec<Option<Vec<(u16, Micros)>>>,
     pub held: Vec<(Parent, u32, Lineage)>,
 }
 

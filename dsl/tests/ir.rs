@@ -19,10 +19,11 @@ fn json_round_trip_is_lossless_and_deterministic() {
 
 #[test]
 fn wrong_schema_version_is_named() {
-    let text =
-        graph()
-            .to_json_pretty()
-            .replacen("\"schema_version\": 1", "\"schema_version\": 99", 1);
+    let text = graph().to_json_pretty().replacen(
+        &format!("\"schema_version\": {}", hivemind_ir::SCHEMA_VERSION),
+        "\"schema_version\": 99",
+        1,
+    );
     match TaskGraph::from_json(&text) {
         Err(IrError::Version { found: 99 }) => {}
         other => panic!("{other:?}"),

@@ -512,17 +512,26 @@ impl Controller {
             let pacer = self.d.pacer[c] == Some(k);
             let n = preds.len();
             let j = self.st.join.entry(key).or_insert_with(|| Join {
-                seen: vec![false; n],
+                latest: vec![None; n],
                 held: Vec::new(),
             });
-            j.seen[k] = true;
+            j.latest[k] = Some(lineage.path_starts.clone());
             if pacer {
                 j.held.push((parent, items, lineage));
             }
-            if !j.seen.iter().all(|&b| b) {
+            if j.latest.iter().any(Option::is_none) {
                 return;
             }
-            for (parent, items, lineage) in std::mem::take(&mut j.held) {
+            // The activation combines the latest value of every producer, so
+            // it lies on the required paths of each (from the oldest start).
+            let others: Vec<(u16, Micros)> = j.latest.iter().flatten().flatten().copied().collect();
+            for (parent, items, mut lineage) in std::mem::take(&mut j.held) {
+                for &(p, at) in &others {
+                    match lineage.path_starts.iter_mut().find(|(q, _)| *q == p) {
+                        Some(s) => s.1 = s.1.min(at),
+                        None => lineage.path_starts.push((p, at)),
+                    }
+                }
                 self.activate(now, consumer, Some(parent), items, &lineage);
             }
             return;

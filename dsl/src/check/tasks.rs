@@ -530,7 +530,12 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
             ),
         }
     }
-    if let (Some(&gather), Some(&every)) = (first.get("gather"), first.get("every")) {
+    // Without inputs the gather is the error (`gather-without-input`).
+    if let (Some(&gather), Some(&every), false) = (
+        first.get("gather"),
+        first.get("every"),
+        task.inputs.is_empty(),
+    ) {
         cx.push(
             Diagnostic::error(
                 Code::TriggerConflict,
