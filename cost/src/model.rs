@@ -44,6 +44,9 @@ pub struct EdgeCosts {
     pub energy_fleet: [[Option<FleetId>; 3]; 3],
     /// Bytes per hour sent device → cloud.
     pub uplink_bytes_per_hour: [[u64; 3]; 3],
+    /// Bytes per hour the transfer puts on fleets' radios (the sender's and,
+    /// device to device, the receiver's; up and down share the medium).
+    pub radio_load: [[[(Option<FleetId>, u64); 2]; 3]; 3],
 }
 
 /// A placement's predicted metrics.
@@ -55,6 +58,8 @@ pub struct Evaluation {
     pub fleet_energy_uj: Vec<u64>,
     /// CPU utilisation of each fleet and of the cloud, ‰ of all their cores.
     pub fleet_busy_permille: Vec<u64>,
+    /// Radio utilisation of each fleet, ‰ of its devices' link capacity.
+    pub fleet_radio_permille: Vec<u64>,
     pub cloud_busy_permille: u64,
     pub cloud_cost_nusd_per_hour: u64,
     pub uplink_bytes_per_hour: u64,
@@ -69,8 +74,13 @@ impl Evaluation {
     pub fn feasible(&self) -> bool {
         self.requirements.iter().all(|r| r.2) && self.within_capacity()
     }
+    /// No fleet nor the cloud asked for more CPU than it has, and no fleet
+    /// for more radio than its links carry (an oversubscribed link queues
+    /// without bound; it does not deliver for free).
     pub fn within_capacity(&self) -> bool {
-        self.fleet_busy_permille.iter().all(|&b| b <= 1_000) && self.cloud_busy_permille <= 1_000
+        self.fleet_busy_permille.iter().all(|&b| b <= 1_000)
+            && self.cloud_busy_permille <= 1_000
+            && self.fleet_radio_permille.iter().all(|&b| b <= 1_000)
     }
     /// Objective value for lexicographic comparison.
     pub fn objective(&self, o: ir::Objective) -> u64 {
@@ -96,6 +106,8 @@ pub struct CostModel<'g> {
     /// CPU time available per hour: every core of every device / server.
     pub fleet_capacity_us_per_hour: Vec<u64>,
     pub cloud_capacity_us_per_hour: u64,
+    /// Bytes per hour each fleet's radios carry: every device's link rate.
+    pub fleet_radio_bytes_per_hour: Vec<u64>,
     pub duration_us: u64,
     /// Tasks on the paths of each latency requirement (by requirement index).
     pub path_tasks: Vec<Vec<bool>>,
@@ -161,6 +173,7 @@ impl<'g> CostModel<'g> {
             cloud_capacity_us_per_hour: graph.cloud.as_ref().map_or(0, |c| {
                 (u128::from(c.servers) * u128::from(c.cores_per_server) * HOUR_US) as u64
             }),
+            fleet_radio_bytes_per_hour: Vec::new(),
             duration_us,
             path_tasks: Vec::new(),
             path_order: Vec::new(),
@@ -190,6 +203,15 @@ impl<'g> CostModel<'g> {
                     .unwrap_or(model.profile.class(f.class).motion_power_mw);
                 // mW × µs = nJ; per device, times the fleet size.
                 (u128::from(mw) * u128::from(duration_us) / 1_000 * u128::from(f.count)) as u64
+            })
+            .collect();
+        model.fleet_radio_bytes_per_hour = graph
+            .fleets
+            .iter()
+            .map(|f| {
+                let bps = model.measured(f.id).radio_bps.unwrap_or(f.radio_bps);
+                let per_device = u128::from(bps) * HOUR_US / 8 / 1_000_000;
+                u64::try_from(per_device * u128::from(f.count)).unwrap_or(u64::MAX)
             })
             .collect();
         model.battery_uj = graph
@@ -392,6 +414,12 @@ impl<'g> CostModel<'g> {
                         };
                         (c.transfer_us[ia][ib], c.radio_uj[ia][ib]) = radio(fleet, hops);
                         c.energy_fleet[ia][ib] = fleet;
+                        let load = u64::try_from(bytes * transfers_per_hour).unwrap_or(u64::MAX);
+                        c.radio_load[ia][ib] = match kind {
+                            ChannelKind::Uplink => [(from_fleet, load), (None, 0)],
+                            ChannelKind::Downlink => [(to_fleet, load), (None, 0)],
+                            _ => [(from_fleet, load), (to_fleet, load)],
+                        };
                         if kind != ChannelKind::Downlink {
                             c.uplink_bytes_per_hour[ia][ib] = (bytes * transfers_per_hour) as u64;
                         }
@@ -499,6 +527,7 @@ impl<'g> CostModel<'g> {
             }
         }
         let mut bytes = 0u64;
+        let mut fleet_radio: Vec<u64> = vec![0; g.fleets.len()];
         for (e, c) in g.edges.iter().zip(&self.edges) {
             let (a, b) = (
                 modality_index(assignment[e.from.index()]),
@@ -508,6 +537,11 @@ impl<'g> CostModel<'g> {
                 fleet_energy[f.index()] += c.radio_uj[a][b];
             }
             bytes += c.uplink_bytes_per_hour[a][b];
+            for &(f, load) in &c.radio_load[a][b] {
+                if let Some(f) = f {
+                    fleet_radio[f.index()] = fleet_radio[f.index()].saturating_add(load);
+                }
+            }
         }
         let mut latency_total = 0u64;
         let mut requirements = Vec::with_capacity(g.requirements.len());
@@ -607,6 +641,11 @@ impl<'g> CostModel<'g> {
                 .map(|(&b, &c)| permille(b, c))
                 .collect(),
             cloud_busy_permille: permille(cloud_busy, self.cloud_capacity_us_per_hour),
+            fleet_radio_permille: fleet_radio
+                .iter()
+                .zip(&self.fleet_radio_bytes_per_hour)
+                .map(|(&b, &c)| permille(b, c))
+                .collect(),
             energy_uj: fleet_energy.iter().sum(),
             fleet_energy_uj: fleet_energy,
             cloud_cost_nusd_per_hour: cost,

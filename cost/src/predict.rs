@@ -84,6 +84,7 @@ pub fn predicted(model: &CostModel, e: &Evaluation) -> Predicted {
                     e.fleet_energy_uj[f.id.index()],
                 ),
                 cpu_busy_permille: e.fleet_busy_permille[f.id.index()],
+                radio_busy_permille: e.fleet_radio_permille[f.id.index()],
             })
             .collect(),
         uplink_bytes_per_s: e.uplink_bytes_per_hour / 3_600,

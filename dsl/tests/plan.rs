@@ -85,7 +85,11 @@ fn plans_for_other_inputs_are_refused() {
         Plan::from_json(&text[..text.len() / 2], &g, "abc"),
         Err(PlanError::Json(_))
     ));
-    let v = text.replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
+    let v = text.replacen(
+        &format!("\"schema_version\": {PLAN_SCHEMA_VERSION}"),
+        "\"schema_version\": 7",
+        1,
+    );
     assert!(matches!(
         Plan::from_json(&v, &g, "abc"),
         Err(PlanError::Version { found: 7 })

@@ -9,7 +9,7 @@ use crate::graph::{EdgeKind, FleetId, TaskGraph, TaskId};
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the JSON shape.
-pub const PLAN_SCHEMA_VERSION: u32 = 1;
+pub const PLAN_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,6 +165,8 @@ pub struct FleetOutcome {
     pub reserve_bp: i64,
     /// CPU utilisation of all the fleet's cores, ‰ (over 1000: overloaded).
     pub cpu_busy_permille: u64,
+    /// Radio utilisation of the fleet's links, ‰ (over 1000: oversubscribed).
+    pub radio_busy_permille: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

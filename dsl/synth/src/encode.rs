@@ -20,8 +20,9 @@ pub(crate) struct Encoding<'m, 'g> {
     pub pins: Vec<(TaskId, Bool)>,
     /// Structural constraints (exactly one modality, finish-time bounds).
     pub structure: Vec<Bool>,
-    /// CPU capacity: one per fleet, then the cloud (busy ≤ capacity, in ‰
-    /// as [`CostModel::evaluate`] rounds it).
+    /// Capacities (load ≤ capacity, in ‰ as [`CostModel::evaluate`] rounds
+    /// it): CPU of each fleet, then of the cloud, then the radio of each
+    /// fleet ([`capacity_name`] says which is which).
     pub capacity: Vec<Bool>,
     /// Objectives to minimise in order: the mission's, then tie-breakers.
     pub objectives: Vec<(Objective, Int)>,
@@ -261,6 +262,29 @@ impl<'m, 'g> Encoding<'m, 'g> {
         }
         self.capacity
             .push(within(cloud_busy, model.cloud_capacity_us_per_hour));
+        // Radio capacity per fleet, after the CPU capacities (same ‰ rounding).
+        let mut radio: Vec<Vec<Int>> = vec![Vec::new(); g.fleets.len()];
+        for (k, e) in g.edges.iter().enumerate() {
+            let c = &model.edges[k];
+            let (p, t) = (e.from.index(), e.to.index());
+            for a in 0..3 {
+                for b in 0..3 {
+                    let (Some(xa), Some(xb)) = (&self.x[p][a], &self.x[t][b]) else {
+                        continue;
+                    };
+                    for &(f, load) in &c.radio_load[a][b] {
+                        if let (Some(f), true) = (f, load > 0) {
+                            let both = Bool::and(&[xa, xb]);
+                            radio[f.index()].push(both.ite(&int(load), &int(0)));
+                        }
+                    }
+                }
+            }
+        }
+        for (f, load) in radio.into_iter().enumerate() {
+            self.capacity
+                .push(within(load, model.fleet_radio_bytes_per_hour[f]));
+        }
         let cost = sum(cost_terms);
         let bytes = sum(byte_terms);
         // Critical path of the whole graph: a makespan above every finish
@@ -399,5 +423,15 @@ fn upper(value: &Int, factor_permille: u64, bound: u64, strict: bool) -> Bool {
     match max_mean(factor_permille, bound, strict) {
         Some(max) => value.le(int(max)),
         None => Bool::from_bool(false),
+    }
+}
+
+/// What capacity `index` of [`Encoding::capacity`] is: `(fleet, radio)`,
+/// with `fleet` None for the cloud's CPU.
+pub fn capacity_name(fleets: usize, index: usize) -> (Option<usize>, bool) {
+    match index {
+        i if i < fleets => (Some(i), false),
+        i if i == fleets => (None, false),
+        i => (Some(i - fleets - 1), true),
     }
 }

@@ -243,7 +243,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             rate(p.predicted.uplink_bytes_per_s),
             money_per_hour(p.predicted.cloud_cost_nusd_per_hour as i64)
         );
-        let _ = writeln!(out, "{:<13} CPU busy: {}", "", utilisation(graph, p));
+        let _ = writeln!(out, "{:<13} load: {}", "", utilisation(graph, p));
     }
     if let Some(p) = &s.plan {
         if !p.prewarm.is_empty() {
@@ -295,7 +295,7 @@ fn span(s: hivemind_ir::SrcSpan) -> Span {
     Span::new(s.start as usize, s.end as usize)
 }
 
-/// CPU utilisation of each fleet and the cloud under plan `p`.
+/// CPU (and radio) utilisation of each fleet and the cloud under plan `p`.
 fn utilisation(graph: &TaskGraph, p: &Plan) -> String {
     let shown = |b: u64| {
         format!(
@@ -310,14 +310,18 @@ fn utilisation(graph: &TaskGraph, p: &Plan) -> String {
         .iter()
         .map(|f| {
             format!(
-                "{} {}",
+                "{} CPU {}, radio {}",
                 graph.fleets[f.fleet.index()].name,
-                shown(f.cpu_busy_permille)
+                shown(f.cpu_busy_permille),
+                shown(f.radio_busy_permille)
             )
         })
         .collect();
     if graph.cloud.is_some() {
-        parts.push(format!("cloud {}", shown(p.predicted.cloud_busy_permille)));
+        parts.push(format!(
+            "cloud CPU {}",
+            shown(p.predicted.cloud_busy_permille)
+        ));
     }
     parts.join(", ")
 }
@@ -330,18 +334,28 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
             let reqs: Vec<_> = c.requirements.iter().filter_map(|id| graph.requirements.iter().find(|r| r.id == *id)).collect();
             let names: Vec<String> = reqs.iter().map(|r| format!("`{}`", r.text.trim_start_matches("require "))).collect();
             let mut names = names;
-            for &f in &c.capacity {
-                names.push(match graph.fleets.get(f) {
-                    Some(fleet) => format!("the CPU capacity of fleet `{}`", fleet.name),
-                    None => "the CPU capacity of the cloud".to_string(),
+            let capacities: Vec<(Option<&hivemind_ir::Fleet>, bool)> = c
+                .capacity
+                .iter()
+                .map(|&i| {
+                    let (f, radio) = crate::encode::capacity_name(graph.fleets.len(), i);
+                    (f.and_then(|f| graph.fleets.get(f)), radio)
+                })
+                .collect();
+            for &(fleet, radio) in &capacities {
+                names.push(match (fleet, radio) {
+                    (Some(fleet), true) => format!("the radio capacity of fleet `{}` ({} per device)", fleet.name, bandwidth(fleet.radio_bps)),
+                    (Some(fleet), false) => format!("the CPU capacity of fleet `{}`", fleet.name),
+                    (None, _) => "the CPU capacity of the cloud".to_string(),
                 });
             }
-            let message = match (names.len(), c.pins.len(), c.capacity.first()) {
+            let message = match (names.len(), c.pins.len(), capacities.first()) {
                 (1, 0, None) => format!("{} cannot hold with any placement", names[0]),
                 (1, 0, Some(_)) => format!("no placement fits {}", names[0]),
-                (1, _, Some(&f)) => match graph.fleets.get(f) {
-                    Some(fleet) => format!("the tasks pinned to fleet `{}` need more CPU than it has", fleet.name),
-                    None => "the tasks pinned to the cloud need more CPU than it has".to_string(),
+                (1, _, Some(&(fleet, radio))) => match (fleet, radio) {
+                    (Some(fleet), true) => format!("with these pins, fleet `{}` must move more data than its radios carry ({} per device)", fleet.name, bandwidth(fleet.radio_bps)),
+                    (Some(fleet), false) => format!("the tasks pinned to fleet `{}` need more CPU than it has", fleet.name),
+                    (None, _) => "the tasks pinned to the cloud need more CPU than it has".to_string(),
                 },
                 (1, _, None) => format!("{} cannot hold with these pins", names[0]),
                 _ => format!("{} cannot all hold together", names.join(" and ")),
@@ -355,23 +369,27 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
                 };
                 d = d.label(span(r.span), label);
             }
-            for &f in &c.capacity {
-                let (decl, what) = match graph.fleets.get(f) {
-                    Some(fleet) => (Some(fleet.span), format!("{} x {} cores", fleet.count, fleet.cores)),
-                    None => (graph.cloud.as_ref().map(|c| c.span), "all servers".to_string()),
+            for &(fleet, radio) in &capacities {
+                let (decl, label) = match (fleet, radio) {
+                    (Some(fleet), true) => (Some(fleet.span), format!("not enough radio here ({} per device) for the data its tasks send and receive", bandwidth(fleet.radio_bps))),
+                    (Some(fleet), false) => (Some(fleet.span), format!("not enough CPU here ({} x {} cores) for the work placed on it", fleet.count, fleet.cores)),
+                    (None, _) => (graph.cloud.as_ref().map(|c| c.span), "not enough CPU here (all servers) for the work placed on it".to_string()),
                 };
                 if let Some(decl) = decl {
-                    d = d.label(span(decl), format!("not enough CPU here ({what}) for the work placed on it"));
+                    d = d.label(span(decl), label);
                 }
             }
             for t in &c.pins {
                 let task = &graph.tasks[t.index()];
                 d = d.label(span(task.pin_span.unwrap_or(task.span)), format!("`{}` is pinned here", task.name));
             }
-            let help = if !c.capacity.is_empty() && !c.pins.is_empty() {
+            let radio = capacities.iter().any(|&(_, radio)| radio);
+            let help = if radio && !c.pins.is_empty() {
+                "remove a pin so the synthesizer can process the data where it is produced, or send less (smaller data, a longer `every`)".to_string()
+            } else if !c.capacity.is_empty() && !c.pins.is_empty() {
                 "remove a pin so the synthesizer can move work elsewhere, or lower the work or its rate".to_string()
             } else if !c.capacity.is_empty() {
-                "add devices or servers, or lower the work or its rate (`every`)".to_string()
+                "add devices, servers or radio bandwidth, or lower the work, the data sizes or their rate (`every`)".to_string()
             } else if c.pins.is_empty() {
                 "relax the bound, or change the mission (devices, work, data sizes) or the cost profile".to_string()
             } else {
@@ -380,4 +398,13 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
             d.help(help)
         })
         .collect()
+}
+
+/// A link rate as users write it.
+fn bandwidth(bps: u64) -> String {
+    if bps >= 1_000_000 {
+        format!("{} Mbit/s", bps as f64 / 1e6)
+    } else {
+        format!("{} kbit/s", bps as f64 / 1e3)
+    }
 }
