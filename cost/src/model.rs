@@ -35,6 +35,9 @@ pub struct TaskCosts {
     pub busy_us_per_hour: [u64; 3],
 }
 
+/// Bytes per hour on up to two fleets' radios.
+pub type RadioLoad = [(Option<FleetId>, u64); 2];
+
 /// Coefficients of one edge per (producer modality, consumer modality).
 #[derive(Debug, Clone, Default)]
 pub struct EdgeCosts {
@@ -46,7 +49,7 @@ pub struct EdgeCosts {
     pub uplink_bytes_per_hour: [[u64; 3]; 3],
     /// Bytes per hour the transfer puts on fleets' radios (the sender's and,
     /// device to device, the receiver's; up and down share the medium).
-    pub radio_load: [[[(Option<FleetId>, u64); 2]; 3]; 3],
+    pub radio_load: [[RadioLoad; 3]; 3],
 }
 
 /// A placement's predicted metrics.
