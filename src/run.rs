@@ -35,7 +35,7 @@ pub fn run(file: &Path, seed: u64, kill: u32, json: bool) -> Result<ExitCode> {
     if synthesis.status != Status::Optimal {
         eprintln!("{name}: running a plan that is feasible but not proven optimal");
     }
-    let duration = Micros(graph.duration_us.unwrap_or(600_000_000));
+    let duration = Micros(graph.duration_us);
     // The simulated fleet takes the times the cost model predicts for the plan.
     let timing = Timing::predicted(&CostModel::new(&graph, Profile::default())?, &plan);
     let predicted = plan.predicted.requirements.clone();

@@ -25,8 +25,6 @@ pub struct Config {
     pub straggler_min_samples: u64,
     /// Extra attempts a straggling instance may get.
     pub max_relaunches: u32,
-    /// Lane width when the mission gives none.
-    pub default_lane_mm: u64,
     /// After the mission ends, work still unfinished this long is failed
     /// with a reason (so every accepted instance is resolved).
     pub drain_timeout_us: u64,
@@ -62,7 +60,6 @@ impl Default for Config {
             repartition_fanout: 4,
             straggler_min_samples: 8,
             max_relaunches: 1,
-            default_lane_mm: 10_000,
             drain_timeout_us: 60_000_000,
             pool: PoolConfig::default(),
         }

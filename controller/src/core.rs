@@ -315,12 +315,7 @@ impl Controller {
             |c| (c.servers, c.cores_per_server),
         );
         let mut pool = Pool::new(g.config.pool.clone(), servers, cores);
-        let d = Derived::new(
-            &g.graph,
-            &g.plan,
-            g.config.default_lane_mm,
-            g.config.pool.heavy_ops,
-        );
+        let d = Derived::new(&g.graph, &g.plan, g.config.pool.heavy_ops);
         for (i, p) in g.plan.tasks.iter().enumerate() {
             if p.modality.is_cloud() {
                 pool.declare(&d.function[i], d.heavy[i]);
@@ -391,12 +386,7 @@ impl Controller {
 
     fn from_snapshot(s: Snapshot) -> Controller {
         let st = s.state;
-        let d = Derived::new(
-            &st.graph,
-            &st.plan,
-            st.config.default_lane_mm,
-            st.config.pool.heavy_ops,
-        );
+        let d = Derived::new(&st.graph, &st.plan, st.config.pool.heavy_ops);
         Controller {
             st,
             d,
@@ -534,9 +524,7 @@ impl Controller {
         }
         self.st.phase = Phase::Running;
         self.st.started_at = Some(now);
-        if let Some(d) = self.st.graph.duration_us {
-            self.timer(now.plus(d), Timer::MissionEnd);
-        }
+        self.timer(now.plus(self.st.graph.duration_us), Timer::MissionEnd);
         for w in self.st.plan.prewarm.clone() {
             self.st.pool.prewarm(&w.function, w.workers, &mut self.out);
         }
@@ -641,8 +629,8 @@ impl Controller {
         }
         self.timer(now, Timer::Tick);
         if self.st.phase == Phase::Running {
-            if let (Some(s), Some(d)) = (self.st.started_at, self.st.graph.duration_us) {
-                self.timer(s.plus(d), Timer::MissionEnd);
+            if let Some(s) = self.st.started_at {
+                self.timer(s.plus(self.st.graph.duration_us), Timer::MissionEnd);
             }
         }
         for (i, k) in self.st.kinds.iter().enumerate() {

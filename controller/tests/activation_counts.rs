@@ -213,7 +213,7 @@ fn example_missions_execute_what_the_cost_model_predicts() {
         let mut g = hivemind_dsl::compile(s.source, s.file)
             .graph
             .expect("example compiles");
-        g.duration_us = Some(20_000_000);
+        g.duration_us = 20_000_000;
         assert_agree(s.id, &g, None, 1);
     }
 }

@@ -126,12 +126,6 @@ pub struct CostModel<'g> {
     pub objectives: Vec<ir::Objective>,
 }
 
-/// When a mission states no duration, battery figures are per hour of operation.
-pub const DEFAULT_DURATION_US: u64 = 3_600_000_000;
-
-/// Objectives when the mission states none: meet the deadlines fastest, then save energy.
-pub const DEFAULT_OBJECTIVES: [ir::Objective; 2] = [ir::Objective::Latency, ir::Objective::Energy];
-
 pub fn modality_index(m: Modality) -> usize {
     match m {
         Modality::Edge => 0,
@@ -159,7 +153,7 @@ impl<'g> CostModel<'g> {
                 });
             }
         }
-        let duration_us = graph.duration_us.unwrap_or(DEFAULT_DURATION_US);
+        let duration_us = graph.duration_us;
         let topo = hivemind_ir::topological_order(graph);
         let rates = activation::rates(graph, &topo, duration_us);
         let mut model = CostModel {
@@ -189,11 +183,7 @@ impl<'g> CostModel<'g> {
             },
             topo,
             rates: Vec::new(),
-            objectives: if graph.objectives.is_empty() {
-                DEFAULT_OBJECTIVES.to_vec()
-            } else {
-                graph.objectives.clone()
-            },
+            objectives: graph.objectives.clone(),
             profile,
         };
         model.motion_uj = graph

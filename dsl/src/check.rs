@@ -125,14 +125,20 @@ pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
             sha256: format!("{:x}", Sha256::digest(src.as_bytes())),
             bytes: src.len() as u64,
         },
-        duration_us,
+        duration_us: duration_us.unwrap_or(ir::defaults::MISSION_DURATION_US),
+        duration_stated: duration_us.is_some(),
         areas: cx.areas,
         fleets: cx.fleets,
         cloud: cx.cloud,
         tasks,
         edges,
         requirements,
-        objectives,
+        objectives_stated: !objectives.is_empty(),
+        objectives: if objectives.is_empty() {
+            ir::defaults::OBJECTIVES.to_vec()
+        } else {
+            objectives
+        },
         policies,
     });
     Checked { graph, diagnostics }

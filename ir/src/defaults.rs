@@ -12,3 +12,13 @@ pub const PERCENTILE_BP: u32 = 10_000;
 pub const HEARTBEAT_PERIOD_US: u64 = 1_000_000;
 /// …and a device silent for 3 s is declared failed and its work repartitioned.
 pub const FAILURE_SILENCE_US: u64 = 3_000_000;
+/// A mission that states no `duration` runs, and is costed, for an hour.
+pub const MISSION_DURATION_US: u64 = 3_600_000_000;
+/// Sweep lanes of `cover` without `lane`: 10 m, a camera's useful swath at
+/// survey altitude (HiveMind's drones flew ~10 m lanes).
+pub const LANE_MM: u64 = 10_000;
+/// Objectives when the mission states none: meet the deadlines fastest, then save energy.
+pub const OBJECTIVES: [crate::graph::Objective; 2] = [
+    crate::graph::Objective::Latency,
+    crate::graph::Objective::Energy,
+];

@@ -24,8 +24,10 @@ pub struct TaskGraph {
     pub schema_version: u32,
     pub mission: String,
     pub source: SourceInfo,
-    /// Planned mission length, if the mission states one.
-    pub duration_us: Option<u64>,
+    /// Mission length: as written, else [`crate::defaults::MISSION_DURATION_US`].
+    pub duration_us: u64,
+    /// Whether the mission wrote `duration`.
+    pub duration_stated: bool,
     pub areas: Vec<Area>,
     pub fleets: Vec<Fleet>,
     pub cloud: Option<Cloud>,
@@ -34,8 +36,11 @@ pub struct TaskGraph {
     /// edges from `flow` that carry no data.
     pub edges: Vec<Edge>,
     pub requirements: Vec<Requirement>,
-    /// Lexicographic: the first is optimised first.
+    /// Lexicographic: the first is optimised first. The mission's, else
+    /// [`crate::defaults::OBJECTIVES`].
     pub objectives: Vec<Objective>,
+    /// Whether the mission wrote `minimize`.
+    pub objectives_stated: bool,
     pub policies: Policies,
 }
 
@@ -344,10 +349,11 @@ pub enum Trigger {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Behaviour {
-    /// Sweep the area in lanes of the given width (default: the camera's swath, chosen later).
+    /// Sweep the area in lanes of the given width (as written, else
+    /// [`crate::defaults::LANE_MM`]).
     Cover {
         area: AreaId,
-        lane_mm: Option<u64>,
+        lane_mm: u64,
     },
     GotoPoint {
         point: PointMm,

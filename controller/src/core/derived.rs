@@ -46,7 +46,7 @@ pub struct Derived {
 }
 
 impl Derived {
-    pub fn new(graph: &TaskGraph, plan: &Plan, default_lane_mm: u64, heavy_ops: u64) -> Derived {
+    pub fn new(graph: &TaskGraph, plan: &Plan, heavy_ops: u64) -> Derived {
         let n = graph.tasks.len();
         let succ = graph.successors();
         let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); n];
@@ -87,7 +87,7 @@ impl Derived {
             ..Derived::default()
         };
         let topo = hivemind_ir::topological_order(graph);
-        let rates = activation::rates(graph, &topo, graph.duration_us.unwrap_or(0));
+        let rates = activation::rates(graph, &topo, graph.duration_us);
         let origin = activation::origin_fleets(graph, &topo);
         for (t, p) in graph.tasks.iter().zip(&plan.tasks) {
             let pacer = activation::join_pacer(graph, &rates, t.id);
@@ -112,7 +112,7 @@ impl Derived {
                     task: t.id,
                     fleet,
                     area,
-                    lane_mm: lane_mm.unwrap_or(default_lane_mm),
+                    lane_mm,
                 }),
                 Some(Behaviour::GotoPoint { point }) => {
                     d.behaviours

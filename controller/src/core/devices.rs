@@ -271,7 +271,7 @@ impl Controller {
             .cover
             .iter()
             .find(|c| c.area == area && c.fleet == d.fleet)
-            .map_or(self.st.config.default_lane_mm, |c| c.lane_mm);
+            .map_or(hivemind_ir::defaults::LANE_MM, |c| c.lane_mm);
         let strips: Vec<Strip> = d.cover.iter().filter(|s| s.area == area).copied().collect();
         self.out.push_back(Effect::Behave {
             device: id,

@@ -383,7 +383,7 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                     .get(area.name.as_str())
                     .map(|&a| Behaviour::Cover {
                         area: a,
-                        lane_mm: None,
+                        lane_mm: ir::defaults::LANE_MM,
                     });
                 if b.is_none() {
                     unknown_area(cx, area);
@@ -515,7 +515,7 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                     }
                     task.behaviour = Some(Behaviour::Cover {
                         area,
-                        lane_mm: Some(w as u64),
+                        lane_mm: w as u64,
                     });
                 }
             }

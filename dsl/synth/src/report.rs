@@ -126,11 +126,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
         );
     }
     if s.status == Status::Optimal {
-        let stated = if graph.objectives.is_empty() {
-            hivemind_cost::DEFAULT_OBJECTIVES.len()
-        } else {
-            graph.objectives.len()
-        };
+        let stated = graph.objectives.len();
         let _ = match s.proven_by_bound {
             0 => writeln!(out, "proof: z3 search"),
             n if n >= stated => writeln!(
@@ -143,15 +139,16 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             ),
         };
     }
-    let objectives: Vec<String> = if graph.objectives.is_empty() {
-        vec!["latency".into(), "energy (default)".into()]
-    } else {
-        graph
-            .objectives
-            .iter()
-            .map(|o| format!("{o:?}").to_lowercase())
-            .collect()
-    };
+    let mut objectives: Vec<String> = graph
+        .objectives
+        .iter()
+        .map(|o| format!("{o:?}").to_lowercase())
+        .collect();
+    if !graph.objectives_stated {
+        if let Some(last) = objectives.last_mut() {
+            last.push_str(" (default)");
+        }
+    }
     let _ = writeln!(out, "objectives: {}", objectives.join(", then "));
     let columns: Vec<(&str, Option<&Plan>)> = vec![
         ("chosen", s.plan.as_ref()),
