@@ -3,10 +3,12 @@
 //! exhaustive oracle, the greedy heuristic, the reports and the simulator
 //! evaluate them directly. No solver and no IO here.
 
+pub mod coverage;
 pub mod model;
 pub mod predict;
 pub mod profile;
 
+pub use coverage::{coverage, Coverage};
 pub use model::*;
 pub use predict::{baseline, inputs_hash, plan_for, predicted};
 pub use profile::{Profile, ProfileError};

@@ -20,6 +20,9 @@ pub struct Conflict {
     pub pins: Vec<TaskId>,
     /// Fleets (by index; the cloud is `fleets.len()`) whose CPU capacity takes part.
     pub capacity: Vec<usize>,
+    /// Cover tasks whose fleet cannot sweep the area within the mission
+    /// (`hivemind_cost::coverage`; no placement changes it).
+    pub coverage: Vec<TaskId>,
     /// For each requirement: the best predicted value reachable under the pins,
     /// in the requirement's unit (µs, n$/h, basis points).
     pub best: Vec<(u32, i64)>,
@@ -77,6 +80,7 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
                 .collect(),
             pins: core.pins,
             capacity: core.capacity,
+            coverage: Vec::new(),
         })
         .collect()
 }

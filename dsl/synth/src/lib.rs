@@ -154,7 +154,16 @@ fn synthesize_in_context(
     // and proves it when it reaches the stage's lower bound.
     let mut progress = Progress::default();
     let incumbent = greedy.as_ref().map(|(a, _)| a.as_slice());
-    let (status, chosen) =
+    // A fleet that cannot sweep its area in time makes every placement
+    // infeasible: no search.
+    let short_coverage: Vec<hivemind_ir::TaskId> = hivemind_cost::coverage(graph)
+        .into_iter()
+        .filter(|c| !c.fits())
+        .map(|c| c.task)
+        .collect();
+    let (status, chosen) = if !short_coverage.is_empty() {
+        (Status::Infeasible, None)
+    } else {
         match lexmin_timed(&enc, &mut presolve, incumbent, &[], deadline, &mut progress)? {
             Lexmin::Optimal(a) => (
                 Status::Optimal,
@@ -199,8 +208,20 @@ fn synthesize_in_context(
                     }
                 }
             }
-        };
-    let conflicts = if status == Status::Infeasible {
+        }
+    };
+    let conflicts = if !short_coverage.is_empty() {
+        short_coverage
+            .into_iter()
+            .map(|task| Conflict {
+                requirements: Vec::new(),
+                pins: Vec::new(),
+                capacity: Vec::new(),
+                coverage: vec![task],
+                best: Vec::new(),
+            })
+            .collect()
+    } else if status == Status::Infeasible {
         explain::conflicts(&model, options.timeout)
     } else {
         Vec::new()

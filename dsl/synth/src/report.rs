@@ -14,7 +14,11 @@ use std::fmt::Write;
 pub fn time(us: i64) -> String {
     let a = us.unsigned_abs() as f64;
     let sign = if us < 0 { "-" } else { "" };
-    if a >= 60_000_000.0 {
+    if a >= 172_800e6 {
+        format!("{sign}{:.1} days", a / 86_400e6)
+    } else if a >= 7_200e6 {
+        format!("{sign}{:.1} h", a / 3_600e6)
+    } else if a >= 60_000_000.0 {
         format!("{sign}{:.1} min", a / 60e6)
     } else if a >= 1_000_000.0 {
         format!("{sign}{:.2} s", a / 1e6)
@@ -325,9 +329,13 @@ fn utilisation(graph: &TaskGraph, p: &Plan) -> String {
 
 /// One diagnostic per conflict, labelled at the requirements and pins.
 pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
+    let sweeps = hivemind_cost::coverage(graph);
     s.conflicts
         .iter()
         .map(|c| {
+            if let Some(cov) = c.coverage.first().and_then(|t| sweeps.iter().find(|x| x.task == *t)) {
+                return coverage_diagnostic(graph, cov);
+            }
             let reqs: Vec<_> = c.requirements.iter().filter_map(|id| graph.requirements.iter().find(|r| r.id == *id)).collect();
             let names: Vec<String> = reqs.iter().map(|r| format!("`{}`", r.text.trim_start_matches("require "))).collect();
             let mut names = names;
@@ -404,4 +412,40 @@ fn bandwidth(bps: u64) -> String {
     } else {
         format!("{} kbit/s", bps as f64 / 1e3)
     }
+}
+
+/// A fleet that cannot sweep its area within the mission.
+fn coverage_diagnostic(graph: &TaskGraph, c: &hivemind_cost::Coverage) -> Diagnostic {
+    let task = &graph.tasks[c.task.index()];
+    let fleet = &graph.fleets[c.fleet.index()];
+    let area = &graph.areas[c.area.index()];
+    let km = |mm: u128| format!("{:.1} km", mm as f64 / 1e6);
+    let need = i64::try_from(c.time_us).unwrap_or(i64::MAX);
+    let mut d = Diagnostic::error(
+        Code::Infeasible,
+        format!(
+            "fleet `{}` cannot cover `{}` within the mission: each of its {} devices needs {} and the mission lasts {}",
+            fleet.name,
+            area.name,
+            fleet.count,
+            time(need),
+            time(i64::try_from(c.duration_us).unwrap_or(i64::MAX)),
+        ),
+    )
+    .label(
+        span(task.span),
+        format!(
+            "{} of {} m lanes per device, plus {} to reach the area",
+            km(c.sweep_mm),
+            c.lane_mm as f64 / 1000.0,
+            km(c.transit_mm)
+        ),
+    )
+    .label(
+        span(fleet.span),
+        format!("{} devices at {} m/s", fleet.count, c.speed_mm_s as f64 / 1000.0),
+    )
+    .label(span(area.span), "the area to cover");
+    d = d.help("add devices, raise their speed, widen the lanes (`lane`), cover a smaller area, or lengthen `duration`");
+    d
 }

@@ -1,0 +1,135 @@
+//! Whether each fleet can sweep the areas it is asked to cover within the
+//! mission. Placement does not change it (cover tasks always run on their
+//! fleet), so it is checked once per mission, before any search.
+//!
+//! Model: lanes of the task's width over the area's enclosed surface give the
+//! total sweep length, shared evenly by the fleet's devices; each device also
+//! travels once from its home (the origin when none is given) to the area's
+//! bounding box. Time = distance / cruise speed. Turns and acceleration are
+//! not charged, so the estimate is optimistic: a mission refused here is
+//! certainly impossible.
+
+use hivemind_ir::{AreaShape, Behaviour, FleetId, PointMm, TaskGraph, TaskId};
+
+/// One cover task's sweep, per device of its fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    pub task: TaskId,
+    pub fleet: FleetId,
+    pub area: hivemind_ir::AreaId,
+    pub lane_mm: u64,
+    /// Lane length each device flies or drives.
+    pub sweep_mm: u128,
+    /// From home to the area.
+    pub transit_mm: u128,
+    pub speed_mm_s: u64,
+    /// Time each device needs: (sweep + transit) / speed, rounded up.
+    pub time_us: u128,
+    pub duration_us: u64,
+}
+
+impl Coverage {
+    pub fn fits(&self) -> bool {
+        self.time_us <= u128::from(self.duration_us)
+    }
+}
+
+/// Every cover task whose fleet states a speed, in task order.
+pub fn coverage(graph: &TaskGraph) -> Vec<Coverage> {
+    graph
+        .tasks
+        .iter()
+        .filter_map(|t| {
+            let Some(Behaviour::Cover { area, lane_mm }) = t.behaviour else {
+                return None;
+            };
+            let fleet = hivemind_ir::plan::edge_fleet(graph, t.id)?;
+            let f = graph.fleets.get(fleet.index())?;
+            let a = graph.areas.get(area.index())?;
+            let speed = f.speed_mm_s.filter(|&s| s > 0)?;
+            let devices = u128::from(f.count.max(1));
+            let sweep_mm = (a.size_mm2 / u128::from(lane_mm.max(1))).div_ceil(devices);
+            let transit_mm =
+                distance_to_box(f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 }), &a.shape);
+            let time_us = (sweep_mm + transit_mm)
+                .saturating_mul(1_000_000)
+                .div_ceil(u128::from(speed));
+            Some(Coverage {
+                task: t.id,
+                fleet,
+                area,
+                lane_mm,
+                sweep_mm,
+                transit_mm,
+                speed_mm_s: speed,
+                time_us,
+                duration_us: graph.duration_us,
+            })
+        })
+        .collect()
+}
+
+/// Straight-line distance from `p` to the shape's bounding box (0 inside).
+fn distance_to_box(p: PointMm, shape: &AreaShape) -> u128 {
+    let (lo, hi) = match shape {
+        AreaShape::Rect { min, max } => (*min, *max),
+        AreaShape::Polygon { points } => {
+            let xs = points.iter().map(|q| q.x_mm);
+            let ys = points.iter().map(|q| q.y_mm);
+            (
+                PointMm {
+                    x_mm: xs.clone().min().unwrap_or(0),
+                    y_mm: ys.clone().min().unwrap_or(0),
+                },
+                PointMm {
+                    x_mm: xs.max().unwrap_or(0),
+                    y_mm: ys.max().unwrap_or(0),
+                },
+            )
+        }
+    };
+    let gap = |v: i64, a: i64, b: i64| -> u128 {
+        let d = if v < a {
+            i128::from(a) - i128::from(v)
+        } else if v > b {
+            i128::from(v) - i128::from(b)
+        } else {
+            0
+        };
+        d.unsigned_abs()
+    };
+    let (dx, dy) = (gap(p.x_mm, lo.x_mm, hi.x_mm), gap(p.y_mm, lo.y_mm, hi.y_mm));
+    isqrt(dx.saturating_mul(dx).saturating_add(dy.saturating_mul(dy)))
+}
+
+/// ⌈√n⌉ (so a distance is never under-counted).
+fn isqrt(n: u128) -> u128 {
+    if n == 0 {
+        return 0;
+    }
+    let mut x = (n as f64).sqrt() as u128;
+    while x.checked_mul(x).is_none_or(|v| v > n) {
+        x -= 1;
+    }
+    while x.checked_mul(x).is_some_and(|v| v < n) {
+        x += 1;
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_to_a_box_is_zero_inside_and_rounded_up_outside() {
+        let r = AreaShape::Rect {
+            min: PointMm { x_mm: 0, y_mm: 0 },
+            max: PointMm { x_mm: 10, y_mm: 10 },
+        };
+        assert_eq!(distance_to_box(PointMm { x_mm: 5, y_mm: 5 }, &r), 0);
+        assert_eq!(distance_to_box(PointMm { x_mm: 13, y_mm: 14 }, &r), 5);
+        assert_eq!(distance_to_box(PointMm { x_mm: -1, y_mm: -1 }, &r), 2);
+        assert_eq!(isqrt(u128::from(u64::MAX) * 4), 2 * (1u128 << 32));
+    }
+}
