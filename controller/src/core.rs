@@ -186,6 +186,8 @@ pub struct Counters {
     /// Results from an attempt no longer live (failed device) that still won.
     pub stale_results_merged: u64,
     pub unknown_results: u64,
+    /// Journaled messages from an epoch no longer accepted (stale
+    /// heartbeats get their resync but are soft, so not counted).
     pub stale_messages: u64,
     pub retries: u64,
     pub low_battery_returns: u64,
