@@ -195,11 +195,12 @@ fn main() {
     let records: Vec<Record> = log
         .iter()
         .filter_map(|(at, input)| match input {
+            // What the core journals: every event but heartbeats.
+            Input::Event(Event::Heartbeat { .. }) | Input::Timeout => None,
             Input::Event(e) => Some(Record::Event {
                 at: *at,
                 event: e.clone(),
             }),
-            Input::Timeout => None,
         })
         .take(300_000)
         .collect();

@@ -4,7 +4,7 @@
 //!
 //! Durable state lives in [`State`] (serde, so a snapshot is the state
 //! itself) and changes only through journaled records, applied by one
-//! function ([`Controller::replay`]) both live and on recovery: an event
+//! function (`Controller::replay`) both live and on recovery: an event
 //! (every event but heartbeats), a timer that changed state
 //! (`Record::Timeout`), a device declared silent (`Record::DeviceSilent`).
 //! The record is the first effect of its handling, so anything that

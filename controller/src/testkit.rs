@@ -5,8 +5,9 @@
 //! slowed or cut off (buffering their results until they reconnect);
 //! workers with cold starts; a controller that can crash and restart from
 //! its journal. The world drives the core only through its seam (`handle`,
-//! `handle_timeout` at `poll_timeout`, `poll_effect`) and never reads core
-//! state to decide what a device or worker does. Everything is ordered by
+//! `handle_timeout` at `poll_timeout`, `poll_effect`): it reads the mission
+//! (the fleets to simulate) from the core once, and nothing of the core's
+//! state after that. Everything is ordered by
 //! (time, sequence), the world's items before the core's deadlines at the
 //! same instant, and random only through a seeded [`Rng`], so a run is a
 //! pure function of its inputs. The full simulator (links, motion, battery,
@@ -189,6 +190,8 @@ pub struct World {
     pub timeouts_handled: u64,
     /// Controller crashes recovered from the journal.
     pub restarts: u64,
+    /// The core published that the mission finished or aborted.
+    pub over: bool,
 }
 
 impl World {
@@ -212,6 +215,7 @@ impl World {
             events_handled: 0,
             timeouts_handled: 0,
             restarts: 0,
+            over: false,
         };
         w.absorb();
         let fleets: Vec<(FleetId, u32, u64, Option<PointMm>)> = w
@@ -345,7 +349,15 @@ impl World {
                 }
                 Effect::Device { device, epoch, msg } => self.device_hears(*device, *epoch, msg),
                 Effect::Pool(a) => self.pool_does(a),
-                Effect::Publish(p) => self.publications.push((self.now, p.clone())),
+                Effect::Publish(p) => {
+                    if matches!(
+                        p,
+                        Publication::MissionFinished | Publication::MissionAborted { .. }
+                    ) {
+                        self.over = true;
+                    }
+                    self.publications.push((self.now, p.clone()));
+                }
             }
             if self.keep_effects {
                 self.effects.push((self.now, e));
@@ -642,10 +654,7 @@ impl World {
 
     /// Run until the mission finished or aborted (or `limit`).
     pub fn run_to_end(&mut self, limit: Micros) {
-        while !matches!(
-            self.ctl.state().phase,
-            crate::core::Phase::Finished | crate::core::Phase::Aborted { .. }
-        ) {
+        while !self.over {
             if self.next_at().is_none_or(|at| at > limit) {
                 break;
             }
