@@ -503,12 +503,13 @@ impl Controller {
         let centre = s.centre_x();
         let by_strip = owned
             .iter()
-            .min_by_key(|(x, o)| ((x.centre_x() - centre).abs(), *o))
+            .min_by_key(|(x, o)| (x.centre_x().abs_diff(centre), *o))
             .map(|&(_, o)| o);
         let by_position = || {
             survivors
                 .iter()
-                .filter_map(|o| Some(((self.st.devices.get(o)?.position.x_mm - centre).abs(), *o)))
+                // Positions come from telemetry: no arithmetic that can overflow.
+                .filter_map(|o| Some((self.st.devices.get(o)?.position.x_mm.abs_diff(centre), *o)))
                 .min()
                 .map(|(_, o)| o)
         };
@@ -540,7 +541,7 @@ fn share_strip(
         let r = (hi < owned.len() && owned[hi].0.x_min == right).then_some(hi);
         let take_left = match (l, r) {
             (Some(l), Some(r)) => {
-                (centre - owned[l].0.centre_x()).abs() <= (owned[r].0.centre_x() - centre).abs()
+                centre.abs_diff(owned[l].0.centre_x()) <= centre.abs_diff(owned[r].0.centre_x())
             }
             (Some(_), None) => true,
             (None, Some(_)) => false,
@@ -553,7 +554,7 @@ fn share_strip(
         };
         // Every piece at least 1 mm wide (a zero-width area has only one).
         let pieces = hi - lo + 1;
-        if pieces > 1 && new_right - new_left < pieces as i64 {
+        if pieces > 1 && new_right.abs_diff(new_left) < pieces as u64 {
             break;
         }
         if take_left {
