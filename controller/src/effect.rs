@@ -8,8 +8,9 @@
 //!   before it is durable.
 //! * [`Effect::Device`]: a [`DeviceMsg`] for one registration (`epoch`) of a
 //!   device — its registration, tasks, behaviours, cancels, acks, resyncs.
-//!   A driver drops a message whose epoch is no longer the device's
-//!   current connection (the device re-registered meanwhile).
+//!   The epoch names the connection it is for: a runtime drops a message
+//!   for a registration the device has since replaced, and sends a
+//!   `Resync` over the stale one that spoke.
 //! * [`Effect::Pool`]: a [`PoolAction`] for the serverless function pool —
 //!   start/stop workers, invoke, cancel, ack.
 //! * [`Effect::Publish`]: telemetry and progress for observers (MQTT,
