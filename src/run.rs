@@ -70,7 +70,13 @@ pub fn run(file: &Path, seed: u64, kill: u32, json: bool) -> Result<ExitCode> {
     } else {
         print!(
             "{}",
-            render(&report, &predicted, duration, kill, world.events_handled)
+            render(
+                &report,
+                &predicted,
+                duration,
+                kill,
+                (world.events_handled, world.timeouts_handled)
+            )
         );
     }
     Ok(
@@ -91,13 +97,13 @@ fn render(
     predicted: &[RequirementOutcome],
     duration: Micros,
     killed: u32,
-    events: u64,
+    (events, timeouts): (u64, u64),
 ) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "mission {}: {:?} after {:.0} s of virtual time ({events} events, seed {})",
+        "mission {}: {:?} after {:.0} s of virtual time ({events} events, {timeouts} timeouts, seed {})",
         r.mission,
         r.phase,
         duration.0 as f64 / 1e6,

@@ -1,9 +1,11 @@
 //! Throughput of the controller core (not a timed test: prints numbers).
 //!
 //! 1. A deterministic world runs a mission on 10,000 devices until 1,000,000
-//!    task instances were created, recording every input event.
-//! 2. The recorded events are replayed through a fresh core, timing each
-//!    `handle` (+ draining its effects): events/s and p99 per event.
+//!    task instances were created, recording every call into the core
+//!    (events and timeouts).
+//! 2. The recorded calls are replayed through a fresh core, timing each
+//!    `handle` / `handle_timeout` (+ draining its effects): calls/s and p99
+//!    per call.
 //! 3. Heap bytes of controller state per idle (joined, heartbeating) device,
 //!    measured with a counting allocator.
 //! 4. Journal appends with group commit (one fsync per 1,000 records).
@@ -15,7 +17,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use hivemind_controller::journal::Journal;
-use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
+use hivemind_controller::testkit::{simple_plan, Input, World, WorldConfig};
 use hivemind_controller::{Config, Controller, DeviceId, Epoch, Event, Micros, Record};
 use hivemind_ir::{FleetId, PointMm};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -109,8 +111,10 @@ fn main() {
     }
     let log = std::mem::take(&mut w.log);
     println!(
-        "recorded {} events ({} instances, {} devices, {:.1} s virtual) in {:.1} s",
+        "recorded {} calls ({} events, {} timeouts; {} instances, {} devices, {:.1} s virtual) in {:.1} s",
         log.len(),
+        w.events_handled,
+        w.timeouts_handled,
         w.ctl.instances_created(),
         devices(),
         t.0 as f64 / 1e6,
@@ -124,9 +128,12 @@ fn main() {
     let mut per_event: Vec<u32> = Vec::with_capacity(log.len());
     let mut effects = 0u64;
     let start = Instant::now();
-    for (at, e) in log.iter() {
+    for (at, input) in log.iter() {
         let s = Instant::now();
-        c.handle(*at, e.clone());
+        match input {
+            Input::Event(e) => c.handle(*at, e.clone()),
+            Input::Timeout => c.handle_timeout(*at),
+        }
         effects += c.drain_effects().count() as u64;
         per_event.push(s.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32);
     }
@@ -134,7 +141,7 @@ fn main() {
     per_event.sort_unstable();
     let p = |q: f64| per_event[((per_event.len() as f64 * q) as usize).min(per_event.len() - 1)];
     println!(
-        "core: {:.0} events/s ({} events, {} effects, {:.2} s); per event p50 {} ns, p99 {} ns, max {} ns",
+        "core: {:.0} calls/s ({} calls, {} effects, {:.2} s); per call p50 {} ns, p99 {} ns, max {} ns",
         log.len() as f64 / secs,
         log.len(),
         effects,
@@ -187,11 +194,15 @@ fn main() {
         .journal;
     let records: Vec<Record> = log
         .iter()
-        .take(300_000)
-        .map(|(at, e)| Record::Event {
-            at: *at,
-            event: e.clone(),
+        .filter_map(|(at, input)| match input {
+            // What the core journals: every event but heartbeats.
+            Input::Event(Event::Heartbeat { .. }) | Input::Timeout => None,
+            Input::Event(e) => Some(Record::Event {
+                at: *at,
+                event: e.clone(),
+            }),
         })
+        .take(300_000)
         .collect();
     let start = Instant::now();
     let mut n = 0u64;

@@ -1,11 +1,24 @@
 //! The controller core: one deterministic state machine. Every input is an
-//! [`Event`] handled at a given `now`; every output is an [`Effect`] queued
-//! for the driver. The first effect of every `handle` is the journal record
-//! of the event, so anything that acknowledges the event comes after it.
+//! [`Event`] handled at a given `now`, or a deadline of its own timer table
+//! passing; every output is an [`Effect`] queued for the driver.
 //!
-//! State lives in [`State`] (serde, so a snapshot is the state itself);
-//! facts derived from the graph and plan live in [`derived::Derived`] and are
-//! recomputed, never journaled.
+//! Durable state lives in [`State`] (serde, so a snapshot is the state
+//! itself) and changes only through journaled records, applied by one
+//! function (`Controller::replay`) both live and on recovery: an event
+//! (every event but heartbeats), a timer that changed state
+//! (`Record::Timeout`), a device declared silent (`Record::DeviceSilent`).
+//! The record is the first effect of its handling, so anything that
+//! acknowledges it comes after it.
+//!
+//! Soft state lives beside it and is never journaled: the timer table,
+//! when each device was last heard from, and the driver's latest `now`.
+//! A timer fires only through a journaled record (when its check says it
+//! would change state), so a live run and its replay cannot diverge. After
+//! recovery the timer table is rebuilt from the state and every device is
+//! considered seen at recovery time (a grace period).
+//!
+//! Facts derived from the graph and plan live in [`derived::Derived`] and
+//! are recomputed, never journaled.
 
 mod batch;
 mod derived;
@@ -13,15 +26,16 @@ mod devices;
 mod schedule;
 
 use crate::config::Config;
-use crate::effect::{Effect, Handoff, Publication};
-use crate::event::{Command, Event, Timer};
+use crate::effect::{DeviceMsg, Effect, Handoff, Publication};
+use crate::event::{Command, Event};
 use crate::geometry::Strip;
 use crate::histogram::Histogram;
 use crate::ids::{DeviceId, Epoch, Executor, GroupId, InstanceId, WorkerId};
-use crate::pool::Pool;
+use crate::pool::{Pool, PoolAction, PoolOut};
 use crate::record::{Genesis, Record};
 use crate::rng::Rng;
 use crate::time::Micros;
+use crate::timer::{Timer, Timers};
 use derived::Derived;
 use hivemind_ir::activation::Start;
 use hivemind_ir::plan::{ChannelKind, Plan};
@@ -64,7 +78,6 @@ pub struct Device {
     pub fleet: FleetId,
     pub epoch: Epoch,
     pub status: DeviceStatus,
-    pub last_seen: Micros,
     pub battery_uj: u64,
     pub battery_at_join_uj: u64,
     /// Energy spent in earlier epochs.
@@ -163,6 +176,10 @@ pub struct Instance {
     pub affinity: Option<DeviceId>,
     pub parent: Option<Parent>,
     pub waiting: Waiting,
+    /// When the backoff of a `Waiting::Backoff` instance ends (kept so a
+    /// recovered core re-arms its retry at the same time).
+    #[serde(default)]
+    pub retry_at: Option<Micros>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +215,8 @@ pub struct Counters {
     /// Results from an attempt no longer live (failed device) that still won.
     pub stale_results_merged: u64,
     pub unknown_results: u64,
+    /// Journaled messages from an epoch no longer accepted (stale
+    /// heartbeats get their resync but are soft, so not counted).
     pub stale_messages: u64,
     pub retries: u64,
     pub low_battery_returns: u64,
@@ -274,13 +293,22 @@ pub enum RecoverError {
     Setup(#[from] SetupError),
 }
 
-/// The sans-IO controller. Drive it with [`Controller::handle`] and take
-/// effects with [`Controller::poll_effect`] until it returns `None`.
+/// The sans-IO controller. Drive it with [`Controller::handle`] and
+/// [`Controller::handle_timeout`] (at [`Controller::poll_timeout`]), and
+/// take effects with [`Controller::poll_effect`] until it returns `None`.
 #[derive(Debug, Clone)]
 pub struct Controller {
     st: State,
     d: Derived,
     out: VecDeque<Effect>,
+    /// Soft: rebuilt from `st` on recovery.
+    timers: Timers,
+    /// Soft: when each device was last heard from (heartbeat, telemetry,
+    /// join). Liveness reads it; recovery resets it to the recovery time.
+    seen: BTreeMap<DeviceId, Micros>,
+    /// Soft: the latest `now` the driver gave (`st.now` is the time of the
+    /// last journaled change), so time never goes backwards.
+    clock: Micros,
 }
 
 impl Controller {
@@ -300,7 +328,7 @@ impl Controller {
         };
         let mut c = Controller::from_genesis(genesis.clone())?;
         c.out
-            .push_back(Effect::WriteJournal(Record::Genesis(Box::new(genesis))));
+            .push_back(Effect::Journal(Record::Genesis(Box::new(genesis))));
         Ok(c)
     }
 
@@ -348,18 +376,31 @@ impl Controller {
             graph: g.graph,
             plan: g.plan,
         };
-        Ok(Controller {
+        Ok(Controller::assemble(st, d))
+    }
+
+    fn assemble(st: State, d: Derived) -> Controller {
+        Controller {
+            clock: st.now,
             st,
             d,
             out: VecDeque::new(),
-        })
+            timers: Timers::default(),
+            seen: BTreeMap::new(),
+        }
     }
 
-    /// Rebuild from journal records: the last snapshot (or the genesis) and
-    /// every event after it. The state equals the one that wrote the
-    /// records. Queued effects are then the resync: timers re-armed and live
-    /// attempts re-sent (receivers treat both idempotently).
-    pub fn recover(records: impl IntoIterator<Item = Record>) -> Result<Controller, RecoverError> {
+    /// Rebuild from journal records at `now`: the last snapshot (or the
+    /// genesis) and every record after it. The journaled state equals the
+    /// one that wrote the records. Then the soft state restarts: the timer
+    /// table is rebuilt from the state, and every device in service counts
+    /// as seen at `now` (a grace period, so nobody is declared failed
+    /// because the controller was down). Queued effects are the resync:
+    /// live attempts re-sent (receivers treat them idempotently).
+    pub fn recover(
+        now: Micros,
+        records: impl IntoIterator<Item = Record>,
+    ) -> Result<Controller, RecoverError> {
         let mut c: Option<Controller> = None;
         let mut any = false;
         for r in records {
@@ -367,11 +408,13 @@ impl Controller {
             match r {
                 Record::Genesis(g) => c = Some(Controller::from_genesis(*g)?),
                 Record::Snapshot(s) => c = Some(Controller::from_snapshot(*s)),
-                Record::Event { at, event } => {
+                r @ (Record::Event { .. }
+                | Record::Timeout { .. }
+                | Record::DeviceSilent { .. }) => {
                     let Some(c) = c.as_mut() else {
                         return Err(RecoverError::NoStart);
                     };
-                    c.apply(at, event);
+                    c.replay(r);
                     c.out.clear();
                 }
             }
@@ -380,18 +423,14 @@ impl Controller {
             return Err(RecoverError::Empty);
         }
         let mut c = c.ok_or(RecoverError::NoStart)?;
-        c.resync();
+        c.resync(now);
         Ok(c)
     }
 
     fn from_snapshot(s: Snapshot) -> Controller {
         let st = s.state;
         let d = Derived::new(&st.graph, &st.plan, st.config.pool.heavy_ops);
-        Controller {
-            st,
-            d,
-            out: VecDeque::new(),
-        }
+        Controller::assemble(st, d)
     }
 
     /// The state as a journal record; a journal may drop everything before it.
@@ -423,19 +462,74 @@ impl Controller {
         self.out.drain(..)
     }
 
-    /// Handle one event at `now` (clamped to never go backwards).
+    /// The earliest deadline of the core's timer table: call
+    /// [`Controller::handle_timeout`] then (or later). `None`: no timer
+    /// armed (not started, or the mission is over).
+    pub fn poll_timeout(&self) -> Option<Micros> {
+        self.timers.next_deadline()
+    }
+
+    /// Fire every timer due at or before `now` (including ones those
+    /// firings arm for `now` or earlier), in (deadline, arming) order. A
+    /// firing that changes state is journaled first (`Record::Timeout`); a
+    /// stale one does nothing.
+    pub fn handle_timeout(&mut self, now: Micros) {
+        let now = self.advance(now);
+        while let Some(timer) = self.timers.pop_due(now) {
+            self.fire(now, timer);
+        }
+    }
+
+    /// Handle one event at `now` (clamped to never go backwards). Its
+    /// journal record is the first effect, except for a heartbeat, which
+    /// only feeds the soft liveness state and is not journaled.
     pub fn handle(&mut self, now: Micros, event: Event) {
-        let now = now.max(self.st.now);
-        self.out.push_back(Effect::WriteJournal(Record::Event {
-            at: now,
-            event: event.clone(),
-        }));
-        self.apply(now, event);
+        let now = self.advance(now);
+        if let Event::Heartbeat { device, epoch } = event {
+            self.on_heartbeat(now, device, epoch);
+            return;
+        }
+        self.commit(Record::Event { at: now, event });
+    }
+
+    /// The driver's clock, clamped to never go backwards.
+    fn advance(&mut self, now: Micros) -> Micros {
+        self.clock = self.clock.max(now).max(self.st.now);
+        self.clock
+    }
+
+    /// Journal `record`, then apply it.
+    fn commit(&mut self, record: Record) {
+        self.out.push_back(Effect::Journal(record.clone()));
+        self.replay(record);
+    }
+
+    /// Apply a journaled record: the one path for live handling and recovery.
+    fn replay(&mut self, record: Record) {
+        match record {
+            Record::Event { at, event } => self.apply(at, event),
+            Record::Timeout { at, timer } => {
+                let now = self.advance_state(at);
+                self.on_timer(now, timer);
+            }
+            Record::DeviceSilent { at, device, epoch } => {
+                let now = self.advance_state(at);
+                self.on_silent(now, device, epoch);
+            }
+            // Only valid as the first record; `recover` starts over at one.
+            Record::Genesis(_) | Record::Snapshot(_) => self.st.counters.rejected_events += 1,
+        }
+    }
+
+    fn advance_state(&mut self, at: Micros) -> Micros {
+        let now = at.max(self.st.now);
+        self.st.now = now;
+        self.clock = self.clock.max(now);
+        now
     }
 
     fn apply(&mut self, now: Micros, event: Event) {
-        let now = now.max(self.st.now);
-        self.st.now = now;
+        let now = self.advance_state(now);
         match event {
             Event::DeviceJoined {
                 device,
@@ -467,7 +561,6 @@ impl Controller {
                 self.launch(now, d);
             }
             Event::WorkerExited { worker } => self.on_worker_exit(now, worker),
-            Event::TimerFired { timer } => self.on_timer(now, timer),
             Event::Operator { command } => match command {
                 Command::Start => self.start(now),
                 Command::Stop => self.begin_drain(now),
@@ -476,13 +569,66 @@ impl Controller {
         }
     }
 
+    /// One timer is due (live only). The liveness scan of a tick is soft:
+    /// each device it finds silent is journaled as its own decision. The
+    /// rest of a timer's work runs only through a journaled
+    /// `Record::Timeout`, and only when [`Controller::timer_acts`] says it
+    /// would change state, so stale timers cost no journal record.
+    fn fire(&mut self, now: Micros, timer: Timer) {
+        let in_progress = |c: &Controller| matches!(c.st.phase, Phase::Running | Phase::Draining);
+        if timer == Timer::Tick && in_progress(self) {
+            self.liveness(now);
+        }
+        if self.timer_acts(now, timer) {
+            self.commit(Record::Timeout { at: now, timer });
+        }
+        if timer == Timer::Tick && in_progress(self) {
+            self.timer(now.plus(self.st.config.tick_us.max(1)), Timer::Tick);
+        }
+    }
+
+    /// Whether firing `timer` now would change state. Must be true whenever
+    /// [`Controller::on_timer`] would (it may be true when the handler then
+    /// finds nothing to do: that costs one record, never a divergence).
+    fn timer_acts(&self, now: Micros, timer: Timer) -> bool {
+        let st = &self.st;
+        match timer {
+            Timer::Tick => {
+                matches!(st.phase, Phase::Running | Phase::Draining)
+                    && (st.pool.scale_up_due(now) || st.drain_deadline.is_some_and(|t| now >= t))
+            }
+            Timer::Periodic { task } => {
+                st.phase == Phase::Running
+                    && st
+                        .kinds
+                        .get(task as usize)
+                        .and_then(|k| k.next_due)
+                        .is_some_and(|due| due <= now)
+            }
+            Timer::Straggler { instance, attempt } => {
+                st.instances.get(&instance).is_some_and(|i| {
+                    i.attempts.get(attempt as usize).is_some_and(|a| a.live)
+                        && i.attempts.iter().filter(|a| a.live).count() == 1
+                        && i.relaunches < st.config.max_relaunches
+                })
+            }
+            Timer::Retry { instance } => st
+                .instances
+                .get(&instance)
+                .is_some_and(|i| i.waiting == Waiting::Backoff),
+            Timer::KeepAlive { worker } => st.pool.keep_alive_expired(now, worker),
+            Timer::MissionEnd => st.phase == Phase::Running,
+        }
+    }
+
+    /// What a journaled timer does (live and on replay).
     fn on_timer(&mut self, now: Micros, timer: Timer) {
         match timer {
             Timer::Tick => self.on_tick(now),
             Timer::Periodic { task } => self.on_periodic(now, TaskId(task)),
             Timer::Straggler { instance, attempt } => self.on_straggler(now, instance, attempt),
             Timer::Retry { instance } => self.on_retry(now, instance),
-            Timer::KeepAlive { worker } => self.st.pool.on_keep_alive(now, worker, &mut self.out),
+            Timer::KeepAlive { worker } => self.pool(|p, o| p.on_keep_alive(now, worker, o)),
             Timer::MissionEnd => {
                 if self.st.phase == Phase::Running {
                     self.begin_drain(now);
@@ -491,12 +637,13 @@ impl Controller {
         }
     }
 
+    /// The journaled part of a tick: pool autoscaling and the drain timeout
+    /// (the liveness scan is soft, see [`Controller::fire`]).
     fn on_tick(&mut self, now: Micros) {
         if !matches!(self.st.phase, Phase::Running | Phase::Draining) {
             return;
         }
-        self.liveness(now);
-        self.st.pool.on_tick(now, &mut self.out);
+        self.pool(|p, o| p.on_tick(now, o));
         if self.st.drain_deadline.is_some_and(|t| now >= t) {
             let ids: Vec<InstanceId> = self.st.instances.keys().copied().collect();
             for id in ids {
@@ -504,17 +651,59 @@ impl Controller {
             }
         }
         self.maybe_finish(now);
-        if matches!(self.st.phase, Phase::Running | Phase::Draining) {
-            self.timer(now.plus(self.st.config.tick_us), Timer::Tick);
-        }
     }
 
     fn timer(&mut self, at: Micros, timer: Timer) {
-        self.out.push_back(Effect::SetTimer { at, timer });
+        self.timers.arm(at, timer);
+    }
+
+    /// Call into the pool; its actions become effects (in order) and its
+    /// keep-alive checks timers.
+    fn pool<R>(&mut self, f: impl FnOnce(&mut Pool, &mut PoolOut) -> R) -> R {
+        let mut o = PoolOut::default();
+        let r = f(&mut self.st.pool, &mut o);
+        self.out.extend(o.actions.into_iter().map(Effect::Pool));
+        for (at, worker) in o.keep_alive {
+            self.timer(at, Timer::KeepAlive { worker });
+        }
+        r
     }
 
     fn publish(&mut self, p: Publication) {
         self.out.push_back(Effect::Publish(p));
+    }
+
+    fn tell_device(&mut self, device: DeviceId, epoch: Epoch, msg: DeviceMsg) {
+        self.out.push_back(Effect::Device { device, epoch, msg });
+    }
+
+    /// Send an attempt to its executor (a device registration or a worker).
+    fn send_attempt(
+        &mut self,
+        executor: Executor,
+        instance: InstanceId,
+        task: TaskId,
+        input: Handoff,
+    ) {
+        let e = match executor {
+            Executor::Device { device, epoch } => Effect::Device {
+                device,
+                epoch,
+                msg: DeviceMsg::RunTask {
+                    instance,
+                    task,
+                    input,
+                },
+            },
+            Executor::Worker { worker } => Effect::Pool(PoolAction::Invoke {
+                worker,
+                instance,
+                task,
+                function: self.d.function[task.index()].clone(),
+                input,
+            }),
+        };
+        self.out.push_back(e);
     }
 
     fn start(&mut self, now: Micros) {
@@ -526,7 +715,7 @@ impl Controller {
         self.st.started_at = Some(now);
         self.timer(now.plus(self.st.graph.duration_us), Timer::MissionEnd);
         for w in self.st.plan.prewarm.clone() {
-            self.st.pool.prewarm(&w.function, w.workers, &mut self.out);
+            self.pool(|p, o| p.prewarm(&w.function, w.workers, o));
         }
         self.assign_initial_behaviours();
         for i in 0..self.st.graph.tasks.len() {
@@ -545,7 +734,7 @@ impl Controller {
                 _ => {}
             }
         }
-        self.timer(now.plus(self.st.config.tick_us), Timer::Tick);
+        self.timer(now.plus(self.st.config.tick_us.max(1)), Timer::Tick);
     }
 
     fn on_periodic(&mut self, now: Micros, task: TaskId) {
@@ -599,7 +788,7 @@ impl Controller {
             }
             self.st.phase = Phase::Finished;
             self.st.finished_at = Some(now);
-            self.st.pool.stop_all(&mut self.out);
+            self.pool(|p, o| p.stop_all(o));
             self.publish(Publication::MissionFinished);
         }
     }
@@ -616,76 +805,66 @@ impl Controller {
             reason: reason.clone(),
         };
         self.st.finished_at = Some(now);
-        self.st.pool.stop_all(&mut self.out);
+        self.pool(|p, o| p.stop_all(o));
         self.publish(Publication::MissionAborted { reason });
     }
 
-    /// After recovery: timers are volatile in the driver, and effects queued
-    /// after the last durable record may never have been carried out.
-    fn resync(&mut self) {
-        let now = self.st.now;
+    /// After recovery at `now`: restart the soft state from the journaled
+    /// state, and re-send what may not have been carried out (effects
+    /// queued after the last durable record may never have left).
+    fn resync(&mut self, now: Micros) {
+        let now = self.advance(now);
+        self.timers.clear();
+        // Grace period: silence while the controller was down is not the
+        // devices' fault.
+        self.seen = self
+            .st
+            .devices
+            .iter()
+            .filter(|(_, d)| matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning))
+            .map(|(&id, _)| (id, now))
+            .collect();
         if !matches!(self.st.phase, Phase::Running | Phase::Draining) {
             return;
         }
-        self.timer(now, Timer::Tick);
+        // Ticks stay on the grid they were on: start + k * tick.
+        let tick = self.st.config.tick_us.max(1);
+        let start = self.st.started_at.unwrap_or(now);
+        let k = now.since(start).div_ceil(tick).max(1);
+        self.timer(start.plus(k.saturating_mul(tick)), Timer::Tick);
         if self.st.phase == Phase::Running {
-            if let Some(s) = self.st.started_at {
-                self.timer(s.plus(self.st.graph.duration_us), Timer::MissionEnd);
+            self.timer(start.plus(self.st.graph.duration_us), Timer::MissionEnd);
+        }
+        for i in 0..self.st.kinds.len() {
+            if let Some(due) = self.st.kinds[i].next_due {
+                self.timer(due, Timer::Periodic { task: i as u32 });
             }
         }
-        for (i, k) in self.st.kinds.iter().enumerate() {
-            if let Some(due) = k.next_due {
-                self.out.push_back(Effect::SetTimer {
-                    at: due,
-                    timer: Timer::Periodic { task: i as u32 },
-                });
-            }
+        for (at, worker) in self.st.pool.keep_alive_deadlines() {
+            self.timer(at, Timer::KeepAlive { worker });
         }
-        let mut resend = Vec::new();
-        for (&id, inst) in &self.st.instances {
+        let ids: Vec<InstanceId> = self.st.instances.keys().copied().collect();
+        for id in ids {
+            let Some(inst) = self.st.instances.get(&id).cloned() else {
+                continue;
+            };
             if inst.waiting == Waiting::Backoff {
-                resend.push(Effect::SetTimer {
-                    at: now,
-                    timer: Timer::Retry { instance: id },
-                });
+                self.timer(inst.retry_at.unwrap_or(now), Timer::Retry { instance: id });
             }
+            let threshold = self.straggler_threshold(inst.task);
             for (n, a) in inst.attempts.iter().enumerate() {
                 if !a.live {
                     continue;
                 }
-                resend.push(Effect::SetTimer {
-                    at: now,
-                    timer: Timer::Straggler {
+                if let Some(us) = threshold {
+                    let timer = Timer::Straggler {
                         instance: id,
                         attempt: n as u32,
-                    },
-                });
-                let input = self.handoff(inst, a.executor);
-                match a.executor {
-                    Executor::Device { device, epoch } => resend.push(Effect::SendTask {
-                        device,
-                        epoch,
-                        instance: id,
-                        task: inst.task,
-                        input,
-                    }),
-                    Executor::Worker { worker } => resend.push(Effect::Invoke {
-                        worker,
-                        instance: id,
-                        task: inst.task,
-                        function: self.d.function[inst.task.index()].clone(),
-                        input,
-                    }),
+                    };
+                    self.timer(a.started.plus(us), timer);
                 }
-            }
-        }
-        self.out.extend(resend);
-        for (&w, worker) in &self.st.pool.workers {
-            if worker.running == 0 {
-                self.out.push_back(Effect::SetTimer {
-                    at: now,
-                    timer: Timer::KeepAlive { worker: w },
-                });
+                let input = self.handoff(&inst, a.executor);
+                self.send_attempt(a.executor, id, inst.task, input);
             }
         }
     }

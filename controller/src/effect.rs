@@ -1,87 +1,100 @@
-//! What the core asks its driver to do, in order. A driver must make every
-//! `WriteJournal` durable before it carries out any later effect (group
-//! commit: one fsync for all records of a batch, then the other effects).
+//! What the core asks its driver to do, grouped by destination:
+//!
+//! * [`Effect::Journal`]: append a record to the journal. A driver makes
+//!   every journal record durable before it carries out any later effect
+//!   (group commit: one fsync for all records of a batch, then the rest).
+//!   The record of an event (or of a timer that changed state) is the first
+//!   effect of its handling, so nothing that acknowledges it can leave
+//!   before it is durable.
+//! * [`Effect::Device`]: a [`DeviceMsg`] for one registration (`epoch`) of a
+//!   device — its registration, tasks, behaviours, cancels, acks, resyncs.
+//!   The epoch names the connection it is for: a runtime drops a message
+//!   for a registration the device has since replaced, and sends a
+//!   `Resync` over the stale one that spoke.
+//! * [`Effect::Pool`]: a [`PoolAction`] for the serverless function pool —
+//!   start/stop workers, invoke, cancel, ack.
+//! * [`Effect::Publish`]: telemetry and progress for observers (MQTT,
+//!   dashboards); nothing waits for it.
+//!
+//! Timers are not effects: the core keeps its own timer table
+//! ([`crate::Controller::poll_timeout`] / [`crate::Controller::handle_timeout`]).
 
-use crate::event::Timer;
 use crate::geometry::Strip;
-use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
+use crate::ids::{DeviceId, Epoch, Executor, InstanceId};
 use crate::record::Record;
 use hivemind_ir::{AreaId, PointMm, TaskId};
 use serde::{Deserialize, Serialize};
 
+pub use crate::handoff::Handoff;
+pub use crate::pool::PoolAction;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
-    WriteJournal(Record),
-    SendTask {
+    /// Append to the journal; durable before any later effect is carried out.
+    Journal(Record),
+    /// A message for `device`, addressed to its registration `epoch`.
+    Device {
         device: DeviceId,
         epoch: Epoch,
-        instance: InstanceId,
-        task: TaskId,
-        input: Handoff,
+        msg: DeviceMsg,
     },
-    /// A swarm behaviour for the device; replaces its previous one.
-    Behave {
-        device: DeviceId,
-        epoch: Epoch,
-        command: BehaviourCommand,
-    },
-    /// Stop an attempt that lost (another attempt's result won) or whose
-    /// device/worker no longer owns it.
-    Cancel {
-        executor: Executor,
-        instance: InstanceId,
-    },
-    /// The result is recorded; the sender may forget it.
-    Ack {
-        executor: Executor,
-        instance: InstanceId,
-    },
-    Invoke {
-        worker: WorkerId,
-        instance: InstanceId,
-        task: TaskId,
-        function: String,
-        input: Handoff,
-    },
-    /// Start a worker (a cold start) for `function` on a server core.
-    StartWorker {
-        worker: WorkerId,
-        function: String,
-        server: u32,
-        core: u32,
-    },
-    StopWorker {
-        worker: WorkerId,
-    },
-    SetTimer {
-        at: crate::Micros,
-        timer: Timer,
-    },
-    /// The device spoke with an epoch the core no longer accepts: tell it to
-    /// register again.
-    Resync {
-        device: DeviceId,
-    },
+    /// An action on the function pool.
+    Pool(PoolAction),
+    /// Telemetry or progress for observers.
     Publish(Publication),
 }
 
-/// How an instance gets its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+impl Effect {
+    /// Stop an attempt, told to whoever runs it (a device registration or
+    /// a worker): another attempt's result won, or it no longer owns it.
+    pub fn cancel(executor: Executor, instance: InstanceId) -> Effect {
+        match executor {
+            Executor::Device { device, epoch } => Effect::Device {
+                device,
+                epoch,
+                msg: DeviceMsg::Cancel { instance },
+            },
+            Executor::Worker { worker } => Effect::Pool(PoolAction::Cancel { worker, instance }),
+        }
+    }
+
+    /// The attempt's result is recorded, told to whoever sent it.
+    pub fn ack(executor: Executor, instance: InstanceId) -> Effect {
+        match executor {
+            Executor::Device { device, epoch } => Effect::Device {
+                device,
+                epoch,
+                msg: DeviceMsg::Ack { instance },
+            },
+            Executor::Worker { worker } => Effect::Pool(PoolAction::Ack { worker, instance }),
+        }
+    }
+}
+
+/// A message for one registration of a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Handoff {
-    /// No input (a source task) or only an ordering edge.
-    None,
-    /// Produced on this same device.
-    Local,
-    /// From another device or from the cloud, relayed by the controller.
-    Relay { from: InstanceId, bytes: u64 },
-    /// The child runs in its parent's worker: an in-memory hand-off.
-    InWorker { from: InstanceId },
-    /// Through FPGA remote memory, keyed by the producing instance.
-    RemoteMemory { from: InstanceId, bytes: u64 },
-    /// Through storage (the serverless default).
-    Storage { from: InstanceId, bytes: u64 },
+pub enum DeviceMsg {
+    /// The registration is accepted: speak with the envelope's epoch from
+    /// now on and send a heartbeat every `heartbeat_period_us`.
+    Registered { heartbeat_period_us: u64 },
+    /// Run an attempt of `instance`.
+    RunTask {
+        instance: InstanceId,
+        task: TaskId,
+        input: Handoff,
+    },
+    /// A swarm behaviour; replaces the previous one.
+    Behave(BehaviourCommand),
+    /// Stop the attempt of `instance`: another attempt's result won, or the
+    /// device no longer owns it.
+    Cancel { instance: InstanceId },
+    /// The result of `instance` is recorded; the device may forget it.
+    Ack { instance: InstanceId },
+    /// The device spoke with an epoch the core no longer accepts: register
+    /// again.
+    Resync,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

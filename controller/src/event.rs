@@ -1,5 +1,7 @@
-//! What the driver tells the core. Every event is journaled before any effect
-//! that acknowledges it, so events are plain serde data.
+//! What the driver tells the core. Every event except a heartbeat is
+//! journaled before any effect that acknowledges it, so events are plain
+//! serde data. Heartbeats only feed liveness, which is soft state: a
+//! recovered core gives every device a grace period instead.
 
 use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
 use hivemind_ir::{FleetId, PointMm};
@@ -9,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     /// A device registered (first time or after a failure/disconnect). The
-    /// core gives it a new epoch.
+    /// core gives it a new epoch and answers `DeviceMsg::Registered`.
     DeviceJoined {
         device: DeviceId,
         fleet: FleetId,
@@ -21,6 +23,7 @@ pub enum Event {
         device: DeviceId,
         epoch: Epoch,
     },
+    /// Not journaled (liveness is soft state).
     Heartbeat {
         device: DeviceId,
         epoch: Epoch,
@@ -52,32 +55,9 @@ pub enum Event {
     WorkerExited {
         worker: WorkerId,
     },
-    TimerFired {
-        timer: Timer,
-    },
     Operator {
         command: Command,
     },
-}
-
-/// Timers the core asks for with `Effect::SetTimer`. Timers are idempotent
-/// and may be stale; the core re-checks its state when one fires, so a
-/// driver may deliver them late or more than once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Timer {
-    /// Liveness scan and pool autoscaling.
-    Tick,
-    /// Next activation of a periodic task.
-    Periodic { task: u32 },
-    /// Check whether attempt `attempt` of an instance is a straggler.
-    Straggler { instance: InstanceId, attempt: u32 },
-    /// Backoff of a failed instance is over.
-    Retry { instance: InstanceId },
-    /// An idle worker's keep-alive ran out.
-    KeepAlive { worker: WorkerId },
-    /// Planned mission end.
-    MissionEnd,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

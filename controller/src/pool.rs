@@ -1,7 +1,12 @@
 //! The serverless function pool, as logic only: which worker runs which
 //! invocation, when workers start (cold) and stop (after keep-alive), and
-//! where they are placed. The runtime turns `StartWorker`/`Invoke`/`StopWorker`
-//! into containers or processes; the simulator models them.
+//! where they are placed. The runtime turns [`PoolAction`]s into containers
+//! or processes; the simulator models them.
+//!
+//! The pool knows nothing of the core or its effects: every call that can
+//! start or stop a worker writes to a [`PoolOut`] — the actions, in order,
+//! and the times it wants to look at an idle worker again — which the core
+//! forwards as `Effect::Pool` and keep-alive timers.
 //!
 //! Rules, in order of preference for an invocation:
 //! 1. its parent's worker when the plan says `CloudInWorker` and that worker
@@ -15,13 +20,58 @@
 //! worker goes to a core without another heavy worker when one exists.
 
 use crate::config::PoolConfig;
-use crate::effect::{Effect, Handoff};
-use crate::event::Timer;
+use crate::handoff::Handoff;
 use crate::ids::{InstanceId, WorkerId};
 use crate::time::Micros;
 use hivemind_ir::TaskId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+
+/// What the pool's driver (containers, processes, the simulator's workers)
+/// must do. `Invoke`, `Cancel` and `Ack` are decided by the core's
+/// scheduler; the pool decides `StartWorker` and `StopWorker`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolAction {
+    /// Start a worker (a cold start) for `function` on a server core; it
+    /// answers with `Event::WorkerReady`.
+    StartWorker {
+        worker: WorkerId,
+        function: String,
+        server: u32,
+        core: u32,
+    },
+    /// Stop the worker (keep-alive ran out, or the mission is over).
+    StopWorker { worker: WorkerId },
+    /// Run an attempt of `instance` in the worker.
+    Invoke {
+        worker: WorkerId,
+        instance: InstanceId,
+        task: TaskId,
+        function: String,
+        input: Handoff,
+    },
+    /// Stop the attempt: another attempt's result won, or the mission ended.
+    Cancel {
+        worker: WorkerId,
+        instance: InstanceId,
+    },
+    /// The attempt's result is recorded; the worker may forget it.
+    Ack {
+        worker: WorkerId,
+        instance: InstanceId,
+    },
+}
+
+/// What one call into the pool produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolOut {
+    /// For the driver, in order.
+    pub actions: Vec<PoolAction>,
+    /// (when, worker): look at this idle worker again then; its keep-alive
+    /// may have run out ([`Pool::on_keep_alive`]).
+    pub keep_alive: Vec<(Micros, WorkerId)>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -122,7 +172,7 @@ impl Pool {
     }
 
     /// Start `workers` workers ahead of the first invocation.
-    pub fn prewarm(&mut self, function: &str, workers: u32, out: &mut VecDeque<Effect>) {
+    pub fn prewarm(&mut self, function: &str, workers: u32, out: &mut PoolOut) {
         let n = workers.min(self.cfg.max_workers_per_function);
         if let Some(f) = self.functions.get_mut(function) {
             f.floor = f.floor.max(n);
@@ -132,7 +182,7 @@ impl Pool {
         }
     }
 
-    fn start_worker(&mut self, function: &str, out: &mut VecDeque<Effect>) -> Option<WorkerId> {
+    fn start_worker(&mut self, function: &str, out: &mut PoolOut) -> Option<WorkerId> {
         let f = self.functions.entry(function.to_string()).or_default();
         if f.workers.len() as u32 >= self.cfg.max_workers_per_function {
             return None;
@@ -170,7 +220,7 @@ impl Pool {
         );
         self.stats.cold_starts += 1;
         self.stats.peak_workers = self.stats.peak_workers.max(self.workers.len() as u64);
-        out.push_back(Effect::StartWorker {
+        out.actions.push(PoolAction::StartWorker {
             worker: id,
             function: function.to_string(),
             server: core as u32 / self.cores_per_server,
@@ -201,7 +251,7 @@ impl Pool {
         function: &str,
         q: Queued,
         parent: Option<WorkerId>,
-        out: &mut VecDeque<Effect>,
+        out: &mut PoolOut,
     ) -> Option<Dispatch> {
         if let Some(p) = parent.filter(|&p| self.free_slot(p) && Some(p) != q.avoid) {
             self.take_slot(p);
@@ -310,12 +360,7 @@ impl Pool {
     }
 
     /// An invocation on `worker` ended (result, error or cancel).
-    pub fn on_done(
-        &mut self,
-        now: Micros,
-        worker: WorkerId,
-        out: &mut VecDeque<Effect>,
-    ) -> Vec<Dispatch> {
+    pub fn on_done(&mut self, now: Micros, worker: WorkerId, out: &mut PoolOut) -> Vec<Dispatch> {
         let Some(w) = self.workers.get_mut(&worker) else {
             return Vec::new();
         };
@@ -325,33 +370,44 @@ impl Pool {
         if let Some(w) = self.workers.get_mut(&worker) {
             if w.running == 0 && w.idle_since.is_none() {
                 w.idle_since = Some(now);
-                out.push_back(Effect::SetTimer {
-                    at: now.plus(self.cfg.keep_alive_us),
-                    timer: Timer::KeepAlive { worker },
-                });
+                out.keep_alive
+                    .push((now.plus(self.cfg.keep_alive_us), worker));
             }
         }
         d
     }
 
-    pub fn on_keep_alive(&mut self, now: Micros, worker: WorkerId, out: &mut VecDeque<Effect>) {
+    /// Whether [`Pool::on_keep_alive`] would stop the worker now: idle for
+    /// the whole keep-alive, and not needed for the prewarm floor.
+    pub fn keep_alive_expired(&self, now: Micros, worker: WorkerId) -> bool {
         let Some(w) = self.workers.get(&worker) else {
-            return;
+            return false;
         };
         let expired = w.running == 0
             && w.idle_since
                 .is_some_and(|t| now.since(t) >= self.cfg.keep_alive_us);
-        let function = w.function.clone();
-        let floor = self.functions.get(&function).map_or(0, |f| f.floor);
-        let count = self
-            .functions
-            .get(&function)
-            .map_or(0, |f| f.workers.len() as u32);
-        if expired && count > floor {
+        let f = self.functions.get(&w.function);
+        let floor = f.map_or(0, |f| f.floor);
+        let count = f.map_or(0, |f| f.workers.len() as u32);
+        expired && count > floor
+    }
+
+    pub fn on_keep_alive(&mut self, now: Micros, worker: WorkerId, out: &mut PoolOut) {
+        if self.keep_alive_expired(now, worker) {
             self.stats.scale_downs += 1;
             self.remove(worker);
-            out.push_back(Effect::StopWorker { worker });
+            out.actions.push(PoolAction::StopWorker { worker });
         }
+    }
+
+    /// When each idle worker's keep-alive runs out (to re-arm its check
+    /// after recovery: timers are not journaled).
+    pub fn keep_alive_deadlines(&self) -> Vec<(Micros, WorkerId)> {
+        self.workers
+            .iter()
+            .filter(|(_, w)| w.running == 0)
+            .filter_map(|(&id, w)| Some((w.idle_since?.plus(self.cfg.keep_alive_us), id)))
+            .collect()
     }
 
     /// The worker is gone. Returns the function it served, so the core can
@@ -371,7 +427,7 @@ impl Pool {
     }
 
     /// After a worker exits, queued work of its function may need a new one.
-    pub fn ensure_capacity(&mut self, function: &str, out: &mut VecDeque<Effect>) {
+    pub fn ensure_capacity(&mut self, function: &str, out: &mut PoolOut) {
         let queued = self
             .functions
             .get(function)
@@ -382,20 +438,32 @@ impl Pool {
         }
     }
 
-    /// Autoscale up: a queue whose oldest entry waited too long gets a worker.
-    pub fn on_tick(&mut self, now: Micros, out: &mut VecDeque<Effect>) {
-        let late: Vec<String> = self
-            .functions
+    /// Functions that [`Pool::on_tick`] would give another worker now: the
+    /// oldest queued invocation waited too long, none is starting, and the
+    /// function is below its worker limit.
+    fn late_functions(&self, now: Micros) -> impl Iterator<Item = &String> + '_ {
+        self.functions
             .iter()
-            .filter(|(_, f)| {
+            .filter(move |(name, f)| {
                 f.queue
                     .front()
                     .is_some_and(|q| now.since(q.since) >= self.cfg.scale_up_delay_us)
+                    && (f.workers.len() as u32) < self.cfg.max_workers_per_function
+                    && self.starting_capacity(name) == 0
             })
-            .map(|(n, _)| n.clone())
-            .collect();
+            .map(|(n, _)| n)
+    }
+
+    /// Whether [`Pool::on_tick`] would start a worker now.
+    pub fn scale_up_due(&self, now: Micros) -> bool {
+        self.late_functions(now).next().is_some()
+    }
+
+    /// Autoscale up: a queue whose oldest entry waited too long gets a worker.
+    pub fn on_tick(&mut self, now: Micros, out: &mut PoolOut) {
+        let late: Vec<String> = self.late_functions(now).cloned().collect();
         for name in late {
-            if self.starting_capacity(&name) == 0 && self.start_worker(&name, out).is_some() {
+            if self.start_worker(&name, out).is_some() {
                 self.stats.scale_ups += 1;
             }
         }
@@ -419,11 +487,11 @@ impl Pool {
     }
 
     /// Stop every worker (mission over).
-    pub fn stop_all(&mut self, out: &mut VecDeque<Effect>) {
+    pub fn stop_all(&mut self, out: &mut PoolOut) {
         let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
         for w in ids {
             self.remove(w);
-            out.push_back(Effect::StopWorker { worker: w });
+            out.actions.push(PoolAction::StopWorker { worker: w });
         }
     }
 
@@ -458,20 +526,27 @@ mod tests {
     #[test]
     fn cold_then_warm_reuse_then_keep_alive() {
         let mut p = Pool::new(cfg(), 1, 4);
-        let mut out = VecDeque::new();
+        let mut out = PoolOut::default();
         p.declare("f", false);
         assert!(
             p.submit(Micros(0), "f", q(1), None, &mut out).is_none(),
             "no worker yet"
         );
-        assert!(matches!(out.pop_front(), Some(Effect::StartWorker { .. })));
+        assert!(matches!(
+            out.actions.pop(),
+            Some(PoolAction::StartWorker { .. })
+        ));
         assert!(p.submit(Micros(0), "f", q(2), None, &mut out).is_none());
-        assert!(out.is_empty(), "the starting worker absorbs the second");
+        assert_eq!(
+            out,
+            PoolOut::default(),
+            "the starting worker absorbs the second"
+        );
         let d = p.on_ready(WorkerId(0));
         assert_eq!(d.len(), 2);
         assert_eq!(p.workers[&WorkerId(0)].state, WorkerState::Warm);
         assert!(p.on_done(Micros(10), WorkerId(0), &mut out).is_empty());
-        assert!(out.is_empty(), "still busy");
+        assert_eq!(out, PoolOut::default(), "still busy");
         let d = p
             .submit(Micros(10), "f", q(3), None, &mut out)
             .expect("warm slot");
@@ -479,19 +554,15 @@ mod tests {
         assert_eq!(p.stats.warm_invocations, 1);
         p.on_done(Micros(20), WorkerId(0), &mut out);
         p.on_done(Micros(20), WorkerId(0), &mut out);
-        assert!(matches!(
-            out.pop_front(),
-            Some(Effect::SetTimer {
-                at: Micros(1020),
-                ..
-            })
-        ));
+        assert_eq!(out.keep_alive.pop(), Some((Micros(1020), WorkerId(0))));
+        assert_eq!(p.keep_alive_deadlines(), [(Micros(1020), WorkerId(0))]);
         p.on_keep_alive(Micros(500), WorkerId(0), &mut out);
-        assert!(out.is_empty(), "too early");
+        assert_eq!(out, PoolOut::default(), "too early");
+        assert!(p.keep_alive_expired(Micros(1020), WorkerId(0)));
         p.on_keep_alive(Micros(1020), WorkerId(0), &mut out);
         assert_eq!(
-            out.pop_front(),
-            Some(Effect::StopWorker {
+            out.actions.pop(),
+            Some(PoolAction::StopWorker {
                 worker: WorkerId(0)
             })
         );
@@ -501,7 +572,7 @@ mod tests {
     #[test]
     fn heavy_workers_avoid_sharing_a_core_and_prewarm_floor_holds() {
         let mut p = Pool::new(cfg(), 1, 2);
-        let mut out = VecDeque::new();
+        let mut out = PoolOut::default();
         p.declare("heavy", true);
         p.declare("light", false);
         p.prewarm("heavy", 2, &mut out);
@@ -520,7 +591,7 @@ mod tests {
     #[test]
     fn child_runs_in_parent_worker() {
         let mut p = Pool::new(cfg(), 1, 2);
-        let mut out = VecDeque::new();
+        let mut out = PoolOut::default();
         p.prewarm("parent", 1, &mut out);
         p.on_ready(WorkerId(0));
         let d = p

@@ -9,7 +9,9 @@ use crate::config::Config;
 use crate::core::Snapshot;
 use crate::crc32::crc32;
 use crate::event::Event;
+use crate::ids::{DeviceId, Epoch};
 use crate::time::Micros;
+use crate::timer::Timer;
 use hivemind_ir::plan::Plan;
 use hivemind_ir::TaskGraph;
 use serde::{Deserialize, Serialize};
@@ -23,8 +25,19 @@ pub const HEADER_BYTES: usize = 8;
 pub enum Record {
     /// First record of a journal: everything needed to build the controller.
     Genesis(Box<Genesis>),
-    /// An input event and the time it was handled at.
+    /// An input event and the time it was handled at (every event but
+    /// heartbeats).
     Event { at: Micros, event: Event },
+    /// A timer of the core fired at `at` and changed state (stale timers
+    /// and the soft liveness scan are not journaled). Replay repeats it.
+    Timeout { at: Micros, timer: Timer },
+    /// Liveness declared the device's registration `epoch` failed at `at`
+    /// for silence. Heartbeats are not journaled, so the decision is.
+    DeviceSilent {
+        at: Micros,
+        device: DeviceId,
+        epoch: Epoch,
+    },
     /// The whole state; records before it are no longer needed.
     Snapshot(Box<Snapshot>),
 }
@@ -144,8 +157,7 @@ pub fn decode_all(bytes: &[u8]) -> Decoded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Command, Timer};
-    use crate::ids::{DeviceId, Epoch};
+    use crate::event::Command;
 
     fn sample() -> Vec<Record> {
         vec![
@@ -156,9 +168,16 @@ mod tests {
                     epoch: Epoch(1),
                 },
             },
-            Record::Event {
+            Record::Timeout {
                 at: Micros(7),
-                event: Event::TimerFired { timer: Timer::Tick },
+                timer: Timer::Retry {
+                    instance: crate::ids::InstanceId(4),
+                },
+            },
+            Record::DeviceSilent {
+                at: Micros(8),
+                device: DeviceId(2),
+                epoch: Epoch(3),
             },
             Record::Event {
                 at: Micros(9),

@@ -1,21 +1,30 @@
 //! A small deterministic world around the core, for tests and the
-//! benchmark: devices that run what they are sent after a service time,
-//! send heartbeats and telemetry, can be killed, revived, slowed or cut off
-//! (buffering their results until they reconnect); workers with cold starts;
-//! and the driver's timer queue. Everything is ordered by (time, sequence)
-//! and random only through a seeded [`Rng`], so a run is a pure function of
-//! its inputs. The full simulator (links, motion, battery, FPGA) is `sim`.
+//! benchmark: devices that register, learn their epoch and heartbeat period
+//! from the core's `Registered` message, run what they are sent after a
+//! service time, send heartbeats and telemetry, can be killed, revived,
+//! slowed or cut off (buffering their results until they reconnect);
+//! workers with cold starts; a controller that can crash and restart from
+//! its journal. The world drives the core only through its seam (`handle`,
+//! `handle_timeout` at `poll_timeout`, `poll_effect`): it reads the mission
+//! (the fleets to simulate) from the core once, and nothing of the core's
+//! state after that. Everything is ordered by
+//! (time, sequence), the world's items before the core's deadlines at the
+//! same instant, and random only through a seeded [`Rng`], so a run is a
+//! pure function of its inputs. The full simulator (links, motion, battery,
+//! FPGA) is `sim`.
 
 use crate::core::Controller;
-use crate::effect::{Effect, Publication};
+use crate::effect::{DeviceMsg, Effect, Publication};
 use crate::event::{Command, Event};
 use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
+use crate::pool::PoolAction;
 use crate::record::Record;
 use crate::rng::Rng;
 use crate::time::Micros;
 use hivemind_cost::{modality_index, CostModel};
 use hivemind_ir::plan::{self, Modality, Plan, Strategy};
 use hivemind_ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A plan that keeps sensing, behaviours and fleet-pinned tasks on the
@@ -52,13 +61,14 @@ pub struct WorldConfig {
     /// Items in every result (drives per-item fan-out).
     pub items: u32,
     pub result_bytes: u64,
-    /// Battery drained per telemetry period.
+    /// Battery drained per second (taken at every heartbeat).
     pub drain_uj_per_s: u64,
     /// Devices whose attempts take this many times longer.
     pub slow: Vec<(DeviceId, u64)>,
     /// Per task: this permille of attempts fail with an error.
     pub error_permille: u32,
-    /// Keep the records the core asks to journal.
+    /// Keep the records the core asks to journal (needed to crash and
+    /// recover the controller).
     pub keep_journal: bool,
     /// Per-task timing (e.g. from the cost model) instead of the flat
     /// `edge_service_us` / `cloud_service_us`.
@@ -117,6 +127,16 @@ impl Default for WorldConfig {
     }
 }
 
+/// One call the world made into the core, in order: a fresh core given the
+/// same calls at the same times makes the same run (without crashes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Input {
+    Event(Event),
+    /// `handle_timeout` (at the core's earliest deadline).
+    Timeout,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pending {
     Deliver(Event),
@@ -130,6 +150,7 @@ enum Pending {
     Disconnect(DeviceId),
     Reconnect(DeviceId),
     Stop,
+    Crash,
 }
 
 #[derive(Debug, Clone)]
@@ -137,7 +158,13 @@ struct SimDevice {
     fleet: FleetId,
     alive: bool,
     connected: bool,
+    /// The registration the core gave it (0: none yet).
     epoch: Epoch,
+    /// As told by the core when it registered.
+    heartbeat_period_us: Option<u64>,
+    /// A heartbeat is scheduled (the loop stops when the device is dead).
+    beating: bool,
+    registered_before: bool,
     battery_uj: u64,
     running: BTreeSet<InstanceId>,
     buffered: Vec<Event>,
@@ -152,14 +179,19 @@ pub struct World {
     rng: Rng,
     devices: BTreeMap<DeviceId, SimDevice>,
     workers: BTreeMap<WorkerId, BTreeSet<InstanceId>>,
-    /// Every (time, event) handed to the core, in order.
-    pub log: Vec<(Micros, Event)>,
+    /// Every call into the core, in order, with its time.
+    pub log: Vec<(Micros, Input)>,
     pub journal: Vec<Record>,
     pub publications: Vec<(Micros, Publication)>,
-    /// Every effect except journal writes and timers, for assertions.
+    /// Every effect except journal records, for assertions.
     pub effects: Vec<(Micros, Effect)>,
     pub keep_effects: bool,
     pub events_handled: u64,
+    pub timeouts_handled: u64,
+    /// Controller crashes recovered from the journal.
+    pub restarts: u64,
+    /// The core published that the mission finished or aborted.
+    pub over: bool,
 }
 
 impl World {
@@ -181,6 +213,9 @@ impl World {
             effects: Vec::new(),
             keep_effects: true,
             events_handled: 0,
+            timeouts_handled: 0,
+            restarts: 0,
+            over: false,
         };
         w.absorb();
         let fleets: Vec<(FleetId, u32, u64, Option<PointMm>)> = w
@@ -203,6 +238,9 @@ impl World {
                         alive: true,
                         connected: true,
                         epoch: Epoch(0),
+                        heartbeat_period_us: None,
+                        beating: false,
+                        registered_before: false,
                         battery_uj: battery,
                         running: BTreeSet::new(),
                         buffered: Vec::new(),
@@ -217,9 +255,6 @@ impl World {
                         position: home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 }),
                     }),
                 );
-                // Stagger heartbeats so they do not all land on one instant.
-                let phase = u64::from(id.0) * 7_919 % 1_000_000;
-                w.at(Micros(phase), Pending::Beat(id));
             }
         }
         w.at(
@@ -251,28 +286,28 @@ impl World {
     pub fn stop_at(&mut self, t: Micros) {
         self.at(t, Pending::Stop);
     }
+    /// The controller dies at `t` and restarts at once from its journal
+    /// (needs `keep_journal`). Every effect of the records it wrote was
+    /// carried out, as a driver does after making them durable; devices
+    /// and workers keep running and hear from the recovered core.
+    pub fn crash(&mut self, t: Micros) {
+        self.at(t, Pending::Crash);
+    }
     pub fn device_ids(&self) -> Vec<DeviceId> {
         self.devices.keys().copied().collect()
     }
 
     fn handle(&mut self, e: Event) {
-        let joined = match &e {
-            Event::DeviceJoined { device, .. } => Some(*device),
-            _ => None,
-        };
-        self.log.push((self.now, e.clone()));
+        self.log.push((self.now, Input::Event(e.clone())));
         self.events_handled += 1;
         self.ctl.handle(self.now, e);
-        // The core gives each join a new epoch; learn it from the state.
-        if let Some(id) = joined {
-            let epoch = self.ctl.state().devices.get(&id).map(|d| d.epoch);
-            if let (Some(d), Some(e)) = (self.devices.get_mut(&id), epoch) {
-                if d.epoch != e {
-                    d.epoch = e;
-                    d.running.clear();
-                }
-            }
-        }
+        self.absorb();
+    }
+
+    fn handle_timeout(&mut self) {
+        self.log.push((self.now, Input::Timeout));
+        self.timeouts_handled += 1;
+        self.ctl.handle_timeout(self.now);
         self.absorb();
     }
 
@@ -306,103 +341,23 @@ impl World {
         let effects: Vec<Effect> = self.ctl.drain_effects().collect();
         for e in effects {
             match &e {
-                Effect::WriteJournal(r) => {
+                Effect::Journal(r) => {
                     if self.cfg.keep_journal {
                         self.journal.push(r.clone());
                     }
                     continue;
                 }
-                Effect::SetTimer { at, timer } => {
-                    self.at(*at, Pending::Deliver(Event::TimerFired { timer: *timer }));
-                    continue;
-                }
-                Effect::SendTask {
-                    device,
-                    epoch,
-                    instance,
-                    task,
-                    ..
-                } => {
-                    let ok = self
-                        .devices
-                        .get(device)
-                        .is_some_and(|d| d.alive && d.epoch == *epoch);
-                    if ok {
-                        let ex = Executor::Device {
-                            device: *device,
-                            epoch: *epoch,
-                        };
-                        let us = self.task_time(*task, self.cfg.edge_service_us, ex);
-                        if let Some(d) = self.devices.get_mut(device) {
-                            d.running.insert(*instance);
-                        }
-                        self.at(
-                            self.now.plus(us + self.cfg.net_latency_us),
-                            Pending::Finish {
-                                executor: ex,
-                                instance: *instance,
-                            },
-                        );
+                Effect::Device { device, epoch, msg } => self.device_hears(*device, *epoch, msg),
+                Effect::Pool(a) => self.pool_does(a),
+                Effect::Publish(p) => {
+                    if matches!(
+                        p,
+                        Publication::MissionFinished | Publication::MissionAborted { .. }
+                    ) {
+                        self.over = true;
                     }
+                    self.publications.push((self.now, p.clone()));
                 }
-                Effect::Invoke {
-                    worker,
-                    instance,
-                    task,
-                    ..
-                } => {
-                    if let Some(w) = self.workers.get_mut(worker) {
-                        w.insert(*instance);
-                        let ex = Executor::Worker { worker: *worker };
-                        let us = self.task_time(*task, self.cfg.cloud_service_us, ex);
-                        self.at(
-                            self.now.plus(us),
-                            Pending::Finish {
-                                executor: ex,
-                                instance: *instance,
-                            },
-                        );
-                    }
-                }
-                Effect::Cancel { executor, instance } => match executor {
-                    Executor::Device { device, .. } => {
-                        if let Some(d) = self.devices.get_mut(device) {
-                            d.running.remove(instance);
-                        }
-                    }
-                    Executor::Worker { worker } => {
-                        if let Some(w) = self.workers.get_mut(worker) {
-                            w.remove(instance);
-                        }
-                    }
-                },
-                Effect::StartWorker { worker, .. } => {
-                    self.workers.insert(*worker, BTreeSet::new());
-                    self.at(
-                        self.now.plus(self.cfg.cold_start_us),
-                        Pending::Deliver(Event::WorkerReady { worker: *worker }),
-                    );
-                }
-                Effect::StopWorker { worker } => {
-                    self.workers.remove(worker);
-                }
-                Effect::Resync { device } => {
-                    // A cut-off device cannot hear it; a live one re-registers.
-                    let d = self.devices.get(device).cloned();
-                    if let Some(d) = d.filter(|d| d.alive && d.connected) {
-                        self.at(
-                            self.now.plus(self.cfg.net_latency_us),
-                            Pending::Deliver(Event::DeviceJoined {
-                                device: *device,
-                                fleet: d.fleet,
-                                battery_uj: d.battery_uj,
-                                position: PointMm { x_mm: 0, y_mm: 0 },
-                            }),
-                        );
-                    }
-                }
-                Effect::Publish(p) => self.publications.push((self.now, p.clone())),
-                Effect::Behave { .. } | Effect::Ack { .. } => {}
             }
             if self.keep_effects {
                 self.effects.push((self.now, e));
@@ -410,8 +365,145 @@ impl World {
         }
     }
 
+    fn device_hears(&mut self, device: DeviceId, epoch: Epoch, msg: &DeviceMsg) {
+        match msg {
+            DeviceMsg::Registered {
+                heartbeat_period_us,
+            } => {
+                let Some(d) = self.devices.get_mut(&device) else {
+                    return;
+                };
+                if d.epoch != epoch {
+                    // A new registration: whatever the old one ran is void.
+                    d.epoch = epoch;
+                    d.running.clear();
+                }
+                let period = (*heartbeat_period_us).max(1);
+                d.heartbeat_period_us = Some(period);
+                if !d.beating && d.alive {
+                    d.beating = true;
+                    // The first time, stagger heartbeats so they do not all
+                    // land on one instant.
+                    let first = if d.registered_before {
+                        period
+                    } else {
+                        u64::from(device.0) * 7_919 % period
+                    };
+                    d.registered_before = true;
+                    self.at(self.now.plus(first), Pending::Beat(device));
+                }
+            }
+            DeviceMsg::RunTask { instance, task, .. } => {
+                // A re-sent attempt (after a controller restart) that the
+                // device already runs is not started twice.
+                let ok = self
+                    .devices
+                    .get(&device)
+                    .is_some_and(|d| d.alive && d.epoch == epoch && !d.running.contains(instance));
+                if ok {
+                    let ex = Executor::Device { device, epoch };
+                    let us = self.task_time(*task, self.cfg.edge_service_us, ex);
+                    if let Some(d) = self.devices.get_mut(&device) {
+                        d.running.insert(*instance);
+                    }
+                    self.at(
+                        self.now.plus(us + self.cfg.net_latency_us),
+                        Pending::Finish {
+                            executor: ex,
+                            instance: *instance,
+                        },
+                    );
+                }
+            }
+            DeviceMsg::Cancel { instance } => {
+                if let Some(d) = self.devices.get_mut(&device).filter(|d| d.epoch == epoch) {
+                    d.running.remove(instance);
+                }
+            }
+            DeviceMsg::Resync => {
+                // A cut-off device cannot hear it; a live one re-registers.
+                let d = self.devices.get(&device).cloned();
+                if let Some(d) = d.filter(|d| d.alive && d.connected) {
+                    self.at(
+                        self.now.plus(self.cfg.net_latency_us),
+                        Pending::Deliver(Event::DeviceJoined {
+                            device,
+                            fleet: d.fleet,
+                            battery_uj: d.battery_uj,
+                            position: PointMm { x_mm: 0, y_mm: 0 },
+                        }),
+                    );
+                }
+            }
+            DeviceMsg::Behave(_) | DeviceMsg::Ack { .. } => {}
+        }
+    }
+
+    fn pool_does(&mut self, a: &PoolAction) {
+        match a {
+            PoolAction::Invoke {
+                worker,
+                instance,
+                task,
+                ..
+            } => {
+                let fresh = self
+                    .workers
+                    .get_mut(worker)
+                    .is_some_and(|w| w.insert(*instance));
+                if fresh {
+                    let ex = Executor::Worker { worker: *worker };
+                    let us = self.task_time(*task, self.cfg.cloud_service_us, ex);
+                    self.at(
+                        self.now.plus(us),
+                        Pending::Finish {
+                            executor: ex,
+                            instance: *instance,
+                        },
+                    );
+                }
+            }
+            PoolAction::Cancel { worker, instance } => {
+                if let Some(w) = self.workers.get_mut(worker) {
+                    w.remove(instance);
+                }
+            }
+            PoolAction::StartWorker { worker, .. } => {
+                // Started once: a restarted controller does not re-send it.
+                self.workers.insert(*worker, BTreeSet::new());
+                self.at(
+                    self.now.plus(self.cfg.cold_start_us),
+                    Pending::Deliver(Event::WorkerReady { worker: *worker }),
+                );
+            }
+            PoolAction::StopWorker { worker } => {
+                self.workers.remove(worker);
+            }
+            PoolAction::Ack { .. } => {}
+        }
+    }
+
+    /// When the next thing happens: a world item or a core deadline.
+    fn next_at(&self) -> Option<Micros> {
+        let item = self.queue.first_key_value().map(|((t, _), _)| *t);
+        match (item, self.ctl.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Process the next pending item; false when nothing is left.
     pub fn step(&mut self) -> bool {
+        let item = self.queue.first_key_value().map(|((t, _), _)| *t);
+        if let Some(deadline) = self.ctl.poll_timeout() {
+            // The world's items first at the same instant (a heartbeat that
+            // arrives on the deadline still counts).
+            if item.is_none_or(|t| deadline < t) {
+                self.now = self.now.max(deadline);
+                self.handle_timeout();
+                return true;
+            }
+        }
         let Some(((t, _), p)) = self.queue.pop_first() else {
             return false;
         };
@@ -425,12 +517,14 @@ impl World {
                 let Some(d) = self.devices.get_mut(&id) else {
                     return true;
                 };
-                if !d.alive {
+                let Some(period) = d.heartbeat_period_us.filter(|_| d.alive) else {
+                    d.beating = false;
                     return true;
-                }
-                d.battery_uj = d.battery_uj.saturating_sub(self.cfg.drain_uj_per_s);
+                };
+                let drain = self.cfg.drain_uj_per_s.saturating_mul(period) / 1_000_000;
+                d.battery_uj = d.battery_uj.saturating_sub(drain);
                 let (epoch, battery, connected) = (d.epoch, d.battery_uj, d.connected);
-                self.at(self.now.plus(1_000_000), Pending::Beat(id));
+                self.at(self.now.plus(period), Pending::Beat(id));
                 if connected && epoch.0 > 0 {
                     self.handle(Event::Heartbeat { device: id, epoch });
                     if (self.now.0 / 1_000_000) & 1 == 0 {
@@ -463,9 +557,9 @@ impl World {
                         battery_uj: battery,
                         position: PointMm { x_mm: 0, y_mm: 0 },
                     });
-                    self.at(self.now.plus(1_000_000), Pending::Beat(id));
                 }
             }
+            Pending::Crash => self.restart(),
             Pending::Disconnect(id) => {
                 if let Some(d) = self.devices.get_mut(&id) {
                     d.connected = false;
@@ -538,12 +632,21 @@ impl World {
         }
     }
 
+    /// The controller process dies and a new one recovers from the journal.
+    fn restart(&mut self) {
+        match Controller::recover(self.now, self.journal.iter().cloned()) {
+            Ok(ctl) => {
+                self.ctl = ctl;
+                self.restarts += 1;
+                self.absorb();
+            }
+            // Without a kept journal there is nothing to restart from.
+            Err(e) => tracing::warn!(error = %e, "controller restart skipped"),
+        }
+    }
+
     pub fn run_until(&mut self, t: Micros) {
-        while self
-            .queue
-            .first_key_value()
-            .is_some_and(|((at, _), _)| *at <= t)
-        {
+        while self.next_at().is_some_and(|at| at <= t) {
             self.step();
         }
         self.now = self.now.max(t);
@@ -551,16 +654,11 @@ impl World {
 
     /// Run until the mission finished or aborted (or `limit`).
     pub fn run_to_end(&mut self, limit: Micros) {
-        while !matches!(
-            self.ctl.state().phase,
-            crate::core::Phase::Finished | crate::core::Phase::Aborted { .. }
-        ) {
-            match self.queue.first_key_value() {
-                Some(((at, _), _)) if *at <= limit => {
-                    self.step();
-                }
-                _ => break,
+        while !self.over {
+            if self.next_at().is_none_or(|at| at > limit) {
+                break;
             }
+            self.step();
         }
     }
 

@@ -1,5 +1,6 @@
 //! Property tests over random fault scripts and event interleavings: seeds,
-//! kills, revivals, disconnections, slow devices and errors are generated;
+//! kills, revivals, disconnections, controller crashes (restarted from the
+//! journal), slow devices and errors are generated;
 //! the seed of every case is in its failure message (proptest also prints
 //! the minimal failing input).
 
@@ -16,6 +17,7 @@ enum Fault {
     Kill(u32, u64),
     Revive(u32, u64),
     Cut(u32, u64, u64),
+    Crash(u64),
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -23,6 +25,7 @@ fn fault() -> impl Strategy<Value = Fault> {
         (0u32..6, 500u64..8_000).prop_map(|(d, t)| Fault::Kill(d, t)),
         (0u32..6, 500u64..9_000).prop_map(|(d, t)| Fault::Revive(d, t)),
         (0u32..6, 500u64..8_000, 500u64..6_000).prop_map(|(d, t, l)| Fault::Cut(d, t, l)),
+        (500u64..9_000).prop_map(Fault::Crash),
     ]
 }
 
@@ -42,6 +45,7 @@ proptest! {
         let cfg = WorldConfig {
             seed,
             error_permille,
+            keep_journal: true,
             slow: slow.map(|(d, f)| vec![(DeviceId(d), f)]).unwrap_or_default(),
             ..WorldConfig::default()
         };
@@ -51,6 +55,7 @@ proptest! {
                 Fault::Kill(d, t) => w.kill(Micros::from_millis(t), DeviceId(d)),
                 Fault::Revive(d, t) => w.revive(Micros::from_millis(t), DeviceId(d)),
                 Fault::Cut(d, t, l) => w.disconnect(Micros::from_millis(t), Micros::from_millis(t + l), DeviceId(d)),
+                Fault::Crash(t) => w.crash(Micros::from_millis(t)),
             }
         }
         w.stop_at(Micros::from_secs(9));

@@ -1,22 +1,30 @@
-//! Devices: registration with epochs, heartbeats, telemetry, failure
-//! detection, and the sweep regions of `cover` behaviours.
+//! Devices: registration with epochs, heartbeats (soft: not journaled),
+//! telemetry, failure detection, and the sweep regions of `cover`
+//! behaviours.
 //!
 //! Region rules (each keeps every cover area partitioned among the strips
 //! held by devices plus the fleet's orphans):
 //! * start: the area is cut into equal strips, one per alive device;
-//! * failure / low battery: each strip of the device is cut into equal
-//!   pieces for its nearest survivors (at most `repartition_fanout`), or
-//!   becomes an orphan when none survive (if the policy repartitions that
-//!   area; otherwise it is orphaned too, and the gap is the policy's choice);
+//! * failure / low battery: each strip of the device goes to the survivors'
+//!   strips that touch it: it and up to `repartition_fanout` neighbouring
+//!   strips are re-cut into equal pieces, each neighbour keeping one
+//!   contiguous piece where it was. No strip is ever added, so however many
+//!   devices fail, a fleet's strips of an area number at most its devices
+//!   at start plus its joins, and repartition costs O(S log S). A strip no
+//!   survivor touches goes whole to the nearest survivor; with no survivor
+//!   (or when the policy does not repartition that area) it becomes an
+//!   orphan;
 //! * join: the newcomer takes the orphans, else the right half of the widest
 //!   strip of the fleet.
 
 use super::{Controller, Device, DeviceStatus, LoadKey, Phase};
-use crate::effect::{BehaviourCommand, Effect, Publication};
+use crate::effect::{BehaviourCommand, DeviceMsg, Effect, Publication};
 use crate::geometry::{cut, Strip};
 use crate::ids::{DeviceId, Epoch, Executor};
+use crate::record::Record;
 use crate::time::Micros;
 use hivemind_ir::{AreaId, FailureAction, FleetId, LowBatteryAction, PointMm};
+use std::collections::{BTreeMap, BTreeSet};
 
 impl Controller {
     pub(super) fn reindex(&mut self, id: DeviceId) {
@@ -66,7 +74,6 @@ impl Controller {
             fleet,
             epoch,
             status: DeviceStatus::Alive,
-            last_seen: now,
             battery_uj: battery,
             battery_at_join_uj: battery,
             energy_uj: 0,
@@ -93,7 +100,17 @@ impl Controller {
             dev.bytes_sent = old.bytes_sent;
         }
         self.st.devices.insert(id, dev);
+        self.seen.insert(id, now);
         self.reindex(id);
+        // First, so the device knows its epoch before any task or behaviour.
+        let heartbeat_period_us = self.st.config.heartbeat_period_us;
+        self.tell_device(
+            id,
+            epoch,
+            DeviceMsg::Registered {
+                heartbeat_period_us,
+            },
+        );
         if self.st.phase == Phase::Running {
             self.join_behaviours(id, fleet);
         }
@@ -114,7 +131,7 @@ impl Controller {
             }
             Some(_) => {
                 self.st.counters.stale_messages += 1;
-                self.out.push_back(Effect::Resync { device: id });
+                self.tell_device(id, epoch, DeviceMsg::Resync);
                 false
             }
             None => {
@@ -124,11 +141,18 @@ impl Controller {
         }
     }
 
+    /// Soft: not journaled, so it touches no journaled state (a stale
+    /// heartbeat gets its resync but is not counted).
     pub(super) fn on_heartbeat(&mut self, now: Micros, id: DeviceId, epoch: Epoch) {
-        if self.current(id, epoch) {
-            if let Some(d) = self.st.devices.get_mut(&id) {
-                d.last_seen = now;
+        match self.st.devices.get(&id) {
+            Some(d)
+                if d.epoch == epoch
+                    && matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning) =>
+            {
+                self.seen.insert(id, now);
             }
+            Some(_) => self.tell_device(id, epoch, DeviceMsg::Resync),
+            None => {}
         }
     }
 
@@ -149,10 +173,10 @@ impl Controller {
         if !self.current(id, epoch) {
             return;
         }
+        self.seen.insert(id, now);
         let Some(d) = self.st.devices.get_mut(&id) else {
             return;
         };
-        d.last_seen = now;
         d.position = position;
         d.battery_uj = battery;
         let (fleet, status) = (d.fleet, d.status);
@@ -175,32 +199,48 @@ impl Controller {
                     LowBatteryAction::ReturnHome => BehaviourCommand::ReturnHome,
                     LowBatteryAction::Land => BehaviourCommand::Land,
                 };
-                self.out.push_back(Effect::Behave {
-                    device: id,
-                    epoch,
-                    command,
-                });
+                self.tell_device(id, epoch, DeviceMsg::Behave(command));
                 self.give_away_strips(id, "low battery");
             }
         }
     }
 
+    /// The soft liveness scan: every device in service silent for
+    /// `suspect_after_us` is declared failed, each decision journaled
+    /// (`Record::DeviceSilent`) because the heartbeats behind it are not.
     pub(super) fn liveness(&mut self, now: Micros) {
         let limit = self.st.config.suspect_after_us;
-        let silent: Vec<DeviceId> = self
+        let silent: Vec<(DeviceId, Epoch)> = self
             .st
             .devices
             .iter()
-            .filter(|(_, d)| {
+            .filter(|(id, d)| {
                 matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning)
-                    && now.since(d.last_seen) >= limit
+                    && self.seen.get(id).is_some_and(|&t| now.since(t) >= limit)
             })
-            .map(|(&id, _)| id)
+            .map(|(&id, d)| (id, d.epoch))
             .collect();
-        for id in silent {
-            let reason = format!("no heartbeat for {} ms", limit / 1000);
-            self.fail_device(now, id, DeviceStatus::Failed, reason);
+        for (device, epoch) in silent {
+            self.commit(Record::DeviceSilent {
+                at: now,
+                device,
+                epoch,
+            });
         }
+    }
+
+    /// A journaled liveness decision (live and on replay).
+    pub(super) fn on_silent(&mut self, now: Micros, id: DeviceId, epoch: Epoch) {
+        let in_service = self.st.devices.get(&id).is_some_and(|d| {
+            d.epoch == epoch && matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning)
+        });
+        if !in_service {
+            self.st.counters.rejected_events += 1;
+            return;
+        }
+        let limit = self.st.config.suspect_after_us;
+        let reason = format!("no heartbeat for {} ms", limit / 1000);
+        self.fail_device(now, id, DeviceStatus::Failed, reason);
     }
 
     /// Take the device out of service: re-place its work and share its strips.
@@ -253,10 +293,10 @@ impl Controller {
         let (fleet, epoch) = (d.fleet, d.epoch);
         for (_, f, cmd) in &self.d.behaviours {
             if *f == fleet {
-                self.out.push_back(Effect::Behave {
+                self.out.push_back(Effect::Device {
                     device: id,
                     epoch,
-                    command: cmd.clone(),
+                    msg: DeviceMsg::Behave(cmd.clone()),
                 });
             }
         }
@@ -273,14 +313,14 @@ impl Controller {
             .find(|c| c.area == area && c.fleet == d.fleet)
             .map_or(hivemind_ir::defaults::LANE_MM, |c| c.lane_mm);
         let strips: Vec<Strip> = d.cover.iter().filter(|s| s.area == area).copied().collect();
-        self.out.push_back(Effect::Behave {
+        self.out.push_back(Effect::Device {
             device: id,
             epoch: d.epoch,
-            command: BehaviourCommand::Cover {
+            msg: DeviceMsg::Behave(BehaviourCommand::Cover {
                 area,
                 strips,
                 lane_mm,
-            },
+            }),
         });
     }
 
@@ -337,7 +377,7 @@ impl Controller {
             if !orphans.is_empty() {
                 if let Some(d) = self.st.devices.get_mut(&id) {
                     d.cover.extend(orphans);
-                    d.cover.sort();
+                    merge_adjacent(&mut d.cover);
                 }
                 self.st.counters.repartitions += 1;
                 self.send_cover(id, c.area);
@@ -376,86 +416,247 @@ impl Controller {
         }
     }
 
-    /// Share the device's strips among its nearest survivors.
+    /// Share the device's strips with the survivors next to them (see the
+    /// module doc and [`share_strip`]). Costs O(S log S) for the S strips
+    /// of the area, and never adds a strip, so repeated failures cannot
+    /// fragment anyone's region.
     fn give_away_strips(&mut self, id: DeviceId, reason: &str) {
         let Some(d) = self.st.devices.get_mut(&id) else {
             return;
         };
-        let strips = std::mem::take(&mut d.cover);
+        let mut strips = std::mem::take(&mut d.cover);
         let fleet = d.fleet;
         if strips.is_empty() {
             return;
         }
+        strips.sort();
         let areas: Vec<AreaId> = match &self.st.graph.policies.device_failure.action {
             FailureAction::Repartition { areas } => areas.clone(),
             _ => Vec::new(),
         };
         let survivors = self.alive_in(fleet);
-        let mut touched: Vec<(DeviceId, AreaId)> = Vec::new();
-        let mut areas_done: Vec<AreaId> = Vec::new();
-        for s in strips {
-            if !areas.contains(&s.area) || survivors.is_empty() {
-                self.st.fleets[fleet.index()].orphans.push(s);
+        let fanout = self.st.config.repartition_fanout.max(1) as usize;
+        let mut touched: BTreeSet<(DeviceId, AreaId)> = BTreeSet::new();
+        for group in strips.chunk_by(|a, b| a.area == b.area) {
+            let area = group[0].area;
+            if !areas.contains(&area) || survivors.is_empty() {
+                self.st.fleets[fleet.index()].orphans.extend(group);
                 continue;
             }
-            // Nearest survivors by the x-centre of what they sweep in this
-            // area (their position when they sweep nothing there).
-            let centre = s.centre_x();
-            let mut near: Vec<(i64, i64, DeviceId)> = survivors
+            // The survivors' part of the area's partition, in x order.
+            let mut owned: Vec<(Strip, DeviceId)> = survivors
                 .iter()
-                .filter_map(|o| {
-                    let d = self.st.devices.get(o)?;
-                    let mine: Vec<&Strip> = d.cover.iter().filter(|x| x.area == s.area).collect();
-                    let x = if mine.is_empty() {
-                        d.position.x_mm
-                    } else {
-                        mine.iter().map(|x| x.centre_x()).sum::<i64>() / mine.len() as i64
-                    };
-                    Some(((x - centre).abs(), x, *o))
+                .filter_map(|o| Some((o, self.st.devices.get(o)?)))
+                .flat_map(|(&o, d)| {
+                    d.cover
+                        .iter()
+                        .filter(|s| s.area == area)
+                        .map(move |&s| (s, o))
                 })
                 .collect();
-            near.sort();
-            near.truncate(self.st.config.repartition_fanout.max(1) as usize);
-            // Left-to-right pieces go to recipients sorted left to right, so
-            // each one's new piece is on its own side.
-            near.sort_by_key(|&(_, x, o)| (x, o));
-            let pieces = cut(s.area, s.x_min, s.x_max, near.len());
-            for ((_, _, o), piece) in near.iter().zip(pieces) {
-                if let Some(d) = self.st.devices.get_mut(o) {
-                    d.cover.push(piece);
-                    merge_adjacent(&mut d.cover);
-                }
-                if !touched.contains(&(*o, s.area)) {
-                    touched.push((*o, s.area));
+            owned.sort();
+            let mut owners: BTreeSet<DeviceId> = BTreeSet::new();
+            for &s in group {
+                match share_strip(s, &mut owned, fanout) {
+                    Some(changed) => owners.extend(changed),
+                    None => {
+                        // Nobody sweeps next to it: the nearest survivor
+                        // (by what it sweeps here, else by position) takes it.
+                        let o = self.nearest_survivor(&survivors, &owned, s);
+                        let at = owned.partition_point(|(x, _)| *x < s);
+                        owned.insert(at, (s, o));
+                        owners.insert(o);
+                    }
                 }
             }
-            if !areas_done.contains(&s.area) {
-                areas_done.push(s.area);
+            let mut by_owner: BTreeMap<DeviceId, Vec<Strip>> = BTreeMap::new();
+            for (s, o) in &owned {
+                if owners.contains(o) {
+                    by_owner.entry(*o).or_default().push(*s);
+                }
             }
+            for o in owners {
+                if let Some(d) = self.st.devices.get_mut(&o) {
+                    d.cover.retain(|s| s.area != area);
+                    d.cover.extend(by_owner.remove(&o).unwrap_or_default());
+                    d.cover.sort();
+                }
+                touched.insert((o, area));
+            }
+            self.st.counters.repartitions += 1;
+            self.publish(Publication::Repartitioned {
+                area,
+                reason: format!("{id}: {reason}"),
+            });
         }
         for (o, a) in touched {
             self.send_cover(o, a);
         }
-        for a in areas_done {
-            self.st.counters.repartitions += 1;
-            self.publish(Publication::Repartitioned {
-                area: a,
-                reason: format!("{id}: {reason}"),
-            });
-        }
+    }
+
+    fn nearest_survivor(
+        &self,
+        survivors: &[DeviceId],
+        owned: &[(Strip, DeviceId)],
+        s: Strip,
+    ) -> DeviceId {
+        let centre = s.centre_x();
+        let by_strip = owned
+            .iter()
+            .min_by_key(|(x, o)| (x.centre_x().abs_diff(centre), *o))
+            .map(|&(_, o)| o);
+        let by_position = || {
+            survivors
+                .iter()
+                // Positions come from telemetry: no arithmetic that can overflow.
+                .filter_map(|o| Some((self.st.devices.get(o)?.position.x_mm.abs_diff(centre), *o)))
+                .min()
+                .map(|(_, o)| o)
+        };
+        // `survivors` is not empty here, so one of the two answers.
+        by_strip.or_else(by_position).unwrap_or(survivors[0])
     }
 }
 
-/// Merge strips of one area that touch, so repeated repartitions do not
-/// fragment a device's region without bound.
+/// Give strip `s` (held by nobody in `owned`) to the strips touching it:
+/// the window made of `s` and up to `fanout` contiguous neighbouring strips
+/// (nearest centre first, left on ties) is re-cut into equal pieces, one
+/// per neighbour, in x order. Each neighbour keeps one contiguous piece
+/// where it was (its load evens out with the others in the window), so the
+/// partition loses a strip instead of fragmenting; strips of one owner that
+/// come to touch are merged. `owned` is sorted by x. Returns the owners
+/// whose strips changed, or `None` when no strip touches `s`.
+fn share_strip(
+    s: Strip,
+    owned: &mut Vec<(Strip, DeviceId)>,
+    fanout: usize,
+) -> Option<Vec<DeviceId>> {
+    let p = owned.partition_point(|(x, _)| x.x_min < s.x_min);
+    // The window is owned[lo..hi] plus `s`, spanning [left, right).
+    let (mut lo, mut hi) = (p, p);
+    let (mut left, mut right) = (s.x_min, s.x_max);
+    let centre = s.centre_x();
+    while hi - lo < fanout {
+        let l = lo.checked_sub(1).filter(|&i| owned[i].0.x_max == left);
+        let r = (hi < owned.len() && owned[hi].0.x_min == right).then_some(hi);
+        let take_left = match (l, r) {
+            (Some(l), Some(r)) => {
+                centre.abs_diff(owned[l].0.centre_x()) <= centre.abs_diff(owned[r].0.centre_x())
+            }
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let (new_left, new_right) = match (take_left, l, r) {
+            (true, Some(l), _) => (owned[l].0.x_min, right),
+            (false, _, Some(r)) => (left, owned[r].0.x_max),
+            _ => break,
+        };
+        // Every piece at least 1 mm wide (a zero-width area has only one).
+        let pieces = hi - lo + 1;
+        if pieces > 1 && new_right.abs_diff(new_left) < pieces as u64 {
+            break;
+        }
+        if take_left {
+            lo -= 1;
+        } else {
+            hi += 1;
+        }
+        (left, right) = (new_left, new_right);
+    }
+    if lo == hi {
+        return None;
+    }
+    let pieces = cut(s.area, left, right, hi - lo);
+    let mut changed = Vec::with_capacity(hi - lo);
+    for (entry, piece) in owned[lo..hi].iter_mut().zip(pieces) {
+        entry.0 = piece;
+        changed.push(entry.1);
+    }
+    // One device may hold strips on both sides of `s`: they now touch.
+    owned.dedup_by(|next, prev| {
+        let touch = prev.1 == next.1 && prev.0.x_max == next.0.x_min;
+        if touch {
+            prev.0.x_max = next.0.x_max;
+        }
+        touch
+    });
+    Some(changed)
+}
+
+/// Merge strips of one area that touch (strips taken over on a join may be
+/// neighbours), in one pass after sorting.
 fn merge_adjacent(strips: &mut Vec<Strip>) {
     strips.sort();
-    let mut out: Vec<Strip> = Vec::with_capacity(strips.len());
-    for s in strips.drain(..) {
-        match out.last_mut() {
-            Some(l) if l.area == s.area && l.x_max == s.x_min => l.x_max = s.x_max,
-            _ => out.push(s),
+    strips.dedup_by(|next, prev| {
+        let touch = prev.area == next.area && prev.x_max == next.x_min;
+        if touch {
+            prev.x_max = next.x_max;
+        }
+        touch
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hivemind_ir::AreaId;
+
+    fn strip(x_min: i64, x_max: i64) -> Strip {
+        Strip {
+            area: AreaId(0),
+            x_min,
+            x_max,
         }
     }
-    *strips = out;
+
+    #[test]
+    fn a_strip_goes_to_its_neighbours_without_fragmenting() {
+        let d = DeviceId;
+        // [0,100) d0, [100,200) d1, gap [200,300) to share, [300,400) d2, [400,500) d3.
+        let mut owned = vec![
+            (strip(0, 100), d(0)),
+            (strip(100, 200), d(1)),
+            (strip(300, 400), d(2)),
+            (strip(400, 500), d(3)),
+        ];
+        let changed = share_strip(strip(200, 300), &mut owned, 2);
+        assert_eq!(changed, Some(vec![d(1), d(2)]));
+        assert_eq!(
+            owned,
+            [
+                (strip(0, 100), d(0)),
+                (strip(100, 250), d(1)),
+                (strip(250, 400), d(2)),
+                (strip(400, 500), d(3)),
+            ]
+        );
+        // Fan-out 4: the window spreads over everyone.
+        let mut owned = vec![
+            (strip(0, 100), d(0)),
+            (strip(100, 200), d(1)),
+            (strip(300, 400), d(2)),
+            (strip(400, 500), d(3)),
+        ];
+        share_strip(strip(200, 300), &mut owned, 4);
+        let widths: Vec<i64> = owned.iter().map(|(s, _)| s.width()).collect();
+        assert_eq!(widths, [125, 125, 125, 125]);
+        // The same owner on both sides: its two pieces merge into one.
+        let mut owned = vec![(strip(0, 100), d(5)), (strip(200, 300), d(5))];
+        assert_eq!(
+            share_strip(strip(100, 200), &mut owned, 4),
+            Some(vec![d(5), d(5)])
+        );
+        assert_eq!(owned, [(strip(0, 300), d(5))]);
+        // Nobody touches it.
+        let mut owned = vec![(strip(0, 100), d(0))];
+        assert_eq!(share_strip(strip(150, 200), &mut owned, 4), None);
+        // A zero-width area: one neighbour takes it, no piece is inverted.
+        let mut owned = vec![(strip(7, 7), d(0)), (strip(7, 7), d(1))];
+        assert_eq!(share_strip(strip(7, 7), &mut owned, 4), Some(vec![d(0)]));
+        assert_eq!(owned, [(strip(7, 7), d(0)), (strip(7, 7), d(1))]);
+        let mut v = vec![strip(5, 9), strip(0, 5), strip(10, 12), strip(9, 10)];
+        merge_adjacent(&mut v);
+        assert_eq!(v, [strip(0, 12)]);
+    }
 }

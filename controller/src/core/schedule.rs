@@ -5,10 +5,10 @@
 
 use super::{Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, Parent, Waiting};
 use crate::effect::{Effect, Publication};
-use crate::event::Timer;
 use crate::ids::{DeviceId, Executor, GroupId, InstanceId, WorkerId};
 use crate::pool::{Dispatch, Queued};
 use crate::time::Micros;
+use crate::timer::Timer;
 use hivemind_ir::activation::Start;
 use hivemind_ir::plan::{ChannelKind, Modality};
 use hivemind_ir::{FleetId, Priority, StragglerThreshold, TaskId};
@@ -108,6 +108,7 @@ impl Controller {
                         affinity,
                         parent,
                         waiting: Waiting::Running,
+                        retry_at: None,
                     },
                 );
                 self.place(now, id, None);
@@ -156,11 +157,7 @@ impl Controller {
                 input: crate::effect::Handoff::None,
                 avoid: avoid_worker,
             };
-            match self
-                .st
-                .pool
-                .submit(now, &function, q, parent_worker, &mut self.out)
-            {
+            match self.pool(|p, o| p.submit(now, &function, q, parent_worker, o)) {
                 Some(d) => self.launch(now, vec![d]),
                 None => {
                     if let Some(inst) = self.st.instances.get_mut(&id) {
@@ -238,22 +235,7 @@ impl Controller {
                 self.st.counters.bytes_sent += p.bytes;
             }
         }
-        match executor {
-            Executor::Device { device, epoch } => self.out.push_back(Effect::SendTask {
-                device,
-                epoch,
-                instance: id,
-                task,
-                input,
-            }),
-            Executor::Worker { worker } => self.out.push_back(Effect::Invoke {
-                worker,
-                instance: id,
-                task,
-                function: self.d.function[task.index()].clone(),
-                input,
-            }),
-        }
+        self.send_attempt(executor, id, task, input);
         if let Some(us) = self.straggler_threshold(task) {
             self.timer(
                 now.plus(us),
@@ -271,7 +253,7 @@ impl Controller {
                 self.start_attempt(now, d.instance, Executor::Worker { worker: d.worker });
             } else {
                 // Finished elsewhere while queued: give the slot back.
-                let more = self.st.pool.on_done(now, d.worker, &mut self.out);
+                let more = self.pool(|p, o| p.on_done(now, d.worker, o));
                 self.launch(now, more);
             }
         }
@@ -324,7 +306,7 @@ impl Controller {
             }
             Executor::Worker { worker } => {
                 if self.st.pool.workers.contains_key(&worker) {
-                    let more = self.st.pool.on_done(now, worker, &mut self.out);
+                    let more = self.pool(|p, o| p.on_done(now, worker, o));
                     self.launch(now, more);
                 }
             }
@@ -345,10 +327,7 @@ impl Controller {
             if let Some(i) = self.st.instances.get(&id) {
                 self.st.kinds[i.task.index()].duplicates += 1;
             }
-            self.out.push_back(Effect::Ack {
-                executor,
-                instance: id,
-            });
+            self.out.push_back(Effect::ack(executor, id));
             return;
         }
         let Some(inst) = self.st.instances.get(&id) else {
@@ -386,10 +365,7 @@ impl Controller {
                 d.bytes_sent += bytes;
             }
         }
-        self.out.push_back(Effect::Ack {
-            executor,
-            instance: id,
-        });
+        self.out.push_back(Effect::ack(executor, id));
         self.publish(Publication::Completed {
             instance: id,
             task,
@@ -403,10 +379,7 @@ impl Controller {
             }
             if n != win {
                 self.st.counters.cancelled_losers += 1;
-                self.out.push_back(Effect::Cancel {
-                    executor: a.executor,
-                    instance: id,
-                });
+                self.out.push_back(Effect::cancel(a.executor, id));
             }
             self.release(now, id, a.executor);
         }
@@ -600,6 +573,7 @@ impl Controller {
             // Jitter so that many retries after one outage do not align.
             let jitter = self.st.rng.below(backoff / 4 + 1);
             self.st.counters.retries += 1;
+            inst.retry_at = Some(now.plus(backoff + jitter));
             self.timer(now.plus(backoff + jitter), Timer::Retry { instance: id });
         } else {
             let abort = policy.abort_after;
@@ -634,10 +608,7 @@ impl Controller {
         self.st.kinds[inst.task.index()].failed += 1;
         self.unqueue(&inst, id);
         for a in inst.attempts.iter().filter(|a| a.live) {
-            self.out.push_back(Effect::Cancel {
-                executor: a.executor,
-                instance: id,
-            });
+            self.out.push_back(Effect::cancel(a.executor, id));
             self.release(now, id, a.executor);
         }
         self.st.failures.push(super::FailureRecord {
@@ -654,7 +625,7 @@ impl Controller {
         self.maybe_finish(now);
     }
 
-    fn straggler_threshold(&self, task: TaskId) -> Option<u64> {
+    pub(super) fn straggler_threshold(&self, task: TaskId) -> Option<u64> {
         let p = self.st.graph.policies.straggler.as_ref()?;
         let h = &self.st.kinds[task.index()].service;
         let enough = h.count() >= self.st.config.straggler_min_samples;
@@ -713,7 +684,7 @@ impl Controller {
             self.attempt_lost(now, id, gone);
         }
         if let Some(f) = function {
-            self.st.pool.ensure_capacity(&f, &mut self.out);
+            self.pool(|p, o| p.ensure_capacity(&f, o));
         }
     }
 }

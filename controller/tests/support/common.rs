@@ -75,6 +75,15 @@ pub fn assert_cover_partition(st: &State, seed: u64) {
                 area.name
             );
         }
+        // Repartition never adds strips: only a join may (one).
+        let registered = st.devices.values().filter(|d| d.fleet == c.0).count();
+        let bound = registered.max(1) as u64 + st.counters.rejoins;
+        assert!(
+            strips.len() as u64 <= bound,
+            "seed {seed}: {} strips for {registered} devices and {} rejoins",
+            strips.len(),
+            st.counters.rejoins
+        );
         // Non-alive devices hold nothing.
         for (id, d) in &st.devices {
             if d.status != DeviceStatus::Alive {
