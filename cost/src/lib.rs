@@ -10,5 +10,5 @@ pub mod profile;
 
 pub use coverage::{coverage, Coverage};
 pub use model::*;
-pub use predict::{baseline, inputs_hash, plan_for, predicted};
+pub use predict::{baseline, plan_for, predicted, profile_hash};
 pub use profile::{Profile, ProfileError};

@@ -6,29 +6,23 @@ use crate::{CostModel, Evaluation, Profile};
 use hivemind_ir::plan::{
     self, FleetOutcome, Modality, Plan, Predicted, RequirementOutcome, Strategy,
 };
-use hivemind_ir::{RequirementKind, TaskGraph};
+use hivemind_ir::RequirementKind;
 use sha2::{Digest, Sha256};
 
-/// Hash of everything a plan depends on: the task graph and the profile.
-pub fn inputs_hash(graph: &TaskGraph, profile: &Profile) -> String {
-    let mut h = Sha256::new();
-    h.update(graph.to_json_pretty().as_bytes());
-    h.update(
-        serde_json::to_string(profile)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    format!("{:x}", h.finalize())
+/// SHA-256 of a cost profile: the provenance of a plan's predictions.
+pub fn profile_hash(profile: &Profile) -> String {
+    let text = serde_json::to_string(profile).unwrap_or_default();
+    format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 /// A plan for `assignment` with the cost model's predictions filled in.
-pub fn plan_for(
-    model: &CostModel,
-    assignment: &[Modality],
-    strategy: Strategy,
-    hash: &str,
-) -> Plan {
-    let mut p = plan::assemble(model.graph, assignment, strategy, hash);
+pub fn plan_for(model: &CostModel, assignment: &[Modality], strategy: Strategy) -> Plan {
+    let mut p = plan::assemble(
+        model.graph,
+        assignment,
+        strategy,
+        &profile_hash(&model.profile),
+    );
     p.predicted = predicted(model, &model.evaluate(assignment));
     // Warm workers per function: the expected number of concurrent
     // invocations (Little's law: busy time per hour / one hour), rounded up.

@@ -2,9 +2,10 @@
 use hivemind_dsl::ir::plan::*;
 use hivemind_dsl::ir::{FleetId, TaskGraph, TaskId};
 
+const SRC: &str = "mission m {\n  fleet d: drone x 4 { cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s; sensors camera }\n  cloud { servers 2; cores 8 each; fpga }\n  task cap on d -> f: image 64x64 { every 1 s; needs camera }\n  task det(f) -> b: list<box 8 B> x 5 { work 1 Gop; fn det }\n  task cls(b) -> c: list<tag 8 B> x 5 { work 1 Mop per item; fanout per item; fn cls }\n  task rep(c) at cloud { work 1 Mop; fn rep }\n}\n";
+
 fn graph() -> TaskGraph {
-    let src = "mission m {\n  fleet d: drone x 4 { cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s; sensors camera }\n  cloud { servers 2; cores 8 each; fpga }\n  task cap on d -> f: image 64x64 { every 1 s; needs camera }\n  task det(f) -> b: list<box 8 B> x 5 { work 1 Gop; fn det }\n  task cls(b) -> c: list<tag 8 B> x 5 { work 1 Mop per item; fanout per item; fn cls }\n  task rep(c) at cloud { work 1 Mop; fn rep }\n}\n";
-    hivemind_dsl::compile(src, "m.hm").graph.expect("compiles")
+    hivemind_dsl::compile(SRC, "m.hm").graph.expect("compiles")
 }
 
 #[test]
@@ -71,18 +72,47 @@ fn pins_and_needs_restrict_modalities() {
     assert!(!allowed(&g, TaskId(3), Modality::Edge), "pinned at cloud");
 }
 
+/// A plan belongs to what a mission means, not to its file name, layout or
+/// cost profile; another mission, a disallowed placement, truncation and
+/// another version are refused.
 #[test]
-fn plans_for_other_inputs_are_refused() {
+fn plans_are_tied_to_the_mission_meaning_only() {
     let g = graph();
-    let p = assemble(&g, &[Modality::Edge; 4], Strategy::Manual, "abc");
+    let ok = [
+        Modality::Edge,
+        Modality::Edge,
+        Modality::Cloud,
+        Modality::Cloud,
+    ];
+    let p = assemble(&g, &ok, Strategy::Manual, "profile-a");
     let text = p.to_json_pretty();
-    assert!(Plan::from_json(&text, &g, "abc").is_ok());
+    assert!(Plan::from_json(&text, &g).is_ok());
+    // The same mission from another path, reformatted and commented.
+    let src = format!(
+        "// a comment\n\n{}",
+        hivemind_dsl::format::format_source(SRC).unwrap_or(SRC.to_string())
+    );
+    let moved = hivemind_dsl::compile(&src, "./elsewhere/m.hm")
+        .graph
+        .expect("compiles");
+    assert_eq!(moved.identity_sha256(), g.identity_sha256());
+    assert!(Plan::from_json(&text, &moved).is_ok());
+    // Another mission (one more drone) is refused.
+    let other = hivemind_dsl::compile(&SRC.replace("drone x 4", "drone x 5"), "m.hm")
+        .graph
+        .expect("compiles");
     assert!(matches!(
-        Plan::from_json(&text, &g, "other"),
+        Plan::from_json(&text, &other),
         Err(PlanError::Mismatch { .. })
     ));
+    // A cloud-pinned task placed on the edge is refused.
+    let pinned = assemble(&g, &[Modality::Edge; 4], Strategy::Manual, "x");
     assert!(matches!(
-        Plan::from_json(&text[..text.len() / 2], &g, "abc"),
+        Plan::from_json(&pinned.to_json_pretty(), &g),
+        Err(PlanError::Inconsistent(_))
+    ));
+    assert!(matches!(
+        Plan::from_json(&text[..text.len() / 2], &g),
         Err(PlanError::Json(_))
     ));
     let v = text.replacen(
@@ -91,7 +121,7 @@ fn plans_for_other_inputs_are_refused() {
         1,
     );
     assert!(matches!(
-        Plan::from_json(&v, &g, "abc"),
+        Plan::from_json(&v, &g),
         Err(PlanError::Version { found: 7 })
     ));
 }

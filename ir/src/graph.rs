@@ -630,8 +630,101 @@ impl TaskGraph {
             if t.inputs.iter().any(|i| i.producer.index() >= n) {
                 return bad(format!("task `{}` reads from a missing task", t.name));
             }
+            match t.behaviour {
+                Some(Behaviour::Cover { area, lane_mm }) => {
+                    self.area_exists(area, &t.name)?;
+                    if lane_mm == 0 {
+                        return bad(format!("task `{}` covers in lanes of width 0", t.name));
+                    }
+                }
+                Some(Behaviour::GotoArea { area }) => self.area_exists(area, &t.name)?,
+                _ => {}
+            }
+            if let Trigger::Periodic { period_us: 0 } | Trigger::Window { period_us: 0 } = t.trigger
+            {
+                return bad(format!("task `{}` has a period of 0", t.name));
+            }
+            if matches!(t.fanout, Some(FanOut::Fixed { width: 0 }))
+                || matches!(t.gather, Some(Gather::Count { n: 0 }))
+            {
+                return bad(format!("task `{}` fans out or gathers 0", t.name));
+            }
+        }
+        for a in &self.areas {
+            let ok = match &a.shape {
+                AreaShape::Rect { min, max } => min.x_mm < max.x_mm && min.y_mm < max.y_mm,
+                AreaShape::Polygon { points } => points.len() >= 3,
+            };
+            if !ok {
+                return bad(format!("area `{}` has no interior", a.name));
+            }
+        }
+        let task_ok = |t: TaskId| t.index() < n;
+        let fleet_ok = |f: FleetId| f.index() < self.fleets.len();
+        for r in &self.requirements {
+            let ok = match r.kind {
+                RequirementKind::Latency { from, to, .. } => task_ok(from) && task_ok(to),
+                RequirementKind::ExecTime { task, .. } => task.is_none_or(task_ok),
+                RequirementKind::BatteryReserve { fleet, .. } => fleet.is_none_or(fleet_ok),
+                RequirementKind::CloudCost { .. } => true,
+            };
+            if !ok {
+                return bad(format!(
+                    "requirement `{}` names a missing task or fleet",
+                    r.text
+                ));
+            }
+        }
+        if let FailureAction::Repartition { areas } = &self.policies.device_failure.action {
+            if areas.iter().any(|a| a.index() >= self.areas.len()) {
+                return bad("the device-failure policy repartitions a missing area".into());
+            }
+        }
+        if self
+            .policies
+            .learning
+            .retrain
+            .iter()
+            .any(|r| !task_ok(r.task))
+        {
+            return bad("a retrain policy names a missing task".into());
+        }
+        if topological_order(self).len() != n {
+            return bad("the task graph has a cycle".into());
         }
         Ok(())
+    }
+
+    fn area_exists(&self, area: AreaId, task: &str) -> Result<(), IrError> {
+        if area.index() < self.areas.len() {
+            Ok(())
+        } else {
+            Err(IrError::Inconsistent(format!(
+                "task `{task}` moves to a missing area {}",
+                area.0
+            )))
+        }
+    }
+
+    /// SHA-256 of what the mission means: the graph without its source
+    /// information (file name, text hash) and without spans, so the same
+    /// mission read from `./m.hm` or `m.hm`, reformatted or commented, has the
+    /// same identity. A plan is tied to this, not to the cost profile.
+    pub fn identity_sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        fn strip(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    m.retain(|k, _| k != "source" && !k.ends_with("span"));
+                    m.values_mut().for_each(strip);
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        strip(&mut v);
+        format!("{:x}", Sha256::digest(v.to_string().as_bytes()))
     }
 
     pub fn task(&self, name: &str) -> Option<&Task> {

@@ -16,9 +16,12 @@ pub const PLAN_SCHEMA_VERSION: u32 = 2;
 pub struct Plan {
     pub schema_version: u32,
     pub mission: String,
-    /// SHA-256 over the task graph and the cost profile the plan was made
-    /// from; a plan is refused for any other graph or profile.
-    pub inputs_sha256: String,
+    /// The mission the plan places ([`TaskGraph::identity_sha256`]): a plan
+    /// is refused for any other mission.
+    pub graph_sha256: String,
+    /// The cost profile its predictions were made with (provenance only:
+    /// any profile may re-predict a plan).
+    pub profile_sha256: String,
     pub strategy: Strategy,
     /// One entry per task, in task-id order (`tasks[i].task == TaskId(i)`).
     pub tasks: Vec<TaskPlan>,
@@ -175,7 +178,7 @@ pub enum PlanError {
     Json(#[from] serde_json::Error),
     #[error("plan schema version {found} is not supported (this build reads version {PLAN_SCHEMA_VERSION})")]
     Version { found: u64 },
-    #[error("plan was made for mission `{plan}` from other inputs (hash {plan_hash}), not for `{graph}` (hash {graph_hash}); run `hivemind synth` again")]
+    #[error("plan was made for mission `{plan}` (identity {plan_hash}), not for this `{graph}` (identity {graph_hash}); the mission changed: run `hivemind synth` again")]
     Mismatch {
         plan: String,
         plan_hash: String,
@@ -191,13 +194,8 @@ impl Plan {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Read a plan and check it belongs to `graph` made with inputs hashing to
-    /// `inputs_sha256`.
-    pub fn from_json(
-        text: &str,
-        graph: &TaskGraph,
-        inputs_sha256: &str,
-    ) -> Result<Plan, PlanError> {
+    /// Read a plan and check it places `graph` (same mission meaning).
+    pub fn from_json(text: &str, graph: &TaskGraph) -> Result<Plan, PlanError> {
         let value: serde_json::Value = serde_json::from_str(text)?;
         let found = value
             .get("schema_version")
@@ -207,12 +205,13 @@ impl Plan {
             return Err(PlanError::Version { found });
         }
         let plan: Plan = serde_json::from_value(value)?;
-        if plan.inputs_sha256 != inputs_sha256 || plan.mission != graph.mission {
+        let identity = graph.identity_sha256();
+        if plan.graph_sha256 != identity || plan.mission != graph.mission {
             return Err(PlanError::Mismatch {
                 plan: plan.mission,
-                plan_hash: plan.inputs_sha256,
+                plan_hash: plan.graph_sha256,
                 graph: graph.mission.clone(),
-                graph_hash: inputs_sha256.to_string(),
+                graph_hash: identity,
             });
         }
         plan.validate(graph)?;
@@ -241,6 +240,19 @@ impl Plan {
             }
             if t.instances == 0 {
                 return bad(format!("task {i} has zero instances"));
+            }
+            if !allowed(graph, t.task, t.modality) {
+                return bad(format!(
+                    "task `{}` cannot run at {} (its pin, sensors or behaviour, or no cloud)",
+                    graph.tasks[i].name,
+                    t.modality.name()
+                ));
+            }
+            if t.modality == Modality::Edge && t.fleet != edge_fleet(graph, t.task) {
+                return bad(format!(
+                    "task `{}` is placed on another fleet than its own",
+                    graph.tasks[i].name
+                ));
             }
         }
         if self.channels.len() != graph.edges.len() {
@@ -312,7 +324,7 @@ pub fn assemble(
     graph: &TaskGraph,
     modalities: &[Modality],
     strategy: Strategy,
-    inputs_sha256: &str,
+    profile_sha256: &str,
 ) -> Plan {
     let tasks: Vec<TaskPlan> = graph
         .tasks
@@ -370,7 +382,8 @@ pub fn assemble(
     Plan {
         schema_version: PLAN_SCHEMA_VERSION,
         mission: graph.mission.clone(),
-        inputs_sha256: inputs_sha256.to_string(),
+        graph_sha256: graph.identity_sha256(),
+        profile_sha256: profile_sha256.to_string(),
         strategy,
         tasks,
         channels,

@@ -15,9 +15,7 @@ pub mod search;
 
 use bounds::{Metric, Presolve};
 use encode::Encoding;
-use hivemind_cost::{
-    baseline, inputs_hash, modality_index, plan_for, CostModel, Profile, ProfileError,
-};
+use hivemind_cost::{baseline, modality_index, plan_for, CostModel, Profile, ProfileError};
 use hivemind_ir::plan::{Modality, Plan, Strategy};
 use hivemind_ir::{Objective, RequirementKind, TaskGraph};
 use std::time::{Duration, Instant};
@@ -54,6 +52,10 @@ pub enum Status {
     Feasible,
     /// No placement meets every requirement; see the conflicts.
     Infeasible,
+    /// A given plan evaluated (`synth --evaluate`): no search, so nothing
+    /// about optimality; `met` says whether it meets every requirement
+    /// within every capacity.
+    Evaluated { met: bool },
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -65,7 +67,9 @@ pub struct Synthesis {
     pub greedy: Option<Plan>,
     pub pareto: Vec<Plan>,
     pub conflicts: Vec<Conflict>,
-    pub inputs_sha256: String,
+    /// The mission's identity and the profile's hash (see [`Plan`]).
+    pub graph_sha256: String,
+    pub profile_sha256: String,
     pub elapsed_ms: u64,
     /// When the mission's own objectives were proven optimal (before tie-breaking).
     pub proven_ms: Option<u64>,
@@ -126,23 +130,24 @@ fn synthesize_in_context(
     options: &Options,
 ) -> Result<Synthesis, SynthError> {
     let started = Instant::now();
-    let hash = inputs_hash(graph, &profile);
+    let graph_sha256 = graph.identity_sha256();
+    let profile_sha256 = hivemind_cost::profile_hash(&profile);
     let model = CostModel::new(graph, profile)?;
     let centralized = baseline(
         &model,
         [Modality::Cloud, Modality::CloudFpga, Modality::Edge],
     )
-    .map(|a| plan_for(&model, &a, Strategy::Centralized, &hash));
+    .map(|a| plan_for(&model, &a, Strategy::Centralized));
     let decentralized = baseline(
         &model,
         [Modality::Edge, Modality::Cloud, Modality::CloudFpga],
     )
-    .map(|a| plan_for(&model, &a, Strategy::Decentralized, &hash));
+    .map(|a| plan_for(&model, &a, Strategy::Decentralized));
     // Greedy gets a quarter of the budget: it is the warm start and the fallback.
     let greedy = search::greedy_within(&model, Some(started + options.timeout / 4));
     let greedy_plan = greedy
         .as_ref()
-        .map(|(a, _)| plan_for(&model, a, Strategy::Greedy, &hash));
+        .map(|(a, _)| plan_for(&model, a, Strategy::Greedy));
 
     let enc = Encoding::new(&model, false);
     let mut presolve = Presolve::new(&model);
@@ -167,12 +172,7 @@ fn synthesize_in_context(
         match lexmin_timed(&enc, &mut presolve, incumbent, &[], deadline, &mut progress)? {
             Lexmin::Optimal(a) => (
                 Status::Optimal,
-                Some(plan_for(
-                    &model,
-                    &a,
-                    Strategy::Optimised { proven: true },
-                    &hash,
-                )),
+                Some(plan_for(&model, &a, Strategy::Optimised { proven: true })),
             ),
             Lexmin::Infeasible => (Status::Infeasible, None),
             Lexmin::TimedOut(found) => {
@@ -184,21 +184,16 @@ fn synthesize_in_context(
                     {
                         (
                             Status::Feasible,
-                            Some(plan_for(&model, g, Strategy::Greedy, &hash)),
+                            Some(plan_for(&model, g, Strategy::Greedy)),
                         )
                     }
                     (Some(a), _) => (
                         Status::Feasible,
-                        Some(plan_for(
-                            &model,
-                            &a,
-                            Strategy::Optimised { proven: false },
-                            &hash,
-                        )),
+                        Some(plan_for(&model, &a, Strategy::Optimised { proven: false })),
                     ),
                     (None, Some((g, ge))) if ge.feasible() => (
                         Status::Feasible,
-                        Some(plan_for(&model, g, Strategy::Greedy, &hash)),
+                        Some(plan_for(&model, g, Strategy::Greedy)),
                     ),
                     (None, _) => {
                         return Err(SynthError::Solver(format!(
@@ -227,7 +222,7 @@ fn synthesize_in_context(
         Vec::new()
     };
     let pareto = if options.pareto && status != Status::Infeasible {
-        pareto_front(&model, options, &hash)
+        pareto_front(&model, options)
     } else {
         Vec::new()
     };
@@ -253,7 +248,8 @@ fn synthesize_in_context(
         greedy: greedy_plan,
         pareto,
         conflicts,
-        inputs_sha256: hash,
+        graph_sha256,
+        profile_sha256,
         elapsed_ms: started.elapsed().as_millis() as u64,
         proven_by_bound: progress.by_bound,
         gap,
@@ -492,7 +488,7 @@ fn presolve_cuts(enc: &Encoding, presolve: &Presolve, term: &Int, lower: u64) ->
 /// placements not weakly dominated by any point found so far. Each such
 /// minimum is Pareto-optimal (anything dominating it would be
 /// lexicographically smaller and equally undominated).
-fn pareto_front(model: &CostModel, options: &Options, hash: &str) -> Vec<Plan> {
+fn pareto_front(model: &CostModel, options: &Options) -> Vec<Plan> {
     let enc = Encoding::new(model, false);
     let deadline = Instant::now() + options.timeout;
     let mut out: Vec<Plan> = Vec::new();
@@ -510,12 +506,7 @@ fn pareto_front(model: &CostModel, options: &Options, hash: &str) -> Vec<Plan> {
             .map(|((_, t), &v)| t.lt(Int::from_u64(v)))
             .collect();
         blocks.push(Bool::or(&better));
-        out.push(plan_for(
-            model,
-            &a,
-            Strategy::Optimised { proven: true },
-            hash,
-        ));
+        out.push(plan_for(model, &a, Strategy::Optimised { proven: true }));
     }
     out
 }

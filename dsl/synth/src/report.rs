@@ -117,6 +117,8 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
         Status::Optimal => "optimal (proven)",
         Status::Feasible => "feasible, not proven optimal (time limit)",
         Status::Infeasible => "INFEASIBLE",
+        Status::Evaluated { met: true } => "plan evaluated: every requirement met",
+        Status::Evaluated { met: false } => "plan evaluated: NOT every requirement met",
     };
     let _ = writeln!(out, "mission {}: {status}", graph.mission);
     if let Some(g) = &s.gap {
