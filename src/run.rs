@@ -40,7 +40,7 @@ pub fn run(file: &Path, seed: u64, kill: u32, json: bool) -> Result<ExitCode> {
     let timing = Timing::predicted(&CostModel::new(&graph, Profile::default())?, &plan);
     let predicted = plan.predicted.requirements.clone();
     let controller = Controller::new(Config::default(), graph.clone(), plan, seed)
-        .map_err(|e| anyhow!("{name}: {e:?}"))?;
+        .map_err(|e| anyhow!("{name}: {e}"))?;
     let mut world = World::new(
         controller,
         WorldConfig {
@@ -103,7 +103,7 @@ fn render(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "mission {}: {:?} after {:.0} s of virtual time ({events} events, {timeouts} timeouts, seed {})",
+        "mission {}: {} after {:.0} s of virtual time ({events} events, {timeouts} timeouts, seed {})",
         r.mission,
         r.phase,
         duration.0 as f64 / 1e6,
@@ -123,14 +123,15 @@ fn render(
     }
     let _ = writeln!(
         out,
-        "\n{:<16} {:>9} {:>9} {:>7} {:>11} {:>11} {:>11}",
-        "task", "created", "completed", "failed", "p50", "p95", "p99"
+        "\n{:<16} {:>11} {:>9} {:>9} {:>7} {:>11} {:>11} {:>11}",
+        "task", "activations", "instances", "completed", "failed", "p50", "p95", "p99"
     );
     for t in &r.tasks {
         let _ = writeln!(
             out,
-            "{:<16} {:>9} {:>9} {:>7} {:>11} {:>11} {:>11}",
+            "{:<16} {:>11} {:>9} {:>9} {:>7} {:>11} {:>11} {:>11}",
             t.task,
+            t.activations,
             t.created,
             t.completed,
             t.failed,
@@ -184,7 +185,11 @@ fn render(
         r.pool.cold_starts, r.pool.warm_invocations
     );
     for f in &r.failures {
-        let _ = writeln!(out, "FAILED: {f:?}");
+        let _ = writeln!(
+            out,
+            "failed: instance {} of task `{}`: {}",
+            f.instance, f.task, f.reason
+        );
     }
     out
 }

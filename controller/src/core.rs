@@ -58,6 +58,18 @@ pub enum Phase {
     },
 }
 
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Phase::NotStarted => write!(f, "not started"),
+            Phase::Running => write!(f, "still running"),
+            Phase::Draining => write!(f, "still finishing its last work"),
+            Phase::Finished => write!(f, "finished"),
+            Phase::Aborted { reason } => write!(f, "aborted ({reason})"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {

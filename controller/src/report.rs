@@ -27,6 +27,9 @@ pub struct MissionReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskReport {
     pub task: String,
+    /// Activations (firings; one per device for per-device tasks).
+    pub activations: u64,
+    /// Instances created (activations × their width).
     pub created: u64,
     pub completed: u64,
     pub failed: u64,
@@ -117,6 +120,7 @@ impl Controller {
                 .zip(&st.kinds)
                 .map(|(t, k)| TaskReport {
                     task: t.name.clone(),
+                    activations: k.activations,
                     created: k.created,
                     completed: k.completed,
                     failed: k.failed,
