@@ -154,6 +154,7 @@ fn evaluate(
             proven_ms: None,
             proven_by_bound: 0,
             gap: None,
+            tie_break_cut: None,
         };
         print!("{}", report::render(graph, &shown));
     }

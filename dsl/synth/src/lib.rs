@@ -79,6 +79,10 @@ pub struct Synthesis {
     /// When the time ran out: how far the plan may be from the optimum in
     /// the first objective not proven.
     pub gap: Option<Gap>,
+    /// The stated objectives are proven optimal, but the time limit cut this
+    /// tie-breaker (and the ones after it) short: among equally good plans,
+    /// which one is chosen depends on timing and is not proven.
+    pub tie_break_cut: Option<String>,
 }
 
 /// An optimality gap: no plan meeting every requirement (with the earlier
@@ -253,6 +257,17 @@ fn synthesize_in_context(
         elapsed_ms: started.elapsed().as_millis() as u64,
         proven_by_bound: progress.by_bound,
         gap,
+        tie_break_cut: progress
+            .ties_cut
+            .filter(|_| status == Status::Optimal)
+            .map(|stage| {
+                model
+                    .lexicographic_order()
+                    .get(stage)
+                    .map_or("fewest FPGA tasks".to_string(), |o| {
+                        format!("{o:?}").to_lowercase()
+                    })
+            }),
         proven_ms: progress
             .proven_at
             .filter(|_| status == Status::Optimal)
@@ -306,6 +321,9 @@ struct Progress {
     by_bound: usize,
     /// The stage the time ran out in, and its lower bound.
     timed_out: Option<(usize, u64)>,
+    /// The first tie-breaking stage the time limit cut short: where it is
+    /// cut depends on the wall clock, so the plan is not reproducible there.
+    ties_cut: Option<usize>,
 }
 
 /// [`lexmin`] over `presolve`'s domains, recording when the stated
@@ -356,6 +374,7 @@ fn lexmin_timed(
             stage_deadline = Instant::now() + left / 10;
         }
         if stage >= enc.stated_objectives && Instant::now() >= stage_deadline {
+            progress.ties_cut = Some(stage);
             break;
         }
         let ceiling = incumbent_values.as_ref().map(|v| v[stage]);
@@ -451,6 +470,7 @@ fn lexmin_timed(
             }
             SatResult::Unknown if stage >= enc.stated_objectives && best.is_some() => {
                 // Only a tie-breaker ran out of time: the stated objectives are proven.
+                progress.ties_cut = Some(stage);
                 return Ok(best.map_or(Lexmin::TimedOut(None), Lexmin::Optimal));
             }
             SatResult::Unknown => {

@@ -121,6 +121,12 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
         Status::Evaluated { met: false } => "plan evaluated: NOT every requirement met",
     };
     let _ = writeln!(out, "mission {}: {status}", graph.mission);
+    if let Some(t) = &s.tie_break_cut {
+        let _ = writeln!(
+            out,
+            "tie-breaking not proven: the time limit cut the `{t}` tie-breaker short, so another run may choose another plan as good in every stated objective"
+        );
+    }
     if let Some(g) = &s.gap {
         let _ = writeln!(
             out,
@@ -270,7 +276,10 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
                 .iter()
                 .map(|o| match o {
                     hivemind_ir::Objective::Latency => {
-                        format!("latency {}", time(p.predicted.latency_us as i64))
+                        format!(
+                            "latency (sum of required paths) {}",
+                            time(p.predicted.latency_us as i64)
+                        )
                     }
                     hivemind_ir::Objective::Energy => {
                         format!("energy {}", energy(p.predicted.energy_uj))
