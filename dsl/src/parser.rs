@@ -147,22 +147,55 @@ fn statement_around(src: &str, pos: usize) -> Option<std::ops::Range<usize>> {
 }
 
 /// Bounds recursion in the parser and the AST builder on hostile input.
+///
+/// Counts `{`, `(` and the `<` of a list type (`list<…>`, the only rule of
+/// the grammar that recurses into itself). A `<` anywhere else is a
+/// comparison (`require exec_time(t) < 1 s`) and a `>` that closes no list
+/// is a comparison or part of `->`: counting those rejected valid missions
+/// with many requirements.
 fn check_nesting(src: &str) -> Result<(), Diagnostic> {
-    let mut depth = 0usize;
+    let mut open: Vec<u8> = Vec::new();
+    // The last word before the current byte when nothing but whitespace
+    // (or comments, which `code` skips) came after it; empty otherwise.
+    let mut word = 0..0;
+    let mut word_ended = false;
     for (i, b) in lexical::code(src) {
-        match b {
-            b'{' | b'(' | b'<' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Err(Diagnostic::error(
-                        Code::Syntax,
-                        format!("brackets nested more than {MAX_NESTING} deep"),
-                    )
-                    .label(Span::new(i, i + 1), "too deep here"));
-                }
+        let after_list = &src.as_bytes()[word.clone()] == b"list";
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            if word_ended || word.end != i {
+                word = i..i;
             }
-            b'}' | b')' | b'>' => depth = depth.saturating_sub(1),
+            word.end = i + 1;
+            word_ended = false;
+            continue;
+        }
+        if b.is_ascii_whitespace() {
+            word_ended = !word.is_empty();
+            continue;
+        }
+        word = 0..0;
+        word_ended = false;
+        match b {
+            b'{' | b'(' => open.push(b),
+            b'<' if after_list => open.push(b),
+            b'>' if open.last() == Some(&b'<') => {
+                open.pop();
+            }
+            b'}' | b')' => {
+                // An unclosed `list<` ends with the bracket around it.
+                while open.last() == Some(&b'<') {
+                    open.pop();
+                }
+                open.pop();
+            }
             _ => {}
+        }
+        if open.len() > MAX_NESTING {
+            return Err(Diagnostic::error(
+                Code::Syntax,
+                format!("brackets nested more than {MAX_NESTING} deep"),
+            )
+            .label(Span::new(i, i + 1), "too deep here"));
         }
     }
     Ok(())
