@@ -43,7 +43,7 @@ codes! {
     MissingUnit => "missing-unit": "a number that needs a unit has none",
     NotPositive => "not-positive": "a quantity that must be greater than zero is zero or negative",
     Absurd => "absurd-quantity": "a quantity far outside what real devices or missions have",
-    TooPrecise => "too-precise": "a quantity smaller than the IR's resolution",
+    TooPrecise => "too-precise": "a quantity smaller than the IR's resolution, or with digits rounding would change",
     BadPercentile => "bad-percentile": "a percentile outside (0, 100]",
     UnknownTask => "unknown-task": "a reference to a task that is not declared",
     UnknownFleet => "unknown-fleet": "a reference to a fleet that is not declared",

@@ -76,3 +76,69 @@ fn list_types_still_count_as_nesting() {
     assert_eq!(codes(&out), [Code::Syntax], "{}", messages(&out));
     assert!(out.diagnostics[0].message.contains("nested"));
 }
+
+// ---- 2: numbers in scientific notation
+
+#[test]
+fn scientific_notation_is_exact_everywhere() {
+    let src = mission(
+        "  task big(boxes) -> b: blob 5E6 B { work 1.2e9 op; every 2e-3 s }\n  task use(b) at cloud { work 1e+6 op }\n  require latency(capture -> report) p9.99e1 < 1.5e-1 s\n  require battery >= 2e1%",
+    );
+    let out = compile(&src, "sci.hm");
+    assert!(!out.has_errors(), "{}", messages(&out));
+    let g = out.graph.expect("graph");
+    let big = g.tasks.iter().find(|t| t.name == "big").expect("big");
+    assert_eq!(big.work.map(|w| w.ops), Some(1_200_000_000));
+    assert_eq!(big.outputs[0].ty.bytes, 5_000_000);
+    assert_eq!(
+        big.trigger,
+        hivemind_dsl::ir::Trigger::Periodic { period_us: 2_000 }
+    );
+}
+
+/// The one error `body` gives, as `code: message`.
+fn only_error(body: &str) -> (Code, String, Option<String>) {
+    let out = compile(&mission(body), "bad.hm");
+    let errors: Vec<_> = out.errors().collect();
+    assert_eq!(errors.len(), 1, "{}", messages(&out));
+    (
+        errors[0].code,
+        errors[0].message.clone(),
+        errors[0].help.clone(),
+    )
+}
+
+#[test]
+fn bad_scientific_numbers_are_clear_errors() {
+    let (code, msg, _) = only_error("  task w(boxes) { work 1e op }");
+    assert_eq!(code, Code::Syntax);
+    assert_eq!(
+        msg,
+        "`1e` is not a number: the exponent after `e` has no digits"
+    );
+    let (code, msg, _) = only_error("  task w(boxes) { work 1e999999 op }");
+    assert_eq!(code, Code::Absurd);
+    assert_eq!(msg, "`1e999999` is far too large for any quantity");
+    let (code, msg, _) = only_error("  task w(boxes) { work 1.2e9.3 op }");
+    assert_eq!(code, Code::Syntax);
+    assert_eq!(
+        msg,
+        "`1.2e9.3` is not a number: the exponent after `e` is a whole number"
+    );
+    let (code, msg, _) = only_error("  task w(boxes) { work 1e30 op }");
+    assert_eq!(code, Code::Absurd, "{msg}");
+    let (code, msg, _) = only_error("  require exec_time < 1e-999999 s");
+    assert_eq!(code, Code::TooPrecise, "{msg}");
+    // Rounding that would change the value is refused, with the two
+    // values the mission can say instead.
+    let (code, msg, help) = only_error("  require exec_time(report) < 2.5e-6 s");
+    assert_eq!(code, Code::TooPrecise);
+    assert_eq!(
+        msg,
+        "execution-time bound `2.5e-6 s` is more precise than a mission can state"
+    );
+    assert_eq!(
+        help.as_deref(),
+        Some("a time is kept in steps of 1 µs: write `2 µs` or `3 µs`")
+    );
+}
