@@ -37,6 +37,7 @@ macro_rules! codes {
 codes! {
     Syntax => "syntax": "the text does not follow the grammar",
     UnknownKeyword => "unknown-keyword": "a word where a keyword was expected; usually a typo",
+    NonAsciiName => "non-ascii-name": "a name with a letter outside ASCII (names are ASCII letters, digits and `_`)",
     UnclosedBlock => "unclosed-block": "a `{` or `(` is never closed",
     UnknownUnit => "unknown-unit": "a unit the language does not know",
     WrongUnit => "wrong-unit": "a quantity of the wrong kind (time where a length is needed, ...)",

@@ -286,6 +286,9 @@ fn syntax_error(src: &str, err: pest::error::Error<Rule>) -> Diagnostic {
         }
     }
     let pos = floor_char_boundary(src, pos.min(src.len()));
+    if let Some(d) = non_ascii_name(src, pos) {
+        return d;
+    }
     let (found, found_span) = token_at(src, pos);
     let expected_text = join_alternatives(&expected);
 
@@ -410,6 +413,86 @@ fn join_alternatives(items: &[String]) -> String {
         _ if items.len() > 8 => format!("{}, … ({} choices)", items[..8].join(", "), items.len()),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
+}
+
+/// Names are ASCII (they become function names, topics and file names in
+/// later stages, and look-alike letters would make look-alike names
+/// differ): a parse stopped by a non-ASCII letter inside or at the start
+/// of a word gets that said plainly, with an ASCII spelling when the
+/// letters are accented Latin ones.
+fn non_ascii_name(src: &str, pos: usize) -> Option<Diagnostic> {
+    let c = src[pos..].chars().next()?;
+    if c.is_ascii() || !c.is_alphabetic() {
+        return None;
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let start = src[..pos]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_word(c))
+        .last()
+        .map_or(pos, |(i, _)| i);
+    let end = src[pos..]
+        .find(|c: char| !is_word(c))
+        .map_or(src.len(), |n| pos + n);
+    let word = &src[start..end];
+    let ascii: Option<String> = word.chars().map(ascii_spelling).collect();
+    let help = match ascii {
+        Some(a) if a.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') => {
+            format!("write `{a}`")
+        }
+        _ => "spell the name in ASCII; comments (`// …`) and quoted strings may hold any text"
+            .to_string(),
+    };
+    Some(
+        Diagnostic::error(
+            Code::NonAsciiName,
+            format!(
+                "`{}` is not a valid name: names are ASCII letters, digits and `_`, starting with a letter or `_`",
+                word.chars().take(40).collect::<String>()
+            ),
+        )
+        .label(
+            Span::new(pos, pos + c.len_utf8()),
+            format!("`{c}` is not an ASCII letter"),
+        )
+        .help(help),
+    )
+}
+
+/// The ASCII spelling of a letter: itself, or an accented Latin letter
+/// without its accent; `None` for other scripts.
+fn ascii_spelling(c: char) -> Option<String> {
+    if c.is_ascii() {
+        return Some(c.to_string());
+    }
+    let lower = c.to_lowercase().next().unwrap_or(c);
+    let base = match lower {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'č' | 'ć' => "c",
+        'ď' | 'đ' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' | 'ě' => "e",
+        'ğ' => "g",
+        'ì' | 'í' | 'î' | 'ï' | 'ı' => "i",
+        'ł' => "l",
+        'ñ' | 'ń' | 'ň' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ő' => "o",
+        'œ' => "oe",
+        'ř' => "r",
+        'ś' | 'š' | 'ş' => "s",
+        'ß' => "ss",
+        'ť' => "t",
+        'ù' | 'ú' | 'û' | 'ü' | 'ů' | 'ű' => "u",
+        'ý' | 'ÿ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    };
+    Some(if c.is_uppercase() {
+        base.to_uppercase()
+    } else {
+        base.to_string()
+    })
 }
 
 /// The word or character at `pos`, and its span.

@@ -171,13 +171,19 @@ pub const UNITS: &[Unit] = &[
     u("%", Dim::Percent, 100, 1),
 ];
 
+/// The unit named `name`; a Greek mu (`μs`, U+03BC) reads as the micro
+/// sign (`µs`, U+00B5) the table uses.
 pub fn lookup(name: &str) -> Option<&'static Unit> {
     static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static Unit>> =
         std::sync::OnceLock::new();
-    INDEX
-        .get_or_init(|| UNITS.iter().map(|u| (u.name, u)).collect())
-        .get(name)
-        .copied()
+    let index = INDEX.get_or_init(|| UNITS.iter().map(|u| (u.name, u)).collect());
+    match index.get(name) {
+        Some(u) => Some(*u),
+        None if name.contains('\u{3bc}') => index
+            .get(name.replace('\u{3bc}', "\u{b5}").as_str())
+            .copied(),
+        None => None,
+    }
 }
 
 pub fn names() -> impl Iterator<Item = &'static str> {
@@ -493,6 +499,7 @@ mod tests {
         assert_eq!(conv("36", "km/h"), 10_000);
         assert_eq!(conv("1", "MB/s"), 8_000_000);
         assert_eq!(conv("20", "%"), 2_000);
+        assert_eq!(conv("200", "\u{3bc}s"), 200);
     }
 
     #[test]

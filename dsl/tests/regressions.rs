@@ -142,3 +142,46 @@ fn bad_scientific_numbers_are_clear_errors() {
         Some("a time is kept in steps of 1 µs: write `2 µs` or `3 µs`")
     );
 }
+
+// ---- 3: names are ASCII, and the error says so
+
+#[test]
+fn non_ascii_names_are_refused_plainly() {
+    for (body, word, help) in [
+        ("  task détection {}", "détection", "write `detection`"),
+        (
+            "  task 検出 {}",
+            "検出",
+            "spell the name in ASCII; comments (`// …`) and quoted strings may hold any text",
+        ),
+        (
+            "  task Straße(boxes) { work 1 Mop }",
+            "Straße",
+            "write `Strasse`",
+        ),
+    ] {
+        let out = compile(&mission(body), "names.hm");
+        assert_eq!(codes(&out), [Code::NonAsciiName], "{}", messages(&out));
+        let d = &out.diagnostics[0];
+        assert_eq!(
+            d.message,
+            format!("`{word}` is not a valid name: names are ASCII letters, digits and `_`, starting with a letter or `_`")
+        );
+        assert_eq!(d.help.as_deref(), Some(help));
+    }
+    // Any text in comments and strings.
+    let out = compile(
+        &mission("  // détection, 検出\n  task d(boxes) { fn \"détecte-visages\"; work 1 Mop }"),
+        "names.hm",
+    );
+    assert!(!out.has_errors(), "{}", messages(&out));
+}
+
+#[test]
+fn greek_mu_is_the_micro_sign() {
+    let out = compile(
+        &mission("  require exec_time(report) < 200 \u{3bc}s"),
+        "mu.hm",
+    );
+    assert!(!out.has_errors(), "{}", messages(&out));
+}
