@@ -49,7 +49,7 @@ impl Dim {
             Dim::Voltage => "a voltage (like `11.1 V`)",
             Dim::Energy => "an energy (like `16 Wh`)",
             Dim::Power => "a power (like `5 W`)",
-            Dim::Percent => "a percentage (like `20 %`)",
+            Dim::Percent => "a percentage (like `20%`)",
         }
     }
     pub fn example_unit(self) -> &'static str {
@@ -184,6 +184,32 @@ pub fn lookup(name: &str) -> Option<&'static Unit> {
             .copied(),
         None => None,
     }
+}
+
+/// The unit of one of `dims` that someone who wrote `given` most likely
+/// meant: `m` for minutes (`every 2 m`), a power's energy over an hour
+/// (`battery 74 W` → `Wh`), a size's rate (`radio 5 MB` → `MB/s`), a
+/// length per second or hour for a speed, and the reverse of each.
+pub fn meant(given: &Unit, dims: &[Dim]) -> Option<&'static Unit> {
+    let name = given.name;
+    let mut candidates: Vec<String> = Vec::new();
+    if name == "m" {
+        candidates.push("min".into());
+    }
+    if name == "km" {
+        candidates.push("km/h".into());
+    }
+    candidates.push(format!("{name}h"));
+    candidates.push(format!("{name}/s"));
+    for suffix in ["/s", "/h", "h"] {
+        if let Some(stem) = name.strip_suffix(suffix) {
+            candidates.push(stem.into());
+        }
+    }
+    candidates
+        .iter()
+        .filter_map(|c| lookup(c))
+        .find(|u| dims.contains(&u.dim))
 }
 
 pub fn names() -> impl Iterator<Item = &'static str> {
@@ -624,6 +650,23 @@ mod tests {
         assert!(!material("12.345", "%"));
         assert!(!material("1", "km/h"));
         assert!(!material("3", "µs"));
+    }
+
+    #[test]
+    fn the_unit_meant_is_found_across_dimensions() {
+        let meant_for =
+            |given: &str, dim: Dim| meant(lookup(given).unwrap(), &[dim]).map(|u| u.name);
+        assert_eq!(meant_for("m", Dim::Time), Some("min"));
+        assert_eq!(meant_for("W", Dim::Energy), Some("Wh"));
+        assert_eq!(meant_for("kW", Dim::Energy), Some("kWh"));
+        assert_eq!(meant_for("Wh", Dim::Power), Some("W"));
+        assert_eq!(meant_for("MB", Dim::Bandwidth), Some("MB/s"));
+        assert_eq!(meant_for("MB/s", Dim::Data), Some("MB"));
+        assert_eq!(meant_for("m", Dim::Speed), Some("m/s"));
+        assert_eq!(meant_for("km", Dim::Speed), Some("km/h"));
+        assert_eq!(meant_for("m/s", Dim::Length), Some("m"));
+        assert_eq!(meant_for("s", Dim::Length), None);
+        assert_eq!(meant_for("GHz", Dim::Work), None);
     }
 
     #[test]

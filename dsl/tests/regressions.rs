@@ -185,3 +185,226 @@ fn greek_mu_is_the_micro_sign() {
     );
     assert!(!out.has_errors(), "{}", messages(&out));
 }
+
+// ---- 4: help that suggests what the user meant
+
+fn help_of(out: &Compiled, code: Code) -> String {
+    out.diagnostics
+        .iter()
+        .find(|d| d.code == code)
+        .and_then(|d| d.help.clone())
+        .unwrap_or_else(|| panic!("no {code} in\n{}", messages(out)))
+}
+
+#[test]
+fn a_period_in_metres_suggests_minutes() {
+    let out = compile(
+        &mission(
+            "  task poll on drones -> p: ping 8 B { every 2 m }\n  task log(p) { work 1 Mop }",
+        ),
+        "p.hm",
+    );
+    assert_eq!(codes(&out), [Code::WrongUnit], "{}", messages(&out));
+    assert_eq!(help_of(&out, Code::WrongUnit), "did you mean `2 min`?");
+}
+
+#[test]
+fn a_battery_in_watts_suggests_watt_hours() {
+    let src = mission("").replace("battery 1500 mAh @ 11.1 V", "battery 74 W");
+    let out = compile(&src, "b.hm");
+    assert_eq!(codes(&out), [Code::WrongUnit], "{}", messages(&out));
+    assert_eq!(help_of(&out, Code::WrongUnit), "did you mean `74 Wh`?");
+}
+
+#[test]
+fn a_battery_fraction_suggests_a_percentage() {
+    let out = compile(&mission("  require battery >= 0.2"), "r.hm");
+    assert_eq!(codes(&out), [Code::MissingUnit], "{}", messages(&out));
+    assert_eq!(
+        help_of(&out, Code::MissingUnit),
+        "write `20%` (a fraction of 0.2 is 20%)"
+    );
+    let out = compile(&mission("  on low_battery(0.25) { return }"), "r.hm");
+    assert_eq!(
+        help_of(&out, Code::MissingUnit),
+        "write `25%` (a fraction of 0.25 is 25%)"
+    );
+    let out = compile(&mission("  require battery(drones) >= 20"), "r.hm");
+    assert_eq!(help_of(&out, Code::MissingUnit), "write `20%`");
+}
+
+#[test]
+fn unused_output_help_never_suggests_a_self_loop() {
+    // `report` produces the unused output: the help must not tell it to
+    // read its own output.
+    let src = mission("").replace(
+        "task report(boxes) { work 1 Mop }",
+        "task report(boxes) -> summary: text 1 KB { work 1 Mop }",
+    );
+    let out = compile(&src, "u.hm");
+    let help = help_of(&out, Code::UnusedOutput);
+    assert!(!help.contains("report("), "{help}");
+    assert_eq!(
+        help,
+        "read it in a task (`task use_summary(summary) { ... }`) or remove it"
+    );
+    // With a sink that runs on inputs, the output is added to its inputs.
+    let src = mission("  task count(boxes) -> total: counter 8 B { work 1 Mop }");
+    let out = compile(&src, "u.hm");
+    assert_eq!(
+        help_of(&out, Code::UnusedOutput),
+        "read it where it is needed, e.g. `task report(boxes, total)`, or remove it"
+    );
+}
+
+#[test]
+fn messages_use_the_users_units() {
+    for (body, needle) in [
+        (
+            "  require battery >= 100%",
+            "the largest accepted battery reserve is 99%",
+        ),
+        (
+            "  task s2 on drones { cover field; lane 500 m }",
+            "lane of 500 m is wider than area `field`",
+        ),
+        (
+            "  task s2 on drones { cover field; lane 500 m }",
+            "the area is 300 m across at its narrowest",
+        ),
+        (
+            "  task s2 on drones { cover field; lane 1 mm }",
+            "the smallest accepted lane width is 100 mm",
+        ),
+        (
+            "  require exec_time < 0.3 us",
+            "a time is kept in steps of 1 µs",
+        ),
+    ] {
+        let out = compile(&mission(body), "units.hm");
+        let text = messages(&out);
+        assert!(text.contains(needle), "{needle}\n{text}");
+        for internal in ["basis point", "µJ", "µAh", "IR's units", "base unit"] {
+            assert!(!text.contains(internal), "{internal} in\n{text}");
+        }
+    }
+}
+
+// ---- 4: one error per mistake, no follow-on errors
+
+#[test]
+fn a_bad_cover_area_is_one_error() {
+    let out = compile(
+        &mission("  task s2 on drones { cover feild; lane 10 m }"),
+        "c.hm",
+    );
+    assert_eq!(codes(&out), [Code::UnknownArea], "{}", messages(&out));
+    // The lane still gets its own errors.
+    let out = compile(
+        &mission("  task s2 on drones { cover feild; lane 10 s }"),
+        "c.hm",
+    );
+    assert_eq!(
+        codes(&out),
+        [Code::UnknownArea, Code::WrongUnit],
+        "{}",
+        messages(&out)
+    );
+}
+
+#[test]
+fn an_unknown_fleet_is_one_error_with_every_use() {
+    let body = "  task a on drone -> x: blob 1 KB { every 1 s }
+  task b(x) on drone -> y: blob 1 KB { work 1 Mop }
+  task c(y) on drone { work 1 Mop }
+  require battery(drone) >= 20%";
+    let out = compile(&mission(body), "f.hm");
+    assert_eq!(codes(&out), [Code::UnknownFleet], "{}", messages(&out));
+    let d = &out.diagnostics[0];
+    assert_eq!(d.labels.len(), 4);
+    assert_eq!(d.help.as_deref(), Some("did you mean `drones`?"));
+    // Used more often than labelled: counted in the message.
+    let many: String = (0..8)
+        .map(|i| format!("  task m{i}(boxes) on drone {{ work 1 Mop }}\n"))
+        .collect();
+    let out = compile(&mission(&many), "f.hm");
+    assert_eq!(codes(&out), [Code::UnknownFleet], "{}", messages(&out));
+    assert_eq!(
+        out.diagnostics[0].message,
+        "unknown fleet `drone` (used 8 times)"
+    );
+}
+
+#[test]
+fn unknown_data_is_one_error_and_hides_list_checks() {
+    let body = "  task a(boxs) { work 1 Mop per item; fanout per item }
+  task b(boxs) { gather all }";
+    let out = compile(&mission(body), "d.hm");
+    assert_eq!(codes(&out), [Code::UnknownData], "{}", messages(&out));
+    assert_eq!(out.diagnostics[0].labels.len(), 2);
+}
+
+#[test]
+fn no_fleet_is_one_error() {
+    let src = "mission m {
+  task a on drones -> x: blob 1 KB { every 1 s }
+  task b(x) on drones { work 1 Mop }
+}";
+    let out = compile(src, "n.hm");
+    assert_eq!(codes(&out), [Code::NoFleet], "{}", messages(&out));
+}
+
+#[test]
+fn no_cloud_and_no_speed_are_one_error_each() {
+    let src = mission(
+        "  task up(boxes) at cloud -> u: blob 1 KB { work 1 Mop }
+  task up2(u) at cloud { work 1 Mop }
+  task go on drones { goto (10 m, 10 m) }",
+    )
+    .replace("  cloud { servers 2; cores 8 each }\n", "")
+    .replace("    speed 5 m/s\n", "");
+    let out = compile(&src, "n.hm");
+    assert_eq!(
+        codes(&out),
+        [Code::MissingProperty, Code::NoCloud],
+        "{}",
+        messages(&out)
+    );
+    assert_eq!(
+        out.diagnostics[0].message,
+        "fleet `drones` has no `speed`, but tasks `sweep`, `go` move it"
+    );
+    assert_eq!(out.diagnostics[0].labels.len(), 2);
+    assert_eq!(
+        out.diagnostics[1].message,
+        "2 tasks run in the cloud, but the mission has no cloud"
+    );
+    assert_eq!(out.diagnostics[1].labels.len(), 2);
+}
+
+#[test]
+fn a_broken_fleet_line_hides_what_tasks_lack_from_it() {
+    let src = mission("")
+        .replace(
+            "sensors camera(640x360), gps",
+            "sensors camra(640x360), gps",
+        )
+        .replace("speed 5 m/s", "speed 5 m");
+    let out = compile(&src, "s.hm");
+    assert_eq!(
+        codes(&out),
+        [Code::WrongUnit, Code::UnknownSensor],
+        "{}",
+        messages(&out)
+    );
+    assert_eq!(help_of(&out, Code::WrongUnit), "did you mean `5 m/s`?");
+}
+
+#[test]
+fn a_task_declared_twice_is_one_error() {
+    let out = compile(
+        &mission("  task detect(frame) -> boxes: boxes 4 KB { work 0.5 Gop }"),
+        "t.hm",
+    );
+    assert_eq!(codes(&out), [Code::DuplicateName], "{}", messages(&out));
+}

@@ -323,7 +323,11 @@ pub(super) fn fleets<'a>(cx: &mut Ctx<'a>, m: &'a Mission) {
         };
         let props = dedup_props(cx, &f.props);
         for p in &props {
+            let errors_before = cx.diags.len();
             fleet_prop(cx, &mut fleet, p);
+            if cx.diags.len() > errors_before {
+                cx.broken_fleets.insert((id, p.keyword()));
+            }
         }
         for required in ["cpu", "battery", "radio"] {
             if !props.iter().any(|p| p.keyword() == required) {

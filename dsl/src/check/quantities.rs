@@ -85,10 +85,15 @@ impl Ctx<'_> {
     ) -> Option<(i128, Dim)> {
         let dim0 = dims[0];
         let Some(unit_ident) = &q.unit else {
+            let help = if dim0 == Dim::Percent {
+                percent_help(&q.number.text)
+            } else {
+                format!("write `{} {}`", q.number.text, dim0.example_unit())
+            };
             self.push(
                 Diagnostic::error(Code::MissingUnit, format!("{what} needs a unit"))
                     .label(q.span, format!("expected {}", dim0.describe()))
-                    .help(format!("write `{} {}`", q.number.text, dim0.example_unit())),
+                    .help(help),
             );
             return None;
         };
@@ -127,11 +132,10 @@ impl Ctx<'_> {
                     ),
                 )
                 .label(unit_ident.span, format!("a {}", unit.dim))
-                .help(format!(
-                    "write it in {} units, e.g. `{}`",
-                    dim0,
-                    dim0.example_unit()
-                )),
+                .help(match units::meant(unit, dims) {
+                    Some(m) => format!("did you mean `{} {}`?", q.number.text, m.name),
+                    None => format!("write it in {} units, e.g. `{}`", dim0, dim0.example_unit()),
+                }),
             );
             return None;
         }
@@ -346,6 +350,23 @@ impl Ctx<'_> {
             return None;
         }
         Some(s.value as u32)
+    }
+}
+
+/// A percentage written without `%`: a fraction below 1 (`0.2`) is most
+/// likely meant as a share (20%), not as 0.2%.
+fn percent_help(number: &str) -> String {
+    let fraction = Decimal::parse(number)
+        .ok()
+        .filter(|d| !d.negative && !d.is_zero())
+        .and_then(|d| d.scaled(10_000, 1).filter(|s| s.exact && s.value < 10_000));
+    match fraction {
+        Some(s) => format!(
+            "write `{}` (a fraction of {number} is {})",
+            display(s.value, Dim::Percent),
+            display(s.value, Dim::Percent)
+        ),
+        None => format!("write `{number}%`"),
     }
 }
 
