@@ -259,7 +259,7 @@ fn status_line(file: &str, diags: &[Diagnostic]) -> String {
 }
 
 fn diagnostics_json(diags: &[Diagnostic], file: &str, src: &str) -> Vec<serde_json::Value> {
-    diags.iter().map(|d| d.to_json(file, src)).collect()
+    hivemind_dsl::diagnostic::to_json_all(diags, file, src)
 }
 
 /// Read a mission, or print its one-line error (for commands over many files).

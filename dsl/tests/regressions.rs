@@ -408,3 +408,51 @@ fn a_task_declared_twice_is_one_error() {
     );
     assert_eq!(codes(&out), [Code::DuplicateName], "{}", messages(&out));
 }
+
+// ---- 5: rendering many diagnostics is linear
+
+#[test]
+fn thousands_of_warnings_render_in_linear_time() {
+    use hivemind_dsl::diagnostic::{render, to_json_all, Style};
+    use std::time::Instant;
+    let mut per_warning = Vec::new();
+    for tasks in [1_000, 10_000] {
+        let src = hivemind_dsl::synthetic::mission(tasks);
+        let out = compile(&src, "big.hm");
+        assert!(!out.has_errors());
+        let warnings = out.diagnostics.len();
+        assert!(warnings >= tasks / 5, "{tasks} tasks: {warnings} warnings");
+        let t0 = Instant::now();
+        let text = render(&out.diagnostics, "big.hm", &src, Style::Plain);
+        let text_s = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        let json = to_json_all(&out.diagnostics, "big.hm", &src);
+        let json_s = t0.elapsed().as_secs_f64();
+        println!(
+            "{tasks} tasks, {warnings} warnings: text {text_s:.3} s ({} bytes), json {json_s:.3} s",
+            text.len()
+        );
+        assert_eq!(json.len(), warnings);
+        assert_eq!(text.matches("hm::unused-output").count(), warnings);
+        // Line numbers come from the one index: the last warning is on a
+        // late line, as the text says.
+        let last = &json[warnings - 1]["labels"][0];
+        let line = last["line"].as_u64().expect("line") as usize;
+        assert_eq!(
+            src.lines().nth(line - 1).map(|l| l.contains("task t")),
+            Some(true)
+        );
+        assert!(
+            text_s + json_s < 5.0,
+            "{tasks} tasks took {text_s} + {json_s} s"
+        );
+        per_warning.push((text_s + json_s) / warnings as f64);
+    }
+    // Linear: the time per warning does not grow tenfold with the file
+    // (quadratic rendering made it grow ~8x); generous for noisy machines.
+    println!("seconds per warning: {per_warning:?}");
+    assert!(
+        per_warning[1] < per_warning[0] * 4.0 + 1e-4,
+        "{per_warning:?}"
+    );
+}
