@@ -473,6 +473,34 @@ fn exact_decimal(value: i128, num: u128, den: u128, max_decimals: u32) -> Option
     })
 }
 
+/// A value in base units shown in the unit named `unit`, rounded to at
+/// most `decimals` decimals (`16.65 Wh`), for summaries where a fixed unit
+/// reads better than an exact one. `None` for an unknown unit.
+pub fn display_in(value: i128, unit: &str, decimals: u32) -> Option<String> {
+    let u = lookup(unit)?;
+    let scale = 10u128.checked_pow(decimals)?;
+    // round(|value| × den × 10^decimals / num), then split at the point.
+    let numerator = value
+        .unsigned_abs()
+        .checked_mul(u.den)?
+        .checked_mul(scale)?;
+    let (q, r) = (numerator / u.num, numerator % u.num);
+    let rounded = if r >= u.num - r { q + 1 } else { q };
+    let (int, frac) = (rounded / scale, rounded % scale);
+    let mut text = int.to_string();
+    if frac != 0 {
+        let digits = format!("{frac:0width$}", width = decimals as usize);
+        text.push('.');
+        text.push_str(digits.trim_end_matches('0'));
+    }
+    let sign = if value < 0 && rounded != 0 { "-" } else { "" };
+    Some(if u.name == "%" {
+        format!("{sign}{text}%")
+    } else {
+        format!("{sign}{text} {}", u.name)
+    })
+}
+
 /// A value in base units as a person writes it: `2500` mm is `2.5 m`,
 /// `9900` (percent's base unit) is `99 %`, `1` µJ is `0.001 mJ`. The
 /// largest unit that shows it exactly with at most three decimals and is
@@ -684,6 +712,12 @@ mod tests {
         assert_eq!(display(1_000_000, Dim::Charge), "1 Ah");
         assert_eq!(display(0, Dim::Time), "0 µs");
         assert_eq!(display(-2_000, Dim::Length), "-2 m");
+        let wh = |uj: i128| display_in(uj, "Wh", 2).unwrap();
+        assert_eq!(wh(59_940_000_000), "16.65 Wh");
+        assert_eq!(wh(49_310_640_000), "13.7 Wh");
+        assert_eq!(wh(3_600_000_000), "1 Wh");
+        assert_eq!(display_in(2_778, "m/s", 1).as_deref(), Some("2.8 m/s"));
+        assert_eq!(display_in(1, "Wh", 2).as_deref(), Some("0 Wh"));
     }
 
     #[test]
