@@ -51,6 +51,9 @@ pub(crate) struct Ctx<'a> {
     /// move a fleet without a `speed`: one diagnostic each, listing them.
     cloud_pins_without_cloud: Vec<(String, Span)>,
     movers_without_speed: std::collections::BTreeMap<ir::FleetId, Vec<(String, Span)>>,
+    /// Problems reported so far, counting uses folded into an earlier
+    /// diagnostic: a phase compares it to know whether it found any.
+    reports: usize,
 }
 
 /// Uses of one unknown name shown as labels; the rest are counted.
@@ -58,6 +61,7 @@ const UNKNOWN_LABELS: usize = 5;
 
 impl<'a> Ctx<'a> {
     fn push(&mut self, d: Diagnostic) {
+        self.reports += 1;
         self.diags.push(d);
     }
 
@@ -81,10 +85,11 @@ impl<'a> Ctx<'a> {
         });
     }
 
-    /// Report an unknown name once: the first use gets `make`'s diagnostic,
-    /// later uses of the same name a label on it ("also used here"), so one
-    /// typo in a fleet name is one error, not one per task. Without any
-    /// fleet, unknown fleets are not reported: `hm::no-fleet` says it.
+    /// Report an unknown name (task, fleet, area, data, sensor, priority,
+    /// pin target) once: the first use gets `make`'s diagnostic, later uses
+    /// of the same name a label on it ("also used here"), so one typo in a
+    /// fleet name is one error, not one per task. Without any fleet,
+    /// unknown fleets are not reported: `hm::no-fleet` says it.
     fn unknown_with(&mut self, code: Code, name: &Ident, make: impl FnOnce(&Self) -> Diagnostic) {
         if code == Code::UnknownFleet && self.fleets.is_empty() {
             return;
@@ -100,6 +105,7 @@ impl<'a> Ctx<'a> {
                 }
             }
             self.unknown_uses.insert(key, (index, uses + 1));
+            self.reports += 1;
             return;
         }
         let d = make(self);
@@ -144,6 +150,7 @@ pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
         broken_fleets: std::collections::HashSet::new(),
         cloud_pins_without_cloud: Vec::new(),
         movers_without_speed: std::collections::BTreeMap::new(),
+        reports: 0,
     };
     let duration_us = devices::duration(&mut cx, mission);
     devices::areas(&mut cx, mission);

@@ -456,3 +456,30 @@ fn thousands_of_warnings_render_in_linear_time() {
         "{per_warning:?}"
     );
 }
+
+#[test]
+fn repeated_unknown_sensors_pins_and_priorities_are_one_error_each() {
+    let src = mission(
+        "  fleet more: drone x 2 { cpu 1 GHz; battery 20 Wh; radio 20 Mbit/s; sensors camra }
+  task a(boxes) at clod { work 1 Mop; priority hihg }
+  task b(boxes) at clod { work 1 Mop; priority hihg }
+  task c on more -> x: blob 1 KB { every 1 s; needs camera }
+  task d(x) { work 1 Mop }",
+    )
+    .replace(
+        "sensors camera(640x360), gps",
+        "sensors camra(640x360), gps",
+    );
+    let out = compile(&src, "s.hm");
+    assert_eq!(
+        codes(&out),
+        [
+            Code::UnknownSensor,
+            Code::UnknownPinTarget,
+            Code::UnknownPriority
+        ],
+        "{}",
+        messages(&out)
+    );
+    assert!(out.diagnostics.iter().all(|d| d.labels.len() == 2));
+}

@@ -518,7 +518,7 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                 ];
                 match LEVELS.iter().find(|(n, _)| *n == level.name) {
                     Some(&(_, p)) => task.priority = p,
-                    None => cx.push(
+                    None => cx.unknown_with(Code::UnknownPriority, level, |_| {
                         Diagnostic::error(
                             Code::UnknownPriority,
                             format!("unknown priority `{}`", short(&level.name)),
@@ -527,8 +527,8 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                         .maybe_help(suggest::did_you_mean(
                             &level.name,
                             LEVELS.iter().map(|(n, _)| *n),
-                        )),
-                    ),
+                        ))
+                    }),
                 }
             }
             TaskItem::Needs { sensors, .. } => {
@@ -675,7 +675,7 @@ fn placement(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                 }
             }
             "edge" => task.placement = Placement::Edge,
-            other => cx.push(
+            other => cx.unknown_with(Code::UnknownPinTarget, &pin.target, |cx| {
                 Diagnostic::error(
                     Code::UnknownPinTarget,
                     format!("`at {}` is not a placement", short(other)),
@@ -687,8 +687,8 @@ fn placement(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                         format!("to pin on a fleet write `on {other}`")
                     }
                     None => "write `at cloud`, `at edge` or `on <fleet>`".into(),
-                }),
-            ),
+                })
+            }),
         },
         PinKind::On => match cx.fleet_ids.get(target).copied() {
             Some(fid) => {
