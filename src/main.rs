@@ -259,7 +259,7 @@ fn status_line(file: &str, diags: &[Diagnostic]) -> String {
 }
 
 fn diagnostics_json(diags: &[Diagnostic], file: &str, src: &str) -> Vec<serde_json::Value> {
-    diags.iter().map(|d| d.to_json(file, src)).collect()
+    hivemind_dsl::diagnostic::to_json_all(diags, file, src)
 }
 
 /// Read a mission, or print its one-line error (for commands over many files).
@@ -348,11 +348,18 @@ fn run(command: Command) -> Result<ExitCode> {
                 Some(path) => {
                     std::fs::write(&path, text)
                         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    let n = |k: usize, w: &str| {
+                        if k == 1 {
+                            format!("1 {w}")
+                        } else {
+                            format!("{k} {w}s")
+                        }
+                    };
                     eprintln!(
-                        "{name}: {} tasks, {} edges, {} requirements -> {}",
-                        graph.tasks.len(),
-                        graph.edges.len(),
-                        graph.requirements.len(),
+                        "{name}: {}, {}, {} -> {}",
+                        n(graph.tasks.len(), "task"),
+                        n(graph.edges.len(), "edge"),
+                        n(graph.requirements.len(), "requirement"),
                         path.display()
                     );
                 }

@@ -1,79 +1,290 @@
-//! `compile --summary`: the task graph as a person reads it.
+//! `compile --summary`: the task graph as a person reads it, in words and
+//! the units a mission is written in (never Rust debug text or the IR's
+//! base units).
 
-use hivemind_ir::{Behaviour, Placement, RequirementKind, TaskGraph, Trigger};
+use hivemind_dsl::units::{display, display_in, Dim};
+use hivemind_ir::{
+    AreaId, Behaviour, DeviceClass, FailureAction, FanOut, Gather, LowBatteryAction, Objective,
+    Placement, Priority, StragglerThreshold, TaskGraph, Trigger,
+};
 use std::fmt::Write;
 
 pub fn render(g: &TaskGraph) -> String {
     let mut out = String::new();
     let devices: u64 = g.fleets.iter().map(|f| u64::from(f.count)).sum();
+    let duration = format!(
+        ", {}{}",
+        time(g.duration_us),
+        if g.duration_stated { "" } else { " (default)" }
+    );
     let _ = writeln!(
         out,
-        "mission {}: {} devices in {} fleet(s), {} tasks, {} edges, {} requirements",
+        "mission {}: {} in {}, {}, {}, {}{duration}",
         g.mission,
-        devices,
-        g.fleets.len(),
-        g.tasks.len(),
-        g.edges.len(),
-        g.requirements.len()
+        plural(devices, "device"),
+        plural(g.fleets.len() as u64, "fleet"),
+        plural(g.tasks.len() as u64, "task"),
+        plural(g.edges.len() as u64, "edge"),
+        plural(g.requirements.len() as u64, "requirement"),
     );
+    let name_width = g.fleets.iter().map(|f| f.name.len()).max().unwrap_or(0);
     for f in &g.fleets {
+        let class = match f.class {
+            DeviceClass::Drone => "drone",
+            DeviceClass::Car => "car",
+        };
         let _ = writeln!(
             out,
-            "  fleet {:<10} {:?} x {:<3} {:.2} GHz x {}  {:.1} Wh  {:.0} Mbit/s",
+            "  fleet {:<name_width$}  {}, CPU {} x {}, battery {}, radio {}",
             f.name,
-            f.class,
-            f.count,
-            f.cpu_hz as f64 / 1e9,
+            plural(u64::from(f.count), class),
+            display(i128::from(f.cpu_hz), Dim::Frequency),
             f.cores,
-            f.battery_uj as f64 / 3.6e9,
-            f.radio_bps as f64 / 1e6
+            display_in(i128::from(f.battery_uj), "Wh", 2).unwrap_or_default(),
+            display(i128::from(f.radio_bps), Dim::Bandwidth),
         );
     }
-    for t in &g.tasks {
-        let placement = match t.placement {
-            Placement::Any => "synthesizer decides".to_string(),
-            Placement::Edge => "edge".to_string(),
-            Placement::Cloud => "cloud".to_string(),
-            Placement::Fleet { fleet } => format!("on {}", g.fleets[fleet.index()].name),
+    if let Some(c) = &g.cloud {
+        let fpga = if c.fpga {
+            format!(", {}", plural(u64::from(c.fpga_boards), "FPGA board"))
+        } else {
+            String::new()
         };
-        let trigger = match (t.trigger, t.behaviour) {
-            (_, Some(Behaviour::Cover { area, .. })) => {
-                format!("covers {}", g.areas[area.index()].name)
-            }
-            (_, Some(b)) => format!("{b:?}").to_lowercase(),
-            (Trigger::Periodic { period_us }, _) => format!("every {} ms", period_us / 1_000),
-            (Trigger::Upstream, _) => {
-                let ins: Vec<_> = t.inputs.iter().map(|i| i.name.as_str()).collect();
-                if ins.is_empty() {
-                    "after predecessors".to_string()
-                } else {
-                    format!("on {}", ins.join(", "))
-                }
-            }
-            (other, _) => format!("{other:?}").to_lowercase(),
-        };
-        let work = t.work.map_or(String::new(), |w| {
-            let per = if w.per_item { "/item" } else { "" };
-            if w.ops >= 1_000_000_000 {
-                format!("{:.2} Gop{per}", w.ops as f64 / 1e9)
-            } else {
-                format!("{:.2} Mop{per}", w.ops as f64 / 1e6)
-            }
-        });
         let _ = writeln!(
             out,
-            "  task  {:<14} {:<26} {:<22} {work}",
-            t.name, trigger, placement
+            "  cloud {}, {} each{fpga}",
+            plural(u64::from(c.servers), "server"),
+            plural(u64::from(c.cores_per_server), "core"),
         );
+    }
+    let rows: Vec<[String; 4]> = g
+        .tasks
+        .iter()
+        .map(|t| {
+            let mut what = match (t.behaviour, t.trigger) {
+                (Some(b), _) => behaviour(g, b),
+                (None, Trigger::Periodic { period_us }) => format!("every {}", time(period_us)),
+                (None, Trigger::Window { period_us }) => {
+                    let ins: Vec<_> = t.inputs.iter().map(|i| i.name.as_str()).collect();
+                    let over = if ins.is_empty() {
+                        "its predecessors".to_string()
+                    } else {
+                        ins.join(", ")
+                    };
+                    format!("every {} (a window over {over})", time(period_us))
+                }
+                (None, Trigger::Once) => "once at the start".to_string(),
+                (None, Trigger::Never) => "never runs".to_string(),
+                (None, Trigger::Upstream | Trigger::Behaviour) => {
+                    let ins: Vec<_> = t.inputs.iter().map(|i| i.name.as_str()).collect();
+                    if ins.is_empty() {
+                        "after its predecessors".to_string()
+                    } else {
+                        format!("on {}", ins.join(", "))
+                    }
+                }
+            };
+            match t.fanout {
+                Some(FanOut::Fixed { width }) => {
+                    let _ = write!(what, ", fan out x{width}");
+                }
+                Some(FanOut::PerItem) => what.push_str(", fan out per item"),
+                None => {}
+            }
+            match t.gather {
+                Some(Gather::All) => what.push_str(", gather all"),
+                Some(Gather::Count { n }) => {
+                    let _ = write!(what, ", gather {n}");
+                }
+                None => {}
+            }
+            match t.priority {
+                Priority::Critical => what.push_str(", critical priority"),
+                Priority::High => what.push_str(", high priority"),
+                Priority::Low => what.push_str(", low priority"),
+                Priority::Normal => {}
+            }
+            let placement = match t.placement {
+                Placement::Any => "placed by the synthesizer".to_string(),
+                Placement::Edge => "on the edge".to_string(),
+                Placement::Cloud => "in the cloud".to_string(),
+                Placement::Fleet { fleet } => format!("on {}", g.fleets[fleet.index()].name),
+            };
+            let work = t.work.map_or(String::new(), |w| {
+                let amount = display(i128::from(w.ops), Dim::Work);
+                if w.per_item {
+                    format!("{amount} per item")
+                } else {
+                    amount
+                }
+            });
+            [t.name.clone(), what, placement, work]
+        })
+        .collect();
+    let width = |k: usize| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0);
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    for [name, what, placement, work] in &rows {
+        let line = format!("  task {name:<w0$}  {what:<w1$}  {placement:<w2$}  {work}");
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     for r in &g.requirements {
-        let kind = match r.kind {
-            RequirementKind::Latency { .. } => "latency",
-            RequirementKind::ExecTime { .. } => "exec time",
-            RequirementKind::CloudCost { .. } => "cost",
-            RequirementKind::BatteryReserve { .. } => "battery",
-        };
-        let _ = writeln!(out, "  require {kind:<10} {}", r.text);
+        let _ = writeln!(out, "  {}", r.text);
     }
+    if !g.objectives.is_empty() {
+        let names: Vec<&str> = g
+            .objectives
+            .iter()
+            .filter_map(|o| Objective::ALL.iter().find(|(_, x)| x == o))
+            .map(|(n, _)| *n)
+            .collect();
+        let _ = writeln!(
+            out,
+            "  minimize {}{}",
+            names.join(", then "),
+            if g.objectives_stated {
+                ""
+            } else {
+                " (default)"
+            }
+        );
+    }
+    policies(g, &mut out);
     out
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn time(us: u64) -> String {
+    display(i128::from(us), Dim::Time)
+}
+
+fn area(g: &TaskGraph, a: AreaId) -> &str {
+    g.areas.get(a.index()).map_or("?", |a| a.name.as_str())
+}
+
+fn behaviour(g: &TaskGraph, b: Behaviour) -> String {
+    match b {
+        Behaviour::Cover { area: a, lane_mm } => format!(
+            "cover {}, lanes {}",
+            area(g, a),
+            display(i128::from(lane_mm), Dim::Length)
+        ),
+        Behaviour::GotoPoint { point } => format!(
+            "goto ({}, {})",
+            display(i128::from(point.x_mm), Dim::Length),
+            display(i128::from(point.y_mm), Dim::Length)
+        ),
+        Behaviour::GotoArea { area: a } => format!("goto {}", area(g, a)),
+        Behaviour::ReturnHome => "return home".to_string(),
+        Behaviour::Land => "land".to_string(),
+    }
+}
+
+/// Every policy in effect, the defaults marked as such.
+fn policies(g: &TaskGraph, out: &mut String) {
+    let p = &g.policies;
+    let default = |span: &Option<hivemind_ir::SrcSpan>| {
+        if span.is_none() {
+            " (default)"
+        } else {
+            ""
+        }
+    };
+    let failure = match &p.device_failure.action {
+        FailureAction::Repartition { areas } if areas.is_empty() => {
+            "repartition the covered areas".to_string()
+        }
+        FailureAction::Repartition { areas } => {
+            let names: Vec<&str> = areas.iter().map(|&a| area(g, a)).collect();
+            format!("repartition {}", names.join(", "))
+        }
+        FailureAction::Reassign => "reassign its work".to_string(),
+        FailureAction::Abort => "abort the mission".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "  on device failure: {failure}{}",
+        default(&p.device_failure.span)
+    );
+    match &p.straggler {
+        Some(s) => {
+            let when = match s.threshold {
+                StragglerThreshold::FactorOfMedian { permille } => {
+                    format!("slower than {}x the median", trim_decimal(permille, 1000))
+                }
+                StragglerThreshold::Percentile { bp } => {
+                    format!("slower than p{}", trim_decimal(bp, 100))
+                }
+                StragglerThreshold::Absolute { us } => format!("still running after {}", time(us)),
+            };
+            let _ = writeln!(
+                out,
+                "  on straggler: relaunch when {when}, first result wins{}",
+                default(&s.span)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  on straggler: no relaunch");
+        }
+    }
+    let e = &p.task_error;
+    let mut on_error = match e.retries {
+        0 => "no retry".to_string(),
+        n => format!(
+            "retry {}, {} apart",
+            if n == 1 {
+                "once".to_string()
+            } else {
+                format!("{n} times")
+            },
+            time(e.backoff_us)
+        ),
+    };
+    if e.abort_after {
+        on_error.push_str(", then abort the mission");
+    }
+    let _ = writeln!(out, "  on task error: {on_error}{}", default(&e.span));
+    if let Some(b) = &p.low_battery {
+        let action = match b.action {
+            LowBatteryAction::ReturnHome => "return home",
+            LowBatteryAction::Land => "land",
+        };
+        let _ = writeln!(
+            out,
+            "  on low battery ({}): {action}",
+            display(i128::from(b.threshold_bp), Dim::Percent)
+        );
+    }
+    let l = &p.learning;
+    if l.enabled {
+        let retrain: Vec<String> = l
+            .retrain
+            .iter()
+            .map(|r| {
+                let name = g.tasks.get(r.task.index()).map_or("?", |t| t.name.as_str());
+                format!("{name} every {}", time(r.period_us))
+            })
+            .collect();
+        if retrain.is_empty() {
+            let _ = writeln!(out, "  learning on");
+        } else {
+            let _ = writeln!(out, "  learning on: retrain {}", retrain.join(", "));
+        }
+    }
+}
+
+/// `value / scale` as a short decimal: `1500 / 1000` is `1.5`.
+fn trim_decimal(value: u32, scale: u32) -> String {
+    let (int, frac) = (value / scale, value % scale);
+    if frac == 0 {
+        return int.to_string();
+    }
+    let digits = format!("{frac:0width$}", width = scale.ilog10() as usize);
+    format!("{int}.{}", digits.trim_end_matches('0'))
 }

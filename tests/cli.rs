@@ -346,3 +346,70 @@ fn run_executes_a_mission_on_the_controller_and_survives_kills() {
     let too_many = hivemind(&["run", &example("s02_tree_recognition.hm"), "--kill", "99"]);
     assert_eq!(too_many.status.code(), Some(2));
 }
+
+#[test]
+fn compile_summary_is_in_words() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("graph.json");
+    let o = hivemind(&[
+        "compile",
+        &corpus("ok/full_syntax.hm"),
+        "--summary",
+        "-o",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stderr(&o);
+    for line in [
+        "mission everything: 30 devices in 2 fleets, 15 tasks, 13 edges, 7 requirements, 45 min",
+        "  fleet drones  16 drones, CPU 1 GHz x 1, battery 16.65 Wh, radio 20 Mbit/s",
+        "  cloud 12 servers, 40 cores each, 4 FPGA boards",
+        "  task sweep      cover field, lanes 12 m ",
+        "  task park       goto pad ",
+        "  task survey     goto (120 m, 80 m) ",
+        "  task home_run   return home ",
+        "  task touchdown  land ",
+        "  task scan       every 2 s (a window over its predecessors) ",
+        "  task calibrate  once at the start ",
+        "  require latency(capture -> tally) p99.9 <= 800 ms",
+        "  minimize energy, then latency, then cost",
+        "  on device failure: repartition field",
+        "  on straggler: relaunch when slower than 1.5x the median, first result wins",
+        "  on task error: retry 3 times, 200 ms apart, then abort the mission",
+        "  on low battery (25%): return home",
+        "  learning on: retrain detect every 30 min, embed every 2 h",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(
+        text.contains("on frame, critical priority") && text.contains("placed by the synthesizer"),
+        "{text}"
+    );
+    // No Rust debug text, no IR base units.
+    for debug in [
+        "{",
+        "}",
+        "_mm",
+        "areaid",
+        "pointmm",
+        "Some(",
+        "None",
+        "gotopoint",
+        "µs",
+        "bp",
+    ] {
+        assert!(!text.contains(debug), "{debug:?} in\n{text}");
+    }
+    // Defaults are marked as such.
+    let o = hivemind(&[
+        "compile",
+        &corpus("ok/minimal.hm"),
+        "--summary",
+        "-o",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stderr(&o);
+    assert!(text.contains("(default)"), "{text}");
+    assert!(!text.contains('{'), "{text}");
+}

@@ -40,31 +40,88 @@ pub(crate) struct Ctx<'a> {
     /// An input or `flow` name did not resolve, so paths may be missing:
     /// path checks would only repeat that error.
     graph_incomplete: bool,
+    /// Each unknown name reported so far (by kind): its diagnostic's index
+    /// and how many times it is used. Later uses become labels of that one
+    /// diagnostic instead of errors of their own.
+    unknown_uses: HashMap<(Code, String), (usize, usize)>,
+    /// Fleet properties (by keyword) whose line had an error: what tasks
+    /// lack from them (a sensor, the speed) would only echo it.
+    broken_fleets: std::collections::HashSet<(ir::FleetId, &'static str)>,
+    /// Tasks pinned to the cloud of a mission without one, and tasks that
+    /// move a fleet without a `speed`: one diagnostic each, listing them.
+    cloud_pins_without_cloud: Vec<(String, Span)>,
+    movers_without_speed: std::collections::BTreeMap<ir::FleetId, Vec<(String, Span)>>,
+    /// Problems reported so far, counting uses folded into an earlier
+    /// diagnostic: a phase compares it to know whether it found any.
+    reports: usize,
 }
+
+/// Uses of one unknown name shown as labels; the rest are counted.
+const UNKNOWN_LABELS: usize = 5;
 
 impl<'a> Ctx<'a> {
     fn push(&mut self, d: Diagnostic) {
+        self.reports += 1;
         self.diags.push(d);
     }
 
     /// "unknown area `feild`" with a suggestion among the declared names of
     /// that kind, or `fallback` help when nothing is close.
     fn unknown(&mut self, code: Code, kind: &str, name: &Ident, fallback: Option<&str>) {
-        let declared: Vec<&str> = match code {
-            Code::UnknownArea => self.area_ids.keys().copied().collect(),
-            Code::UnknownFleet => self.fleet_ids.keys().copied().collect(),
-            _ => self.task_ids.keys().copied().collect(),
-        };
-        let help =
-            suggest::did_you_mean(&name.name, declared).or_else(|| fallback.map(str::to_string));
-        self.push(
+        self.unknown_with(code, name, |cx| {
+            let declared: Vec<&str> = match code {
+                Code::UnknownArea => cx.area_ids.keys().copied().collect(),
+                Code::UnknownFleet => cx.fleet_ids.keys().copied().collect(),
+                _ => cx.task_ids.keys().copied().collect(),
+            };
+            let help = suggest::did_you_mean(&name.name, declared)
+                .or_else(|| fallback.map(str::to_string));
             Diagnostic::error(
                 code,
                 format!("unknown {kind} `{}`", quantities::short(&name.name)),
             )
             .label(name.span, "not declared")
-            .maybe_help(help),
-        );
+            .maybe_help(help)
+        });
+    }
+
+    /// Report an unknown name (task, fleet, area, data, sensor, priority,
+    /// pin target) once: the first use gets `make`'s diagnostic, later uses
+    /// of the same name a label on it ("also used here"), so one typo in a
+    /// fleet name is one error, not one per task. Without any fleet,
+    /// unknown fleets are not reported: `hm::no-fleet` says it.
+    fn unknown_with(&mut self, code: Code, name: &Ident, make: impl FnOnce(&Self) -> Diagnostic) {
+        if code == Code::UnknownFleet && self.fleets.is_empty() {
+            return;
+        }
+        let key = (code, name.name.clone());
+        if let Some(&(index, uses)) = self.unknown_uses.get(&key) {
+            if uses < UNKNOWN_LABELS {
+                if let Some(d) = self.diags.get_mut(index) {
+                    d.labels.push(crate::diagnostic::Label {
+                        span: name.span,
+                        message: "also used here".into(),
+                    });
+                }
+            }
+            self.unknown_uses.insert(key, (index, uses + 1));
+            self.reports += 1;
+            return;
+        }
+        let d = make(self);
+        self.unknown_uses.insert(key, (self.diags.len(), 1));
+        self.push(d);
+    }
+
+    /// "(used 12 times)" on unknown names used more often than labelled.
+    fn finish_unknown_uses(&mut self) {
+        for &(index, uses) in self.unknown_uses.values() {
+            if uses > UNKNOWN_LABELS {
+                if let Some(d) = self.diags.get_mut(index) {
+                    d.message.push_str(&format!(" (used {uses} times)"));
+                }
+            }
+        }
     }
     fn span(&self, s: Span) -> SrcSpan {
         let (line, col) = self.index.line_col(self.src, s.start);
@@ -89,6 +146,11 @@ pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
         cloud: None,
         task_ids: HashMap::new(),
         graph_incomplete: false,
+        unknown_uses: HashMap::new(),
+        broken_fleets: std::collections::HashSet::new(),
+        cloud_pins_without_cloud: Vec::new(),
+        movers_without_speed: std::collections::BTreeMap::new(),
+        reports: 0,
     };
     let duration_us = devices::duration(&mut cx, mission);
     devices::areas(&mut cx, mission);
@@ -107,7 +169,8 @@ pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
     let requirements = rules::requirements(&mut cx, mission, &tasks, &edges);
     let objectives = rules::objectives(&mut cx, mission);
     let policies = rules::policies(&mut cx, mission, &tasks);
-    graph::warnings(&mut cx, mission, &task_decls, &tasks, &policies);
+    graph::warnings(&mut cx, mission, &task_decls, &tasks, &edges, &policies);
+    cx.finish_unknown_uses();
 
     let mut diagnostics = std::mem::take(&mut cx.diags);
     diagnostics.sort_by_key(|d| (d.primary_span().map_or(0, |s| s.start), d.severity));

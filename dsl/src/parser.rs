@@ -147,22 +147,55 @@ fn statement_around(src: &str, pos: usize) -> Option<std::ops::Range<usize>> {
 }
 
 /// Bounds recursion in the parser and the AST builder on hostile input.
+///
+/// Counts `{`, `(` and the `<` of a list type (`list<…>`, the only rule of
+/// the grammar that recurses into itself). A `<` anywhere else is a
+/// comparison (`require exec_time(t) < 1 s`) and a `>` that closes no list
+/// is a comparison or part of `->`: counting those rejected valid missions
+/// with many requirements.
 fn check_nesting(src: &str) -> Result<(), Diagnostic> {
-    let mut depth = 0usize;
+    let mut open: Vec<u8> = Vec::new();
+    // The last word before the current byte when nothing but whitespace
+    // (or comments, which `code` skips) came after it; empty otherwise.
+    let mut word = 0..0;
+    let mut word_ended = false;
     for (i, b) in lexical::code(src) {
-        match b {
-            b'{' | b'(' | b'<' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Err(Diagnostic::error(
-                        Code::Syntax,
-                        format!("brackets nested more than {MAX_NESTING} deep"),
-                    )
-                    .label(Span::new(i, i + 1), "too deep here"));
-                }
+        let after_list = &src.as_bytes()[word.clone()] == b"list";
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            if word_ended || word.end != i {
+                word = i..i;
             }
-            b'}' | b')' | b'>' => depth = depth.saturating_sub(1),
+            word.end = i + 1;
+            word_ended = false;
+            continue;
+        }
+        if b.is_ascii_whitespace() {
+            word_ended = !word.is_empty();
+            continue;
+        }
+        word = 0..0;
+        word_ended = false;
+        match b {
+            b'{' | b'(' => open.push(b),
+            b'<' if after_list => open.push(b),
+            b'>' if open.last() == Some(&b'<') => {
+                open.pop();
+            }
+            b'}' | b')' => {
+                // An unclosed `list<` ends with the bracket around it.
+                while open.last() == Some(&b'<') {
+                    open.pop();
+                }
+                open.pop();
+            }
             _ => {}
+        }
+        if open.len() > MAX_NESTING {
+            return Err(Diagnostic::error(
+                Code::Syntax,
+                format!("brackets nested more than {MAX_NESTING} deep"),
+            )
+            .label(Span::new(i, i + 1), "too deep here"));
         }
     }
     Ok(())
@@ -253,6 +286,9 @@ fn syntax_error(src: &str, err: pest::error::Error<Rule>) -> Diagnostic {
         }
     }
     let pos = floor_char_boundary(src, pos.min(src.len()));
+    if let Some(d) = non_ascii_name(src, pos) {
+        return d;
+    }
     let (found, found_span) = token_at(src, pos);
     let expected_text = join_alternatives(&expected);
 
@@ -377,6 +413,86 @@ fn join_alternatives(items: &[String]) -> String {
         _ if items.len() > 8 => format!("{}, … ({} choices)", items[..8].join(", "), items.len()),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
+}
+
+/// Names are ASCII (they become function names, topics and file names in
+/// later stages, and look-alike letters would make look-alike names
+/// differ): a parse stopped by a non-ASCII letter inside or at the start
+/// of a word gets that said plainly, with an ASCII spelling when the
+/// letters are accented Latin ones.
+fn non_ascii_name(src: &str, pos: usize) -> Option<Diagnostic> {
+    let c = src[pos..].chars().next()?;
+    if c.is_ascii() || !c.is_alphabetic() {
+        return None;
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let start = src[..pos]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_word(c))
+        .last()
+        .map_or(pos, |(i, _)| i);
+    let end = src[pos..]
+        .find(|c: char| !is_word(c))
+        .map_or(src.len(), |n| pos + n);
+    let word = &src[start..end];
+    let ascii: Option<String> = word.chars().map(ascii_spelling).collect();
+    let help = match ascii {
+        Some(a) if a.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') => {
+            format!("write `{a}`")
+        }
+        _ => "spell the name in ASCII; comments (`// …`) and quoted strings may hold any text"
+            .to_string(),
+    };
+    Some(
+        Diagnostic::error(
+            Code::NonAsciiName,
+            format!(
+                "`{}` is not a valid name: names are ASCII letters, digits and `_`, starting with a letter or `_`",
+                word.chars().take(40).collect::<String>()
+            ),
+        )
+        .label(
+            Span::new(pos, pos + c.len_utf8()),
+            format!("`{c}` is not an ASCII letter"),
+        )
+        .help(help),
+    )
+}
+
+/// The ASCII spelling of a letter: itself, or an accented Latin letter
+/// without its accent; `None` for other scripts.
+fn ascii_spelling(c: char) -> Option<String> {
+    if c.is_ascii() {
+        return Some(c.to_string());
+    }
+    let lower = c.to_lowercase().next().unwrap_or(c);
+    let base = match lower {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'č' | 'ć' => "c",
+        'ď' | 'đ' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' | 'ě' => "e",
+        'ğ' => "g",
+        'ì' | 'í' | 'î' | 'ï' | 'ı' => "i",
+        'ł' => "l",
+        'ñ' | 'ń' | 'ň' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ő' => "o",
+        'œ' => "oe",
+        'ř' => "r",
+        'ś' | 'š' | 'ş' => "s",
+        'ß' => "ss",
+        'ť' => "t",
+        'ù' | 'ú' | 'û' | 'ü' | 'ů' | 'ű' => "u",
+        'ý' | 'ÿ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    };
+    Some(if c.is_uppercase() {
+        base.to_uppercase()
+    } else {
+        base.to_string()
+    })
 }
 
 /// The word or character at `pos`, and its span.

@@ -244,14 +244,14 @@ pub(super) fn sensor(cx: &mut Ctx, s: &Sensor) -> Option<ir::Sensor> {
     let Some(&(_, kind)) = SensorKind::ALL.iter().find(|(n, _)| *n == s.name.name) else {
         let hint = suggest::did_you_mean(&s.name.name, SensorKind::ALL.iter().map(|(n, _)| *n));
         let known: Vec<_> = SensorKind::ALL.iter().map(|(n, _)| *n).collect();
-        cx.push(
+        cx.unknown_with(Code::UnknownSensor, &s.name, |_| {
             Diagnostic::error(
                 Code::UnknownSensor,
                 format!("unknown sensor `{}`", short(&s.name.name)),
             )
             .label(s.name.span, "not a sensor")
-            .help(hint.unwrap_or_else(|| format!("known sensors: {}", known.join(", ")))),
-        );
+            .help(hint.unwrap_or_else(|| format!("known sensors: {}", known.join(", "))))
+        });
         return None;
     };
     let resolution = match &s.resolution {
@@ -323,7 +323,11 @@ pub(super) fn fleets<'a>(cx: &mut Ctx<'a>, m: &'a Mission) {
         };
         let props = dedup_props(cx, &f.props);
         for p in &props {
+            let reports_before = cx.reports;
             fleet_prop(cx, &mut fleet, p);
+            if cx.reports > reports_before {
+                cx.broken_fleets.insert((id, p.keyword()));
+            }
         }
         for required in ["cpu", "battery", "radio"] {
             if !props.iter().any(|p| p.keyword() == required) {

@@ -265,20 +265,72 @@ impl Reach {
     }
 }
 
+/// Help for an output nobody reads: add it to the inputs of an existing
+/// sink (a task that runs on inputs and feeds nothing, like `report`: it
+/// is not its producer, which has an output, and adding an input to it
+/// cannot close a cycle), else to a new task.
+fn unused_output_help(
+    cx: &Ctx,
+    output: &str,
+    reader: Option<&TaskDecl>,
+    decls: &[&TaskDecl],
+) -> String {
+    if let Some(decl) = reader {
+        let mut params: Vec<&str> = decl
+            .params
+            .iter()
+            .flatten()
+            .map(|p| cx.src.get(p.span.start..p.span.end).unwrap_or(&p.name.name))
+            .collect();
+        params.push(output);
+        return format!(
+            "read it where it is needed, e.g. `task {}({})`, or remove it",
+            decl.name.name,
+            params.join(", ")
+        );
+    }
+    let mut name = format!("use_{output}");
+    let mut k = 2;
+    while decls.iter().any(|d| d.name.name == name) {
+        name = format!("use_{output}_{k}");
+        k += 1;
+    }
+    format!("read it in a task (`task {name}({output}) {{ ... }}`) or remove it")
+}
+
 pub(super) fn warnings(
     cx: &mut Ctx,
     m: &Mission,
     decls: &[&TaskDecl],
     tasks: &[ir::Task],
+    edges: &[ir::Edge],
     policies: &ir::Policies,
 ) {
     let consumed: HashSet<&str> = tasks
         .iter()
         .flat_map(|t| t.inputs.iter().map(|i| i.name.as_str()))
         .collect();
+    let mut feeds = vec![false; tasks.len()];
+    for e in edges {
+        feeds[e.from.index()] = true;
+    }
+    // The reader to suggest: the last declared sink that runs on inputs.
+    let reader = tasks
+        .iter()
+        .zip(decls)
+        .filter(|(t, d)| {
+            !t.inputs.is_empty()
+                && t.outputs.is_empty()
+                && !feeds[t.id.index()]
+                && t.behaviour.is_none()
+                && d.params.is_some()
+        })
+        .map(|(_, d)| *d)
+        .next_back();
     for (t, decl) in tasks.iter().zip(decls) {
         for o in &decl.outputs {
             if !consumed.contains(o.name.name.as_str()) {
+                let help = unused_output_help(cx, &o.name.name, reader, decls);
                 cx.push(
                     Diagnostic::warning(
                         Code::UnusedOutput,
@@ -288,10 +340,7 @@ pub(super) fn warnings(
                         ),
                     )
                     .label(o.name.span, "no task reads this")
-                    .help(format!(
-                        "read it in a task (`task report({})`) or remove it",
-                        o.name.name
-                    )),
+                    .help(help),
                 );
             }
         }

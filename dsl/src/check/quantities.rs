@@ -5,7 +5,7 @@ use super::Ctx;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::suggest;
 use crate::syntax::{Int, Money, Number, Percentile, Quantity};
-use crate::units::{self, Decimal, Dim, NumberError};
+use crate::units::{self, display, Decimal, Dim, NumberError};
 
 /// The accepted range of a measured property, in base units.
 #[derive(Clone, Copy)]
@@ -22,7 +22,7 @@ pub(crate) const fn range(min: i128, max: i128) -> Range {
 }
 
 impl Ctx<'_> {
-    fn decimal(&mut self, n: &Number) -> Option<Decimal> {
+    pub(crate) fn decimal(&mut self, n: &Number) -> Option<Decimal> {
         match Decimal::parse(&n.text) {
             Ok(d) => Some(d),
             Err(NumberError::TooLong) => {
@@ -38,9 +38,24 @@ impl Ctx<'_> {
                 );
                 None
             }
-            Err(NumberError::Malformed) => {
+            Err(NumberError::TooLarge) => {
                 self.push(
-                    Diagnostic::error(Code::Syntax, "malformed number").label(n.span, "here"),
+                    Diagnostic::error(
+                        Code::Absurd,
+                        format!("`{}` is far too large for any quantity", short(&n.text)),
+                    )
+                    .label(n.span, "exponent too large"),
+                );
+                None
+            }
+            Err(NumberError::Malformed(why)) => {
+                self.push(
+                    Diagnostic::error(
+                        Code::Syntax,
+                        format!("`{}` is not a number: {why}", short(&n.text)),
+                    )
+                    .label(n.span, "malformed number")
+                    .help("write a decimal like `1500`, `0.8` or `1.2e9` (1.2 × 10⁹)"),
                 );
                 None
             }
@@ -70,10 +85,15 @@ impl Ctx<'_> {
     ) -> Option<(i128, Dim)> {
         let dim0 = dims[0];
         let Some(unit_ident) = &q.unit else {
+            let help = if dim0 == Dim::Percent {
+                percent_help(&q.number.text)
+            } else {
+                format!("write `{} {}`", q.number.text, dim0.example_unit())
+            };
             self.push(
                 Diagnostic::error(Code::MissingUnit, format!("{what} needs a unit"))
                     .label(q.span, format!("expected {}", dim0.describe()))
-                    .help(format!("write `{} {}`", q.number.text, dim0.example_unit())),
+                    .help(help),
             );
             return None;
         };
@@ -112,11 +132,10 @@ impl Ctx<'_> {
                     ),
                 )
                 .label(unit_ident.span, format!("a {}", unit.dim))
-                .help(format!(
-                    "write it in {} units, e.g. `{}`",
-                    dim0,
-                    dim0.example_unit()
-                )),
+                .help(match units::meant(unit, dims) {
+                    Some(m) => format!("did you mean `{} {}`?", q.number.text, m.name),
+                    None => format!("write it in {} units, e.g. `{}`", dim0, dim0.example_unit()),
+                }),
             );
             return None;
         }
@@ -125,13 +144,41 @@ impl Ctx<'_> {
             self.push(
                 Diagnostic::error(
                     Code::Absurd,
-                    format!("{what} `{}` is far too large", short(&q.number.text)),
+                    format!("{what} {} is far too large", q_text(q)),
                 )
-                .label(q.span, "too large"),
+                .label(q.span, "too large")
+                .help(format!(
+                    "the largest accepted {what} is {}",
+                    display(range.max, unit.dim)
+                )),
             );
             return None;
         };
         self.check_range(scaled.value, d.is_zero(), q, what, range, unit.dim)?;
+        if d.rounding_is_material(unit.num, unit.den) {
+            // Rounding would change what was written (`2.5 µs` -> 3 µs).
+            let (below, above) = d
+                .neighbours(unit.num, unit.den)
+                .unwrap_or((scaled.value, scaled.value));
+            self.push(
+                Diagnostic::error(
+                    Code::TooPrecise,
+                    format!(
+                        "{what} {} is more precise than a mission can state",
+                        q_text(q)
+                    ),
+                )
+                .label(q.span, format!("finer than {}", display(1, unit.dim)))
+                .help(format!(
+                    "a {} is kept in steps of {}: write `{}` or `{}`",
+                    unit.dim,
+                    display(1, unit.dim),
+                    display(below, unit.dim),
+                    display(above, unit.dim)
+                )),
+            );
+            return None;
+        }
         Some((scaled.value, unit.dim))
     }
 
@@ -151,23 +198,36 @@ impl Ctx<'_> {
             self.push(
                 Diagnostic::error(
                     Code::TooPrecise,
-                    format!("{what} rounds to zero in the IR's units"),
+                    format!("{what} {} rounds to zero", q_text(q)),
                 )
                 .label(q.span, "too small to represent")
-                .help(format!("the IR stores a {dim} in whole {}", base_unit(dim))),
+                .help(format!(
+                    "a {dim} is kept in steps of {}; the smallest accepted {what} is {}",
+                    display(1, dim),
+                    display(range.min.max(1), dim)
+                )),
             );
             return None;
         }
         if value < range.min {
-            let (code, msg) = if value <= 0 && range.min >= POSITIVE {
-                (
+            let d = if value <= 0 && range.min >= POSITIVE {
+                Diagnostic::error(
                     Code::NotPositive,
                     format!("{what} must be greater than zero"),
                 )
+                .label(q.span, "here")
             } else {
-                (Code::Absurd, format!("{what} is implausibly small"))
+                Diagnostic::error(
+                    Code::Absurd,
+                    format!("{what} of {} is implausibly small", q_text(q)),
+                )
+                .label(q.span, "out of range")
+                .help(format!(
+                    "the smallest accepted {what} is {}",
+                    display(range.min, dim)
+                ))
             };
-            self.push(Diagnostic::error(code, msg).label(q.span, "here"));
+            self.push(d);
             return None;
         }
         if value > range.max {
@@ -178,9 +238,8 @@ impl Ctx<'_> {
                 )
                 .label(q.span, "out of range")
                 .help(format!(
-                    "the largest accepted {what} is {} {}",
-                    range.max,
-                    base_unit(dim)
+                    "the largest accepted {what} is {}",
+                    display(range.max, dim)
                 )),
             );
             return None;
@@ -234,7 +293,7 @@ impl Ctx<'_> {
             );
             return None;
         };
-        if s.value <= 0 {
+        if d.is_zero() || d.negative {
             self.push(
                 Diagnostic::error(
                     Code::NotPositive,
@@ -244,17 +303,28 @@ impl Ctx<'_> {
             );
             return None;
         }
-        if !s.exact && s.value == 0 {
+        if d.rounding_is_material(1_000_000_000, 1) {
             self.push(
-                Diagnostic::error(Code::TooPrecise, format!("{what} is below one nano-dollar"))
-                    .label(m.span, "here"),
+                Diagnostic::error(
+                    Code::TooPrecise,
+                    format!(
+                        "{what} `${}` is more precise than a mission can state",
+                        short(&m.number.text)
+                    ),
+                )
+                .label(m.span, "too precise")
+                .help("amounts are kept to the nano-dollar ($0.000000001)"),
             );
             return None;
         }
         if s.value > max_nusd {
             self.push(
                 Diagnostic::error(Code::Absurd, format!("{what} is implausibly large"))
-                    .label(m.span, "out of range"),
+                    .label(m.span, "out of range")
+                    .help(format!(
+                        "the largest accepted {what} is ${}",
+                        max_nusd / 1_000_000_000
+                    )),
             );
             return None;
         }
@@ -267,7 +337,10 @@ impl Ctx<'_> {
             return Some(crate::ir::defaults::PERCENTILE_BP);
         };
         let d = self.decimal(&p.number)?;
-        let s = d.scaled(100, 1)?;
+        let s = d.scaled(100, 1).unwrap_or(units::Scaled {
+            value: i128::MAX,
+            exact: false,
+        });
         if !s.exact || s.value <= 0 || s.value > 10_000 {
             self.push(
                 Diagnostic::error(Code::BadPercentile, format!("`p{}` is not a percentile", short(&p.number.text)))
@@ -280,20 +353,20 @@ impl Ctx<'_> {
     }
 }
 
-fn base_unit(dim: Dim) -> &'static str {
-    match dim {
-        Dim::Time => "µs",
-        Dim::Length => "mm",
-        Dim::Speed => "mm/s",
-        Dim::Data => "bytes",
-        Dim::Bandwidth => "bit/s",
-        Dim::Frequency => "Hz",
-        Dim::Work => "operations",
-        Dim::Charge => "µAh",
-        Dim::Voltage => "mV",
-        Dim::Energy => "µJ",
-        Dim::Power => "mW",
-        Dim::Percent => "basis points (1/100 %)",
+/// A percentage written without `%`: a fraction below 1 (`0.2`) is most
+/// likely meant as a share (20%), not as 0.2%.
+fn percent_help(number: &str) -> String {
+    let fraction = Decimal::parse(number)
+        .ok()
+        .filter(|d| !d.negative && !d.is_zero())
+        .and_then(|d| d.scaled(10_000, 1).filter(|s| s.exact && s.value < 10_000));
+    match fraction {
+        Some(s) => format!(
+            "write `{}` (a fraction of {number} is {})",
+            display(s.value, Dim::Percent),
+            display(s.value, Dim::Percent)
+        ),
+        None => format!("write `{number}%`"),
     }
 }
 

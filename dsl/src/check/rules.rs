@@ -12,7 +12,7 @@ use crate::suggest;
 use crate::syntax::{
     Action, Cmp, Decl, EventArg, Ident, Mission, Money, PolicyDecl, Requirement, Span,
 };
-use crate::units::{Decimal, Dim};
+use crate::units::Dim;
 
 const HOUR_US: i128 = 3_600_000_000;
 
@@ -480,8 +480,23 @@ pub(super) fn policies(cx: &mut Ctx, m: &Mission, tasks: &[ir::Task]) -> ir::Pol
                         missing_arg(cx, p, "on straggler(2x median) { relaunch }");
                         None
                     }
-                    Some((EventArg::FactorOfMedian(n), s)) => {
-                        match Decimal::parse(&n.text).ok().and_then(|d| d.scaled(1000, 1)) {
+                    Some((EventArg::FactorOfMedian(n), s)) => match cx.decimal(n) {
+                        None => None,
+                        Some(d) if d.rounding_is_material(1000, 1) => {
+                            cx.push(
+                                Diagnostic::error(
+                                    Code::TooPrecise,
+                                    format!(
+                                        "straggler factor `{}x` is too precise",
+                                        short(&n.text)
+                                    ),
+                                )
+                                .label(s, "more than three decimals")
+                                .help("the factor is kept to 0.001x, e.g. `1.5x median`"),
+                            );
+                            None
+                        }
+                        Some(d) => match d.scaled(1000, 1) {
                             Some(v) if v.value > 1000 && v.value <= 100_000 => {
                                 Some(StragglerThreshold::FactorOfMedian {
                                     permille: v.value as u32,
@@ -501,8 +516,8 @@ pub(super) fn policies(cx: &mut Ctx, m: &Mission, tasks: &[ir::Task]) -> ir::Pol
                                 );
                                 None
                             }
-                        }
-                    }
+                        },
+                    },
                     Some((EventArg::Percentile(pc), _)) => cx
                         .percentile(Some(pc))
                         .map(|bp| StragglerThreshold::Percentile { bp }),

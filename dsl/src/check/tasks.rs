@@ -1,7 +1,7 @@
 //! Tasks: data types, inputs and outputs, items, pins and sensors.
 
 use super::devices::{duplicate, sensor};
-use super::quantities::{range, short, POSITIVE};
+use super::quantities::{range, short, Range, POSITIVE};
 use super::Ctx;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::{self, Behaviour, DataKind, FleetId, Placement, Priority, TaskId, Trigger};
@@ -9,11 +9,13 @@ use crate::suggest;
 use crate::syntax::{
     self, DataType, FanOut, FnRef, Gather, GotoTarget, PinKind, Span, TaskDecl, TaskItem,
 };
-use crate::units::Dim;
+use crate::units::{self, Dim};
 use std::collections::HashMap;
 
 const MAX_BYTES: i128 = 1_000_000_000_000;
 const MINUTE: i128 = 60_000_000;
+/// Sweep lanes from 10 cm to 10 km.
+const LANE: Range = range(100, 10_000_000);
 
 fn data_type(cx: &mut Ctx, t: &DataType) -> Option<ir::DataType> {
     match t {
@@ -107,15 +109,19 @@ pub(super) fn lower<'a>(cx: &mut Ctx<'a>, decls: &[&'a TaskDecl]) -> Vec<ir::Tas
         for (k, o) in t.outputs.iter().enumerate() {
             if let Some(&(other, _, first)) = producers.get(o.name.name.as_str()) {
                 let who = &decls[other.index()].name.name;
-                cx.push(
-                    Diagnostic::error(
-                        Code::DuplicateOutput,
-                        format!("data `{}` is produced twice", o.name.name),
-                    )
-                    .label(o.name.span, "produced again here")
-                    .label(first, format!("first produced by `{who}`"))
-                    .help("give each output its own name"),
-                );
+                // A task declared twice (reported above) produces its
+                // outputs twice; that is the same mistake.
+                if *who != t.name.name {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::DuplicateOutput,
+                            format!("data `{}` is produced twice", o.name.name),
+                        )
+                        .label(o.name.span, "produced again here")
+                        .label(first, format!("first produced by `{who}`"))
+                        .help("give each output its own name"),
+                    );
+                }
             } else {
                 producers.insert(o.name.name.as_str(), (TaskId(i as u32), k, o.name.span));
             }
@@ -150,7 +156,44 @@ pub(super) fn lower<'a>(cx: &mut Ctx<'a>, decls: &[&'a TaskDecl]) -> Vec<ir::Tas
         );
         tasks.push(task);
     }
+    report_gathered(cx);
     tasks
+}
+
+/// The diagnostics gathered over all tasks: one for every task pinned to
+/// a missing cloud, one per fleet moved without a `speed`.
+fn report_gathered(cx: &mut Ctx) {
+    let pins = std::mem::take(&mut cx.cloud_pins_without_cloud);
+    if let Some((first, _)) = pins.first() {
+        let message = match pins.len() {
+            1 => format!("task `{first}` runs in the cloud, but the mission has no cloud"),
+            n => format!("{n} tasks run in the cloud, but the mission has no cloud"),
+        };
+        let mut d = Diagnostic::error(Code::NoCloud, message);
+        for (_, span) in pins.iter().take(5) {
+            d = d.label(*span, "pinned to the cloud");
+        }
+        cx.push(
+            d.help("declare it: `cloud { servers 12; cores 40 each; price $0.0000166 per GB-s }`"),
+        );
+    }
+    for (fid, movers) in std::mem::take(&mut cx.movers_without_speed) {
+        let fleet = cx.fleets[fid.index()].name.clone();
+        let names: Vec<String> = movers.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let (who, verb) = match names.len() {
+            1 => (format!("task {}", names[0]), "moves"),
+            n if n <= 3 => (format!("tasks {}", names.join(", ")), "move"),
+            n => (format!("{n} tasks"), "move"),
+        };
+        let mut d = Diagnostic::error(
+            Code::MissingProperty,
+            format!("fleet `{fleet}` has no `speed`, but {who} {verb} it"),
+        );
+        for (_, span) in movers.iter().take(5) {
+            d = d.label(*span, "pinned here");
+        }
+        cx.push(d.help("add e.g. `speed 5 m/s` to the fleet"));
+    }
 }
 
 fn unknown_type() -> ir::DataType {
@@ -250,43 +293,52 @@ fn lower_task(
 
 fn unknown_data(cx: &mut Ctx, name: &syntax::Ident, producers: &Producers, decls: &[&TaskDecl]) {
     cx.graph_incomplete = true;
-    let mut d = Diagnostic::error(
-        Code::UnknownData,
-        format!("no task produces `{}`", short(&name.name)),
-    )
-    .label(name.span, "unknown input");
-    if let Some(task) = decls.iter().find(|t| t.name.name == name.name) {
-        let outs: Vec<_> = task
-            .outputs
-            .iter()
-            .map(|o| format!("`{}`", o.name.name))
-            .collect();
-        d = d.help(if outs.is_empty() {
-            format!(
-                "`{}` is a task with no outputs; order it with `flow {} -> ...` instead",
-                name.name, name.name
-            )
+    cx.unknown_with(Code::UnknownData, name, |_| {
+        let d = Diagnostic::error(
+            Code::UnknownData,
+            format!("no task produces `{}`", short(&name.name)),
+        )
+        .label(name.span, "unknown input");
+        if let Some(task) = decls.iter().find(|t| t.name.name == name.name) {
+            let outs: Vec<_> = task
+                .outputs
+                .iter()
+                .map(|o| format!("`{}`", o.name.name))
+                .collect();
+            d.help(if outs.is_empty() {
+                format!(
+                    "`{}` is a task with no outputs; order it with `flow {} -> ...` instead",
+                    name.name, name.name
+                )
+            } else {
+                format!(
+                    "`{}` is a task; inputs name its outputs: {}",
+                    name.name,
+                    outs.join(", ")
+                )
+            })
+        } else if let Some(h) = suggest::did_you_mean(&name.name, producers.keys().copied()) {
+            d.help(h)
         } else {
-            format!(
-                "`{}` is a task; inputs name its outputs: {}",
-                name.name,
-                outs.join(", ")
+            d.help(
+                "inputs name the outputs of other tasks (`task detect(frame) -> ...` reads `frame`)",
             )
-        });
-    } else if let Some(h) = suggest::did_you_mean(&name.name, producers.keys().copied()) {
-        d = d.help(h);
-    } else {
-        d = d.help(
-            "inputs name the outputs of other tasks (`task detect(frame) -> ...` reads `frame`)",
-        );
-    }
-    cx.push(d);
+        }
+    });
 }
 
 fn has_list_input(task: &ir::Task) -> bool {
     task.inputs
         .iter()
         .any(|i| matches!(i.ty.kind, DataKind::List { .. }))
+}
+
+/// Whether every input the task declares resolved to a producer with a
+/// known type: checks on the inputs' types would otherwise echo the error
+/// that lost them (an unknown data name, an output without a type).
+fn inputs_known(t: &TaskDecl, task: &ir::Task) -> bool {
+    t.params.iter().flatten().count() == task.inputs.len()
+        && task.inputs.iter().all(|i| i.ty != unknown_type())
 }
 
 fn per_item_error(span: Span, what: &str) -> Diagnostic {
@@ -340,7 +392,7 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                     "work",
                     range(POSITIVE, 1_000_000_000_000_000),
                 );
-                if *per_item && !has_list_input(task) {
+                if *per_item && !has_list_input(task) && inputs_known(t, task) {
                     cx.push(per_item_error(*span, "work"));
                 }
                 task.work = ops.map(|ops| ir::Work {
@@ -436,13 +488,14 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                 FanOut::PerItem => {
                     if has_list_input(task) {
                         task.fanout = Some(ir::FanOut::PerItem);
-                    } else {
+                    } else if inputs_known(t, task) {
                         cx.push(per_item_error(*span, "fanout"));
                     }
                 }
             },
             TaskItem::Gather { how, span } => {
-                if task.inputs.is_empty() {
+                // Inputs that failed to resolve have their own error.
+                if t.params.iter().flatten().next().is_none() {
                     cx.push(
                         Diagnostic::error(Code::GatherWithoutInput, "`gather` needs an input to gather")
                             .label(*span, "this task has no inputs")
@@ -465,7 +518,7 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                 ];
                 match LEVELS.iter().find(|(n, _)| *n == level.name) {
                     Some(&(_, p)) => task.priority = p,
-                    None => cx.push(
+                    None => cx.unknown_with(Code::UnknownPriority, level, |_| {
                         Diagnostic::error(
                             Code::UnknownPriority,
                             format!("unknown priority `{}`", short(&level.name)),
@@ -474,8 +527,8 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                         .maybe_help(suggest::did_you_mean(
                             &level.name,
                             LEVELS.iter().map(|(n, _)| *n),
-                        )),
-                    ),
+                        ))
+                    }),
                 }
             }
             TaskItem::Needs { sensors, .. } => {
@@ -492,24 +545,22 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
     if let Some((width, span)) = lane {
         match task.behaviour {
             Some(Behaviour::Cover { area, .. }) => {
-                if let Some(w) =
-                    cx.measure(width, Dim::Length, "lane width", range(100, 10_000_000))
-                {
+                if let Some(w) = cx.measure(width, Dim::Length, "lane width", LANE) {
                     let limit = narrowest_side(&cx.areas[area.index()].shape);
                     if limit > 0 && w > limit {
                         cx.push(
                             Diagnostic::error(
                                 Code::LaneTooWide,
                                 format!(
-                                    "lane of {} m is wider than area `{}`",
-                                    w as f64 / 1000.0,
+                                    "lane of {} is wider than area `{}`",
+                                    units::display(w, Dim::Length),
                                     cx.areas[area.index()].name
                                 ),
                             )
                             .label(span, "too wide")
                             .help(format!(
-                                "the area is {} m across at its narrowest",
-                                limit as f64 / 1000.0
+                                "the area is {} across at its narrowest",
+                                units::display(limit, Dim::Length)
                             )),
                         );
                     }
@@ -519,7 +570,12 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                     });
                 }
             }
-            _ if behaviour_span.is_none() || first.contains_key("cover") => cx.push(
+            _ if first.contains_key("cover") => {
+                // The cover failed (unknown area, second behaviour) and
+                // says so; the lane is still checked for its own errors.
+                let _ = cx.measure(width, Dim::Length, "lane width", LANE);
+            }
+            _ if behaviour_span.is_none() => cx.push(
                 Diagnostic::error(Code::LaneWithoutCover, "`lane` without `cover`")
                     .label(span, "lane of what?")
                     .help("`lane` sets the sweep width of `cover <area>`"),
@@ -595,6 +651,7 @@ fn placement(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
             task.placement = Placement::Edge;
             if !task.needs.is_empty()
                 && !cx.fleets.is_empty()
+                && !cx.broken_fleets.iter().any(|&(_, kw)| kw == "sensors")
                 && !cx.fleets.iter().any(|f| has_sensors(f, &task.needs))
             {
                 let names: Vec<_> = task.needs.iter().map(|s| s.kind.name()).collect();
@@ -616,11 +673,8 @@ fn placement(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
             "cloud" => {
                 task.placement = Placement::Cloud;
                 if cx.cloud.is_none() {
-                    cx.push(
-                        Diagnostic::error(Code::NoCloud, format!("task `{}` runs in the cloud, but the mission has no cloud", t.name.name))
-                            .label(pin.span, "pinned to the cloud")
-                            .help("declare it: `cloud { servers 12; cores 40 each; price $0.0000166 per GB-s }`"),
-                    );
+                    cx.cloud_pins_without_cloud
+                        .push((t.name.name.clone(), pin.span));
                 }
                 let edge_only = task.behaviour.is_some() || !task.needs.is_empty();
                 if edge_only {
@@ -637,7 +691,7 @@ fn placement(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                 }
             }
             "edge" => task.placement = Placement::Edge,
-            other => cx.push(
+            other => cx.unknown_with(Code::UnknownPinTarget, &pin.target, |cx| {
                 Diagnostic::error(
                     Code::UnknownPinTarget,
                     format!("`at {}` is not a placement", short(other)),
@@ -649,34 +703,30 @@ fn placement(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                         format!("to pin on a fleet write `on {other}`")
                     }
                     None => "write `at cloud`, `at edge` or `on <fleet>`".into(),
-                }),
-            ),
+                })
+            }),
         },
-        PinKind::On => {
-            match cx.fleet_ids.get(target).copied() {
-                Some(fid) => {
-                    task.placement = Placement::Fleet { fleet: fid };
-                    fleet_can_host(cx, t, task, fid, pin.span);
-                }
-                None => {
-                    let hint = if target == "cloud" || target == "edge" {
-                        Some(format!("write `at {target}`"))
-                    } else {
-                        suggest::did_you_mean(target, cx.fleet_ids.keys().copied())
-                    };
-                    cx.push(
-                        Diagnostic::error(
-                            Code::UnknownFleet,
-                            format!("unknown fleet `{}`", short(target)),
-                        )
-                        .label(pin.target.span, "not declared")
-                        .help(hint.unwrap_or_else(|| {
-                            "declare it: `fleet drones: drone x 16 { ... }`".into()
-                        })),
-                    );
-                }
+        PinKind::On => match cx.fleet_ids.get(target).copied() {
+            Some(fid) => {
+                task.placement = Placement::Fleet { fleet: fid };
+                fleet_can_host(cx, t, task, fid, pin.span);
             }
-        }
+            None => cx.unknown_with(Code::UnknownFleet, &pin.target, |cx| {
+                let hint = if target == "cloud" || target == "edge" {
+                    Some(format!("write `at {target}`"))
+                } else {
+                    suggest::did_you_mean(target, cx.fleet_ids.keys().copied())
+                };
+                Diagnostic::error(
+                    Code::UnknownFleet,
+                    format!("unknown fleet `{}`", short(target)),
+                )
+                .label(pin.target.span, "not declared")
+                .help(
+                    hint.unwrap_or_else(|| "declare it: `fleet drones: drone x 16 { ... }`".into()),
+                )
+            }),
+        },
     }
 }
 
@@ -731,18 +781,19 @@ fn fleet_can_host(cx: &mut Ctx, t: &TaskDecl, task: &ir::Task, fid: FleetId, pin
             }
         }
     }
-    if task.behaviour.is_some() && fleet.speed_mm_s.is_none() {
-        diags.push(
-            Diagnostic::error(
-                Code::MissingProperty,
-                format!(
-                    "fleet `{}` has no `speed`, but task `{}` moves it",
-                    fleet.name, t.name.name
-                ),
-            )
-            .label(pin_span, "pinned here")
-            .help("add e.g. `speed 5 m/s` to the fleet"),
-        );
+    // The fleet's own error (an unknown sensor, a bad `speed`) comes first;
+    // what the task lacks from that line would repeat it.
+    if cx.broken_fleets.contains(&(fid, "sensors")) {
+        diags.clear();
+    }
+    if task.behaviour.is_some()
+        && fleet.speed_mm_s.is_none()
+        && !cx.broken_fleets.contains(&(fid, "speed"))
+    {
+        cx.movers_without_speed
+            .entry(fid)
+            .or_default()
+            .push((t.name.name.clone(), pin_span));
     }
     for d in diags {
         cx.push(d);
