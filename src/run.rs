@@ -7,7 +7,7 @@ use hivemind_controller::testkit::Timing;
 use hivemind_controller::testkit::{World, WorldConfig};
 use hivemind_controller::{Config, Controller, Micros, Phase};
 use hivemind_cost::{CostModel, Profile};
-use hivemind_ir::plan::RequirementOutcome;
+use hivemind_ir::plan::Predicted;
 use hivemind_synth::{synthesize, Options, Status};
 use std::path::Path;
 use std::process::ExitCode;
@@ -38,7 +38,7 @@ pub fn run(file: &Path, seed: u64, kill: u32, json: bool) -> Result<ExitCode> {
     let duration = Micros(graph.duration_us);
     // The simulated fleet takes the times the cost model predicts for the plan.
     let timing = Timing::predicted(&CostModel::new(&graph, Profile::default())?, &plan);
-    let predicted = plan.predicted.requirements.clone();
+    let predicted = plan.predicted.clone();
     let controller = Controller::new(Config::default(), graph.clone(), plan, seed)
         .map_err(|e| anyhow!("{name}: {e}"))?;
     let mut world = World::new(
@@ -94,11 +94,14 @@ fn ms(us: u64) -> String {
 
 fn render(
     r: &hivemind_controller::MissionReport,
-    predicted: &[RequirementOutcome],
+    plan: &Predicted,
     duration: Micros,
     killed: u32,
     (events, timeouts): (u64, u64),
 ) -> String {
+    let predicted = &plan.requirements;
+    let predicted_uplink_bytes =
+        u128::from(plan.uplink_bytes_per_s) * u128::from(duration.0) / 1_000_000;
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(
@@ -169,14 +172,14 @@ fn render(
         );
     }
     let energy: u64 = r.devices.iter().map(|d| d.energy_uj).sum();
-    let bytes: u64 = r.devices.iter().map(|d| d.bytes_sent).sum();
     let _ = writeln!(
         out,
-        "\ndevices: {} ({} rejoins); energy {:.1} kJ in all; {:.1} MB sent; duplicates discarded {}",
+        "\ndevices: {} ({} rejoins); energy {:.1} kJ in all; uplink {:.2} MB (predicted {:.2} MB); duplicates discarded {}",
         r.devices.len(),
         r.counters.rejoins,
         energy as f64 / 1e9,
-        bytes as f64 / 1e6,
+        r.counters.uplink_bytes as f64 / 1e6,
+        predicted_uplink_bytes as f64 / 1e6,
         r.counters.duplicate_results
     );
     let _ = writeln!(

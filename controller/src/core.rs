@@ -232,7 +232,11 @@ pub struct Counters {
     pub stale_messages: u64,
     pub retries: u64,
     pub low_battery_returns: u64,
-    pub bytes_sent: u64,
+    /// Bytes of values sent from devices to the controller (uplink and
+    /// device-to-device edges, once per value), as the cost model's
+    /// `uplink_bytes_per_s` counts them.
+    #[serde(default)]
+    pub uplink_bytes: u64,
     pub rejected_events: u64,
 }
 

@@ -82,6 +82,8 @@ pub struct Timing {
     pub service_us: Vec<u64>,
     /// Its inputs' transfer before it can start.
     pub input_us: Vec<u64>,
+    /// One worker cold start (the mission's `cold_start`, else the profile's).
+    pub cold_start_us: u64,
 }
 
 impl Timing {
@@ -103,6 +105,7 @@ impl Timing {
                 .iter()
                 .map(|t| model.input_us(&assignment, t.id))
                 .collect(),
+            cold_start_us: model.cold_start_us(),
         }
     }
 }
@@ -472,7 +475,12 @@ impl World {
                 // Started once: a restarted controller does not re-send it.
                 self.workers.insert(*worker, BTreeSet::new());
                 self.at(
-                    self.now.plus(self.cfg.cold_start_us),
+                    self.now.plus(
+                        self.cfg
+                            .timing
+                            .as_ref()
+                            .map_or(self.cfg.cold_start_us, |t| t.cold_start_us),
+                    ),
                     Pending::Deliver(Event::WorkerReady { worker: *worker }),
                 );
             }

@@ -43,6 +43,26 @@ fn counts(
     w.run_to_end(Micros::from_secs(600));
     let st = w.ctl.state();
     assert_eq!(st.phase, Phase::Finished, "mission {}", graph.mission);
+    // Bytes over the uplink, counted as the cost model counts them: every
+    // value of an edge that leaves a device, once.
+    let plan = &st.plan;
+    let predicted_uplink: u128 = plan
+        .channels
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.kind,
+                plan::ChannelKind::Uplink | plan::ChannelKind::DeviceToDevice
+            )
+        })
+        .map(|c| u128::from(c.bytes) * model.rates[c.from.index()].per_mission)
+        .sum();
+    assert_eq!(
+        u128::from(st.counters.uplink_bytes),
+        predicted_uplink,
+        "mission {}: uplink bytes",
+        graph.mission
+    );
     graph
         .tasks
         .iter()

@@ -242,6 +242,16 @@ impl<'g> CostModel<'g> {
         Ok(model)
     }
 
+    /// One cold start of a serverless worker: the mission's `cold_start`,
+    /// else the profile's.
+    pub fn cold_start_us(&self) -> u64 {
+        self.graph
+            .cloud
+            .as_ref()
+            .and_then(|c| c.cold_start_us)
+            .unwrap_or(self.profile.cloud.cold_start_us)
+    }
+
     fn measured(&self, fleet: FleetId) -> profile::FleetMeasured {
         self.profile
             .fleet
@@ -274,9 +284,7 @@ impl<'g> CostModel<'g> {
         let ops = u128::from(self.ops_per_instance(t, &rate));
         let measured = self.profile.task.get(&t.name).copied().unwrap_or_default();
         let cloud = self.graph.cloud.as_ref();
-        let cold_us = cloud
-            .and_then(|c| c.cold_start_us)
-            .unwrap_or(self.profile.cloud.cold_start_us);
+        let cold_us = self.cold_start_us();
         let expected_cold = cold_us * (1_000 - self.profile.cloud.warm_permille) / 1_000;
         let price = u128::from(
             cloud

@@ -225,16 +225,6 @@ impl Controller {
         let task = inst.task;
         let inst = inst.clone();
         let input = self.handoff(&inst, executor);
-        if let Some(p) = inst.parent {
-            if !matches!(
-                input,
-                crate::effect::Handoff::Local
-                    | crate::effect::Handoff::InWorker { .. }
-                    | crate::effect::Handoff::None
-            ) {
-                self.st.counters.bytes_sent += p.bytes;
-            }
-        }
         self.send_attempt(executor, id, task, input);
         if let Some(us) = self.straggler_threshold(task) {
             self.timer(
@@ -358,7 +348,6 @@ impl Controller {
             }
         }
         k.completed += 1;
-        self.st.counters.bytes_sent += bytes;
         if let Executor::Device { device, .. } = executor {
             if let Some(d) = self.st.devices.get_mut(&device) {
                 d.completed += 1;
@@ -438,6 +427,12 @@ impl Controller {
                     bytes,
                     ..last
                 };
+                // Counted as the cost model counts uplink bytes: once per
+                // value per edge that leaves a device for the controller.
+                if matches!(channel, ChannelKind::Uplink | ChannelKind::DeviceToDevice) {
+                    self.st.counters.uplink_bytes =
+                        self.st.counters.uplink_bytes.saturating_add(bytes);
+                }
                 if self.d.activation[c.index()].start == Start::PerInput {
                     let lineage = Lineage {
                         path_starts: g.path_starts.clone(),
