@@ -195,6 +195,7 @@ Examples:
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     init_tracing(cli.log.as_deref());
     match run(cli.command) {
@@ -203,6 +204,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// A closed stdout (`hivemind synth m.hm | head -c 10`) ends the command
+/// quietly with the conventional status 141, as for any Unix tool, instead of
+/// a panic in `println!` (Rust ignores SIGPIPE by default).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in `main`, before any thread exists; SIG_DFL is
+    // a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

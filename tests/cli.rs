@@ -413,3 +413,47 @@ fn compile_summary_is_in_words() {
     assert!(text.contains("(default)"), "{text}");
     assert!(!text.contains('{'), "{text}");
 }
+
+/// `hivemind … | head -c 10`: a closed stdout ends the command quietly
+/// (exit 0/1, or 141 by SIGPIPE), never with a panic.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.hm");
+    std::fs::write(&big, hivemind_dsl::synthetic::mission(2_000)).expect("write");
+    let big = big.display().to_string();
+    let s02 = example("s02_tree_recognition.hm");
+    let commands: [&[&str]; 6] = [
+        &["check", "--json", &big],
+        &["compile", &big],
+        &["fmt", &big],
+        &["synth", &s02, "--json"],
+        &["run", &s02, "--json"],
+        &["bench", "--help"],
+    ];
+    for args in commands {
+        // stderr to a file: warnings must not fill a pipe nobody reads yet.
+        let err_path = dir.path().join("stderr");
+        let err_file = std::fs::File::create(&err_path).expect("stderr file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hivemind"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(err_file)
+            .spawn()
+            .expect("spawn");
+        let mut first = [0u8; 10];
+        let mut out = child.stdout.take().expect("stdout");
+        let _ = out.read(&mut first);
+        drop(out);
+        let o = child.wait_with_output().expect("wait");
+        let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)) || o.status.signal() == Some(13),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+    }
+}
