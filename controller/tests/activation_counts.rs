@@ -49,12 +49,7 @@ fn counts(
     let predicted_uplink: u128 = plan
         .channels
         .iter()
-        .filter(|c| {
-            matches!(
-                c.kind,
-                plan::ChannelKind::Uplink | plan::ChannelKind::DeviceToDevice
-            )
-        })
+        .filter(|c| c.kind.is_uplink())
         .map(|c| u128::from(c.bytes) * model.rates[c.from.index()].per_mission)
         .sum();
     assert_eq!(

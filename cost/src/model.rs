@@ -421,7 +421,7 @@ impl<'g> CostModel<'g> {
                             ChannelKind::Downlink => [(to_fleet, load), (None, 0)],
                             _ => [(from_fleet, load), (to_fleet, load)],
                         };
-                        if kind != ChannelKind::Downlink {
+                        if kind.is_uplink() {
                             c.uplink_bytes_per_hour[ia][ib] = (bytes * transfers_per_hour) as u64;
                         }
                     }

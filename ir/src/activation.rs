@@ -21,7 +21,7 @@
 //!   from its producer. With several producers (a join) it fires once per
 //!   value of the slowest producer, combining it with the latest value of
 //!   each other producer (per device when all values come from the devices
-//!   of one fleet): see [`join_pacer`].
+//!   of one fleet): see [`join_pacers`].
 //! * **Window** (`every P` on a task with inputs): a tumbling window. The
 //!   window closes at `P, 2P, …` after mission start; at each close the task
 //!   fires once with the batch gathered in the window, and not at all when the
@@ -147,15 +147,23 @@ pub fn max_items(t: &Task) -> u32 {
     t.inputs.iter().map(|i| i.ty.items()).max().unwrap_or(1)
 }
 
+impl Width {
+    /// Instances of one firing on a fleet of `fleet_size` devices (`None`
+    /// in the cloud); per-item fan-out at its list's stated length.
+    pub fn instances(self, fleet_size: Option<u32>) -> u32 {
+        match self {
+            Width::One => 1,
+            Width::EveryDevice => fleet_size.unwrap_or(1).max(1),
+            Width::Fixed(n) => n,
+            Width::PerItem { max } => max,
+        }
+    }
+}
+
 /// Instances of one activation of `task` when it runs on the edge with a
 /// fleet of `fleet_size` devices (or in the cloud: `fleet_size` = None).
 pub fn instances(graph: &TaskGraph, task: TaskId, fleet_size: Option<u32>) -> u32 {
-    match activation(graph, task).width {
-        Width::One => 1,
-        Width::EveryDevice => fleet_size.unwrap_or(1).max(1),
-        Width::Fixed(n) => n,
-        Width::PerItem { max } => max,
-    }
+    activation(graph, task).width.instances(fleet_size)
 }
 
 /// How often a task runs, independent of placement: steady-state rates per
@@ -204,22 +212,12 @@ pub fn periodic_firings(period_us: u64, duration_us: u64) -> u128 {
 pub fn rates(graph: &TaskGraph, topo: &[TaskId], duration_us: u64) -> Vec<Rate> {
     let n = graph.tasks.len();
     let mut rates = vec![Rate::default(); n];
-    let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); n];
-    for e in &graph.edges {
-        if !preds[e.to.index()].contains(&e.from) {
-            preds[e.to.index()].push(e.from);
-        }
-    }
+    let preds = graph.predecessors();
     // The task whose firing begins the round each task's activations are in.
     let mut round_source: Vec<TaskId> = (0..n as u32).map(TaskId).collect();
     for &id in topo {
         let a = activation(graph, id);
-        let pacer = preds[id.index()].iter().copied().min_by_key(|p| {
-            (
-                rates[p.index()].per_hour_milli,
-                rates[p.index()].per_mission,
-            )
-        });
+        let pacer = pacer(&preds[id.index()], &rates);
         if let (Start::PerInput, Some(p)) = (a.start, pacer) {
             round_source[id.index()] = round_source[p.index()];
         }
@@ -228,15 +226,11 @@ pub fn rates(graph: &TaskGraph, topo: &[TaskId], duration_us: u64) -> Vec<Rate> 
         // own value); other activations run `width` instances for one value.
         let (width, per_firing) = match a.width {
             Width::EveryDevice => (1, u128::from(fleet.unwrap_or(1))),
-            _ => (u128::from(instances(graph, id, fleet)), 1),
+            w => (u128::from(w.instances(fleet)), 1),
         };
-        // The slowest producer paces a join ([`join_pacer`]), and a single
+        // The slowest producer paces a join ([`join_pacers`]), and a single
         // producer itself.
-        let up = preds[id.index()]
-            .iter()
-            .map(|p| rates[p.index()])
-            .min_by_key(|r| (r.per_hour_milli, r.per_mission))
-            .unwrap_or_default();
+        let up = pacer.map(|p| rates[p.index()]).unwrap_or_default();
         let source = |firings_per_hour_milli: u128, firings: u128| Rate {
             per_hour_milli: firings_per_hour_milli * per_firing,
             per_mission: firings * per_firing,
@@ -299,12 +293,7 @@ pub fn rates(graph: &TaskGraph, topo: &[TaskId], duration_us: u64) -> Vec<Rate> 
 /// gathers, cloud sources, joins across fleets).
 pub fn origin_fleets(graph: &TaskGraph, topo: &[TaskId]) -> Vec<Option<crate::graph::FleetId>> {
     let n = graph.tasks.len();
-    let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); n];
-    for e in &graph.edges {
-        if !preds[e.to.index()].contains(&e.from) {
-            preds[e.to.index()].push(e.from);
-        }
-    }
+    let preds = graph.predecessors();
     let mut origin = vec![None; n];
     for &id in topo {
         let a = activation(graph, id);
@@ -331,32 +320,28 @@ pub fn origin_fleets(graph: &TaskGraph, topo: &[TaskId]) -> Vec<Option<crate::gr
 /// that arrives before every other producer has delivered once waits for
 /// them. When all producers' values come from the devices of one fleet
 /// ([`origin_fleets`]), values are joined per device. `None` for tasks that
-/// are not joins.
-pub fn join_pacer(graph: &TaskGraph, rates: &[Rate], task: TaskId) -> Option<TaskId> {
-    if activation(graph, task).start != Start::PerInput {
-        return None;
-    }
-    let mut producers: Vec<TaskId> = Vec::new();
-    for e in graph.edges.iter().filter(|e| e.to == task) {
-        if !producers.contains(&e.from) {
-            producers.push(e.from);
-        }
-    }
-    if producers.len() < 2 {
-        return None;
-    }
-    producers
+/// are not joins. One entry per task, from one pass over the edges.
+pub fn join_pacers(graph: &TaskGraph, rates: &[Rate]) -> Vec<Option<TaskId>> {
+    graph
+        .predecessors()
         .iter()
-        .copied()
-        .enumerate()
-        .min_by_key(|&(k, p)| {
-            (
-                rates[p.index()].per_hour_milli,
-                rates[p.index()].per_mission,
-                k,
-            )
+        .zip(&graph.tasks)
+        .map(|(producers, t)| {
+            let join = producers.len() >= 2 && start_of(t) == Start::PerInput;
+            join.then(|| pacer(producers, rates)).flatten()
         })
-        .map(|(_, p)| p)
+        .collect()
+}
+
+/// The producer with the lowest rate, the first on a tie (`min_by_key`
+/// keeps the first minimum).
+fn pacer(producers: &[TaskId], rates: &[Rate]) -> Option<TaskId> {
+    producers.iter().copied().min_by_key(|p| {
+        (
+            rates[p.index()].per_hour_milli,
+            rates[p.index()].per_mission,
+        )
+    })
 }
 
 #[cfg(test)]

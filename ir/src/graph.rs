@@ -736,12 +736,7 @@ impl TaskGraph {
     pub fn tasks_between(&self, from: TaskId, to: TaskId) -> Vec<bool> {
         let n = self.tasks.len();
         let succ = self.successors();
-        let mut pred: Vec<Vec<TaskId>> = vec![Vec::new(); n];
-        for (v, s) in succ.iter().enumerate() {
-            for t in s {
-                pred[t.index()].push(TaskId(v as u32));
-            }
-        }
+        let pred = self.predecessors();
         let reach = |start: TaskId, next: &Vec<Vec<TaskId>>| {
             let mut seen = vec![false; n];
             let mut todo = vec![start];
@@ -755,6 +750,19 @@ impl TaskGraph {
         let down = reach(from, &succ);
         let up = reach(to, &pred);
         down.iter().zip(&up).map(|(a, b)| *a && *b).collect()
+    }
+
+    /// Distinct producers of each task over all edges (data and order), in
+    /// edge order.
+    pub fn predecessors(&self) -> Vec<Vec<TaskId>> {
+        let mut pred = vec![Vec::new(); self.tasks.len()];
+        for e in &self.edges {
+            let list: &mut Vec<TaskId> = &mut pred[e.to.index()];
+            if !list.contains(&e.from) {
+                list.push(e.from);
+            }
+        }
+        pred
     }
 
     /// Successors of each task over all edges, deduplicated, in edge order.

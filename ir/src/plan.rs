@@ -108,6 +108,15 @@ pub enum ChannelKind {
     Control,
 }
 
+impl ChannelKind {
+    /// Whether a value on this channel leaves a device for the controller:
+    /// what the cost model's uplink bytes and the controller's uplink count
+    /// both count (device to device goes up, then down).
+    pub fn is_uplink(self) -> bool {
+        matches!(self, ChannelKind::Uplink | ChannelKind::DeviceToDevice)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Channel {

@@ -27,7 +27,7 @@ pub struct Derived {
     pub per_device: Vec<bool>,
     /// Function name of each task (its `fn`, else its name).
     pub function: Vec<String>,
-    /// For joins: the pacer, as an index into `preds` (`ir::activation::join_pacer`).
+    /// For joins: the pacer, as an index into `preds` (`ir::activation::join_pacers`).
     pub pacer: Vec<Option<usize>>,
     /// Joins whose values come from one fleet's devices: joined per device.
     pub join_by_device: Vec<bool>,
@@ -49,12 +49,7 @@ impl Derived {
     pub fn new(graph: &TaskGraph, plan: &Plan, heavy_ops: u64) -> Derived {
         let n = graph.tasks.len();
         let succ = graph.successors();
-        let mut preds: Vec<Vec<TaskId>> = vec![Vec::new(); n];
-        for e in &graph.edges {
-            if !preds[e.to.index()].contains(&e.from) {
-                preds[e.to.index()].push(e.from);
-            }
-        }
+        let preds = graph.predecessors();
         let channel = plan
             .channels
             .iter()
@@ -89,8 +84,9 @@ impl Derived {
         let topo = hivemind_ir::topological_order(graph);
         let rates = activation::rates(graph, &topo, graph.duration_us);
         let origin = activation::origin_fleets(graph, &topo);
+        let pacers = activation::join_pacers(graph, &rates);
         for (t, p) in graph.tasks.iter().zip(&plan.tasks) {
-            let pacer = activation::join_pacer(graph, &rates, t.id);
+            let pacer = pacers[t.id.index()];
             d.pacer
                 .push(pacer.and_then(|q| d.preds[t.id.index()].iter().position(|&x| x == q)));
             d.join_by_device

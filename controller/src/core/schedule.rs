@@ -429,7 +429,7 @@ impl Controller {
                 };
                 // Counted as the cost model counts uplink bytes: once per
                 // value per edge that leaves a device for the controller.
-                if matches!(channel, ChannelKind::Uplink | ChannelKind::DeviceToDevice) {
+                if channel.is_uplink() {
                     self.st.counters.uplink_bytes =
                         self.st.counters.uplink_bytes.saturating_add(bytes);
                 }
@@ -450,7 +450,7 @@ impl Controller {
 
     /// A value from `producer` reached per-input `consumer`. A join fires
     /// once per value of its pacer, once every producer has delivered
-    /// (`ir::activation::join_pacer`), per origin device when its values
+    /// (`ir::activation::join_pacers`), per origin device when its values
     /// come from one fleet's devices.
     fn feed(
         &mut self,
