@@ -43,11 +43,17 @@ impl Batch {
         self.values = self.values.saturating_add(1);
         self.items = self.items.saturating_add(items);
         self.last = last;
-        for &(p, at) in path_starts {
-            match self.path_starts.iter_mut().find(|(q, _)| *q == p) {
-                Some(s) => s.1 = s.1.min(at),
-                None => self.path_starts.push((p, at)),
-            }
+        merge_earliest(&mut self.path_starts, path_starts);
+    }
+}
+
+/// Add `from`'s required-path starts to `into`, keeping the earliest start
+/// of each path: a value made from several inputs is as old as its oldest.
+pub(super) fn merge_earliest(into: &mut Vec<(u16, Micros)>, from: &[(u16, Micros)]) {
+    for &(p, at) in from {
+        match into.iter_mut().find(|(q, _)| *q == p) {
+            Some(s) => s.1 = s.1.min(at),
+            None => into.push((p, at)),
         }
     }
 }

@@ -494,12 +494,7 @@ impl Controller {
             // it lies on the required paths of each (from the oldest start).
             let others: Vec<(u16, Micros)> = j.latest.iter().flatten().flatten().copied().collect();
             for (parent, items, mut lineage) in std::mem::take(&mut j.held) {
-                for &(p, at) in &others {
-                    match lineage.path_starts.iter_mut().find(|(q, _)| *q == p) {
-                        Some(s) => s.1 = s.1.min(at),
-                        None => lineage.path_starts.push((p, at)),
-                    }
-                }
+                super::batch::merge_earliest(&mut lineage.path_starts, &others);
                 self.activate(now, consumer, Some(parent), items, &lineage);
             }
             return;
