@@ -174,10 +174,11 @@ fn render(
     let energy: u64 = r.devices.iter().map(|d| d.energy_uj).sum();
     let _ = writeln!(
         out,
-        "\ndevices: {} ({} rejoins); energy {:.1} kJ in all; uplink {:.2} MB (predicted {:.2} MB); duplicates discarded {}",
+        "\ndevices: {} ({} rejoins); energy {:.1} kJ in all (predicted {:.1} kJ; this test world charges a flat drain per device, not flight or compute); uplink {:.2} MB (predicted {:.2} MB); duplicates discarded {}",
         r.devices.len(),
         r.counters.rejoins,
         energy as f64 / 1e9,
+        plan.energy_uj as f64 / 1e9,
         r.counters.uplink_bytes as f64 / 1e6,
         predicted_uplink_bytes as f64 / 1e6,
         r.counters.duplicate_results

@@ -51,7 +51,8 @@ pub fn coverage(graph: &TaskGraph) -> Vec<Coverage> {
             let sweep_mm = (a.size_mm2 / u128::from(lane_mm.max(1))).div_ceil(devices);
             let transit_mm =
                 distance_to_box(f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 }), &a.shape);
-            let time_us = (sweep_mm + transit_mm)
+            let time_us = sweep_mm
+                .saturating_add(transit_mm)
                 .saturating_mul(1_000_000)
                 .div_ceil(u128::from(speed));
             Some(Coverage {

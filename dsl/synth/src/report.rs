@@ -431,7 +431,11 @@ fn coverage_diagnostic(graph: &TaskGraph, c: &hivemind_cost::Coverage) -> Diagno
     let fleet = &graph.fleets[c.fleet.index()];
     let area = &graph.areas[c.area.index()];
     let km = |mm: u128| format!("{:.1} km", mm as f64 / 1e6);
-    let need = i64::try_from(c.time_us).unwrap_or(i64::MAX);
+    // Beyond i64 µs (292,000 years) `time` would saturate: say the real figure.
+    let need = match i64::try_from(c.time_us) {
+        Ok(us) => time(us),
+        Err(_) => format!("{:.3e} days", c.time_us as f64 / 86_400e6),
+    };
     let mut d = Diagnostic::error(
         Code::Infeasible,
         format!(
@@ -439,7 +443,7 @@ fn coverage_diagnostic(graph: &TaskGraph, c: &hivemind_cost::Coverage) -> Diagno
             fleet.name,
             area.name,
             fleet.count,
-            time(need),
+            need,
             time(i64::try_from(c.duration_us).unwrap_or(i64::MAX)),
         ),
     )
