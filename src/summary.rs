@@ -61,8 +61,12 @@ pub fn render(g: &TaskGraph) -> String {
         .tasks
         .iter()
         .map(|t| {
-            let mut what = match (t.behaviour, t.trigger) {
-                (Some(b), _) => behaviour(g, b),
+            let mut what = match (&t.behaviour, t.trigger) {
+                (Some(b @ Behaviour::GotoInput { .. }), _) => {
+                    let ins: Vec<_> = t.inputs.iter().map(|i| i.name.as_str()).collect();
+                    format!("on {}, {}", ins.join(", "), behaviour(g, t, b))
+                }
+                (Some(b), _) => behaviour(g, t, b),
                 (None, Trigger::Periodic { period_us }) => format!("every {}", time(period_us)),
                 (None, Trigger::Window { period_us }) => {
                     let ins: Vec<_> = t.inputs.iter().map(|i| i.name.as_str()).collect();
@@ -90,6 +94,16 @@ pub fn render(g: &TaskGraph) -> String {
                 }
                 Some(FanOut::PerItem) => what.push_str(", fan out per item"),
                 None => {}
+            }
+            if let Some(a) = t.assign {
+                let _ = match a.by {
+                    hivemind_ir::AssignBy::Nearest => {
+                        write!(what, ", {} nearest per value", a.count)
+                    }
+                    hivemind_ir::AssignBy::Battery => {
+                        write!(what, ", {} with most battery per value", a.count)
+                    }
+                };
             }
             match t.gather {
                 Some(Gather::All) => what.push_str(", gather all"),
@@ -168,19 +182,39 @@ fn area(g: &TaskGraph, a: AreaId) -> &str {
     g.areas.get(a.index()).map_or("?", |a| a.name.as_str())
 }
 
-fn behaviour(g: &TaskGraph, b: Behaviour) -> String {
+fn point(p: hivemind_ir::PointMm) -> String {
+    format!(
+        "({}, {})",
+        display(i128::from(p.x_mm), Dim::Length),
+        display(i128::from(p.y_mm), Dim::Length)
+    )
+}
+
+fn behaviour(g: &TaskGraph, t: &hivemind_ir::Task, b: &Behaviour) -> String {
     match b {
         Behaviour::Cover { area: a, lane_mm } => format!(
             "cover {}, lanes {}",
-            area(g, a),
-            display(i128::from(lane_mm), Dim::Length)
+            area(g, *a),
+            display(i128::from(*lane_mm), Dim::Length)
         ),
-        Behaviour::GotoPoint { point } => format!(
-            "goto ({}, {})",
-            display(i128::from(point.x_mm), Dim::Length),
-            display(i128::from(point.y_mm), Dim::Length)
+        Behaviour::GotoPoint { point: p } => format!("goto {}", point(*p)),
+        Behaviour::GotoArea { area: a } => format!("goto {}", area(g, *a)),
+        Behaviour::GotoInput { input } => format!(
+            "goto where `{}` was sensed",
+            t.inputs
+                .get(*input as usize)
+                .map_or("?", |i| i.name.as_str())
         ),
-        Behaviour::GotoArea { area: a } => format!("goto {}", area(g, a)),
+        Behaviour::Route { waypoints, looping } => format!(
+            "{} {} waypoints ({})",
+            if *looping { "patrol" } else { "route through" },
+            waypoints.len(),
+            display(
+                i128::try_from(hivemind_ir::route::length_mm(waypoints, *looping))
+                    .unwrap_or(i128::MAX),
+                Dim::Length
+            ),
+        ),
         Behaviour::ReturnHome => "return home".to_string(),
         Behaviour::Land => "land".to_string(),
     }

@@ -142,7 +142,11 @@ fn every_example_mission_checks_clean() {
         .filter(|p| p.ends_with(".hm"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 10, "S1-S10");
+    assert_eq!(
+        files.len(),
+        hivemind_examples::SCENARIOS.len() + hivemind_examples::SHOWCASES.len(),
+        "S1-S10 and the showcases"
+    );
     let mut args = vec!["check", "--deny-warnings"];
     args.extend(files.iter().map(String::as_str));
     let o = hivemind(&args);

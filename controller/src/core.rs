@@ -212,6 +212,9 @@ pub struct Group {
     /// activation of its first task upstream), by index into the paths.
     #[serde(default)]
     pub path_starts: Vec<(u16, Micros)>,
+    /// Where the value was sensed, for a task that goes there (`goto` an input).
+    #[serde(default)]
+    pub target: Option<PointMm>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -112,6 +112,14 @@ pub enum BehaviourCommand {
     GotoArea {
         area: AreaId,
     },
+    /// Fly `waypoints` in order (then hold at the last), or around them
+    /// forever when `looping`, starting `start_mm` along the path (devices
+    /// of a patrolling fleet start evenly spaced).
+    Route {
+        waypoints: Vec<PointMm>,
+        looping: bool,
+        start_mm: u64,
+    },
     ReturnHome,
     Land,
 }

@@ -27,6 +27,9 @@ use hivemind_ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod motion;
+use motion::{Motion, Places};
+
 /// A plan that keeps sensing, behaviours and fleet-pinned tasks on the
 /// edge and everything else in the cloud when allowed.
 pub fn simple_plan(graph: &TaskGraph) -> Plan {
@@ -171,6 +174,7 @@ struct SimDevice {
     battery_uj: u64,
     running: BTreeSet<InstanceId>,
     buffered: Vec<Event>,
+    motion: Motion,
 }
 
 pub struct World {
@@ -193,6 +197,10 @@ pub struct World {
     pub timeouts_handled: u64,
     /// Controller crashes recovered from the journal.
     pub restarts: u64,
+    /// Per fleet: where its devices start and return to.
+    homes: Vec<PointMm>,
+    /// Per area: the centre of its bounding box (where `goto area` flies).
+    area_centres: Vec<PointMm>,
     /// The core published that the mission finished or aborted.
     pub over: bool,
 }
@@ -219,18 +227,23 @@ impl World {
             timeouts_handled: 0,
             restarts: 0,
             over: false,
+            homes: Vec::new(),
+            area_centres: Vec::new(),
         };
         w.absorb();
-        let fleets: Vec<(FleetId, u32, u64, Option<PointMm>)> = w
-            .ctl
-            .state()
-            .graph
+        let graph = &w.ctl.state().graph;
+        w.area_centres = graph.areas.iter().map(area_centre).collect();
+        let fleets: Vec<(FleetId, u32, u64, PointMm, u64)> = graph
             .fleets
             .iter()
-            .map(|f| (f.id, f.count, f.battery_uj, f.home))
+            .map(|f| {
+                let home = f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 });
+                (f.id, f.count, f.battery_uj, home, f.speed_mm_s.unwrap_or(0))
+            })
             .collect();
+        w.homes = fleets.iter().map(|f| f.3).collect();
         let mut next = 0;
-        for (fleet, count, battery, home) in fleets {
+        for (fleet, count, battery, home, speed) in fleets {
             for _ in 0..count {
                 let id = DeviceId(next);
                 next += 1;
@@ -247,6 +260,7 @@ impl World {
                         battery_uj: battery,
                         running: BTreeSet::new(),
                         buffered: Vec::new(),
+                        motion: Motion::at_rest(home, speed),
                     },
                 );
                 w.at(
@@ -255,7 +269,7 @@ impl World {
                         device: id,
                         fleet,
                         battery_uj: battery,
-                        position: home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 }),
+                        position: home,
                     }),
                 );
             }
@@ -433,12 +447,30 @@ impl World {
                             device,
                             fleet: d.fleet,
                             battery_uj: d.battery_uj,
-                            position: PointMm { x_mm: 0, y_mm: 0 },
+                            position: d.motion.position,
                         }),
                     );
                 }
             }
-            DeviceMsg::Behave(_) | DeviceMsg::Ack { .. } => {}
+            DeviceMsg::Behave(cmd) => {
+                let now = self.now;
+                if let Some(d) = self
+                    .devices
+                    .get_mut(&device)
+                    .filter(|d| d.alive && d.epoch == epoch)
+                {
+                    let places = Places {
+                        home: self
+                            .homes
+                            .get(d.fleet.index())
+                            .copied()
+                            .unwrap_or(PointMm { x_mm: 0, y_mm: 0 }),
+                        area_centres: &self.area_centres,
+                    };
+                    d.motion.command(now, cmd, &places);
+                }
+            }
+            DeviceMsg::Ack { .. } => {}
         }
     }
 
@@ -531,7 +563,9 @@ impl World {
                 };
                 let drain = self.cfg.drain_uj_per_s.saturating_mul(period) / 1_000_000;
                 d.battery_uj = d.battery_uj.saturating_sub(drain);
+                d.motion.advance(self.now);
                 let (epoch, battery, connected) = (d.epoch, d.battery_uj, d.connected);
+                let position = d.motion.position;
                 self.at(self.now.plus(period), Pending::Beat(id));
                 if connected && epoch.0 > 0 {
                     self.handle(Event::Heartbeat { device: id, epoch });
@@ -539,7 +573,7 @@ impl World {
                         self.handle(Event::Telemetry {
                             device: id,
                             epoch,
-                            position: PointMm { x_mm: 0, y_mm: 0 },
+                            position,
                             battery_uj: battery,
                         });
                     }
@@ -558,12 +592,12 @@ impl World {
                 if let Some(d) = d {
                     d.alive = true;
                     d.connected = true;
-                    let (fleet, battery) = (d.fleet, d.battery_uj);
+                    let (fleet, battery, position) = (d.fleet, d.battery_uj, d.motion.position);
                     self.handle(Event::DeviceJoined {
                         device: id,
                         fleet,
                         battery_uj: battery,
-                        position: PointMm { x_mm: 0, y_mm: 0 },
+                        position,
                     });
                 }
             }
@@ -583,7 +617,7 @@ impl World {
                 };
                 d.connected = true;
                 let buffered = std::mem::take(&mut d.buffered);
-                let (fleet, battery) = (d.fleet, d.battery_uj);
+                let (fleet, battery, position) = (d.fleet, d.battery_uj, d.motion.position);
                 for e in buffered {
                     self.handle(e);
                 }
@@ -591,7 +625,7 @@ impl World {
                     device: id,
                     fleet,
                     battery_uj: battery,
-                    position: PointMm { x_mm: 0, y_mm: 0 },
+                    position,
                 });
             }
         }
@@ -679,5 +713,41 @@ impl World {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// Centre of an area's bounding box.
+fn area_centre(a: &hivemind_ir::Area) -> PointMm {
+    let (lo, hi) = match &a.shape {
+        hivemind_ir::AreaShape::Rect { min, max } => (*min, *max),
+        hivemind_ir::AreaShape::Polygon { points } => points.iter().fold(
+            (
+                PointMm {
+                    x_mm: i64::MAX,
+                    y_mm: i64::MAX,
+                },
+                PointMm {
+                    x_mm: i64::MIN,
+                    y_mm: i64::MIN,
+                },
+            ),
+            |(lo, hi), p| {
+                (
+                    PointMm {
+                        x_mm: lo.x_mm.min(p.x_mm),
+                        y_mm: lo.y_mm.min(p.y_mm),
+                    },
+                    PointMm {
+                        x_mm: hi.x_mm.max(p.x_mm),
+                        y_mm: hi.y_mm.max(p.y_mm),
+                    },
+                )
+            },
+        ),
+    };
+    let mid = |a: i64, b: i64| ((i128::from(a) + i128::from(b)) / 2) as i64;
+    PointMm {
+        x_mm: mid(lo.x_mm, hi.x_mm),
+        y_mm: mid(lo.y_mm, hi.y_mm),
     }
 }

@@ -221,10 +221,26 @@ fn joins_run_at_their_slowest_producer_and_once_runs_once() {
     check_everywhere("join and once", &g, 1);
 }
 
+#[test]
+fn sensor_paced_assigned_and_routed_tasks_run_as_predicted() {
+    let g = mission(
+        "  sensor tag { rate 2 Hz, size 1 KB }\n  fleet scouts: drone x 2 { cpu 1 GHz x 1; battery 100 Wh; radio 10 Mbit/s; speed 5 m/s; sensors tag }\n  fleet cars: car x 4 { cpu 1 GHz x 2; battery 100 Wh; radio 10 Mbit/s; speed 3 m/s }\n  task read on scouts -> t: tag { needs tag }\n  task go(t) on cars { goto t; assign 2 nearest; work 1 Mop }\n  task look -> l: list<spot 10 B> x 3 { every 5 s; work 1 Mop }\n  task visit(l) on cars { assign 3 by battery; fanout per item; work 1 Mop per item }\n  task lap on scouts { patrol (0 m, 0 m), (100 m, 0 m), (100 m, 100 m) }\n  task tour on cars { route (0 m, 0 m), (10 m, 0 m) }",
+    );
+    expect(&g, "read", 80, 80);
+    expect(&g, "go", 80, 160);
+    expect(&g, "look", 4, 4);
+    expect(&g, "visit", 4, 36);
+    expect(&g, "lap", 0, 0);
+    check_everywhere("assign, sensors, routes", &g, 3);
+}
+
 /// The example missions S1–S10 over 20 s without faults.
 #[test]
 fn example_missions_execute_what_the_cost_model_predicts() {
-    for s in hivemind_examples::SCENARIOS {
+    for s in hivemind_examples::SCENARIOS
+        .iter()
+        .chain(hivemind_examples::SHOWCASES)
+    {
         let mut g = hivemind_dsl::compile(s.source, s.file)
             .graph
             .expect("example compiles");

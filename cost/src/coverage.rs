@@ -1,24 +1,41 @@
-//! Whether each fleet can sweep the areas it is asked to cover within the
-//! mission. Placement does not change it (cover tasks always run on their
-//! fleet), so it is checked once per mission, before any search.
+//! Whether each fleet can fly the sweeps and routes it is asked to within
+//! the mission. Placement does not change it (behaviours always run on
+//! their fleet), so it is checked once per mission, before any search.
 //!
-//! Model: lanes of the task's width over the area's enclosed surface give the
-//! total sweep length, shared evenly by the fleet's devices; each device also
-//! travels once from its home (the origin when none is given) to the area's
-//! bounding box. Time = distance / cruise speed. Turns and acceleration are
-//! not charged, so the estimate is optimistic: a mission refused here is
-//! certainly impossible.
+//! Model: for `cover`, lanes of the task's width over the area's enclosed
+//! surface give the total sweep length, shared evenly by the fleet's
+//! devices, and each device also travels once from its home (the origin
+//! when none is given) to the area's bounding box. For `route`, every
+//! device flies from home to the first waypoint and then through the rest;
+//! for `patrol`, it only has to reach its loop (the loop then repeats for
+//! the whole mission). Time = distance / cruise speed. Turns and
+//! acceleration are not charged, so the estimate is optimistic: a mission
+//! refused here is certainly impossible.
 
+use hivemind_ir::route::{distance_mm, length_mm};
 use hivemind_ir::{AreaShape, Behaviour, FleetId, PointMm, TaskGraph, TaskId};
 
-/// One cover task's sweep, per device of its fleet.
+/// What a fleet's devices fly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sweep {
+    Cover {
+        area: hivemind_ir::AreaId,
+        lane_mm: u64,
+    },
+    Route {
+        waypoints: usize,
+        looping: bool,
+    },
+}
+
+/// One moving task's path, per device of its fleet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Coverage {
     pub task: TaskId,
     pub fleet: FleetId,
-    pub area: hivemind_ir::AreaId,
-    pub lane_mm: u64,
-    /// Lane length each device flies or drives.
+    pub sweep: Sweep,
+    /// Lane or route length each device flies or drives (0 for a patrol,
+    /// which loops for as long as the mission lasts).
     pub sweep_mm: u128,
     /// From home to the area.
     pub transit_mm: u128,
@@ -34,23 +51,42 @@ impl Coverage {
     }
 }
 
-/// Every cover task whose fleet states a speed, in task order.
+/// Every cover, route and patrol task whose fleet states a speed, in task order.
 pub fn coverage(graph: &TaskGraph) -> Vec<Coverage> {
     graph
         .tasks
         .iter()
         .filter_map(|t| {
-            let Some(Behaviour::Cover { area, lane_mm }) = t.behaviour else {
-                return None;
-            };
             let fleet = hivemind_ir::plan::edge_fleet(graph, t.id)?;
             let f = graph.fleets.get(fleet.index())?;
-            let a = graph.areas.get(area.index())?;
             let speed = f.speed_mm_s.filter(|&s| s > 0)?;
-            let devices = u128::from(f.count.max(1));
-            let sweep_mm = (a.size_mm2 / u128::from(lane_mm.max(1))).div_ceil(devices);
-            let transit_mm =
-                distance_to_box(f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 }), &a.shape);
+            let home = f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 });
+            let (sweep, sweep_mm, transit_mm) = match t.behaviour.as_ref()? {
+                Behaviour::Cover { area, lane_mm } => {
+                    let a = graph.areas.get(area.index())?;
+                    let devices = u128::from(f.count.max(1));
+                    let sweep_mm = (a.size_mm2 / u128::from((*lane_mm).max(1))).div_ceil(devices);
+                    let sweep = Sweep::Cover {
+                        area: *area,
+                        lane_mm: *lane_mm,
+                    };
+                    (sweep, sweep_mm, distance_to_box(home, &a.shape))
+                }
+                Behaviour::Route { waypoints, looping } => {
+                    let first = *waypoints.first()?;
+                    let sweep_mm = if *looping {
+                        0
+                    } else {
+                        length_mm(waypoints, false)
+                    };
+                    let sweep = Sweep::Route {
+                        waypoints: waypoints.len(),
+                        looping: *looping,
+                    };
+                    (sweep, sweep_mm, distance_mm(home, first))
+                }
+                _ => return None,
+            };
             let time_us = sweep_mm
                 .saturating_add(transit_mm)
                 .saturating_mul(1_000_000)
@@ -58,8 +94,7 @@ pub fn coverage(graph: &TaskGraph) -> Vec<Coverage> {
             Some(Coverage {
                 task: t.id,
                 fleet,
-                area,
-                lane_mm,
+                sweep,
                 sweep_mm,
                 transit_mm,
                 speed_mm_s: speed,
@@ -103,20 +138,7 @@ fn distance_to_box(p: PointMm, shape: &AreaShape) -> u128 {
     isqrt(dx.saturating_mul(dx).saturating_add(dy.saturating_mul(dy)))
 }
 
-/// ⌈√n⌉ (so a distance is never under-counted).
-fn isqrt(n: u128) -> u128 {
-    if n == 0 {
-        return 0;
-    }
-    let mut x = (n as f64).sqrt() as u128;
-    while x.checked_mul(x).is_none_or(|v| v > n) {
-        x -= 1;
-    }
-    while x.checked_mul(x).is_some_and(|v| v < n) {
-        x += 1;
-    }
-    x
-}
+use hivemind_ir::route::isqrt_ceil as isqrt;
 
 #[cfg(test)]
 mod tests {
@@ -131,6 +153,5 @@ mod tests {
         assert_eq!(distance_to_box(PointMm { x_mm: 5, y_mm: 5 }, &r), 0);
         assert_eq!(distance_to_box(PointMm { x_mm: 13, y_mm: 14 }, &r), 5);
         assert_eq!(distance_to_box(PointMm { x_mm: -1, y_mm: -1 }, &r), 2);
-        assert_eq!(isqrt(u128::from(u64::MAX) * 4), 2 * (1u128 << 32));
     }
 }

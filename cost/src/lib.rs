@@ -8,7 +8,7 @@ pub mod model;
 pub mod predict;
 pub mod profile;
 
-pub use coverage::{coverage, Coverage};
+pub use coverage::{coverage, Coverage, Sweep};
 pub use model::*;
 pub use predict::{baseline, plan_for, predicted, profile_hash};
 pub use profile::{Profile, ProfileError};

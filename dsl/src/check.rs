@@ -33,6 +33,8 @@ pub(crate) struct Ctx<'a> {
     diags: Vec<Diagnostic>,
     areas: Vec<ir::Area>,
     area_ids: HashMap<&'a str, ir::AreaId>,
+    sensors: Vec<ir::DeclaredSensor>,
+    sensor_ids: HashMap<&'a str, u32>,
     fleets: Vec<ir::Fleet>,
     fleet_ids: HashMap<&'a str, ir::FleetId>,
     cloud: Option<ir::Cloud>,
@@ -123,6 +125,16 @@ impl<'a> Ctx<'a> {
             }
         }
     }
+    /// A sensor's name as written (built-in or declared).
+    fn sensor_name(&self, kind: ir::SensorKind) -> String {
+        match kind {
+            ir::SensorKind::Declared(i) => self
+                .sensors
+                .get(i as usize)
+                .map_or_else(|| "?".into(), |s| s.name.clone()),
+            builtin => builtin.name().to_string(),
+        }
+    }
     fn span(&self, s: Span) -> SrcSpan {
         let (line, col) = self.index.line_col(self.src, s.start);
         SrcSpan {
@@ -141,6 +153,8 @@ pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
         diags: Vec::new(),
         areas: Vec::new(),
         area_ids: HashMap::new(),
+        sensors: Vec::new(),
+        sensor_ids: HashMap::new(),
         fleets: Vec::new(),
         fleet_ids: HashMap::new(),
         cloud: None,
@@ -154,6 +168,7 @@ pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
     };
     let duration_us = devices::duration(&mut cx, mission);
     devices::areas(&mut cx, mission);
+    devices::sensors(&mut cx, mission);
     devices::fleets(&mut cx, mission);
     devices::cloud(&mut cx, mission);
     let task_decls: Vec<_> = mission
@@ -191,6 +206,7 @@ pub fn check(mission: &Mission, src: &str, file: &str) -> Checked {
         duration_us: duration_us.unwrap_or(ir::defaults::MISSION_DURATION_US),
         duration_stated: duration_us.is_some(),
         areas: cx.areas,
+        sensors: cx.sensors,
         fleets: cx.fleets,
         cloud: cx.cloud,
         tasks,

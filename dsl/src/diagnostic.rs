@@ -56,6 +56,8 @@ codes! {
     MissingProperty => "missing-property": "a fleet or cloud lacks a property the cost model needs",
     UnknownDeviceClass => "unknown-device-class": "a fleet's device class is not `drone` or `car`",
     UnknownSensor => "unknown-sensor": "a sensor the language does not know",
+    SensorRate => "sensor-rate": "a sensor's reading rate given twice over, or a task reading sensors of different rates without `every`",
+    UnknownAssignRule => "unknown-assign-rule": "`assign` by a rule other than `nearest` or `by battery`",
     UnknownObjective => "unknown-objective": "an objective other than latency, energy, cost, bytes, exec_time",
     DuplicateObjective => "duplicate-objective": "an objective listed twice in `minimize`",
     UnknownEvent => "unknown-event": "a policy for an event the controller does not raise",

@@ -248,7 +248,10 @@ fn data_type(t: &DataType) -> String {
         DataType::List {
             element, max_items, ..
         } => format!("list<{}> x {}", data_type(element), max_items.text),
-        DataType::Blob { kind, size, .. } => format!("{} {}", kind.name, q(size)),
+        DataType::Blob { kind, size, .. } => match size {
+            Some(size) => format!("{} {}", kind.name, q(size)),
+            None => kind.name.clone(),
+        },
     }
 }
 
@@ -343,6 +346,25 @@ fn item(i: &TaskItem) -> String {
             "needs {}",
             sensors.iter().map(sensor).collect::<Vec<_>>().join(", ")
         ),
+        TaskItem::Route {
+            waypoints, looping, ..
+        } => format!(
+            "{} {}",
+            if *looping { "patrol" } else { "route" },
+            waypoints.iter().map(point).collect::<Vec<_>>().join(", ")
+        ),
+        TaskItem::Assign { count, rule, .. } => match rule.name.as_str() {
+            "battery" => format!("assign {} by battery", count.text),
+            other => format!("assign {} {other}", count.text),
+        },
+    }
+}
+
+fn sensor_prop(x: &SensorProp) -> String {
+    match x {
+        SensorProp::Rate { value, .. }
+        | SensorProp::Every { value, .. }
+        | SensorProp::Size { value, .. } => format!("{} {}", x.keyword(), q(value)),
     }
 }
 
@@ -432,6 +454,20 @@ fn decl(p: &mut Printer, d: &Decl, level: usize) {
                 ),
             };
             p.line(level, &format!("area {} = {shape}", a.name.name), a.span);
+        }
+        Decl::Sensor(x) => {
+            let items: Vec<_> = x.props.iter().map(|x| (sensor_prop(x), x.span())).collect();
+            let header = format!("sensor {}", x.name.name);
+            if p.has_comment_in(x.span) {
+                p.block(level, &header, &items, x.span, false);
+            } else {
+                let body: Vec<&str> = items.iter().map(|(t, _)| t.as_str()).collect();
+                p.line(
+                    level,
+                    &format!("{header} {{ {} }}", body.join(", ")),
+                    x.span,
+                );
+            }
         }
         Decl::Fleet(f) => {
             let items: Vec<_> = f.props.iter().map(|x| (prop(x, false), x.span())).collect();

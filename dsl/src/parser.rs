@@ -404,6 +404,8 @@ keyword_table! {
     k_median => "median", k_repartition => "repartition", k_reassign => "reassign",
     k_relaunch => "relaunch", k_retry => "retry", k_backoff => "backoff", k_abort => "abort",
     k_learning => "learning", k_retrain => "retrain", k_off => "off", k_duration => "duration",
+    k_sensor => "sensor", k_rate => "rate", k_size => "size", k_route => "route",
+    k_patrol => "patrol", k_assign => "assign", k_by => "by",
 }
 
 fn join_alternatives(items: &[String]) -> String {
@@ -704,6 +706,7 @@ fn build_mission(p: Pair<Rule>) -> Mission {
                 }
             }
             Rule::area_decl => decls.push(Decl::Area(build_area(c))),
+            Rule::sensor_decl => decls.push(Decl::Sensor(build_sensor_decl(c))),
             Rule::fleet_decl => decls.push(Decl::Fleet(build_fleet(c))),
             Rule::cloud_decl => {
                 let span = span_of(&c);
@@ -728,6 +731,33 @@ fn build_mission(p: Pair<Rule>) -> Mission {
         }
     }
     Mission { name, decls, span }
+}
+
+fn build_sensor_decl(p: Pair<Rule>) -> SensorDecl {
+    let span = span_of(&p);
+    let mut name = Ident {
+        name: String::new(),
+        span,
+    };
+    let mut props = Vec::new();
+    for c in p.into_inner() {
+        let s = span_of(&c);
+        let rule = c.as_rule();
+        if rule == Rule::ident {
+            name = ident(c);
+            continue;
+        }
+        let Some(value) = first_of(&c, Rule::quantity).map(quantity) else {
+            continue;
+        };
+        props.push(match rule {
+            Rule::rate_prop => SensorProp::Rate { value, span: s },
+            Rule::size_prop => SensorProp::Size { value, span: s },
+            Rule::sensor_every => SensorProp::Every { value, span: s },
+            _ => continue,
+        });
+    }
+    SensorDecl { name, props, span }
 }
 
 fn build_area(p: Pair<Rule>) -> AreaDecl {
@@ -896,7 +926,7 @@ fn data_type(p: Pair<Rule>) -> Option<DataType> {
         },
         Rule::blob_type => DataType::Blob {
             kind: ident(first_of(&inner, Rule::ident)?),
-            size: quantity(first_of(&inner, Rule::quantity)?),
+            size: first_of(&inner, Rule::quantity).map(quantity),
             span,
         },
         _ => return None,
@@ -1046,6 +1076,31 @@ fn build_task(p: Pair<Rule>) -> TaskDecl {
                 if let Some(i) = first_of(&c, Rule::ident) {
                     task.items.push(TaskItem::Priority {
                         level: ident(i),
+                        span: s,
+                    });
+                }
+            }
+            Rule::route_item | Rule::patrol_item => {
+                let looping = c.as_rule() == Rule::patrol_item;
+                let waypoints = c
+                    .into_inner()
+                    .filter(|x| x.as_rule() == Rule::point)
+                    .map(point)
+                    .collect();
+                task.items.push(TaskItem::Route {
+                    waypoints,
+                    looping,
+                    span: s,
+                });
+            }
+            Rule::assign_item => {
+                let rule = first_of(&c, Rule::ident)
+                    .or_else(|| first_of(&c, Rule::k_battery))
+                    .map(ident);
+                if let (Some(n), Some(rule)) = (first_of(&c, Rule::int), rule) {
+                    task.items.push(TaskItem::Assign {
+                        count: int(n),
+                        rule,
                         span: s,
                     });
                 }

@@ -90,6 +90,7 @@ pub struct Mission {
 pub enum Decl {
     Duration(DurationDecl),
     Area(AreaDecl),
+    Sensor(SensorDecl),
     Fleet(FleetDecl),
     Cloud(CloudDecl),
     Task(TaskDecl),
@@ -105,6 +106,7 @@ impl Decl {
         match self {
             Decl::Duration(d) => d.span,
             Decl::Area(d) => d.span,
+            Decl::Sensor(d) => d.span,
             Decl::Fleet(d) => d.span,
             Decl::Cloud(d) => d.span,
             Decl::Task(d) => d.span,
@@ -320,9 +322,11 @@ pub enum DataType {
         span: Span,
     },
     /// A named opaque payload of a given size: `boxes 4 KB`.
+    /// A named opaque payload of a given size: `boxes 4 KB`; without a
+    /// size, a declared sensor's reading (`rfid`).
     Blob {
         kind: Ident,
-        size: Quantity,
+        size: Option<Quantity>,
         span: Span,
     },
 }
@@ -417,6 +421,18 @@ pub enum TaskItem {
         sensors: Vec<Sensor>,
         span: Span,
     },
+    /// `route P, P, …` (once, in order) or `patrol P, P, …` (looping).
+    Route {
+        waypoints: Vec<Point>,
+        looping: bool,
+        span: Span,
+    },
+    /// `assign 2 nearest`, `assign 1 by battery`.
+    Assign {
+        count: Int,
+        rule: Ident,
+        span: Span,
+    },
 }
 
 impl TaskItem {
@@ -434,7 +450,9 @@ impl TaskItem {
             | TaskItem::FanOut { span, .. }
             | TaskItem::Gather { span, .. }
             | TaskItem::Priority { span, .. }
-            | TaskItem::Needs { span, .. } => *span,
+            | TaskItem::Needs { span, .. }
+            | TaskItem::Route { span, .. }
+            | TaskItem::Assign { span, .. } => *span,
         }
     }
 
@@ -453,6 +471,44 @@ impl TaskItem {
             TaskItem::Gather { .. } => "gather",
             TaskItem::Priority { .. } => "priority",
             TaskItem::Needs { .. } => "needs",
+            TaskItem::Route { looping: false, .. } => "route",
+            TaskItem::Route { looping: true, .. } => "patrol",
+            TaskItem::Assign { .. } => "assign",
+        }
+    }
+}
+
+/// `sensor rfid { rate 20 Hz, size 10 KB }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SensorDecl {
+    pub name: Ident,
+    pub props: Vec<SensorProp>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum SensorProp {
+    /// Readings per second.
+    Rate { value: Quantity, span: Span },
+    /// The time between readings (for sensors slower than 1 Hz).
+    Every { value: Quantity, span: Span },
+    /// Bytes of one reading.
+    Size { value: Quantity, span: Span },
+}
+
+impl SensorProp {
+    pub fn span(&self) -> Span {
+        match self {
+            SensorProp::Rate { span, .. }
+            | SensorProp::Every { span, .. }
+            | SensorProp::Size { span, .. } => *span,
+        }
+    }
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            SensorProp::Rate { .. } => "rate",
+            SensorProp::Every { .. } => "every",
+            SensorProp::Size { .. } => "size",
         }
     }
 }

@@ -484,3 +484,103 @@ fn repeated_unknown_sensors_pins_and_priorities_are_one_error_each() {
     );
     assert!(out.diagnostics.iter().all(|d| d.labels.len() == 2));
 }
+
+// ---- declared sensors, routes, data-driven goto and assign: bad input is
+// one clear error each, never a panic
+
+#[test]
+fn declared_sensors_refuse_bad_input_plainly() {
+    let (code, msg, _) = only_error("  sensor rfid { rate 20 KB, size 10 KB }");
+    assert_eq!(code, Code::WrongUnit, "{msg}");
+    let (code, msg, help) = only_error("  sensor rfid { rate 20 Hz, size 10 s }");
+    assert_eq!(code, Code::WrongUnit, "{msg} {help:?}");
+    let (code, msg, _) = only_error("  sensor rfid { rate 0.5 Hz, size 1 KB }");
+    assert!(
+        matches!(code, Code::TooPrecise | Code::NotPositive),
+        "{code:?} {msg}"
+    );
+    let (code, msg, _) = only_error("  sensor rfid { rate 5 GHz, size 1 KB }");
+    assert_eq!(code, Code::Absurd, "{msg}");
+    let (code, msg, _) = only_error("  sensor camera { rate 30 Hz, size 1 MB }");
+    assert_eq!(code, Code::DuplicateName);
+    assert_eq!(msg, "`camera` is a built-in sensor");
+    let (code, _, _) = only_error("  sensor a { size 1 KB }\n  sensor a { size 2 KB }");
+    assert_eq!(code, Code::DuplicateName);
+    // A reading type needs the sensor's size.
+    let (code, msg, help) =
+        only_error("  sensor rfid { rate 2 Hz }\n  task t(boxes) -> r: rfid { work 1 Mop }");
+    assert_eq!(code, Code::MissingType);
+    assert_eq!(msg, "data type `rfid` has no size");
+    assert!(help.unwrap_or_default().contains("sensor rfid { size"));
+    let (code, msg, _) = only_error("  task t(boxes) -> r: blob { work 1 Mop }");
+    assert_eq!(
+        (code, msg.as_str()),
+        (Code::MissingType, "data type `blob` has no size")
+    );
+    // An unknown sensor's help names the way to declare one.
+    let (code, _, help) = only_error("  task t on drones { needs rfidd; every 1 s }");
+    assert_eq!(code, Code::UnknownSensor);
+    assert!(help.unwrap_or_default().contains("sensor rfidd { rate"));
+}
+
+#[test]
+fn routes_and_assign_refuse_bad_input_plainly() {
+    let (code, msg, _) = only_error("  task r on drones { route (0 m, 0 s) }");
+    assert_eq!(code, Code::WrongUnit, "{msg}");
+    let (code, _, _) = only_error("  task r on drones { patrol (0 m, 0 m), (9999 km, 0 m) }");
+    assert_eq!(code, Code::Absurd);
+    let (code, _, _) =
+        only_error("  task r on drones { patrol (0 m, 0 m), (1 m, 0 m); goto field }");
+    assert_eq!(code, Code::BehaviourConflict);
+    let (code, msg, help) = only_error("  task g(boxes) on drones { assign 2 by charge }");
+    assert_eq!(code, Code::UnknownAssignRule, "{msg}");
+    assert!(help.is_some());
+    let (_, _, help) = only_error("  task g(boxes) on drones { assign 2 batery }");
+    assert_eq!(help.as_deref(), Some("did you mean `by battery`?"));
+    let (code, _, _) = only_error("  task g(boxes) on drones { assign 0 nearest }");
+    assert_eq!(code, Code::NotPositive);
+    let (code, msg, _) = only_error("  task g(boxes) at cloud { assign 1 nearest; work 1 Mop }");
+    assert_eq!(code, Code::PinConflict);
+    assert_eq!(
+        msg,
+        "task `g` is assigned to devices, so it cannot run in the cloud"
+    );
+    // `goto` an input that is also an area's name is ambiguous.
+    let (code, msg, _) = only_error(
+        "  task f(boxes) -> field: spot 8 B { work 1 Mop }\n  task g(field) on drones { goto field }",
+    );
+    assert_eq!(code, Code::DuplicateName);
+    assert!(
+        msg.contains("both an input of the task and an area"),
+        "{msg}"
+    );
+    // Truncated: a syntax error, no panic.
+    let out = compile(&mission("  task r on drones { route (0 m, "), "t.hm");
+    assert!(out.has_errors());
+    let out = compile(&mission("  task r on drones { assign }"), "t.hm");
+    assert!(out.has_errors());
+    let out = compile(&mission("  sensor { rate 1 Hz }"), "t.hm");
+    assert!(out.has_errors());
+}
+
+#[test]
+fn goto_an_input_is_per_value_on_the_nearest_device_by_default() {
+    let out = compile(
+        &mission("  task go(boxes) on drones { goto boxes; work 1 Mop }"),
+        "g.hm",
+    );
+    let g = out.graph.expect("compiles");
+    let t = g.task("go").expect("task");
+    assert_eq!(t.trigger, hivemind_dsl::ir::Trigger::Upstream);
+    assert_eq!(
+        t.behaviour,
+        Some(hivemind_dsl::ir::Behaviour::GotoInput { input: 0 })
+    );
+    assert_eq!(
+        t.assign,
+        Some(hivemind_dsl::ir::Assign {
+            count: 1,
+            by: hivemind_dsl::ir::AssignBy::Nearest
+        })
+    );
+}

@@ -34,9 +34,19 @@ scenarios! {
     "s10" => "s10_slam.hm",
 }
 
-/// Find a scenario by id (`s02`) or by file stem (`s02_tree_recognition`).
+/// Missions beyond the paper's scenarios that show one language feature
+/// each end to end (`search_and_rescue`: a declared sensor, a patrol, and
+/// behaviours driven by data).
+pub const SHOWCASES: &[Scenario] = &[Scenario {
+    id: "sar",
+    file: "search_and_rescue.hm",
+    source: include_str!("../missions/search_and_rescue.hm"),
+}];
+
+/// Find a scenario or showcase by id (`s02`) or by file stem (`s02_tree_recognition`).
 pub fn scenario(name: &str) -> Option<&'static Scenario> {
     SCENARIOS
         .iter()
+        .chain(SHOWCASES)
         .find(|s| s.id == name || s.file.trim_end_matches(".hm") == name)
 }

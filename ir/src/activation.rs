@@ -38,6 +38,13 @@
 //! * **Fan-out**: `fanout N` runs each activation as `N` instances;
 //!   `fanout per item` as one instance per item of the input list (at most
 //!   the list's stated length).
+//! * **Assign** (`assign K nearest`, `assign K by battery`): each activation
+//!   (each item, with `fanout per item`) runs as `K` instances on `K`
+//!   distinct devices of the task's fleet chosen by the rule (fewer when
+//!   the fleet has fewer live devices: the rest run where there is room).
+//!   A `goto` to an input implies `assign 1 nearest`.
+//! * **Routes**: `route`/`patrol` are behaviours: one instance on every
+//!   device of the fleet, like `cover`.
 
 use crate::graph::{FanOut, Gather, Placement, Task, TaskGraph, TaskId, Trigger};
 
@@ -78,9 +85,11 @@ pub enum Width {
     /// Every live device of the task's fleet (per-device tasks).
     EveryDevice,
     Fixed(u32),
-    /// One per item of the input list, at most `max`.
+    /// `each` per item of the input list (1, or an `assign` count), at
+    /// most `max` items.
     PerItem {
         max: u32,
+        each: u32,
     },
 }
 
@@ -100,11 +109,14 @@ pub fn activation(graph: &TaskGraph, task: TaskId) -> Activation {
     let width = if runs_on_every_device(t) {
         Width::EveryDevice
     } else {
+        let each = t.assign.map_or(1, |a| a.count.max(1));
         match t.fanout {
             Some(FanOut::Fixed { width }) => Width::Fixed(width.max(1)),
             Some(FanOut::PerItem) => Width::PerItem {
                 max: max_items(t).max(1),
+                each,
             },
+            None if each > 1 => Width::Fixed(each),
             None => Width::One,
         }
     };
@@ -155,7 +167,7 @@ impl Width {
             Width::One => 1,
             Width::EveryDevice => fleet_size.unwrap_or(1).max(1),
             Width::Fixed(n) => n,
-            Width::PerItem { max } => max,
+            Width::PerItem { max, each } => max.saturating_mul(each),
         }
     }
 }

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the JSON shape.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +29,9 @@ pub struct TaskGraph {
     /// Whether the mission wrote `duration`.
     pub duration_stated: bool,
     pub areas: Vec<Area>,
+    /// Sensors the mission declares (`sensor rfid { … }`), in order;
+    /// [`SensorKind::Declared`] indexes this.
+    pub sensors: Vec<DeclaredSensor>,
     pub fleets: Vec<Fleet>,
     pub cloud: Option<Cloud>,
     pub tasks: Vec<Task>,
@@ -132,6 +135,8 @@ pub enum SensorKind {
     Wind,
     SoilMoisture,
     Ph,
+    /// A sensor the mission declares: index into [`TaskGraph::sensors`].
+    Declared(u32),
 }
 
 impl SensorKind {
@@ -164,6 +169,21 @@ impl SensorKind {
             SensorKind::Camera | SensorKind::DepthCamera | SensorKind::Thermal
         )
     }
+}
+
+/// `sensor rfid { rate 20 Hz, size 10 KB }`: a sensor the built-in list
+/// lacks, with how often it gives a reading and how large one is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredSensor {
+    pub name: String,
+    /// Time between readings (`rate 20 Hz` is 50,000 µs, rounded to the
+    /// nearest microsecond); a source task that reads the sensor and states
+    /// no `every` fires once per reading.
+    pub period_us: Option<u64>,
+    /// Bytes of one reading: the size of the data type named after the sensor.
+    pub reading_bytes: Option<u64>,
+    pub span: SrcSpan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +310,8 @@ pub struct Task {
     pub priority: Priority,
     /// Sensors the task reads; the device running it must have them.
     pub needs: Vec<Sensor>,
+    /// Which devices of its fleet run each value (`assign 2 nearest`).
+    pub assign: Option<Assign>,
     pub span: SrcSpan,
     /// Where the placement pin is written, if any (for explanations).
     pub pin_span: Option<SrcSpan>,
@@ -346,7 +368,7 @@ pub enum Trigger {
     Never,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Behaviour {
     /// Sweep the area in lanes of the given width (as written, else
@@ -361,8 +383,38 @@ pub enum Behaviour {
     GotoArea {
         area: AreaId,
     },
+    /// `goto p` where `p` is an input: go where the value was sensed (the
+    /// position of the device it originated on when the task fires). Runs
+    /// per value on the devices its [`Assign`] picks.
+    GotoInput {
+        /// Index into the task's inputs.
+        input: u32,
+    },
+    /// `route` (once, in order, then hold at the last waypoint) or `patrol`
+    /// (looping; the fleet's devices start evenly spaced along the loop).
+    Route {
+        waypoints: Vec<PointMm>,
+        looping: bool,
+    },
     ReturnHome,
     Land,
+}
+
+/// Which devices of the task's fleet run each value: the `count` nearest to
+/// where the value was sensed, or the `count` with the most battery left;
+/// ties go to the lower device id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assign {
+    pub count: u32,
+    pub by: AssignBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignBy {
+    Nearest,
+    Battery,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -630,15 +682,31 @@ impl TaskGraph {
             if t.inputs.iter().any(|i| i.producer.index() >= n) {
                 return bad(format!("task `{}` reads from a missing task", t.name));
             }
-            match t.behaviour {
+            match &t.behaviour {
                 Some(Behaviour::Cover { area, lane_mm }) => {
-                    self.area_exists(area, &t.name)?;
-                    if lane_mm == 0 {
+                    self.area_exists(*area, &t.name)?;
+                    if *lane_mm == 0 {
                         return bad(format!("task `{}` covers in lanes of width 0", t.name));
                     }
                 }
-                Some(Behaviour::GotoArea { area }) => self.area_exists(area, &t.name)?,
+                Some(Behaviour::GotoArea { area }) => self.area_exists(*area, &t.name)?,
+                Some(Behaviour::GotoInput { input }) if *input as usize >= t.inputs.len() => {
+                    return bad(format!("task `{}` goes to a missing input", t.name));
+                }
+                Some(Behaviour::Route { waypoints, .. }) if waypoints.is_empty() => {
+                    return bad(format!("task `{}` has a route with no waypoint", t.name));
+                }
                 _ => {}
+            }
+            if matches!(t.assign, Some(Assign { count: 0, .. })) {
+                return bad(format!("task `{}` is assigned to 0 devices", t.name));
+            }
+            let sensor_ok = |s: &Sensor| match s.kind {
+                SensorKind::Declared(i) => (i as usize) < self.sensors.len(),
+                _ => true,
+            };
+            if !t.needs.iter().all(sensor_ok) {
+                return bad(format!("task `{}` needs a missing sensor", t.name));
             }
             if let Trigger::Periodic { period_us: 0 } | Trigger::Window { period_us: 0 } = t.trigger
             {
@@ -649,6 +717,18 @@ impl TaskGraph {
             {
                 return bad(format!("task `{}` fans out or gathers 0", t.name));
             }
+        }
+        for f in &self.fleets {
+            let missing = f.sensors.iter().any(|s| match s.kind {
+                SensorKind::Declared(i) => (i as usize) >= self.sensors.len(),
+                _ => false,
+            });
+            if missing {
+                return bad(format!("fleet `{}` has a missing sensor", f.name));
+            }
+        }
+        if self.sensors.iter().any(|s| s.period_us == Some(0)) {
+            return bad("a declared sensor has a period of 0".into());
         }
         for a in &self.areas {
             let ok = match &a.shape {
@@ -725,6 +805,14 @@ impl TaskGraph {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         strip(&mut v);
         format!("{:x}", Sha256::digest(v.to_string().as_bytes()))
+    }
+
+    /// A sensor's name as the mission writes it.
+    pub fn sensor_name(&self, kind: SensorKind) -> &str {
+        match kind {
+            SensorKind::Declared(i) => self.sensors.get(i as usize).map_or("?", |s| &s.name),
+            builtin => builtin.name(),
+        }
     }
 
     pub fn task(&self, name: &str) -> Option<&Task> {

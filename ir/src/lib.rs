@@ -4,7 +4,8 @@
 //! [`plan`] the placement the synthesizer chooses, [`activation`] the rules
 //! that say when and where each task runs (read by the cost model, the
 //! synthesizer, the controller and the simulator alike), and [`defaults`]
-//! every default a mission may leave unsaid.
+//! every default a mission may leave unsaid; [`route`] measures paths
+//! through waypoints.
 //!
 //! No parser, no solver, no IO: every other crate of the workspace may read
 //! this one, and it reads none of them.
@@ -13,5 +14,6 @@ pub mod activation;
 pub mod defaults;
 pub mod graph;
 pub mod plan;
+pub mod route;
 
 pub use graph::*;

@@ -414,7 +414,7 @@ pub fn assemble(
 /// cloud (and an FPGA for remote memory). Pins are not considered.
 pub fn possible(graph: &TaskGraph, task: TaskId, modality: Modality) -> bool {
     let t = &graph.tasks[task.index()];
-    let edge_only = t.behaviour.is_some() || !t.needs.is_empty();
+    let edge_only = t.behaviour.is_some() || !t.needs.is_empty() || t.assign.is_some();
     match modality {
         Modality::Edge => !graph.fleets.is_empty(),
         Modality::Cloud => graph.cloud.is_some() && !edge_only,

@@ -4,7 +4,7 @@
 use crate::effect::BehaviourCommand;
 use hivemind_ir::activation::{self, Activation, Start, Width};
 use hivemind_ir::plan::{ChannelKind, Modality, Plan};
-use hivemind_ir::{AreaId, Behaviour, FleetId, RequirementKind, TaskGraph, TaskId};
+use hivemind_ir::{AreaId, Assign, Behaviour, FleetId, RequirementKind, TaskGraph, TaskId};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,13 @@ pub struct Derived {
     pub cover: Vec<CoverTask>,
     /// Non-cover behaviours: sent to every device of the fleet.
     pub behaviours: Vec<(TaskId, FleetId, BehaviourCommand)>,
+    /// Fleets with a patrol: each device's start along the loop depends on
+    /// its rank among the fleet's live devices.
+    pub patrols: Vec<FleetId>,
+    /// Per task: which devices run each value (`assign`), if chosen by rule.
+    pub assign: Vec<Option<Assign>>,
+    /// Per task: sends its device to where the value was sensed (`goto` an input).
+    pub goto_input: Vec<bool>,
     pub area_extent: Vec<(i64, i64)>,
     /// The mission's latency requirements, in order: (requirement index, from, to).
     pub paths: Vec<(usize, TaskId, TaskId)>,
@@ -102,22 +109,41 @@ impl Derived {
             });
             d.activation.push(a);
             d.heavy.push(t.work.is_some_and(|w| w.ops >= heavy_ops));
+            d.assign.push(t.assign);
+            d.goto_input
+                .push(matches!(t.behaviour, Some(Behaviour::GotoInput { .. })));
             let Some(fleet) = p.fleet else { continue };
-            match t.behaviour {
+            match &t.behaviour {
                 Some(Behaviour::Cover { area, lane_mm }) => d.cover.push(CoverTask {
                     task: t.id,
                     fleet,
-                    area,
-                    lane_mm,
+                    area: *area,
+                    lane_mm: *lane_mm,
                 }),
                 Some(Behaviour::GotoPoint { point }) => {
                     d.behaviours
-                        .push((t.id, fleet, BehaviourCommand::GotoPoint { point }))
+                        .push((t.id, fleet, BehaviourCommand::GotoPoint { point: *point }))
                 }
                 Some(Behaviour::GotoArea { area }) => {
                     d.behaviours
-                        .push((t.id, fleet, BehaviourCommand::GotoArea { area }))
+                        .push((t.id, fleet, BehaviourCommand::GotoArea { area: *area }))
                 }
+                Some(Behaviour::Route { waypoints, looping }) => {
+                    if *looping && !d.patrols.contains(&fleet) {
+                        d.patrols.push(fleet);
+                    }
+                    d.behaviours.push((
+                        t.id,
+                        fleet,
+                        BehaviourCommand::Route {
+                            waypoints: waypoints.clone(),
+                            looping: *looping,
+                            start_mm: 0,
+                        },
+                    ))
+                }
+                // Sent per value, with the value's position (`core::schedule`).
+                Some(Behaviour::GotoInput { .. }) => {}
                 Some(Behaviour::ReturnHome) => {
                     d.behaviours
                         .push((t.id, fleet, BehaviourCommand::ReturnHome))
@@ -134,7 +160,7 @@ impl Derived {
         match self.activation[task.index()].width {
             Width::One | Width::EveryDevice => 1,
             Width::Fixed(n) => n.max(1),
-            Width::PerItem { max } => items.clamp(1, max.max(1)),
+            Width::PerItem { max, each } => items.clamp(1, max.max(1)).saturating_mul(each.max(1)),
         }
     }
 }

@@ -285,21 +285,47 @@ impl Controller {
         self.pump_fleet(now, fleet);
     }
 
-    /// Send the device every behaviour of its fleet (on mission start or join).
-    fn send_behaviours(&mut self, id: DeviceId) {
+    /// Send the device every behaviour of its fleet (on mission start or
+    /// join). `rank` is its place among the fleet's `n` live devices, which
+    /// spaces a patrol's devices evenly along the loop.
+    fn send_behaviours(&mut self, id: DeviceId, rank: Option<(usize, usize)>) {
         let Some(d) = self.st.devices.get(&id) else {
             return;
         };
         let (fleet, epoch) = (d.fleet, d.epoch);
         for (_, f, cmd) in &self.d.behaviours {
-            if *f == fleet {
-                self.out.push_back(Effect::Device {
-                    device: id,
-                    epoch,
-                    msg: DeviceMsg::Behave(cmd.clone()),
-                });
+            if *f != fleet {
+                continue;
             }
+            let mut cmd = cmd.clone();
+            if let (
+                BehaviourCommand::Route {
+                    waypoints,
+                    looping: true,
+                    start_mm,
+                },
+                Some((i, n)),
+            ) = (&mut cmd, rank)
+            {
+                let loop_mm = hivemind_ir::route::length_mm(waypoints, true);
+                let at = loop_mm * i as u128 / (n.max(1) as u128);
+                *start_mm = u64::try_from(at).unwrap_or(u64::MAX);
+            }
+            self.out.push_back(Effect::Device {
+                device: id,
+                epoch,
+                msg: DeviceMsg::Behave(cmd),
+            });
         }
+    }
+
+    /// Rank of `id` among its fleet's live devices, for fleets that patrol.
+    fn patrol_rank(&self, id: DeviceId, fleet: FleetId) -> Option<(usize, usize)> {
+        if !self.d.patrols.contains(&fleet) {
+            return None;
+        }
+        let alive = self.alive_in(fleet);
+        Some((alive.iter().position(|&d| d == id)?, alive.len()))
     }
 
     fn send_cover(&mut self, id: DeviceId, area: AreaId) {
@@ -349,20 +375,36 @@ impl Controller {
                 self.send_cover(*dev, c.area);
             }
         }
-        let ids: Vec<DeviceId> = self
+        let ids: Vec<(DeviceId, FleetId)> = self
             .st
             .devices
             .iter()
             .filter(|(_, d)| d.status == DeviceStatus::Alive)
-            .map(|(&id, _)| id)
+            .map(|(&id, d)| (id, d.fleet))
             .collect();
-        for id in ids {
-            self.send_behaviours(id);
+        // Ranks per patrolling fleet, counted in one pass (devices are in id order).
+        let mut seen: Vec<usize> = vec![0; self.st.graph.fleets.len()];
+        let mut size: Vec<usize> = vec![0; self.st.graph.fleets.len()];
+        for &(_, f) in &ids {
+            if let Some(s) = size.get_mut(f.index()) {
+                *s += 1;
+            }
+        }
+        for (id, f) in ids {
+            let rank = match (self.d.patrols.contains(&f), seen.get_mut(f.index())) {
+                (true, Some(i)) => {
+                    *i += 1;
+                    Some((*i - 1, size[f.index()]))
+                }
+                _ => None,
+            };
+            self.send_behaviours(id, rank);
         }
     }
 
     fn join_behaviours(&mut self, id: DeviceId, fleet: FleetId) {
-        self.send_behaviours(id);
+        let rank = self.patrol_rank(id, fleet);
+        self.send_behaviours(id, rank);
         for c in self.d.cover.clone() {
             if c.fleet != fleet {
                 continue;

@@ -36,7 +36,9 @@ impl Controller {
         from: &Lineage,
     ) {
         let i = task.index();
-        // (origin device of the value, affinity of each instance) per activation.
+        // (origin device of the value, affinity of each instance) per
+        // activation, and where the value was sensed (for `goto` an input).
+        let mut target = None;
         let groups: Vec<(Option<DeviceId>, Vec<Option<DeviceId>>)> = if self.d.per_device[i] {
             let fleet = self.st.plan.tasks[i].fleet;
             self.st
@@ -51,7 +53,17 @@ impl Controller {
                 Executor::Device { device, .. } => Some(device),
                 Executor::Worker { .. } => None,
             });
-            vec![(from.origin, vec![aff; n as usize])]
+            let affinities = match self.d.assign[i] {
+                Some(rule) => {
+                    let (at, chosen) = self.assigned(task, rule, from.origin.or(aff));
+                    target = at;
+                    (0..n as usize)
+                        .map(|j| chosen.get(j % chosen.len().max(1)).copied())
+                        .collect()
+                }
+                None => vec![aff; n as usize],
+            };
+            vec![(from.origin, affinities)]
         };
         if groups.is_empty() {
             return;
@@ -90,6 +102,7 @@ impl Controller {
                     items: 0,
                     last: None,
                     path_starts: path_starts.clone(),
+                    target,
                 },
             );
             for affinity in affinities {
@@ -130,7 +143,8 @@ impl Controller {
                 Some(Executor::Device { device, .. }) => Some(device),
                 _ => None,
             };
-            match self.pick_device(fleet, inst.affinity, avoid_dev) {
+            let strong = self.d.assign[task.index()].is_some();
+            match self.pick_device(fleet, inst.affinity, avoid_dev, strong) {
                 Some(dev) => self.dispatch_device(now, id, dev),
                 None => {
                     let r = rank(self.st.graph.tasks[task.index()].priority);
@@ -168,13 +182,25 @@ impl Controller {
         }
     }
 
+    /// The least-loaded live device of the fleet with a free slot, or the
+    /// `affinity` device when its queue is within the locality slack of
+    /// that (always, when `strong`: the device was assigned by rule).
     fn pick_device(
         &self,
         fleet: FleetId,
         affinity: Option<DeviceId>,
         avoid: Option<DeviceId>,
+        strong: bool,
     ) -> Option<DeviceId> {
         let slots = self.st.config.device_slots as usize;
+        if let (true, Some(a)) = (strong, affinity.filter(|&a| Some(a) != avoid)) {
+            if let Some(d) = self.st.devices.get(&a) {
+                if d.status == DeviceStatus::Alive && d.fleet == fleet && d.in_flight.len() < slots
+                {
+                    return Some(a);
+                }
+            }
+        }
         let f = &self.st.fleets[fleet.index()];
         let best = f
             .load
@@ -195,6 +221,49 @@ impl Controller {
             }
         }
         best.map(|k| k.2)
+    }
+
+    /// The devices `rule` picks for a value that originated on `origin`
+    /// (`ir::Assign`): the `count` live devices of the task's fleet nearest
+    /// to where the origin device is now, or with the most battery left;
+    /// ties to the lower id. Also returns that position.
+    fn assigned(
+        &self,
+        task: TaskId,
+        rule: hivemind_ir::Assign,
+        origin: Option<DeviceId>,
+    ) -> (Option<hivemind_ir::PointMm>, Vec<DeviceId>) {
+        let at = origin
+            .and_then(|d| self.st.devices.get(&d))
+            .map(|d| d.position);
+        let Some(fleet) = self.st.plan.tasks[task.index()].fleet else {
+            return (at, Vec::new());
+        };
+        let mut ranked: Vec<(u128, DeviceId)> = self
+            .st
+            .devices
+            .iter()
+            .filter(|(_, d)| d.fleet == fleet && d.status == DeviceStatus::Alive)
+            .map(|(&id, d)| {
+                let key = match (rule.by, at) {
+                    (hivemind_ir::AssignBy::Nearest, Some(p)) => {
+                        let dx = (i128::from(d.position.x_mm) - i128::from(p.x_mm)).unsigned_abs();
+                        let dy = (i128::from(d.position.y_mm) - i128::from(p.y_mm)).unsigned_abs();
+                        dx.saturating_mul(dx).saturating_add(dy.saturating_mul(dy))
+                    }
+                    (hivemind_ir::AssignBy::Nearest, None) => 0,
+                    (hivemind_ir::AssignBy::Battery, _) => u128::from(u64::MAX - d.battery_uj),
+                };
+                (key, id)
+            })
+            .collect();
+        let k = (rule.count as usize).min(ranked.len());
+        if k > 0 && k < ranked.len() {
+            ranked.select_nth_unstable(k - 1);
+        }
+        ranked.truncate(k);
+        ranked.sort_unstable();
+        (at, ranked.into_iter().map(|(_, id)| id).collect())
     }
 
     fn dispatch_device(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
@@ -225,6 +294,20 @@ impl Controller {
         let task = inst.task;
         let inst = inst.clone();
         let input = self.handoff(&inst, executor);
+        if let (true, Executor::Device { device, epoch }) =
+            (self.d.goto_input[task.index()], executor)
+        {
+            // `goto` an input: move to where the value was sensed, then run.
+            if let Some(point) = self.st.groups.get(&inst.group).and_then(|g| g.target) {
+                self.out.push_back(Effect::Device {
+                    device,
+                    epoch,
+                    msg: crate::effect::DeviceMsg::Behave(
+                        crate::effect::BehaviourCommand::GotoPoint { point },
+                    ),
+                });
+            }
+        }
         self.send_attempt(executor, id, task, input);
         if let Some(us) = self.straggler_threshold(task) {
             self.timer(
@@ -268,7 +351,8 @@ impl Controller {
                         Executor::Device { device, .. } => Some(device),
                         _ => None,
                     });
-            let Some(dev) = self.pick_device(fleet, inst.affinity, avoid) else {
+            let strong = self.d.assign[inst.task.index()].is_some();
+            let Some(dev) = self.pick_device(fleet, inst.affinity, avoid, strong) else {
                 return;
             };
             self.st.fleets[fleet.index()].pending.remove(&(r, id));

@@ -115,7 +115,7 @@ fn cover_tasks(st: &State) -> Vec<(hivemind_ir::FleetId, hivemind_ir::AreaId)> {
         .tasks
         .iter()
         .zip(&st.plan.tasks)
-        .filter_map(|(t, p)| match (t.behaviour, p.fleet) {
+        .filter_map(|(t, p)| match (t.behaviour.clone(), p.fleet) {
             (Some(hivemind_ir::Behaviour::Cover { area, .. }), Some(f)) => Some((f, area)),
             _ => None,
         })

@@ -5,7 +5,7 @@ use super::Ctx;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::{self, AreaId, AreaShape, DeviceClass, FleetId, PointMm, SensorKind};
 use crate::suggest;
-use crate::syntax::{Decl, DeviceProp, Mission, Point, Sensor, Shape, Span};
+use crate::syntax::{Decl, DeviceProp, Mission, Point, Sensor, SensorProp, Shape, Span};
 use crate::units::Dim;
 
 const SECOND: i128 = 1_000_000;
@@ -240,17 +240,124 @@ fn dedup_props<'p>(cx: &mut Ctx, props: &'p [DeviceProp]) -> Vec<&'p DeviceProp>
     out
 }
 
+/// Sensors the mission declares: `sensor rfid { rate 20 Hz, size 10 KB }`.
+pub(super) fn sensors<'a>(cx: &mut Ctx<'a>, m: &'a Mission) {
+    let mut first_span = std::collections::HashMap::new();
+    for d in &m.decls {
+        let Decl::Sensor(x) = d else { continue };
+        let name = x.name.name.as_str();
+        if let Some(&first) = first_span.get(name) {
+            cx.push(duplicate_name("sensor", name, x.name.span, first));
+            continue;
+        }
+        if SensorKind::ALL.iter().any(|(n, _)| *n == name) {
+            cx.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("`{name}` is a built-in sensor"),
+                )
+                .label(x.name.span, "already known to the language")
+                .help(format!(
+                    "use `{name}` in `sensors` and `needs` without declaring it, or declare your sensor under another name"
+                )),
+            );
+            continue;
+        }
+        first_span.insert(name, x.name.span);
+        let mut seen: Vec<(&'static str, Span)> = Vec::new();
+        let (mut period_us, mut reading_bytes) = (None, None);
+        for p in &x.props {
+            let kw = p.keyword();
+            if let Some(&(_, first)) = seen.iter().find(|(k, _)| *k == kw) {
+                cx.push(duplicate(&format!("`{kw}`"), p.span(), first));
+                continue;
+            }
+            if let Some(&(other, first)) = seen
+                .iter()
+                .find(|(k, _)| matches!((*k, kw), ("rate", "every") | ("every", "rate")))
+            {
+                cx.push(
+                    Diagnostic::error(
+                        Code::SensorRate,
+                        format!("sensor `{name}` gives its rate twice (`{other}` and `{kw}`)"),
+                    )
+                    .label(p.span(), "second")
+                    .label(first, "first")
+                    .help("keep one: `rate 20 Hz` or `every 10 s`"),
+                );
+                continue;
+            }
+            seen.push((kw, p.span()));
+            match p {
+                SensorProp::Rate { value, .. } => {
+                    period_us = cx
+                        .measure(value, Dim::Frequency, "sensor rate", range(1, 1_000_000))
+                        // Nearest microsecond: 3 Hz reads every 333,333 µs.
+                        .map(|hz| ((2 * SECOND + hz) / (2 * hz)) as u64);
+                }
+                SensorProp::Every { value, .. } => {
+                    period_us = cx
+                        .measure(value, Dim::Time, "sensor period", range(1, 24 * HOUR))
+                        .map(|us| us as u64);
+                }
+                SensorProp::Size { value, .. } => {
+                    reading_bytes = cx
+                        .measure(value, Dim::Data, "reading size", range(POSITIVE, 1 << 40))
+                        .map(|b| b as u64);
+                }
+            }
+        }
+        cx.sensor_ids.insert(name, cx.sensors.len() as u32);
+        let span = cx.span(x.span);
+        cx.sensors.push(ir::DeclaredSensor {
+            name: name.to_string(),
+            period_us,
+            reading_bytes,
+            span,
+        });
+    }
+}
+
 pub(super) fn sensor(cx: &mut Ctx, s: &Sensor) -> Option<ir::Sensor> {
+    if let Some(&id) = cx.sensor_ids.get(s.name.name.as_str()) {
+        if let Some(r) = &s.resolution {
+            cx.push(
+                Diagnostic::error(
+                    Code::UnknownSensor,
+                    format!("sensor `{}` has no resolution", s.name.name),
+                )
+                .label(r.span, "only cameras take a resolution"),
+            );
+            return None;
+        }
+        return Some(ir::Sensor {
+            kind: SensorKind::Declared(id),
+            resolution: None,
+        });
+    }
     let Some(&(_, kind)) = SensorKind::ALL.iter().find(|(n, _)| *n == s.name.name) else {
-        let hint = suggest::did_you_mean(&s.name.name, SensorKind::ALL.iter().map(|(n, _)| *n));
-        let known: Vec<_> = SensorKind::ALL.iter().map(|(n, _)| *n).collect();
+        let declared: Vec<&str> = cx.sensor_ids.keys().copied().collect();
+        let names = || {
+            SensorKind::ALL
+                .iter()
+                .map(|(n, _)| *n)
+                .chain(declared.iter().copied())
+        };
+        let hint = suggest::did_you_mean(&s.name.name, names());
+        let known: Vec<_> = names().collect();
         cx.unknown_with(Code::UnknownSensor, &s.name, |_| {
             Diagnostic::error(
                 Code::UnknownSensor,
                 format!("unknown sensor `{}`", short(&s.name.name)),
             )
             .label(s.name.span, "not a sensor")
-            .help(hint.unwrap_or_else(|| format!("known sensors: {}", known.join(", "))))
+            .help(hint.unwrap_or_else(|| {
+                format!(
+                    "known sensors: {}; declare others with `sensor {} {{ rate 20 Hz, size 10 KB }}`",
+                    known.join(", "),
+                    short(&s.name.name)
+                )
+            }))
         });
         return None;
     };

@@ -66,8 +66,13 @@ fn data_type(cx: &mut Ctx, t: &DataType) -> Option<ir::DataType> {
                 bytes: bytes as u64,
             })
         }
-        DataType::Blob { kind, size, .. } => {
-            let bytes = cx.measure(size, Dim::Data, "data size", range(POSITIVE, MAX_BYTES))?;
+        DataType::Blob { kind, size, span } => {
+            let bytes = match size {
+                Some(size) => {
+                    cx.measure(size, Dim::Data, "data size", range(POSITIVE, MAX_BYTES))?
+                }
+                None => i128::from(reading_size(cx, kind, *span)?),
+            };
             Some(ir::DataType {
                 kind: DataKind::Blob {
                     name: kind.name.clone(),
@@ -76,6 +81,37 @@ fn data_type(cx: &mut Ctx, t: &DataType) -> Option<ir::DataType> {
             })
         }
     }
+}
+
+/// A type written as a bare name: a declared sensor's reading.
+fn reading_size(cx: &mut Ctx, kind: &syntax::Ident, span: Span) -> Option<u64> {
+    let declared = cx
+        .sensor_ids
+        .get(kind.name.as_str())
+        .and_then(|&i| cx.sensors.get(i as usize));
+    if let Some(bytes) = declared.and_then(|s| s.reading_bytes) {
+        return Some(bytes);
+    }
+    let help = if declared.is_some() {
+        format!(
+            "give the sensor a reading size: `sensor {} {{ size 10 KB }}`",
+            short(&kind.name)
+        )
+    } else {
+        format!(
+            "write a size (`{} 2 KB`), or declare a sensor with that name",
+            short(&kind.name)
+        )
+    };
+    cx.push(
+        Diagnostic::error(
+            Code::MissingType,
+            format!("data type `{}` has no size", short(&kind.name)),
+        )
+        .label(span, "how many bytes is one value?")
+        .help(help),
+    );
+    None
 }
 
 /// Who produces each data name: (task, output index, span of the output).
@@ -283,6 +319,7 @@ fn lower_task(
         gather: None,
         priority: Priority::Normal,
         needs: Vec::new(),
+        assign: None,
         span: cx.span(t.span),
         pin_span: t.pins.first().map(|p| cx.span(p.span)),
     };
@@ -446,32 +483,34 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
             TaskItem::Goto { target, span } => {
                 let b = match target {
                     GotoTarget::Point(p) => {
-                        let x = cx.measure(
-                            &p.x,
-                            Dim::Length,
-                            "a coordinate",
-                            range(-1_000_000_000, 1_000_000_000),
-                        );
-                        let y = cx.measure(
-                            &p.y,
-                            Dim::Length,
-                            "a coordinate",
-                            range(-1_000_000_000, 1_000_000_000),
-                        );
-                        x.zip(y).map(|(x, y)| Behaviour::GotoPoint {
-                            point: ir::PointMm {
-                                x_mm: x as i64,
-                                y_mm: y as i64,
-                            },
-                        })
+                        coordinate(cx, p).map(|point| Behaviour::GotoPoint { point })
                     }
-                    GotoTarget::Area(a) => match cx.area_ids.get(a.name.as_str()) {
-                        Some(&id) => Some(Behaviour::GotoArea { area: id }),
-                        None => {
-                            unknown_area(cx, a);
-                            None
+                    GotoTarget::Area(a) => {
+                        let input = t
+                            .params
+                            .iter()
+                            .flatten()
+                            .position(|p| p.name.name == a.name);
+                        match (input, cx.area_ids.get(a.name.as_str())) {
+                            (Some(_), Some(_)) => {
+                                cx.push(
+                                    Diagnostic::error(
+                                        Code::DuplicateName,
+                                        format!("`goto {}`: `{}` is both an input of the task and an area", a.name, a.name),
+                                    )
+                                    .label(a.span, "which one?")
+                                    .help("rename the input or the area"),
+                                );
+                                None
+                            }
+                            (Some(i), None) => Some(Behaviour::GotoInput { input: i as u32 }),
+                            (None, Some(&id)) => Some(Behaviour::GotoArea { area: id }),
+                            (None, None) => {
+                                unknown_area(cx, a);
+                                None
+                            }
                         }
-                    },
+                    }
                 };
                 set_behaviour(cx, b, *span, task);
             }
@@ -540,7 +579,56 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                     }
                 }
             }
+            TaskItem::Route {
+                waypoints,
+                looping,
+                span,
+            } => {
+                let points: Option<Vec<ir::PointMm>> =
+                    waypoints.iter().map(|p| coordinate(cx, p)).collect();
+                let b = points.map(|waypoints| Behaviour::Route {
+                    waypoints,
+                    looping: *looping,
+                });
+                set_behaviour(cx, b, *span, task);
+            }
+            TaskItem::Assign { count, rule, .. } => {
+                let by = match rule.name.as_str() {
+                    "nearest" => Some(ir::AssignBy::Nearest),
+                    "battery" => Some(ir::AssignBy::Battery),
+                    other => {
+                        cx.push(
+                            Diagnostic::error(
+                                Code::UnknownAssignRule,
+                                format!("`assign` cannot choose devices by `{}`", short(other)),
+                            )
+                            .label(rule.span, "expected `nearest` or `by battery`")
+                            .help(match suggest::closest(other, ["nearest", "battery"]) {
+                                Some("battery") => "did you mean `by battery`?".to_string(),
+                                Some(c) => format!("did you mean `{c}`?"),
+                                None => "write `assign 2 nearest` (closest to where the value was sensed) or `assign 2 by battery` (most charge left)".into(),
+                            }),
+                        );
+                        None
+                    }
+                };
+                let n = cx.count(count, "devices per value", 1, 10_000);
+                if let (Some(by), Some(n)) = (by, n) {
+                    task.assign = Some(ir::Assign {
+                        count: n as u32,
+                        by,
+                    });
+                }
+            }
         }
+    }
+    if let Some(Behaviour::GotoInput { .. }) = task.behaviour {
+        // Going where a value was sensed picks the nearest device unless
+        // the task says otherwise.
+        task.assign.get_or_insert(ir::Assign {
+            count: 1,
+            by: ir::AssignBy::Nearest,
+        });
     }
     if let Some((width, span)) = lane {
         match task.behaviour {
@@ -602,11 +690,54 @@ fn items(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
             .help("both batch the task's inputs: keep `every` for a time window, or `gather` for a round or a count"),
         );
     }
-    if task.behaviour.is_some() && task.trigger == Trigger::Never {
+    let goes_to_input = matches!(task.behaviour, Some(Behaviour::GotoInput { .. }));
+    if task.behaviour.is_some() && !goes_to_input && task.trigger == Trigger::Never {
         task.trigger = Trigger::Behaviour;
+    }
+    if task.trigger == Trigger::Never && task.inputs.is_empty() {
+        sensor_paced(cx, t, task);
     }
     if task.trigger == Trigger::Never && !task.inputs.is_empty() {
         task.trigger = Trigger::Upstream;
+    }
+}
+
+/// A source that reads declared sensors with a rate and states no `every`
+/// fires once per reading.
+fn sensor_paced(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
+    let mut rated: Vec<(&str, u64)> = Vec::new();
+    for n in &task.needs {
+        if let ir::SensorKind::Declared(i) = n.kind {
+            if let Some(s) = cx.sensors.get(i as usize) {
+                if let Some(p) = s.period_us {
+                    rated.push((s.name.as_str(), p));
+                }
+            }
+        }
+    }
+    match rated.as_slice() {
+        [] => {}
+        [(_, p), rest @ ..] if rest.iter().all(|(_, q)| q == p) => {
+            task.trigger = Trigger::Periodic { period_us: *p };
+        }
+        _ => {
+            let list: Vec<String> = rated
+                .iter()
+                .map(|(n, p)| format!("`{n}` every {}", units::display(i128::from(*p), Dim::Time)))
+                .collect();
+            cx.push(
+                Diagnostic::error(
+                    Code::SensorRate,
+                    format!(
+                        "task `{}` reads sensors at different rates ({})",
+                        t.name.name,
+                        list.join(", ")
+                    ),
+                )
+                .label(t.name.span, "fires on which sensor's readings?")
+                .help("say how often it runs with `every`"),
+            );
+        }
     }
 }
 
@@ -624,6 +755,16 @@ fn narrowest_side(shape: &ir::AreaShape) -> i128 {
         _ => 0,
     };
     extent(&xs).min(extent(&ys))
+}
+
+fn coordinate(cx: &mut Ctx, p: &syntax::Point) -> Option<ir::PointMm> {
+    let coord = range(-1_000_000_000, 1_000_000_000);
+    let x = cx.measure(&p.x, Dim::Length, "a coordinate", coord);
+    let y = cx.measure(&p.y, Dim::Length, "a coordinate", coord);
+    Some(ir::PointMm {
+        x_mm: x? as i64,
+        y_mm: y? as i64,
+    })
 }
 
 fn unknown_area(cx: &mut Ctx, a: &syntax::Ident) {
@@ -647,14 +788,14 @@ fn placement(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
         cx.push(d.help("keep one pin: `on <fleet>`, `at edge` or `at cloud`"));
     }
     let Some(pin) = t.pins.first() else {
-        if task.behaviour.is_some() || !task.needs.is_empty() {
+        if task.behaviour.is_some() || !task.needs.is_empty() || task.assign.is_some() {
             task.placement = Placement::Edge;
             if !task.needs.is_empty()
                 && !cx.fleets.is_empty()
                 && !cx.broken_fleets.iter().any(|&(_, kw)| kw == "sensors")
                 && !cx.fleets.iter().any(|f| has_sensors(f, &task.needs))
             {
-                let names: Vec<_> = task.needs.iter().map(|s| s.kind.name()).collect();
+                let names: Vec<_> = task.needs.iter().map(|s| cx.sensor_name(s.kind)).collect();
                 cx.push(
                     Diagnostic::error(
                         Code::SensorMissing,
@@ -676,10 +817,13 @@ fn placement(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
                     cx.cloud_pins_without_cloud
                         .push((t.name.name.clone(), pin.span));
                 }
-                let edge_only = task.behaviour.is_some() || !task.needs.is_empty();
+                let edge_only =
+                    task.behaviour.is_some() || !task.needs.is_empty() || task.assign.is_some();
                 if edge_only {
                     let why = if task.behaviour.is_some() {
                         "moves a vehicle"
+                    } else if task.assign.is_some() {
+                        "is assigned to devices"
                     } else {
                         "reads a sensor"
                     };
@@ -748,15 +892,15 @@ fn fleet_can_host(cx: &mut Ctx, t: &TaskDecl, task: &ir::Task, fid: FleetId, pin
                     format!(
                         "task `{}` needs a {}, but fleet `{}` has none",
                         t.name.name,
-                        need.kind.name(),
+                        cx.sensor_name(need.kind),
                         fleet.name
                     ),
                 )
                 .label(pin_span, "pinned here")
-                .label(needs_span(t, need.kind.name()), "needed here")
+                .label(needs_span(t, &cx.sensor_name(need.kind)), "needed here")
                 .help(format!(
                     "add `{}` to the `sensors` of fleet `{}` or pin the task elsewhere",
-                    need.kind.name(),
+                    cx.sensor_name(need.kind),
                     fleet.name
                 )),
             ),
@@ -769,11 +913,11 @@ fn fleet_can_host(cx: &mut Ctx, t: &TaskDecl, task: &ir::Task, fid: FleetId, pin
                                 format!(
                                     "task `{}` needs a {nw}x{nh} {}, fleet `{}` has {hw}x{hh}",
                                     t.name.name,
-                                    need.kind.name(),
+                                    cx.sensor_name(need.kind),
                                     fleet.name
                                 ),
                             )
-                            .label(needs_span(t, need.kind.name()), "needed here")
+                            .label(needs_span(t, &cx.sensor_name(need.kind)), "needed here")
                             .label(pin_span, "pinned here"),
                         );
                     }

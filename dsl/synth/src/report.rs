@@ -425,42 +425,64 @@ fn bandwidth(bps: u64) -> String {
     }
 }
 
-/// A fleet that cannot sweep its area within the mission.
+/// A fleet that cannot sweep its area or fly its route within the mission.
 fn coverage_diagnostic(graph: &TaskGraph, c: &hivemind_cost::Coverage) -> Diagnostic {
     let task = &graph.tasks[c.task.index()];
     let fleet = &graph.fleets[c.fleet.index()];
-    let area = &graph.areas[c.area.index()];
     let km = |mm: u128| format!("{:.1} km", mm as f64 / 1e6);
     // Beyond i64 µs (292,000 years) `time` would saturate: say the real figure.
     let need = match i64::try_from(c.time_us) {
         Ok(us) => time(us),
         Err(_) => format!("{:.3e} days", c.time_us as f64 / 86_400e6),
     };
-    let mut d = Diagnostic::error(
-        Code::Infeasible,
-        format!(
-            "fleet `{}` cannot cover `{}` within the mission: each of its {} devices needs {} and the mission lasts {}",
-            fleet.name,
-            area.name,
-            fleet.count,
-            need,
-            time(i64::try_from(c.duration_us).unwrap_or(i64::MAX)),
-        ),
-    )
-    .label(
-        span(task.span),
-        format!(
-            "{} of {} m lanes per device, plus {} to reach the area",
-            km(c.sweep_mm),
-            c.lane_mm as f64 / 1000.0,
-            km(c.transit_mm)
-        ),
-    )
-    .label(
-        span(fleet.span),
-        format!("{} devices at {} m/s", fleet.count, c.speed_mm_s as f64 / 1000.0),
-    )
-    .label(span(area.span), "the area to cover");
-    d = d.help("add devices, raise their speed, widen the lanes (`lane`), cover a smaller area, or lengthen `duration`");
-    d
+    let lasts = time(i64::try_from(c.duration_us).unwrap_or(i64::MAX));
+    let speed = span(fleet.span);
+    let speed_label = format!(
+        "{} devices at {} m/s",
+        fleet.count,
+        c.speed_mm_s as f64 / 1000.0
+    );
+    match &c.sweep {
+        hivemind_cost::Sweep::Cover { area, lane_mm } => {
+            let area = &graph.areas[area.index()];
+            Diagnostic::error(
+                Code::Infeasible,
+                format!(
+                    "fleet `{}` cannot cover `{}` within the mission: each of its {} devices needs {need} and the mission lasts {lasts}",
+                    fleet.name, area.name, fleet.count,
+                ),
+            )
+            .label(
+                span(task.span),
+                format!(
+                    "{} of {} m lanes per device, plus {} to reach the area",
+                    km(c.sweep_mm),
+                    *lane_mm as f64 / 1000.0,
+                    km(c.transit_mm)
+                ),
+            )
+            .label(speed, speed_label)
+            .label(span(area.span), "the area to cover")
+            .help("add devices, raise their speed, widen the lanes (`lane`), cover a smaller area, or lengthen `duration`")
+        }
+        hivemind_cost::Sweep::Route { waypoints, looping } => Diagnostic::error(
+            Code::Infeasible,
+            format!(
+                "fleet `{}` cannot travel task `{}`'s {} within the mission: each device needs {need} and the mission lasts {lasts}",
+                fleet.name,
+                task.name,
+                if *looping { "patrol loop" } else { "route" },
+            ),
+        )
+        .label(
+            span(task.span),
+            format!(
+                "{} through {waypoints} waypoints, plus {} from home to the first",
+                km(c.sweep_mm),
+                km(c.transit_mm)
+            ),
+        )
+        .label(speed, speed_label)
+        .help("shorten the route, start it nearer the fleet's `home`, raise the fleet's `speed`, or lengthen `duration`"),
+    }
 }

@@ -1,0 +1,263 @@
+//! Behaviours driven by the mission and by data, through the core's seam:
+//! `assign` picks the nearest devices (or those with the most battery) for
+//! each value and `goto` an input sends them where the value was sensed; a
+//! patrol spaces its fleet evenly along the loop; a declared sensor paces
+//! the task that reads it. The test world then moves the vehicles.
+
+use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
+use hivemind_controller::{
+    BehaviourCommand, Command, Config, Controller, DeviceId, DeviceMsg, Effect, Epoch, Event,
+    Executor, Micros,
+};
+use hivemind_ir::{FleetId, PointMm, TaskGraph};
+use std::collections::BTreeMap;
+
+fn compile(src: &str) -> TaskGraph {
+    let c = hivemind_dsl::compile(src, "m.hm");
+    let errors: Vec<String> = c.errors().map(|d| d.message.clone()).collect();
+    c.graph
+        .unwrap_or_else(|| panic!("does not compile: {errors:?}"))
+}
+
+const RESCUE: &str = "mission rescue {
+  duration 60 s
+  sensor beacon { rate 1 Hz, size 2 KB }
+  fleet scouts: drone x 2 { cpu 1 GHz x 1; battery 100 Wh; radio 20 Mbit/s; speed 8 m/s; sensors beacon }
+  fleet cars: car x 5 { cpu 1 GHz x 2; battery 100 Wh; radio 10 Mbit/s; speed 4 m/s }
+  task listen on scouts -> ping: beacon { needs beacon }
+  task go(ping) on cars { goto ping; assign 2 nearest; work 1 Mop }
+  task charge(ping) on cars -> r: note 8 B { assign 1 by battery; work 1 Mop }
+}";
+
+fn p(x_m: i64, y_m: i64) -> PointMm {
+    PointMm {
+        x_mm: x_m * 1000,
+        y_mm: y_m * 1000,
+    }
+}
+
+struct Driven {
+    ctl: Controller,
+    epochs: BTreeMap<DeviceId, Epoch>,
+    effects: Vec<Effect>,
+}
+
+impl Driven {
+    fn drain(&mut self) {
+        while let Some(e) = self.ctl.poll_effect() {
+            if let Effect::Device {
+                device,
+                epoch,
+                msg: DeviceMsg::Registered { .. },
+            } = &e
+            {
+                self.epochs.insert(*device, *epoch);
+            }
+            self.effects.push(e);
+        }
+    }
+    fn handle(&mut self, now: Micros, e: Event) {
+        self.ctl.handle(now, e);
+        self.drain();
+    }
+}
+
+/// The core with scouts 0–1 and cars 2–6 registered at the given spots and
+/// the mission started.
+fn driven(graph: TaskGraph, spots: &[(u32, u32, PointMm, u64)]) -> Driven {
+    let plan = simple_plan(&graph);
+    let ctl = Controller::new(Config::default(), graph, plan, 3).expect("plan");
+    let mut d = Driven {
+        ctl,
+        epochs: BTreeMap::new(),
+        effects: Vec::new(),
+    };
+    for &(device, fleet, position, battery_uj) in spots {
+        d.handle(
+            Micros::ZERO,
+            Event::DeviceJoined {
+                device: DeviceId(device),
+                fleet: FleetId(fleet),
+                battery_uj,
+                position,
+            },
+        );
+    }
+    d.handle(
+        Micros::from_millis(1),
+        Event::Operator {
+            command: Command::Start,
+        },
+    );
+    d
+}
+
+/// Devices sent an attempt of `task`, and the goto points sent, in order.
+fn sent(effects: &[Effect], task: u32) -> (Vec<DeviceId>, Vec<(DeviceId, PointMm)>) {
+    let mut runs = Vec::new();
+    let mut gotos = Vec::new();
+    for e in effects {
+        if let Effect::Device { device, msg, .. } = e {
+            match msg {
+                DeviceMsg::RunTask { task: t, .. } if t.0 == task => runs.push(*device),
+                DeviceMsg::Behave(BehaviourCommand::GotoPoint { point }) => {
+                    gotos.push((*device, *point))
+                }
+                _ => {}
+            }
+        }
+    }
+    (runs, gotos)
+}
+
+#[test]
+fn assign_sends_the_nearest_cars_where_the_value_was_sensed_and_ranks_by_battery() {
+    let graph = compile(RESCUE);
+    let full = 360_000_000_000; // 100 Wh
+    let spots = [
+        (0, 0, p(0, 0), full),
+        (1, 0, p(500, 500), full),
+        // Cars: 3 and 5 are nearest to scout 1; 6 has the most battery.
+        (2, 1, p(-100, 0), full / 2),
+        (3, 1, p(480, 490), full / 3),
+        (4, 1, p(0, 300), full / 4),
+        (5, 1, p(520, 530), full / 5),
+        (6, 1, p(900, 900), full),
+    ];
+    let mut d = driven(graph, &spots);
+    // The per-reading source runs on both scouts at start; complete scout 1's.
+    let (listen, _) = sent(&d.effects, 0);
+    assert_eq!(listen, [DeviceId(0), DeviceId(1)]);
+    let instance = d
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Device {
+                device: DeviceId(1),
+                msg: DeviceMsg::RunTask { instance, .. },
+                ..
+            } => Some(*instance),
+            _ => None,
+        })
+        .expect("scout 1 runs listen");
+    d.effects.clear();
+    let epoch = d.epochs[&DeviceId(1)];
+    d.handle(
+        Micros::from_millis(30),
+        Event::TaskResult {
+            instance,
+            executor: Executor::Device {
+                device: DeviceId(1),
+                epoch,
+            },
+            items: 1,
+            bytes: 2_000,
+        },
+    );
+    let (go, gotos) = sent(&d.effects, 1);
+    assert_eq!(
+        go,
+        [DeviceId(3), DeviceId(5)],
+        "the two cars nearest to scout 1"
+    );
+    assert_eq!(
+        gotos,
+        [(DeviceId(3), p(500, 500)), (DeviceId(5), p(500, 500))],
+        "each is sent where the ping was heard, before it runs"
+    );
+    let (charge, _) = sent(&d.effects, 2);
+    assert_eq!(charge, [DeviceId(6)], "the car with the most battery left");
+}
+
+#[test]
+fn a_patrol_spaces_its_fleet_evenly_and_the_world_flies_it() {
+    let graph = compile(
+        "mission loop {
+  duration 2 min
+  fleet drones: drone x 4 { cpu 1 GHz x 1; battery 100 Wh; radio 20 Mbit/s; speed 10 m/s; home (0 m, 0 m) }
+  task watch on drones { patrol (0 m, 0 m), (100 m, 0 m), (100 m, 100 m), (0 m, 100 m) }
+}",
+    );
+    let plan = simple_plan(&graph);
+    let ctl = Controller::new(Config::default(), graph, plan, 1).expect("plan");
+    let mut w = World::new(ctl, WorldConfig::default());
+    w.run_to_end(Micros::from_secs(600));
+    let mut starts: Vec<u64> = w
+        .effects
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Effect::Device {
+                msg:
+                    DeviceMsg::Behave(BehaviourCommand::Route {
+                        looping: true,
+                        start_mm,
+                        ..
+                    }),
+                ..
+            } => Some(*start_mm),
+            _ => None,
+        })
+        .collect();
+    starts.sort_unstable();
+    assert_eq!(
+        starts,
+        [0, 100_000, 200_000, 300_000],
+        "a 400 m loop, 4 drones"
+    );
+    // Telemetry follows the loop: every reported position lies on the square.
+    let on_square = |q: &PointMm| {
+        let (x, y) = (q.x_mm, q.y_mm);
+        let inside = (0..=100_000).contains(&x) && (0..=100_000).contains(&y);
+        inside && (x == 0 || x == 100_000 || y == 0 || y == 100_000)
+    };
+    let positions: Vec<PointMm> = w
+        .publications
+        .iter()
+        .filter_map(|(_, p)| match p {
+            hivemind_controller::Publication::Telemetry { position, .. } => Some(*position),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        positions.len() > 40,
+        "{} telemetry reports",
+        positions.len()
+    );
+    let moved = positions.iter().filter(|q| **q != p(0, 0)).count();
+    assert!(moved > positions.len() / 2, "the drones fly");
+    // Entry legs cut corners (a drone flies straight to its start); after
+    // the first 20 s every report is on the loop.
+    let late: Vec<&PointMm> = w
+        .publications
+        .iter()
+        .filter(|(t, _)| *t > Micros::from_secs(20))
+        .filter_map(|(_, p)| match p {
+            hivemind_controller::Publication::Telemetry { position, .. } => Some(position),
+            _ => None,
+        })
+        .collect();
+    assert!(late.iter().all(|q| on_square(q)), "{late:?}");
+}
+
+#[test]
+fn a_declared_sensor_paces_its_reader_and_its_name_is_a_type() {
+    let graph = compile(RESCUE);
+    let listen = graph.task("listen").expect("task");
+    assert_eq!(
+        listen.trigger,
+        hivemind_ir::Trigger::Periodic {
+            period_us: 1_000_000
+        }
+    );
+    assert_eq!(listen.outputs[0].ty.bytes, 2_000);
+    let plan = simple_plan(&graph);
+    let ctl = Controller::new(Config::default(), graph.clone(), plan, 1).expect("plan");
+    let mut w = World::new(ctl, WorldConfig::default());
+    w.keep_effects = false;
+    w.run_to_end(Micros::from_secs(600));
+    let st = w.ctl.state();
+    // 60 readings on each of 2 scouts; two cars per reading.
+    assert_eq!(st.kinds[0].activations, 120);
+    assert_eq!(st.kinds[1].created, 240);
+    assert_eq!(st.kinds[2].created, 120);
+}
