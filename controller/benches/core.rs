@@ -189,9 +189,7 @@ fn main() {
 
     // 4. Journal appends with group commit.
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut j = Journal::open(&dir.path().join("bench.journal"))
-        .expect("journal")
-        .journal;
+    let mut j = Journal::create(&dir.path().join("bench.journal"), [0; 32]).expect("journal");
     let records: Vec<Record> = log
         .iter()
         .filter_map(|(at, input)| match input {

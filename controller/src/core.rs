@@ -287,11 +287,78 @@ pub struct State {
     pub paths: Vec<Histogram>,
 }
 
+/// A start record from another version of the IR is refused (its fields
+/// may mean something else), not read as this one.
+fn check_versions(graph: &TaskGraph, plan: &Plan) -> Result<(), SetupError> {
+    if graph.schema_version != hivemind_ir::SCHEMA_VERSION {
+        return Err(hivemind_ir::IrError::Version {
+            found: u64::from(graph.schema_version),
+        }
+        .into());
+    }
+    if plan.schema_version != hivemind_ir::plan::PLAN_SCHEMA_VERSION {
+        return Err(hivemind_ir::plan::PlanError::Version {
+            found: u64::from(plan.schema_version),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+impl State {
+    /// Every id the state holds names something of its graph, and its
+    /// per-task and per-fleet tables have the graph's shape (a snapshot is
+    /// read back from disk: untrusted).
+    fn validate(&self) -> Result<(), String> {
+        let (n, fleets, areas) = (
+            self.graph.tasks.len(),
+            self.graph.fleets.len(),
+            self.graph.areas.len(),
+        );
+        if self.kinds.len() != n {
+            return Err(format!("{} task tables for {n} tasks", self.kinds.len()));
+        }
+        if self.fleets.len() != fleets {
+            return Err(format!(
+                "{} fleet tables for {fleets} fleets",
+                self.fleets.len()
+            ));
+        }
+        for (id, d) in &self.devices {
+            if d.fleet.index() >= fleets {
+                return Err(format!("device {id} is in a missing fleet"));
+            }
+            if d.cover.iter().any(|s| s.area.index() >= areas) {
+                return Err(format!("device {id} sweeps a missing area"));
+            }
+        }
+        if self
+            .fleets
+            .iter()
+            .any(|f| f.orphans.iter().any(|s| s.area.index() >= areas))
+        {
+            return Err("an unswept strip lies in a missing area".into());
+        }
+        for (id, i) in &self.instances {
+            if i.task.index() >= n || !self.groups.contains_key(&i.group) {
+                return Err(format!("instance {id} names a missing task or activation"));
+            }
+        }
+        if self.groups.values().any(|g| g.task.index() >= n) {
+            return Err("an activation names a missing task".into());
+        }
+        if self.join.keys().any(|(t, _)| t.index() >= n) {
+            return Err("a join names a missing task".into());
+        }
+        Ok(())
+    }
+}
+
 /// The whole controller state, as journaled by a snapshot record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Snapshot {
-    state: State,
+    pub state: State,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -300,6 +367,8 @@ pub enum SetupError {
     Plan(#[from] hivemind_ir::plan::PlanError),
     #[error(transparent)]
     Graph(#[from] hivemind_ir::IrError),
+    #[error("the snapshot's state does not match its mission: {0}")]
+    State(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -352,6 +421,7 @@ impl Controller {
     }
 
     fn from_genesis(g: Genesis) -> Result<Controller, SetupError> {
+        check_versions(&g.graph, &g.plan)?;
         g.graph.validate()?;
         g.plan.validate(&g.graph)?;
         let (servers, cores) = g.graph.cloud.as_ref().map_or(
@@ -426,7 +496,7 @@ impl Controller {
             any = true;
             match r {
                 Record::Genesis(g) => c = Some(Controller::from_genesis(*g)?),
-                Record::Snapshot(s) => c = Some(Controller::from_snapshot(*s)),
+                Record::Snapshot(s) => c = Some(Controller::from_snapshot(*s)?),
                 r @ (Record::Event { .. }
                 | Record::Timeout { .. }
                 | Record::DeviceSilent { .. }) => {
@@ -446,10 +516,14 @@ impl Controller {
         Ok(c)
     }
 
-    fn from_snapshot(s: Snapshot) -> Controller {
+    fn from_snapshot(s: Snapshot) -> Result<Controller, SetupError> {
         let st = s.state;
+        check_versions(&st.graph, &st.plan)?;
+        st.graph.validate()?;
+        st.plan.validate(&st.graph)?;
+        st.validate().map_err(SetupError::State)?;
         let d = Derived::new(&st.graph, &st.plan, st.config.pool.heavy_ops);
-        Controller::assemble(st, d)
+        Ok(Controller::assemble(st, d))
     }
 
     /// The state as a journal record; a journal may drop everything before it.

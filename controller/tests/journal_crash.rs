@@ -400,13 +400,14 @@ fn journal_file_truncates_torn_tail_and_compacts() {
         .find(|&&k| k >= run.records.len() / 2)
         .expect("a boundary");
     {
-        let mut j = Journal::open(&path).expect("open").journal;
+        let mut j = Journal::create(&path, [1; 32]).expect("create");
         for r in &run.records[..half] {
             j.append(r);
         }
         assert_eq!(j.commit().expect("commit"), half as u64);
     }
     let good_len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let good_bytes = std::fs::read(&path).expect("read");
     // A torn write: half of the next frame.
     let mut torn = Vec::new();
     encode_into(&run.records[half], &mut torn);
@@ -421,9 +422,9 @@ fn journal_file_truncates_torn_tail_and_compacts() {
     assert_eq!(t.offset, good_len);
     assert_eq!(opened.records.len(), half);
     assert_eq!(
-        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-        good_len,
-        "truncated"
+        std::fs::read(&path).expect("read"),
+        good_bytes,
+        "exactly the torn frame is cut"
     );
     // The recovered state is the run's at that record; then the rest of
     // the run's records are appended, the journal is compacted to a
@@ -451,15 +452,76 @@ fn journal_file_truncates_torn_tail_and_compacts() {
 fn garbage_journal_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("garbage.journal");
-    std::fs::write(&path, b"\xff\xff\xff\xffthis is not a journal at all").expect("write");
-    let opened = Journal::open(&path).expect("open");
-    assert!(opened.records.is_empty());
+    let garbage = b"\xff\xff\xff\xffthis is not a journal at all";
+    std::fs::write(&path, garbage).expect("write");
     assert!(matches!(
-        opened.torn.map(|t| t.error),
-        Some(DecodeError::TooLarge { .. })
+        Journal::open(&path),
+        Err(hivemind_controller::journal::JournalError::Foreign { .. })
     ));
-    assert!(Controller::recover(Micros::ZERO, opened.records).is_err());
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        garbage,
+        "left untouched"
+    );
     // Records without a genesis are refused too.
     let run = reference();
     assert!(Controller::recover(Micros::ZERO, run.records[1..3].to_vec()).is_err());
+}
+
+/// One flipped bit in the genesis record of a real run's journal: refused,
+/// nothing deleted (it used to truncate all records to 0 bytes).
+#[test]
+fn a_flipped_bit_in_the_genesis_deletes_nothing() {
+    let run = reference();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("controller.journal");
+    {
+        let mut j = Journal::create(&path, [1; 32]).expect("create");
+        for r in &run.records {
+            j.append(r);
+        }
+        j.commit().expect("commit");
+    }
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = hivemind_controller::journal::FILE_HEADER_BYTES + 100;
+    bytes[at] ^= 0x08;
+    std::fs::write(&path, &bytes).expect("write");
+    let e = Journal::open(&path).err().expect("refused");
+    assert!(e.to_string().contains("left untouched"), "{e}");
+    assert_eq!(std::fs::read(&path).expect("read"), bytes);
+    let copy = Journal::repair(&path).expect("repair");
+    assert_eq!(std::fs::read(copy).expect("copy"), bytes);
+}
+
+/// Recovery refuses start records that do not hold together instead of
+/// panicking later: a graph of an unknown schema version, a plan missing a
+/// task, a snapshot whose state names tasks or areas the graph lacks.
+#[test]
+fn recovery_validates_what_it_starts_from() {
+    let run = reference();
+    let Record::Genesis(g) = &run.records[0] else {
+        panic!("genesis first");
+    };
+    let mut newer = g.clone();
+    newer.graph.schema_version = 999;
+    assert!(Controller::recover(Micros::ZERO, vec![Record::Genesis(newer)]).is_err());
+    let mut short = g.clone();
+    short.plan.tasks.pop();
+    assert!(Controller::recover(Micros::ZERO, vec![Record::Genesis(short)]).is_err());
+
+    let c = recover(&run.records);
+    let Record::Snapshot(s) = c.snapshot() else {
+        panic!("snapshot");
+    };
+    let mut lacking = s.clone();
+    lacking.state.plan.tasks.pop();
+    assert!(Controller::recover(Micros::ZERO, vec![Record::Snapshot(lacking)]).is_err());
+    let mut no_kinds = s.clone();
+    no_kinds.state.kinds.pop();
+    assert!(Controller::recover(Micros::ZERO, vec![Record::Snapshot(no_kinds)]).is_err());
+    let mut no_areas = s.clone();
+    no_areas.state.graph.areas.clear();
+    assert!(Controller::recover(Micros::ZERO, vec![Record::Snapshot(no_areas)]).is_err());
+    // The untouched snapshot recovers.
+    assert!(Controller::recover(Micros::ZERO, vec![Record::Snapshot(s)]).is_ok());
 }
