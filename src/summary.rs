@@ -7,6 +7,7 @@ use hivemind_ir::{
     AreaId, Behaviour, DeviceClass, FailureAction, FanOut, Gather, LowBatteryAction, Objective,
     Placement, Priority, StragglerThreshold, TaskGraph, Trigger,
 };
+use hivemind_synth::report::MAX_COLUMN;
 use std::fmt::Write;
 
 pub fn render(g: &TaskGraph) -> String {
@@ -27,7 +28,13 @@ pub fn render(g: &TaskGraph) -> String {
         plural(g.edges.len() as u64, "edge"),
         plural(g.requirements.len() as u64, "requirement"),
     );
-    let name_width = g.fleets.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    let name_width = g
+        .fleets
+        .iter()
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_COLUMN);
     for f in &g.fleets {
         let class = match f.class {
             DeviceClass::Drone => "drone",
@@ -135,7 +142,13 @@ pub fn render(g: &TaskGraph) -> String {
             [t.name.clone(), what, placement, work]
         })
         .collect();
-    let width = |k: usize| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0);
+    let width = |k: usize| {
+        rows.iter()
+            .map(|r| r[k].chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(MAX_COLUMN)
+    };
     let (w0, w1, w2) = (width(0), width(1), width(2));
     for [name, what, placement, work] in &rows {
         let line = format!("  task {name:<w0$}  {what:<w1$}  {placement:<w2$}  {work}");

@@ -461,3 +461,23 @@ fn a_closed_stdout_is_not_a_panic() {
         );
     }
 }
+
+/// A task name of 70,000 characters is a valid name: the plan table and
+/// the summary overflow their columns instead of panicking on a format
+/// width over 65,535.
+#[test]
+fn a_huge_task_name_is_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("long.hm");
+    let name = "t".repeat(70_000);
+    let src = format!(
+        "mission m {{\n  fleet d: drone x 2 {{ cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s; sensors camera }}\n  cloud {{ servers 1; cores 4 each }}\n  task {name} on d -> f: v 1 KB {{ every 1 s; needs camera }}\n  task r(f) {{ work 1 Mop }}\n  require latency({name} -> r) < 1 s\n}}\n"
+    );
+    std::fs::write(&path, src).expect("write");
+    let p = path.display().to_string();
+    for args in [vec!["synth", &p], vec!["compile", "--summary", &p]] {
+        let o = hivemind(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains(&name));
+    }
+}

@@ -215,26 +215,37 @@ pub enum ProfileError {
 }
 
 impl Profile {
-    /// Parse a profile file; unknown keys, wrong types and bad values are errors.
+    /// Parse a profile file; unknown keys, wrong types and bad values are
+    /// errors. Every section is partial: the keys it gives replace those
+    /// of the defaults (`[drone] motion_power_mw = 48000` keeps the
+    /// drone's other parameters).
     pub fn from_toml(text: &str) -> Result<Profile, ProfileError> {
-        let p: Profile = toml::from_str(text)
-            .map_err(|e| ProfileError::Toml(e.to_string().trim().to_string()))?;
+        let toml_err =
+            |e: &dyn std::fmt::Display| ProfileError::Toml(e.to_string().trim().to_string());
+        let given: toml::Table = toml::from_str(text).map_err(|e| toml_err(&e))?;
+        let mut merged = toml::Table::try_from(Profile::default()).map_err(|e| toml_err(&e))?;
+        merge(&mut merged, given);
+        let p: Profile = merged.try_into().map_err(|e| toml_err(&e))?;
         p.validate()?;
         Ok(p)
     }
 
-    /// Values a cost model can divide by and that are physically plausible.
+    /// Every value within its plausible range (the ranges are documented
+    /// in `examples/profiles/defaults.toml`), tails non-decreasing.
     pub fn validate(&self) -> Result<(), ProfileError> {
-        fn positive(key: &str, v: u64) -> Result<(), ProfileError> {
-            if v == 0 {
+        fn within(
+            key: &str,
+            v: u64,
+            min: u64,
+            max: u64,
+            why: &'static str,
+        ) -> Result<(), ProfileError> {
+            if v == 0 && min > 0 {
                 return Err(ProfileError::NotPositive {
                     key: key.to_string(),
                 });
             }
-            Ok(())
-        }
-        fn at_most(key: &str, v: u64, max: u64, why: &'static str) -> Result<(), ProfileError> {
-            if v > max {
+            if v < min || v > max {
                 return Err(ProfileError::OutOfRange {
                     key: key.to_string(),
                     value: v,
@@ -243,81 +254,195 @@ impl Profile {
             }
             Ok(())
         }
+        const MINUTE_US: u64 = 60_000_000;
+        const DAY_US: u64 = 86_400_000_000;
         for (class, c) in [("drone", &self.drone), ("car", &self.car)] {
-            positive(
-                &format!("{class}.ops_per_cycle_milli"),
+            let k = |name: &str| format!("{class}.{name}");
+            within(
+                &k("ops_per_cycle_milli"),
                 c.ops_per_cycle_milli,
-            )?;
-            at_most(
-                &format!("{class}.ops_per_cycle_milli"),
-                c.ops_per_cycle_milli,
+                1,
                 1_000_000,
-                "at most 1000 ops per cycle",
+                "1/1000 to 1000 ops per cycle",
             )?;
-            positive(&format!("{class}.cpu_power_mw"), c.cpu_power_mw)?;
-            at_most(
-                &format!("{class}.motion_power_mw"),
+            within(
+                &k("cpu_power_mw"),
+                c.cpu_power_mw,
+                1,
+                1_000_000,
+                "1 mW to 1 kW",
+            )?;
+            within(
+                &k("motion_power_mw"),
                 c.motion_power_mw,
+                0,
                 100_000_000,
                 "at most 100 kW",
             )?;
-            at_most(
-                &format!("{class}.radio_nj_per_bit"),
+            within(
+                &k("radio_nj_per_bit"),
                 c.radio_nj_per_bit,
+                0,
                 1_000_000,
                 "at most 1 mJ per bit",
             )?;
-            at_most(
-                &format!("{class}.link_latency_us"),
+            within(
+                &k("link_latency_us"),
                 c.link_latency_us,
-                60_000_000,
+                0,
+                MINUTE_US,
                 "at most a minute",
             )?;
         }
         let c = &self.cloud;
-        positive("cloud.cpu_hz", c.cpu_hz)?;
-        positive("cloud.ops_per_cycle_milli", c.ops_per_cycle_milli)?;
-        positive("cloud.function_memory_mb", c.function_memory_mb)?;
-        positive("cloud.storage_bps", c.storage_bps)?;
-        at_most(
+        within(
+            "cloud.cpu_hz",
+            c.cpu_hz,
+            1_000_000,
+            10_000_000_000,
+            "1 MHz to 10 GHz",
+        )?;
+        within(
+            "cloud.ops_per_cycle_milli",
+            c.ops_per_cycle_milli,
+            1,
+            1_000_000,
+            "1/1000 to 1000 ops per cycle",
+        )?;
+        within(
+            "cloud.function_memory_mb",
+            c.function_memory_mb,
+            1,
+            1 << 20,
+            "1 MB to 1 TB",
+        )?;
+        within(
+            "cloud.price_nusd_per_gb_s",
+            c.price_nusd_per_gb_s,
+            0,
+            1_000_000_000,
+            "at most $1 per GB-s",
+        )?;
+        within(
+            "cloud.cold_start_us",
+            c.cold_start_us,
+            0,
+            10 * MINUTE_US,
+            "at most 10 minutes",
+        )?;
+        within(
             "cloud.warm_permille",
             c.warm_permille,
+            0,
             1_000,
             "a fraction in ‰",
         )?;
-        positive("fpga.remote_memory_bps", self.fpga.remote_memory_bps)?;
+        within(
+            "cloud.rpc_overhead_us",
+            c.rpc_overhead_us,
+            0,
+            MINUTE_US,
+            "at most a minute",
+        )?;
+        within(
+            "cloud.storage_latency_us",
+            c.storage_latency_us,
+            0,
+            MINUTE_US,
+            "at most a minute",
+        )?;
+        within(
+            "cloud.storage_bps",
+            c.storage_bps,
+            1_000,
+            1_000_000_000_000,
+            "1 kbit/s to 1 Tbit/s",
+        )?;
+        let f = &self.fpga;
+        within(
+            "fpga.rpc_overhead_us",
+            f.rpc_overhead_us,
+            0,
+            MINUTE_US,
+            "at most a minute",
+        )?;
+        within(
+            "fpga.remote_memory_latency_us",
+            f.remote_memory_latency_us,
+            0,
+            MINUTE_US,
+            "at most a minute",
+        )?;
+        within(
+            "fpga.remote_memory_bps",
+            f.remote_memory_bps,
+            1_000,
+            10_000_000_000_000,
+            "1 kbit/s to 10 Tbit/s",
+        )?;
         let t = &self.tail;
-        for (k, v) in [
+        let tails = [
             ("tail.p50_permille", t.p50_permille),
             ("tail.p90_permille", t.p90_permille),
             ("tail.p95_permille", t.p95_permille),
             ("tail.p99_permille", t.p99_permille),
             ("tail.p100_permille", t.p100_permille),
-        ] {
-            positive(k, v)?;
-            at_most(k, v, 100_000, "at most 100x the mean")?;
+        ];
+        for (k, v) in tails {
+            within(k, v, 1, 100_000, "1/1000 to 100x the mean")?;
+        }
+        for w in tails.windows(2) {
+            if w[1].1 < w[0].1 {
+                return Err(ProfileError::OutOfRange {
+                    key: w[1].0.to_string(),
+                    value: w[1].1,
+                    why: "a higher percentile cannot be faster than a lower one",
+                });
+            }
         }
         for (name, f) in &self.fleet {
-            for (k, v) in [
-                ("ops_per_s", f.ops_per_s),
-                ("radio_bps", f.radio_bps),
-                ("speed_mm_s", f.speed_mm_s),
-                ("cpu_power_mw", f.cpu_power_mw),
+            let k = |key: &str| format!("fleet.{name}.{key}");
+            for (key, v, min, max, why) in [
+                (
+                    "ops_per_s",
+                    f.ops_per_s,
+                    1,
+                    1_000_000_000_000_000,
+                    "1 op/s to 10^15 op/s",
+                ),
+                ("cpu_power_mw", f.cpu_power_mw, 1, 1_000_000, "1 mW to 1 kW"),
+                (
+                    "motion_power_mw",
+                    f.motion_power_mw,
+                    0,
+                    100_000_000,
+                    "at most 100 kW",
+                ),
+                (
+                    "radio_bps",
+                    f.radio_bps,
+                    1,
+                    1_000_000_000_000,
+                    "1 bit/s to 1 Tbit/s",
+                ),
+                ("speed_mm_s", f.speed_mm_s, 1, 1_000_000, "1 mm/s to 1 km/s"),
+                (
+                    "link_latency_us",
+                    f.link_latency_us,
+                    0,
+                    MINUTE_US,
+                    "at most a minute",
+                ),
             ] {
                 if let Some(v) = v {
-                    positive(&format!("fleet.{name}.{k}"), v)?;
+                    within(&k(key), v, min, max, why)?;
                 }
             }
         }
         for (name, t) in &self.task {
             for (k, v) in [("edge_us", t.edge_us), ("cloud_us", t.cloud_us)] {
                 if let Some(v) = v {
-                    at_most(
-                        &format!("task.{name}.{k}"),
-                        v,
-                        86_400_000_000,
-                        "at most a day",
-                    )?;
+                    within(&format!("task.{name}.{k}"), v, 0, DAY_US, "at most a day")?;
                 }
             }
         }
@@ -329,5 +454,72 @@ impl Profile {
             hivemind_ir::DeviceClass::Drone => &self.drone,
             hivemind_ir::DeviceClass::Car => &self.car,
         }
+    }
+}
+
+/// `given` over `base`, table by table: a key `given` holds replaces the
+/// same key of `base`; a sub-table merges into the same sub-table.
+fn merge(base: &mut toml::Table, given: toml::Table) {
+    for (k, v) in given {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(g)) => merge(b, g),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_profile_works_verbatim_and_keeps_unstated_defaults() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").expect("README has a toml block") + 8;
+        let end = start + readme[start..].find("```").expect("closed");
+        let p = Profile::from_toml(&readme[start..end]).expect("README profile");
+        assert_eq!(p.drone.motion_power_mw, 48_000);
+        assert_eq!(
+            p.drone.ops_per_cycle_milli,
+            DeviceClassProfile::DRONE.ops_per_cycle_milli
+        );
+        assert_eq!(p.car, DeviceClassProfile::CAR);
+        assert_eq!(p.cloud.rpc_overhead_us, 1_500);
+        assert_eq!(p.cloud.cpu_hz, CloudProfile::default().cpu_hz);
+        assert_eq!(p.fleet["drones"].radio_bps, Some(12_000_000));
+        assert_eq!(p.task["detect"].edge_us, Some(850_000));
+    }
+
+    #[test]
+    fn out_of_range_values_unknown_keys_and_wrong_types_are_named() {
+        let err = |t: &str| Profile::from_toml(t).err().expect(t).to_string();
+        assert!(
+            err("[drone]\nmotion_power_mw = 9200000000000000000").contains("drone.motion_power_mw")
+        );
+        assert!(
+            err("[cloud]\nrpc_overhead_us = 9223372036854775807").contains("cloud.rpc_overhead_us")
+        );
+        // Beyond a TOML integer (i64): the parser's own error, still no wrap.
+        assert!(err("[cloud]\nrpc_overhead_us = 18446744073709551615").contains("TOML"));
+        assert!(err("[cloud]\nprice_nusd_per_gb_s = 5000000000").contains("at most $1 per GB-s"));
+        assert!(err("[cloud]\ncpu_hz = 0").contains("greater than zero"));
+        assert!(err("[tail]\np99_permille = 1100").contains("tail.p99_permille"));
+        assert!(err("[drone]\nmotion_powr_mw = 1").contains("motion_powr_mw"));
+        assert!(err("[drone]\nmotion_power_mw = -5").contains("invalid"));
+        assert!(err("[drone]\nmotion_power_mw = \"fast\"").contains("invalid"));
+        assert!(err("[fleet.d]\nspeed_mm_s = 0").contains("fleet.d.speed_mm_s"));
+        assert!(err("drone = 5").contains("invalid"));
+        assert!(err("[drone").contains("TOML"));
+    }
+
+    #[test]
+    fn the_defaults_file_is_the_defaults() {
+        let file = include_str!("../../examples/profiles/defaults.toml");
+        assert_eq!(
+            Profile::from_toml(file).expect("defaults.toml"),
+            Profile::default()
+        );
     }
 }

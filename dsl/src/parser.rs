@@ -46,38 +46,51 @@ pub fn parse(src: &str) -> Result<Mission, Diagnostic> {
 pub const MAX_SYNTAX_ERRORS: usize = 20;
 
 /// [`parse`], reporting every syntax error rather than the first: after
-/// each one, the mission-level statement holding it is blanked out (its
-/// newlines kept, so every position stays where it was) and the rest is
-/// parsed again. Stops at an error outside any statement, at one that does
-/// not move past the previous, or after [`MAX_SYNTAX_ERRORS`].
+/// each one, parsing resumes after the mission-level statement holding it,
+/// on the rest of the file alone (under a stand-in `mission` header, with
+/// positions shifted back), so each error costs a parse of what follows it,
+/// not of the whole file again. Stops at an error outside any statement, at
+/// one that does not move past the previous, or after [`MAX_SYNTAX_ERRORS`].
 pub fn parse_all(src: &str) -> Result<Mission, Vec<Diagnostic>> {
+    /// Opens the body the rest of the file is parsed in; it ends in a
+    /// newline, so the rest starts a line at bracket depth 1.
+    const RESUME: &str = "mission _ {\n";
     let mut errors: Vec<Diagnostic> = Vec::new();
-    let mut text = src.to_string();
-    let mut blanked: Option<std::ops::Range<usize>> = None;
+    // The text being parsed, and what to add to its positions to get the
+    // source's (the text is `src` itself, or `RESUME` + a suffix of it).
+    let mut text = std::borrow::Cow::Borrowed(src);
+    let mut shift = 0usize;
     loop {
-        let err = match parse(&text) {
+        let mut err = match parse(&text) {
             Ok(m) if errors.is_empty() => return Ok(m),
             Ok(_) => return Err(errors),
             Err(d) => d,
         };
         let at = err.labels.first().map(|l| l.span.start);
+        if shift > 0 {
+            // An error about the stand-in header (an unclosed brace of it)
+            // is not the user's; the first full parse reported the real one.
+            if err.labels.iter().any(|l| l.span.start < RESUME.len()) {
+                return Err(errors);
+            }
+            for l in &mut err.labels {
+                l.span = Span::new(l.span.start + shift, l.span.end + shift);
+            }
+        }
         errors.push(err);
-        let range = at.and_then(|p| statement_around(&text, p));
-        let Some(range) = range.filter(|r| blanked.as_ref().is_none_or(|b| r.start > b.start))
-        else {
+        let Some(range) = at.and_then(|p| statement_around(&text, p)) else {
             return Err(errors);
         };
-        if errors.len() >= MAX_SYNTAX_ERRORS {
+        if errors.len() >= MAX_SYNTAX_ERRORS || range.end >= text.len() {
             return Err(errors);
         }
-        // Spaces for every byte but newlines: same length, valid UTF-8
-        // (the range starts and ends at line boundaries).
-        let masked: String = text[range.clone()]
-            .bytes()
-            .map(|b| if b == b'\n' { '\n' } else { ' ' })
-            .collect();
-        text.replace_range(range.clone(), &masked);
-        blanked = Some(range);
+        // Resume at the line after the statement (a line boundary of `src`).
+        let resume_in_src = range.end + shift;
+        if resume_in_src < RESUME.len() {
+            return Err(errors);
+        }
+        text = std::borrow::Cow::Owned(format!("{RESUME}{}", &src[resume_in_src..]));
+        shift = resume_in_src - RESUME.len();
     }
 }
 

@@ -1,14 +1,28 @@
 //! "Did you mean …?" for names, keywords and units.
 
+/// Words longer than this get no suggestion: nobody mistypes a 100-letter
+/// name into another, and edit distance is quadratic in the length.
+pub const MAX_SUGGEST_CHARS: usize = 64;
+
 /// The closest candidate to `word`, if one is close enough to be a typo.
 pub fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    let chars = word.chars().count();
+    if chars > MAX_SUGGEST_CHARS {
+        return None;
+    }
     let lower = word.to_lowercase();
     let mut best: Option<(f64, &'a str)> = None;
     for cand in candidates {
         if cand == word {
+            continue;
+        }
+        // The distance is at least the difference in length: skip without
+        // computing it when that alone is over the limit.
+        let cand_chars = cand.chars().take(MAX_SUGGEST_CHARS + 1).count();
+        if cand_chars.abs_diff(chars) > (chars.max(cand_chars) / 3).max(1) {
             continue;
         }
         let cand_lower = cand.to_lowercase();
@@ -51,5 +65,13 @@ mod tests {
         assert_eq!(closest("mb", ["MB", "mm"]), Some("MB"));
         assert_eq!(closest("zzzzzz", ["detect", "dedup"]), None);
         assert_eq!(closest("x", ["detect"]), None);
+    }
+
+    #[test]
+    fn long_words_are_not_compared() {
+        let long = "d".repeat(100_000);
+        let near = format!("{long}x");
+        assert_eq!(closest(&long, [near.as_str(), "drones"]), None);
+        assert_eq!(closest("drone", [near.as_str(), "drones"]), Some("drones"));
     }
 }

@@ -125,3 +125,34 @@ fn plans_are_tied_to_the_mission_meaning_only() {
         Err(PlanError::Version { found: 7 })
     ));
 }
+
+/// `edge_fleets` (one pass) answers what `edge_fleet` (one walk per task)
+/// does, on pinned chains, sensor fallbacks and a 5,000-task chain.
+#[test]
+fn edge_fleets_in_one_pass_agree_with_the_walk() {
+    let two = "mission m {\n  fleet a: drone x 2 { cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s; sensors gps }\n  fleet b: car x 2 { cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s; sensors lidar }\n  task s on b -> x: v 1 B { every 1 s }\n  task t(x) -> y: v 1 B { work 1 Mop }\n  task u(y) -> z: v 1 B { work 1 Mop }\n  task l -> w: v 1 B { every 1 s; needs lidar }\n  task m2(w, z) { work 1 Mop }\n  task free -> q: v 1 B { every 1 s }\n  task q2(q) { work 1 Mop }\n}\n";
+    let mut chain = String::from("mission c {\n  fleet a: drone x 2 { cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s }\n  task c0 on a -> v0: v 1 B { every 1 s }\n");
+    for i in 1..5_000 {
+        chain.push_str(&format!(
+            "  task c{i}(v{}) -> v{i}: v 1 B {{ work 1 Mop }}\n",
+            i - 1
+        ));
+    }
+    chain.push_str("  task sink(v4999) { work 1 Mop }\n}\n");
+    for src in [SRC, two, chain.as_str()] {
+        let g = hivemind_dsl::compile(src, "m.hm").graph.expect("compiles");
+        let all = edge_fleets(&g);
+        for t in &g.tasks {
+            assert_eq!(all[t.id.index()], edge_fleet(&g, t.id), "task `{}`", t.name);
+        }
+    }
+    let g = hivemind_dsl::compile(two, "m.hm").graph.expect("compiles");
+    let fleet = |name: &str| edge_fleets(&g)[g.task(name).expect("task").id.index()];
+    assert_eq!(
+        fleet("u"),
+        Some(FleetId(1)),
+        "pinned ancestor along first inputs"
+    );
+    assert_eq!(fleet("l"), Some(FleetId(1)), "the fleet with its sensor");
+    assert_eq!(fleet("q2"), Some(FleetId(0)), "else the first fleet");
+}

@@ -584,3 +584,119 @@ fn goto_an_input_is_per_value_on_the_nearest_device_by_default() {
         })
     );
 }
+
+// ---- bounded costs: small files must not cost minutes or gigabytes
+// (loose time bounds; `benches/compile.rs` holds the precise figures)
+
+fn tasks_mission(body: &str) -> String {
+    format!(
+        "mission big {{\n  fleet drones: drone x 4 {{ cpu 1 GHz x 1; battery 1500 mAh @ 11.1 V; radio 20 Mbit/s; sensors camera }}\n  cloud {{ servers 2; cores 8 each }}\n{body}}}\n"
+    )
+}
+
+#[test]
+fn a_flow_step_over_the_edge_limit_is_one_error_not_millions_of_edges() {
+    let mut body = String::new();
+    for i in 0..400 {
+        body.push_str(&format!(
+            "  task a{i} {{ every 1 s; work 1 Mop }}\n  task b{i} {{ work 1 Mop }}\n"
+        ));
+    }
+    let a: Vec<String> = (0..400).map(|i| format!("a{i}")).collect();
+    let b: Vec<String> = (0..400).map(|i| format!("b{i}")).collect();
+    body.push_str(&format!(
+        "  flow ({}) -> ({})\n",
+        a.join(", "),
+        b.join(", ")
+    ));
+    let t = std::time::Instant::now();
+    let out = compile(&tasks_mission(&body), "flow.hm");
+    let errors: Vec<_> = out.errors().collect();
+    assert_eq!(errors.len(), 1, "{}", messages(&out));
+    assert_eq!(errors[0].code, Code::Absurd);
+    assert!(
+        errors[0].message.contains("160000 ordering edges"),
+        "{}",
+        errors[0].message
+    );
+    assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+}
+
+#[test]
+fn a_long_cycle_is_summarised_in_a_few_labels() {
+    let n = 5_000;
+    let body: String = (0..n)
+        .map(|i| {
+            format!(
+                "  task c{i}(v{}) -> v{i}: x 1 B {{ work 1 Mop }}\n",
+                (i + n - 1) % n
+            )
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let out = compile(&tasks_mission(&body), "cycle.hm");
+    let errors: Vec<_> = out.errors().collect();
+    assert_eq!(errors.len(), 1, "one cycle, one error");
+    assert_eq!(errors[0].code, Code::Cycle);
+    assert!(
+        errors[0]
+            .message
+            .starts_with("tasks form a cycle of 5000 tasks: c0 -> c1"),
+        "{}",
+        errors[0].message
+    );
+    assert!(
+        errors[0].labels.len() <= 6,
+        "{} labels",
+        errors[0].labels.len()
+    );
+    let rendered = hivemind_dsl::diagnostic::render(
+        &out.diagnostics,
+        "cycle.hm",
+        &tasks_mission(&body),
+        hivemind_dsl::diagnostic::Style::Plain,
+    );
+    assert!(rendered.len() < 10_000, "{} bytes rendered", rendered.len());
+    assert!(t.elapsed().as_secs() < 30, "{:?}", t.elapsed());
+}
+
+#[test]
+fn twenty_syntax_errors_at_the_end_of_a_large_file_parse_once_each() {
+    let mut body: String = (0..20_000)
+        .map(|i| format!("  task t{i} -> o{i}: x 1 B {{ every 1 s; work 1 Mop }}\n"))
+        .collect();
+    for i in 0..25 {
+        body.push_str(&format!("  task e{i} {{ every 1 s; work 1 Mop;; ) }}\n"));
+    }
+    let src = tasks_mission(&body);
+    let t = std::time::Instant::now();
+    let errs = hivemind_dsl::parser::parse_all(&src).err().expect("errors");
+    assert_eq!(errs.len(), hivemind_dsl::parser::MAX_SYNTAX_ERRORS);
+    // Each error points into its own statement, in order, mapped back to
+    // the whole file's positions.
+    for (i, e) in errs.iter().enumerate() {
+        let at = e.labels[0].span.start;
+        let line_start = src[..at].rfind('\n').map_or(0, |n| n + 1);
+        assert!(
+            src[line_start..].starts_with(&format!("  task e{i} ")),
+            "error {i} at {:?}",
+            &src[line_start..at]
+        );
+    }
+    assert!(t.elapsed().as_secs() < 60, "{:?}", t.elapsed());
+}
+
+#[test]
+fn many_unused_outputs_are_checked_in_linear_time() {
+    // 30,000 sources whose outputs nobody reads: one warning each, with a
+    // suggested reader name checked against the task names (it was a scan
+    // of every task per warning: 110,000 tasks took 4 minutes).
+    let body: String = (0..30_000)
+        .map(|i| format!("  task t{i} -> o{i}: x 1 B {{ every 1 s; work 1 Mop }}\n"))
+        .collect();
+    let t = std::time::Instant::now();
+    let out = compile(&tasks_mission(&body), "many.hm");
+    assert!(!out.has_errors());
+    assert_eq!(out.diagnostics.len(), 30_000);
+    assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+}

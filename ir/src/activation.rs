@@ -227,13 +227,14 @@ pub fn rates(graph: &TaskGraph, topo: &[TaskId], duration_us: u64) -> Vec<Rate> 
     let preds = graph.predecessors();
     // The task whose firing begins the round each task's activations are in.
     let mut round_source: Vec<TaskId> = (0..n as u32).map(TaskId).collect();
+    let fleets = crate::plan::edge_fleets(graph);
     for &id in topo {
         let a = activation(graph, id);
         let pacer = pacer(&preds[id.index()], &rates);
         if let (Start::PerInput, Some(p)) = (a.start, pacer) {
             round_source[id.index()] = round_source[p.index()];
         }
-        let fleet = crate::plan::edge_fleet(graph, id).map(|f| graph.fleets[f.index()].count);
+        let fleet = fleets[id.index()].map(|f| graph.fleets[f.index()].count);
         // A per-device firing is one activation on each device (each its
         // own value); other activations run `width` instances for one value.
         let (width, per_firing) = match a.width {
@@ -307,10 +308,11 @@ pub fn origin_fleets(graph: &TaskGraph, topo: &[TaskId]) -> Vec<Option<crate::gr
     let n = graph.tasks.len();
     let preds = graph.predecessors();
     let mut origin = vec![None; n];
+    let fleets = crate::plan::edge_fleets(graph);
     for &id in topo {
         let a = activation(graph, id);
         origin[id.index()] = match a.start {
-            _ if a.width == Width::EveryDevice => crate::plan::edge_fleet(graph, id),
+            _ if a.width == Width::EveryDevice => fleets[id.index()],
             Start::PerInput => {
                 let mut fleets = preds[id.index()].iter().map(|p| origin[p.index()]);
                 let first = fleets.next().flatten();

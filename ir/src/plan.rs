@@ -237,6 +237,7 @@ impl Plan {
                 graph.tasks.len()
             ));
         }
+        let fleets = edge_fleets(graph);
         for (i, t) in self.tasks.iter().enumerate() {
             if t.task.index() != i {
                 return bad(format!("placement {i} is for task {}", t.task.0));
@@ -257,7 +258,7 @@ impl Plan {
                     t.modality.name()
                 ));
             }
-            if t.modality == Modality::Edge && t.fleet != edge_fleet(graph, t.task) {
+            if t.modality == Modality::Edge && t.fleet != fleets[i] {
                 return bad(format!(
                     "task `{}` is placed on another fleet than its own",
                     graph.tasks[i].name
@@ -285,6 +286,8 @@ impl Plan {
 /// it needs, else the first fleet. Static (independent of where other tasks
 /// run) so costs stay pairwise; used by the synthesizer, the baselines and
 /// the controller alike.
+/// For one task, this walks its chain of first inputs; use [`edge_fleets`]
+/// for many (one pass for the whole graph).
 pub fn edge_fleet(graph: &TaskGraph, task: TaskId) -> Option<FleetId> {
     use crate::graph::Placement;
     let mut at = task;
@@ -298,6 +301,58 @@ pub fn edge_fleet(graph: &TaskGraph, task: TaskId) -> Option<FleetId> {
             None => break,
         }
     }
+    fallback_fleet(graph, task)
+}
+
+/// [`edge_fleet`] of every task, in O(tasks + fleets × sensors): the
+/// nearest pinned ancestor along first inputs is carried down the chain
+/// once instead of walked from every task.
+pub fn edge_fleets(graph: &TaskGraph) -> Vec<Option<FleetId>> {
+    use crate::graph::Placement;
+    let n = graph.tasks.len();
+    // The pinned fleet at the top of each task's first-input chain; filled
+    // in dependency order (a cycle, refused by `validate`, falls back).
+    let mut pinned: Vec<Option<Option<FleetId>>> = vec![None; n];
+    let mut stack = Vec::new();
+    for start in 0..n {
+        let mut at = start;
+        // Walk up until a task whose answer is known, a pin, or a source.
+        let found = loop {
+            if let Some(known) = pinned[at] {
+                break known;
+            }
+            let t = &graph.tasks[at];
+            if let Placement::Fleet { fleet } = t.placement {
+                pinned[at] = Some(Some(fleet));
+                break Some(fleet);
+            }
+            match t.inputs.first() {
+                Some(i) if i.producer.index() < n && stack.len() < n => {
+                    stack.push(at);
+                    at = i.producer.index();
+                }
+                _ => {
+                    pinned[at] = Some(None);
+                    break None;
+                }
+            }
+        };
+        for t in stack.drain(..) {
+            pinned[t] = Some(found);
+        }
+    }
+    (0..n)
+        .map(|i| {
+            pinned[i]
+                .flatten()
+                .or_else(|| fallback_fleet(graph, TaskId(i as u32)))
+        })
+        .collect()
+}
+
+/// A task with no pinned ancestor: the first fleet with the sensors it
+/// needs, else the first fleet.
+fn fallback_fleet(graph: &TaskGraph, task: TaskId) -> Option<FleetId> {
     let t = &graph.tasks[task.index()];
     graph
         .fleets
@@ -335,6 +390,7 @@ pub fn assemble(
     strategy: Strategy,
     profile_sha256: &str,
 ) -> Plan {
+    let fleets = edge_fleets(graph);
     let tasks: Vec<TaskPlan> = graph
         .tasks
         .iter()
@@ -344,7 +400,7 @@ pub fn assemble(
                 .copied()
                 .unwrap_or(Modality::Cloud);
             let fleet = (modality == Modality::Edge)
-                .then(|| edge_fleet(graph, t.id))
+                .then(|| fleets[t.id.index()])
                 .flatten();
             TaskPlan {
                 task: t.id,

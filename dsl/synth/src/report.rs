@@ -10,6 +10,10 @@ use hivemind_ir::plan::{Plan, Strategy};
 use hivemind_ir::{Objective, RequirementKind, TaskGraph};
 use std::fmt::Write;
 
+/// Widest a padded column gets: longer text overflows it (a format width
+/// above 65,535 would panic, and a 100 KB name makes no table).
+pub const MAX_COLUMN: usize = 64;
+
 /// A duration in µs as people read it.
 pub fn time(us: i64) -> String {
     let a = us.unsigned_abs() as f64;
@@ -181,7 +185,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
         .map(|t| t.name.len())
         .max()
         .unwrap_or(4)
-        .max(4);
+        .clamp(4, MAX_COLUMN);
     let _ = write!(out, "{:<name_w$}", "task");
     for (h, _) in &columns {
         let _ = write!(out, "  {h:<22}");
@@ -203,7 +207,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             .map(|r| r.text.len())
             .max()
             .unwrap_or(10)
-            .max(11);
+            .clamp(11, MAX_COLUMN);
         let _ = write!(out, "{:<req_w$}", "requirement");
         for (h, _) in &columns {
             let _ = write!(out, "  {h:<24}");
