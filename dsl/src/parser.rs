@@ -404,6 +404,7 @@ keyword_table! {
     k_median => "median", k_repartition => "repartition", k_reassign => "reassign",
     k_relaunch => "relaunch", k_retry => "retry", k_backoff => "backoff", k_abort => "abort",
     k_learning => "learning", k_retrain => "retrain", k_off => "off", k_duration => "duration",
+    k_from => "from", k_model => "model", k_sample => "sample",
 }
 
 fn join_alternatives(items: &[String]) -> String {
@@ -1221,9 +1222,19 @@ fn build_learning(p: Pair<Rule>) -> LearningDecl {
         .filter(|x| x.as_rule() == Rule::retrain_item)
         .filter_map(|r| {
             let s = span_of(&r);
+            let part = |rule: Rule| r.clone().into_inner().find(|x| x.as_rule() == rule);
             Some(Retrain {
                 task: ident(first_of(&r, Rule::ident)?),
                 every: quantity(first_of(&r, Rule::quantity)?),
+                from: part(Rule::retrain_from)
+                    .and_then(|x| first_of(&x, Rule::ident))
+                    .map(ident),
+                model: part(Rule::retrain_model)
+                    .and_then(|x| first_of(&x, Rule::quantity))
+                    .map(quantity),
+                work: part(Rule::retrain_work)
+                    .and_then(|x| first_of(&x, Rule::quantity))
+                    .map(quantity),
                 span: s,
             })
         })
