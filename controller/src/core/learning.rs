@@ -224,7 +224,7 @@ impl Controller {
     }
 
     /// The pool placed a training job on a worker: send it.
-    pub(super) fn start_job(&mut self, now: Micros, d: Dispatch) {
+    pub(super) fn start_job(&mut self, d: Dispatch) {
         let Some(job) = self.st.learning.jobs.get_mut(&d.instance) else {
             return;
         };
@@ -235,7 +235,6 @@ impl Controller {
             .retrains
             .get(retrain as usize)
             .map_or(0, |f| samples.saturating_mul(f.ops_per_sample));
-        let _ = now;
         self.out.push_back(Effect::Pool(PoolAction::Train {
             worker: d.worker,
             job: d.instance,

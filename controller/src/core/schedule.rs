@@ -242,7 +242,7 @@ impl Controller {
             if self.st.instances.contains_key(&d.instance) {
                 self.start_attempt(now, d.instance, Executor::Worker { worker: d.worker });
             } else if self.is_job(d.instance) {
-                self.start_job(now, d);
+                self.start_job(d);
             } else {
                 // Finished elsewhere while queued: give the slot back.
                 let more = self.pool(|p, o| p.on_done(now, d.worker, o));

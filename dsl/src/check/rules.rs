@@ -757,9 +757,8 @@ fn retrain_of(cx: &mut Ctx, r: &crate::syntax::Retrain, tasks: &[ir::Task]) -> O
         return None;
     }
     let (task, data) = (id?, data?);
-    if tasks[task.index()].function.is_none() {
-        return None;
-    }
+    // A task without `fn` was reported above.
+    tasks[task.index()].function.as_ref()?;
     Some(ir::Retrain {
         task,
         period_us: period? as u64,
