@@ -188,6 +188,49 @@ fn render(
         "function pool: {} cold starts, {} warm invocations",
         r.pool.cold_starts, r.pool.warm_invocations
     );
+    for l in &r.learning {
+        let predicted = plan.learning.iter().find(|p| {
+            r.tasks
+                .get(p.task.index())
+                .is_some_and(|t| t.task == l.task)
+        });
+        let by_version: Vec<String> = l
+            .results_by_version
+            .iter()
+            .map(|v| format!("v{} {}", v.version, v.results))
+            .collect();
+        let _ = writeln!(
+            out,
+            "learning {}: {} rounds ({} skipped), {} training jobs{} on {} samples, model v{}; {} pushes, {:.2} MB pushed{}, {} devices on v{}; results by model version: {}",
+            l.task,
+            l.rounds,
+            l.skipped_rounds,
+            l.training_jobs,
+            predicted.map_or(String::new(), |p| format!(" (predicted {})", p.training_jobs)),
+            l.samples_trained,
+            l.model_version,
+            l.model_pushes,
+            l.model_bytes_pushed as f64 / 1e6,
+            predicted.map_or(String::new(), |p| format!(
+                " (predicted {:.2} MB)",
+                p.model_bytes_pushed as f64 / 1e6
+            )),
+            l.devices_on_latest,
+            l.model_version,
+            if by_version.is_empty() {
+                "none".to_string()
+            } else {
+                by_version.join(", ")
+            }
+        );
+        if l.failed_jobs > 0 {
+            let _ = writeln!(
+                out,
+                "learning {}: {} training jobs failed",
+                l.task, l.failed_jobs
+            );
+        }
+    }
     for f in &r.failures {
         let _ = writeln!(
             out,

@@ -314,8 +314,17 @@ fn policies(g: &TaskGraph, out: &mut String) {
             .retrain
             .iter()
             .map(|r| {
-                let name = g.tasks.get(r.task.index()).map_or("?", |t| t.name.as_str());
-                format!("{name} every {}", time(r.period_us))
+                let name = |t: hivemind_ir::TaskId| {
+                    g.tasks.get(t.index()).map_or("?", |t| t.name.as_str())
+                };
+                format!(
+                    "{} every {} from {} (model {}, {} per sample)",
+                    name(r.task),
+                    time(r.period_us),
+                    name(r.data),
+                    display(i128::from(r.model_bytes), Dim::Data),
+                    display(i128::from(r.train_ops_per_sample), Dim::Work),
+                )
             })
             .collect();
         if retrain.is_empty() {

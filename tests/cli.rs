@@ -381,7 +381,7 @@ fn compile_summary_is_in_words() {
         "  on straggler: relaunch when slower than 1.5x the median, first result wins",
         "  on task error: retry 3 times, 200 ms apart, then abort the mission",
         "  on low battery (25%): return home",
-        "  learning on: retrain detect every 30 min, embed every 2 h",
+        "  learning on: retrain detect every 30 min from detect (model 12 MB, 1.8 Gop per sample), embed every 2 h from tally (model 90 MB, 40 Mop per sample)",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
@@ -480,4 +480,91 @@ fn a_huge_task_name_is_not_a_panic() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
         assert!(String::from_utf8_lossy(&o.stdout).contains(&name));
     }
+}
+
+/// Continuous learning end to end: `check` → `synth` → `run`. The drones
+/// run `detect` and get a new model every minute; results are tagged with
+/// the model version that produced them; the synth report prices the
+/// training and the pushes, and differs from the same mission without
+/// learning.
+#[test]
+fn learning_runs_end_to_end_and_changes_the_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mission = |learning: &str, pin: &str| {
+        format!(
+            "mission learn {{
+  duration 4 min
+  fleet drones: drone x 4 {{ cpu 1 GHz x 4; battery 100 Wh; radio 20 Mbit/s; sensors camera(640x360) }}
+  cloud {{ servers 4; cores 16 each }}
+  task capture on drones -> frame: image 640x360 {{ every 1 s; needs camera(640x360) }}
+  task detect(frame){pin} -> boxes: list<box 16 B> x 20 {{ work 0.2 Gop; fn detect }}
+  task report(boxes) at cloud {{ work 1 Mop; fn report }}
+  {learning}
+}}
+"
+        )
+    };
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    };
+    let small =
+        "learning on { retrain detect every 1 min from detect model 40 MB work 5 Mop per sample }";
+    let on_edge = write("edge.hm", mission(small, " at edge"));
+    let o = hivemind(&["check", &on_edge]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = hivemind(&["synth", &on_edge]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("learning: detect 3 jobs x 4800 samples")
+            && text.contains("480.0 MB pushed in 12 downloads"),
+        "{text}"
+    );
+    let o = hivemind(&["run", &on_edge, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json report");
+    let l = &r["learning"][0];
+    assert_eq!(l["task"], "detect");
+    assert_eq!(l["training_jobs"], 3, "{l}");
+    assert_eq!(l["model_version"], 3, "{l}");
+    assert_eq!(l["model_bytes_pushed"], 12 * 40_000_000u64, "{l}");
+    assert_eq!(r["model_bytes_pushed"], 12 * 40_000_000u64);
+    assert_eq!(l["devices_on_latest"], 4, "{l}");
+    let versions: Vec<u64> = l["results_by_version"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert_eq!(versions, [0, 1, 2, 3], "{l}");
+    let o = hivemind(&["run", &on_edge]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("learning detect: 3 rounds (0 skipped), 3 training jobs (predicted 3)")
+            && text.contains(
+                "model v3; 12 pushes, 480.00 MB pushed (predicted 480.00 MB), 4 devices on v3"
+            )
+            && text.contains("results by model version: v0 "),
+        "{text}"
+    );
+    // Unpinned: a 250 MB model every minute does not fit the drones'
+    // radios, so `detect` moves to the cloud; without learning it stays.
+    let big = "learning on { retrain detect every 1 min from detect model 250 MB }";
+    let with = hivemind(&["synth", &write("big.hm", mission(big, ""))]);
+    let without = hivemind(&["synth", &write("none.hm", mission("", ""))]);
+    let (with, without) = (
+        String::from_utf8_lossy(&with.stdout).into_owned(),
+        String::from_utf8_lossy(&without.stdout).into_owned(),
+    );
+    let chosen = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("detect "))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(chosen(&without), "edge(drones)", "{without}");
+    assert_eq!(chosen(&with), "cloud", "{with}");
 }

@@ -23,6 +23,7 @@
 mod batch;
 mod derived;
 mod devices;
+mod learning;
 mod schedule;
 
 use crate::config::Config;
@@ -44,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use derived::CoverTask;
+pub use learning::{Job, Learning, Model};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -241,6 +243,10 @@ pub struct Counters {
     #[serde(default)]
     pub uplink_bytes: u64,
     pub rejected_events: u64,
+    /// Bytes of retrained models sent to devices (downlink), as the cost
+    /// model's model pushes count them.
+    #[serde(default)]
+    pub model_bytes_pushed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,6 +291,9 @@ pub struct State {
     /// activation of its first task to the completion of its last.
     #[serde(default)]
     pub paths: Vec<Histogram>,
+    /// Continuous learning: model versions, training jobs, loaded models.
+    #[serde(default)]
+    pub learning: Learning,
 }
 
 /// A start record from another version of the IR is refused (its fields
@@ -438,6 +447,10 @@ impl Controller {
                 pool.declare(&d.function[i], d.heavy[i]);
             }
         }
+        for r in &d.retrains {
+            // Training is CPU-bound: its workers avoid sharing a core.
+            pool.declare(&r.function, true);
+        }
         let n = g.graph.tasks.len();
         let st = State {
             rng: Rng::new(g.seed),
@@ -461,6 +474,7 @@ impl Controller {
             counters: Counters::default(),
             failures: Vec::new(),
             paths: vec![Histogram::default(); d.paths.len()],
+            learning: Learning::new(&d.retrains),
             config: g.config,
             graph: g.graph,
             plan: g.plan,
@@ -643,7 +657,14 @@ impl Controller {
                 executor,
                 items,
                 bytes,
-            } => self.on_result(now, instance, executor, items, bytes),
+                model_version,
+            } => self.on_result(now, instance, executor, items, bytes, model_version),
+            Event::ModelLoaded {
+                device,
+                epoch,
+                task,
+                version,
+            } => self.on_model_loaded(device, epoch, task, version),
             Event::TaskError {
                 instance,
                 executor,
@@ -711,6 +732,7 @@ impl Controller {
                 .is_some_and(|i| i.waiting == Waiting::Backoff),
             Timer::KeepAlive { worker } => st.pool.keep_alive_expired(now, worker),
             Timer::MissionEnd => st.phase == Phase::Running,
+            Timer::Retrain { retrain } => self.retrain_due(now, retrain),
         }
     }
 
@@ -727,6 +749,7 @@ impl Controller {
                     self.begin_drain(now);
                 }
             }
+            Timer::Retrain { retrain } => self.on_retrain(now, retrain),
         }
     }
 
@@ -742,6 +765,7 @@ impl Controller {
             for id in ids {
                 self.fail_instance(now, id, "mission ended before the instance finished".into());
             }
+            self.cancel_jobs();
         }
         self.maybe_finish(now);
     }
@@ -794,6 +818,7 @@ impl Controller {
                 task,
                 function: self.d.function[task.index()].clone(),
                 input,
+                model_version: self.model_version(task),
             }),
         };
         self.out.push_back(e);
@@ -827,6 +852,7 @@ impl Controller {
                 _ => {}
             }
         }
+        self.start_learning(now);
         self.timer(now.plus(self.st.config.tick_us.max(1)), Timer::Tick);
     }
 
@@ -870,11 +896,19 @@ impl Controller {
         for k in &mut self.st.kinds {
             k.next_due = None;
         }
+        for m in &mut self.st.learning.models {
+            m.next_due = None;
+        }
         self.maybe_finish(now);
     }
 
     fn maybe_finish(&mut self, now: Micros) {
-        if self.st.phase == Phase::Draining && self.st.instances.is_empty() {
+        // A training job still running holds the end back (its model is
+        // pushed before the mission finishes).
+        if self.st.phase == Phase::Draining
+            && self.st.instances.is_empty()
+            && self.st.learning.jobs.is_empty()
+        {
             // Open windows and gather remainders fire once; finish after them.
             if self.flush_batches(now) && !self.st.instances.is_empty() {
                 return;
@@ -894,6 +928,7 @@ impl Controller {
         for id in ids {
             self.fail_instance(now, id, format!("mission aborted: {reason}"));
         }
+        self.cancel_jobs();
         self.st.phase = Phase::Aborted {
             reason: reason.clone(),
         };
@@ -936,6 +971,7 @@ impl Controller {
         for (at, worker) in self.st.pool.keep_alive_deadlines() {
             self.timer(at, Timer::KeepAlive { worker });
         }
+        self.resync_learning();
         let ids: Vec<InstanceId> = self.st.instances.keys().copied().collect();
         for id in ids {
             let Some(inst) = self.st.instances.get(&id).cloned() else {

@@ -95,6 +95,14 @@ pub enum DeviceMsg {
     /// The device spoke with an epoch the core no longer accepts: register
     /// again.
     Resync,
+    /// Download and load version `version` of `task`'s model (`bytes`
+    /// over the downlink); answer `Event::ModelLoaded`, and tag results of
+    /// the task with the version that produced them.
+    Model {
+        task: TaskId,
+        version: u32,
+        bytes: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +163,13 @@ pub enum Publication {
     Repartitioned {
         area: AreaId,
         reason: String,
+    },
+    /// Training job `job` produced version `version` of `task`'s model.
+    ModelTrained {
+        job: InstanceId,
+        task: TaskId,
+        version: u32,
+        samples: u64,
     },
     MissionFinished,
     MissionAborted {

@@ -4,7 +4,7 @@
 //! recovered core gives every device a grace period instead.
 
 use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
-use hivemind_ir::{FleetId, PointMm};
+use hivemind_ir::{FleetId, PointMm, TaskId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +41,19 @@ pub enum Event {
         executor: Executor,
         items: u32,
         bytes: u64,
+        /// The version of the task's retrained model that produced it (0:
+        /// the original model, or a task without learning; journals written
+        /// before learning had an effect read as 0).
+        #[serde(default)]
+        model_version: u32,
+    },
+    /// A device finished loading version `version` of `task`'s model
+    /// (answering `DeviceMsg::Model`).
+    ModelLoaded {
+        device: DeviceId,
+        epoch: Epoch,
+        task: TaskId,
+        version: u32,
     },
     TaskError {
         instance: InstanceId,

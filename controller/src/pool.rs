@@ -43,13 +43,27 @@ pub enum PoolAction {
     },
     /// Stop the worker (keep-alive ran out, or the mission is over).
     StopWorker { worker: WorkerId },
-    /// Run an attempt of `instance` in the worker.
+    /// Run an attempt of `instance` in the worker, with version
+    /// `model_version` of the task's model (0 unless it is retrained).
     Invoke {
         worker: WorkerId,
         instance: InstanceId,
         task: TaskId,
         function: String,
         input: Handoff,
+        #[serde(default)]
+        model_version: u32,
+    },
+    /// Run training job `job` of `task`'s model in the worker: `samples`
+    /// samples, `ops` operations in all. It answers like an invocation
+    /// (`Event::TaskResult` or `Event::TaskError` for `job`).
+    Train {
+        worker: WorkerId,
+        job: InstanceId,
+        task: TaskId,
+        function: String,
+        samples: u64,
+        ops: u64,
     },
     /// Stop the attempt: another attempt's result won, or the mission ended.
     Cancel {

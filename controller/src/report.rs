@@ -22,6 +22,35 @@ pub struct MissionReport {
     pub paths: Vec<PathReport>,
     pub pool: PoolStats,
     pub failures: Vec<FailureReport>,
+    /// Continuous learning, per retrain.
+    pub learning: Vec<LearningReport>,
+}
+
+/// What one `retrain` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearningReport {
+    pub task: String,
+    pub rounds: u64,
+    /// Rounds with no new sample (no training job).
+    pub skipped_rounds: u64,
+    pub training_jobs: u64,
+    pub failed_jobs: u64,
+    pub samples_trained: u64,
+    /// The last version trained (0: never retrained).
+    pub model_version: u32,
+    /// Downloads sent to devices and their bytes.
+    pub model_pushes: u64,
+    pub model_bytes_pushed: u64,
+    /// Devices whose current registration reported the latest version loaded.
+    pub devices_on_latest: u64,
+    /// Completed results of the task per model version that produced them.
+    pub results_by_version: Vec<VersionCount>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionCount {
+    pub version: u32,
+    pub results: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,6 +214,32 @@ impl Controller {
                     instance: f.instance.0,
                     task: st.graph.tasks[f.task.index()].name.clone(),
                     reason: f.reason.clone(),
+                })
+                .collect(),
+            learning: st
+                .learning
+                .models
+                .iter()
+                .map(|m| LearningReport {
+                    task: st.graph.tasks[m.task.index()].name.clone(),
+                    rounds: m.rounds,
+                    skipped_rounds: m.skipped_rounds,
+                    training_jobs: m.jobs_completed,
+                    failed_jobs: m.jobs_failed,
+                    samples_trained: m.samples_trained,
+                    model_version: m.version,
+                    model_pushes: m.pushes,
+                    model_bytes_pushed: m.bytes_pushed,
+                    devices_on_latest: m
+                        .loaded
+                        .values()
+                        .filter(|&&v| v == m.version && v > 0)
+                        .count() as u64,
+                    results_by_version: m
+                        .results_by_version
+                        .iter()
+                        .map(|(&version, &results)| VersionCount { version, results })
+                        .collect(),
                 })
                 .collect(),
         }

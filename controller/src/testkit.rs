@@ -25,7 +25,7 @@ use hivemind_cost::{modality_index, CostModel};
 use hivemind_ir::plan::{self, Modality, Plan, Strategy};
 use hivemind_ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 mod motion;
 use motion::{Motion, Places};
@@ -87,6 +87,9 @@ pub struct Timing {
     pub input_us: Vec<u64>,
     /// One worker cold start (the mission's `cold_start`, else the profile's).
     pub cold_start_us: u64,
+    /// Operations per second of one cloud core: a training job takes its
+    /// operations over this (0: the flat `cloud_service_us`).
+    pub cloud_ops_per_s: u64,
 }
 
 impl Timing {
@@ -109,6 +112,7 @@ impl Timing {
                 .map(|t| model.input_us(&assignment, t.id))
                 .collect(),
             cold_start_us: model.cold_start_us(),
+            cloud_ops_per_s: model.cloud_ops_per_s(),
         }
     }
 }
@@ -151,6 +155,13 @@ enum Pending {
         executor: Executor,
         instance: InstanceId,
     },
+    /// A device finished downloading a model.
+    Loaded {
+        device: DeviceId,
+        epoch: Epoch,
+        task: TaskId,
+        version: u32,
+    },
     Kill(DeviceId),
     Revive(DeviceId),
     Disconnect(DeviceId),
@@ -172,9 +183,14 @@ struct SimDevice {
     beating: bool,
     registered_before: bool,
     battery_uj: u64,
-    running: BTreeSet<InstanceId>,
+    /// Attempts it runs, with their task.
+    running: BTreeMap<InstanceId, TaskId>,
     buffered: Vec<Event>,
     motion: Motion,
+    /// Its link rate (model downloads take bytes ÷ rate).
+    radio_bps: u64,
+    /// The model version it has loaded, per retrained task (0 at start).
+    models: BTreeMap<TaskId, u32>,
 }
 
 pub struct World {
@@ -185,7 +201,8 @@ pub struct World {
     seq: u64,
     rng: Rng,
     devices: BTreeMap<DeviceId, SimDevice>,
-    workers: BTreeMap<WorkerId, BTreeSet<InstanceId>>,
+    /// Per worker: what it runs, with the model version each invocation uses.
+    workers: BTreeMap<WorkerId, BTreeMap<InstanceId, u32>>,
     /// Every call into the core, in order, with its time.
     pub log: Vec<(Micros, Input)>,
     pub journal: Vec<Record>,
@@ -233,17 +250,18 @@ impl World {
         w.absorb();
         let graph = &w.ctl.state().graph;
         w.area_centres = graph.areas.iter().map(area_centre).collect();
-        let fleets: Vec<(FleetId, u32, u64, PointMm, u64)> = graph
+        let fleets: Vec<(FleetId, u32, u64, PointMm, u64, u64)> = graph
             .fleets
             .iter()
             .map(|f| {
                 let home = f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 });
-                (f.id, f.count, f.battery_uj, home, f.speed_mm_s.unwrap_or(0))
+                let speed = f.speed_mm_s.unwrap_or(0);
+                (f.id, f.count, f.battery_uj, home, speed, f.radio_bps)
             })
             .collect();
         w.homes = fleets.iter().map(|f| f.3).collect();
         let mut next = 0;
-        for (fleet, count, battery, home, speed) in fleets {
+        for (fleet, count, battery, home, speed, radio_bps) in fleets {
             for _ in 0..count {
                 let id = DeviceId(next);
                 next += 1;
@@ -258,9 +276,11 @@ impl World {
                         beating: false,
                         registered_before: false,
                         battery_uj: battery,
-                        running: BTreeSet::new(),
+                        running: BTreeMap::new(),
                         buffered: Vec::new(),
                         motion: Motion::at_rest(home, speed),
+                        radio_bps,
+                        models: BTreeMap::new(),
                     },
                 );
                 w.at(
@@ -413,15 +433,14 @@ impl World {
             DeviceMsg::RunTask { instance, task, .. } => {
                 // A re-sent attempt (after a controller restart) that the
                 // device already runs is not started twice.
-                let ok = self
-                    .devices
-                    .get(&device)
-                    .is_some_and(|d| d.alive && d.epoch == epoch && !d.running.contains(instance));
+                let ok = self.devices.get(&device).is_some_and(|d| {
+                    d.alive && d.epoch == epoch && !d.running.contains_key(instance)
+                });
                 if ok {
                     let ex = Executor::Device { device, epoch };
                     let us = self.task_time(*task, self.cfg.edge_service_us, ex);
                     if let Some(d) = self.devices.get_mut(&device) {
-                        d.running.insert(*instance);
+                        d.running.insert(*instance, *task);
                     }
                     self.at(
                         self.now.plus(us + self.cfg.net_latency_us),
@@ -452,6 +471,38 @@ impl World {
                     );
                 }
             }
+            DeviceMsg::Model {
+                task,
+                version,
+                bytes,
+            } => {
+                let Some(d) = self
+                    .devices
+                    .get(&device)
+                    .filter(|d| d.alive && d.epoch == epoch)
+                else {
+                    return;
+                };
+                // Already loaded (a re-send after a controller restart):
+                // answer at once; otherwise download over the radio.
+                let have = d.models.get(task).copied().unwrap_or(0);
+                let download = if have >= *version {
+                    0
+                } else {
+                    let bits = u128::from(*bytes) * 8 * 1_000_000;
+                    u64::try_from(bits / u128::from(d.radio_bps.max(1))).unwrap_or(u64::MAX)
+                };
+                self.at(
+                    self.now
+                        .plus(download.saturating_add(self.cfg.net_latency_us)),
+                    Pending::Loaded {
+                        device,
+                        epoch,
+                        task: *task,
+                        version: *version,
+                    },
+                );
+            }
             DeviceMsg::Behave(cmd) => {
                 let now = self.now;
                 if let Some(d) = self
@@ -480,12 +531,13 @@ impl World {
                 worker,
                 instance,
                 task,
+                model_version,
                 ..
             } => {
                 let fresh = self
                     .workers
                     .get_mut(worker)
-                    .is_some_and(|w| w.insert(*instance));
+                    .is_some_and(|w| w.insert(*instance, *model_version).is_none());
                 if fresh {
                     let ex = Executor::Worker { worker: *worker };
                     let us = self.task_time(*task, self.cfg.cloud_service_us, ex);
@@ -498,6 +550,32 @@ impl World {
                     );
                 }
             }
+            PoolAction::Train {
+                worker, job, ops, ..
+            } => {
+                let fresh = self
+                    .workers
+                    .get_mut(worker)
+                    .is_some_and(|w| w.insert(*job, 0).is_none());
+                if fresh {
+                    let ex = Executor::Worker { worker: *worker };
+                    let base = match self.cfg.timing.as_ref().map(|t| t.cloud_ops_per_s) {
+                        Some(rate) if rate > 0 => {
+                            u64::try_from(u128::from(*ops) * 1_000_000 / u128::from(rate))
+                                .unwrap_or(u64::MAX)
+                        }
+                        _ => self.cfg.cloud_service_us,
+                    };
+                    let us = self.service(base, ex);
+                    self.at(
+                        self.now.plus(us),
+                        Pending::Finish {
+                            executor: ex,
+                            instance: *job,
+                        },
+                    );
+                }
+            }
             PoolAction::Cancel { worker, instance } => {
                 if let Some(w) = self.workers.get_mut(worker) {
                     w.remove(instance);
@@ -505,7 +583,7 @@ impl World {
             }
             PoolAction::StartWorker { worker, .. } => {
                 // Started once: a restarted controller does not re-send it.
-                self.workers.insert(*worker, BTreeSet::new());
+                self.workers.insert(*worker, BTreeMap::new());
                 self.at(
                     self.now.plus(
                         self.cfg
@@ -580,6 +658,33 @@ impl World {
                 }
             }
             Pending::Finish { executor, instance } => self.finish(executor, instance),
+            Pending::Loaded {
+                device,
+                epoch,
+                task,
+                version,
+            } => {
+                let Some(d) = self
+                    .devices
+                    .get_mut(&device)
+                    .filter(|d| d.alive && d.epoch == epoch)
+                else {
+                    return true;
+                };
+                let v = d.models.entry(task).or_default();
+                *v = (*v).max(version);
+                let event = Event::ModelLoaded {
+                    device,
+                    epoch,
+                    task,
+                    version,
+                };
+                if d.connected {
+                    self.handle(event);
+                } else {
+                    d.buffered.push(event);
+                }
+            }
             Pending::Kill(id) => {
                 if let Some(d) = self.devices.get_mut(&id) {
                     d.alive = false;
@@ -634,18 +739,21 @@ impl World {
 
     fn finish(&mut self, executor: Executor, instance: InstanceId) {
         let fail = self.cfg.error_permille > 0 && self.rng.chance(self.cfg.error_permille);
-        let event = if fail {
-            Event::TaskError {
-                instance,
-                executor,
-                reason: "injected error".into(),
-            }
-        } else {
-            Event::TaskResult {
-                instance,
-                executor,
-                items: self.cfg.items,
-                bytes: self.cfg.result_bytes,
+        let event = |model_version: u32| {
+            if fail {
+                Event::TaskError {
+                    instance,
+                    executor,
+                    reason: "injected error".into(),
+                }
+            } else {
+                Event::TaskResult {
+                    instance,
+                    executor,
+                    items: self.cfg.items,
+                    bytes: self.cfg.result_bytes,
+                    model_version,
+                }
             }
         };
         match executor {
@@ -653,22 +761,27 @@ impl World {
                 let Some(d) = self.devices.get_mut(&device) else {
                     return;
                 };
-                if !d.alive || d.epoch != epoch || !d.running.remove(&instance) {
+                if !d.alive || d.epoch != epoch {
                     return;
                 }
+                let Some(task) = d.running.remove(&instance) else {
+                    return;
+                };
+                // Tagged with the model the device has loaded now.
+                let e = event(d.models.get(&task).copied().unwrap_or(0));
                 if d.connected {
-                    self.handle(event);
+                    self.handle(e);
                 } else {
-                    d.buffered.push(event);
+                    d.buffered.push(e);
                 }
             }
             Executor::Worker { worker } => {
-                if self
+                let version = self
                     .workers
                     .get_mut(&worker)
-                    .is_some_and(|w| w.remove(&instance))
-                {
-                    self.handle(event);
+                    .and_then(|w| w.remove(&instance));
+                if let Some(v) = version {
+                    self.handle(event(v));
                 }
             }
         }

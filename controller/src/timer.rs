@@ -34,6 +34,8 @@ pub enum Timer {
     KeepAlive { worker: WorkerId },
     /// Planned mission end.
     MissionEnd,
+    /// Next round of retrain `retrain` (index into the mission's retrains).
+    Retrain { retrain: u32 },
 }
 
 /// Pending timers ordered by (deadline, arming sequence), so timers due at

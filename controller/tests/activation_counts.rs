@@ -11,7 +11,11 @@ use hivemind_ir::TaskGraph;
 const FLEET: &str = "fleet drones: drone x 3 { cpu 1 GHz x 2; battery 100 Wh; radio 50 Mbit/s; speed 5 m/s; sensors camera }\n  cloud { servers 2; cores 16 each }";
 
 fn mission(body: &str) -> TaskGraph {
-    let src = format!("mission m {{\n  duration 20 s\n  {FLEET}\n{body}\n}}\n");
+    mission_of("20 s", body)
+}
+
+fn mission_of(duration: &str, body: &str) -> TaskGraph {
+    let src = format!("mission m {{\n  duration {duration}\n  {FLEET}\n{body}\n}}\n");
     let c = hivemind_dsl::compile(&src, "m.hm");
     let errors: Vec<String> = c.diagnostics.iter().map(|d| d.message.clone()).collect();
     c.graph
@@ -58,6 +62,31 @@ fn counts(
         "mission {}: uplink bytes",
         graph.mission
     );
+    // Continuous learning: rounds, training jobs (model versions) and the
+    // model bytes pushed to devices, as the cost model predicts them for
+    // this placement.
+    let assignment: Vec<Modality> = plan.tasks.iter().map(|t| t.modality).collect();
+    let predicted = hivemind_cost::predict::learning(&model, &assignment);
+    assert_eq!(predicted.len(), st.learning.models.len());
+    for (p, m) in predicted.iter().zip(&st.learning.models) {
+        let name = &graph.tasks[m.task.index()].name;
+        assert_eq!(
+            (
+                p.rounds,
+                p.training_jobs,
+                p.model_pushes,
+                p.model_bytes_pushed
+            ),
+            (m.rounds, m.jobs_completed, m.pushes, m.bytes_pushed),
+            "retrain {name}: predicted (rounds, jobs, pushes, bytes) vs executed"
+        );
+        assert_eq!(
+            m.version as u64, m.jobs_completed,
+            "retrain {name}: one version per job"
+        );
+    }
+    let pushed: u64 = predicted.iter().map(|p| p.model_bytes_pushed).sum();
+    assert_eq!(st.counters.model_bytes_pushed, pushed, "model bytes pushed");
     graph
         .tasks
         .iter()
@@ -247,4 +276,19 @@ fn example_missions_execute_what_the_cost_model_predicts() {
         g.duration_us = 20_000_000;
         assert_agree(s.id, &g, None, 1);
     }
+}
+
+#[test]
+fn retrain_rounds_jobs_and_pushes_are_what_the_cost_model_predicts() {
+    // Rounds at 1 and 2 min of a 3 min mission; the data comes through
+    // every rule: per input, a window, a gather and a once.
+    let g = mission_of(
+        "3 min",
+        "  task cap on drones -> f: frame 10 KB { every 1 s; needs camera }\n  task det(f) -> b: list<box 10 B> x 4 { work 1 Mop; fn det }\n  task fuse(b) -> m: map 1 KB { every 20 s; work 1 Mop; fn fuse }\n  task dedup(b) -> u: list<box 10 B> x 100 { gather all; work 1 Mop; fn dd }\n  task init -> z: v 1 KB { once; work 1 Mop }\n  task use(z) { work 1 Mop; fn use_z }\n  learning on {\n    retrain det every 1 min from det model 2 MB work 1 Mop per sample\n    retrain fuse every 1 min from fuse model 1 MB\n    retrain dedup every 1 min from dedup model 3 MB\n    retrain use every 1 min from init model 500 KB\n  }",
+    );
+    let model = CostModel::new(&g, Profile::default()).expect("profile");
+    let jobs: Vec<u128> = model.learning.iter().map(|l| l.retraining.jobs).collect();
+    // Once: one value, so one job; the others have samples every round.
+    assert_eq!(jobs, [2, 2, 2, 1]);
+    check_everywhere("learning", &g, 2);
 }

@@ -152,6 +152,7 @@ fn assign_sends_the_nearest_cars_where_the_value_was_sensed_and_ranks_by_battery
             },
             items: 1,
             bytes: 2_000,
+            model_version: 0,
         },
     );
     let (go, gotos) = sent(&d.effects, 1);

@@ -380,6 +380,7 @@ fn required_paths_are_measured_end_to_end() {
         service_us: vec![1_000, 30_000, 50_000],
         input_us: vec![0, 4_000, 7_000],
         cold_start_us: 250_000,
+        cloud_ops_per_s: 0,
     };
     let cfg = WorldConfig {
         jitter_permille: 0,

@@ -4,11 +4,13 @@
 //! evaluate them directly. No solver and no IO here.
 
 pub mod coverage;
+pub mod learning;
 pub mod model;
 pub mod predict;
 pub mod profile;
 
 pub use coverage::{coverage, Coverage, Sweep};
+pub use learning::RetrainCost;
 pub use model::*;
 pub use predict::{baseline, plan_for, predicted, profile_hash};
 pub use profile::{Profile, ProfileError};

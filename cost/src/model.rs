@@ -33,6 +33,9 @@ pub struct TaskCosts {
     pub cost_nusd_per_hour: [u64; 3],
     /// CPU time per hour the task occupies at each modality (all instances).
     pub busy_us_per_hour: [u64; 3],
+    /// Bytes per hour on its fleet's radios when on the edge: the pushes of
+    /// a retrained model ([`crate::learning`]); data edges have their own.
+    pub edge_radio_bytes_per_hour: u64,
 }
 
 /// Bytes per hour on up to two fleets' radios.
@@ -124,6 +127,13 @@ pub struct CostModel<'g> {
     pub rates: Vec<Rate>,
     /// Objectives in order (the mission's, or the default).
     pub objectives: Vec<ir::Objective>,
+    /// What each retrain costs ([`crate::learning`]); its pushes are also
+    /// in its task's edge coefficients.
+    pub learning: Vec<crate::learning::RetrainCost>,
+    /// Every retrain's training jobs: serverless cost and cloud CPU per
+    /// hour, the same for every placement.
+    pub training_cost_nusd_per_hour: u64,
+    pub training_busy_us_per_hour: u64,
 }
 
 pub fn modality_index(m: Modality) -> usize {
@@ -184,6 +194,9 @@ impl<'g> CostModel<'g> {
             topo,
             rates: Vec::new(),
             objectives: graph.objectives.clone(),
+            learning: Vec::new(),
+            training_cost_nusd_per_hour: 0,
+            training_busy_us_per_hour: 0,
             profile,
         };
         model.motion_uj = graph
@@ -222,6 +235,22 @@ impl<'g> CostModel<'g> {
             .iter()
             .map(|e| model.edge_costs(e, &rates))
             .collect();
+        model.learning = model.retrain_costs(&rates);
+        for l in &model.learning {
+            let c = &mut model.tasks[l.task.index()];
+            if c.compute_us[modality_index(Modality::Edge)].is_some() {
+                c.edge_energy_uj = c.edge_energy_uj.saturating_add(l.push_energy_uj);
+                c.edge_radio_bytes_per_hour = c
+                    .edge_radio_bytes_per_hour
+                    .saturating_add(l.radio_bytes_per_hour);
+            }
+            model.training_cost_nusd_per_hour = model
+                .training_cost_nusd_per_hour
+                .saturating_add(l.cost_nusd_per_hour);
+            model.training_busy_us_per_hour = model
+                .training_busy_us_per_hour
+                .saturating_add(l.busy_us_per_hour);
+        }
         model.rates = rates;
         model.path_tasks = graph
             .requirements
@@ -252,6 +281,40 @@ impl<'g> CostModel<'g> {
             .unwrap_or(self.profile.cloud.cold_start_us)
     }
 
+    /// Useful operations per second of one cloud core.
+    pub fn cloud_ops_per_s(&self) -> u64 {
+        let hz = u128::from(
+            self.graph
+                .cloud
+                .as_ref()
+                .and_then(|c| c.cpu_hz)
+                .unwrap_or(self.profile.cloud.cpu_hz),
+        );
+        u64::try_from((hz * u128::from(self.profile.cloud.ops_per_cycle_milli) / 1_000).max(1))
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Serverless price: the mission's, else the profile's.
+    pub fn cloud_price_nusd_per_gb_s(&self) -> u64 {
+        self.graph
+            .cloud
+            .as_ref()
+            .and_then(|c| c.price_nusd_per_gb_s)
+            .unwrap_or(self.profile.cloud.price_nusd_per_gb_s)
+    }
+
+    /// A device's link of fleet `f`: (bit/s, one-way latency µs, radio nJ per bit).
+    pub(crate) fn link(&self, f: FleetId) -> (u128, u128, u128) {
+        let fleet = &self.graph.fleets[f.index()];
+        let m = self.measured(f);
+        let class = self.profile.class(fleet.class);
+        (
+            u128::from(m.radio_bps.unwrap_or(fleet.radio_bps).max(1)),
+            u128::from(m.link_latency_us.unwrap_or(class.link_latency_us)),
+            u128::from(class.radio_nj_per_bit),
+        )
+    }
+
     fn measured(&self, fleet: FleetId) -> profile::FleetMeasured {
         self.profile
             .fleet
@@ -260,7 +323,7 @@ impl<'g> CostModel<'g> {
             .unwrap_or_default()
     }
 
-    fn fleet_of(&self, t: TaskId) -> Option<FleetId> {
+    pub(crate) fn fleet_of(&self, t: TaskId) -> Option<FleetId> {
         plan::edge_fleet(self.graph, t)
     }
 
@@ -283,14 +346,9 @@ impl<'g> CostModel<'g> {
         let rate = rates[t.id.index()];
         let ops = u128::from(self.ops_per_instance(t, &rate));
         let measured = self.profile.task.get(&t.name).copied().unwrap_or_default();
-        let cloud = self.graph.cloud.as_ref();
         let cold_us = self.cold_start_us();
         let expected_cold = cold_us * (1_000 - self.profile.cloud.warm_permille) / 1_000;
-        let price = u128::from(
-            cloud
-                .and_then(|c| c.price_nusd_per_gb_s)
-                .unwrap_or(self.profile.cloud.price_nusd_per_gb_s),
-        );
+        let price = u128::from(self.cloud_price_nusd_per_gb_s());
         for m in Modality::ALL {
             // Costs exist for every physically possible modality so that
             // explanations can reason about pins; `choices` applies the pins.
@@ -329,13 +387,7 @@ impl<'g> CostModel<'g> {
                     c.busy_us_per_hour[k] = (u128::from(us) * rate.instances_per_hour()) as u64;
                 }
                 Modality::Cloud | Modality::CloudFpga => {
-                    let hz = u128::from(
-                        cloud
-                            .and_then(|c| c.cpu_hz)
-                            .unwrap_or(self.profile.cloud.cpu_hz),
-                    );
-                    let ops_per_s =
-                        (hz * u128::from(self.profile.cloud.ops_per_cycle_milli) / 1_000).max(1);
+                    let ops_per_s = u128::from(self.cloud_ops_per_s());
                     let run_us = measured
                         .cloud_us
                         .unwrap_or((ops * 1_000_000 / ops_per_s) as u64);
@@ -377,17 +429,7 @@ impl<'g> CostModel<'g> {
         let (from_fleet, to_fleet) = (self.fleet_of(e.from), self.fleet_of(e.to));
         let transfers_per_mission = rates[e.from.index()].outputs_per_mission();
         let transfers_per_hour = rates[e.from.index()].outputs_per_hour();
-        let link = |f: Option<FleetId>| -> (u128, u128, u128) {
-            let Some(f) = f else { return (1, 0, 0) };
-            let fleet = &self.graph.fleets[f.index()];
-            let m = self.measured(f);
-            let class = self.profile.class(fleet.class);
-            (
-                u128::from(m.radio_bps.unwrap_or(fleet.radio_bps).max(1)),
-                u128::from(m.link_latency_us.unwrap_or(class.link_latency_us)),
-                u128::from(class.radio_nj_per_bit),
-            )
-        };
+        let link = |f: Option<FleetId>| f.map_or((1, 0, 0), |f| self.link(f));
         // `hops` radio transfers over fleet `f`'s link: (time, radio energy
         // over the mission, charged to `f`).
         let radio = |f: Option<FleetId>, hops: u128| -> (u64, u64) {
@@ -512,30 +554,33 @@ impl<'g> CostModel<'g> {
         let g = self.graph;
         let mut fleet_energy: Vec<u64> = self.motion_uj.clone();
         let mut fleet_busy: Vec<u64> = vec![0; g.fleets.len()];
-        let mut cloud_busy = 0u64;
-        let mut cost = 0u64;
+        let mut fleet_radio: Vec<u64> = vec![0; g.fleets.len()];
+        // Training runs in the cloud whatever the placement.
+        let mut cloud_busy = self.training_busy_us_per_hour;
+        let mut cost = self.training_cost_nusd_per_hour;
         for (t, c) in g.tasks.iter().zip(&self.tasks) {
             let m = assignment[t.id.index()];
             let k = modality_index(m);
             if m == Modality::Edge {
                 if let Some(f) = self.fleet_of(t.id) {
-                    fleet_energy[f.index()] += c.edge_energy_uj;
-                    fleet_busy[f.index()] += c.busy_us_per_hour[k];
+                    let i = f.index();
+                    fleet_energy[i] = fleet_energy[i].saturating_add(c.edge_energy_uj);
+                    fleet_busy[i] = fleet_busy[i].saturating_add(c.busy_us_per_hour[k]);
+                    fleet_radio[i] = fleet_radio[i].saturating_add(c.edge_radio_bytes_per_hour);
                 }
             } else {
-                cost += c.cost_nusd_per_hour[k];
-                cloud_busy += c.busy_us_per_hour[k];
+                cost = cost.saturating_add(c.cost_nusd_per_hour[k]);
+                cloud_busy = cloud_busy.saturating_add(c.busy_us_per_hour[k]);
             }
         }
         let mut bytes = 0u64;
-        let mut fleet_radio: Vec<u64> = vec![0; g.fleets.len()];
         for (e, c) in g.edges.iter().zip(&self.edges) {
             let (a, b) = (
                 modality_index(assignment[e.from.index()]),
                 modality_index(assignment[e.to.index()]),
             );
             if let Some(f) = c.energy_fleet[a][b] {
-                fleet_energy[f.index()] += c.radio_uj[a][b];
+                fleet_energy[f.index()] = fleet_energy[f.index()].saturating_add(c.radio_uj[a][b]);
             }
             bytes += c.uplink_bytes_per_hour[a][b];
             for &(f, load) in &c.radio_load[a][b] {
@@ -592,9 +637,12 @@ impl<'g> CostModel<'g> {
                     bound_us,
                     ..
                 } => (exec_time as i64, bound_us as i64, true),
-                RequirementKind::CloudCost { max_nusd_per_hour } => {
-                    (cost as i64, max_nusd_per_hour as i64, true)
-                }
+                // Saturated at i64::MAX, never wrapped into a small value.
+                RequirementKind::CloudCost { max_nusd_per_hour } => (
+                    i64::try_from(cost).unwrap_or(i64::MAX),
+                    i64::try_from(max_nusd_per_hour).unwrap_or(i64::MAX),
+                    true,
+                ),
                 RequirementKind::BatteryReserve { fleet, min_bp } => {
                     let worst = g
                         .fleets

@@ -4,7 +4,7 @@
 
 use crate::{CostModel, Evaluation, Profile};
 use hivemind_ir::plan::{
-    self, FleetOutcome, Modality, Plan, Predicted, RequirementOutcome, Strategy,
+    self, FleetOutcome, Modality, Plan, Predicted, RequirementOutcome, RetrainOutcome, Strategy,
 };
 use hivemind_ir::RequirementKind;
 use sha2::{Digest, Sha256};
@@ -24,6 +24,7 @@ pub fn plan_for(model: &CostModel, assignment: &[Modality], strategy: Strategy) 
         &profile_hash(&model.profile),
     );
     p.predicted = predicted(model, &model.evaluate(assignment));
+    p.predicted.learning = learning(model, assignment);
     // Warm workers per function: the expected number of concurrent
     // invocations (Little's law: busy time per hour / one hour), rounded up.
     for w in &mut p.prewarm {
@@ -86,7 +87,31 @@ pub fn predicted(model: &CostModel, e: &Evaluation) -> Predicted {
         latency_us: e.latency_us,
         energy_uj: e.energy_uj,
         cloud_busy_permille: e.cloud_busy_permille,
+        learning: Vec::new(),
     }
+}
+
+/// Every retrain's predicted rounds, jobs, cost and model pushes under
+/// `assignment` (pushes only where the retrained task runs on the edge).
+pub fn learning(model: &CostModel, assignment: &[Modality]) -> Vec<RetrainOutcome> {
+    let sat = |x: u128| u64::try_from(x).unwrap_or(u64::MAX);
+    model
+        .learning
+        .iter()
+        .map(|l| {
+            let edge = assignment.get(l.task.index()) == Some(&Modality::Edge);
+            RetrainOutcome {
+                task: l.task,
+                rounds: sat(l.retraining.rounds),
+                training_jobs: sat(l.retraining.jobs),
+                samples_per_job: sat(l.retraining.samples_per_job),
+                train_us_per_job: l.train_us,
+                cost_nusd_per_hour: l.cost_nusd_per_hour,
+                model_pushes: if edge { l.pushes } else { 0 },
+                model_bytes_pushed: if edge { l.push_bytes } else { 0 },
+            }
+        })
+        .collect()
 }
 
 /// Baseline placement: each task at the first modality in `preference` it allows.

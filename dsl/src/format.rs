@@ -545,10 +545,17 @@ fn decl(p: &mut Printer, d: &Decl, level: usize) {
                 let items: Vec<_> = rs
                     .iter()
                     .map(|r| {
-                        (
-                            format!("retrain {} every {}", r.task.name, q(&r.every)),
-                            r.span,
-                        )
+                        let mut line = format!("retrain {} every {}", r.task.name, q(&r.every));
+                        if let Some(from) = &r.from {
+                            line.push_str(&format!(" from {}", from.name));
+                        }
+                        if let Some(model) = &r.model {
+                            line.push_str(&format!(" model {}", q(model)));
+                        }
+                        if let Some(work) = &r.work {
+                            line.push_str(&format!(" work {} per sample", q(work)));
+                        }
+                        (line, r.span)
                     })
                     .collect();
                 p.block(level, "learning on", &items, l.span, true);

@@ -419,6 +419,7 @@ keyword_table! {
     k_learning => "learning", k_retrain => "retrain", k_off => "off", k_duration => "duration",
     k_sensor => "sensor", k_rate => "rate", k_size => "size", k_route => "route",
     k_patrol => "patrol", k_assign => "assign", k_by => "by",
+    k_from => "from", k_model => "model", k_sample => "sample",
 }
 
 fn join_alternatives(items: &[String]) -> String {
@@ -1289,9 +1290,19 @@ fn build_learning(p: Pair<Rule>) -> LearningDecl {
         .filter(|x| x.as_rule() == Rule::retrain_item)
         .filter_map(|r| {
             let s = span_of(&r);
+            let part = |rule: Rule| r.clone().into_inner().find(|x| x.as_rule() == rule);
             Some(Retrain {
                 task: ident(first_of(&r, Rule::ident)?),
                 every: quantity(first_of(&r, Rule::quantity)?),
+                from: part(Rule::retrain_from)
+                    .and_then(|x| first_of(&x, Rule::ident))
+                    .map(ident),
+                model: part(Rule::retrain_model)
+                    .and_then(|x| first_of(&x, Rule::quantity))
+                    .map(quantity),
+                work: part(Rule::retrain_work)
+                    .and_then(|x| first_of(&x, Rule::quantity))
+                    .map(quantity),
                 span: s,
             })
         })

@@ -684,5 +684,11 @@ pub struct LearningDecl {
 pub struct Retrain {
     pub task: Ident,
     pub every: Quantity,
+    /// `from DATA_TASK`: the task whose outputs are the training samples.
+    pub from: Option<Ident>,
+    /// `model 40 MB`: the model pushed to the devices that run the task.
+    pub model: Option<Quantity>,
+    /// `work 2 Gop per sample`: training cost of one sample.
+    pub work: Option<Quantity>,
     pub span: Span,
 }

@@ -337,7 +337,7 @@ pub fn random_mission(seed: u64, n: usize) -> String {
         };
         let _ = writeln!(
             s,
-            "  task t{i}({inputs}){pin} -> d{i}: blob {} KB {{ work {} Mop }}",
+            "  task t{i}({inputs}){pin} -> d{i}: blob {} KB {{ work {} Mop; fn f{i} }}",
             1 + r.below(500),
             1 + r.below(3000)
         );
@@ -388,6 +388,19 @@ pub fn random_mission(seed: u64, n: usize) -> String {
     }
     let k = 1 + r.below(3) as usize;
     let _ = writeln!(s, "  minimize {}", objectives[..k].join(" then "));
+    // Continuous learning, drawn last so the rest of a seed's mission is
+    // what it was before learning had an effect.
+    if n > 1 && r.below(3) == 0 {
+        let _ = writeln!(
+            s,
+            "  learning on {{ retrain t{} every {} min from t{} model {} MB work {} Mop per sample }}",
+            1 + r.below(n as u64 - 1),
+            1 + r.below(10),
+            r.below(n as u64),
+            1 + r.below(100),
+            1 + r.below(50)
+        );
+    }
     s.push_str("}\n");
     s
 }

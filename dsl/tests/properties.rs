@@ -170,7 +170,7 @@ proptest! {
         "fleet", "d", "drone", "x", "4", "cpu", "1", "GHz", "battery", "mAh", "V", "radio", "Mbit/s",
         "task", "t", "on", "at", "cloud", "edge", "every", "1 s", "work", "Gop", "item", "image", "640x360",
         "list", "blob", "KB", "require", "latency", "p99", "<", "ms", "minimize", "energy", "then",
-        "straggler", "2x", "median", "relaunch", "learning", "retrain", "area", "a", "rect", "0 m",
+        "straggler", "2x", "median", "relaunch", "learning", "retrain", "from", "model", "sample", "area", "a", "rect", "0 m",
         "polygon", "cover", "lane", "flow", "gather", "all", "fanout", "\n", " ", "// c\n", "\"s\"",
         "-1", "0.0000001", "99999999999999999999999999", "µs", "%", "cloud_cost", "battery(d)", ">=",
     ]), 0..120)) {

@@ -45,6 +45,12 @@
 //!   A `goto` to an input implies `assign 1 nearest`.
 //! * **Routes**: `route`/`patrol` are behaviours: one instance on every
 //!   device of the fleet, like `cover`.
+//! * **Retrain** (`learning on { retrain T every P from D model S }`): see
+//!   [`retraining`]. Rounds at `P, 2P, …` strictly before the mission's end
+//!   (none at the start: nothing has been collected yet); a round trains on
+//!   the samples `D` produced since the previous round and is skipped when
+//!   there are none; each training job's model goes to every device of
+//!   `T`'s fleet when `T` runs on the edge.
 
 use crate::graph::{FanOut, Gather, Placement, Task, TaskGraph, TaskId, Trigger};
 
@@ -219,6 +225,82 @@ pub fn periodic_firings(period_us: u64, duration_us: u64) -> u128 {
     u128::from(duration_us).div_ceil(u128::from(period_us.max(1)))
 }
 
+/// Training samples in one value of `data`: one per item of a list output
+/// (its stated length at most, `items` as reported when known), else one.
+pub fn samples_per_value(graph: &TaskGraph, data: TaskId, items: Option<u32>) -> u32 {
+    let Some(t) = graph.tasks.get(data.index()) else {
+        return 0;
+    };
+    let max = t.outputs.iter().map(|o| o.ty.items()).max().unwrap_or(1);
+    let is_list = t
+        .outputs
+        .iter()
+        .any(|o| matches!(o.ty.kind, crate::graph::DataKind::List { .. }));
+    match (is_list, items) {
+        (true, Some(n)) => n.min(max),
+        (true, None) => max,
+        (false, _) => 1,
+    }
+}
+
+/// Rounds of a retrain of period `period_us` in a mission of
+/// `duration_us`: at `P, 2P, …` strictly before the end.
+pub fn retrain_rounds(period_us: u64, duration_us: u64) -> u128 {
+    periodic_firings(period_us, duration_us).saturating_sub(1)
+}
+
+/// What one `retrain` does over a mission, from the rates of its data task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retraining {
+    /// Rounds (timer firings) over the mission: [`retrain_rounds`].
+    pub rounds: u128,
+    /// Rounds with at least one new sample, each one training job and one
+    /// new model version: `min(rounds, values of the data task)` — exact
+    /// when the data task delivers at least once per period, as a steady
+    /// source does.
+    pub jobs: u128,
+    /// Samples one job trains on: the data task's samples per period
+    /// (rounded up), at most all it produces.
+    pub samples_per_job: u128,
+}
+
+/// The retrain rule for `r` given every task's rate ([`rates`]).
+pub fn retraining(
+    graph: &TaskGraph,
+    rates: &[Rate],
+    r: &crate::graph::Retrain,
+    duration_us: u64,
+) -> Retraining {
+    let rounds = retrain_rounds(r.period_us, duration_us);
+    let Some(data) = rates.get(r.data.index()) else {
+        return Retraining::default();
+    };
+    let per_value = u128::from(samples_per_value(graph, r.data, None));
+    let jobs = rounds.min(data.outputs_per_mission());
+    let per_period =
+        (data.per_hour_milli * per_value * u128::from(r.period_us)).div_ceil(HOUR_US * 1_000);
+    let all = data.outputs_per_mission() * per_value;
+    Retraining {
+        rounds,
+        jobs,
+        samples_per_job: if jobs == 0 {
+            0
+        } else {
+            per_period.clamp(1, all.max(1))
+        },
+    }
+}
+
+/// The retrains that take effect: none unless `learning on`.
+pub fn retrains(graph: &TaskGraph) -> &[crate::graph::Retrain] {
+    let l = &graph.policies.learning;
+    if l.enabled {
+        &l.retrain
+    } else {
+        &[]
+    }
+}
+
 /// The rate of every task (indexed by task id), for a mission of
 /// `duration_us`; `topo` is a topological order of the graph.
 pub fn rates(graph: &TaskGraph, topo: &[TaskId], duration_us: u64) -> Vec<Rate> {
@@ -368,5 +450,13 @@ mod tests {
         assert_eq!(periodic_firings(7_000_000, 60_000_000), 9);
         assert_eq!(periodic_firings(60_000_000, 60_000_000), 1);
         assert_eq!(periodic_firings(0, 5), 5, "a zero period is read as 1 µs");
+    }
+
+    #[test]
+    fn retrain_rounds_start_one_period_in() {
+        assert_eq!(retrain_rounds(60_000_000, 300_000_000), 4, "1..4 min");
+        assert_eq!(retrain_rounds(60_000_000, 301_000_000), 5, "1..5 min");
+        assert_eq!(retrain_rounds(60_000_000, 60_000_000), 0);
+        assert_eq!(retrain_rounds(60_000_000, 1), 0);
     }
 }

@@ -22,3 +22,10 @@ pub const OBJECTIVES: [crate::graph::Objective; 2] = [
     crate::graph::Objective::Latency,
     crate::graph::Objective::Energy,
 ];
+/// Training work per sample of a `retrain` without `work … per sample`:
+/// one fine-tuning step of a small CNN on one image. MobileNetV2 at
+/// 224×224 is 300 M multiply-adds forward (Sandler et al., CVPR 2018,
+/// Table 4); a training step (forward + backward) is about 3× the forward
+/// pass (Kaplan et al. 2020, "Scaling Laws", §2.1: 6N vs 2N per token), and
+/// a multiply-add is 2 operations: 3 × 300 M × 2 = 1.8 Gop.
+pub const TRAIN_OPS_PER_SAMPLE: u64 = 1_800_000_000;

@@ -606,8 +606,20 @@ pub struct Learning {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retrain {
+    /// The task whose model is retrained (it calls a `fn`).
     pub task: TaskId,
+    /// Rounds at `period_us, 2·period_us, …` after mission start
+    /// ([`crate::activation::retrain_rounds`]).
     pub period_us: u64,
+    /// The task whose output values are the training samples (one per
+    /// value, one per item of a list value).
+    pub data: TaskId,
+    /// Size of the model pushed to every device that runs `task`.
+    pub model_bytes: u64,
+    /// Training work per sample: as written, else
+    /// [`crate::defaults::TRAIN_OPS_PER_SAMPLE`].
+    pub train_ops_per_sample: u64,
+    pub span: SrcSpan,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -760,14 +772,16 @@ impl TaskGraph {
                 return bad("the device-failure policy repartitions a missing area".into());
             }
         }
-        if self
-            .policies
-            .learning
-            .retrain
-            .iter()
-            .any(|r| !task_ok(r.task))
-        {
-            return bad("a retrain policy names a missing task".into());
+        for r in &self.policies.learning.retrain {
+            if !task_ok(r.task) || !task_ok(r.data) {
+                return bad("a retrain policy names a missing task".into());
+            }
+            if r.period_us == 0 || r.model_bytes == 0 {
+                return bad(format!(
+                    "the retrain of task {} has a period or model size of 0",
+                    r.task.0
+                ));
+            }
         }
         if topological_order(self).len() != n {
             return bad("the task graph has a cycle".into());

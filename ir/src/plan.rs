@@ -9,7 +9,7 @@ use crate::graph::{EdgeKind, FleetId, TaskGraph, TaskId};
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the JSON shape.
-pub const PLAN_SCHEMA_VERSION: u32 = 2;
+pub const PLAN_SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +154,28 @@ pub struct Predicted {
     pub energy_uj: u64,
     /// CPU utilisation of all cloud cores, ‰.
     pub cloud_busy_permille: u64,
+    /// Per `retrain` that takes effect, in order: continuous learning.
+    pub learning: Vec<RetrainOutcome>,
+}
+
+/// What one `retrain` is predicted to do over the mission
+/// ([`crate::activation::retraining`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainOutcome {
+    pub task: TaskId,
+    pub rounds: u64,
+    /// Rounds with samples: each one cloud training job and one model version.
+    pub training_jobs: u64,
+    pub samples_per_job: u64,
+    /// One job's run on one cloud core.
+    pub train_us_per_job: u64,
+    /// Serverless cost of the training jobs (included in `cloud_cost_nusd_per_hour`).
+    pub cost_nusd_per_hour: u64,
+    /// Model downloads (jobs × devices of the task's fleet when it runs on
+    /// the edge; 0 in the cloud) and their bytes, over the mission.
+    pub model_pushes: u64,
+    pub model_bytes_pushed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -461,6 +483,7 @@ pub fn assemble(
             latency_us: 0,
             energy_uj: 0,
             cloud_busy_permille: 0,
+            learning: Vec::new(),
         },
     }
 }

@@ -50,6 +50,8 @@ pub struct Derived {
     pub paths: Vec<(usize, TaskId, TaskId)>,
     /// Per task: the paths (indices into `paths`) it lies on, and whether it starts them.
     pub on_paths: Vec<Vec<(u16, bool)>>,
+    /// The retrains that take effect, in order (`core::learning`).
+    pub retrains: Vec<super::learning::RetrainFacts>,
 }
 
 impl Derived {
@@ -88,6 +90,7 @@ impl Derived {
             area_extent: graph.areas.iter().map(crate::geometry::x_extent).collect(),
             ..Derived::default()
         };
+        d.retrains = super::learning::facts(graph, plan);
         let topo = hivemind_ir::topological_order(graph);
         let rates = activation::rates(graph, &topo, graph.duration_us);
         let origin = activation::origin_fleets(graph, &topo);

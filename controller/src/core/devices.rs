@@ -111,6 +111,7 @@ impl Controller {
                 heartbeat_period_us,
             },
         );
+        self.models_for_join(id, epoch, fleet);
         if self.st.phase == Phase::Running {
             self.join_behaviours(id, fleet);
         }
@@ -121,7 +122,7 @@ impl Controller {
 
     /// Whether a message from `id` at `epoch` is current; stale senders are
     /// told to register again.
-    fn current(&mut self, id: DeviceId, epoch: Epoch) -> bool {
+    pub(super) fn current(&mut self, id: DeviceId, epoch: Epoch) -> bool {
         match self.st.devices.get(&id) {
             Some(d)
                 if d.epoch == epoch

@@ -324,6 +324,8 @@ impl Controller {
         for d in dispatches {
             if self.st.instances.contains_key(&d.instance) {
                 self.start_attempt(now, d.instance, Executor::Worker { worker: d.worker });
+            } else if self.is_job(d.instance) {
+                self.start_job(d);
             } else {
                 // Finished elsewhere while queued: give the slot back.
                 let more = self.pool(|p, o| p.on_done(now, d.worker, o));
@@ -394,7 +396,12 @@ impl Controller {
         executor: Executor,
         items: u32,
         bytes: u64,
+        model_version: u32,
     ) {
+        if self.is_job(id) {
+            self.on_trained(now, id, executor);
+            return;
+        }
         if self.is_done(id) {
             // A loser or a replay after reconnect: already recorded once.
             self.st.counters.duplicate_results += 1;
@@ -432,6 +439,7 @@ impl Controller {
             }
         }
         k.completed += 1;
+        self.count_result_version(task, model_version);
         if let Executor::Device { device, .. } = executor {
             if let Some(d) = self.st.devices.get_mut(&device) {
                 d.completed += 1;
@@ -498,6 +506,9 @@ impl Controller {
         let Some(g) = self.st.groups.remove(&gid) else {
             return;
         };
+        if g.last.is_some() {
+            self.collect_samples(g.task, g.items);
+        }
         if let Some(last) = g.last {
             for c in self.d.succ[g.task.index()].clone() {
                 let (channel, bytes) = self
@@ -593,6 +604,10 @@ impl Controller {
         executor: Executor,
         reason: String,
     ) {
+        if self.is_job(id) {
+            self.on_job_error(now, id, executor);
+            return;
+        }
         let Some(inst) = self.st.instances.get_mut(&id) else {
             self.st.counters.unknown_results += 1;
             return;
@@ -757,6 +772,7 @@ impl Controller {
         for id in affected {
             self.attempt_lost(now, id, gone);
         }
+        self.jobs_lost(now, worker);
         if let Some(f) = function {
             self.pool(|p, o| p.ensure_capacity(&f, o));
         }

@@ -125,7 +125,12 @@ fn cover_tasks(st: &State) -> Vec<(hivemind_ir::FleetId, hivemind_ir::AreaId)> {
 /// No instance completed twice; every created instance resolved exactly once
 /// (completed, or failed with a reason) once the mission finished.
 pub fn assert_exactly_once(w: &World, seed: u64) {
-    let done = w.completed();
+    // Training jobs take ids from the same counter; a trained model is their completion.
+    let trained = w.publications.iter().filter_map(|(_, p)| match p {
+        Publication::ModelTrained { job, task, .. } => Some((*job, *task)),
+        _ => None,
+    });
+    let done: Vec<_> = w.completed().into_iter().chain(trained).collect();
     let mut seen = BTreeSet::new();
     for (i, _) in &done {
         assert!(seen.insert(*i), "seed {seed}: {i} completed twice");

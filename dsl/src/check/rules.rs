@@ -636,36 +636,16 @@ fn learning(cx: &mut Ctx, m: &Mission, tasks: &[ir::Task], pol: &mut ir::Policie
         first = Some(l.span);
         let mut retrain: Vec<ir::Retrain> = Vec::new();
         for r in l.retrain.iter().flatten() {
-            let Some(id) = task_id(cx, &r.task) else {
-                continue;
-            };
-            let period = cx.measure(
-                &r.every,
-                Dim::Time,
-                "retrain period",
-                range(60_000_000, 30 * 24 * HOUR_US),
-            );
-            if tasks[id.index()].function.is_none() {
-                cx.push(
-                    Diagnostic::error(Code::NotLearnable, format!("task `{}` runs no model to retrain", r.task.name))
-                        .label(r.task.span, "has no `fn`")
-                        .help("only tasks that call a function (`fn face_detect`) have a model to retrain and push"),
-                );
-                continue;
-            }
-            if retrain.iter().any(|x| x.task == id) {
-                cx.push(duplicate(
-                    &format!("`retrain {}`", r.task.name),
-                    r.span,
-                    l.span,
-                ));
-                continue;
-            }
-            if let Some(p) = period {
-                retrain.push(ir::Retrain {
-                    task: id,
-                    period_us: p as u64,
-                });
+            if let Some(x) = retrain_of(cx, r, tasks) {
+                if retrain.iter().any(|y| y.task == x.task) {
+                    cx.push(duplicate(
+                        &format!("`retrain {}`", r.task.name),
+                        r.span,
+                        l.span,
+                    ));
+                    continue;
+                }
+                retrain.push(x);
             }
         }
         pol.learning = ir::Learning {
@@ -673,5 +653,125 @@ fn learning(cx: &mut Ctx, m: &Mission, tasks: &[ir::Task], pol: &mut ir::Policie
             retrain,
             span: Some(cx.span(l.span)),
         };
+    }
+}
+
+/// The full form of a retrain, for help lines.
+const RETRAIN_FORM: &str =
+    "retrain TASK every PERIOD from DATA_TASK model SIZE [work OPS per sample]";
+
+/// One `retrain` line: every part checked (all errors reported), the IR
+/// entry only when all of them are right.
+fn retrain_of(cx: &mut Ctx, r: &crate::syntax::Retrain, tasks: &[ir::Task]) -> Option<ir::Retrain> {
+    let id = task_id(cx, &r.task);
+    let period = cx.measure(
+        &r.every,
+        Dim::Time,
+        "retrain period",
+        range(60_000_000, 30 * 24 * HOUR_US),
+    );
+    if let Some(id) = id {
+        if tasks[id.index()].function.is_none() {
+            cx.push(
+                Diagnostic::error(Code::NotLearnable, format!("task `{}` runs no model to retrain", r.task.name))
+                    .label(r.task.span, "has no `fn`")
+                    .help("only tasks that call a function (`fn face_detect`) have a model to retrain and push"),
+            );
+        }
+    }
+    let data = match &r.from {
+        Some(from) => {
+            let data = task_id(cx, from);
+            match data {
+                Some(d) if tasks[d.index()].outputs.is_empty() => {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::NoTrainingData,
+                            format!("task `{}` outputs nothing to train on", from.name),
+                        )
+                        .label(from.span, "has no output")
+                        .help("name a task with an output (`-> boxes: list<box 32 B> x 10`): each value, or each item of a list, is one training sample"),
+                    );
+                    None
+                }
+                _ => data,
+            }
+        }
+        None => None,
+    };
+    let model = r.model.as_ref().and_then(|m| {
+        cx.measure(
+            m,
+            Dim::Data,
+            "model size",
+            range(POSITIVE, 1_000_000_000_000),
+        )
+    });
+    let ops = match &r.work {
+        Some(w) => cx.measure(
+            w,
+            Dim::Work,
+            "training work per sample",
+            range(POSITIVE, 1_000_000_000_000_000),
+        ),
+        None => Some(i128::from(ir::defaults::TRAIN_OPS_PER_SAMPLE)),
+    };
+    let missing: Vec<&str> = [
+        (
+            r.from.is_none(),
+            "`from DATA_TASK` (whose outputs are the training samples)",
+        ),
+        (
+            r.model.is_none(),
+            "`model SIZE` (what is pushed to the devices)",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(m, what)| m.then_some(what))
+    .collect();
+    if !missing.is_empty() {
+        // The example names the data the task reads, when it reads some.
+        let from = match (&r.from, id) {
+            (Some(f), _) => f.name.clone(),
+            (None, Some(t)) => tasks[t.index()]
+                .inputs
+                .first()
+                .and_then(|i| tasks.get(i.producer.index()))
+                .map_or("DATA_TASK".into(), |p| p.name.clone()),
+            (None, None) => "DATA_TASK".into(),
+        };
+        cx.push(
+            Diagnostic::error(
+                Code::MissingProperty,
+                format!("`retrain {}` needs {}", r.task.name, missing.join(" and ")),
+            )
+            .label(r.span, "incomplete")
+            .help(format!(
+                "write `{RETRAIN_FORM}`, e.g. `retrain {} every {} from {} model {}`",
+                r.task.name,
+                format_quantity(&r.every),
+                from,
+                r.model.as_ref().map_or("40 MB".into(), format_quantity),
+            )),
+        );
+        return None;
+    }
+    let (task, data) = (id?, data?);
+    // A task without `fn` was reported above.
+    tasks[task.index()].function.as_ref()?;
+    Some(ir::Retrain {
+        task,
+        period_us: period? as u64,
+        data,
+        model_bytes: model? as u64,
+        train_ops_per_sample: ops? as u64,
+        span: cx.span(r.span),
+    })
+}
+
+fn format_quantity(q: &crate::syntax::Quantity) -> String {
+    match &q.unit {
+        Some(u) => format!("{} {}", q.number.text, u.name),
+        None => q.number.text.clone(),
     }
 }

@@ -570,7 +570,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
         if active.capacity[g.fleets.len()] {
             p.limits.push(Limit {
                 kind: LimitKind::Separable(Separable {
-                    constant: 0,
+                    constant: model.training_busy_us_per_hour,
                     unary: cloud,
                     pairwise: Vec::new(),
                 }),
@@ -690,16 +690,16 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 };
                 for f in 0..g.fleets.len() {
                     let part = self.fleet_energy(f);
-                    total.constant += part.constant;
+                    total.constant = total.constant.saturating_add(part.constant);
                     for (u, v) in total.unary.iter_mut().zip(&part.unary) {
                         for k in 0..3 {
-                            u[k] += v[k];
+                            u[k] = u[k].saturating_add(v[k]);
                         }
                     }
                     for (u, v) in total.pairwise.iter_mut().zip(&part.pairwise) {
                         for a in 0..3 {
                             for b in 0..3 {
-                                u[a][b] += v[a][b];
+                                u[a][b] = u[a][b].saturating_add(v[a][b]);
                             }
                         }
                     }
@@ -707,7 +707,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 total
             }
             Metric::Objective(Objective::Cost) => Separable {
-                constant: 0,
+                constant: m.training_cost_nusd_per_hour,
                 unary: m
                     .tasks
                     .iter()

@@ -196,7 +196,8 @@ impl<'m, 'g> Encoding<'m, 'g> {
         // Energy per fleet.
         let mut fleet_terms: Vec<Vec<Int>> =
             model.motion_uj.iter().map(|&m| vec![int(m)]).collect();
-        let mut cost_terms = Vec::new();
+        // Training jobs (continuous learning) run in the cloud whatever the placement.
+        let mut cost_terms = vec![int(model.training_cost_nusd_per_hour)];
         for t in &g.tasks {
             let i = t.id.index();
             let c = &model.tasks[i];
@@ -234,7 +235,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
         let fleet_energy: Vec<Int> = fleet_terms.into_iter().map(sum).collect();
         // Capacity: floor(busy·1000 / cap) ≤ 1000  ⟺  busy·1000 < 1001·cap.
         let mut fleet_busy: Vec<Vec<Int>> = vec![Vec::new(); g.fleets.len()];
-        let mut cloud_busy = Vec::new();
+        let mut cloud_busy = vec![int(model.training_busy_us_per_hour)];
         for t in &g.tasks {
             let i = t.id.index();
             let c = &model.tasks[i];
@@ -264,6 +265,17 @@ impl<'m, 'g> Encoding<'m, 'g> {
             .push(within(cloud_busy, model.cloud_capacity_us_per_hour));
         // Radio capacity per fleet, after the CPU capacities (same ‰ rounding).
         let mut radio: Vec<Vec<Int>> = vec![Vec::new(); g.fleets.len()];
+        // A retrained task on the edge receives its model pushes.
+        for t in &g.tasks {
+            let load = model.tasks[t.id.index()].edge_radio_bytes_per_hour;
+            if let (Some(b), Some(f), true) = (
+                &self.x[t.id.index()][0],
+                hivemind_ir::plan::edge_fleet(g, t.id),
+                load > 0,
+            ) {
+                radio[f.index()].push(b.ite(&int(load), &int(0)));
+            }
+        }
         for (k, e) in g.edges.iter().enumerate() {
             let c = &model.edges[k];
             let (p, t) = (e.from.index(), e.to.index());

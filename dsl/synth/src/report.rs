@@ -77,6 +77,53 @@ fn rate(bytes_per_s: u64) -> String {
     }
 }
 
+fn bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b:.0} B")
+    }
+}
+
+/// Continuous learning under plan `p`: per retrain, its training jobs and
+/// their cost, and the model pushes its placement causes.
+fn learning(graph: &TaskGraph, p: &Plan) -> String {
+    let parts: Vec<String> = p
+        .predicted
+        .learning
+        .iter()
+        .map(|l| {
+            let name = graph
+                .tasks
+                .get(l.task.index())
+                .map_or("?", |t| t.name.as_str());
+            let push = if l.model_pushes == 0 {
+                "no push".to_string()
+            } else {
+                format!(
+                    "{} pushed in {} downloads",
+                    bytes(l.model_bytes_pushed),
+                    l.model_pushes
+                )
+            };
+            format!(
+                "{name} {} job{} x {} samples ({} each, {}), {push}",
+                l.training_jobs,
+                if l.training_jobs == 1 { "" } else { "s" },
+                l.samples_per_job,
+                time(i64::try_from(l.train_us_per_job).unwrap_or(i64::MAX)),
+                money_per_hour(i64::try_from(l.cost_nusd_per_hour).unwrap_or(i64::MAX)),
+            )
+        })
+        .collect();
+    parts.join("; ")
+}
+
 /// A requirement's predicted value in its own unit.
 pub fn value(kind: &RequirementKind, v: i64) -> String {
     match kind {
@@ -257,6 +304,9 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             money_per_hour(p.predicted.cloud_cost_nusd_per_hour as i64)
         );
         let _ = writeln!(out, "{:<13} load: {}", "", utilisation(graph, p));
+        if !p.predicted.learning.is_empty() {
+            let _ = writeln!(out, "{:<13} learning: {}", "", learning(graph, p));
+        }
     }
     if let Some(p) = &s.plan {
         if !p.prewarm.is_empty() {
@@ -399,12 +449,29 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
                     d = d.label(span(decl), label);
                 }
             }
+            // Model pushes of retrained tasks that may run on a fleet short of radio.
+            for r in hivemind_ir::activation::retrains(graph) {
+                let pushes_here = capacities.iter().any(|&(fleet, radio)| {
+                    radio
+                        && fleet.is_some_and(|f| {
+                            hivemind_ir::plan::edge_fleet(graph, r.task) == Some(f.id)
+                                && hivemind_ir::plan::allowed(graph, r.task, hivemind_ir::plan::Modality::Edge)
+                        })
+                });
+                if pushes_here {
+                    let task = &graph.tasks[r.task.index()];
+                    d = d.label(span(r.span), format!("on the edge, `{}` receives a {} model every {}", task.name, bytes(r.model_bytes), time(i64::try_from(r.period_us).unwrap_or(i64::MAX))));
+                }
+            }
             for t in &c.pins {
                 let task = &graph.tasks[t.index()];
                 d = d.label(span(task.pin_span.unwrap_or(task.span)), format!("`{}` is pinned here", task.name));
             }
             let radio = capacities.iter().any(|&(_, radio)| radio);
-            let help = if radio && !c.pins.is_empty() {
+            let pushes = d.labels.iter().any(|l| l.message.contains(" model every "));
+            let help = if pushes {
+                "run the retrained task in the cloud (remove its edge pin), push a smaller `model`, or retrain less often".to_string()
+            } else if radio && !c.pins.is_empty() {
                 "remove a pin so the synthesizer can process the data where it is produced, or send less (smaller data, a longer `every`)".to_string()
             } else if !c.capacity.is_empty() && !c.pins.is_empty() {
                 "remove a pin so the synthesizer can move work elsewhere, or lower the work or its rate".to_string()
