@@ -49,7 +49,11 @@ pub fn run(file: &Path, seed: u64, kill: u32, json: bool) -> Result<ExitCode> {
             ..WorldConfig::default()
         },
     );
+    // The report is built from the core's state: nothing the world could
+    // record is read, so none of it grows with the mission.
     world.keep_effects = false;
+    world.keep_log = false;
+    world.keep_publications = false;
     let devices = world.device_ids();
     if kill as usize > devices.len() {
         return Err(anyhow!(

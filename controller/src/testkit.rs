@@ -210,6 +210,11 @@ pub struct World {
     /// Every effect except journal records, for assertions.
     pub effects: Vec<(Micros, Effect)>,
     pub keep_effects: bool,
+    /// Keep `log` (the benchmark replays it; `hivemind run` does not, so a
+    /// long mission's memory does not grow with every event).
+    pub keep_log: bool,
+    /// Keep `publications` (telemetry alone is one per device every 2 s).
+    pub keep_publications: bool,
     pub events_handled: u64,
     pub timeouts_handled: u64,
     /// Controller crashes recovered from the journal.
@@ -240,6 +245,8 @@ impl World {
             publications: Vec::new(),
             effects: Vec::new(),
             keep_effects: true,
+            keep_log: true,
+            keep_publications: true,
             events_handled: 0,
             timeouts_handled: 0,
             restarts: 0,
@@ -335,14 +342,18 @@ impl World {
     }
 
     fn handle(&mut self, e: Event) {
-        self.log.push((self.now, Input::Event(e.clone())));
+        if self.keep_log {
+            self.log.push((self.now, Input::Event(e.clone())));
+        }
         self.events_handled += 1;
         self.ctl.handle(self.now, e);
         self.absorb();
     }
 
     fn handle_timeout(&mut self) {
-        self.log.push((self.now, Input::Timeout));
+        if self.keep_log {
+            self.log.push((self.now, Input::Timeout));
+        }
         self.timeouts_handled += 1;
         self.ctl.handle_timeout(self.now);
         self.absorb();
@@ -393,7 +404,9 @@ impl World {
                     ) {
                         self.over = true;
                     }
-                    self.publications.push((self.now, p.clone()));
+                    if self.keep_publications {
+                        self.publications.push((self.now, p.clone()));
+                    }
                 }
             }
             if self.keep_effects {
