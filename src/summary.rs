@@ -42,13 +42,14 @@ pub fn render(g: &TaskGraph) -> String {
         };
         let _ = writeln!(
             out,
-            "  fleet {:<name_width$}  {}, CPU {} x {}, battery {}, radio {}",
+            "  fleet {:<name_width$}  {}, CPU {} x {}, battery {}, radio {}{}",
             f.name,
             plural(u64::from(f.count), class),
             display(i128::from(f.cpu_hz), Dim::Frequency),
             f.cores,
             display_in(i128::from(f.battery_uj), "Wh", 2).unwrap_or_default(),
             display(i128::from(f.radio_bps), Dim::Bandwidth),
+            if f.radio_shared { " shared" } else { "" },
         );
     }
     if let Some(c) = &g.cloud {

@@ -217,7 +217,13 @@ impl<'g> CostModel<'g> {
             .map(|f| {
                 let bps = model.measured(f.id).radio_bps.unwrap_or(f.radio_bps);
                 let per_device = u128::from(bps) * HOUR_US / 8 / 1_000_000;
-                u64::try_from(per_device * u128::from(f.count)).unwrap_or(u64::MAX)
+                // A shared channel carries the whole fleet's traffic once.
+                let links = if f.radio_shared {
+                    1
+                } else {
+                    u128::from(f.count)
+                };
+                u64::try_from(per_device * links).unwrap_or(u64::MAX)
             })
             .collect();
         model.battery_uj = graph

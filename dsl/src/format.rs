@@ -283,11 +283,18 @@ fn prop(p: &DeviceProp, in_cloud: bool) -> String {
             None => format!("battery {}", q(capacity)),
         },
         DeviceProp::Radio {
-            bandwidth, range, ..
-        } => match range {
-            Some(r) => format!("radio {} range {}", q(bandwidth), q(r)),
-            None => format!("radio {}", q(bandwidth)),
-        },
+            bandwidth,
+            range,
+            shared,
+            ..
+        } => {
+            let range = range
+                .as_ref()
+                .map(|r| format!(" range {}", q(r)))
+                .unwrap_or_default();
+            let shared = if *shared { " shared" } else { "" };
+            format!("radio {}{range}{shared}", q(bandwidth))
+        }
         DeviceProp::Speed { value, .. } => format!("speed {}", q(value)),
         DeviceProp::Power { value, .. } => format!("power {}", q(value)),
         DeviceProp::Memory { value, .. } if in_cloud => format!("memory {} each", q(value)),

@@ -418,7 +418,7 @@ keyword_table! {
     k_relaunch => "relaunch", k_retry => "retry", k_backoff => "backoff", k_abort => "abort",
     k_learning => "learning", k_retrain => "retrain", k_off => "off", k_duration => "duration",
     k_sensor => "sensor", k_rate => "rate", k_size => "size", k_route => "route",
-    k_patrol => "patrol", k_assign => "assign", k_by => "by",
+    k_patrol => "patrol", k_assign => "assign", k_by => "by", k_shared => "shared",
     k_from => "from", k_model => "model", k_sample => "sample",
 }
 
@@ -892,6 +892,7 @@ fn build_prop(p: Pair<Rule>) -> Option<DeviceProp> {
             DeviceProp::Radio {
                 bandwidth: v.next()?,
                 range: v.next(),
+                shared: has(&p, Rule::k_shared),
                 span,
             }
         }

@@ -170,6 +170,8 @@ pub enum DeviceProp {
     Radio {
         bandwidth: Quantity,
         range: Option<Quantity>,
+        /// `shared`: the fleet's devices share one channel of this rate.
+        shared: bool,
         span: Span,
     },
     Speed {

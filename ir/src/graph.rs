@@ -209,6 +209,10 @@ pub struct Fleet {
     pub battery_charge_uah: Option<u64>,
     pub battery_voltage_mv: Option<u64>,
     pub radio_bps: u64,
+    /// `radio … shared`: the fleet's devices share one channel of
+    /// `radio_bps` (one access point), instead of one link each.
+    #[serde(default)]
+    pub radio_shared: bool,
     pub radio_range_mm: Option<u64>,
     /// Cruise speed; required when a task of the fleet moves.
     pub speed_mm_s: Option<u64>,

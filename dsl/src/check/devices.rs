@@ -420,6 +420,7 @@ pub(super) fn fleets<'a>(cx: &mut Ctx<'a>, m: &'a Mission) {
             battery_charge_uah: None,
             battery_voltage_mv: None,
             radio_bps: 0,
+            radio_shared: false,
             radio_range_mm: None,
             speed_mm_s: None,
             cpu_power_mw: None,
@@ -539,8 +540,10 @@ fn fleet_prop(cx: &mut Ctx, fleet: &mut ir::Fleet, p: &DeviceProp) {
         DeviceProp::Radio {
             bandwidth,
             range: r,
+            shared,
             ..
         } => {
+            fleet.radio_shared = *shared;
             fleet.radio_bps = cx
                 .measure(
                     bandwidth,

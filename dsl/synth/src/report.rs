@@ -414,7 +414,7 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
                 .collect();
             for &(fleet, radio) in &capacities {
                 names.push(match (fleet, radio) {
-                    (Some(fleet), true) => format!("the radio capacity of fleet `{}` ({} per device)", fleet.name, bandwidth(fleet.radio_bps)),
+                    (Some(fleet), true) => format!("the radio capacity of fleet `{}` ({})", fleet.name, radio_words(fleet)),
                     (Some(fleet), false) => format!("the CPU capacity of fleet `{}`", fleet.name),
                     (None, _) => "the CPU capacity of the cloud".to_string(),
                 });
@@ -423,7 +423,7 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
                 (1, 0, None) => format!("{} cannot hold with any placement", names[0]),
                 (1, 0, Some(_)) => format!("no placement fits {}", names[0]),
                 (1, _, Some(&(fleet, radio))) => match (fleet, radio) {
-                    (Some(fleet), true) => format!("with these pins, fleet `{}` must move more data than its radios carry ({} per device)", fleet.name, bandwidth(fleet.radio_bps)),
+                    (Some(fleet), true) => format!("with these pins, fleet `{}` must move more data than its radios carry ({})", fleet.name, radio_words(fleet)),
                     (Some(fleet), false) => format!("the tasks pinned to fleet `{}` need more CPU than it has", fleet.name),
                     (None, _) => "the tasks pinned to the cloud need more CPU than it has".to_string(),
                 },
@@ -441,7 +441,7 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
             }
             for &(fleet, radio) in &capacities {
                 let (decl, label) = match (fleet, radio) {
-                    (Some(fleet), true) => (Some(fleet.span), format!("not enough radio here ({} per device) for the data its tasks send and receive", bandwidth(fleet.radio_bps))),
+                    (Some(fleet), true) => (Some(fleet.span), format!("not enough radio here ({}) for the data its tasks send and receive", radio_words(fleet))),
                     (Some(fleet), false) => (Some(fleet.span), format!("not enough CPU here ({} x {} cores) for the work placed on it", fleet.count, fleet.cores)),
                     (None, _) => (graph.cloud.as_ref().map(|c| c.span), "not enough CPU here (all servers) for the work placed on it".to_string()),
                 };
@@ -493,6 +493,20 @@ fn bandwidth(bps: u64) -> String {
         format!("{} Mbit/s", bps as f64 / 1e6)
     } else {
         format!("{} kbit/s", bps as f64 / 1e3)
+    }
+}
+
+/// A fleet's radio as the mission states it: a link per device, or one
+/// channel the fleet shares.
+fn radio_words(fleet: &hivemind_ir::Fleet) -> String {
+    if fleet.radio_shared {
+        format!(
+            "{} shared by its {} devices",
+            bandwidth(fleet.radio_bps),
+            fleet.count
+        )
+    } else {
+        format!("{} per device", bandwidth(fleet.radio_bps))
     }
 }
 
