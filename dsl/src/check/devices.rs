@@ -321,14 +321,7 @@ pub(super) fn sensors<'a>(cx: &mut Ctx<'a>, m: &'a Mission) {
 pub(super) fn sensor(cx: &mut Ctx, s: &Sensor) -> Option<ir::Sensor> {
     if let Some(&id) = cx.sensor_ids.get(s.name.name.as_str()) {
         if let Some(r) = &s.resolution {
-            cx.push(
-                Diagnostic::error(
-                    Code::UnknownSensor,
-                    format!("sensor `{}` has no resolution", s.name.name),
-                )
-                .label(r.span, "only cameras take a resolution"),
-            );
-            return None;
+            return no_resolution(cx, s, r.span);
         }
         return Some(ir::Sensor {
             kind: SensorKind::Declared(id),
@@ -368,18 +361,21 @@ pub(super) fn sensor(cx: &mut Ctx, s: &Sensor) -> Option<ir::Sensor> {
             let h = cx.count(&r.height, "image height", 1, 65_536);
             Some([w? as u32, h? as u32])
         }
-        Some(r) => {
-            cx.push(
-                Diagnostic::error(
-                    Code::UnknownSensor,
-                    format!("sensor `{}` has no resolution", s.name.name),
-                )
-                .label(r.span, "only cameras take a resolution"),
-            );
-            return None;
-        }
+        Some(r) => return no_resolution(cx, s, r.span),
     };
     Some(ir::Sensor { kind, resolution })
+}
+
+/// A resolution on a sensor that takes none.
+fn no_resolution(cx: &mut Ctx, s: &Sensor, at: Span) -> Option<ir::Sensor> {
+    cx.push(
+        Diagnostic::error(
+            Code::UnknownSensor,
+            format!("sensor `{}` has no resolution", s.name.name),
+        )
+        .label(at, "only cameras take a resolution"),
+    );
+    None
 }
 
 pub(super) fn fleets<'a>(cx: &mut Ctx<'a>, m: &'a Mission) {
