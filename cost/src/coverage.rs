@@ -53,11 +53,13 @@ impl Coverage {
 
 /// Every cover, route and patrol task whose fleet states a speed, in task order.
 pub fn coverage(graph: &TaskGraph) -> Vec<Coverage> {
+    let fleets = hivemind_ir::plan::edge_fleets(graph);
     graph
         .tasks
         .iter()
         .filter_map(|t| {
-            let fleet = hivemind_ir::plan::edge_fleet(graph, t.id)?;
+            t.behaviour.as_ref()?;
+            let fleet = fleets[t.id.index()]?;
             let f = graph.fleets.get(fleet.index())?;
             let speed = f.speed_mm_s.filter(|&s| s > 0)?;
             let home = f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 });

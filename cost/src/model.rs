@@ -107,6 +107,9 @@ pub struct CostModel<'g> {
     pub edges: Vec<EdgeCosts>,
     /// Motion energy of each fleet over the mission (all devices).
     pub motion_uj: Vec<u64>,
+    /// The fleet each task runs on when at the edge ([`plan::edge_fleets`],
+    /// computed once).
+    pub edge_fleet: Vec<Option<FleetId>>,
     /// Usable energy of each fleet (all devices).
     pub battery_uj: Vec<u64>,
     /// CPU time available per hour: every core of every device / server.
@@ -171,6 +174,7 @@ impl<'g> CostModel<'g> {
             tasks: Vec::new(),
             edges: Vec::new(),
             motion_uj: Vec::new(),
+            edge_fleet: plan::edge_fleets(graph),
             battery_uj: Vec::new(),
             fleet_capacity_us_per_hour: graph
                 .fleets
@@ -330,7 +334,7 @@ impl<'g> CostModel<'g> {
     }
 
     pub(crate) fn fleet_of(&self, t: TaskId) -> Option<FleetId> {
-        plan::edge_fleet(self.graph, t)
+        self.edge_fleet.get(t.index()).copied().flatten()
     }
 
     /// Operations one instance of one activation performs: `work`, or

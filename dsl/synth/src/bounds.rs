@@ -27,7 +27,7 @@
 //! placement's value proves that placement optimal without search.
 
 use hivemind_cost::{modality_index, CostModel};
-use hivemind_ir::plan::{edge_fleet, Modality};
+use hivemind_ir::plan::Modality;
 use hivemind_ir::{Objective, RequirementKind, TaskId};
 
 /// Per task: which modalities are still possible, indexed by [`modality_index`].
@@ -546,7 +546,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
             let unary = g
                 .tasks
                 .iter()
-                .map(|t| match edge_fleet(g, t.id) {
+                .map(|t| match model.edge_fleet[t.id.index()] {
                     Some(x) if x.index() == f => {
                         [model.tasks[t.id.index()].busy_us_per_hour[0], 0, 0]
                     }
@@ -655,7 +655,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
             unary: g
                 .tasks
                 .iter()
-                .map(|t| match edge_fleet(g, t.id) {
+                .map(|t| match self.model.edge_fleet[t.id.index()] {
                     Some(x) if x.index() == f => [m.tasks[t.id.index()].edge_energy_uj, 0, 0],
                     _ => [0; 3],
                 })

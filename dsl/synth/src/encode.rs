@@ -201,7 +201,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
         for t in &g.tasks {
             let i = t.id.index();
             let c = &model.tasks[i];
-            if let (Some(b), Some(f)) = (&self.x[i][0], hivemind_ir::plan::edge_fleet(g, t.id)) {
+            if let (Some(b), Some(f)) = (&self.x[i][0], model.edge_fleet[t.id.index()]) {
                 if c.edge_energy_uj > 0 {
                     fleet_terms[f.index()].push(b.ite(&int(c.edge_energy_uj), &int(0)));
                 }
@@ -239,7 +239,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
         for t in &g.tasks {
             let i = t.id.index();
             let c = &model.tasks[i];
-            if let (Some(b), Some(f)) = (&self.x[i][0], hivemind_ir::plan::edge_fleet(g, t.id)) {
+            if let (Some(b), Some(f)) = (&self.x[i][0], model.edge_fleet[t.id.index()]) {
                 if c.busy_us_per_hour[0] > 0 {
                     fleet_busy[f.index()].push(b.ite(&int(c.busy_us_per_hour[0]), &int(0)));
                 }
@@ -270,7 +270,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
             let load = model.tasks[t.id.index()].edge_radio_bytes_per_hour;
             if let (Some(b), Some(f), true) = (
                 &self.x[t.id.index()][0],
-                hivemind_ir::plan::edge_fleet(g, t.id),
+                model.edge_fleet[t.id.index()],
                 load > 0,
             ) {
                 radio[f.index()].push(b.ite(&int(load), &int(0)));
