@@ -31,6 +31,7 @@ use crate::event::{Command, Event};
 use crate::geometry::Strip;
 use crate::histogram::Histogram;
 use crate::ids::{DeviceId, Epoch, Executor, GroupId, InstanceId, WorkerId};
+use crate::idtable::IdTable;
 use crate::pool::{Pool, PoolAction, PoolOut};
 use crate::record::{Genesis, Record};
 use crate::rng::Rng;
@@ -262,13 +263,13 @@ pub struct State {
     pub devices: BTreeMap<DeviceId, Device>,
     pub fleets: Vec<FleetState>,
     pub kinds: Vec<KindState>,
-    pub instances: BTreeMap<InstanceId, Instance>,
+    pub instances: IdTable<InstanceId, Instance>,
     /// Bitset of resolved (completed or failed) instance ids: the
     /// idempotency record, 1 bit per instance ever created.
     done: Vec<u64>,
     next_instance: u64,
     next_group: u64,
-    groups: BTreeMap<GroupId, Group>,
+    groups: IdTable<GroupId, Group>,
     /// Open batches of windows and gathers.
     #[serde(default)]
     batches: batch::Batches,
@@ -322,6 +323,11 @@ pub struct Controller {
     /// Soft: when each device was last heard from (heartbeat, telemetry,
     /// join). Liveness reads it; recovery resets it to the recovery time.
     seen: BTreeMap<DeviceId, Micros>,
+    /// Soft: devices whose entry in their fleet's load index may be out of
+    /// date (a slot freed during this handling). Placement reads their
+    /// current key instead; the end of every record's handling indexes
+    /// them, so the journaled state never shows it.
+    stale_load: Vec<DeviceId>,
     /// Soft: the latest `now` the driver gave (`st.now` is the time of the
     /// last journaled change), so time never goes backwards.
     clock: Micros,
@@ -377,11 +383,11 @@ impl Controller {
             devices: BTreeMap::new(),
             fleets: vec![FleetState::default(); g.graph.fleets.len()],
             kinds: vec![KindState::default(); n],
-            instances: BTreeMap::new(),
+            instances: IdTable::new(),
             done: Vec::new(),
             next_instance: 0,
             next_group: 0,
-            groups: BTreeMap::new(),
+            groups: IdTable::new(),
             batches: batch::Batches::default(),
             join: BTreeMap::new(),
             pool,
@@ -403,6 +409,7 @@ impl Controller {
             out: VecDeque::new(),
             timers: Timers::default(),
             seen: BTreeMap::new(),
+            stale_load: Vec::new(),
         }
     }
 
@@ -535,6 +542,9 @@ impl Controller {
             // Only valid as the first record; `recover` starts over at one.
             Record::Genesis(_) | Record::Snapshot(_) => self.st.counters.rejected_events += 1,
         }
+        for id in std::mem::take(&mut self.stale_load) {
+            self.reindex(id);
+        }
     }
 
     fn advance_state(&mut self, at: Micros) -> Micros {
@@ -661,7 +671,7 @@ impl Controller {
         }
         self.pool(|p, o| p.on_tick(now, o));
         if self.st.drain_deadline.is_some_and(|t| now >= t) {
-            let ids: Vec<InstanceId> = self.st.instances.keys().copied().collect();
+            let ids: Vec<InstanceId> = self.st.instances.ids().collect();
             for id in ids {
                 self.fail_instance(now, id, "mission ended before the instance finished".into());
             }
@@ -813,7 +823,7 @@ impl Controller {
         if matches!(self.st.phase, Phase::Finished | Phase::Aborted { .. }) {
             return;
         }
-        let ids: Vec<InstanceId> = self.st.instances.keys().copied().collect();
+        let ids: Vec<InstanceId> = self.st.instances.ids().collect();
         for id in ids {
             self.fail_instance(now, id, format!("mission aborted: {reason}"));
         }
@@ -859,7 +869,7 @@ impl Controller {
         for (at, worker) in self.st.pool.keep_alive_deadlines() {
             self.timer(at, Timer::KeepAlive { worker });
         }
-        let ids: Vec<InstanceId> = self.st.instances.keys().copied().collect();
+        let ids: Vec<InstanceId> = self.st.instances.ids().collect();
         for id in ids {
             let Some(inst) = self.st.instances.get(&id).cloned() else {
                 continue;
@@ -879,15 +889,16 @@ impl Controller {
                     };
                     self.timer(a.started.plus(us), timer);
                 }
-                let input = self.handoff(&inst, a.executor);
+                let input = self.handoff(inst.parent, a.executor);
                 self.send_attempt(a.executor, id, inst.task, input);
             }
         }
     }
 
-    /// How `inst` gets its input when run by `executor`.
-    fn handoff(&self, inst: &Instance, executor: Executor) -> Handoff {
-        let Some(p) = inst.parent else {
+    /// How an instance triggered by `parent` gets its input when run by
+    /// `executor`.
+    fn handoff(&self, parent: Option<Parent>, executor: Executor) -> Handoff {
+        let Some(p) = parent else {
             return Handoff::None;
         };
         let (from, bytes) = (p.instance, p.bytes);

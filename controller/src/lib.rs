@@ -64,6 +64,7 @@ pub mod geometry;
 mod handoff;
 pub mod histogram;
 pub mod ids;
+pub mod idtable;
 pub mod journal;
 pub mod pool;
 pub mod record;

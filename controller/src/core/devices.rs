@@ -28,19 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 impl Controller {
     pub(super) fn reindex(&mut self, id: DeviceId) {
-        let Some(dev) = self.st.devices.get_mut(&id) else {
-            return;
-        };
-        let fleet = dev.fleet.index();
-        if let Some(k) = dev.load_key.take() {
-            self.st.fleets[fleet].load.remove(&k);
-        }
-        if dev.status == DeviceStatus::Alive {
-            let cap = self.st.graph.fleets[fleet].battery_uj.max(1);
-            let drained = 10_000u64.saturating_sub(dev.battery_uj.saturating_mul(10_000) / cap);
-            let key: LoadKey = (dev.in_flight.len() as u32, drained as u32, id);
-            dev.load_key = Some(key);
-            self.st.fleets[fleet].load.insert(key);
+        let st = &mut self.st;
+        if let Some(dev) = st.devices.get_mut(&id) {
+            reindex(&mut st.fleets, &st.graph, id, dev);
         }
     }
 
@@ -210,16 +200,21 @@ impl Controller {
     /// (`Record::DeviceSilent`) because the heartbeats behind it are not.
     pub(super) fn liveness(&mut self, now: Micros) {
         let limit = self.st.config.suspect_after_us;
-        let silent: Vec<(DeviceId, Epoch)> = self
-            .st
-            .devices
-            .iter()
-            .filter(|(id, d)| {
-                matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning)
-                    && self.seen.get(id).is_some_and(|&t| now.since(t) >= limit)
-            })
-            .map(|(&id, d)| (id, d.epoch))
-            .collect();
+        // Both maps are ordered by device id: one merged pass, no lookups,
+        // and nothing allocated unless someone is silent.
+        let mut silent: Vec<(DeviceId, Epoch)> = Vec::new();
+        let mut seen = self.seen.iter().peekable();
+        for (&id, d) in &self.st.devices {
+            if !matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning) {
+                continue;
+            }
+            while seen.next_if(|(&s, _)| s < id).is_some() {}
+            if let Some((_, &t)) = seen.next_if(|(&s, _)| s == id) {
+                if now.since(t) >= limit {
+                    silent.push((id, d.epoch));
+                }
+            }
+        }
         for (device, epoch) in silent {
             self.commit(Record::DeviceSilent {
                 at: now,
@@ -515,6 +510,42 @@ impl Controller {
         };
         // `survivors` is not empty here, so one of the two answers.
         by_strip.or_else(by_position).unwrap_or(survivors[0])
+    }
+}
+
+/// The device's place in its fleet's load index: (queue length, battery
+/// drained, id) while alive.
+pub(super) fn load_key(
+    graph: &hivemind_ir::TaskGraph,
+    id: DeviceId,
+    dev: &Device,
+) -> Option<LoadKey> {
+    (dev.status == DeviceStatus::Alive).then(|| {
+        let cap = graph.fleets[dev.fleet.index()].battery_uj.max(1);
+        let drained = 10_000u64.saturating_sub(dev.battery_uj.saturating_mul(10_000) / cap);
+        (dev.in_flight.len() as u32, drained as u32, id)
+    })
+}
+
+/// Put the device's load key (queue length, battery drained, id) in its
+/// fleet's load index, or take it out when the device is not alive.
+pub(super) fn reindex(
+    fleets: &mut [super::FleetState],
+    graph: &hivemind_ir::TaskGraph,
+    id: DeviceId,
+    dev: &mut Device,
+) {
+    let fleet = dev.fleet.index();
+    let key = load_key(graph, id, dev);
+    if key == dev.load_key {
+        return; // already where it belongs
+    }
+    if let Some(k) = dev.load_key.take() {
+        fleets[fleet].load.remove(&k);
+    }
+    if let Some(key) = key {
+        dev.load_key = Some(key);
+        fleets[fleet].load.insert(key);
     }
 }
 

@@ -3,7 +3,9 @@
 //! or in the function pool, results (first wins, idempotent by instance id),
 //! errors with retries, stragglers and re-placement after failures.
 
-use super::{Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, Parent, Waiting};
+use super::{
+    Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, LoadKey, Parent, Waiting,
+};
 use crate::effect::{Effect, Publication};
 use crate::ids::{DeviceId, Executor, GroupId, InstanceId, WorkerId};
 use crate::pool::{Dispatch, Queued};
@@ -36,14 +38,15 @@ impl Controller {
         from: &Lineage,
     ) {
         let i = task.index();
-        // (origin device of the value, affinity of each instance) per activation.
-        let groups: Vec<(Option<DeviceId>, Vec<Option<DeviceId>>)> = if self.d.per_device[i] {
+        // Per activation: (origin device of the value, affinity of each of
+        // its instances, instances).
+        let groups: Vec<(Option<DeviceId>, Option<DeviceId>, u32)> = if self.d.per_device[i] {
             let fleet = self.st.plan.tasks[i].fleet;
             self.st
                 .devices
                 .iter()
                 .filter(|(_, d)| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive)
-                .map(|(&id, _)| (Some(id), vec![Some(id)]))
+                .map(|(&id, _)| (Some(id), Some(id), 1))
                 .collect()
         } else {
             let n = self.d.width(task, items);
@@ -51,7 +54,7 @@ impl Controller {
                 Executor::Device { device, .. } => Some(device),
                 Executor::Worker { .. } => None,
             });
-            vec![(from.origin, vec![aff; n as usize])]
+            vec![(from.origin, aff, n)]
         };
         if groups.is_empty() {
             return;
@@ -71,10 +74,12 @@ impl Controller {
             Some(r) if !self.d.activation[i].start.starts_round() => r,
             _ => GroupId(self.st.next_group),
         };
-        self.st
-            .batches
-            .opened(round, task, groups.len().try_into().unwrap_or(u32::MAX));
-        for (origin, affinities) in groups {
+        if self.d.gathers_rounds {
+            self.st
+                .batches
+                .opened(round, task, groups.len().try_into().unwrap_or(u32::MAX));
+        }
+        for (origin, affinity, n) in groups {
             let group = GroupId(self.st.next_group);
             self.st.next_group += 1;
             self.st.kinds[i].activations += 1;
@@ -84,7 +89,7 @@ impl Controller {
                     task,
                     round,
                     origin,
-                    expected: affinities.len() as u32,
+                    expected: n,
                     completed: 0,
                     failed: 0,
                     items: 0,
@@ -92,7 +97,7 @@ impl Controller {
                     path_starts: path_starts.clone(),
                 },
             );
-            for affinity in affinities {
+            for _ in 0..n {
                 let id = InstanceId(self.st.next_instance);
                 self.st.next_instance += 1;
                 self.st.kinds[i].created += 1;
@@ -176,11 +181,23 @@ impl Controller {
     ) -> Option<DeviceId> {
         let slots = self.st.config.device_slots as usize;
         let f = &self.st.fleets[fleet.index()];
-        let best = f
+        let fits = |k: &LoadKey| (k.0 as usize) < slots && Some(k.2) != avoid;
+        // The index, except devices whose entry is out of date: their
+        // current key instead (see `Controller::stale_load`).
+        let indexed = f
             .load
             .iter()
-            .find(|k| (k.0 as usize) < slots && Some(k.2) != avoid)
+            .find(|k| fits(k) && !self.stale_load.contains(&k.2))
             .copied();
+        let best = self
+            .stale_load
+            .iter()
+            .filter_map(|id| {
+                let d = self.st.devices.get(id).filter(|d| d.fleet == fleet)?;
+                super::devices::load_key(&self.st.graph, *id, d).filter(fits)
+            })
+            .chain(indexed)
+            .min();
         if let (Some(a), Some(b)) = (affinity, best) {
             if Some(a) != avoid {
                 if let Some(d) = self.st.devices.get(&a) {
@@ -198,7 +215,8 @@ impl Controller {
     }
 
     fn dispatch_device(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
-        let Some(d) = self.st.devices.get_mut(&dev) else {
+        let st = &mut self.st;
+        let Some(d) = st.devices.get_mut(&dev) else {
             return;
         };
         d.in_flight.push(id);
@@ -206,7 +224,8 @@ impl Controller {
             device: dev,
             epoch: d.epoch,
         };
-        self.reindex(dev);
+        super::devices::reindex(&mut st.fleets, &st.graph, dev, d);
+        self.stale_load.retain(|&x| x != dev);
         self.start_attempt(now, id, executor);
     }
 
@@ -222,9 +241,8 @@ impl Controller {
         });
         inst.waiting = Waiting::Running;
         let n = inst.attempts.len() as u32 - 1;
-        let task = inst.task;
-        let inst = inst.clone();
-        let input = self.handoff(&inst, executor);
+        let (task, parent) = (inst.task, inst.parent);
+        let input = self.handoff(parent, executor);
         self.send_attempt(executor, id, task, input);
         if let Some(us) = self.straggler_threshold(task) {
             self.timer(
@@ -280,7 +298,8 @@ impl Controller {
     fn release(&mut self, now: Micros, id: InstanceId, executor: Executor) {
         match executor {
             Executor::Device { device, epoch } => {
-                let Some(d) = self.st.devices.get_mut(&device) else {
+                let st = &mut self.st;
+                let Some(d) = st.devices.get_mut(&device) else {
                     return;
                 };
                 if d.epoch != epoch {
@@ -291,7 +310,12 @@ impl Controller {
                 };
                 d.in_flight.swap_remove(pos);
                 let fleet = d.fleet;
-                self.reindex(device);
+                // Indexed at the end of the handling (or when placed on
+                // again: a result followed by its consumer on the same
+                // device leaves the index as it was).
+                if !self.stale_load.contains(&device) {
+                    self.stale_load.push(device);
+                }
                 self.pump_fleet(now, fleet);
             }
             Executor::Worker { worker } => {
@@ -320,15 +344,14 @@ impl Controller {
             self.out.push_back(Effect::ack(executor, id));
             return;
         }
-        let Some(inst) = self.st.instances.get(&id) else {
+        let Some(inst) = self.st.instances.remove(&id) else {
             self.st.counters.unknown_results += 1;
             return;
         };
         let Some(win) = inst.attempts.iter().position(|a| a.executor == executor) else {
+            // Not an attempt of it: put it back untouched.
+            self.st.instances.insert(id, inst);
             self.st.counters.unknown_results += 1;
-            return;
-        };
-        let Some(inst) = self.st.instances.remove(&id) else {
             return;
         };
         self.mark_done(id);
@@ -340,7 +363,8 @@ impl Controller {
         let k = &mut self.st.kinds[task.index()];
         k.service.record(now.since(winner.started));
         k.latency.record(now.since(inst.created));
-        if let Some(g) = self.st.groups.get(&inst.group) {
+        let on_paths = !self.d.on_paths[task.index()].is_empty();
+        if let Some(g) = self.st.groups.get(&inst.group).filter(|_| on_paths) {
             for &(p, start) in &g.path_starts {
                 if self.d.paths[usize::from(p)].2 == task {
                     self.st.paths[usize::from(p)].record(now.since(start));
@@ -415,7 +439,8 @@ impl Controller {
             return;
         };
         if let Some(last) = g.last {
-            for c in self.d.succ[g.task.index()].clone() {
+            for k in 0..self.d.succ[g.task.index()].len() {
+                let c = self.d.succ[g.task.index()][k];
                 let (channel, bytes) = self
                     .d
                     .channel
@@ -668,7 +693,7 @@ impl Controller {
             .instances
             .iter()
             .filter(|(_, i)| i.attempts.iter().any(|a| a.live && a.executor == gone))
-            .map(|(&id, _)| id)
+            .map(|(id, _)| id)
             .collect();
         for id in affected {
             self.attempt_lost(now, id, gone);
