@@ -183,7 +183,7 @@ pub struct Instance {
     pub task: TaskId,
     pub group: GroupId,
     pub created: Micros,
-    pub attempts: Vec<Attempt>,
+    pub attempts: crate::attempts::Attempts,
     pub retries: u32,
     pub relaunches: u32,
     pub affinity: Option<DeviceId>,

@@ -55,6 +55,7 @@
 //! used by the tests and the benchmark; the full simulator is the `sim`
 //! crate.
 
+pub mod attempts;
 pub mod config;
 pub mod core;
 mod crc32;

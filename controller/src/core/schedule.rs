@@ -107,7 +107,7 @@ impl Controller {
                         task,
                         group,
                         created: now,
-                        attempts: Vec::new(),
+                        attempts: Default::default(),
                         retries: 0,
                         relaunches: 0,
                         affinity,
@@ -294,14 +294,19 @@ impl Controller {
         }
     }
 
-    /// Free the slot an attempt held on its executor.
-    fn release(&mut self, now: Micros, id: InstanceId, executor: Executor) {
+    /// Free the slot an attempt held on its executor; `credit`: the bytes
+    /// of the result it won (counted on its device, whatever its epoch).
+    fn release(&mut self, now: Micros, id: InstanceId, executor: Executor, credit: Option<u64>) {
         match executor {
             Executor::Device { device, epoch } => {
                 let st = &mut self.st;
                 let Some(d) = st.devices.get_mut(&device) else {
                     return;
                 };
+                if let Some(bytes) = credit {
+                    d.completed += 1;
+                    d.bytes_sent += bytes;
+                }
                 if d.epoch != epoch {
                     return;
                 }
@@ -372,10 +377,15 @@ impl Controller {
             }
         }
         k.completed += 1;
+        // The device's credit for the result: given when its slot is freed
+        // (one lookup), unless the winning attempt holds no slot any more.
+        let credit_on_release = winner.live;
         if let Executor::Device { device, .. } = executor {
-            if let Some(d) = self.st.devices.get_mut(&device) {
-                d.completed += 1;
-                d.bytes_sent += bytes;
+            if !credit_on_release {
+                if let Some(d) = self.st.devices.get_mut(&device) {
+                    d.completed += 1;
+                    d.bytes_sent += bytes;
+                }
             }
         }
         self.out.push_back(Effect::ack(executor, id));
@@ -394,7 +404,8 @@ impl Controller {
                 self.st.counters.cancelled_losers += 1;
                 self.out.push_back(Effect::cancel(a.executor, id));
             }
-            self.release(now, id, a.executor);
+            let credit = (n == win && credit_on_release).then_some(bytes);
+            self.release(now, id, a.executor, credit);
         }
         let parent = Parent {
             instance: id,
@@ -547,7 +558,7 @@ impl Controller {
             return;
         };
         a.live = false;
-        self.release(now, id, executor);
+        self.release(now, id, executor, None);
         self.after_attempt_ended(now, id, Some(reason));
     }
 
@@ -624,7 +635,7 @@ impl Controller {
         self.unqueue(&inst, id);
         for a in inst.attempts.iter().filter(|a| a.live) {
             self.out.push_back(Effect::cancel(a.executor, id));
-            self.release(now, id, a.executor);
+            self.release(now, id, a.executor, None);
         }
         self.st.failures.push(super::FailureRecord {
             instance: id,
