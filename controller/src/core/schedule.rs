@@ -189,26 +189,33 @@ impl Controller {
             .iter()
             .find(|k| fits(k) && !self.stale_load.contains(&k.2))
             .copied();
+        // Looked up once: usually also the one stale device (its result
+        // freed the slot its consumer is being placed in).
+        let near = affinity
+            .filter(|&a| Some(a) != avoid)
+            .and_then(|a| Some((a, self.st.devices.get(&a)?)));
         let best = self
             .stale_load
             .iter()
-            .filter_map(|id| {
-                let d = self.st.devices.get(id).filter(|d| d.fleet == fleet)?;
-                super::devices::load_key(&self.st.graph, *id, d).filter(fits)
+            .filter_map(|&id| {
+                let d = match near {
+                    Some((a, d)) if a == id => d,
+                    _ => self.st.devices.get(&id)?,
+                };
+                (d.fleet == fleet)
+                    .then(|| super::devices::load_key(&self.st.graph, id, d))
+                    .flatten()
+                    .filter(fits)
             })
             .chain(indexed)
             .min();
-        if let (Some(a), Some(b)) = (affinity, best) {
-            if Some(a) != avoid {
-                if let Some(d) = self.st.devices.get(&a) {
-                    if d.status == DeviceStatus::Alive
-                        && d.fleet == fleet
-                        && d.in_flight.len() < slots
-                        && d.in_flight.len() as u32 <= b.0 + self.st.config.locality_slack
-                    {
-                        return Some(a);
-                    }
-                }
+        if let (Some((a, d)), Some(b)) = (near, best) {
+            if d.status == DeviceStatus::Alive
+                && d.fleet == fleet
+                && d.in_flight.len() < slots
+                && d.in_flight.len() as u32 <= b.0 + self.st.config.locality_slack
+            {
+                return Some(a);
             }
         }
         best.map(|k| k.2)
