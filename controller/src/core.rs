@@ -26,6 +26,7 @@ mod devices;
 mod schedule;
 
 use crate::config::Config;
+use crate::devtable::DeviceTable;
 use crate::effect::{DeviceMsg, Effect, Handoff, Publication};
 use crate::event::{Command, Event};
 use crate::geometry::Strip;
@@ -260,7 +261,7 @@ pub struct State {
     pub started_at: Option<Micros>,
     pub finished_at: Option<Micros>,
     drain_deadline: Option<Micros>,
-    pub devices: BTreeMap<DeviceId, Device>,
+    pub devices: DeviceTable,
     pub fleets: Vec<FleetState>,
     pub kinds: Vec<KindState>,
     pub instances: IdTable<InstanceId, Instance>,
@@ -380,7 +381,7 @@ impl Controller {
             started_at: None,
             finished_at: None,
             drain_deadline: None,
-            devices: BTreeMap::new(),
+            devices: DeviceTable::new(),
             fleets: vec![FleetState::default(); g.graph.fleets.len()],
             kinds: vec![KindState::default(); n],
             instances: IdTable::new(),

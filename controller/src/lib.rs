@@ -59,6 +59,7 @@ pub mod attempts;
 pub mod config;
 pub mod core;
 mod crc32;
+pub mod devtable;
 pub mod effect;
 pub mod event;
 pub mod geometry;

@@ -204,7 +204,7 @@ impl Controller {
         // and nothing allocated unless someone is silent.
         let mut silent: Vec<(DeviceId, Epoch)> = Vec::new();
         let mut seen = self.seen.iter().peekable();
-        for (&id, d) in &self.st.devices {
+        for (&id, d) in self.st.devices.iter() {
             if !matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning) {
                 continue;
             }
@@ -632,6 +632,7 @@ fn merge_adjacent(strips: &mut Vec<Strip>) {
 mod tests {
     use super::*;
     use hivemind_ir::AreaId;
+    use std::collections::BTreeMap;
 
     fn strip(x_min: i64, x_max: i64) -> Strip {
         Strip {
@@ -639,6 +640,59 @@ mod tests {
             x_min,
             x_max,
         }
+    }
+
+    /// The device table behaves as a `BTreeMap` for dense, scattered and
+    /// hostile ids, and serializes the same.
+    #[test]
+    fn device_table_matches_a_btreemap() {
+        use crate::devtable::DeviceTable;
+        let dev = |n: u64| Device {
+            fleet: FleetId(0),
+            epoch: Epoch(1),
+            status: DeviceStatus::Alive,
+            battery_uj: n,
+            battery_at_join_uj: n,
+            energy_uj: 0,
+            position: PointMm { x_mm: 0, y_mm: 0 },
+            in_flight: Vec::new(),
+            cover: Vec::new(),
+            completed: 0,
+            bytes_sent: 0,
+            load_key: None,
+        };
+        let mut t = DeviceTable::new();
+        let mut m: BTreeMap<DeviceId, Device> = BTreeMap::new();
+        let mut x: u64 = 99;
+        for step in 0..50_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let id = DeviceId(match x % 8 {
+                0 => u32::MAX - (x >> 40) as u32 % 3,
+                1 => (x >> 20) as u32 % 100_000,
+                _ => (x >> 20) as u32 % (step as u32 / 4 + 10),
+            });
+            if x.is_multiple_of(5) {
+                assert_eq!(t.remove(&id), m.remove(&id), "step {step}");
+            } else {
+                assert_eq!(
+                    t.insert(id, dev(step)),
+                    m.insert(id, dev(step)),
+                    "step {step}"
+                );
+            }
+            assert_eq!(t.get(&id), m.get(&id));
+            assert_eq!(t.len(), m.len());
+            if step.is_multiple_of(5_000) {
+                assert!(t.iter().eq(m.iter()));
+            }
+        }
+        assert!(t.iter().eq(m.iter()));
+        let json = serde_json::to_string(&t).unwrap_or_default();
+        assert_eq!(json, serde_json::to_string(&m).unwrap_or_default());
+        let back: DeviceTable = serde_json::from_str(&json).expect("round trip");
+        assert_eq!(back, t);
     }
 
     #[test]
