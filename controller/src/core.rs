@@ -24,6 +24,7 @@ mod batch;
 mod derived;
 mod devices;
 mod schedule;
+mod seen;
 
 use crate::config::Config;
 use crate::devtable::DeviceTable;
@@ -323,7 +324,7 @@ pub struct Controller {
     timers: Timers,
     /// Soft: when each device was last heard from (heartbeat, telemetry,
     /// join). Liveness reads it; recovery resets it to the recovery time.
-    seen: BTreeMap<DeviceId, Micros>,
+    seen: seen::Seen,
     /// Soft: devices whose entry in their fleet's load index may be out of
     /// date (a slot freed during this handling). Placement reads their
     /// current key instead; the end of every record's handling indexes
@@ -409,7 +410,7 @@ impl Controller {
             d,
             out: VecDeque::new(),
             timers: Timers::default(),
-            seen: BTreeMap::new(),
+            seen: seen::Seen::default(),
             stale_load: Vec::new(),
         }
     }
@@ -844,13 +845,13 @@ impl Controller {
         self.timers.clear();
         // Grace period: silence while the controller was down is not the
         // devices' fault.
-        self.seen = self
+        let in_service = self
             .st
             .devices
             .iter()
             .filter(|(_, d)| matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning))
-            .map(|(&id, _)| (id, now))
-            .collect();
+            .map(|(&id, _)| id);
+        self.seen.reset(in_service, now);
         if !matches!(self.st.phase, Phase::Running | Phase::Draining) {
             return;
         }

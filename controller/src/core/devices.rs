@@ -90,7 +90,7 @@ impl Controller {
             dev.bytes_sent = old.bytes_sent;
         }
         self.st.devices.insert(id, dev);
-        self.seen.insert(id, now);
+        self.seen.heard(id, now);
         self.reindex(id);
         // First, so the device knows its epoch before any task or behaviour.
         let heartbeat_period_us = self.st.config.heartbeat_period_us;
@@ -139,7 +139,7 @@ impl Controller {
                 if d.epoch == epoch
                     && matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning) =>
             {
-                self.seen.insert(id, now);
+                self.seen.heard(id, now);
             }
             Some(_) => self.tell_device(id, epoch, DeviceMsg::Resync),
             None => {}
@@ -163,7 +163,7 @@ impl Controller {
         if !self.current(id, epoch) {
             return;
         }
-        self.seen.insert(id, now);
+        self.seen.heard(id, now);
         let Some(d) = self.st.devices.get_mut(&id) else {
             return;
         };
@@ -200,21 +200,14 @@ impl Controller {
     /// (`Record::DeviceSilent`) because the heartbeats behind it are not.
     pub(super) fn liveness(&mut self, now: Micros) {
         let limit = self.st.config.suspect_after_us;
-        // Both maps are ordered by device id: one merged pass, no lookups,
-        // and nothing allocated unless someone is silent.
-        let mut silent: Vec<(DeviceId, Epoch)> = Vec::new();
-        let mut seen = self.seen.iter().peekable();
-        for (&id, d) in self.st.devices.iter() {
-            if !matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning) {
-                continue;
-            }
-            while seen.next_if(|(&s, _)| s < id).is_some() {}
-            if let Some((_, &t)) = seen.next_if(|(&s, _)| s == id) {
-                if now.since(t) >= limit {
-                    silent.push((id, d.epoch));
-                }
-            }
-        }
+        // Only the devices whose silence may have reached the limit.
+        let devices = &self.st.devices;
+        let silent = self.seen.silent(now, limit, |id| {
+            devices
+                .get(&id)
+                .filter(|d| matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning))
+                .map(|d| d.epoch)
+        });
         for (device, epoch) in silent {
             self.commit(Record::DeviceSilent {
                 at: now,
