@@ -544,7 +544,8 @@ impl Controller {
             // Only valid as the first record; `recover` starts over at one.
             Record::Genesis(_) | Record::Snapshot(_) => self.st.counters.rejected_events += 1,
         }
-        for id in std::mem::take(&mut self.stale_load) {
+        // (Popped, not taken: the list keeps its allocation.)
+        while let Some(id) = self.stale_load.pop() {
             self.reindex(id);
         }
     }
