@@ -25,13 +25,16 @@ mod derived;
 mod devices;
 mod learning;
 mod schedule;
+mod seen;
 
 use crate::config::Config;
+use crate::devtable::DeviceTable;
 use crate::effect::{DeviceMsg, Effect, Handoff, Publication};
 use crate::event::{Command, Event};
 use crate::geometry::Strip;
 use crate::histogram::Histogram;
 use crate::ids::{DeviceId, Epoch, Executor, GroupId, InstanceId, WorkerId};
+use crate::idtable::IdTable;
 use crate::pool::{Pool, PoolAction, PoolOut};
 use crate::record::{Genesis, Record};
 use crate::rng::Rng;
@@ -184,7 +187,7 @@ pub struct Instance {
     pub task: TaskId,
     pub group: GroupId,
     pub created: Micros,
-    pub attempts: Vec<Attempt>,
+    pub attempts: crate::attempts::Attempts,
     pub retries: u32,
     pub relaunches: u32,
     pub affinity: Option<DeviceId>,
@@ -268,16 +271,16 @@ pub struct State {
     pub started_at: Option<Micros>,
     pub finished_at: Option<Micros>,
     drain_deadline: Option<Micros>,
-    pub devices: BTreeMap<DeviceId, Device>,
+    pub devices: DeviceTable,
     pub fleets: Vec<FleetState>,
     pub kinds: Vec<KindState>,
-    pub instances: BTreeMap<InstanceId, Instance>,
+    pub instances: IdTable<InstanceId, Instance>,
     /// Bitset of resolved (completed or failed) instance ids: the
     /// idempotency record, 1 bit per instance ever created.
     done: Vec<u64>,
     next_instance: u64,
     next_group: u64,
-    groups: BTreeMap<GroupId, Group>,
+    groups: IdTable<GroupId, Group>,
     /// Open batches of windows and gathers.
     #[serde(default)]
     batches: batch::Batches,
@@ -333,7 +336,7 @@ impl State {
                 self.fleets.len()
             ));
         }
-        for (id, d) in &self.devices {
+        for (id, d) in self.devices.iter() {
             if d.fleet.index() >= fleets {
                 return Err(format!("device {id} is in a missing fleet"));
             }
@@ -348,7 +351,7 @@ impl State {
         {
             return Err("an unswept strip lies in a missing area".into());
         }
-        for (id, i) in &self.instances {
+        for (id, i) in self.instances.iter() {
             if i.task.index() >= n || !self.groups.contains_key(&i.group) {
                 return Err(format!("instance {id} names a missing task or activation"));
             }
@@ -402,7 +405,12 @@ pub struct Controller {
     timers: Timers,
     /// Soft: when each device was last heard from (heartbeat, telemetry,
     /// join). Liveness reads it; recovery resets it to the recovery time.
-    seen: BTreeMap<DeviceId, Micros>,
+    seen: seen::Seen,
+    /// Soft: devices whose entry in their fleet's load index may be out of
+    /// date (a slot freed during this handling). Placement reads their
+    /// current key instead; the end of every record's handling indexes
+    /// them, so the journaled state never shows it.
+    stale_load: Vec<DeviceId>,
     /// Soft: the latest `now` the driver gave (`st.now` is the time of the
     /// last journaled change), so time never goes backwards.
     clock: Micros,
@@ -460,14 +468,14 @@ impl Controller {
             started_at: None,
             finished_at: None,
             drain_deadline: None,
-            devices: BTreeMap::new(),
+            devices: DeviceTable::new(),
             fleets: vec![FleetState::default(); g.graph.fleets.len()],
             kinds: vec![KindState::default(); n],
-            instances: BTreeMap::new(),
+            instances: IdTable::new(),
             done: Vec::new(),
             next_instance: 0,
             next_group: 0,
-            groups: BTreeMap::new(),
+            groups: IdTable::new(),
             batches: batch::Batches::default(),
             join: BTreeMap::new(),
             pool,
@@ -489,7 +497,8 @@ impl Controller {
             d,
             out: VecDeque::new(),
             timers: Timers::default(),
-            seen: BTreeMap::new(),
+            seen: seen::Seen::default(),
+            stale_load: Vec::new(),
         }
     }
 
@@ -626,6 +635,10 @@ impl Controller {
             // Only valid as the first record; `recover` starts over at one.
             Record::Genesis(_) | Record::Snapshot(_) => self.st.counters.rejected_events += 1,
         }
+        // (Popped, not taken: the list keeps its allocation.)
+        while let Some(id) = self.stale_load.pop() {
+            self.reindex(id);
+        }
     }
 
     fn advance_state(&mut self, at: Micros) -> Micros {
@@ -761,7 +774,7 @@ impl Controller {
         }
         self.pool(|p, o| p.on_tick(now, o));
         if self.st.drain_deadline.is_some_and(|t| now >= t) {
-            let ids: Vec<InstanceId> = self.st.instances.keys().copied().collect();
+            let ids: Vec<InstanceId> = self.st.instances.ids().collect();
             for id in ids {
                 self.fail_instance(now, id, "mission ended before the instance finished".into());
             }
@@ -924,7 +937,7 @@ impl Controller {
         if matches!(self.st.phase, Phase::Finished | Phase::Aborted { .. }) {
             return;
         }
-        let ids: Vec<InstanceId> = self.st.instances.keys().copied().collect();
+        let ids: Vec<InstanceId> = self.st.instances.ids().collect();
         for id in ids {
             self.fail_instance(now, id, format!("mission aborted: {reason}"));
         }
@@ -945,13 +958,13 @@ impl Controller {
         self.timers.clear();
         // Grace period: silence while the controller was down is not the
         // devices' fault.
-        self.seen = self
+        let in_service = self
             .st
             .devices
             .iter()
             .filter(|(_, d)| matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning))
-            .map(|(&id, _)| (id, now))
-            .collect();
+            .map(|(&id, _)| id);
+        self.seen.reset(in_service, now);
         if !matches!(self.st.phase, Phase::Running | Phase::Draining) {
             return;
         }
@@ -972,7 +985,7 @@ impl Controller {
             self.timer(at, Timer::KeepAlive { worker });
         }
         self.resync_learning();
-        let ids: Vec<InstanceId> = self.st.instances.keys().copied().collect();
+        let ids: Vec<InstanceId> = self.st.instances.ids().collect();
         for id in ids {
             let Some(inst) = self.st.instances.get(&id).cloned() else {
                 continue;
@@ -992,15 +1005,16 @@ impl Controller {
                     };
                     self.timer(a.started.plus(us), timer);
                 }
-                let input = self.handoff(&inst, a.executor);
+                let input = self.handoff(inst.parent, a.executor);
                 self.send_attempt(a.executor, id, inst.task, input);
             }
         }
     }
 
-    /// How `inst` gets its input when run by `executor`.
-    fn handoff(&self, inst: &Instance, executor: Executor) -> Handoff {
-        let Some(p) = inst.parent else {
+    /// How an instance triggered by `parent` gets its input when run by
+    /// `executor`.
+    fn handoff(&self, parent: Option<Parent>, executor: Executor) -> Handoff {
+        let Some(p) = parent else {
             return Handoff::None;
         };
         let (from, bytes) = (p.instance, p.bytes);

@@ -55,15 +55,18 @@
 //! used by the tests and the benchmark; the full simulator is the `sim`
 //! crate.
 
+pub mod attempts;
 pub mod config;
 pub mod core;
 mod crc32;
+pub mod devtable;
 pub mod effect;
 pub mod event;
 pub mod geometry;
 mod handoff;
 pub mod histogram;
 pub mod ids;
+pub mod idtable;
 pub mod journal;
 pub mod pool;
 pub mod record;

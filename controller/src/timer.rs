@@ -38,10 +38,18 @@ pub enum Timer {
     Retrain { retrain: u32 },
 }
 
+/// Timers armed at most once while pending (see [`Timers`]).
+fn once(timer: Timer) -> bool {
+    matches!(timer, Timer::Straggler { .. })
+}
+
 /// Pending timers ordered by (deadline, arming sequence), so timers due at
 /// the same instant fire in the order they were armed. A timer is armed at
 /// most once: arming it again moves it (every handler re-checks state, so
-/// only the latest deadline matters).
+/// only the latest deadline matters). A straggler check names one attempt,
+/// and an attempt's check is armed once (at dispatch, or after recovery
+/// into an empty table), so it is not indexed for moving: that saves two
+/// map updates per attempt, the core's most frequent timer.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Timers {
     due: BTreeSet<(Micros, u64, Timer)>,
@@ -51,12 +59,13 @@ pub(crate) struct Timers {
 
 impl Timers {
     pub(crate) fn arm(&mut self, at: Micros, timer: Timer) {
-        if let Some((old_at, old_seq)) = self.armed.remove(&timer) {
-            self.due.remove(&(old_at, old_seq, timer));
-        }
         self.seq += 1;
+        if !once(timer) {
+            if let Some((old_at, old_seq)) = self.armed.insert(timer, (at, self.seq)) {
+                self.due.remove(&(old_at, old_seq, timer));
+            }
+        }
         self.due.insert((at, self.seq, timer));
-        self.armed.insert(timer, (at, self.seq));
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Micros> {
@@ -65,12 +74,13 @@ impl Timers {
 
     /// The earliest timer due at or before `now`, removed from the table.
     pub(crate) fn pop_due(&mut self, now: Micros) -> Option<Timer> {
-        let &(at, seq, timer) = self.due.first()?;
-        if at > now {
+        if self.due.first()?.0 > now {
             return None;
         }
-        self.due.remove(&(at, seq, timer));
-        self.armed.remove(&timer);
+        let (_, _, timer) = self.due.pop_first()?;
+        if !once(timer) {
+            self.armed.remove(&timer);
+        }
         Some(timer)
     }
 

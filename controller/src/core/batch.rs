@@ -124,6 +124,9 @@ impl Controller {
     /// An activation of `task` in `round` resolved: fire the `gather all`
     /// consumers of the round that nothing upstream still feeds.
     pub(super) fn round_progress(&mut self, now: Micros, round: GroupId, task: TaskId) {
+        if !self.d.gathers_rounds {
+            return; // no `gather all` waits for rounds (nor counts them)
+        }
         self.st.batches.resolved(round, task);
         let waiting: Vec<TaskId> = self
             .st

@@ -34,6 +34,9 @@ pub struct Derived {
     /// For `gather all` tasks: which tasks are upstream of them (a round's
     /// activations there hold the gather back). Empty for other tasks.
     pub ancestors: Vec<Vec<bool>>,
+    /// Some task is a `gather all`: rounds are tracked only then (nothing
+    /// else reads them).
+    pub gathers_rounds: bool,
     pub heavy: Vec<bool>,
     pub cover: Vec<CoverTask>,
     /// Non-cover behaviours: sent to every device of the fleet.
@@ -155,6 +158,7 @@ impl Derived {
                 None => {}
             }
         }
+        d.gathers_rounds = d.activation.iter().any(|a| a.start == Start::GatherRound);
         d
     }
 

@@ -28,19 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 impl Controller {
     pub(super) fn reindex(&mut self, id: DeviceId) {
-        let Some(dev) = self.st.devices.get_mut(&id) else {
-            return;
-        };
-        let fleet = dev.fleet.index();
-        if let Some(k) = dev.load_key.take() {
-            self.st.fleets[fleet].load.remove(&k);
-        }
-        if dev.status == DeviceStatus::Alive {
-            let cap = self.st.graph.fleets[fleet].battery_uj.max(1);
-            let drained = 10_000u64.saturating_sub(dev.battery_uj.saturating_mul(10_000) / cap);
-            let key: LoadKey = (dev.in_flight.len() as u32, drained as u32, id);
-            dev.load_key = Some(key);
-            self.st.fleets[fleet].load.insert(key);
+        let st = &mut self.st;
+        if let Some(dev) = st.devices.get_mut(&id) {
+            reindex(&mut st.fleets, &st.graph, id, dev);
         }
     }
 
@@ -100,7 +90,7 @@ impl Controller {
             dev.bytes_sent = old.bytes_sent;
         }
         self.st.devices.insert(id, dev);
-        self.seen.insert(id, now);
+        self.seen.heard(id, now);
         self.reindex(id);
         // First, so the device knows its epoch before any task or behaviour.
         let heartbeat_period_us = self.st.config.heartbeat_period_us;
@@ -150,7 +140,7 @@ impl Controller {
                 if d.epoch == epoch
                     && matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning) =>
             {
-                self.seen.insert(id, now);
+                self.seen.heard(id, now);
             }
             Some(_) => self.tell_device(id, epoch, DeviceMsg::Resync),
             None => {}
@@ -174,7 +164,7 @@ impl Controller {
         if !self.current(id, epoch) {
             return;
         }
-        self.seen.insert(id, now);
+        self.seen.heard(id, now);
         let Some(d) = self.st.devices.get_mut(&id) else {
             return;
         };
@@ -211,16 +201,14 @@ impl Controller {
     /// (`Record::DeviceSilent`) because the heartbeats behind it are not.
     pub(super) fn liveness(&mut self, now: Micros) {
         let limit = self.st.config.suspect_after_us;
-        let silent: Vec<(DeviceId, Epoch)> = self
-            .st
-            .devices
-            .iter()
-            .filter(|(id, d)| {
-                matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning)
-                    && self.seen.get(id).is_some_and(|&t| now.since(t) >= limit)
-            })
-            .map(|(&id, d)| (id, d.epoch))
-            .collect();
+        // Only the devices whose silence may have reached the limit.
+        let devices = &self.st.devices;
+        let silent = self.seen.silent(now, limit, |id| {
+            devices
+                .get(&id)
+                .filter(|d| matches!(d.status, DeviceStatus::Alive | DeviceStatus::Returning))
+                .map(|d| d.epoch)
+        });
         for (device, epoch) in silent {
             self.commit(Record::DeviceSilent {
                 at: now,
@@ -561,6 +549,42 @@ impl Controller {
     }
 }
 
+/// The device's place in its fleet's load index: (queue length, battery
+/// drained, id) while alive.
+pub(super) fn load_key(
+    graph: &hivemind_ir::TaskGraph,
+    id: DeviceId,
+    dev: &Device,
+) -> Option<LoadKey> {
+    (dev.status == DeviceStatus::Alive).then(|| {
+        let cap = graph.fleets[dev.fleet.index()].battery_uj.max(1);
+        let drained = 10_000u64.saturating_sub(dev.battery_uj.saturating_mul(10_000) / cap);
+        (dev.in_flight.len() as u32, drained as u32, id)
+    })
+}
+
+/// Put the device's load key (queue length, battery drained, id) in its
+/// fleet's load index, or take it out when the device is not alive.
+pub(super) fn reindex(
+    fleets: &mut [super::FleetState],
+    graph: &hivemind_ir::TaskGraph,
+    id: DeviceId,
+    dev: &mut Device,
+) {
+    let fleet = dev.fleet.index();
+    let key = load_key(graph, id, dev);
+    if key == dev.load_key {
+        return; // already where it belongs
+    }
+    if let Some(k) = dev.load_key.take() {
+        fleets[fleet].load.remove(&k);
+    }
+    if let Some(key) = key {
+        dev.load_key = Some(key);
+        fleets[fleet].load.insert(key);
+    }
+}
+
 /// Give strip `s` (held by nobody in `owned`) to the strips touching it:
 /// the window made of `s` and up to `fanout` contiguous neighbouring strips
 /// (nearest centre first, left on ties) is re-cut into equal pieces, one
@@ -644,6 +668,7 @@ fn merge_adjacent(strips: &mut Vec<Strip>) {
 mod tests {
     use super::*;
     use hivemind_ir::AreaId;
+    use std::collections::BTreeMap;
 
     fn strip(x_min: i64, x_max: i64) -> Strip {
         Strip {
@@ -651,6 +676,59 @@ mod tests {
             x_min,
             x_max,
         }
+    }
+
+    /// The device table behaves as a `BTreeMap` for dense, scattered and
+    /// hostile ids, and serializes the same.
+    #[test]
+    fn device_table_matches_a_btreemap() {
+        use crate::devtable::DeviceTable;
+        let dev = |n: u64| Device {
+            fleet: FleetId(0),
+            epoch: Epoch(1),
+            status: DeviceStatus::Alive,
+            battery_uj: n,
+            battery_at_join_uj: n,
+            energy_uj: 0,
+            position: PointMm { x_mm: 0, y_mm: 0 },
+            in_flight: Vec::new(),
+            cover: Vec::new(),
+            completed: 0,
+            bytes_sent: 0,
+            load_key: None,
+        };
+        let mut t = DeviceTable::new();
+        let mut m: BTreeMap<DeviceId, Device> = BTreeMap::new();
+        let mut x: u64 = 99;
+        for step in 0..50_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let id = DeviceId(match x % 8 {
+                0 => u32::MAX - (x >> 40) as u32 % 3,
+                1 => (x >> 20) as u32 % 100_000,
+                _ => (x >> 20) as u32 % (step as u32 / 4 + 10),
+            });
+            if x.is_multiple_of(5) {
+                assert_eq!(t.remove(&id), m.remove(&id), "step {step}");
+            } else {
+                assert_eq!(
+                    t.insert(id, dev(step)),
+                    m.insert(id, dev(step)),
+                    "step {step}"
+                );
+            }
+            assert_eq!(t.get(&id), m.get(&id));
+            assert_eq!(t.len(), m.len());
+            if step.is_multiple_of(5_000) {
+                assert!(t.iter().eq(m.iter()));
+            }
+        }
+        assert!(t.iter().eq(m.iter()));
+        let json = serde_json::to_string(&t).unwrap_or_default();
+        assert_eq!(json, serde_json::to_string(&m).unwrap_or_default());
+        let back: DeviceTable = serde_json::from_str(&json).expect("round trip");
+        assert_eq!(back, t);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! or in the function pool, results (first wins, idempotent by instance id),
 //! errors with retries, stragglers and re-placement after failures.
 
-use super::{Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, Parent, Waiting};
+use super::{
+    Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, LoadKey, Parent, Waiting,
+};
 use crate::effect::{Effect, Publication};
 use crate::ids::{DeviceId, Executor, GroupId, InstanceId, WorkerId};
 use crate::pool::{Dispatch, Queued};
@@ -36,16 +38,19 @@ impl Controller {
         from: &Lineage,
     ) {
         let i = task.index();
-        // (origin device of the value, affinity of each instance) per
-        // activation, and where the value was sensed (for `goto` an input).
+        // Per activation: (origin device of the value, affinity of each of
+        // its instances, instances); and for `assign`, the devices chosen
+        // for its instances in turn, and where the value was sensed (for
+        // `goto` an input).
         let mut target = None;
-        let groups: Vec<(Option<DeviceId>, Vec<Option<DeviceId>>)> = if self.d.per_device[i] {
+        let mut chosen: Vec<DeviceId> = Vec::new();
+        let groups: Vec<(Option<DeviceId>, Option<DeviceId>, u32)> = if self.d.per_device[i] {
             let fleet = self.st.plan.tasks[i].fleet;
             self.st
                 .devices
                 .iter()
                 .filter(|(_, d)| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive)
-                .map(|(&id, _)| (Some(id), vec![Some(id)]))
+                .map(|(&id, _)| (Some(id), Some(id), 1))
                 .collect()
         } else {
             let n = self.d.width(task, items);
@@ -53,17 +58,10 @@ impl Controller {
                 Executor::Device { device, .. } => Some(device),
                 Executor::Worker { .. } => None,
             });
-            let affinities = match self.d.assign[i] {
-                Some(rule) => {
-                    let (at, chosen) = self.assigned(task, rule, from.origin.or(aff));
-                    target = at;
-                    (0..n as usize)
-                        .map(|j| chosen.get(j % chosen.len().max(1)).copied())
-                        .collect()
-                }
-                None => vec![aff; n as usize],
-            };
-            vec![(from.origin, affinities)]
+            if let Some(rule) = self.d.assign[i] {
+                (target, chosen) = self.assigned(task, rule, from.origin.or(aff));
+            }
+            vec![(from.origin, aff, n)]
         };
         if groups.is_empty() {
             return;
@@ -83,10 +81,12 @@ impl Controller {
             Some(r) if !self.d.activation[i].start.starts_round() => r,
             _ => GroupId(self.st.next_group),
         };
-        self.st
-            .batches
-            .opened(round, task, groups.len().try_into().unwrap_or(u32::MAX));
-        for (origin, affinities) in groups {
+        if self.d.gathers_rounds {
+            self.st
+                .batches
+                .opened(round, task, groups.len().try_into().unwrap_or(u32::MAX));
+        }
+        for (origin, affinity, n) in groups {
             let group = GroupId(self.st.next_group);
             self.st.next_group += 1;
             self.st.kinds[i].activations += 1;
@@ -96,7 +96,7 @@ impl Controller {
                     task,
                     round,
                     origin,
-                    expected: affinities.len() as u32,
+                    expected: n,
                     completed: 0,
                     failed: 0,
                     items: 0,
@@ -105,7 +105,11 @@ impl Controller {
                     target,
                 },
             );
-            for affinity in affinities {
+            for j in 0..n as usize {
+                let affinity = match chosen.len() {
+                    0 => affinity,
+                    k => Some(chosen[j % k]),
+                };
                 let id = InstanceId(self.st.next_instance);
                 self.st.next_instance += 1;
                 self.st.kinds[i].created += 1;
@@ -115,7 +119,7 @@ impl Controller {
                         task,
                         group,
                         created: now,
-                        attempts: Vec::new(),
+                        attempts: Default::default(),
                         retries: 0,
                         relaunches: 0,
                         affinity,
@@ -202,22 +206,41 @@ impl Controller {
             }
         }
         let f = &self.st.fleets[fleet.index()];
-        let best = f
+        let fits = |k: &LoadKey| (k.0 as usize) < slots && Some(k.2) != avoid;
+        // The index, except devices whose entry is out of date: their
+        // current key instead (see `Controller::stale_load`).
+        let indexed = f
             .load
             .iter()
-            .find(|k| (k.0 as usize) < slots && Some(k.2) != avoid)
+            .find(|k| fits(k) && !self.stale_load.contains(&k.2))
             .copied();
-        if let (Some(a), Some(b)) = (affinity, best) {
-            if Some(a) != avoid {
-                if let Some(d) = self.st.devices.get(&a) {
-                    if d.status == DeviceStatus::Alive
-                        && d.fleet == fleet
-                        && d.in_flight.len() < slots
-                        && d.in_flight.len() as u32 <= b.0 + self.st.config.locality_slack
-                    {
-                        return Some(a);
-                    }
-                }
+        // Looked up once: usually also the one stale device (its result
+        // freed the slot its consumer is being placed in).
+        let near = affinity
+            .filter(|&a| Some(a) != avoid)
+            .and_then(|a| Some((a, self.st.devices.get(&a)?)));
+        let best = self
+            .stale_load
+            .iter()
+            .filter_map(|&id| {
+                let d = match near {
+                    Some((a, d)) if a == id => d,
+                    _ => self.st.devices.get(&id)?,
+                };
+                (d.fleet == fleet)
+                    .then(|| super::devices::load_key(&self.st.graph, id, d))
+                    .flatten()
+                    .filter(fits)
+            })
+            .chain(indexed)
+            .min();
+        if let (Some((a, d)), Some(b)) = (near, best) {
+            if d.status == DeviceStatus::Alive
+                && d.fleet == fleet
+                && d.in_flight.len() < slots
+                && d.in_flight.len() as u32 <= b.0 + self.st.config.locality_slack
+            {
+                return Some(a);
             }
         }
         best.map(|k| k.2)
@@ -267,7 +290,8 @@ impl Controller {
     }
 
     fn dispatch_device(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
-        let Some(d) = self.st.devices.get_mut(&dev) else {
+        let st = &mut self.st;
+        let Some(d) = st.devices.get_mut(&dev) else {
             return;
         };
         d.in_flight.push(id);
@@ -275,7 +299,8 @@ impl Controller {
             device: dev,
             epoch: d.epoch,
         };
-        self.reindex(dev);
+        super::devices::reindex(&mut st.fleets, &st.graph, dev, d);
+        self.stale_load.retain(|&x| x != dev);
         self.start_attempt(now, id, executor);
     }
 
@@ -291,14 +316,13 @@ impl Controller {
         });
         inst.waiting = Waiting::Running;
         let n = inst.attempts.len() as u32 - 1;
-        let task = inst.task;
-        let inst = inst.clone();
-        let input = self.handoff(&inst, executor);
+        let (task, parent, group) = (inst.task, inst.parent, inst.group);
+        let input = self.handoff(parent, executor);
         if let (true, Executor::Device { device, epoch }) =
             (self.d.goto_input[task.index()], executor)
         {
             // `goto` an input: move to where the value was sensed, then run.
-            if let Some(point) = self.st.groups.get(&inst.group).and_then(|g| g.target) {
+            if let Some(point) = self.st.groups.get(&group).and_then(|g| g.target) {
                 self.out.push_back(Effect::Device {
                     device,
                     epoch,
@@ -362,13 +386,19 @@ impl Controller {
         }
     }
 
-    /// Free the slot an attempt held on its executor.
-    fn release(&mut self, now: Micros, id: InstanceId, executor: Executor) {
+    /// Free the slot an attempt held on its executor; `credit`: the bytes
+    /// of the result it won (counted on its device, whatever its epoch).
+    fn release(&mut self, now: Micros, id: InstanceId, executor: Executor, credit: Option<u64>) {
         match executor {
             Executor::Device { device, epoch } => {
-                let Some(d) = self.st.devices.get_mut(&device) else {
+                let st = &mut self.st;
+                let Some(d) = st.devices.get_mut(&device) else {
                     return;
                 };
+                if let Some(bytes) = credit {
+                    d.completed += 1;
+                    d.bytes_sent += bytes;
+                }
                 if d.epoch != epoch {
                     return;
                 }
@@ -377,7 +407,12 @@ impl Controller {
                 };
                 d.in_flight.swap_remove(pos);
                 let fleet = d.fleet;
-                self.reindex(device);
+                // Indexed at the end of the handling (or when placed on
+                // again: a result followed by its consumer on the same
+                // device leaves the index as it was).
+                if !self.stale_load.contains(&device) {
+                    self.stale_load.push(device);
+                }
                 self.pump_fleet(now, fleet);
             }
             Executor::Worker { worker } => {
@@ -411,15 +446,14 @@ impl Controller {
             self.out.push_back(Effect::ack(executor, id));
             return;
         }
-        let Some(inst) = self.st.instances.get(&id) else {
+        let Some(inst) = self.st.instances.remove(&id) else {
             self.st.counters.unknown_results += 1;
             return;
         };
         let Some(win) = inst.attempts.iter().position(|a| a.executor == executor) else {
+            // Not an attempt of it: put it back untouched.
+            self.st.instances.insert(id, inst);
             self.st.counters.unknown_results += 1;
-            return;
-        };
-        let Some(inst) = self.st.instances.remove(&id) else {
             return;
         };
         self.mark_done(id);
@@ -431,7 +465,8 @@ impl Controller {
         let k = &mut self.st.kinds[task.index()];
         k.service.record(now.since(winner.started));
         k.latency.record(now.since(inst.created));
-        if let Some(g) = self.st.groups.get(&inst.group) {
+        let on_paths = !self.d.on_paths[task.index()].is_empty();
+        if let Some(g) = self.st.groups.get(&inst.group).filter(|_| on_paths) {
             for &(p, start) in &g.path_starts {
                 if self.d.paths[usize::from(p)].2 == task {
                     self.st.paths[usize::from(p)].record(now.since(start));
@@ -440,10 +475,15 @@ impl Controller {
         }
         k.completed += 1;
         self.count_result_version(task, model_version);
+        // The device's credit for the result: given when its slot is freed
+        // (one lookup), unless the winning attempt holds no slot any more.
+        let credit_on_release = winner.live;
         if let Executor::Device { device, .. } = executor {
-            if let Some(d) = self.st.devices.get_mut(&device) {
-                d.completed += 1;
-                d.bytes_sent += bytes;
+            if !credit_on_release {
+                if let Some(d) = self.st.devices.get_mut(&device) {
+                    d.completed += 1;
+                    d.bytes_sent += bytes;
+                }
             }
         }
         self.out.push_back(Effect::ack(executor, id));
@@ -462,7 +502,8 @@ impl Controller {
                 self.st.counters.cancelled_losers += 1;
                 self.out.push_back(Effect::cancel(a.executor, id));
             }
-            self.release(now, id, a.executor);
+            let credit = (n == win && credit_on_release).then_some(bytes);
+            self.release(now, id, a.executor, credit);
         }
         let parent = Parent {
             instance: id,
@@ -510,7 +551,8 @@ impl Controller {
             self.collect_samples(g.task, g.items);
         }
         if let Some(last) = g.last {
-            for c in self.d.succ[g.task.index()].clone() {
+            for k in 0..self.d.succ[g.task.index()].len() {
+                let c = self.d.succ[g.task.index()][k];
                 let (channel, bytes) = self
                     .d
                     .channel
@@ -621,7 +663,7 @@ impl Controller {
             return;
         };
         a.live = false;
-        self.release(now, id, executor);
+        self.release(now, id, executor, None);
         self.after_attempt_ended(now, id, Some(reason));
     }
 
@@ -698,7 +740,7 @@ impl Controller {
         self.unqueue(&inst, id);
         for a in inst.attempts.iter().filter(|a| a.live) {
             self.out.push_back(Effect::cancel(a.executor, id));
-            self.release(now, id, a.executor);
+            self.release(now, id, a.executor, None);
         }
         self.st.failures.push(super::FailureRecord {
             instance: id,
@@ -767,7 +809,7 @@ impl Controller {
             .instances
             .iter()
             .filter(|(_, i)| i.attempts.iter().any(|a| a.live && a.executor == gone))
-            .map(|(&id, _)| id)
+            .map(|(id, _)| id)
             .collect();
         for id in affected {
             self.attempt_lost(now, id, gone);
