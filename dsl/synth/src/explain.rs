@@ -273,5 +273,5 @@ fn best_value(model: &CostModel, enc: &Encoding, r: usize, timeout: Duration) ->
         return None;
     }
     let a = enc.assignment(&opt.get_model()?)?;
-    Some(model.evaluate(&a).requirements[r].0)
+    model.evaluate(&a).requirements[r].predicted
 }
