@@ -34,7 +34,7 @@
 //! Every other conversion saturates towards "no limit" (a limit's maximum)
 //! or towards "impossible" (a bound), never wraps.
 
-use hivemind_cost::{modality_index, CostModel};
+use hivemind_cost::{modality_index, CostModel, Total};
 use hivemind_ir::plan::{edge_fleet, Modality};
 use hivemind_ir::{Objective, RequirementKind, Sat, TaskId};
 
@@ -449,6 +449,38 @@ impl PathBounds {
         }
         self.fwd[t][m].saturating_add(self.bwd[t][m])
     }
+}
+
+/// The totals ([`Total`]) too large to compute at every placement the pins
+/// allow: no plan can be predicted, so the mission is refused naming them.
+/// Exact for separable totals (a bound of 2⁶⁴ − 1 is reached only through a
+/// too-large coefficient or sum); path totals by their path bounds.
+pub(crate) fn overflowing(model: &CostModel) -> Vec<Total> {
+    let g = model.graph;
+    let mut active = Active::all(model);
+    active.requirements.fill(false);
+    active.capacity.fill(false);
+    let p = Presolve::with(model, &active);
+    let mut out: Vec<Total> = (0..g.fleets.len())
+        .filter(|&f| p.bound_of(&LimitKind::Separable(p.fleet_energy(f))) == NONE)
+        .map(Total::FleetEnergy)
+        .collect();
+    let mut metrics = vec![
+        (Total::Energy, Objective::Energy),
+        (Total::CloudCost, Objective::Cost),
+        (Total::UplinkBytes, Objective::Bytes),
+        (Total::Latency, Objective::Latency),
+    ];
+    if model.objectives.contains(&Objective::ExecTime) {
+        metrics.push((Total::ExecTime, Objective::ExecTime));
+    }
+    out.extend(
+        metrics
+            .into_iter()
+            .filter(|&(_, o)| p.lower_bound(Metric::Objective(o)) == NONE)
+            .map(|(t, _)| t),
+    );
+    out
 }
 
 /// What presolve takes into account; explanations switch parts off to find

@@ -218,11 +218,26 @@ fn synthesize_in_context(
                 pins: Vec::new(),
                 capacity: Vec::new(),
                 coverage: vec![task],
+                overflow: Vec::new(),
                 best: Vec::new(),
             })
             .collect()
     } else if status == Status::Infeasible {
-        explain::conflicts(&model, options.timeout)
+        let mut found = explain::conflicts(&model, options.timeout);
+        // Nothing a user can relax: every placement's totals are too large
+        // to compute. Say which.
+        let overflow = bounds::overflowing(&model);
+        if found.is_empty() && !overflow.is_empty() {
+            found.push(Conflict {
+                requirements: Vec::new(),
+                pins: Vec::new(),
+                capacity: Vec::new(),
+                coverage: Vec::new(),
+                overflow,
+                best: Vec::new(),
+            });
+        }
+        found
     } else {
         Vec::new()
     };

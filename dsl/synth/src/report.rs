@@ -441,6 +441,9 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
             if let Some(cov) = c.coverage.first().and_then(|t| sweeps.iter().find(|x| x.task == *t)) {
                 return coverage_diagnostic(graph, cov);
             }
+            if !c.overflow.is_empty() {
+                return overflow_diagnostic(graph, &c.overflow);
+            }
             let reqs: Vec<_> = c.requirements.iter().filter_map(|id| graph.requirements.iter().find(|r| r.id == *id)).collect();
             let names: Vec<String> = reqs.iter().map(|r| format!("`{}`", r.text.trim_start_matches("require "))).collect();
             let mut names = names;
@@ -525,6 +528,51 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
             d.help(help)
         })
         .collect()
+}
+
+/// Totals too large to compute at every placement.
+fn overflow_diagnostic(graph: &TaskGraph, totals: &[hivemind_cost::Total]) -> Diagnostic {
+    use hivemind_cost::Total;
+    let names: Vec<String> = totals
+        .iter()
+        .map(|t| match t {
+            Total::FleetEnergy(f) => format!(
+                "the energy of fleet `{}`",
+                graph.fleets.get(*f).map_or("?", |f| f.name.as_str())
+            ),
+            Total::Energy => "the energy of all fleets".into(),
+            Total::CloudCost => "the cloud cost".into(),
+            Total::UplinkBytes => "the uplink bytes".into(),
+            Total::Latency => "the latency".into(),
+            Total::ExecTime => "the execution time".into(),
+        })
+        .collect();
+    let mut d = Diagnostic::error(
+        Code::Infeasible,
+        format!(
+            "{} {} {TOO_LARGE} to predict with any placement (2^64 or more of the unit)",
+            names.join(" and "),
+            if names.len() == 1 { "is" } else { "are" },
+        ),
+    );
+    for t in totals {
+        if let Total::FleetEnergy(f) = t {
+            if let Some(fleet) = graph.fleets.get(*f) {
+                d = d.label(span(fleet.span), "this fleet's energy over the mission");
+            }
+        }
+    }
+    if d.labels.is_empty() {
+        if let Some(t) = graph
+            .tasks
+            .iter()
+            .find(|t| t.work.is_some())
+            .or(graph.tasks.first())
+        {
+            d = d.label(span(t.span), "work, data and rates multiply up to this");
+        }
+    }
+    d.help("lower the work, the data sizes, their rate (`every`), the fleet or the mission's `duration`")
 }
 
 /// A link rate as users write it.
