@@ -408,14 +408,15 @@ impl<'g> CostModel<'g> {
 
     /// Operations one instance of one activation performs: `work`, or
     /// `work per item` times the items of its batch (one item per instance
-    /// under `fanout per item`).
-    fn ops_per_instance(&self, t: &ir::Task, rate: &Rate) -> Sat {
-        let Some(w) = t.work else { return Sat::ZERO };
-        let items = u128::from(activation::max_items(t)).saturating_mul(rate.batch.max(1));
+    /// under `fanout per item`). Exact (`None`: beyond `u128`, certainly
+    /// too large).
+    fn ops_per_instance(&self, t: &ir::Task, rate: &Rate) -> Option<u128> {
+        let Some(w) = t.work else { return Some(0) };
+        let items = u128::from(activation::max_items(t)).checked_mul(rate.batch.max(1))?;
         match (w.per_item, t.fanout) {
-            (true, Some(ir::FanOut::PerItem)) => Sat::new(w.ops),
-            (true, _) => Sat::new(w.ops).times(items),
-            (false, _) => Sat::new(w.ops),
+            (true, Some(ir::FanOut::PerItem)) => Some(u128::from(w.ops)),
+            (true, _) => u128::from(w.ops).checked_mul(items),
+            (false, _) => Some(u128::from(w.ops)),
         }
     }
 
@@ -445,11 +446,16 @@ impl<'g> CostModel<'g> {
                         || u128::from(fleet.cpu_hz) * u128::from(class.ops_per_cycle_milli) / 1_000,
                         u128::from,
                     );
-                    let us = measured
-                        .edge_us
-                        .map_or_else(|| ops.mul_div(1_000_000, ops_per_s.max(1)), Sat::new);
-                    c.compute_us[k] = Some(us);
-                    c.warm_us[k] = Some(us.saturated());
+                    // Exact in u128 until the end, so a figure that fits
+                    // is exact even when a factor of it does not.
+                    let us = match measured.edge_us {
+                        Some(us) => Some(u128::from(us)),
+                        None => ops
+                            .and_then(|o| o.checked_mul(1_000_000))
+                            .map(|o| o / ops_per_s.max(1)),
+                    };
+                    c.compute_us[k] = Some(Sat::from_checked(us));
+                    c.warm_us[k] = Some(Sat::from_checked(us).saturated());
                     let power = u128::from(
                         meas.cpu_power_mw
                             .or(fleet.cpu_power_mw)
@@ -457,31 +463,45 @@ impl<'g> CostModel<'g> {
                     );
                     // mW × µs = nJ: the work of all instances of all
                     // activations over the mission.
-                    c.edge_energy_uj =
-                        us.mul_div(rate.instances_per_mission().saturating_mul(power), 1_000);
-                    c.busy_us_per_hour[k] = us.times(rate.instances_per_hour());
+                    c.edge_energy_uj = Sat::from_checked(
+                        us.and_then(|us| us.checked_mul(rate.instances_per_mission()))
+                            .and_then(|busy| busy.checked_mul(power))
+                            .map(|nj| nj / 1_000),
+                    );
+                    c.busy_us_per_hour[k] = Sat::from_checked(
+                        us.and_then(|us| us.checked_mul(rate.instances_per_hour())),
+                    );
                 }
                 Modality::Cloud | Modality::CloudFpga => {
                     let ops_per_s = u128::from(self.cloud_ops_per_s());
-                    let run_us = measured
-                        .cloud_us
-                        .map_or_else(|| ops.mul_div(1_000_000, ops_per_s), Sat::new);
+                    let run_us = match measured.cloud_us {
+                        Some(us) => Some(u128::from(us)),
+                        None => ops
+                            .and_then(|o| o.checked_mul(1_000_000))
+                            .map(|o| o / ops_per_s.max(1)),
+                    };
                     let overhead = Sat::new(if m == Modality::CloudFpga {
                         self.profile.fpga.rpc_overhead_us
                     } else {
                         self.profile.cloud.rpc_overhead_us
                     });
-                    c.compute_us[k] = Some(run_us + overhead + expected_cold);
-                    c.warm_us[k] = Some((run_us + overhead).saturated());
+                    let run = Sat::from_checked(run_us);
+                    c.compute_us[k] = Some(run + overhead + expected_cold);
+                    c.warm_us[k] = Some((run + overhead).saturated());
                     // Billed: run time of every instance, memory × price
                     // (MB × n$/GB-s × µs: ÷ 1000 ÷ 10⁶).
                     let per_hour = rate.instances_per_hour();
-                    c.busy_us_per_hour[k] = run_us.times(per_hour);
-                    c.cost_nusd_per_hour[k] = (run_us + expected_cold).mul_div(
-                        per_hour
-                            .saturating_mul(u128::from(self.profile.cloud.function_memory_mb))
-                            .saturating_mul(price),
-                        1_000_000_000,
+                    c.busy_us_per_hour[k] =
+                        Sat::from_checked(run_us.and_then(|us| us.checked_mul(per_hour)));
+                    let billed = run_us.and_then(|us| us.checked_add(expected_cold.wide()?));
+                    c.cost_nusd_per_hour[k] = Sat::from_checked(
+                        billed
+                            .and_then(|us| us.checked_mul(per_hour))
+                            .and_then(|us| {
+                                us.checked_mul(u128::from(self.profile.cloud.function_memory_mb))
+                            })
+                            .and_then(|v| v.checked_mul(price))
+                            .map(|v| v / 1_000_000_000),
                     );
                 }
             }

@@ -90,10 +90,14 @@ impl Sat {
     }
 
     fn scaled(self, num: u128, den: u128, up: bool) -> Sat {
+        if num == 0 && den > 0 {
+            // Anything, however large, times nothing.
+            return Sat::ZERO;
+        }
         let (Some(v), true) = (self.wide(), den > 0) else {
             return Sat::TOO_LARGE;
         };
-        if v == 0 || num == 0 {
+        if v == 0 {
             return Sat::ZERO;
         }
         match v.checked_mul(num) {
@@ -115,6 +119,12 @@ impl Sat {
                 }
             }
         }
+    }
+
+    /// An exact `u128` result, or too large (`None`: beyond `u128`, from a
+    /// checked computation).
+    pub fn from_checked(v: Option<u128>) -> Sat {
+        v.map_or(Sat::TOO_LARGE, Sat::from_u128)
     }
 
     /// `self × k`, saturating.
