@@ -69,8 +69,9 @@ pub struct EdgeCosts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequirementValue {
     /// In the requirement's unit (µs, n$/h, basis points); `None` when the
-    /// value does not fit in 64 bits (for a battery reserve: the energy
-    /// drawn is too large), which never meets the requirement.
+    /// value does not fit in an `i64` (2⁶³ µs is 292,000 years; for a
+    /// battery reserve: the energy drawn is too large), which never meets
+    /// the requirement.
     pub predicted: Option<i64>,
     pub bound: i64,
     pub met: bool,

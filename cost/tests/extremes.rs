@@ -127,8 +127,11 @@ fn exact(model: &CostModel, case: &Case) -> Verdicts {
             .checked_mul(u128::from(factor))
             .map(|v| v.div_ceil(1_000))
     };
-    let below =
-        |v: Option<u128>, bound: u64| v.is_some_and(|v| v < TOO_LARGE && v < u128::from(bound));
+    // A requirement's value is an i64 of its unit (signed for reserves):
+    // beyond 2⁶³ − 1 it is too large, whatever the bound.
+    let below = |v: Option<u128>, bound: u64| {
+        v.is_some_and(|v| v <= i64::MAX as u128 && v < u128::from(bound))
+    };
     let factor = |r: usize| match g.requirements[r].kind {
         hivemind_ir::RequirementKind::Latency { percentile_bp, .. } => {
             profile.tail.factor(percentile_bp)
