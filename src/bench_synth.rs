@@ -115,8 +115,9 @@ fn measure(c: &Case) -> Result<Row> {
     let greedy_feasible = greedy.as_ref().is_some_and(|(_, e)| e.feasible());
     let gap = match (plan, &greedy) {
         (Some(p), Some((_, ge))) if ge.feasible() && proven => {
-            let opt = objective_values(&model, p)[0] as f64;
-            let g = model.objective_vector(ge)[0] as f64;
+            // Feasible plans' objectives are exact (never too large).
+            let opt = objective_values(&model, p)[0].saturated() as f64;
+            let g = model.objective_vector(ge)[0].saturated() as f64;
             Some(if opt > 0.0 {
                 (g - opt) / opt * 100.0
             } else {

@@ -104,8 +104,14 @@ fn render(
     (events, timeouts): (u64, u64),
 ) -> String {
     let predicted = &plan.requirements;
-    let predicted_uplink_bytes =
-        u128::from(plan.uplink_bytes_per_s) * u128::from(duration.0) / 1_000_000;
+    // Cost-model figures too large to compute print as such, never as numbers.
+    let mb = |bytes: Option<u128>| {
+        bytes.map_or("too large".into(), |b| format!("{:.2} MB", b as f64 / 1e6))
+    };
+    let predicted_uplink_bytes = plan
+        .uplink_bytes_per_s
+        .wide()
+        .map(|b| b * u128::from(duration.0) / 1_000_000);
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(
@@ -158,7 +164,11 @@ fn render(
         let pred = predicted
             .iter()
             .find(|o| o.requirement == p.requirement)
-            .map_or("-".into(), |o| ms(o.predicted.max(0) as u64));
+            .map_or("-".into(), |o| match u64::try_from(o.predicted) {
+                _ if o.too_large => "too large".into(),
+                Ok(us) => ms(us),
+                Err(_) => ms(0),
+            });
         let _ = writeln!(
             out,
             "{:<28} {:>7} {:>11} {:>11} {:>11} {:>8}{}",
@@ -178,13 +188,15 @@ fn render(
     let energy: u64 = r.devices.iter().map(|d| d.energy_uj).sum();
     let _ = writeln!(
         out,
-        "\ndevices: {} ({} rejoins); energy {:.1} kJ in all (predicted {:.1} kJ; this test world charges a flat drain per device, not flight or compute); uplink {:.2} MB (predicted {:.2} MB); duplicates discarded {}",
+        "\ndevices: {} ({} rejoins); energy {:.1} kJ in all (predicted {}; this test world charges a flat drain per device, not flight or compute); uplink {:.2} MB (predicted {}); duplicates discarded {}",
         r.devices.len(),
         r.counters.rejoins,
         energy as f64 / 1e9,
-        plan.energy_uj as f64 / 1e9,
+        plan.energy_uj
+            .get()
+            .map_or("too large".into(), |e| format!("{:.1} kJ", e as f64 / 1e9)),
         r.counters.uplink_bytes as f64 / 1e6,
-        predicted_uplink_bytes as f64 / 1e6,
+        mb(predicted_uplink_bytes),
         r.counters.duplicate_results
     );
     let _ = writeln!(
@@ -216,8 +228,8 @@ fn render(
             l.model_pushes,
             l.model_bytes_pushed as f64 / 1e6,
             predicted.map_or(String::new(), |p| format!(
-                " (predicted {:.2} MB)",
-                p.model_bytes_pushed as f64 / 1e6
+                " (predicted {})",
+                mb(hivemind_ir::Sat::new(p.model_bytes_pushed).wide())
             )),
             l.devices_on_latest,
             l.model_version,

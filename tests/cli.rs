@@ -568,3 +568,49 @@ fn learning_runs_end_to_end_and_changes_the_plan() {
     assert_eq!(chosen(&without), "edge(drones)", "{without}");
     assert_eq!(chosen(&with), "cloud", "{with}");
 }
+
+/// Issue #16: a plan whose predicted path latency is 2⁶⁴ µs (and whose p99
+/// tail is beyond 2⁶³) once wrapped to "0 µs" and a negative latency, and
+/// `--evaluate` exited 0 with every requirement met while z3 called the
+/// mission infeasible. Now the figures are "too large", never met.
+#[test]
+fn evaluate_never_meets_a_requirement_too_large_to_compute() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mission = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("dsl/synth/tests/data/infeasible/path_latency_beyond_64_bits.hm")
+        .display()
+        .to_string();
+    let o = hivemind(&["synth", &mission, "--json", "--timeout", "5"]);
+    assert_eq!(o.status.code(), Some(1), "infeasible: {}", stderr(&o));
+    let synthesis: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(synthesis["status"], "infeasible");
+    // The baseline that puts everything on the cars: the plan to evaluate.
+    let plan = dir.path().join("plan.json");
+    let text = serde_json::to_string(&synthesis["decentralized"]).expect("plan");
+    std::fs::write(&plan, text).expect("write");
+    let plan = plan.display().to_string();
+    let e = hivemind(&["synth", &mission, "--evaluate", &plan]);
+    let shown = String::from_utf8_lossy(&e.stdout);
+    assert_eq!(e.status.code(), Some(1), "{shown}{}", stderr(&e));
+    assert!(
+        shown.contains("plan evaluated: NOT every requirement met")
+            && shown.contains("too large ✗")
+            && !shown.contains("0 µs")
+            && !shown
+                .as_bytes()
+                .windows(2)
+                .any(|w| w[0] == b'-' && w[1].is_ascii_digit()),
+        "{shown}"
+    );
+    let j = hivemind(&["synth", &mission, "--evaluate", &plan, "--json"]);
+    assert_eq!(j.status.code(), Some(1), "{}", stderr(&j));
+    let evaluated: serde_json::Value = serde_json::from_slice(&j.stdout).expect("json");
+    let requirements = evaluated["predicted"]["requirements"]
+        .as_array()
+        .expect("requirements");
+    assert_eq!(requirements.len(), 2);
+    for r in requirements {
+        assert_eq!(r["met"], false, "{r}");
+        assert_eq!(r["too_large"], true, "{r}");
+    }
+}

@@ -19,12 +19,12 @@
 //!
 //! Per-hour figures are mission averages (rounds over the mission ÷ its
 //! hours): a short mission has fewer rounds than its hours × the rate. All
-//! arithmetic is in `u128`; a figure beyond `u64` saturates at `u64::MAX`,
+//! arithmetic is in `u128`; a figure beyond 64 bits is [`Sat::TOO_LARGE`],
 //! which no requirement or capacity accepts.
 
 use crate::model::CostModel;
 use hivemind_ir::activation::{self, Rate, Retraining};
-use hivemind_ir::{FleetId, TaskId};
+use hivemind_ir::{FleetId, Sat, TaskId};
 
 const HOUR_US: u128 = 3_600_000_000;
 
@@ -37,24 +37,26 @@ pub struct RetrainCost {
     pub fleet: Option<FleetId>,
     pub retraining: Retraining,
     /// One training job on one cloud core.
-    pub train_us: u64,
+    pub train_us: Sat,
     /// Cloud CPU time per hour of all jobs.
-    pub busy_us_per_hour: u64,
+    pub busy_us_per_hour: Sat,
     /// Serverless cost per hour of all jobs.
-    pub cost_nusd_per_hour: u64,
+    pub cost_nusd_per_hour: Sat,
     /// When the task runs on the edge: downloads over the mission (jobs ×
     /// devices of the fleet), their bytes, the bytes per hour on the
     /// fleet's radios, and the receive energy of all devices.
-    pub pushes: u64,
-    pub push_bytes: u64,
-    pub radio_bytes_per_hour: u64,
-    pub push_energy_uj: u64,
+    pub pushes: Sat,
+    pub push_bytes: Sat,
+    pub radio_bytes_per_hour: Sat,
+    pub push_energy_uj: Sat,
     /// One download on one device's link (latency + bytes ÷ rate).
-    pub push_us: u64,
+    pub push_us: Sat,
 }
 
-fn sat(x: u128) -> u64 {
-    u64::try_from(x).unwrap_or(u64::MAX)
+/// Saturating `u128` arithmetic stays at `u128::MAX`, far beyond 64 bits:
+/// a saturated intermediate is too large here too.
+fn sat(x: u128) -> Sat {
+    Sat::from_u128(x)
 }
 
 impl CostModel<'_> {
@@ -66,9 +68,8 @@ impl CostModel<'_> {
         let per_hour = |per_mission: u128| per_mission.saturating_mul(HOUR_US) / duration;
         let cloud_ops_per_s = u128::from(self.cloud_ops_per_s());
         let price = u128::from(self.cloud_price_nusd_per_gb_s());
-        let expected_cold = u128::from(
-            self.cold_start_us() * (1_000 - self.profile.cloud.warm_permille.min(1_000)) / 1_000,
-        );
+        // The cold-start share fits (cold starts are range-checked).
+        let expected_cold = self.expected_cold_us().wide().unwrap_or(u128::MAX);
         activation::retrains(g)
             .iter()
             .map(|r| {

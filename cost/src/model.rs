@@ -6,7 +6,15 @@
 //!
 //! [`CostModel::new`] turns a task graph and a [`Profile`] into integer
 //! coefficient tables (µs, µJ, nano-dollars, bytes); [`CostModel::evaluate`]
-//! sums them for one placement. Everything a placement changes is linear in
+//! sums them for one placement.
+//!
+//! Every figure computed from the mission is a [`Sat`]: products are exact
+//! in `u128` and a value that does not fit in 64 bits is "too large", never
+//! wrapped or truncated. A too-large value never meets a requirement
+//! ([`RequirementValue::predicted`] is `None`), never fits a capacity, and a
+//! placement whose totals are too large is not feasible
+//! ([`Evaluation::overflow`] names the quantity). Capacities (CPU time,
+//! radio bytes, battery energy) are supplies, kept exact in `u128`. Everything a placement changes is linear in
 //! "task t runs at modality m" and "edge e goes from modality a to b", which
 //! is what makes the z3 encoding exact.
 
@@ -14,7 +22,7 @@ pub use crate::profile::{self, Profile, ProfileError};
 
 use hivemind_ir::activation::{self, Rate, Start};
 use hivemind_ir::plan::{self, ChannelKind, Modality};
-use hivemind_ir::{self as ir, EdgeKind, FleetId, RequirementKind, TaskGraph, TaskId};
+use hivemind_ir::{self as ir, EdgeKind, FleetId, RequirementKind, Sat, TaskGraph, TaskId};
 
 const HOUR_US: u128 = 3_600_000_000;
 
@@ -24,72 +32,142 @@ pub struct TaskCosts {
     /// Latency of one activation (slowest instance) from its inputs' arrival:
     /// the run, invocation overhead, in the cloud the expected share of a
     /// cold start, and for a window the wait for it to close.
-    pub compute_us: [Option<u64>; 3],
-    /// One warm run (no cold-start share, no window wait): a service time.
+    pub compute_us: [Option<Sat>; 3],
+    /// One warm run (no cold-start share, no window wait): a service time
+    /// for the controller's test world, explicitly saturated at `u64::MAX`
+    /// ("never finishes") when too large.
     pub warm_us: [Option<u64>; 3],
     /// Device energy over the whole mission when on the edge (all devices of the fleet).
-    pub edge_energy_uj: u64,
+    pub edge_energy_uj: Sat,
     /// Serverless cost per hour at each cloud modality.
-    pub cost_nusd_per_hour: [u64; 3],
+    pub cost_nusd_per_hour: [Sat; 3],
     /// CPU time per hour the task occupies at each modality (all instances).
-    pub busy_us_per_hour: [u64; 3],
+    pub busy_us_per_hour: [Sat; 3],
     /// Bytes per hour on its fleet's radios when on the edge: the pushes of
     /// a retrained model ([`crate::learning`]); data edges have their own.
-    pub edge_radio_bytes_per_hour: u64,
+    pub edge_radio_bytes_per_hour: Sat,
 }
 
 /// Bytes per hour on up to two fleets' radios.
-pub type RadioLoad = [(Option<FleetId>, u64); 2];
+pub type RadioLoad = [(Option<FleetId>, Sat); 2];
 
 /// Coefficients of one edge per (producer modality, consumer modality).
 #[derive(Debug, Clone, Default)]
 pub struct EdgeCosts {
-    pub transfer_us: [[u64; 3]; 3],
+    pub transfer_us: [[Sat; 3]; 3],
     /// Radio energy over the mission, charged to `energy_fleet`.
-    pub radio_uj: [[u64; 3]; 3],
+    pub radio_uj: [[Sat; 3]; 3],
     pub energy_fleet: [[Option<FleetId>; 3]; 3],
     /// Bytes per hour sent device → cloud.
-    pub uplink_bytes_per_hour: [[u64; 3]; 3],
+    pub uplink_bytes_per_hour: [[Sat; 3]; 3],
     /// Bytes per hour the transfer puts on fleets' radios (the sender's and,
     /// device to device, the receiver's; up and down share the medium).
     pub radio_load: [[RadioLoad; 3]; 3],
 }
 
+/// One requirement under one placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequirementValue {
+    /// In the requirement's unit (µs, n$/h, basis points); `None` when the
+    /// value does not fit in an `i64` (2⁶³ µs is 292,000 years; for a
+    /// battery reserve: the energy drawn is too large), which never meets
+    /// the requirement.
+    pub predicted: Option<i64>,
+    pub bound: i64,
+    pub met: bool,
+}
+
+/// A total of a placement that can be too large to compute, which makes
+/// the placement infeasible ([`Evaluation::overflow`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Total {
+    /// The energy of one fleet over the mission (by fleet index).
+    FleetEnergy(usize),
+    /// The energy of every fleet (the energy objective).
+    Energy,
+    CloudCost,
+    UplinkBytes,
+    /// The latency objective (the required paths' sum, else the critical path).
+    Latency,
+    /// Mission duration plus the critical path, when it is an objective.
+    ExecTime,
+}
+
 /// A placement's predicted metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
-    /// Per requirement, in graph order: (predicted, bound, met).
-    pub requirements: Vec<(i64, i64, bool)>,
+    /// Per requirement, in graph order.
+    pub requirements: Vec<RequirementValue>,
     /// Per fleet: total energy of all devices over the mission.
-    pub fleet_energy_uj: Vec<u64>,
+    pub fleet_energy_uj: Vec<Sat>,
     /// CPU utilisation of each fleet and of the cloud, ‰ of all their cores.
-    pub fleet_busy_permille: Vec<u64>,
+    pub fleet_busy_permille: Vec<Sat>,
     /// Radio utilisation of each fleet, ‰ of its devices' link capacity.
-    pub fleet_radio_permille: Vec<u64>,
-    pub cloud_busy_permille: u64,
-    pub cloud_cost_nusd_per_hour: u64,
-    pub uplink_bytes_per_hour: u64,
-    pub latency_us: u64,
-    pub energy_uj: u64,
-    pub exec_time_us: u64,
+    pub fleet_radio_permille: Vec<Sat>,
+    pub cloud_busy_permille: Sat,
+    pub cloud_cost_nusd_per_hour: Sat,
+    pub uplink_bytes_per_hour: Sat,
+    pub latency_us: Sat,
+    pub energy_uj: Sat,
+    pub exec_time_us: Sat,
+    /// Whether execution time is an objective (then it must fit too).
+    exec_time_counts: bool,
 }
 
+/// Largest utilisation that fits: 100.0% (a too-large one never does).
+const FULL_PERMILLE: Sat = Sat::new(1_000);
+
 impl Evaluation {
-    /// Every requirement met and no fleet nor the cloud asked for more CPU
-    /// than it has (an overloaded device falls behind without bound).
+    /// Every requirement met, no fleet nor the cloud asked for more CPU
+    /// than it has (an overloaded device falls behind without bound), and
+    /// no total too large to compute.
     pub fn feasible(&self) -> bool {
-        self.requirements.iter().all(|r| r.2) && self.within_capacity()
+        self.requirements.iter().all(|r| r.met)
+            && self.within_capacity()
+            && self.overflow().is_empty()
     }
     /// No fleet nor the cloud asked for more CPU than it has, and no fleet
     /// for more radio than its links carry (an oversubscribed link queues
-    /// without bound; it does not deliver for free).
+    /// without bound; it does not deliver for free). A load too large to
+    /// compute is over capacity.
     pub fn within_capacity(&self) -> bool {
-        self.fleet_busy_permille.iter().all(|&b| b <= 1_000)
-            && self.cloud_busy_permille <= 1_000
-            && self.fleet_radio_permille.iter().all(|&b| b <= 1_000)
+        self.fleet_busy_permille.iter().all(|&b| b <= FULL_PERMILLE)
+            && self.cloud_busy_permille <= FULL_PERMILLE
+            && self
+                .fleet_radio_permille
+                .iter()
+                .all(|&b| b <= FULL_PERMILLE)
+    }
+    /// The totals too large to compute (2⁶⁴ or more of their unit): such
+    /// a plan is refused, whatever its requirements say.
+    pub fn overflow(&self) -> Vec<Total> {
+        let mut out: Vec<Total> = self
+            .fleet_energy_uj
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.is_too_large())
+            .map(|(f, _)| Total::FleetEnergy(f))
+            .collect();
+        let totals = [
+            (Total::Energy, self.energy_uj),
+            (Total::CloudCost, self.cloud_cost_nusd_per_hour),
+            (Total::UplinkBytes, self.uplink_bytes_per_hour),
+            (Total::Latency, self.latency_us),
+        ];
+        out.extend(
+            totals
+                .into_iter()
+                .filter(|(_, v)| v.is_too_large())
+                .map(|(t, _)| t),
+        );
+        if self.exec_time_counts && self.exec_time_us.is_too_large() {
+            out.push(Total::ExecTime);
+        }
+        out
     }
     /// Objective value for lexicographic comparison.
-    pub fn objective(&self, o: ir::Objective) -> u64 {
+    pub fn objective(&self, o: ir::Objective) -> Sat {
         match o {
             ir::Objective::Latency => self.latency_us,
             ir::Objective::Energy => self.energy_uj,
@@ -106,17 +184,17 @@ pub struct CostModel<'g> {
     pub tasks: Vec<TaskCosts>,
     pub edges: Vec<EdgeCosts>,
     /// Motion energy of each fleet over the mission (all devices).
-    pub motion_uj: Vec<u64>,
+    pub motion_uj: Vec<Sat>,
     /// The fleet each task runs on when at the edge ([`plan::edge_fleets`],
     /// computed once).
     pub edge_fleet: Vec<Option<FleetId>>,
-    /// Usable energy of each fleet (all devices).
-    pub battery_uj: Vec<u64>,
-    /// CPU time available per hour: every core of every device / server.
-    pub fleet_capacity_us_per_hour: Vec<u64>,
-    pub cloud_capacity_us_per_hour: u64,
-    /// Bytes per hour each fleet's radios carry: every device's link rate.
-    pub fleet_radio_bytes_per_hour: Vec<u64>,
+    /// Usable energy of each fleet (all devices), exact.
+    pub battery_uj: Vec<u128>,
+    /// CPU time available per hour: every core of every device / server, exact.
+    pub fleet_capacity_us_per_hour: Vec<u128>,
+    pub cloud_capacity_us_per_hour: u128,
+    /// Bytes per hour each fleet's radios carry: every device's link rate, exact.
+    pub fleet_radio_bytes_per_hour: Vec<u128>,
     pub duration_us: u64,
     /// Tasks on the paths of each latency requirement (by requirement index).
     pub path_tasks: Vec<Vec<bool>>,
@@ -135,8 +213,8 @@ pub struct CostModel<'g> {
     pub learning: Vec<crate::learning::RetrainCost>,
     /// Every retrain's training jobs: serverless cost and cloud CPU per
     /// hour, the same for every placement.
-    pub training_cost_nusd_per_hour: u64,
-    pub training_busy_us_per_hour: u64,
+    pub training_cost_nusd_per_hour: Sat,
+    pub training_busy_us_per_hour: Sat,
 }
 
 pub fn modality_index(m: Modality) -> usize {
@@ -179,10 +257,10 @@ impl<'g> CostModel<'g> {
             fleet_capacity_us_per_hour: graph
                 .fleets
                 .iter()
-                .map(|f| (u128::from(f.count) * u128::from(f.cores) * HOUR_US) as u64)
+                .map(|f| u128::from(f.count) * u128::from(f.cores) * HOUR_US)
                 .collect(),
             cloud_capacity_us_per_hour: graph.cloud.as_ref().map_or(0, |c| {
-                (u128::from(c.servers) * u128::from(c.cores_per_server) * HOUR_US) as u64
+                u128::from(c.servers) * u128::from(c.cores_per_server) * HOUR_US
             }),
             fleet_radio_bytes_per_hour: Vec::new(),
             duration_us,
@@ -199,8 +277,8 @@ impl<'g> CostModel<'g> {
             rates: Vec::new(),
             objectives: graph.objectives.clone(),
             learning: Vec::new(),
-            training_cost_nusd_per_hour: 0,
-            training_busy_us_per_hour: 0,
+            training_cost_nusd_per_hour: Sat::ZERO,
+            training_busy_us_per_hour: Sat::ZERO,
             profile,
         };
         model.motion_uj = graph
@@ -212,7 +290,9 @@ impl<'g> CostModel<'g> {
                     .motion_power_mw
                     .unwrap_or(model.profile.class(f.class).motion_power_mw);
                 // mW × µs = nJ; per device, times the fleet size.
-                (u128::from(mw) * u128::from(duration_us) / 1_000 * u128::from(f.count)) as u64
+                Sat::from_u128(
+                    u128::from(mw) * u128::from(duration_us) / 1_000 * u128::from(f.count),
+                )
             })
             .collect();
         model.fleet_radio_bytes_per_hour = graph
@@ -227,13 +307,13 @@ impl<'g> CostModel<'g> {
                 } else {
                     u128::from(f.count)
                 };
-                u64::try_from(per_device * links).unwrap_or(u64::MAX)
+                per_device * links
             })
             .collect();
         model.battery_uj = graph
             .fleets
             .iter()
-            .map(|f| f.battery_uj.saturating_mul(u64::from(f.count)))
+            .map(|f| u128::from(f.battery_uj) * u128::from(f.count))
             .collect();
         model.tasks = graph
             .tasks
@@ -249,17 +329,11 @@ impl<'g> CostModel<'g> {
         for l in &model.learning {
             let c = &mut model.tasks[l.task.index()];
             if c.compute_us[modality_index(Modality::Edge)].is_some() {
-                c.edge_energy_uj = c.edge_energy_uj.saturating_add(l.push_energy_uj);
-                c.edge_radio_bytes_per_hour = c
-                    .edge_radio_bytes_per_hour
-                    .saturating_add(l.radio_bytes_per_hour);
+                c.edge_energy_uj += l.push_energy_uj;
+                c.edge_radio_bytes_per_hour += l.radio_bytes_per_hour;
             }
-            model.training_cost_nusd_per_hour = model
-                .training_cost_nusd_per_hour
-                .saturating_add(l.cost_nusd_per_hour);
-            model.training_busy_us_per_hour = model
-                .training_busy_us_per_hour
-                .saturating_add(l.busy_us_per_hour);
+            model.training_cost_nusd_per_hour += l.cost_nusd_per_hour;
+            model.training_busy_us_per_hour += l.busy_us_per_hour;
         }
         model.rates = rates;
         model.path_tasks = graph
@@ -289,6 +363,12 @@ impl<'g> CostModel<'g> {
             .as_ref()
             .and_then(|c| c.cold_start_us)
             .unwrap_or(self.profile.cloud.cold_start_us)
+    }
+
+    /// The expected share of a cold start in one serverless activation.
+    pub fn expected_cold_us(&self) -> Sat {
+        let warm = u128::from(self.profile.cloud.warm_permille.min(1_000));
+        Sat::new(self.cold_start_us()).mul_div(1_000 - warm, 1_000)
     }
 
     /// Useful operations per second of one cloud core.
@@ -339,25 +419,24 @@ impl<'g> CostModel<'g> {
 
     /// Operations one instance of one activation performs: `work`, or
     /// `work per item` times the items of its batch (one item per instance
-    /// under `fanout per item`).
-    fn ops_per_instance(&self, t: &ir::Task, rate: &Rate) -> u64 {
-        let Some(w) = t.work else { return 0 };
-        let items = u128::from(activation::max_items(t)) * rate.batch.max(1);
-        let items = u64::try_from(items).unwrap_or(u64::MAX);
+    /// under `fanout per item`). Exact (`None`: beyond `u128`, certainly
+    /// too large).
+    fn ops_per_instance(&self, t: &ir::Task, rate: &Rate) -> Option<u128> {
+        let Some(w) = t.work else { return Some(0) };
+        let items = u128::from(activation::max_items(t)).checked_mul(rate.batch.max(1))?;
         match (w.per_item, t.fanout) {
-            (true, Some(ir::FanOut::PerItem)) => w.ops,
-            (true, _) => w.ops.saturating_mul(items),
-            (false, _) => w.ops,
+            (true, Some(ir::FanOut::PerItem)) => Some(u128::from(w.ops)),
+            (true, _) => u128::from(w.ops).checked_mul(items),
+            (false, _) => Some(u128::from(w.ops)),
         }
     }
 
     fn task_costs(&self, t: &ir::Task, rates: &[Rate]) -> TaskCosts {
         let mut c = TaskCosts::default();
         let rate = rates[t.id.index()];
-        let ops = u128::from(self.ops_per_instance(t, &rate));
+        let ops = self.ops_per_instance(t, &rate);
         let measured = self.profile.task.get(&t.name).copied().unwrap_or_default();
-        let cold_us = self.cold_start_us();
-        let expected_cold = cold_us * (1_000 - self.profile.cloud.warm_permille) / 1_000;
+        let expected_cold = self.expected_cold_us();
         let price = u128::from(self.cloud_price_nusd_per_gb_s());
         for m in Modality::ALL {
             // Costs exist for every physically possible modality so that
@@ -374,49 +453,67 @@ impl<'g> CostModel<'g> {
                     let fleet = &self.graph.fleets[f.index()];
                     let meas = self.measured(f);
                     let class = self.profile.class(fleet.class);
-                    let ops_per_s = meas
-                        .ops_per_s
-                        .unwrap_or(
-                            (u128::from(fleet.cpu_hz) * u128::from(class.ops_per_cycle_milli)
-                                / 1_000) as u64,
-                        )
-                        .max(1);
-                    let us = measured
-                        .edge_us
-                        .unwrap_or((ops * 1_000_000 / u128::from(ops_per_s)) as u64);
-                    c.compute_us[k] = Some(us);
-                    c.warm_us[k] = Some(us);
+                    let ops_per_s = meas.ops_per_s.map_or_else(
+                        || u128::from(fleet.cpu_hz) * u128::from(class.ops_per_cycle_milli) / 1_000,
+                        u128::from,
+                    );
+                    // Exact in u128 until the end, so a figure that fits
+                    // is exact even when a factor of it does not.
+                    let us = match measured.edge_us {
+                        Some(us) => Some(u128::from(us)),
+                        None => ops
+                            .and_then(|o| o.checked_mul(1_000_000))
+                            .map(|o| o / ops_per_s.max(1)),
+                    };
+                    c.compute_us[k] = Some(Sat::from_checked(us));
+                    c.warm_us[k] = Some(Sat::from_checked(us).saturated());
                     let power = u128::from(
                         meas.cpu_power_mw
                             .or(fleet.cpu_power_mw)
                             .unwrap_or(class.cpu_power_mw),
                     );
-                    // Work of all instances of all activations over the mission.
-                    let busy_us = u128::from(us) * rate.instances_per_mission();
-                    c.edge_energy_uj = (power * busy_us / 1_000) as u64;
-                    c.busy_us_per_hour[k] = (u128::from(us) * rate.instances_per_hour()) as u64;
+                    // mW × µs = nJ: the work of all instances of all
+                    // activations over the mission.
+                    c.edge_energy_uj = Sat::from_checked(
+                        us.and_then(|us| us.checked_mul(rate.instances_per_mission()))
+                            .and_then(|busy| busy.checked_mul(power))
+                            .map(|nj| nj / 1_000),
+                    );
+                    c.busy_us_per_hour[k] = Sat::from_checked(
+                        us.and_then(|us| us.checked_mul(rate.instances_per_hour())),
+                    );
                 }
                 Modality::Cloud | Modality::CloudFpga => {
                     let ops_per_s = u128::from(self.cloud_ops_per_s());
-                    let run_us = measured
-                        .cloud_us
-                        .unwrap_or((ops * 1_000_000 / ops_per_s) as u64);
-                    let overhead = if m == Modality::CloudFpga {
+                    let run_us = match measured.cloud_us {
+                        Some(us) => Some(u128::from(us)),
+                        None => ops
+                            .and_then(|o| o.checked_mul(1_000_000))
+                            .map(|o| o / ops_per_s.max(1)),
+                    };
+                    let overhead = Sat::new(if m == Modality::CloudFpga {
                         self.profile.fpga.rpc_overhead_us
                     } else {
                         self.profile.cloud.rpc_overhead_us
-                    };
-                    c.compute_us[k] = Some(run_us + overhead + expected_cold);
-                    c.warm_us[k] = Some(run_us + overhead);
-                    // Billed: run time of every instance, memory × price.
-                    let billed_us_per_hour =
-                        u128::from(run_us + expected_cold) * rate.instances_per_hour();
-                    c.busy_us_per_hour[k] = (u128::from(run_us) * rate.instances_per_hour()) as u64;
-                    c.cost_nusd_per_hour[k] = (billed_us_per_hour
-                        * u128::from(self.profile.cloud.function_memory_mb)
-                        * price
-                        / 1_000
-                        / 1_000_000) as u64;
+                    });
+                    let run = Sat::from_checked(run_us);
+                    c.compute_us[k] = Some(run + overhead + expected_cold);
+                    c.warm_us[k] = Some((run + overhead).saturated());
+                    // Billed: run time of every instance, memory × price
+                    // (MB × n$/GB-s × µs: ÷ 1000 ÷ 10⁶).
+                    let per_hour = rate.instances_per_hour();
+                    c.busy_us_per_hour[k] =
+                        Sat::from_checked(run_us.and_then(|us| us.checked_mul(per_hour)));
+                    let billed = run_us.and_then(|us| us.checked_add(expected_cold.wide()?));
+                    c.cost_nusd_per_hour[k] = Sat::from_checked(
+                        billed
+                            .and_then(|us| us.checked_mul(per_hour))
+                            .and_then(|us| {
+                                us.checked_mul(u128::from(self.profile.cloud.function_memory_mb))
+                            })
+                            .and_then(|v| v.checked_mul(price))
+                            .map(|v| v / 1_000_000_000),
+                    );
                 }
             }
         }
@@ -424,7 +521,7 @@ impl<'g> CostModel<'g> {
         // on every path through the task, whatever its placement.
         if let Start::Window { period_us } = activation::activation(self.graph, t.id).start {
             for us in c.compute_us.iter_mut().flatten() {
-                *us = us.saturating_add(period_us);
+                *us += Sat::new(period_us);
             }
         }
         c
@@ -442,11 +539,12 @@ impl<'g> CostModel<'g> {
         let link = |f: Option<FleetId>| f.map_or((1, 0, 0), |f| self.link(f));
         // `hops` radio transfers over fleet `f`'s link: (time, radio energy
         // over the mission, charged to `f`).
-        let radio = |f: Option<FleetId>, hops: u128| -> (u64, u64) {
+        // Exact in u128 (bytes < 2⁴¹, rates < 2⁴⁰); saturating beyond.
+        let radio = |f: Option<FleetId>, hops: u128| -> (Sat, Sat) {
             let (bps, lat, nj) = link(f);
             let time = hops * (lat + bytes * 8 * 1_000_000 / bps);
-            let energy = hops * bytes * 8 * nj * transfers_per_mission / 1_000;
-            (time as u64, energy as u64)
+            let energy = (hops * bytes * 8 * nj).saturating_mul(transfers_per_mission) / 1_000;
+            (Sat::from_u128(time), Sat::from_u128(energy))
         };
         for a in Modality::ALL {
             for b in Modality::ALL {
@@ -467,29 +565,30 @@ impl<'g> CostModel<'g> {
                         };
                         (c.transfer_us[ia][ib], c.radio_uj[ia][ib]) = radio(fleet, hops);
                         c.energy_fleet[ia][ib] = fleet;
-                        let load = u64::try_from(bytes * transfers_per_hour).unwrap_or(u64::MAX);
+                        let load = Sat::from_u128(bytes.saturating_mul(transfers_per_hour));
                         c.radio_load[ia][ib] = match kind {
-                            ChannelKind::Uplink => [(from_fleet, load), (None, 0)],
-                            ChannelKind::Downlink => [(to_fleet, load), (None, 0)],
+                            ChannelKind::Uplink => [(from_fleet, load), (None, Sat::ZERO)],
+                            ChannelKind::Downlink => [(to_fleet, load), (None, Sat::ZERO)],
                             _ => [(from_fleet, load), (to_fleet, load)],
                         };
                         if kind.is_uplink() {
-                            c.uplink_bytes_per_hour[ia][ib] = (bytes * transfers_per_hour) as u64;
+                            c.uplink_bytes_per_hour[ia][ib] = load;
                         }
                     }
                     ChannelKind::CloudRemoteMemory => {
                         let f = &self.profile.fpga;
-                        c.transfer_us[ia][ib] = (u128::from(f.remote_memory_latency_us)
-                            + bytes * 8 * 1_000_000 / u128::from(f.remote_memory_bps))
-                            as u64;
+                        c.transfer_us[ia][ib] = Sat::from_u128(
+                            u128::from(f.remote_memory_latency_us)
+                                + bytes * 8 * 1_000_000 / u128::from(f.remote_memory_bps.max(1)),
+                        );
                     }
                     ChannelKind::CloudStorage => {
                         let s = &self.profile.cloud;
                         // put then get
-                        c.transfer_us[ia][ib] = (2
-                            * (u128::from(s.storage_latency_us)
-                                + bytes * 8 * 1_000_000 / u128::from(s.storage_bps)))
-                            as u64;
+                        c.transfer_us[ia][ib] = Sat::from_u128(
+                            2 * (u128::from(s.storage_latency_us)
+                                + bytes * 8 * 1_000_000 / u128::from(s.storage_bps.max(1))),
+                        );
                     }
                 }
             }
@@ -504,8 +603,8 @@ impl<'g> CostModel<'g> {
         assignment: &[Modality],
         on_path: &[bool],
         from: TaskId,
-    ) -> Vec<u64> {
-        let mut fin = vec![0u64; self.graph.tasks.len()];
+    ) -> Vec<Sat> {
+        let mut fin = vec![Sat::ZERO; self.graph.tasks.len()];
         let order = self
             .topo
             .iter()
@@ -524,13 +623,13 @@ impl<'g> CostModel<'g> {
         on_path: &[bool],
         from: TaskId,
         order: impl Iterator<Item = TaskId>,
-        fin: &mut [u64],
+        fin: &mut [Sat],
     ) {
         let g = self.graph;
         for t in order {
             let i = t.index();
-            let own = self.tasks[i].compute_us[modality_index(assignment[i])].unwrap_or(0);
-            let mut start = 0u64;
+            let own = self.tasks[i].compute_us[modality_index(assignment[i])].unwrap_or(Sat::ZERO);
+            let mut start = Sat::ZERO;
             if t != from {
                 for &k in &self.in_edges[i] {
                     let p = g.edges[k].from.index();
@@ -546,7 +645,8 @@ impl<'g> CostModel<'g> {
     }
 
     /// Time for task `t`'s inputs to arrive under `assignment`: the slowest
-    /// of its in-edges' transfers.
+    /// of its in-edges' transfers. A timer for the controller's test world:
+    /// explicitly saturated at `u64::MAX` ("never arrives") when too large.
     pub fn input_us(&self, assignment: &[Modality], t: TaskId) -> u64 {
         self.in_edges[t.index()]
             .iter()
@@ -556,15 +656,16 @@ impl<'g> CostModel<'g> {
                     [modality_index(assignment[t.index()])]
             })
             .max()
-            .unwrap_or(0)
+            .unwrap_or(Sat::ZERO)
+            .saturated()
     }
 
     /// Every metric of one full placement.
     pub fn evaluate(&self, assignment: &[Modality]) -> Evaluation {
         let g = self.graph;
-        let mut fleet_energy: Vec<u64> = self.motion_uj.clone();
-        let mut fleet_busy: Vec<u64> = vec![0; g.fleets.len()];
-        let mut fleet_radio: Vec<u64> = vec![0; g.fleets.len()];
+        let mut fleet_energy: Vec<Sat> = self.motion_uj.clone();
+        let mut fleet_busy: Vec<Sat> = vec![Sat::ZERO; g.fleets.len()];
+        let mut fleet_radio: Vec<Sat> = vec![Sat::ZERO; g.fleets.len()];
         // Training runs in the cloud whatever the placement.
         let mut cloud_busy = self.training_busy_us_per_hour;
         let mut cost = self.training_cost_nusd_per_hour;
@@ -574,39 +675,42 @@ impl<'g> CostModel<'g> {
             if m == Modality::Edge {
                 if let Some(f) = self.fleet_of(t.id) {
                     let i = f.index();
-                    fleet_energy[i] = fleet_energy[i].saturating_add(c.edge_energy_uj);
-                    fleet_busy[i] = fleet_busy[i].saturating_add(c.busy_us_per_hour[k]);
-                    fleet_radio[i] = fleet_radio[i].saturating_add(c.edge_radio_bytes_per_hour);
+                    fleet_energy[i] += c.edge_energy_uj;
+                    fleet_busy[i] += c.busy_us_per_hour[k];
+                    fleet_radio[i] += c.edge_radio_bytes_per_hour;
                 }
             } else {
-                cost = cost.saturating_add(c.cost_nusd_per_hour[k]);
-                cloud_busy = cloud_busy.saturating_add(c.busy_us_per_hour[k]);
+                cost += c.cost_nusd_per_hour[k];
+                cloud_busy += c.busy_us_per_hour[k];
             }
         }
-        let mut bytes = 0u64;
+        let mut bytes = Sat::ZERO;
         for (e, c) in g.edges.iter().zip(&self.edges) {
             let (a, b) = (
                 modality_index(assignment[e.from.index()]),
                 modality_index(assignment[e.to.index()]),
             );
             if let Some(f) = c.energy_fleet[a][b] {
-                fleet_energy[f.index()] = fleet_energy[f.index()].saturating_add(c.radio_uj[a][b]);
+                fleet_energy[f.index()] += c.radio_uj[a][b];
             }
             bytes += c.uplink_bytes_per_hour[a][b];
             for &(f, load) in &c.radio_load[a][b] {
                 if let Some(f) = f {
-                    fleet_radio[f.index()] = fleet_radio[f.index()].saturating_add(load);
+                    fleet_radio[f.index()] += load;
                 }
             }
         }
-        let mut latency_total = 0u64;
+        let mut latency_total = Sat::ZERO;
         let mut requirements = Vec::with_capacity(g.requirements.len());
         let whole = self.whole_graph_latency(assignment);
         // One buffer for every path: each reads only entries it wrote.
-        let mut fin = vec![0u64; g.tasks.len()];
-        let exec_time = self.duration_us + whole;
+        let mut fin = vec![Sat::ZERO; g.tasks.len()];
+        let exec_time = Sat::new(self.duration_us) + whole;
+        // A bound beyond i64 (the checker allows none) is held at i64::MAX:
+        // smaller than the truth, so never met by the clamp.
+        let upper_bound = |b: u64| i64::try_from(b).unwrap_or(i64::MAX);
         for (k, r) in g.requirements.iter().enumerate() {
-            let (predicted, bound, upper): (i64, i64, bool) = match r.kind {
+            let (predicted, bound, upper): (Option<i64>, i64, bool) = match r.kind {
                 RequirementKind::Latency {
                     from,
                     to,
@@ -623,8 +727,8 @@ impl<'g> CostModel<'g> {
                     let mean = fin[to.index()];
                     latency_total += mean;
                     (
-                        tail(mean, self.profile.tail.factor(percentile_bp)) as i64,
-                        bound_us as i64,
+                        tail(mean, self.profile.tail.factor(percentile_bp)).to_i64(),
+                        upper_bound(bound_us),
                         true,
                     )
                 }
@@ -635,10 +739,10 @@ impl<'g> CostModel<'g> {
                 } => {
                     let own = self.tasks[t.index()].compute_us
                         [modality_index(assignment[t.index()])]
-                    .unwrap_or(0);
+                    .unwrap_or(Sat::ZERO);
                     (
-                        tail(own, self.profile.tail.factor(percentile_bp)) as i64,
-                        bound_us as i64,
+                        tail(own, self.profile.tail.factor(percentile_bp)).to_i64(),
+                        upper_bound(bound_us),
                         true,
                     )
                 }
@@ -646,14 +750,13 @@ impl<'g> CostModel<'g> {
                     task: None,
                     bound_us,
                     ..
-                } => (exec_time as i64, bound_us as i64, true),
-                // Saturated at i64::MAX, never wrapped into a small value.
-                RequirementKind::CloudCost { max_nusd_per_hour } => (
-                    i64::try_from(cost).unwrap_or(i64::MAX),
-                    i64::try_from(max_nusd_per_hour).unwrap_or(i64::MAX),
-                    true,
-                ),
+                } => (exec_time.to_i64(), upper_bound(bound_us), true),
+                RequirementKind::CloudCost { max_nusd_per_hour } => {
+                    (cost.to_i64(), upper_bound(max_nusd_per_hour), true)
+                }
                 RequirementKind::BatteryReserve { fleet, min_bp } => {
+                    // The worst fleet; any fleet drawing too much to
+                    // compute makes the whole reserve too large a draw.
                     let worst = g
                         .fleets
                         .iter()
@@ -661,18 +764,21 @@ impl<'g> CostModel<'g> {
                         .map(|f| {
                             reserve_bp(self.battery_uj[f.id.index()], fleet_energy[f.id.index()])
                         })
-                        .min()
-                        .unwrap_or(10_000);
+                        .try_fold(10_000i64, |worst, r| r.map(|r| worst.min(r)));
                     (worst, i64::from(min_bp), false)
                 }
             };
-            let met = match (upper, r.inclusive) {
+            let met = predicted.is_some_and(|predicted| match (upper, r.inclusive) {
                 (true, true) => predicted <= bound,
                 (true, false) => predicted < bound,
                 (false, true) => predicted >= bound,
                 (false, false) => predicted > bound,
-            };
-            requirements.push((predicted, bound, met));
+            });
+            requirements.push(RequirementValue {
+                predicted,
+                bound,
+                met,
+            });
         }
         if !g
             .requirements
@@ -681,17 +787,6 @@ impl<'g> CostModel<'g> {
         {
             latency_total = whole;
         }
-        let permille = |busy: u64, cap: u64| {
-            if cap == 0 {
-                if busy == 0 {
-                    0
-                } else {
-                    u64::MAX
-                }
-            } else {
-                (u128::from(busy) * 1_000 / u128::from(cap)) as u64
-            }
-        };
         Evaluation {
             requirements,
             fleet_busy_permille: fleet_busy
@@ -711,19 +806,20 @@ impl<'g> CostModel<'g> {
             uplink_bytes_per_hour: bytes,
             latency_us: latency_total,
             exec_time_us: exec_time,
+            exec_time_counts: self.objectives.contains(&ir::Objective::ExecTime),
         }
     }
 
     /// Critical path of the whole graph (mean), for the latency objective of
     /// missions without latency requirements.
-    pub fn whole_graph_latency(&self, assignment: &[Modality]) -> u64 {
+    pub fn whole_graph_latency(&self, assignment: &[Modality]) -> Sat {
         let all = vec![true; self.graph.tasks.len()];
         let fin = self.path_latency_us(assignment, &all, TaskId(u32::MAX));
-        fin.into_iter().max().unwrap_or(0)
+        fin.into_iter().max().unwrap_or(Sat::ZERO)
     }
 
     /// Lexicographic objective vector.
-    pub fn objective_vector(&self, e: &Evaluation) -> Vec<u64> {
+    pub fn objective_vector(&self, e: &Evaluation) -> Vec<Sat> {
         self.objectives.iter().map(|&o| e.objective(o)).collect()
     }
 
@@ -741,7 +837,7 @@ impl<'g> CostModel<'g> {
 
     /// A placement's values in [`CostModel::lexicographic_order`], then its
     /// FPGA task count: the synthesizer's full order of preference.
-    pub fn preference_vector(&self, e: &Evaluation, assignment: &[Modality]) -> Vec<u64> {
+    pub fn preference_vector(&self, e: &Evaluation, assignment: &[Modality]) -> Vec<Sat> {
         self.lexicographic_order()
             .into_iter()
             .map(|o| e.objective(o))
@@ -773,22 +869,40 @@ impl<'g> CostModel<'g> {
 }
 
 /// Tasks a placement puts on the cloud's FPGA boards (the last tie-breaker).
-pub fn fpga_tasks(assignment: &[Modality]) -> u64 {
-    assignment
+pub fn fpga_tasks(assignment: &[Modality]) -> Sat {
+    let n = assignment
         .iter()
         .filter(|&&m| m == Modality::CloudFpga)
-        .count() as u64
+        .count();
+    Sat::from_u128(u128::try_from(n).unwrap_or(u128::MAX))
 }
 
-/// `mean × factor‰`, rounded up so a bound is never claimed met by rounding.
-pub fn tail(mean: u64, factor_permille: u64) -> u64 {
-    ((u128::from(mean) * u128::from(factor_permille)).div_ceil(1_000)) as u64
+/// `mean × factor‰`, rounded up so a bound is never claimed met by
+/// rounding; too large stays too large.
+pub fn tail(mean: Sat, factor_permille: u64) -> Sat {
+    mean.mul_div_ceil(u128::from(factor_permille), 1_000)
 }
 
-/// Battery left in basis points of capacity (negative when over-drawn).
-pub fn reserve_bp(capacity_uj: u64, used_uj: u64) -> i64 {
-    if capacity_uj == 0 {
-        return -10_000;
+/// Utilisation in ‰ of `cap` (exact), rounded down; too large when `busy`
+/// is, and any work on no capacity at all is too large.
+pub fn permille(busy: Sat, cap: u128) -> Sat {
+    match (busy.wide(), cap) {
+        (Some(0), _) => Sat::ZERO,
+        (_, 0) => Sat::TOO_LARGE,
+        (Some(b), cap) => Sat::from_u128(b * 1_000 / cap),
+        (None, _) => Sat::TOO_LARGE,
     }
-    ((i128::from(capacity_uj) - i128::from(used_uj)) * 10_000 / i128::from(capacity_uj)) as i64
+}
+
+/// Battery left in basis points of capacity (negative when over-drawn);
+/// `None` when the energy drawn is too large to compute or the reserve
+/// is below `i64::MIN` basis points.
+pub fn reserve_bp(capacity_uj: u128, used_uj: Sat) -> Option<i64> {
+    if capacity_uj == 0 {
+        return Some(-10_000);
+    }
+    // |capacity − used| < 2⁹⁷, × 10⁴ < 2¹¹¹: exact in i128.
+    let cap = i128::try_from(capacity_uj).ok()?;
+    let used = i128::from(used_uj.get()?);
+    i64::try_from((cap - used).checked_mul(10_000)? / cap).ok()
 }

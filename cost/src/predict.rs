@@ -6,7 +6,7 @@ use crate::{CostModel, Evaluation, Profile};
 use hivemind_ir::plan::{
     self, FleetOutcome, Modality, Plan, Predicted, RequirementOutcome, RetrainOutcome, Strategy,
 };
-use hivemind_ir::RequirementKind;
+use hivemind_ir::{RequirementKind, Sat};
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of a cost profile: the provenance of a plan's predictions.
@@ -28,7 +28,7 @@ pub fn plan_for(model: &CostModel, assignment: &[Modality], strategy: Strategy) 
     // Warm workers per function: the expected number of concurrent
     // invocations (Little's law: busy time per hour / one hour), rounded up.
     for w in &mut p.prewarm {
-        let busy: u64 = model
+        let busy: Sat = model
             .graph
             .tasks
             .iter()
@@ -41,7 +41,12 @@ pub fn plan_for(model: &CostModel, assignment: &[Modality], strategy: Strategy) 
                     [crate::modality_index(assignment[t.id.index()])]
             })
             .sum();
-        w.workers = busy.div_ceil(3_600_000_000).max(1) as u32;
+        // A load too large to compute asks for every worker there is.
+        w.workers = busy
+            .wide()
+            .and_then(|b| u32::try_from(b.div_ceil(3_600_000_000)).ok())
+            .unwrap_or(u32::MAX)
+            .max(1);
     }
     p
 }
@@ -53,18 +58,23 @@ pub fn predicted(model: &CostModel, e: &Evaluation) -> Predicted {
             .requirements
             .iter()
             .zip(&e.requirements)
-            .map(|(r, &(pred, bound, met))| {
+            .map(|(r, v)| {
                 let lower_bound = matches!(r.kind, RequirementKind::BatteryReserve { .. });
+                let (predicted, margin) = match (v.predicted, lower_bound) {
+                    (Some(p), true) => (p, p.saturating_sub(v.bound)),
+                    (Some(p), false) => (p, v.bound.saturating_sub(p)),
+                    // Too large: a reserve that far below zero, or a value
+                    // that far above its bound.
+                    (None, true) => (i64::MIN, i64::MIN),
+                    (None, false) => (i64::MAX, i64::MIN),
+                };
                 RequirementOutcome {
                     requirement: r.id,
-                    predicted: pred,
-                    bound,
-                    margin: if lower_bound {
-                        pred - bound
-                    } else {
-                        bound - pred
-                    },
-                    met,
+                    predicted,
+                    bound: v.bound,
+                    margin,
+                    met: v.met,
+                    too_large: v.predicted.is_none(),
                 }
             })
             .collect(),
@@ -73,16 +83,18 @@ pub fn predicted(model: &CostModel, e: &Evaluation) -> Predicted {
             .iter()
             .map(|f| FleetOutcome {
                 fleet: f.id,
-                energy_per_device_uj: e.fleet_energy_uj[f.id.index()] / u64::from(f.count.max(1)),
+                energy_per_device_uj: e.fleet_energy_uj[f.id.index()]
+                    .mul_div(1, u128::from(f.count.max(1))),
                 reserve_bp: crate::reserve_bp(
                     model.battery_uj[f.id.index()],
                     e.fleet_energy_uj[f.id.index()],
-                ),
+                )
+                .unwrap_or(i64::MIN),
                 cpu_busy_permille: e.fleet_busy_permille[f.id.index()],
                 radio_busy_permille: e.fleet_radio_permille[f.id.index()],
             })
             .collect(),
-        uplink_bytes_per_s: e.uplink_bytes_per_hour / 3_600,
+        uplink_bytes_per_s: e.uplink_bytes_per_hour.mul_div(1, 3_600),
         cloud_cost_nusd_per_hour: e.cloud_cost_nusd_per_hour,
         latency_us: e.latency_us,
         energy_uj: e.energy_uj,
@@ -94,7 +106,8 @@ pub fn predicted(model: &CostModel, e: &Evaluation) -> Predicted {
 /// Every retrain's predicted rounds, jobs, cost and model pushes under
 /// `assignment` (pushes only where the retrained task runs on the edge).
 pub fn learning(model: &CostModel, assignment: &[Modality]) -> Vec<RetrainOutcome> {
-    let sat = |x: u128| u64::try_from(x).unwrap_or(u64::MAX);
+    // Counts, compared with the controller's: explicitly saturated.
+    let sat = |x: u128| Sat::from_u128(x).saturated();
     model
         .learning
         .iter()
@@ -107,8 +120,8 @@ pub fn learning(model: &CostModel, assignment: &[Modality]) -> Vec<RetrainOutcom
                 samples_per_job: sat(l.retraining.samples_per_job),
                 train_us_per_job: l.train_us,
                 cost_nusd_per_hour: l.cost_nusd_per_hour,
-                model_pushes: if edge { l.pushes } else { 0 },
-                model_bytes_pushed: if edge { l.push_bytes } else { 0 },
+                model_pushes: if edge { l.pushes.saturated() } else { 0 },
+                model_bytes_pushed: if edge { l.push_bytes.saturated() } else { 0 },
             }
         })
         .collect()

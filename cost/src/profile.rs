@@ -494,7 +494,7 @@ mod tests {
 
     #[test]
     fn out_of_range_values_unknown_keys_and_wrong_types_are_named() {
-        let err = |t: &str| Profile::from_toml(t).err().expect(t).to_string();
+        let err = |t: &str| Profile::from_toml(t).expect_err(t).to_string();
         assert!(
             err("[drone]\nmotion_power_mw = 9200000000000000000").contains("drone.motion_power_mw")
         );

@@ -670,7 +670,7 @@ fn twenty_syntax_errors_at_the_end_of_a_large_file_parse_once_each() {
     }
     let src = tasks_mission(&body);
     let t = std::time::Instant::now();
-    let errs = hivemind_dsl::parser::parse_all(&src).err().expect("errors");
+    let errs = hivemind_dsl::parser::parse_all(&src).expect_err("errors");
     assert_eq!(errs.len(), hivemind_dsl::parser::MAX_SYNTAX_ERRORS);
     // Each error points into its own statement, in order, mapped back to
     // the whole file's positions.

@@ -5,7 +5,8 @@
 //! that say when and where each task runs (read by the cost model, the
 //! synthesizer, the controller and the simulator alike), and [`defaults`]
 //! every default a mission may leave unsaid; [`route`] measures paths
-//! through waypoints.
+//! through waypoints; [`quantity::Sat`] is the saturating quantity every
+//! cost-model figure is computed in.
 //!
 //! No parser, no solver, no IO: every other crate of the workspace may read
 //! this one, and it reads none of them.
@@ -14,6 +15,8 @@ pub mod activation;
 pub mod defaults;
 pub mod graph;
 pub mod plan;
+pub mod quantity;
 pub mod route;
 
 pub use graph::*;
+pub use quantity::Sat;

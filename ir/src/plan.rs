@@ -6,6 +6,7 @@
 //! in the field suffix, ids that index the task graph, deterministic JSON.
 
 use crate::graph::{EdgeKind, FleetId, TaskGraph, TaskId};
+use crate::quantity::Sat;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the JSON shape.
@@ -145,15 +146,15 @@ pub struct Predicted {
     /// Per fleet: energy one device spends over the mission and what is left.
     pub fleets: Vec<FleetOutcome>,
     /// Bytes per second from all devices to the cloud.
-    pub uplink_bytes_per_s: u64,
+    pub uplink_bytes_per_s: Sat,
     /// Serverless cost in nano-dollars per hour.
-    pub cloud_cost_nusd_per_hour: u64,
+    pub cloud_cost_nusd_per_hour: Sat,
     /// Sum of the predicted latencies of the required paths (the latency objective).
-    pub latency_us: u64,
+    pub latency_us: Sat,
     /// Total device energy over the mission across all devices (the energy objective).
-    pub energy_uj: u64,
-    /// CPU utilisation of all cloud cores, ‰.
-    pub cloud_busy_permille: u64,
+    pub energy_uj: Sat,
+    /// CPU utilisation of all cloud cores, ‰ (too large: overloaded).
+    pub cloud_busy_permille: Sat,
     /// Per `retrain` that takes effect, in order: continuous learning.
     pub learning: Vec<RetrainOutcome>,
 }
@@ -164,14 +165,16 @@ pub struct Predicted {
 #[serde(deny_unknown_fields)]
 pub struct RetrainOutcome {
     pub task: TaskId,
+    /// Counts are compared with what the controller executes; each is
+    /// `u64::MAX` when too large (read them as [`Sat::new`]).
     pub rounds: u64,
     /// Rounds with samples: each one cloud training job and one model version.
     pub training_jobs: u64,
     pub samples_per_job: u64,
     /// One job's run on one cloud core.
-    pub train_us_per_job: u64,
+    pub train_us_per_job: Sat,
     /// Serverless cost of the training jobs (included in `cloud_cost_nusd_per_hour`).
-    pub cost_nusd_per_hour: u64,
+    pub cost_nusd_per_hour: Sat,
     /// Model downloads (jobs × devices of the task's fleet when it runs on
     /// the edge; 0 in the cloud) and their bytes, over the mission.
     pub model_pushes: u64,
@@ -182,25 +185,31 @@ pub struct RetrainOutcome {
 #[serde(deny_unknown_fields)]
 pub struct RequirementOutcome {
     pub requirement: u32,
-    /// Predicted value in the requirement's unit (µs, n$/h, basis points).
+    /// Predicted value in the requirement's unit (µs, n$/h, basis points);
+    /// `i64::MAX` (a battery reserve: `i64::MIN`) when `too_large`.
     pub predicted: i64,
     pub bound: i64,
-    /// Positive: room left; negative: violated by that much.
+    /// Positive: room left; negative: violated by that much (saturated).
     pub margin: i64,
     pub met: bool,
+    /// The predicted value (for a battery reserve: the energy drawn) does
+    /// not fit in 64 bits: never met, reported as "too large".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub too_large: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetOutcome {
     pub fleet: FleetId,
-    pub energy_per_device_uj: u64,
-    /// Battery left at mission end, basis points of capacity (may be negative).
+    pub energy_per_device_uj: Sat,
+    /// Battery left at mission end, basis points of capacity (may be
+    /// negative; `i64::MIN` when the energy is too large).
     pub reserve_bp: i64,
-    /// CPU utilisation of all the fleet's cores, ‰ (over 1000: overloaded).
-    pub cpu_busy_permille: u64,
-    /// Radio utilisation of the fleet's links, ‰ (over 1000: oversubscribed).
-    pub radio_busy_permille: u64,
+    /// CPU utilisation of all the fleet's cores, ‰ (over 1000 or too large: overloaded).
+    pub cpu_busy_permille: Sat,
+    /// Radio utilisation of the fleet's links, ‰ (over 1000 or too large: oversubscribed).
+    pub radio_busy_permille: Sat,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -478,11 +487,11 @@ pub fn assemble(
         predicted: Predicted {
             requirements: Vec::new(),
             fleets: Vec::new(),
-            uplink_bytes_per_s: 0,
-            cloud_cost_nusd_per_hour: 0,
-            latency_us: 0,
-            energy_uj: 0,
-            cloud_busy_permille: 0,
+            uplink_bytes_per_s: Sat::ZERO,
+            cloud_cost_nusd_per_hour: Sat::ZERO,
+            latency_us: Sat::ZERO,
+            energy_uj: Sat::ZERO,
+            cloud_busy_permille: Sat::ZERO,
             learning: Vec::new(),
         },
     }

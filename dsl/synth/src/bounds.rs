@@ -25,10 +25,18 @@
 //! placement that satisfies every limit, so the solver's answer is
 //! unchanged, only found and proven sooner; and a bound equal to a known
 //! placement's value proves that placement optimal without search.
+//!
+//! The tables are plain `u64` taken from the cost model's [`Sat`] values by
+//! [`Sat::saturated`]: a too-large coefficient is `u64::MAX`, which is also
+//! [`NONE`]. Treating it as "not possible" is sound: a placement that uses
+//! it has a total too large to compute, which the cost model never calls
+//! feasible, and every bound here is a bound over feasible placements.
+//! Every other conversion saturates towards "no limit" (a limit's maximum)
+//! or towards "impossible" (a bound), never wraps.
 
-use hivemind_cost::{modality_index, CostModel};
+use hivemind_cost::{modality_index, CostModel, Total};
 use hivemind_ir::plan::Modality;
-use hivemind_ir::{Objective, RequirementKind, TaskId};
+use hivemind_ir::{Objective, RequirementKind, Sat, TaskId};
 
 /// Per task: which modalities are still possible, indexed by [`modality_index`].
 pub(crate) type Domains = Vec<[bool; 3]>;
@@ -49,7 +57,7 @@ pub(crate) fn max_mean(factor_permille: u64, bound: u64, strict: bool) -> Option
     } else {
         u128::from(bound)
     };
-    Some((limit * 1_000 / u128::from(factor_permille.max(1))).min(u128::from(u64::MAX)) as u64)
+    Some(u64::try_from(limit * 1_000 / u128::from(factor_permille.max(1))).unwrap_or(u64::MAX))
 }
 
 /// "Not possible": outside the domain (or, for a path, off the path).
@@ -105,7 +113,9 @@ impl Separable {
     /// `self + λ·other` with λ = `p / LAMBDA_DENOMINATOR`, each of
     /// `other`'s terms rounded down (so the sum never exceeds the real one).
     fn combined(&self, other: &Separable, p: u64) -> Separable {
-        let scaled = |v: u64| (u128::from(v) * u128::from(p) / LAMBDA_DENOMINATOR) as u64;
+        let scaled = |v: u64| {
+            u64::try_from(u128::from(v) * u128::from(p) / LAMBDA_DENOMINATOR).unwrap_or(NONE)
+        };
         let pairwise = if self.pairwise.is_empty() && other.pairwise.is_empty() {
             Vec::new()
         } else {
@@ -141,9 +151,7 @@ const LAMBDA_DENOMINATOR: u128 = 1 << 20;
 
 /// ⌈λ·v⌉ for λ = `p / LAMBDA_DENOMINATOR`.
 fn lambda_ceil(p: u64, v: u64) -> u64 {
-    (u128::from(v) * u128::from(p))
-        .div_ceil(LAMBDA_DENOMINATOR)
-        .min(u128::from(NONE)) as u64
+    u64::try_from((u128::from(v) * u128::from(p)).div_ceil(LAMBDA_DENOMINATOR)).unwrap_or(NONE)
 }
 
 /// The multiplier p (λ = p / 2²⁰) that maximises `score(p)`, a concave
@@ -162,8 +170,10 @@ fn best_multiplier(
     if p_max == 0 {
         return (0, i128::MIN);
     }
+    // p_max ≤ 2⁶⁰: exact in f64's range, and the float-to-int `as` saturates.
+    let p_max = u64::try_from(p_max).unwrap_or(1 << 60);
     let top = (p_max as f64).log2();
-    let p_of = |x: f64| (2f64.powf(x) as u64).min(p_max as u64);
+    let p_of = |x: f64| (2f64.powf(x) as u64).min(p_max);
     let (mut lo, mut hi) = (0.0f64, top);
     let phi = 0.618_033_988_75;
     let mut best = (0u64, i128::MIN);
@@ -361,7 +371,7 @@ impl PathBounds {
             let e = &g.edges[k];
             shape.on_path[e.from.index()] && shape.on_path[e.to.index()] && Some(e.to) != shape.from
         };
-        let compute = |t: usize, m: usize| model.tasks[t].compute_us[m].unwrap_or(0);
+        let compute = |t: usize, m: usize| model.tasks[t].compute_us[m].map_or(0, Sat::saturated);
         let mut fwd = vec![[NONE; 3]; n];
         for &t in &model.topo {
             let i = t.index();
@@ -376,7 +386,10 @@ impl PathBounds {
                         let p = g.edges[k].from.index();
                         (0..3)
                             .filter(|&a| fwd[p][a] != NONE)
-                            .map(|a| fwd[p][a].saturating_add(model.edges[k].transfer_us[a][m]))
+                            .map(|a| {
+                                fwd[p][a]
+                                    .saturating_add(model.edges[k].transfer_us[a][m].saturated())
+                            })
                             .min()
                             .unwrap_or(0)
                     })
@@ -401,6 +414,7 @@ impl PathBounds {
                             .filter(|&b| bwd[s][b] != NONE)
                             .map(|b| {
                                 model.edges[k].transfer_us[m][b]
+                                    .saturated()
                                     .saturating_add(compute(s, b))
                                     .saturating_add(bwd[s][b])
                             })
@@ -435,6 +449,38 @@ impl PathBounds {
         }
         self.fwd[t][m].saturating_add(self.bwd[t][m])
     }
+}
+
+/// The totals ([`Total`]) too large to compute at every placement the pins
+/// allow: no plan can be predicted, so the mission is refused naming them.
+/// Exact for separable totals (a bound of 2⁶⁴ − 1 is reached only through a
+/// too-large coefficient or sum); path totals by their path bounds.
+pub(crate) fn overflowing(model: &CostModel) -> Vec<Total> {
+    let g = model.graph;
+    let mut active = Active::all(model);
+    active.requirements.fill(false);
+    active.capacity.fill(false);
+    let p = Presolve::with(model, &active);
+    let mut out: Vec<Total> = (0..g.fleets.len())
+        .filter(|&f| p.bound_of(&LimitKind::Separable(p.fleet_energy(f))) == NONE)
+        .map(Total::FleetEnergy)
+        .collect();
+    let mut metrics = vec![
+        (Total::Energy, Objective::Energy),
+        (Total::CloudCost, Objective::Cost),
+        (Total::UplinkBytes, Objective::Bytes),
+        (Total::Latency, Objective::Latency),
+    ];
+    if model.objectives.contains(&Objective::ExecTime) {
+        metrics.push((Total::ExecTime, Objective::ExecTime));
+    }
+    out.extend(
+        metrics
+            .into_iter()
+            .filter(|&(_, o)| p.lower_bound(Metric::Objective(o)) == NONE)
+            .map(|(t, _)| t),
+    );
+    out
 }
 
 /// What presolve takes into account; explanations switch parts off to find
@@ -540,16 +586,23 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 None => p.infeasible = true,
             }
         }
-        // CPU capacity: floor(busy·1000 / cap) ≤ 1000  ⟺  busy ≤ (1001·cap − 1) / 1000.
-        let cap_max = |cap: u64| ((1_001 * u128::from(cap)).saturating_sub(1) / 1_000) as u64;
+        // CPU capacity: floor(busy·1000 / cap) ≤ 1000  ⟺  busy ≤ (1001·cap − 1) / 1000,
+        // and busy below 2⁶⁴ − 1 (a load too large to compute never fits).
+        let cap_max = |cap: u128| {
+            u64::try_from(cap.saturating_mul(1_001).saturating_sub(1) / 1_000)
+                .unwrap_or(u64::MAX)
+                .min(u64::MAX - 1)
+        };
         for f in (0..g.fleets.len()).filter(|&f| active.capacity[f]) {
             let unary = g
                 .tasks
                 .iter()
                 .map(|t| match model.edge_fleet[t.id.index()] {
-                    Some(x) if x.index() == f => {
-                        [model.tasks[t.id.index()].busy_us_per_hour[0], 0, 0]
-                    }
+                    Some(x) if x.index() == f => [
+                        model.tasks[t.id.index()].busy_us_per_hour[0].saturated(),
+                        0,
+                        0,
+                    ],
                     _ => [0; 3],
                 })
                 .collect();
@@ -565,12 +618,18 @@ impl<'m, 'g> Presolve<'m, 'g> {
         let cloud = model
             .tasks
             .iter()
-            .map(|c| [0, c.busy_us_per_hour[1], c.busy_us_per_hour[2]])
+            .map(|c| {
+                [
+                    0,
+                    c.busy_us_per_hour[1].saturated(),
+                    c.busy_us_per_hour[2].saturated(),
+                ]
+            })
             .collect();
         if active.capacity[g.fleets.len()] {
             p.limits.push(Limit {
                 kind: LimitKind::Separable(Separable {
-                    constant: model.training_busy_us_per_hour,
+                    constant: model.training_busy_us_per_hour.saturated(),
                     unary: cloud,
                     pairwise: Vec::new(),
                 }),
@@ -604,7 +663,9 @@ impl<'m, 'g> Presolve<'m, 'g> {
             } => one(
                 LimitKind::TaskValue(
                     t.index(),
-                    model.tasks[t.index()].compute_us.map(|c| c.unwrap_or(0)),
+                    model.tasks[t.index()]
+                        .compute_us
+                        .map(|c| c.map_or(0, Sat::saturated)),
                 ),
                 max_mean(factor(percentile_bp), bound_us, strict)?,
             ),
@@ -628,11 +689,12 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 fleets
                     .filter(|f| fleet.is_none_or(|x| x == f.id))
                     .map(|f| {
-                        let cap = i128::from(model.battery_uj[f.id.index()]);
+                        // Capacities are below 2⁹⁷: exact in i128.
+                        let cap = i128::try_from(model.battery_uj[f.id.index()]).ok()?;
                         let room = cap * 10_000 - m * cap;
                         (cap > 0 && room >= 0).then(|| Limit {
                             kind: LimitKind::Separable(self.fleet_energy(f.id.index())),
-                            max: (room / 10_000) as u64,
+                            max: u64::try_from(room / 10_000).unwrap_or(u64::MAX),
                         })
                     })
                     .collect()
@@ -651,12 +713,14 @@ impl<'m, 'g> Presolve<'m, 'g> {
     fn fleet_energy(&self, f: usize) -> Separable {
         let (m, g) = (self.model, self.model.graph);
         Separable {
-            constant: m.motion_uj[f],
+            constant: m.motion_uj[f].saturated(),
             unary: g
                 .tasks
                 .iter()
                 .map(|t| match self.model.edge_fleet[t.id.index()] {
-                    Some(x) if x.index() == f => [m.tasks[t.id.index()].edge_energy_uj, 0, 0],
+                    Some(x) if x.index() == f => {
+                        [m.tasks[t.id.index()].edge_energy_uj.saturated(), 0, 0]
+                    }
                     _ => [0; 3],
                 })
                 .collect(),
@@ -668,7 +732,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     for (a, row) in pw.iter_mut().enumerate() {
                         for (b, v) in row.iter_mut().enumerate() {
                             if c.energy_fleet[a][b].is_some_and(|x| x.index() == f) {
-                                *v = c.radio_uj[a][b];
+                                *v = c.radio_uj[a][b].saturated();
                             }
                         }
                     }
@@ -707,18 +771,28 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 total
             }
             Metric::Objective(Objective::Cost) => Separable {
-                constant: m.training_cost_nusd_per_hour,
+                constant: m.training_cost_nusd_per_hour.saturated(),
                 unary: m
                     .tasks
                     .iter()
-                    .map(|c| [0, c.cost_nusd_per_hour[1], c.cost_nusd_per_hour[2]])
+                    .map(|c| {
+                        [
+                            0,
+                            c.cost_nusd_per_hour[1].saturated(),
+                            c.cost_nusd_per_hour[2].saturated(),
+                        ]
+                    })
                     .collect(),
                 pairwise: Vec::new(),
             },
             Metric::Objective(Objective::Bytes) => Separable {
                 constant: 0,
                 unary: vec![[0; 3]; g.tasks.len()],
-                pairwise: m.edges.iter().map(|c| c.uplink_bytes_per_hour).collect(),
+                pairwise: m
+                    .edges
+                    .iter()
+                    .map(|c| c.uplink_bytes_per_hour.map(|row| row.map(Sat::saturated)))
+                    .collect(),
             },
             Metric::FpgaCount => Separable {
                 constant: 0,
@@ -901,9 +975,11 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     continue;
                 }
                 // Integer terms: A + ⌊λB⌋ ≤ a + ⌊λb⌋ for every placement meeting both.
+                // Saturating: a right-hand side past 2⁶⁴ removes nothing.
                 let rhs = |p: u64| {
                     a_max.saturating_add(
-                        (u128::from(b_max) * u128::from(p) / LAMBDA_DENOMINATOR) as u64,
+                        u64::try_from(u128::from(b_max) * u128::from(p) / LAMBDA_DENOMINATOR)
+                            .unwrap_or(NONE),
                     )
                 };
                 let (p, gap) = best_multiplier(a, b, |p| {
@@ -968,6 +1044,7 @@ mod tests {
             Metric::Objective(o) => model.evaluate(a).objective(o),
             Metric::FpgaCount => hivemind_cost::fpga_tasks(a),
         }
+        .saturated()
     }
 
     fn within(dom: &Domains, a: &[Modality]) -> bool {

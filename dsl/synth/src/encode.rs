@@ -3,11 +3,19 @@
 //! and transfer terms as `ite`s over them, path latencies as finish-time
 //! integers bounded below by their predecessors (exact at the optimum and
 //! for deadline feasibility).
+//!
+//! Coefficients are the cost model's [`Sat`] values fed to z3's unbounded
+//! `Int`s as they are: an exact value is the true value, and a too-large
+//! one enters as 2⁶⁴ − 1, at most the truth and itself too large. Every
+//! total the model computes is held below 2⁶⁴ − 1 (`fits`), so a placement
+//! z3 accepts is one whose totals the model computes exactly — the model
+//! refuses the others ([`hivemind_cost::Evaluation::overflow`]) — and no
+//! value passes through a wrapping integer on the way.
 
 use crate::bounds::{self, max_mean};
 use hivemind_cost::{modality_index, CostModel};
 use hivemind_ir::plan::Modality;
-use hivemind_ir::{Objective, RequirementKind, TaskId};
+use hivemind_ir::{Objective, RequirementKind, Sat, TaskId};
 use z3::ast::{Bool, Int};
 
 pub(crate) struct Encoding<'m, 'g> {
@@ -36,6 +44,17 @@ pub(crate) struct Encoding<'m, 'g> {
 
 fn int(v: u64) -> Int {
     Int::from_u64(v)
+}
+
+/// A cost-model value for z3: exact, or 2⁶⁴ − 1 when too large.
+fn sat(v: Sat) -> Int {
+    Int::from_u64(v.saturated())
+}
+
+/// `total` is computed exactly by the cost model (below 2⁶⁴ − 1, where
+/// [`Sat`] saturates).
+fn fits(total: &Int) -> Bool {
+    total.le(int(u64::MAX - 1))
 }
 
 fn sum(terms: Vec<Int>) -> Int {
@@ -100,7 +119,7 @@ impl<'m, 'g> Encoding<'m, 'g> {
             .filter_map(|m| {
                 let k = modality_index(m);
                 match (&self.x[t][k], c.compute_us[k]) {
-                    (Some(b), Some(us)) if us > 0 => Some(b.ite(&int(us), &int(0))),
+                    (Some(b), Some(us)) if us > Sat::ZERO => Some(b.ite(&sat(us), &int(0))),
                     _ => None,
                 }
             })
@@ -109,12 +128,12 @@ impl<'m, 'g> Encoding<'m, 'g> {
     }
 
     /// Σ over (a, b) of `x[from][a] ∧ x[to][b] ? table[a][b] : 0`.
-    fn pairwise(&self, from: usize, to: usize, table: &[[u64; 3]; 3]) -> Int {
+    fn pairwise(&self, from: usize, to: usize, table: &[[Sat; 3]; 3]) -> Int {
         let mut terms = Vec::new();
         for (row, xa) in table.iter().zip(&self.x[from]) {
             for (&value, xb) in row.iter().zip(&self.x[to]) {
-                if let (true, Some(xa), Some(xb)) = (value > 0, xa, xb) {
-                    terms.push(Bool::and(&[xa, xb]).ite(&int(value), &int(0)));
+                if let (true, Some(xa), Some(xb)) = (value > Sat::ZERO, xa, xb) {
+                    terms.push(Bool::and(&[xa, xb]).ite(&sat(value), &int(0)));
                 }
             }
         }
@@ -179,7 +198,8 @@ impl<'m, 'g> Encoding<'m, 'g> {
                 .min()
                 .unwrap_or(0);
             if let Some(f) = &fin[i] {
-                parts.push(f.le(Int::from_i64(limit as i64 - rest as i64)));
+                // limit − rest in z3's unbounded integers (negative: no room).
+                parts.push(f.le(Int::sub(&[int(limit), int(rest)])));
             }
             for (k, x) in self.x[i].iter().enumerate() {
                 if let (Some(x), true) = (x, pb.through(i, k) > limit) {
@@ -195,21 +215,21 @@ impl<'m, 'g> Encoding<'m, 'g> {
         let g = model.graph;
         // Energy per fleet.
         let mut fleet_terms: Vec<Vec<Int>> =
-            model.motion_uj.iter().map(|&m| vec![int(m)]).collect();
+            model.motion_uj.iter().map(|&m| vec![sat(m)]).collect();
         // Training jobs (continuous learning) run in the cloud whatever the placement.
-        let mut cost_terms = vec![int(model.training_cost_nusd_per_hour)];
+        let mut cost_terms = vec![sat(model.training_cost_nusd_per_hour)];
         for t in &g.tasks {
             let i = t.id.index();
             let c = &model.tasks[i];
             if let (Some(b), Some(f)) = (&self.x[i][0], model.edge_fleet[t.id.index()]) {
-                if c.edge_energy_uj > 0 {
-                    fleet_terms[f.index()].push(b.ite(&int(c.edge_energy_uj), &int(0)));
+                if c.edge_energy_uj > Sat::ZERO {
+                    fleet_terms[f.index()].push(b.ite(&sat(c.edge_energy_uj), &int(0)));
                 }
             }
             for k in 1..3 {
                 if let Some(b) = &self.x[i][k] {
-                    if c.cost_nusd_per_hour[k] > 0 {
-                        cost_terms.push(b.ite(&int(c.cost_nusd_per_hour[k]), &int(0)));
+                    if c.cost_nusd_per_hour[k] > Sat::ZERO {
+                        cost_terms.push(b.ite(&sat(c.cost_nusd_per_hour[k]), &int(0)));
                     }
                 }
             }
@@ -223,9 +243,9 @@ impl<'m, 'g> Encoding<'m, 'g> {
                     if let (Some(f), Some(xa), Some(xb)) =
                         (c.energy_fleet[a][b], &self.x[p][a], &self.x[t][b])
                     {
-                        if c.radio_uj[a][b] > 0 {
+                        if c.radio_uj[a][b] > Sat::ZERO {
                             let both = Bool::and(&[xa, xb]);
-                            fleet_terms[f.index()].push(both.ite(&int(c.radio_uj[a][b]), &int(0)));
+                            fleet_terms[f.index()].push(both.ite(&sat(c.radio_uj[a][b]), &int(0)));
                         }
                     }
                 }
@@ -233,29 +253,36 @@ impl<'m, 'g> Encoding<'m, 'g> {
             byte_terms.push(self.pairwise(p, t, &c.uplink_bytes_per_hour));
         }
         let fleet_energy: Vec<Int> = fleet_terms.into_iter().map(sum).collect();
-        // Capacity: floor(busy·1000 / cap) ≤ 1000  ⟺  busy·1000 < 1001·cap.
+        for e in &fleet_energy {
+            self.structure.push(fits(e));
+        }
+        // Capacity: floor(busy·1000 / cap) ≤ 1000  ⟺  busy·1000 < 1001·cap,
+        // and the load computable (a too-large load is over any capacity).
         let mut fleet_busy: Vec<Vec<Int>> = vec![Vec::new(); g.fleets.len()];
-        let mut cloud_busy = vec![int(model.training_busy_us_per_hour)];
+        let mut cloud_busy = vec![sat(model.training_busy_us_per_hour)];
         for t in &g.tasks {
             let i = t.id.index();
             let c = &model.tasks[i];
             if let (Some(b), Some(f)) = (&self.x[i][0], model.edge_fleet[t.id.index()]) {
-                if c.busy_us_per_hour[0] > 0 {
-                    fleet_busy[f.index()].push(b.ite(&int(c.busy_us_per_hour[0]), &int(0)));
+                if c.busy_us_per_hour[0] > Sat::ZERO {
+                    fleet_busy[f.index()].push(b.ite(&sat(c.busy_us_per_hour[0]), &int(0)));
                 }
             }
             for k in 1..3 {
-                if let (Some(b), true) = (&self.x[i][k], c.busy_us_per_hour[k] > 0) {
-                    cloud_busy.push(b.ite(&int(c.busy_us_per_hour[k]), &int(0)));
+                if let (Some(b), true) = (&self.x[i][k], c.busy_us_per_hour[k] > Sat::ZERO) {
+                    cloud_busy.push(b.ite(&sat(c.busy_us_per_hour[k]), &int(0)));
                 }
             }
         }
-        let within = |busy: Vec<Int>, cap: u64| {
+        let within = |busy: Vec<Int>, cap: u128| {
+            let busy = sum(busy);
             if cap == 0 {
                 // Nothing to run on (no cloud): only zero work fits.
-                return sum(busy).le(int(0));
+                return busy.le(int(0));
             }
-            Int::mul(&[sum(busy), int(1_000)]).lt(Int::from_u128(1_001 * u128::from(cap)))
+            // 1001 · cap < 2¹²⁸: capacities are below 2¹⁰⁰.
+            let room = Int::from_u128(cap.saturating_mul(1_001));
+            Bool::and(&[Int::mul(&[busy.clone(), int(1_000)]).lt(room), fits(&busy)])
         };
         for (f, busy) in fleet_busy.into_iter().enumerate() {
             self.capacity
@@ -271,9 +298,9 @@ impl<'m, 'g> Encoding<'m, 'g> {
             if let (Some(b), Some(f), true) = (
                 &self.x[t.id.index()][0],
                 model.edge_fleet[t.id.index()],
-                load > 0,
+                load > Sat::ZERO,
             ) {
-                radio[f.index()].push(b.ite(&int(load), &int(0)));
+                radio[f.index()].push(b.ite(&sat(load), &int(0)));
             }
         }
         for (k, e) in g.edges.iter().enumerate() {
@@ -285,9 +312,9 @@ impl<'m, 'g> Encoding<'m, 'g> {
                         continue;
                     };
                     for &(f, load) in &c.radio_load[a][b] {
-                        if let (Some(f), true) = (f, load > 0) {
+                        if let (Some(f), true) = (f, load > Sat::ZERO) {
                             let both = Bool::and(&[xa, xb]);
-                            radio[f.index()].push(both.ite(&int(load), &int(0)));
+                            radio[f.index()].push(both.ite(&sat(load), &int(0)));
                         }
                     }
                 }
@@ -299,6 +326,8 @@ impl<'m, 'g> Encoding<'m, 'g> {
         }
         let cost = sum(cost_terms);
         let bytes = sum(byte_terms);
+        self.structure.push(fits(&cost));
+        self.structure.push(fits(&bytes));
         // Critical path of the whole graph: a makespan above every finish
         // time. Only built when something reads it: it doubles the
         // arithmetic of large graphs.
@@ -369,11 +398,12 @@ impl<'m, 'g> Encoding<'m, 'g> {
                     let mut parts = Vec::new();
                     let mut worst = Vec::new();
                     for f in g.fleets.iter().filter(|f| fleet.is_none_or(|x| x == f.id)) {
-                        let cap = u128::from(model.battery_uj[f.id.index()]);
+                        let cap = model.battery_uj[f.id.index()];
                         if cap == 0 {
                             // An empty battery has no reserve at all.
                             parts.push(Bool::from_bool(false));
                         }
+                        // cap < 2⁹⁷ and M ≤ 10⁴: both products fit u128.
                         let lhs = Int::sub(&[
                             Int::from_u128(cap * 10_000),
                             Int::mul(&[fleet_energy[f.id.index()].clone(), int(10_000)]),
@@ -392,14 +422,22 @@ impl<'m, 'g> Encoding<'m, 'g> {
         } else {
             sum(path_latencies)
         };
+        // The totals the cost model refuses when too large (`Total`).
+        let energy = sum(fleet_energy.clone());
+        let exec_time = Int::add(&[int(model.duration_us), makespan.clone()]);
+        self.structure.push(fits(&energy));
+        self.structure.push(fits(&latency));
+        if model.objectives.contains(&Objective::ExecTime) {
+            self.structure.push(fits(&exec_time));
+        }
         self.stated_objectives = model.objectives.len();
         for o in model.lexicographic_order() {
             let term = match o {
                 Objective::Latency => latency.clone(),
-                Objective::Energy => sum(fleet_energy.clone()),
+                Objective::Energy => energy.clone(),
                 Objective::Cost => cost.clone(),
                 Objective::Bytes => bytes.clone(),
-                Objective::ExecTime => Int::add(&[int(model.duration_us), makespan.clone()]),
+                Objective::ExecTime => exec_time.clone(),
             };
             self.objectives.push((o, term));
         }

@@ -23,6 +23,9 @@ pub struct Conflict {
     /// Cover tasks whose fleet cannot sweep the area within the mission
     /// (`hivemind_cost::coverage`; no placement changes it).
     pub coverage: Vec<TaskId>,
+    /// Totals too large to compute (2⁶⁴ or more of their unit) at every
+    /// placement: the cost model cannot predict any plan.
+    pub overflow: Vec<hivemind_cost::Total>,
     /// For each requirement: the best predicted value reachable under the pins,
     /// in the requirement's unit (µs, n$/h, basis points).
     pub best: Vec<(u32, i64)>,
@@ -81,6 +84,7 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
             pins: core.pins,
             capacity: core.capacity,
             coverage: Vec::new(),
+            overflow: Vec::new(),
         })
         .collect()
 }
@@ -273,5 +277,5 @@ fn best_value(model: &CostModel, enc: &Encoding, r: usize, timeout: Duration) ->
         return None;
     }
     let a = enc.assignment(&opt.get_model()?)?;
-    Some(model.evaluate(&a).requirements[r].0)
+    model.evaluate(&a).requirements[r].predicted
 }

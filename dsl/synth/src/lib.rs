@@ -17,7 +17,7 @@ use bounds::{Metric, Presolve};
 use encode::Encoding;
 use hivemind_cost::{baseline, modality_index, plan_for, CostModel, Profile, ProfileError};
 use hivemind_ir::plan::{Modality, Plan, Strategy};
-use hivemind_ir::{Objective, RequirementKind, TaskGraph};
+use hivemind_ir::{Objective, RequirementKind, Sat, TaskGraph};
 use std::time::{Duration, Instant};
 use z3::ast::{Bool, Int};
 use z3::{Optimize, Params, SatResult};
@@ -91,18 +91,19 @@ pub struct Synthesis {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Gap {
     pub objective: Objective,
-    pub lower_bound: u64,
-    pub found: u64,
+    pub lower_bound: Sat,
+    pub found: Sat,
 }
 
 impl Gap {
     /// `found − lower_bound` in percent of `found`: the optimum is at most
-    /// this much lower than the plan (the usual MIP gap).
+    /// this much lower than the plan (the usual MIP gap; 100% when either
+    /// is too large to compute).
     pub fn percent(&self) -> f64 {
-        if self.found == 0 {
-            0.0
-        } else {
-            (self.found.saturating_sub(self.lower_bound)) as f64 * 100.0 / self.found as f64
+        match (self.found.get(), self.lower_bound.get()) {
+            (Some(0), _) => 0.0,
+            (Some(found), Some(lower)) => found.saturating_sub(lower) as f64 * 100.0 / found as f64,
+            _ => 100.0,
         }
     }
 }
@@ -217,11 +218,26 @@ fn synthesize_in_context(
                 pins: Vec::new(),
                 capacity: Vec::new(),
                 coverage: vec![task],
+                overflow: Vec::new(),
                 best: Vec::new(),
             })
             .collect()
     } else if status == Status::Infeasible {
-        explain::conflicts(&model, options.timeout)
+        let mut found = explain::conflicts(&model, options.timeout);
+        // Nothing a user can relax: every placement's totals are too large
+        // to compute. Say which.
+        let overflow = bounds::overflowing(&model);
+        if found.is_empty() && !overflow.is_empty() {
+            found.push(Conflict {
+                requirements: Vec::new(),
+                pins: Vec::new(),
+                capacity: Vec::new(),
+                coverage: Vec::new(),
+                overflow,
+                best: Vec::new(),
+            });
+        }
+        found
     } else {
         Vec::new()
     };
@@ -238,6 +254,7 @@ fn synthesize_in_context(
         // plan has them there: z3's model was held to them, and greedy is
         // only chosen when lexicographically better still.
         let found = values[stage];
+        let lower_bound = Sat::new(lower_bound);
         (status == Status::Feasible && found >= lower_bound).then_some(Gap {
             objective,
             lower_bound,
@@ -355,10 +372,17 @@ fn lexmin_timed(
     // The incumbent's value at every stage (the stages are the model's
     // order of preference), while it stays lexicographically optimal so far
     // (`None` once some stage found better).
+    // A feasible plan's totals are never too large (`Evaluation::overflow`).
     let mut incumbent_values: Option<Vec<u64>> = incumbent
         .map(|a| (a, model.evaluate(a)))
         .filter(|(_, e)| e.feasible())
-        .map(|(a, e)| model.preference_vector(&e, a));
+        .map(|(a, e)| {
+            model
+                .preference_vector(&e, a)
+                .into_iter()
+                .map(Sat::saturated)
+                .collect()
+        });
     debug_assert!(incumbent_values
         .as_ref()
         .is_none_or(|v| v.len() == stages.len()));
@@ -523,7 +547,7 @@ fn pareto_front(model: &CostModel, options: &Options) -> Vec<Plan> {
             .objectives
             .iter()
             .zip(&values)
-            .map(|((_, t), &v)| t.lt(Int::from_u64(v)))
+            .map(|((_, t), &v)| t.lt(Int::from_u64(v.saturated())))
             .collect();
         blocks.push(Bool::or(&better));
         out.push(plan_for(model, &a, Strategy::Optimised { proven: true }));
@@ -532,7 +556,7 @@ fn pareto_front(model: &CostModel, options: &Options) -> Vec<Plan> {
 }
 
 /// The objective vector a plan's predictions give, in the mission's order.
-pub fn objective_values(model: &CostModel, p: &Plan) -> Vec<u64> {
+pub fn objective_values(model: &CostModel, p: &Plan) -> Vec<Sat> {
     let a: Vec<Modality> = p.tasks.iter().map(|t| t.modality).collect();
     model.objective_vector(&model.evaluate(&a))
 }
@@ -566,7 +590,11 @@ mod tests {
                 let a = enc.assignment(&m).expect("assignment");
                 let e = model.evaluate(&a);
                 for (o, term) in &enc.objectives {
-                    let encoded = m.eval(term, true).and_then(|v| v.as_u64()).expect("value");
+                    let encoded = m
+                        .eval(term, true)
+                        .and_then(|v| v.as_u64())
+                        .map(Sat::new)
+                        .expect("value");
                     let evaluated = e.objective(*o);
                     // Latency uses lower-bounded finish times: the model may
                     // overestimate, never underestimate.

@@ -7,7 +7,7 @@ use crate::{Status, Synthesis};
 use hivemind_dsl::syntax::Span;
 use hivemind_dsl::{Code, Diagnostic};
 use hivemind_ir::plan::{Plan, Strategy};
-use hivemind_ir::{Objective, RequirementKind, TaskGraph};
+use hivemind_ir::{Objective, RequirementKind, Sat, TaskGraph};
 use std::fmt::Write;
 
 /// Widest a padded column gets: longer text overflows it (a format width
@@ -47,7 +47,29 @@ fn percent(bp: i64) -> String {
     format!("{:.1}%", bp as f64 / 100.0)
 }
 
-fn energy(uj: u64) -> String {
+/// What a figure too large to compute (2⁶⁴ or more of its unit) reads as.
+pub const TOO_LARGE: &str = "too large";
+
+/// `show(v)`, or "too large": a saturated figure is never printed as a number.
+fn exact(v: Sat, show: impl Fn(u64) -> String) -> String {
+    v.get().map_or_else(|| TOO_LARGE.to_string(), show)
+}
+
+/// A duration; beyond `i64` µs (292,000 years) too large.
+fn time_sat(us: Sat) -> String {
+    us.to_i64().map_or_else(|| TOO_LARGE.to_string(), time)
+}
+
+fn money_sat(nusd: Sat) -> String {
+    nusd.to_i64()
+        .map_or_else(|| TOO_LARGE.to_string(), money_per_hour)
+}
+
+fn energy(uj: Sat) -> String {
+    exact(uj, energy_exact)
+}
+
+fn energy_exact(uj: u64) -> String {
     let wh = uj as f64 / 3.6e9;
     if wh >= 0.01 {
         format!("{wh:.2} Wh")
@@ -57,16 +79,20 @@ fn energy(uj: u64) -> String {
 }
 
 /// An objective's value in its unit.
-fn objective_value(o: Objective, v: u64) -> String {
+fn objective_value(o: Objective, v: Sat) -> String {
     match o {
-        Objective::Latency | Objective::ExecTime => time(v as i64),
+        Objective::Latency | Objective::ExecTime => time_sat(v),
         Objective::Energy => energy(v),
-        Objective::Cost => money_per_hour(v as i64),
-        Objective::Bytes => rate(v / 3_600),
+        Objective::Cost => money_sat(v),
+        Objective::Bytes => rate(v.mul_div(1, 3_600)),
     }
 }
 
-fn rate(bytes_per_s: u64) -> String {
+fn rate(bytes_per_s: Sat) -> String {
+    exact(bytes_per_s, rate_exact)
+}
+
+fn rate_exact(bytes_per_s: u64) -> String {
     let b = bytes_per_s as f64;
     if b >= 1e6 {
         format!("{:.2} MB/s", b / 1e6)
@@ -77,7 +103,11 @@ fn rate(bytes_per_s: u64) -> String {
     }
 }
 
-fn bytes(b: u64) -> String {
+fn bytes(b: Sat) -> String {
+    exact(b, bytes_exact)
+}
+
+fn bytes_exact(b: u64) -> String {
     let b = b as f64;
     if b >= 1e9 {
         format!("{:.2} GB", b / 1e9)
@@ -107,17 +137,17 @@ fn learning(graph: &TaskGraph, p: &Plan) -> String {
             } else {
                 format!(
                     "{} pushed in {} downloads",
-                    bytes(l.model_bytes_pushed),
-                    l.model_pushes
+                    bytes(Sat::new(l.model_bytes_pushed)),
+                    Sat::new(l.model_pushes)
                 )
             };
             format!(
                 "{name} {} job{} x {} samples ({} each, {}), {push}",
-                l.training_jobs,
+                Sat::new(l.training_jobs),
                 if l.training_jobs == 1 { "" } else { "s" },
-                l.samples_per_job,
-                time(i64::try_from(l.train_us_per_job).unwrap_or(i64::MAX)),
-                money_per_hour(i64::try_from(l.cost_nusd_per_hour).unwrap_or(i64::MAX)),
+                Sat::new(l.samples_per_job),
+                time_sat(l.train_us_per_job),
+                money_sat(l.cost_nusd_per_hour),
             )
         })
         .collect();
@@ -265,6 +295,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             let _ = write!(out, "{text:<req_w$}");
             for (_, p) in &columns {
                 let cell = match p.and_then(|p| p.predicted.requirements.get(k)) {
+                    Some(o) if o.too_large => format!("{TOO_LARGE} ✗"),
                     Some(o) => {
                         let mark = if o.met { "" } else { " ✗" };
                         format!(
@@ -288,11 +319,15 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             .fleets
             .iter()
             .map(|f| {
+                let left = if f.energy_per_device_uj.is_too_large() {
+                    "battery exhausted".to_string()
+                } else {
+                    format!("{} left", percent(f.reserve_bp))
+                };
                 format!(
-                    "{} {} per device ({} left)",
+                    "{} {} per device ({left})",
                     graph.fleets[f.fleet.index()].name,
                     energy(f.energy_per_device_uj),
-                    percent(f.reserve_bp)
                 )
             })
             .collect();
@@ -301,7 +336,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             "{h:<13} energy: {}; uplink {}; cloud {}",
             fleets.join(", "),
             rate(p.predicted.uplink_bytes_per_s),
-            money_per_hour(p.predicted.cloud_cost_nusd_per_hour as i64)
+            money_sat(p.predicted.cloud_cost_nusd_per_hour)
         );
         let _ = writeln!(out, "{:<13} load: {}", "", utilisation(graph, p));
         if !p.predicted.learning.is_empty() {
@@ -332,16 +367,15 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
                     hivemind_ir::Objective::Latency => {
                         format!(
                             "latency (sum of required paths) {}",
-                            time(p.predicted.latency_us as i64)
+                            time_sat(p.predicted.latency_us)
                         )
                     }
                     hivemind_ir::Objective::Energy => {
                         format!("energy {}", energy(p.predicted.energy_uj))
                     }
-                    hivemind_ir::Objective::Cost => format!(
-                        "cost {}",
-                        money_per_hour(p.predicted.cloud_cost_nusd_per_hour as i64)
-                    ),
+                    hivemind_ir::Objective::Cost => {
+                        format!("cost {}", money_sat(p.predicted.cloud_cost_nusd_per_hour))
+                    }
                     hivemind_ir::Objective::Bytes => {
                         format!("uplink {}", rate(p.predicted.uplink_bytes_per_s))
                     }
@@ -363,11 +397,17 @@ fn span(s: hivemind_ir::SrcSpan) -> Span {
 
 /// CPU (and radio) utilisation of each fleet and the cloud under plan `p`.
 fn utilisation(graph: &TaskGraph, p: &Plan) -> String {
-    let shown = |b: u64| {
+    let shown = |b: Sat| {
+        let over = if b > Sat::new(1_000) {
+            " ✗ overloaded"
+        } else {
+            ""
+        };
+        // ‰ × 10 = basis points; beyond i64 (or too large) is too large.
+        let bp = b.to_i64().and_then(|b| b.checked_mul(10));
         format!(
-            "{}{}",
-            percent(b as i64 * 10),
-            if b > 1_000 { " ✗ overloaded" } else { "" }
+            "{}{over}",
+            bp.map_or_else(|| TOO_LARGE.to_string(), percent)
         )
     };
     let mut parts: Vec<String> = p
@@ -400,6 +440,9 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
         .map(|c| {
             if let Some(cov) = c.coverage.first().and_then(|t| sweeps.iter().find(|x| x.task == *t)) {
                 return coverage_diagnostic(graph, cov);
+            }
+            if !c.overflow.is_empty() {
+                return overflow_diagnostic(graph, &c.overflow);
             }
             let reqs: Vec<_> = c.requirements.iter().filter_map(|id| graph.requirements.iter().find(|r| r.id == *id)).collect();
             let names: Vec<String> = reqs.iter().map(|r| format!("`{}`", r.text.trim_start_matches("require "))).collect();
@@ -460,7 +503,7 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
                 });
                 if pushes_here {
                     let task = &graph.tasks[r.task.index()];
-                    d = d.label(span(r.span), format!("on the edge, `{}` receives a {} model every {}", task.name, bytes(r.model_bytes), time(i64::try_from(r.period_us).unwrap_or(i64::MAX))));
+                    d = d.label(span(r.span), format!("on the edge, `{}` receives a {} model every {}", task.name, bytes_exact(r.model_bytes), time_sat(Sat::new(r.period_us))));
                 }
             }
             for t in &c.pins {
@@ -485,6 +528,51 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
             d.help(help)
         })
         .collect()
+}
+
+/// Totals too large to compute at every placement.
+fn overflow_diagnostic(graph: &TaskGraph, totals: &[hivemind_cost::Total]) -> Diagnostic {
+    use hivemind_cost::Total;
+    let names: Vec<String> = totals
+        .iter()
+        .map(|t| match t {
+            Total::FleetEnergy(f) => format!(
+                "the energy of fleet `{}`",
+                graph.fleets.get(*f).map_or("?", |f| f.name.as_str())
+            ),
+            Total::Energy => "the energy of all fleets".into(),
+            Total::CloudCost => "the cloud cost".into(),
+            Total::UplinkBytes => "the uplink bytes".into(),
+            Total::Latency => "the latency".into(),
+            Total::ExecTime => "the execution time".into(),
+        })
+        .collect();
+    let mut d = Diagnostic::error(
+        Code::Infeasible,
+        format!(
+            "{} {} {TOO_LARGE} to predict with any placement (2^64 or more of the unit)",
+            names.join(" and "),
+            if names.len() == 1 { "is" } else { "are" },
+        ),
+    );
+    for t in totals {
+        if let Total::FleetEnergy(f) = t {
+            if let Some(fleet) = graph.fleets.get(*f) {
+                d = d.label(span(fleet.span), "this fleet's energy over the mission");
+            }
+        }
+    }
+    if d.labels.is_empty() {
+        if let Some(t) = graph
+            .tasks
+            .iter()
+            .find(|t| t.work.is_some())
+            .or(graph.tasks.first())
+        {
+            d = d.label(span(t.span), "work, data and rates multiply up to this");
+        }
+    }
+    d.help("lower the work, the data sizes, their rate (`every`), the fleet or the mission's `duration`")
 }
 
 /// A link rate as users write it.
@@ -520,7 +608,7 @@ fn coverage_diagnostic(graph: &TaskGraph, c: &hivemind_cost::Coverage) -> Diagno
         Ok(us) => time(us),
         Err(_) => format!("{:.3e} days", c.time_us as f64 / 86_400e6),
     };
-    let lasts = time(i64::try_from(c.duration_us).unwrap_or(i64::MAX));
+    let lasts = time_sat(Sat::new(c.duration_us));
     let speed = span(fleet.span);
     let speed_label = format!(
         "{} devices at {} m/s",

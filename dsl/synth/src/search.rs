@@ -4,37 +4,46 @@
 
 use hivemind_cost::{CostModel, Evaluation};
 use hivemind_ir::plan::Modality;
+use hivemind_ir::Sat;
 use std::cmp::Ordering;
 
 /// Lexicographic order of (feasible first, fewer violations, objectives).
 pub(crate) fn better(model: &CostModel, a: &Evaluation, b: &Evaluation) -> Ordering {
-    let violations = |e: &Evaluation| e.requirements.iter().filter(|r| !r.2).count();
+    let violations =
+        |e: &Evaluation| e.requirements.iter().filter(|r| !r.met).count() + e.overflow().len();
     violations(a)
         .cmp(&violations(b))
         .then_with(|| model.objective_vector(a).cmp(&model.objective_vector(b)))
 }
 
-/// Total violation of the requirements, in units of their bounds (‰), and
-/// CPU overload (‰ above 100% per fleet and for the cloud), to steer the
-/// greedy search towards feasibility.
+/// Total violation of the requirements, in units of their bounds (‰), CPU
+/// overload (‰ above 100% per fleet and for the cloud) and totals too
+/// large to compute (each as 2⁶⁴ ‰), to steer the greedy search towards
+/// feasibility.
 fn violation(e: &Evaluation) -> u128 {
+    const TOO_LARGE: u128 = 1 << 64;
     let requirements: u128 = e
         .requirements
         .iter()
-        .filter(|r| !r.2)
-        .map(|&(pred, bound, _)| {
-            let gap = pred.abs_diff(bound) as u128;
-            gap * 1_000 / (bound.unsigned_abs() as u128).max(1) + 1
+        .filter(|r| !r.met)
+        .map(|r| match r.predicted {
+            Some(pred) => {
+                let gap = u128::from(pred.abs_diff(r.bound));
+                gap * 1_000 / u128::from(r.bound.unsigned_abs()).max(1) + 1
+            }
+            None => TOO_LARGE,
         })
         .sum();
     let overload: u128 = e
         .fleet_busy_permille
         .iter()
         .chain(std::iter::once(&e.cloud_busy_permille))
-        .filter(|&&b| b > 1_000)
-        .map(|&b| u128::from(b - 1_000) + 1)
+        .map(|b| b.wide().unwrap_or(TOO_LARGE))
+        .filter(|&b| b > 1_000)
+        .map(|b| b - 1_000 + 1)
         .sum();
-    requirements + overload
+    let overflow = TOO_LARGE * e.overflow().len() as u128;
+    requirements + overload + overflow
 }
 
 /// Call `visit` with every feasible combination of allowed modalities and
@@ -164,7 +173,7 @@ pub fn greedy_within(
 /// What the greedy search minimises: violations first, then the
 /// synthesizer's whole order of preference (objectives, tie-breakers, FPGA
 /// count), so that its plan can prove every stage by the bounds.
-fn greedy_key(model: &CostModel, e: &Evaluation, a: &[Modality]) -> (u128, Vec<u64>) {
+fn greedy_key(model: &CostModel, e: &Evaluation, a: &[Modality]) -> (u128, Vec<Sat>) {
     (violation(e), model.preference_vector(e, a))
 }
 
@@ -182,7 +191,7 @@ fn pair_move(
     let mut first: Vec<usize> = (0..n)
         .filter(|&t| {
             model.graph.requirements.iter().enumerate().any(|(r, _)| {
-                !current.requirements[r].2 && model.path_tasks[r].get(t).copied().unwrap_or(false)
+                !current.requirements[r].met && model.path_tasks[r].get(t).copied().unwrap_or(false)
             })
         })
         .collect();
@@ -224,12 +233,12 @@ fn pair_move(
 
 /// The exact Pareto front by enumeration: the distinct non-dominated
 /// objective vectors of all feasible assignments, sorted (`None` above `limit`).
-pub fn exhaustive_front(model: &CostModel, limit: u64) -> Option<Vec<Vec<u64>>> {
-    let mut points: Vec<Vec<u64>> = Vec::new();
+pub fn exhaustive_front(model: &CostModel, limit: u64) -> Option<Vec<Vec<Sat>>> {
+    let mut points: Vec<Vec<Sat>> = Vec::new();
     for_each_feasible(model, limit, |_, e| points.push(model.objective_vector(&e)))?;
     points.sort();
     points.dedup();
-    let dominated = |p: &Vec<u64>| {
+    let dominated = |p: &Vec<Sat>| {
         points
             .iter()
             .any(|q| q != p && q.iter().zip(p).all(|(a, b)| a <= b))

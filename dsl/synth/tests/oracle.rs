@@ -119,7 +119,7 @@ proptest! {
         let exact = search::exhaustive_front(&model, 1_000_000).expect("small");
         let opts = Options { pareto: true, max_pareto_points: 1_000, timeout: std::time::Duration::from_secs(60) };
         let out = synthesize(&graph, Profile::default(), &opts).expect("synthesize");
-        let mut found: Vec<Vec<u64>> = out.pareto.iter().map(|p| objective_values(&model, p)).collect();
+        let mut found: Vec<Vec<hivemind_ir::Sat>> = out.pareto.iter().map(|p| objective_values(&model, p)).collect();
         found.sort();
         prop_assert_eq!(found, exact, "seed {}\n{}", seed, src);
     }

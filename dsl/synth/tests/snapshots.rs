@@ -105,7 +105,7 @@ fn pareto_front_points_do_not_dominate_each_other() {
     };
     let out = synthesize(&graph, Profile::default(), &opts).expect("synth");
     assert!(out.pareto.len() >= 2, "S7 trades energy against cost");
-    let points: Vec<Vec<u64>> = out
+    let points: Vec<Vec<hivemind_ir::Sat>> = out
         .pareto
         .iter()
         .map(|p| hivemind_synth::objective_values(&model, p))
