@@ -67,7 +67,16 @@ pub fn run(file: &Path, seed: u64, kill: u32, json: bool) -> Result<ExitCode> {
         world.kill(Micros(duration.0 / 3), *d);
     }
     world.stop_at(duration);
-    world.run_to_end(Micros(duration.0.saturating_mul(2)));
+    // Long enough for the drain to resolve every instance (completed, or
+    // failed with a reason at its timeout) even in a mission shorter than
+    // the drain; the world stops earlier once the core says it finished.
+    let drain = Config::default().drain_timeout_us;
+    world.run_to_end(Micros(
+        duration
+            .0
+            .saturating_mul(2)
+            .max(duration.0.saturating_add(drain).saturating_add(10_000_000)),
+    ));
     let report = world.ctl.report();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

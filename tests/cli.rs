@@ -614,3 +614,23 @@ fn evaluate_never_meets_a_requirement_too_large_to_compute() {
         assert_eq!(r["too_large"], true, "{r}");
     }
 }
+
+/// A mission shorter than the controller's drain still ends: every
+/// instance completed or failed with a reason (it used to stop in
+/// "Draining" with work neither done nor failed).
+#[test]
+fn a_mission_shorter_than_the_drain_finishes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("short.hm");
+    std::fs::write(
+        &path,
+        "mission short {\n  duration 5 s\n  fleet d: drone x 2 { cpu 1 GHz; battery 10 Wh; radio 10 Mbit/s; sensors camera }\n  cloud { servers 1; cores 4 each }\n  task cap on d -> f: v 1 KB { every 1 s; needs camera }\n  task r(f) { work 1 Mop; gather 100 }\n}\n",
+    )
+    .expect("write");
+    // `gather 100` never fills in 5 s: its remainder fires at the end of
+    // the drain.
+    let o = hivemind(&["run", "--json", &path.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["phase"], "finished", "{v}");
+}

@@ -250,6 +250,9 @@ pub struct Counters {
     /// model's model pushes count them.
     #[serde(default)]
     pub model_bytes_pushed: u64,
+    /// Times a fleet lost its last device in service.
+    #[serde(default)]
+    pub fleets_lost: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -776,7 +779,8 @@ impl Controller {
         if self.st.drain_deadline.is_some_and(|t| now >= t) {
             let ids: Vec<InstanceId> = self.st.instances.ids().collect();
             for id in ids {
-                self.fail_instance(now, id, "mission ended before the instance finished".into());
+                let reason = self.unfinished_reason(id);
+                self.fail_instance(now, id, reason);
             }
             self.cancel_jobs();
         }

@@ -22,7 +22,7 @@
 use crate::geometry::Strip;
 use crate::ids::{DeviceId, Epoch, Executor, InstanceId};
 use crate::record::Record;
-use hivemind_ir::{AreaId, PointMm, TaskId};
+use hivemind_ir::{AreaId, FleetId, PointMm, TaskId};
 use serde::{Deserialize, Serialize};
 
 pub use crate::handoff::Handoff;
@@ -154,6 +154,12 @@ pub enum Publication {
     DeviceFailed {
         device: DeviceId,
         epoch: Epoch,
+        reason: String,
+    },
+    /// The last device of a fleet in service failed: its waiting work can
+    /// only run if a device rejoins; at the end it fails with this reason.
+    FleetLost {
+        fleet: FleetId,
         reason: String,
     },
     Relaunched {

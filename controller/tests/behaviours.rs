@@ -262,3 +262,57 @@ fn a_declared_sensor_paces_its_reader_and_its_name_is_a_type() {
     assert_eq!(st.kinds[1].created, 240);
     assert_eq!(st.kinds[2].created, 120);
 }
+
+/// When the last device of a fleet fails the core says so at once
+/// (`FleetLost`), and the fleet's work still waiting at the end fails with
+/// that reason instead of waiting silently.
+#[test]
+fn losing_a_whole_fleet_is_published_and_its_waiting_work_fails_with_that_reason() {
+    let graph = compile(
+        "mission lost {
+  duration 20 s
+  fleet drones: drone x 2 { cpu 1 GHz x 1; battery 100 Wh; radio 20 Mbit/s; sensors camera }
+  fleet cars: car x 2 { cpu 1 GHz x 1; battery 100 Wh; radio 10 Mbit/s }
+  task cap on drones -> f: frame 1 KB { every 1 s; needs camera }
+  task use(f) on cars { work 1 Mop }
+}",
+    );
+    let plan = simple_plan(&graph);
+    let ctl = Controller::new(Config::default(), graph, plan, 1).expect("plan");
+    let mut w = World::new(ctl, WorldConfig::default());
+    // Cars are devices 2 and 3.
+    w.kill(Micros::from_secs(5), DeviceId(2));
+    w.kill(Micros::from_secs(5), DeviceId(3));
+    w.run_to_end(Micros::from_secs(600));
+    let lost: Vec<_> = w
+        .publications
+        .iter()
+        .filter_map(|(t, p)| match p {
+            hivemind_controller::Publication::FleetLost { fleet, reason } => {
+                Some((*t, *fleet, reason.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].1, FleetId(1));
+    assert!(
+        lost[0].0 < Micros::from_secs(10),
+        "published when it happened: {:?}",
+        lost[0].0
+    );
+    let st = w.ctl.state();
+    assert_eq!(st.phase, hivemind_controller::Phase::Finished);
+    assert_eq!(st.counters.fleets_lost, 1);
+    let use_task = &st.kinds[1];
+    assert!(use_task.failed > 0, "the cars' waiting work failed");
+    assert_eq!(
+        use_task.completed + use_task.failed,
+        use_task.created,
+        "every instance resolved"
+    );
+    assert!(st
+        .failures
+        .iter()
+        .all(|f| f.reason == "fleet `cars` lost every device before the instance could run"));
+}

@@ -20,7 +20,7 @@
 use super::{Controller, Device, DeviceStatus, LoadKey, Phase};
 use crate::effect::{BehaviourCommand, DeviceMsg, Effect, Publication};
 use crate::geometry::{cut, Strip};
-use crate::ids::{DeviceId, Epoch, Executor};
+use crate::ids::{DeviceId, Epoch, Executor, InstanceId};
 use crate::record::Record;
 use crate::time::Micros;
 use hivemind_ir::{AreaId, FailureAction, FleetId, LowBatteryAction, PointMm};
@@ -271,7 +271,37 @@ impl Controller {
             self.attempt_lost(now, inst, gone);
         }
         self.give_away_strips(id, &reason);
+        if self.st.fleets[fleet.index()].load.is_empty() {
+            // No device of the fleet in service: say so now, not only when
+            // its waiting work fails at the end.
+            self.st.counters.fleets_lost += 1;
+            let name = &self.st.graph.fleets[fleet.index()].name;
+            tracing::warn!(fleet = %name, "fleet has no device in service");
+            self.out.push_back(Effect::Publish(Publication::FleetLost {
+                fleet,
+                reason: format!("its last device ({id}) failed: {reason}"),
+            }));
+        }
         self.pump_fleet(now, fleet);
+    }
+
+    /// Why an instance still unresolved when the drain ends failed: its
+    /// fleet has no device in service, or the mission simply ended first.
+    pub(super) fn unfinished_reason(&self, id: InstanceId) -> String {
+        let fleet = self
+            .st
+            .instances
+            .get(&id)
+            .and_then(|i| self.st.plan.tasks.get(i.task.index()))
+            .filter(|t| t.modality == hivemind_ir::plan::Modality::Edge)
+            .and_then(|t| t.fleet);
+        match fleet {
+            Some(f) if self.st.fleets[f.index()].load.is_empty() => format!(
+                "fleet `{}` lost every device before the instance could run",
+                self.st.graph.fleets[f.index()].name
+            ),
+            _ => "mission ended before the instance finished".into(),
+        }
     }
 
     /// Send the device every behaviour of its fleet (on mission start or
