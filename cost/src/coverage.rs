@@ -13,7 +13,7 @@
 //! refused here is certainly impossible.
 
 use hivemind_ir::route::{distance_mm, length_mm};
-use hivemind_ir::{AreaShape, Behaviour, FleetId, PointMm, TaskGraph, TaskId};
+use hivemind_ir::{AreaShape, Behaviour, DeviceClass, FleetId, PointMm, TaskGraph, TaskId};
 
 /// What a fleet's devices fly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +105,62 @@ pub fn coverage(graph: &TaskGraph) -> Vec<Coverage> {
             })
         })
         .collect()
+}
+
+/// How long each device of each fleet is moving during the mission, capped
+/// at its duration: what motion energy is charged for.
+/// * Drones are airborne for the whole mission (a multirotor hovering
+///   draws about its cruise power).
+/// * A car drives only while a behaviour moves it: a sweep or route for
+///   its distance at the fleet's `speed` ([`coverage`]), a patrol or a
+///   `goto` an input (distances unknown before the mission) for the whole
+///   mission, a `goto` a point or area for the way there from home; a car
+///   fleet no behaviour moves stays parked. Without a `speed`, or when its
+///   behaviours add up to more, the whole mission.
+pub fn moving_us(graph: &TaskGraph) -> Vec<u128> {
+    let duration = u128::from(graph.duration_us);
+    let fleets = hivemind_ir::plan::edge_fleets(graph);
+    let sweeps = coverage(graph);
+    let mut moving: Vec<u128> = graph
+        .fleets
+        .iter()
+        .map(|f| match f.class {
+            DeviceClass::Drone => duration,
+            DeviceClass::Car => 0,
+        })
+        .collect();
+    for t in &graph.tasks {
+        let (Some(b), Some(fleet)) = (t.behaviour.as_ref(), fleets[t.id.index()]) else {
+            continue;
+        };
+        let Some(f) = graph.fleets.get(fleet.index()) else {
+            continue;
+        };
+        if f.class == DeviceClass::Drone {
+            continue;
+        }
+        let home = f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 });
+        let at_speed = |mm: u128| match f.speed_mm_s.filter(|&s| s > 0) {
+            Some(s) => mm.saturating_mul(1_000_000).div_ceil(u128::from(s)),
+            None => duration,
+        };
+        let time = match b {
+            Behaviour::Cover { .. } | Behaviour::Route { looping: false, .. } => sweeps
+                .iter()
+                .find(|c| c.task == t.id)
+                .map_or(duration, |c| c.time_us),
+            Behaviour::Route { looping: true, .. } | Behaviour::GotoInput { .. } => duration,
+            Behaviour::GotoPoint { point } => at_speed(distance_mm(home, *point)),
+            Behaviour::GotoArea { area } => graph
+                .areas
+                .get(area.index())
+                .map_or(duration, |a| at_speed(distance_to_box(home, &a.shape))),
+            Behaviour::ReturnHome | Behaviour::Land => 0,
+        };
+        let m = &mut moving[fleet.index()];
+        *m = m.saturating_add(time).min(duration);
+    }
+    moving
 }
 
 /// Straight-line distance from `p` to the shape's bounding box (0 inside).

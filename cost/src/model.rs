@@ -281,17 +281,19 @@ impl<'g> CostModel<'g> {
             training_busy_us_per_hour: Sat::ZERO,
             profile,
         };
+        let moving = crate::coverage::moving_us(graph);
         model.motion_uj = graph
             .fleets
             .iter()
-            .map(|f| {
+            .zip(moving)
+            .map(|(f, moving_us)| {
                 let mw = model
                     .measured(f.id)
                     .motion_power_mw
                     .unwrap_or(model.profile.class(f.class).motion_power_mw);
                 // mW × µs = nJ; per device, times the fleet size.
                 Sat::from_u128(
-                    u128::from(mw) * u128::from(duration_us) / 1_000 * u128::from(f.count),
+                    (u128::from(mw) * moving_us / 1_000).saturating_mul(u128::from(f.count)),
                 )
             })
             .collect();

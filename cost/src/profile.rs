@@ -44,7 +44,7 @@ pub struct DeviceClassProfile {
     pub ops_per_cycle_milli: u64,
     /// CPU power while computing, when the fleet does not state `power`.
     pub cpu_power_mw: u64,
-    /// Power to fly or drive, spent for the whole mission.
+    /// Power to fly or drive, spent while moving (`coverage::moving_us`).
     pub motion_power_mw: u64,
     /// Radio energy per bit sent or received.
     pub radio_nj_per_bit: u64,

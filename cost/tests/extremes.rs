@@ -146,9 +146,9 @@ fn exact(model: &CostModel, case: &Case) -> Verdicts {
     });
     let cap = u128::from(case.count) * u128::from(case.cores) * HOUR_US;
     let within_capacity = busy.is_some_and(|b| b < TOO_LARGE && b * 1_000 / cap <= 1_000);
-    // Energy: motion of every device, plus every run at the CPU's power.
-    let motion = u128::from(class.motion_power_mw) * u128::from(case.duration_us) / 1_000
-        * u128::from(case.count);
+    // Energy: every run at the CPU's power. No behaviour moves the cars,
+    // so they are parked: no motion energy (`coverage::moving_us`).
+    let motion = 0u128;
     let energy = g.tasks.iter().zip(&us).try_fold(motion, |a, (t, us)| {
         let per_mission = (*us)?
             .checked_mul(model.rates[t.id.index()].instances_per_mission())?

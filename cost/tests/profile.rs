@@ -99,3 +99,47 @@ fn the_shipped_reference_profile_lists_exactly_the_defaults() {
         Profile::default()
     );
 }
+
+/// Cars are charged motion energy only while a behaviour drives them;
+/// drones for the whole mission.
+#[test]
+fn cars_pay_for_the_distance_they_drive_drones_for_the_mission() {
+    let src = |car_task: &str| {
+        format!(
+            "mission m {{\n  duration 1 h\n  fleet drones: drone x 1 {{ cpu 1 GHz; battery 100 Wh; radio 10 Mbit/s }}\n  fleet cars: car x 2 {{ cpu 1 GHz; battery 100 Wh; radio 10 Mbit/s; speed 2 m/s; home (0 m, 0 m) }}\n  task fly on drones {{ every 1 s; work 1 Mop }}\n  {car_task}\n}}\n"
+        )
+    };
+    let moving = |car_task: &str| {
+        let g = hivemind_dsl::compile(&src(car_task), "m.hm")
+            .graph
+            .expect("compiles");
+        hivemind_cost::coverage::moving_us(&g)
+    };
+    let hour = 3_600_000_000u128;
+    // Parked: no behaviour moves the cars.
+    assert_eq!(
+        moving("task idle on cars { every 1 s; work 1 Mop }"),
+        [hour, 0]
+    );
+    // 3.6 km at 2 m/s: 30 min.
+    assert_eq!(
+        moving("task go on cars { goto (3600 m, 0 m) }"),
+        [hour, hour / 2]
+    );
+    // A route of 1 km plus 0 m from home: 500 s.
+    assert_eq!(
+        moving("task r on cars { route (0 m, 0 m), (1000 m, 0 m) }"),
+        [hour, 500_000_000]
+    );
+    // A patrol drives all mission.
+    assert_eq!(
+        moving("task p on cars { patrol (0 m, 0 m), (10 m, 0 m) }"),
+        [hour, hour]
+    );
+    // Motion energy follows: 5 W for 30 min is 2.5 Wh per car.
+    let g = hivemind_dsl::compile(&src("task go on cars { goto (3600 m, 0 m) }"), "m.hm")
+        .graph
+        .expect("compiles");
+    let m = hivemind_cost::CostModel::new(&g, hivemind_cost::Profile::default()).expect("model");
+    assert_eq!(m.motion_uj[1].get(), Some(2 * 9_000_000_000));
+}
