@@ -208,6 +208,13 @@ fn render(
         mb(predicted_uplink_bytes),
         r.counters.duplicate_results
     );
+    if r.counters.behaviour_commands > 0 || r.counters.fleets_lost > 0 {
+        let _ = writeln!(
+            out,
+            "behaviours: {} commands sent to devices (sweeps, routes, gotos, returns); {} fleets lost every device",
+            r.counters.behaviour_commands, r.counters.fleets_lost
+        );
+    }
     let _ = writeln!(
         out,
         "function pool: {} cold starts, {} warm invocations",

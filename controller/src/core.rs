@@ -29,7 +29,7 @@ mod seen;
 
 use crate::config::Config;
 use crate::devtable::DeviceTable;
-use crate::effect::{DeviceMsg, Effect, Handoff, Publication};
+use crate::effect::{BehaviourCommand, DeviceMsg, Effect, Handoff, Publication};
 use crate::event::{Command, Event};
 use crate::geometry::Strip;
 use crate::histogram::Histogram;
@@ -253,6 +253,9 @@ pub struct Counters {
     /// Times a fleet lost its last device in service.
     #[serde(default)]
     pub fleets_lost: u64,
+    /// Behaviour commands sent to devices (sweeps, routes, gotos, returns).
+    #[serde(default)]
+    pub behaviour_commands: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -809,6 +812,13 @@ impl Controller {
 
     fn tell_device(&mut self, device: DeviceId, epoch: Epoch, msg: DeviceMsg) {
         self.out.push_back(Effect::Device { device, epoch, msg });
+    }
+
+    /// Command a device's behaviour (counted: behaviours are not
+    /// activations, so the report shows them here).
+    fn behave(&mut self, device: DeviceId, epoch: Epoch, command: BehaviourCommand) {
+        self.st.counters.behaviour_commands += 1;
+        self.tell_device(device, epoch, DeviceMsg::Behave(command));
     }
 
     /// Send an attempt to its executor (a device registration or a worker).

@@ -190,7 +190,7 @@ impl Controller {
                     LowBatteryAction::ReturnHome => BehaviourCommand::ReturnHome,
                     LowBatteryAction::Land => BehaviourCommand::Land,
                 };
-                self.tell_device(id, epoch, DeviceMsg::Behave(command));
+                self.behave(id, epoch, command);
                 self.give_away_strips(id, "low battery");
             }
         }
@@ -312,11 +312,14 @@ impl Controller {
             return;
         };
         let (fleet, epoch) = (d.fleet, d.epoch);
-        for (_, f, cmd) in &self.d.behaviours {
-            if *f != fleet {
-                continue;
-            }
-            let mut cmd = cmd.clone();
+        let commands: Vec<BehaviourCommand> = self
+            .d
+            .behaviours
+            .iter()
+            .filter(|(_, f, _)| *f == fleet)
+            .map(|(_, _, cmd)| cmd.clone())
+            .collect();
+        for mut cmd in commands {
             if let (
                 BehaviourCommand::Route {
                     waypoints,
@@ -330,11 +333,7 @@ impl Controller {
                 let at = loop_mm * i as u128 / (n.max(1) as u128);
                 *start_mm = u64::try_from(at).unwrap_or(u64::MAX);
             }
-            self.out.push_back(Effect::Device {
-                device: id,
-                epoch,
-                msg: DeviceMsg::Behave(cmd),
-            });
+            self.behave(id, epoch, cmd);
         }
     }
 
@@ -358,15 +357,16 @@ impl Controller {
             .find(|c| c.area == area && c.fleet == d.fleet)
             .map_or(hivemind_ir::defaults::LANE_MM, |c| c.lane_mm);
         let strips: Vec<Strip> = d.cover.iter().filter(|s| s.area == area).copied().collect();
-        self.out.push_back(Effect::Device {
-            device: id,
-            epoch: d.epoch,
-            msg: DeviceMsg::Behave(BehaviourCommand::Cover {
+        let epoch = d.epoch;
+        self.behave(
+            id,
+            epoch,
+            BehaviourCommand::Cover {
                 area,
                 strips,
                 lane_mm,
-            }),
-        });
+            },
+        );
     }
 
     fn alive_in(&self, fleet: FleetId) -> Vec<DeviceId> {

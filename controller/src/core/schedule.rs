@@ -323,13 +323,11 @@ impl Controller {
         {
             // `goto` an input: move to where the value was sensed, then run.
             if let Some(point) = self.st.groups.get(&group).and_then(|g| g.target) {
-                self.out.push_back(Effect::Device {
+                self.behave(
                     device,
                     epoch,
-                    msg: crate::effect::DeviceMsg::Behave(
-                        crate::effect::BehaviourCommand::GotoPoint { point },
-                    ),
-                });
+                    crate::effect::BehaviourCommand::GotoPoint { point },
+                );
             }
         }
         self.send_attempt(executor, id, task, input);
