@@ -208,6 +208,13 @@ fn render(
         mb(predicted_uplink_bytes),
         r.counters.duplicate_results
     );
+    if r.counters.unjoined_values > 0 {
+        let _ = writeln!(
+            out,
+            "joins: {} values never joined (another producer of the join never delivered; see the log)",
+            r.counters.unjoined_values
+        );
+    }
     if r.counters.behaviour_commands > 0 || r.counters.fleets_lost > 0 {
         let _ = writeln!(
             out,

@@ -256,6 +256,10 @@ pub struct Counters {
     /// Behaviour commands sent to devices (sweeps, routes, gotos, returns).
     #[serde(default)]
     pub behaviour_commands: u64,
+    /// Values a join received from its pacer that never met a value of
+    /// every other producer by the end (one never delivered).
+    #[serde(default)]
+    pub unjoined_values: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -940,10 +944,36 @@ impl Controller {
             if self.flush_batches(now) && !self.st.instances.is_empty() {
                 return;
             }
+            self.count_unjoined();
             self.st.phase = Phase::Finished;
             self.st.finished_at = Some(now);
             self.pool(|p, o| p.stop_all(o));
             self.publish(Publication::MissionFinished);
+        }
+    }
+
+    /// Values a join's pacer delivered that never met a value of every
+    /// other producer (one never delivered): counted and said, not dropped
+    /// silently.
+    fn count_unjoined(&mut self) {
+        for ((task, _), j) in std::mem::take(&mut self.st.join) {
+            if j.held.is_empty() {
+                continue;
+            }
+            let missing: Vec<&str> = j
+                .latest
+                .iter()
+                .zip(&self.d.preds[task.index()])
+                .filter(|(l, _)| l.is_none())
+                .map(|(_, p)| self.st.graph.tasks[p.index()].name.as_str())
+                .collect();
+            tracing::warn!(
+                task = %self.st.graph.tasks[task.index()].name,
+                values = j.held.len(),
+                never_delivered = ?missing,
+                "join values never joined"
+            );
+            self.st.counters.unjoined_values += j.held.len() as u64;
         }
     }
 

@@ -316,3 +316,33 @@ fn losing_a_whole_fleet_is_published_and_its_waiting_work_fails_with_that_reason
         .iter()
         .all(|f| f.reason == "fleet `cars` lost every device before the instance could run"));
 }
+
+/// A join whose other producer never delivers: the pacer's values are
+/// counted as never joined at the end, not dropped silently.
+#[test]
+fn join_values_that_never_meet_their_partner_are_counted() {
+    let graph = compile(
+        "mission join {
+  duration 10 s
+  fleet drones: drone x 1 { cpu 1 GHz x 1; battery 100 Wh; radio 20 Mbit/s; sensors camera }
+  fleet cars: car x 1 { cpu 1 GHz x 1; battery 100 Wh; radio 10 Mbit/s; sensors lidar }
+  cloud { servers 1; cores 4 each }
+  task a on drones -> x: v 1 KB { every 1 s; needs camera }
+  task b on cars -> y: v 1 KB { every 2 s; needs lidar }
+  task j(x, y) at cloud { work 1 Mop }
+}",
+    );
+    let plan = simple_plan(&graph);
+    let ctl = Controller::new(Config::default(), graph, plan, 1).expect("plan");
+    let mut w = World::new(ctl, WorldConfig::default());
+    // The drone dies before the mission starts: `x` never comes, while the
+    // car's `y` (every 2 s, the slower producer, which paces the join)
+    // delivers at 0, 2, 4, 6 and 8 s.
+    w.kill(Micros::ZERO, DeviceId(0));
+    w.run_to_end(Micros::from_secs(600));
+    let st = w.ctl.state();
+    assert_eq!(st.phase, hivemind_controller::Phase::Finished);
+    assert_eq!(st.kinds[1].completed, 5);
+    assert_eq!(st.kinds[2].activations, 0, "the join never fired");
+    assert_eq!(st.counters.unjoined_values, 5);
+}
