@@ -208,6 +208,14 @@ fn render(
         mb(predicted_uplink_bytes),
         r.counters.duplicate_results
     );
+    if r.counters.shed_activations > 0 {
+        let _ = writeln!(
+            out,
+            "overload: {} activations shed (the devices and functions fell {} instances behind; the plan's capacity figures were exceeded)",
+            r.counters.shed_activations,
+            Config::default().max_unresolved_instances
+        );
+    }
     if r.counters.unjoined_values > 0 {
         let _ = writeln!(
             out,

@@ -28,7 +28,16 @@ pub struct Config {
     /// After the mission ends, work still unfinished this long is failed
     /// with a reason (so every accepted instance is resolved).
     pub drain_timeout_us: u64,
+    /// Admission control: while this many instances are unresolved (the
+    /// devices or the pool have fallen behind), new activations are shed
+    /// and counted instead of queued without bound.
+    #[serde(default = "default_max_unresolved")]
+    pub max_unresolved_instances: u64,
     pub pool: PoolConfig,
+}
+
+fn default_max_unresolved() -> u64 {
+    1_000_000
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +70,7 @@ impl Default for Config {
             straggler_min_samples: 8,
             max_relaunches: 1,
             drain_timeout_us: 60_000_000,
+            max_unresolved_instances: default_max_unresolved(),
             pool: PoolConfig::default(),
         }
     }

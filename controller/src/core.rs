@@ -260,6 +260,10 @@ pub struct Counters {
     /// every other producer by the end (one never delivered).
     #[serde(default)]
     pub unjoined_values: u64,
+    /// Activations not started because `max_unresolved_instances` were
+    /// already waiting or running (admission control).
+    #[serde(default)]
+    pub shed_activations: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -346,3 +346,52 @@ fn join_values_that_never_meet_their_partner_are_counted() {
     assert_eq!(st.kinds[2].activations, 0, "the join never fired");
     assert_eq!(st.counters.unjoined_values, 5);
 }
+
+/// Admission control: a pool that cannot keep up does not make the core
+/// queue without bound; activations over the limit are shed and counted,
+/// and everything admitted still completes or fails with a reason.
+#[test]
+fn an_overloaded_pool_sheds_activations_instead_of_queueing_without_bound() {
+    let graph = compile(
+        "mission flood {
+  duration 20 s
+  fleet drones: drone x 20 { cpu 1 GHz x 1; battery 100 Wh; radio 20 Mbit/s; sensors camera }
+  cloud { servers 1; cores 1 each }
+  task cap on drones -> f: frame 1 KB { every 100 ms; needs camera }
+  task heavy(f) at cloud { work 100 Gop }
+}",
+    );
+    let plan = simple_plan(&graph);
+    let cfg = Config {
+        max_unresolved_instances: 200,
+        ..Config::default()
+    };
+    let ctl = Controller::new(cfg, graph, plan, 1).expect("plan");
+    // Each cloud run takes 1 s; 200 frames arrive per second.
+    let mut w = World::new(
+        ctl,
+        WorldConfig {
+            cloud_service_us: 1_000_000,
+            ..WorldConfig::default()
+        },
+    );
+    w.keep_effects = false;
+    let mut peak = 0;
+    while w.step() {
+        peak = peak.max(w.ctl.state().instances.len());
+        if w.now > Micros::from_secs(600) {
+            break;
+        }
+    }
+    let st = w.ctl.state();
+    assert_eq!(st.phase, hivemind_controller::Phase::Finished);
+    assert!(peak <= 200 + 20, "peak {peak} unresolved instances");
+    assert!(st.counters.shed_activations > 100, "{:?}", st.counters);
+    for k in &st.kinds {
+        assert_eq!(
+            k.completed + k.failed,
+            k.created,
+            "every admitted instance resolved"
+        );
+    }
+}

@@ -66,6 +66,17 @@ impl Controller {
         if groups.is_empty() {
             return;
         }
+        // Admission control: the executors are this far behind; queueing
+        // more would only grow memory and latency without bound.
+        if self.st.instances.len() as u64 >= self.st.config.max_unresolved_instances {
+            self.st.counters.shed_activations += groups.len() as u64;
+            tracing::warn!(
+                task = %self.st.graph.tasks[i].name,
+                unresolved = self.st.instances.len(),
+                "activation shed: too much work unresolved"
+            );
+            return;
+        }
         // Required paths: started here, or carried on from the producer.
         let path_starts: Vec<(u16, Micros)> = self.d.on_paths[i]
             .iter()
