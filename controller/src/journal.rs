@@ -654,6 +654,38 @@ mod tests {
         assert_ne!(second, aside, "an earlier copy is never overwritten");
     }
 
+    /// Crash points of compaction: before the rename the old journal is
+    /// whole and a leftover temporary file is ignored (and replaced by the
+    /// next compaction); after it, the new file is a journal on its own.
+    #[test]
+    fn a_compaction_cut_short_at_any_point_leaves_a_readable_journal() {
+        let (_d, path, good) = journal_with(5);
+        let tmp = {
+            let mut t = path.as_os_str().to_owned();
+            t.push(".compact.tmp");
+            PathBuf::from(t)
+        };
+        // Crashed while writing the temporary file: half a snapshot.
+        let mut half = header(&[7; 32]).to_vec();
+        encode_into(&rec(99), &mut half);
+        half.truncate(half.len() - 7);
+        std::fs::write(&tmp, &half).expect("write tmp");
+        let o = Journal::open(&path).expect("the journal is untouched");
+        assert_eq!(o.records.len(), 5);
+        assert_eq!(std::fs::read(&path).expect("read"), good);
+        // The next compaction replaces the leftover and succeeds.
+        let mut j = o.journal;
+        j.compact(&rec(99)).expect("compact over a leftover");
+        assert!(!tmp.exists(), "the temporary file was renamed into place");
+        assert_eq!(Journal::open(&path).expect("open").records, vec![rec(99)]);
+        // Crashed after the rename, before the directory fsync: the file
+        // under the journal's name is the complete new one.
+        let mut whole = header(&[7; 32]).to_vec();
+        encode_into(&rec(7), &mut whole);
+        std::fs::write(&path, &whole).expect("write");
+        assert_eq!(Journal::open(&path).expect("open").records, vec![rec(7)]);
+    }
+
     #[test]
     fn compaction_keeps_the_header_and_appends_go_to_the_new_file() {
         let (_d, path, _) = journal_with(5);
