@@ -26,14 +26,8 @@ impl Strip {
 
 /// The x-extent `[min, max]` of an area (its bounding box on x).
 pub fn x_extent(area: &Area) -> (i64, i64) {
-    match &area.shape {
-        AreaShape::Rect { min, max } => (min.x_mm, max.x_mm),
-        AreaShape::Polygon { points } => {
-            let lo = points.iter().map(|p| p.x_mm).min().unwrap_or(0);
-            let hi = points.iter().map(|p| p.x_mm).max().unwrap_or(0);
-            (lo, hi)
-        }
-    }
+    let (lo, hi) = area.shape.bounding_box();
+    (lo.x_mm, hi.x_mm)
 }
 
 /// Cut `[lo, hi)` into `n` contiguous pieces of near-equal width (the widths

@@ -844,33 +844,7 @@ impl World {
 
 /// Centre of an area's bounding box.
 fn area_centre(a: &hivemind_ir::Area) -> PointMm {
-    let (lo, hi) = match &a.shape {
-        hivemind_ir::AreaShape::Rect { min, max } => (*min, *max),
-        hivemind_ir::AreaShape::Polygon { points } => points.iter().fold(
-            (
-                PointMm {
-                    x_mm: i64::MAX,
-                    y_mm: i64::MAX,
-                },
-                PointMm {
-                    x_mm: i64::MIN,
-                    y_mm: i64::MIN,
-                },
-            ),
-            |(lo, hi), p| {
-                (
-                    PointMm {
-                        x_mm: lo.x_mm.min(p.x_mm),
-                        y_mm: lo.y_mm.min(p.y_mm),
-                    },
-                    PointMm {
-                        x_mm: hi.x_mm.max(p.x_mm),
-                        y_mm: hi.y_mm.max(p.y_mm),
-                    },
-                )
-            },
-        ),
-    };
+    let (lo, hi) = a.shape.bounding_box();
     let mid = |a: i64, b: i64| ((i128::from(a) + i128::from(b)) / 2) as i64;
     PointMm {
         x_mm: mid(lo.x_mm, hi.x_mm),

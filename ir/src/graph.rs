@@ -111,6 +111,30 @@ pub enum AreaShape {
     Polygon { points: Vec<PointMm> },
 }
 
+impl AreaShape {
+    /// Lower-left and upper-right corners of the axis-aligned bounding box
+    /// (the origin for a polygon without corners, which `validate` refuses).
+    pub fn bounding_box(&self) -> (PointMm, PointMm) {
+        match self {
+            AreaShape::Rect { min, max } => (*min, *max),
+            AreaShape::Polygon { points } => {
+                let xs = points.iter().map(|q| q.x_mm);
+                let ys = points.iter().map(|q| q.y_mm);
+                (
+                    PointMm {
+                        x_mm: xs.clone().min().unwrap_or(0),
+                        y_mm: ys.clone().min().unwrap_or(0),
+                    },
+                    PointMm {
+                        x_mm: xs.max().unwrap_or(0),
+                        y_mm: ys.max().unwrap_or(0),
+                    },
+                )
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceClass {

@@ -743,18 +743,9 @@ fn sensor_paced(cx: &mut Ctx, t: &TaskDecl, task: &mut ir::Task) {
 
 /// Smallest extent of the area's bounding box, in mm (0 if unknown).
 fn narrowest_side(shape: &ir::AreaShape) -> i128 {
-    let (xs, ys): (Vec<i64>, Vec<i64>) = match shape {
-        ir::AreaShape::Rect { min, max } => (vec![min.x_mm, max.x_mm], vec![min.y_mm, max.y_mm]),
-        ir::AreaShape::Polygon { points } => (
-            points.iter().map(|p| p.x_mm).collect(),
-            points.iter().map(|p| p.y_mm).collect(),
-        ),
-    };
-    let extent = |v: &[i64]| match (v.iter().min(), v.iter().max()) {
-        (Some(a), Some(b)) => i128::from(*b) - i128::from(*a),
-        _ => 0,
-    };
-    extent(&xs).min(extent(&ys))
+    let (lo, hi) = shape.bounding_box();
+    let extent = |a: i64, b: i64| i128::from(b) - i128::from(a);
+    extent(lo.x_mm, hi.x_mm).min(extent(lo.y_mm, hi.y_mm))
 }
 
 fn coordinate(cx: &mut Ctx, p: &syntax::Point) -> Option<ir::PointMm> {
