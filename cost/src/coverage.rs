@@ -53,7 +53,11 @@ impl Coverage {
 
 /// Every cover, route and patrol task whose fleet states a speed, in task order.
 pub fn coverage(graph: &TaskGraph) -> Vec<Coverage> {
-    let fleets = hivemind_ir::plan::edge_fleets(graph);
+    sweeps(graph, &hivemind_ir::plan::edge_fleets(graph))
+}
+
+/// [`coverage`] with each task's edge fleet already known.
+fn sweeps(graph: &TaskGraph, fleets: &[Option<FleetId>]) -> Vec<Coverage> {
     graph
         .tasks
         .iter()
@@ -120,7 +124,7 @@ pub fn coverage(graph: &TaskGraph) -> Vec<Coverage> {
 pub fn moving_us(graph: &TaskGraph) -> Vec<u128> {
     let duration = u128::from(graph.duration_us);
     let fleets = hivemind_ir::plan::edge_fleets(graph);
-    let sweeps = coverage(graph);
+    let sweeps = sweeps(graph, &fleets);
     let mut moving: Vec<u128> = graph
         .fleets
         .iter()
@@ -165,23 +169,7 @@ pub fn moving_us(graph: &TaskGraph) -> Vec<u128> {
 
 /// Straight-line distance from `p` to the shape's bounding box (0 inside).
 fn distance_to_box(p: PointMm, shape: &AreaShape) -> u128 {
-    let (lo, hi) = match shape {
-        AreaShape::Rect { min, max } => (*min, *max),
-        AreaShape::Polygon { points } => {
-            let xs = points.iter().map(|q| q.x_mm);
-            let ys = points.iter().map(|q| q.y_mm);
-            (
-                PointMm {
-                    x_mm: xs.clone().min().unwrap_or(0),
-                    y_mm: ys.clone().min().unwrap_or(0),
-                },
-                PointMm {
-                    x_mm: xs.max().unwrap_or(0),
-                    y_mm: ys.max().unwrap_or(0),
-                },
-            )
-        }
-    };
+    let (lo, hi) = shape.bounding_box();
     let gap = |v: i64, a: i64, b: i64| -> u128 {
         let d = if v < a {
             i128::from(a) - i128::from(v)
