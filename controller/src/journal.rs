@@ -202,10 +202,7 @@ impl Journal {
     /// Start a new journal for the mission `identity` at `path`. Refuses a
     /// path that holds anything (never overwrites a journal).
     pub fn create(path: &Path, identity: Identity) -> Result<Journal, JournalError> {
-        let io = |source| JournalError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = io_error(path);
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -233,10 +230,7 @@ impl Journal {
     /// Open the journal at `path` and read its records back (see the
     /// module documentation for what is truncated and what is refused).
     pub fn open(path: &Path) -> Result<Opened, JournalError> {
-        let io = |source| JournalError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = io_error(path);
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -317,10 +311,7 @@ impl Journal {
     /// before its first bad frame. Returns where the copy is. Refuses files
     /// that are not journals, or of another format, untouched.
     pub fn repair(path: &Path) -> Result<PathBuf, JournalError> {
-        let io = |source| JournalError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = io_error(path);
         let bytes = std::fs::read(path).map_err(io)?;
         check_header(path, &bytes)?;
         let cut = match scan(&bytes[FILE_HEADER_BYTES..]) {
@@ -349,10 +340,7 @@ impl Journal {
     }
 
     fn io(&self, source: std::io::Error) -> JournalError {
-        JournalError::Io {
-            path: self.path.clone(),
-            source,
-        }
+        io_error(&self.path)(source)
     }
 
     pub fn identity(&self) -> Identity {
@@ -398,10 +386,7 @@ impl Journal {
         let tmp = PathBuf::from(tmp);
         let mut bytes = header(&self.identity).to_vec();
         encode_into(snapshot, &mut bytes);
-        let io = |source| JournalError::Io {
-            path: tmp.clone(),
-            source,
-        };
+        let io = io_error(&tmp);
         {
             let mut f = File::create(&tmp).map_err(io)?;
             f.write_all(&bytes).map_err(io)?;
@@ -441,6 +426,14 @@ impl Journal {
         }
         self.buf.clear();
         self.pending = 0;
+    }
+}
+
+/// An IO error on `path`, as the journal reports it.
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> JournalError + Copy + '_ {
+    move |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
