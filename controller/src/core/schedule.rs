@@ -158,8 +158,7 @@ impl Controller {
                 Some(Executor::Device { device, .. }) => Some(device),
                 _ => None,
             };
-            let strong = self.d.assign[task.index()].is_some();
-            match self.pick_device(fleet, inst.affinity, avoid_dev, strong) {
+            match self.pick_device(fleet, task, inst.affinity, avoid_dev) {
                 Some(dev) => self.dispatch_device(now, id, dev),
                 None => {
                     let r = rank(self.st.graph.tasks[task.index()].priority);
@@ -199,15 +198,16 @@ impl Controller {
 
     /// The least-loaded live device of the fleet with a free slot, or the
     /// `affinity` device when its queue is within the locality slack of
-    /// that (always, when `strong`: the device was assigned by rule).
+    /// that (always, when the task assigns its devices by rule).
     fn pick_device(
         &self,
         fleet: FleetId,
+        task: TaskId,
         affinity: Option<DeviceId>,
         avoid: Option<DeviceId>,
-        strong: bool,
     ) -> Option<DeviceId> {
         let slots = self.st.config.device_slots as usize;
+        let strong = self.d.assign[task.index()].is_some();
         if let (true, Some(a)) = (strong, affinity.filter(|&a| Some(a) != avoid)) {
             if let Some(d) = self.st.devices.get(&a) {
                 if d.status == DeviceStatus::Alive && d.fleet == fleet && d.in_flight.len() < slots
@@ -386,8 +386,7 @@ impl Controller {
                         Executor::Device { device, .. } => Some(device),
                         _ => None,
                     });
-            let strong = self.d.assign[inst.task.index()].is_some();
-            let Some(dev) = self.pick_device(fleet, inst.affinity, avoid, strong) else {
+            let Some(dev) = self.pick_device(fleet, inst.task, inst.affinity, avoid) else {
                 return;
             };
             self.st.fleets[fleet.index()].pending.remove(&(r, id));
