@@ -2,7 +2,11 @@
 //! checker says when it does not (data-driven: input, expected codes and
 //! message fragments).
 
-use hivemind_dsl::{compile, format, Code, Compiled};
+#[path = "support/messages.rs"]
+mod support;
+
+use hivemind_dsl::{compile, format, Code};
+use support::messages;
 
 fn mission(learning: &str) -> String {
     format!(
@@ -21,20 +25,6 @@ fn mission(learning: &str) -> String {
 }}
 "
     )
-}
-
-fn messages(out: &Compiled) -> String {
-    out.diagnostics
-        .iter()
-        .map(|d| {
-            format!(
-                "{}: {} [help: {}]\n",
-                d.code,
-                d.message,
-                d.help.as_deref().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 /// `learning` compiles with exactly `codes` (in order), and every fragment

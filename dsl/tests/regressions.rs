@@ -1,7 +1,11 @@
 //! Defects new users hit, one test per report: what they wrote and what the
 //! compiler must say (or accept).
 
+#[path = "support/messages.rs"]
+mod support;
+
 use hivemind_dsl::{compile, Code, Compiled};
+use support::messages;
 
 /// A valid mission head (fleet, cloud, a sweep and a periodic capture) with
 /// `body` inserted before the closing brace.
@@ -29,20 +33,6 @@ fn mission(body: &str) -> String {
 
 fn codes(out: &Compiled) -> Vec<Code> {
     out.diagnostics.iter().map(|d| d.code).collect()
-}
-
-fn messages(out: &Compiled) -> String {
-    out.diagnostics
-        .iter()
-        .map(|d| {
-            format!(
-                "{}: {} [help: {}]\n",
-                d.code,
-                d.message,
-                d.help.as_deref().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 // ---- 1: the bracket-depth pre-scan counts only real brackets
