@@ -3,11 +3,11 @@
 
 use crate::{input, print_diagnostics, status_line};
 use anyhow::{anyhow, Result};
-use hivemind_controller::testkit::Timing;
-use hivemind_controller::testkit::{World, WorldConfig};
 use hivemind_controller::{Config, Controller, Micros, Phase};
 use hivemind_cost::{CostModel, Profile};
 use hivemind_ir::plan::Predicted;
+use hivemind_sim::Timing;
+use hivemind_sim::{World, WorldConfig};
 use hivemind_synth::{synthesize, Options, Status};
 use std::path::Path;
 use std::process::ExitCode;

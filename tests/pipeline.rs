@@ -4,10 +4,10 @@
 //! devices killed mid-mission; nothing is lost or done twice, and every
 //! required path is measured and within its bound.
 
-use hivemind_controller::testkit::{Timing, World, WorldConfig};
 use hivemind_controller::{Config, Controller, Micros, Phase};
 use hivemind_cost::{CostModel, Profile};
 use hivemind_ir::RequirementKind;
+use hivemind_sim::{Timing, World, WorldConfig};
 use hivemind_synth::{synthesize, Options, Status};
 
 #[test]

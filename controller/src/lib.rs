@@ -51,9 +51,8 @@
 //!   as duplicates.
 //! * [`Controller::report`] gives the [`MissionReport`].
 //!
-//! [`testkit::World`] is a small deterministic world (devices, workers)
-//! used by the tests and the benchmark; the full simulator is the `sim`
-//! crate.
+//! The simulator (`hivemind-sim`) drives this core in a modelled world;
+//! the core's scenario, property and crash tests live there.
 
 pub mod attempts;
 pub mod config;
@@ -72,7 +71,6 @@ pub mod pool;
 pub mod record;
 pub mod report;
 pub mod rng;
-pub mod testkit;
 pub mod time;
 pub mod timer;
 

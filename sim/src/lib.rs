@@ -1,11 +1,18 @@
-//! HiveMind deterministic discrete-event simulator.
+//! HiveMind swarm simulator: the one simulated world.
 //!
-//! Placeholder crate: the simulator arrives with its own issue and will drive
-//! the real controller core. It reads missions only through the IR.
+//! A seeded discrete-event engine drives the real controller core through
+//! its public seam (`handle`, `handle_timeout` at `poll_timeout`,
+//! `poll_effect`) — the same calls the network runtime makes — with
+//! modelled devices, workers and links in place of the network, the
+//! vehicles and the clock. Same seed and inputs, same run.
+
+pub mod world;
+
+pub use world::{simple_plan, Input, Timing, World, WorldConfig};
 
 use hivemind_ir::TaskGraph;
 
-/// Total number of devices the simulator would model for `graph`.
+/// Total number of devices the simulator models for `graph`.
 pub fn device_count(graph: &TaskGraph) -> u64 {
     graph.fleets.iter().map(|f| u64::from(f.count)).sum()
 }

@@ -4,12 +4,12 @@
 //! patrol spaces its fleet evenly along the loop; a declared sensor paces
 //! the task that reads it. The test world then moves the vehicles.
 
-use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
 use hivemind_controller::{
     BehaviourCommand, Command, Config, Controller, DeviceId, DeviceMsg, Effect, Epoch, Event,
     Executor, Micros,
 };
 use hivemind_ir::{FleetId, PointMm, TaskGraph};
+use hivemind_sim::{simple_plan, World, WorldConfig};
 use std::collections::BTreeMap;
 
 fn compile(src: &str) -> TaskGraph {

@@ -6,9 +6,9 @@ use hivemind_controller::geometry::{
     area_contains, check_partition, strip_contains, x_extent, Strip,
 };
 use hivemind_controller::rng::Rng;
-use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
 use hivemind_controller::{Config, Controller, Publication};
 use hivemind_ir::{PointMm, TaskGraph};
+use hivemind_sim::{simple_plan, World, WorldConfig};
 use std::collections::BTreeSet;
 
 /// A tree-survey mission: cover, periodic capture, an edge detector, a

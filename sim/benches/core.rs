@@ -17,9 +17,9 @@
 #![allow(clippy::disallowed_methods)]
 
 use hivemind_controller::journal::Journal;
-use hivemind_controller::testkit::{simple_plan, Input, World, WorldConfig};
 use hivemind_controller::{Config, Controller, DeviceId, Epoch, Event, Micros, Record};
 use hivemind_ir::{FleetId, PointMm};
+use hivemind_sim::{simple_plan, Input, World, WorldConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;

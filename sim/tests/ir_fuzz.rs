@@ -3,11 +3,11 @@
 //! `from_json`, the cost model, plan assembly and the controller.
 //! (Extreme numeric values are the hardening issue's property tests.)
 
-use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
 use hivemind_controller::{Config, Controller, Micros};
 use hivemind_cost::{CostModel, Profile};
 use hivemind_ir::plan::{self, Modality, Plan, Strategy};
 use hivemind_ir::{IrError, TaskGraph};
+use hivemind_sim::{simple_plan, World, WorldConfig};
 use proptest::prelude::*;
 use serde_json::Value;
 

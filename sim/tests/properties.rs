@@ -8,8 +8,8 @@
 mod common;
 
 use common::*;
-use hivemind_controller::testkit::WorldConfig;
 use hivemind_controller::{DeviceId, Micros, Phase};
+use hivemind_sim::WorldConfig;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]

@@ -8,11 +8,11 @@
 mod common;
 
 use common::*;
-use hivemind_controller::testkit::{World, WorldConfig};
 use hivemind_controller::{
     DeviceId, DeviceMsg, Effect, Micros, MissionReport, Phase, PoolAction, Publication,
 };
 use hivemind_ir::TaskGraph;
+use hivemind_sim::{World, WorldConfig};
 
 /// Four drones; `detect` runs on them (pinned) and is retrained every
 /// minute from its own outputs; `tag` runs in the cloud and is retrained

@@ -2,11 +2,11 @@
 //! instance counts the cost model predicts (`ir::activation::rates`) are the
 //! counts the controller executes, whatever the placement.
 
-use hivemind_controller::testkit::{simple_plan, World, WorldConfig};
 use hivemind_controller::{Config, Controller, Micros, Phase};
 use hivemind_cost::{CostModel, Profile};
 use hivemind_ir::plan::{self, Modality, Strategy};
 use hivemind_ir::TaskGraph;
+use hivemind_sim::{simple_plan, World, WorldConfig};
 
 const FLEET: &str = "fleet drones: drone x 3 { cpu 1 GHz x 2; battery 100 Wh; radio 50 Mbit/s; speed 5 m/s; sensors camera }\n  cloud { servers 2; cores 16 each }";
 

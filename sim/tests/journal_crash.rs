@@ -13,10 +13,10 @@ use common::*;
 use hivemind_controller::journal::Journal;
 use hivemind_controller::record::{decode_all, encode_into, DecodeError};
 use hivemind_controller::rng::Rng;
-use hivemind_controller::testkit::{Input, World, WorldConfig};
 use hivemind_controller::{
     Config, Controller, DeviceId, Effect, Event, Micros, Phase, Publication, Record,
 };
+use hivemind_sim::{Input, World, WorldConfig};
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -342,7 +342,7 @@ fn recovery_rebuilds_timers_resends_and_grants_a_grace_period() {
 fn journal_record_precedes_every_effect() {
     let run = reference();
     let graph = survey(3);
-    let plan = hivemind_controller::testkit::simple_plan(&graph);
+    let plan = hivemind_sim::simple_plan(&graph);
     let mut c = Controller::new(Config::default(), graph, plan, SEED).expect("plan");
     // The genesis goes out at construction, before the first call.
     let mut journal: Vec<Record> = c

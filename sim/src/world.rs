@@ -13,14 +13,14 @@
 //! pure function of its inputs. The full simulator (links, motion, battery,
 //! FPGA) is `sim`.
 
-use crate::core::Controller;
-use crate::effect::{DeviceMsg, Effect, Publication};
-use crate::event::{Command, Event};
-use crate::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
-use crate::pool::PoolAction;
-use crate::record::Record;
-use crate::rng::Rng;
-use crate::time::Micros;
+use hivemind_controller::effect::{DeviceMsg, Effect, Publication};
+use hivemind_controller::event::{Command, Event};
+use hivemind_controller::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
+use hivemind_controller::pool::PoolAction;
+use hivemind_controller::record::Record;
+use hivemind_controller::rng::Rng;
+use hivemind_controller::time::Micros;
+use hivemind_controller::Controller;
 use hivemind_cost::{modality_index, CostModel};
 use hivemind_ir::plan::{self, Modality, Plan, Strategy};
 use hivemind_ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};

@@ -6,11 +6,11 @@ mod common;
 
 use common::*;
 use hivemind_controller::core::DeviceStatus;
-use hivemind_controller::testkit::{simple_plan, Input, Timing, World, WorldConfig};
 use hivemind_controller::{
     BehaviourCommand, Config, Controller, DeviceId, DeviceMsg, Effect, Event, Executor, Micros,
     Phase, Publication,
 };
+use hivemind_sim::{simple_plan, Input, Timing, World, WorldConfig};
 use std::collections::BTreeMap;
 
 #[test]

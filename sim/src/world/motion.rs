@@ -5,8 +5,8 @@
 //! The simulator's vehicle model (`sim`) replaces this; cover sweeps are
 //! not flown here.
 
-use crate::effect::BehaviourCommand;
-use crate::time::Micros;
+use hivemind_controller::effect::BehaviourCommand;
+use hivemind_controller::time::Micros;
 use hivemind_ir::route::distance_mm;
 use hivemind_ir::PointMm;
 
