@@ -178,6 +178,16 @@ impl Evaluation {
     }
 }
 
+/// One device's link, CPU power and motion power as the model charges them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceFigures {
+    pub radio_bps: u64,
+    pub link_latency_us: u64,
+    pub radio_nj_per_bit: u64,
+    pub cpu_power_mw: u64,
+    pub motion_power_mw: u64,
+}
+
 pub struct CostModel<'g> {
     pub graph: &'g TaskGraph,
     pub profile: Profile,
@@ -405,6 +415,26 @@ impl<'g> CostModel<'g> {
             u128::from(m.link_latency_us.unwrap_or(class.link_latency_us)),
             u128::from(class.radio_nj_per_bit),
         )
+    }
+
+    /// The figures this model charges one device of fleet `f` with — the
+    /// simulator takes its devices' link, CPU and power from here, so the
+    /// two never disagree on a parameter.
+    pub fn device_figures(&self, f: FleetId) -> DeviceFigures {
+        let fleet = &self.graph.fleets[f.index()];
+        let m = self.measured(f);
+        let class = self.profile.class(fleet.class);
+        let (bps, latency_us, nj) = self.link(f);
+        DeviceFigures {
+            radio_bps: u64::try_from(bps).unwrap_or(u64::MAX),
+            link_latency_us: u64::try_from(latency_us).unwrap_or(u64::MAX),
+            radio_nj_per_bit: u64::try_from(nj).unwrap_or(u64::MAX),
+            cpu_power_mw: m
+                .cpu_power_mw
+                .or(fleet.cpu_power_mw)
+                .unwrap_or(class.cpu_power_mw),
+            motion_power_mw: m.motion_power_mw.unwrap_or(class.motion_power_mw),
+        }
     }
 
     fn measured(&self, fleet: FleetId) -> profile::FleetMeasured {

@@ -3,12 +3,17 @@
 //! A seeded discrete-event engine drives the real controller core through
 //! its public seam (`handle`, `handle_timeout` at `poll_timeout`,
 //! `poll_effect`) — the same calls the network runtime makes — with
-//! modelled devices, workers and links in place of the network, the
-//! vehicles and the clock. Same seed and inputs, same run.
+//! modelled devices, links, processors and workers in place of the
+//! network, the vehicles and the clock. Same seed and inputs, same run.
 
+pub mod agenda;
+pub mod cpu;
+pub mod physics;
+pub mod radio;
 pub mod world;
 
-pub use world::{simple_plan, Input, Timing, World, WorldConfig};
+pub use physics::Physics;
+pub use world::{simple_plan, DeviceUsage, Input, Observed, Timing, World, WorldConfig};
 
 use hivemind_ir::TaskGraph;
 

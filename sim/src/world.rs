@@ -1,18 +1,32 @@
-//! A small deterministic world around the core, for tests and the
-//! benchmark: devices that register, learn their epoch and heartbeat period
-//! from the core's `Registered` message, run what they are sent after a
-//! service time, send heartbeats and telemetry, can be killed, revived,
-//! slowed or cut off (buffering their results until they reconnect);
-//! workers with cold starts; a controller that can crash and restart from
-//! its journal. The world drives the core only through its seam (`handle`,
+//! The simulated world around the real controller core: devices that
+//! register, learn their epoch and heartbeat period from the core's
+//! `Registered` message, run what they are sent, move as their behaviours
+//! command, send heartbeats and telemetry, can be killed, revived, slowed,
+//! cut off (buffering their results until they reconnect) or run out of
+//! battery; workers with cold starts; a controller that can crash and
+//! restart from its journal.
+//!
+//! Two levels of detail share one engine:
+//! * the flat world (tests): fixed or per-task service times, one message
+//!   latency, a flat battery drain;
+//! * with [`Physics`] (from the cost model: `hivemind sim`): each device's
+//!   links queue transfers at its radio's rate (one channel per fleet when
+//!   the radio is `shared`), its cores queue attempts, its battery pays
+//!   for motion, compute and radio; a worker fetches storage or remote
+//!   memory hand-offs before it runs and shares its server's cores.
+//!
+//! The world drives the core only through its seam (`handle`,
 //! `handle_timeout` at `poll_timeout`, `poll_effect`): it reads the mission
 //! (the fleets to simulate) from the core once, and nothing of the core's
-//! state after that. Everything is ordered by
-//! (time, sequence), the world's items before the core's deadlines at the
-//! same instant, and random only through a seeded [`Rng`], so a run is a
-//! pure function of its inputs. The full simulator (links, motion, battery,
-//! FPGA) is `sim`.
+//! state after that. Everything is ordered by (time, sequence) — the
+//! world's items before the core's deadlines at the same instant — and
+//! random only through a seeded [`Rng`], so a run is a pure function of
+//! its inputs.
 
+use crate::agenda::Agenda;
+use crate::cpu::Cpu;
+use crate::physics::{transfer_us, Physics};
+use crate::radio::{Degrade, Link};
 use hivemind_controller::effect::{DeviceMsg, Effect, Publication};
 use hivemind_controller::event::{Command, Event};
 use hivemind_controller::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
@@ -20,7 +34,7 @@ use hivemind_controller::pool::PoolAction;
 use hivemind_controller::record::Record;
 use hivemind_controller::rng::Rng;
 use hivemind_controller::time::Micros;
-use hivemind_controller::Controller;
+use hivemind_controller::{Controller, Handoff};
 use hivemind_cost::{modality_index, CostModel};
 use hivemind_ir::plan::{self, Modality, Plan, Strategy};
 use hivemind_ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
@@ -59,12 +73,14 @@ pub struct WorldConfig {
     pub cloud_service_us: u64,
     /// Service time varies by up to ± this many permille.
     pub jitter_permille: u64,
+    /// One-way latency of every message (without `physics`).
     pub net_latency_us: u64,
     pub cold_start_us: u64,
     /// Items in every result (drives per-item fan-out).
     pub items: u32,
     pub result_bytes: u64,
-    /// Battery drained per second (taken at every heartbeat).
+    /// Battery drained per second (taken at every heartbeat; without
+    /// `physics`, which charges motion, CPU and radio instead).
     pub drain_uj_per_s: u64,
     /// Devices whose attempts take this many times longer.
     pub slow: Vec<(DeviceId, u64)>,
@@ -76,6 +92,12 @@ pub struct WorldConfig {
     /// Per-task timing (e.g. from the cost model) instead of the flat
     /// `edge_service_us` / `cloud_service_us`.
     pub timing: Option<Timing>,
+    /// The physical world (links that queue, CPUs with cores, battery
+    /// drained by motion, compute and radio, cloud hand-offs, server
+    /// interference); without it, the flat test world above.
+    pub physics: Option<Physics>,
+    /// Record the battery of every fleet this often (0: never).
+    pub sample_period_us: u64,
 }
 
 /// How long each task takes where the plan put it, indexed by task.
@@ -83,7 +105,8 @@ pub struct WorldConfig {
 pub struct Timing {
     /// One warm run of an activation, invocation overhead included.
     pub service_us: Vec<u64>,
-    /// Its inputs' transfer before it can start.
+    /// Its inputs' transfer before it can start (ignored with `physics`,
+    /// which sends the bytes over the links instead).
     pub input_us: Vec<u64>,
     /// One worker cold start (the mission's `cold_start`, else the profile's).
     pub cold_start_us: u64,
@@ -133,6 +156,8 @@ impl Default for WorldConfig {
             error_permille: 0,
             keep_journal: false,
             timing: None,
+            physics: None,
+            sample_period_us: 0,
         }
     }
 }
@@ -151,6 +176,20 @@ pub enum Input {
 enum Pending {
     Deliver(Event),
     Beat(DeviceId),
+    /// An attempt's message reached its device (with its input): it
+    /// queues for a core.
+    Arrive {
+        device: DeviceId,
+        epoch: Epoch,
+        instance: InstanceId,
+    },
+    /// The device computed it: the result goes up the link.
+    Computed {
+        device: DeviceId,
+        epoch: Epoch,
+        instance: InstanceId,
+    },
+    /// The result reached the controller.
     Finish {
         executor: Executor,
         instance: InstanceId,
@@ -166,6 +205,10 @@ enum Pending {
     Revive(DeviceId),
     Disconnect(DeviceId),
     Reconnect(DeviceId),
+    Degrade(DeviceId, Degrade),
+    Slow(DeviceId, u64),
+    SlowWorkers(u64),
+    Sample,
     Stop,
     Crash,
 }
@@ -174,7 +217,10 @@ enum Pending {
 struct SimDevice {
     fleet: FleetId,
     alive: bool,
-    connected: bool,
+    /// Its link to the controller is up (faults cut it).
+    link_up: bool,
+    /// Within its fleet's radio range of home.
+    in_range: bool,
     /// The registration the core gave it (0: none yet).
     epoch: Epoch,
     /// As told by the core when it registered.
@@ -187,22 +233,95 @@ struct SimDevice {
     running: BTreeMap<InstanceId, TaskId>,
     buffered: Vec<Event>,
     motion: Motion,
+    /// When its battery was last charged for motion.
+    drained_at: Micros,
     /// Its link rate (model downloads take bytes ÷ rate).
     radio_bps: u64,
     /// The model version it has loaded, per retrained task (0 at start).
     models: BTreeMap<TaskId, u32>,
+    /// Own links and processor (with `physics`; a shared radio is the
+    /// fleet's cell instead).
+    uplink: Option<Link>,
+    downlink: Option<Link>,
+    cpu: Option<Cpu>,
+    /// Its attempts take this many thousandths of their time (a straggler).
+    slow_milli: u64,
+    pub usage: DeviceUsage,
 }
+
+impl SimDevice {
+    fn connected(&self) -> bool {
+        self.link_up && self.in_range
+    }
+}
+
+/// What one device spent and sent, as the world measured it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DeviceUsage {
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub motion_uj: u64,
+    pub cpu_uj: u64,
+    pub radio_uj: u64,
+    pub cpu_busy_us: u64,
+    /// The battery ran out (the device then fails).
+    pub depleted: bool,
+}
+
+/// A worker of the function pool, as the world runs it.
+#[derive(Debug, Clone, Default)]
+struct SimWorker {
+    server: u32,
+    /// What it runs, with the model version each invocation uses.
+    running: BTreeMap<InstanceId, u32>,
+}
+
+/// What the world observed over the run, bounded in size whatever its
+/// length: counts per second and per task, battery samples per fleet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Observed {
+    /// Completed instances per task per second of the mission.
+    pub completions_per_s: Vec<Vec<u64>>,
+    /// (time, per fleet: mean and minimum battery of its live devices in
+    /// permille of capacity, live devices).
+    pub battery: Vec<BatterySample>,
+    pub battery_deaths: u64,
+    /// Invocations slowed by other invocations on their server.
+    pub interfered: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatterySample {
+    pub at_us: u64,
+    pub fleets: Vec<FleetBattery>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FleetBattery {
+    pub mean_permille: u32,
+    pub min_permille: u32,
+    pub alive: u32,
+}
+
+/// Longest run the per-second completion counts cover (a day).
+const MAX_SECONDS: u64 = 86_400;
 
 pub struct World {
     pub ctl: Controller,
     pub cfg: WorldConfig,
     pub now: Micros,
-    queue: BTreeMap<(Micros, u64), Pending>,
-    seq: u64,
+    queue: Agenda<Pending>,
     rng: Rng,
-    devices: BTreeMap<DeviceId, SimDevice>,
-    /// Per worker: what it runs, with the model version each invocation uses.
-    workers: BTreeMap<WorkerId, BTreeMap<InstanceId, u32>>,
+    devices: Vec<SimDevice>,
+    /// Per fleet with a shared radio: its channel.
+    cells: Vec<Option<Link>>,
+    /// Per fleet: usable battery of one device (for permille figures).
+    capacity_uj: Vec<u64>,
+    workers: BTreeMap<WorkerId, SimWorker>,
+    /// Invocations running per server.
+    server_load: BTreeMap<u32, u32>,
+    /// Every worker invocation takes this many thousandths of its time.
+    slow_workers_milli: u64,
     /// Every call into the core, in order, with its time.
     pub log: Vec<(Micros, Input)>,
     pub journal: Vec<Record>,
@@ -210,7 +329,7 @@ pub struct World {
     /// Every effect except journal records, for assertions.
     pub effects: Vec<(Micros, Effect)>,
     pub keep_effects: bool,
-    /// Keep `log` (the benchmark replays it; `hivemind run` does not, so a
+    /// Keep `log` (the benchmark replays it; `hivemind sim` does not, so a
     /// long mission's memory does not grow with every event).
     pub keep_log: bool,
     /// Keep `publications` (telemetry alone is one per device every 2 s).
@@ -225,6 +344,7 @@ pub struct World {
     area_centres: Vec<PointMm>,
     /// The core published that the mission finished or aborted.
     pub over: bool,
+    pub observed: Observed,
 }
 
 impl World {
@@ -236,10 +356,13 @@ impl World {
             rng: Rng::new(cfg.seed ^ 0x5EED),
             cfg,
             now: Micros::ZERO,
-            queue: BTreeMap::new(),
-            seq: 0,
-            devices: BTreeMap::new(),
+            queue: Agenda::default(),
+            devices: Vec::new(),
+            cells: Vec::new(),
+            capacity_uj: Vec::new(),
             workers: BTreeMap::new(),
+            server_load: BTreeMap::new(),
+            slow_workers_milli: 1_000,
             log: Vec::new(),
             journal: Vec::new(),
             publications: Vec::new(),
@@ -253,10 +376,12 @@ impl World {
             over: false,
             homes: Vec::new(),
             area_centres: Vec::new(),
+            observed: Observed::default(),
         };
         w.absorb();
         let graph = &w.ctl.state().graph;
         w.area_centres = graph.areas.iter().map(area_centre).collect();
+        w.observed.completions_per_s = vec![Vec::new(); graph.tasks.len()];
         let fleets: Vec<(FleetId, u32, u64, PointMm, u64, u64)> = graph
             .fleets
             .iter()
@@ -267,29 +392,47 @@ impl World {
             })
             .collect();
         w.homes = fleets.iter().map(|f| f.3).collect();
+        w.capacity_uj = fleets.iter().map(|f| f.2).collect();
+        let phys = w.cfg.physics.clone();
+        w.cells = fleets
+            .iter()
+            .map(|f| {
+                let p = phys.as_ref()?.fleets.get(f.0.index())?;
+                p.shared_radio
+                    .then(|| Link::new(p.figures.radio_bps, p.figures.link_latency_us))
+            })
+            .collect();
         let mut next = 0;
         for (fleet, count, battery, home, speed, radio_bps) in fleets {
+            let fp = phys.as_ref().and_then(|p| p.fleets.get(fleet.index()));
+            let own_link = fp
+                .filter(|p| !p.shared_radio)
+                .map(|p| Link::new(p.figures.radio_bps, p.figures.link_latency_us));
             for _ in 0..count {
                 let id = DeviceId(next);
                 next += 1;
-                w.devices.insert(
-                    id,
-                    SimDevice {
-                        fleet,
-                        alive: true,
-                        connected: true,
-                        epoch: Epoch(0),
-                        heartbeat_period_us: None,
-                        beating: false,
-                        registered_before: false,
-                        battery_uj: battery,
-                        running: BTreeMap::new(),
-                        buffered: Vec::new(),
-                        motion: Motion::at_rest(home, speed),
-                        radio_bps,
-                        models: BTreeMap::new(),
-                    },
-                );
+                w.devices.push(SimDevice {
+                    fleet,
+                    alive: true,
+                    link_up: true,
+                    in_range: true,
+                    epoch: Epoch(0),
+                    heartbeat_period_us: None,
+                    beating: false,
+                    registered_before: false,
+                    battery_uj: battery,
+                    running: BTreeMap::new(),
+                    buffered: Vec::new(),
+                    motion: Motion::at_rest(home, speed),
+                    drained_at: Micros::ZERO,
+                    radio_bps,
+                    models: BTreeMap::new(),
+                    uplink: own_link.clone(),
+                    downlink: own_link.clone(),
+                    cpu: fp.map(|p| Cpu::new(p.cores)),
+                    slow_milli: 1_000,
+                    usage: DeviceUsage::default(),
+                });
                 w.at(
                     Micros::ZERO,
                     Pending::Deliver(Event::DeviceJoined {
@@ -307,12 +450,18 @@ impl World {
                 command: Command::Start,
             }),
         );
+        if w.cfg.sample_period_us > 0 {
+            w.at(Micros::ZERO, Pending::Sample);
+        }
         w
     }
 
     fn at(&mut self, t: Micros, p: Pending) {
-        self.seq += 1;
-        self.queue.insert((t, self.seq), p);
+        self.queue.push(t, p);
+    }
+
+    fn device(&mut self, id: DeviceId) -> Option<&mut SimDevice> {
+        self.devices.get_mut(id.0 as usize)
     }
 
     pub fn kill(&mut self, t: Micros, d: DeviceId) {
@@ -327,6 +476,23 @@ impl World {
         self.at(from, Pending::Disconnect(d));
         self.at(to, Pending::Reconnect(d));
     }
+    /// Degrade the device's links (or its fleet's shared channel) from
+    /// `from` to `to` (needs `physics`).
+    pub fn degrade(&mut self, from: Micros, to: Micros, d: DeviceId, how: Degrade) {
+        self.at(from, Pending::Degrade(d, how));
+        self.at(to, Pending::Degrade(d, Degrade::default()));
+    }
+    /// The device's attempts take `factor_milli` thousandths of their time
+    /// from `from` to `to` (a straggler).
+    pub fn slow(&mut self, from: Micros, to: Micros, d: DeviceId, factor_milli: u64) {
+        self.at(from, Pending::Slow(d, factor_milli));
+        self.at(to, Pending::Slow(d, 1_000));
+    }
+    /// Every worker invocation takes `factor_milli` thousandths of its time.
+    pub fn slow_workers(&mut self, from: Micros, to: Micros, factor_milli: u64) {
+        self.at(from, Pending::SlowWorkers(factor_milli));
+        self.at(to, Pending::SlowWorkers(1_000));
+    }
     pub fn stop_at(&mut self, t: Micros) {
         self.at(t, Pending::Stop);
     }
@@ -338,7 +504,15 @@ impl World {
         self.at(t, Pending::Crash);
     }
     pub fn device_ids(&self) -> Vec<DeviceId> {
-        self.devices.keys().copied().collect()
+        (0..self.devices.len() as u32).map(DeviceId).collect()
+    }
+    /// What each device spent and sent, by device id.
+    pub fn usage(&self) -> Vec<DeviceUsage> {
+        self.devices.iter().map(|d| d.usage).collect()
+    }
+    /// Battery left on each device, by device id.
+    pub fn batteries(&self) -> Vec<u64> {
+        self.devices.iter().map(|d| d.battery_uj).collect()
     }
 
     fn handle(&mut self, e: Event) {
@@ -360,7 +534,8 @@ impl World {
     }
 
     /// How long `task` takes on `executor` (`flat` without per-task timing),
-    /// its input transfer included.
+    /// with jitter and the executor's slowdown; `with_input` adds the
+    /// timing's input transfer (the flat world has no links).
     fn task_time(&mut self, task: TaskId, flat: u64, executor: Executor) -> u64 {
         let (base, input) = match &self.cfg.timing {
             Some(t) => (
@@ -369,25 +544,31 @@ impl World {
             ),
             None => (flat, 0),
         };
-        input + self.service(base, executor)
+        let input = if self.cfg.physics.is_some() { 0 } else { input };
+        input.saturating_add(self.service(base, executor))
     }
 
     fn service(&mut self, base: u64, executor: Executor) -> u64 {
-        let j = self.cfg.jitter_permille;
-        let spread = base * j / 1000;
-        let mut us = base - spread + self.rng.below(2 * spread + 1);
-        if let Executor::Device { device, .. } = executor {
-            if let Some((_, f)) = self.cfg.slow.iter().find(|(d, _)| *d == device) {
-                us *= f;
+        let j = self.cfg.jitter_permille.min(1_000);
+        let spread = base / 1_000 * j + base % 1_000 * j / 1_000;
+        let mut us = base - spread + self.rng.below(spread.saturating_mul(2).saturating_add(1));
+        match executor {
+            Executor::Device { device, .. } => {
+                if let Some((_, f)) = self.cfg.slow.iter().find(|(d, _)| *d == device) {
+                    us = us.saturating_mul(*f);
+                }
+                if let Some(d) = self.devices.get(device.0 as usize) {
+                    us = scale_milli(us, d.slow_milli);
+                }
             }
+            Executor::Worker { .. } => us = scale_milli(us, self.slow_workers_milli),
         }
         us.max(1)
     }
 
     /// Carry out the core's effects.
     fn absorb(&mut self) {
-        let effects: Vec<Effect> = self.ctl.drain_effects().collect();
-        for e in effects {
+        while let Some(e) = self.ctl.poll_effect() {
             match &e {
                 Effect::Journal(r) => {
                     if self.cfg.keep_journal {
@@ -398,11 +579,12 @@ impl World {
                 Effect::Device { device, epoch, msg } => self.device_hears(*device, *epoch, msg),
                 Effect::Pool(a) => self.pool_does(a),
                 Effect::Publish(p) => {
-                    if matches!(
-                        p,
-                        Publication::MissionFinished | Publication::MissionAborted { .. }
-                    ) {
-                        self.over = true;
+                    match p {
+                        Publication::MissionFinished | Publication::MissionAborted { .. } => {
+                            self.over = true
+                        }
+                        Publication::Completed { task, .. } => self.count_completion(*task),
+                        _ => {}
                     }
                     if self.keep_publications {
                         self.publications.push((self.now, p.clone()));
@@ -415,12 +597,23 @@ impl World {
         }
     }
 
+    fn count_completion(&mut self, task: TaskId) {
+        let second = (self.now.0 / 1_000_000).min(MAX_SECONDS) as usize;
+        if let Some(per_s) = self.observed.completions_per_s.get_mut(task.index()) {
+            if per_s.len() <= second {
+                per_s.resize(second + 1, 0);
+            }
+            per_s[second] += 1;
+        }
+    }
+
     fn device_hears(&mut self, device: DeviceId, epoch: Epoch, msg: &DeviceMsg) {
+        let now = self.now;
         match msg {
             DeviceMsg::Registered {
                 heartbeat_period_us,
             } => {
-                let Some(d) = self.devices.get_mut(&device) else {
+                let Some(d) = self.device(device) else {
                     return;
                 };
                 if d.epoch != epoch {
@@ -440,23 +633,43 @@ impl World {
                         u64::from(device.0) * 7_919 % period
                     };
                     d.registered_before = true;
-                    self.at(self.now.plus(first), Pending::Beat(device));
+                    self.at(now.plus(first), Pending::Beat(device));
                 }
             }
-            DeviceMsg::RunTask { instance, task, .. } => {
+            DeviceMsg::RunTask {
+                instance,
+                task,
+                input,
+            } => {
                 // A re-sent attempt (after a controller restart) that the
                 // device already runs is not started twice.
-                let ok = self.devices.get(&device).is_some_and(|d| {
+                let ok = self.devices.get(device.0 as usize).is_some_and(|d| {
                     d.alive && d.epoch == epoch && !d.running.contains_key(instance)
                 });
-                if ok {
+                if !ok {
+                    return;
+                }
+                if let Some(d) = self.device(device) {
+                    d.running.insert(*instance, *task);
+                }
+                if self.cfg.physics.is_some() {
+                    // The message (and the input it carries) comes down the
+                    // link; the device then queues it for a core.
+                    let bytes = handoff_bytes(input) / self.split(*task);
+                    let arrive = self.downlink(device, bytes);
+                    self.at(
+                        arrive,
+                        Pending::Arrive {
+                            device,
+                            epoch,
+                            instance: *instance,
+                        },
+                    );
+                } else {
                     let ex = Executor::Device { device, epoch };
                     let us = self.task_time(*task, self.cfg.edge_service_us, ex);
-                    if let Some(d) = self.devices.get_mut(&device) {
-                        d.running.insert(*instance, *task);
-                    }
                     self.at(
-                        self.now.plus(us + self.cfg.net_latency_us),
+                        now.plus(us.saturating_add(self.cfg.net_latency_us)),
                         Pending::Finish {
                             executor: ex,
                             instance: *instance,
@@ -465,23 +678,24 @@ impl World {
                 }
             }
             DeviceMsg::Cancel { instance } => {
-                if let Some(d) = self.devices.get_mut(&device).filter(|d| d.epoch == epoch) {
+                if let Some(d) = self.device(device).filter(|d| d.epoch == epoch) {
                     d.running.remove(instance);
                 }
             }
             DeviceMsg::Resync => {
                 // A cut-off device cannot hear it; a live one re-registers.
-                let d = self.devices.get(&device).cloned();
-                if let Some(d) = d.filter(|d| d.alive && d.connected) {
-                    self.at(
-                        self.now.plus(self.cfg.net_latency_us),
-                        Pending::Deliver(Event::DeviceJoined {
-                            device,
-                            fleet: d.fleet,
-                            battery_uj: d.battery_uj,
-                            position: d.motion.position,
-                        }),
-                    );
+                let Some(d) = self.devices.get(device.0 as usize) else {
+                    return;
+                };
+                if d.alive && d.connected() {
+                    let e = Event::DeviceJoined {
+                        device,
+                        fleet: d.fleet,
+                        battery_uj: d.battery_uj,
+                        position: d.motion.position,
+                    };
+                    let at = self.control_up(device);
+                    self.at(at, Pending::Deliver(e));
                 }
             }
             DeviceMsg::Model {
@@ -491,7 +705,7 @@ impl World {
             } => {
                 let Some(d) = self
                     .devices
-                    .get(&device)
+                    .get(device.0 as usize)
                     .filter(|d| d.alive && d.epoch == epoch)
                 else {
                     return;
@@ -499,15 +713,18 @@ impl World {
                 // Already loaded (a re-send after a controller restart):
                 // answer at once; otherwise download over the radio.
                 let have = d.models.get(task).copied().unwrap_or(0);
-                let download = if have >= *version {
-                    0
+                let at = if have >= *version {
+                    now.plus(self.cfg.net_latency_us)
+                } else if self.cfg.physics.is_some() {
+                    self.downlink(device, *bytes)
                 } else {
                     let bits = u128::from(*bytes) * 8 * 1_000_000;
-                    u64::try_from(bits / u128::from(d.radio_bps.max(1))).unwrap_or(u64::MAX)
+                    let download =
+                        u64::try_from(bits / u128::from(d.radio_bps.max(1))).unwrap_or(u64::MAX);
+                    now.plus(download.saturating_add(self.cfg.net_latency_us))
                 };
                 self.at(
-                    self.now
-                        .plus(download.saturating_add(self.cfg.net_latency_us)),
+                    at,
                     Pending::Loaded {
                         device,
                         epoch,
@@ -517,25 +734,118 @@ impl World {
                 );
             }
             DeviceMsg::Behave(cmd) => {
-                let now = self.now;
-                if let Some(d) = self
+                let home = self.home_of(device);
+                let Some(d) = self
                     .devices
-                    .get_mut(&device)
+                    .get_mut(device.0 as usize)
                     .filter(|d| d.alive && d.epoch == epoch)
-                {
-                    let places = Places {
-                        home: self
-                            .homes
-                            .get(d.fleet.index())
-                            .copied()
-                            .unwrap_or(PointMm { x_mm: 0, y_mm: 0 }),
-                        area_centres: &self.area_centres,
-                    };
-                    d.motion.command(now, cmd, &places);
-                }
+                else {
+                    return;
+                };
+                let places = Places {
+                    home,
+                    area_centres: &self.area_centres,
+                };
+                let moved = d.motion.command(now, cmd, &places);
+                Self::charge_motion(&self.cfg, d, moved, now);
             }
             DeviceMsg::Ack { .. } => {}
         }
+    }
+
+    fn home_of(&self, device: DeviceId) -> PointMm {
+        self.devices
+            .get(device.0 as usize)
+            .and_then(|d| self.homes.get(d.fleet.index()))
+            .copied()
+            .unwrap_or(PointMm { x_mm: 0, y_mm: 0 })
+    }
+
+    fn split(&self, task: TaskId) -> u64 {
+        self.cfg
+            .physics
+            .as_ref()
+            .and_then(|p| p.tasks.get(task.index()))
+            .map_or(1, |t| u64::from(t.split.max(1)))
+    }
+
+    /// Send `bytes` down to `device` now: when they have arrived. A
+    /// shared radio carries them on its fleet's channel.
+    fn downlink(&mut self, device: DeviceId, bytes: u64) -> Micros {
+        self.transfer(device, bytes, false)
+    }
+
+    fn transfer(&mut self, device: DeviceId, bytes: u64, up: bool) -> Micros {
+        let now = self.now;
+        let nj = self
+            .fleet_physics(device)
+            .map_or(0, |f| f.figures.radio_nj_per_bit);
+        let Some(d) = self.devices.get_mut(device.0 as usize) else {
+            return now;
+        };
+        let link = match (self.cells.get_mut(d.fleet.index()), up) {
+            (Some(Some(cell)), _) => Some(cell),
+            (_, true) => d.uplink.as_mut(),
+            (_, false) => d.downlink.as_mut(),
+        };
+        let Some(link) = link else {
+            return now.plus(self.cfg.net_latency_us);
+        };
+        let at = link.send(now, bytes, &mut self.rng);
+        let radio_uj =
+            u64::try_from(u128::from(bytes) * 8 * u128::from(nj) / 1_000).unwrap_or(u64::MAX);
+        if up {
+            d.usage.bytes_up = d.usage.bytes_up.saturating_add(bytes);
+        } else {
+            d.usage.bytes_down = d.usage.bytes_down.saturating_add(bytes);
+        }
+        d.usage.radio_uj = d.usage.radio_uj.saturating_add(radio_uj);
+        d.battery_uj = d.battery_uj.saturating_sub(radio_uj);
+        at
+    }
+
+    /// When a small control message from `device` reaches the controller.
+    fn control_up(&self, device: DeviceId) -> Micros {
+        let Some(d) = self.devices.get(device.0 as usize) else {
+            return self.now;
+        };
+        let link = match self.cells.get(d.fleet.index()) {
+            Some(Some(cell)) => Some(cell),
+            _ => d.uplink.as_ref(),
+        };
+        link.map_or(self.now.plus(self.cfg.net_latency_us), |l| {
+            l.control(self.now)
+        })
+    }
+
+    fn fleet_physics(&self, device: DeviceId) -> Option<&crate::physics::FleetPhysics> {
+        let d = self.devices.get(device.0 as usize)?;
+        self.cfg.physics.as_ref()?.fleets.get(d.fleet.index())
+    }
+
+    /// Charge a device for `moving_us` of motion in the time since it was
+    /// last charged (with `physics`: a drone flies — and draws its motion
+    /// power — for the whole mission, a car only while it moves).
+    fn charge_motion(cfg: &WorldConfig, d: &mut SimDevice, moving_us: u64, now: Micros) {
+        let since = now.since(d.drained_at);
+        d.drained_at = now;
+        let Some(f) = cfg
+            .physics
+            .as_ref()
+            .and_then(|p| p.fleets.get(d.fleet.index()))
+        else {
+            return;
+        };
+        let charged_us = match f.class {
+            hivemind_ir::DeviceClass::Drone => since,
+            hivemind_ir::DeviceClass::Car => moving_us.min(since),
+        };
+        let uj = u64::try_from(
+            u128::from(f.figures.motion_power_mw) * u128::from(charged_us) / 1_000_000,
+        )
+        .unwrap_or(u64::MAX);
+        d.usage.motion_uj = d.usage.motion_uj.saturating_add(uj);
+        d.battery_uj = d.battery_uj.saturating_sub(uj);
     }
 
     fn pool_does(&mut self, a: &PoolAction) {
@@ -545,15 +855,20 @@ impl World {
                 instance,
                 task,
                 model_version,
+                input,
                 ..
             } => {
                 let fresh = self
                     .workers
                     .get_mut(worker)
-                    .is_some_and(|w| w.insert(*instance, *model_version).is_none());
+                    .is_some_and(|w| w.running.insert(*instance, *model_version).is_none());
                 if fresh {
                     let ex = Executor::Worker { worker: *worker };
-                    let us = self.task_time(*task, self.cfg.cloud_service_us, ex);
+                    let mut us = self.task_time(*task, self.cfg.cloud_service_us, ex);
+                    if self.cfg.physics.is_some() {
+                        us = self.interfere(*worker, us);
+                        us = us.saturating_add(self.fetch_us(input, *task));
+                    }
                     self.at(
                         self.now.plus(us),
                         Pending::Finish {
@@ -569,7 +884,7 @@ impl World {
                 let fresh = self
                     .workers
                     .get_mut(worker)
-                    .is_some_and(|w| w.insert(*job, 0).is_none());
+                    .is_some_and(|w| w.running.insert(*job, 0).is_none());
                 if fresh {
                     let ex = Executor::Worker { worker: *worker };
                     let base = match self.cfg.timing.as_ref().map(|t| t.cloud_ops_per_s) {
@@ -579,7 +894,10 @@ impl World {
                         }
                         _ => self.cfg.cloud_service_us,
                     };
-                    let us = self.service(base, ex);
+                    let mut us = self.service(base, ex);
+                    if self.cfg.physics.is_some() {
+                        us = self.interfere(*worker, us);
+                    }
                     self.at(
                         self.now.plus(us),
                         Pending::Finish {
@@ -590,13 +908,23 @@ impl World {
                 }
             }
             PoolAction::Cancel { worker, instance } => {
-                if let Some(w) = self.workers.get_mut(worker) {
-                    w.remove(instance);
+                let server = self.workers.get_mut(worker).and_then(|w| {
+                    w.running.remove(instance)?;
+                    Some(w.server)
+                });
+                if let Some(s) = server {
+                    self.unload(s);
                 }
             }
-            PoolAction::StartWorker { worker, .. } => {
+            PoolAction::StartWorker { worker, server, .. } => {
                 // Started once: a restarted controller does not re-send it.
-                self.workers.insert(*worker, BTreeMap::new());
+                self.workers.insert(
+                    *worker,
+                    SimWorker {
+                        server: *server,
+                        running: BTreeMap::new(),
+                    },
+                );
                 self.at(
                     self.now.plus(
                         self.cfg
@@ -608,15 +936,69 @@ impl World {
                 );
             }
             PoolAction::StopWorker { worker } => {
-                self.workers.remove(worker);
+                if let Some(w) = self.workers.remove(worker) {
+                    for _ in 0..w.running.len() {
+                        self.unload(w.server);
+                    }
+                }
             }
             PoolAction::Ack { .. } => {}
         }
     }
 
+    /// An invocation starts on `worker`'s server: with more invocations
+    /// running there than the server has cores, they share them (its time
+    /// stretches by load ÷ cores; HiveMind measured such interference).
+    fn interfere(&mut self, worker: WorkerId, us: u64) -> u64 {
+        let cores = self
+            .cfg
+            .physics
+            .as_ref()
+            .map_or(1, |p| u64::from(p.cloud.cores_per_server.max(1)));
+        let Some(server) = self.workers.get(&worker).map(|w| w.server) else {
+            return us;
+        };
+        let load = self.server_load.entry(server).or_default();
+        *load += 1;
+        let load = u64::from(*load);
+        if load <= cores {
+            return us;
+        }
+        self.observed.interfered += 1;
+        u64::try_from(u128::from(us) * u128::from(load) / u128::from(cores)).unwrap_or(u64::MAX)
+    }
+
+    fn unload(&mut self, server: u32) {
+        if let Some(l) = self.server_load.get_mut(&server) {
+            *l = l.saturating_sub(1);
+        }
+    }
+
+    /// A worker's input fetch before it runs: storage (a put by the
+    /// producer and a get), FPGA remote memory, or nothing (relayed by the
+    /// controller, in the worker, or no input). A per-item child fetches
+    /// its item only.
+    fn fetch_us(&self, input: &Handoff, task: TaskId) -> u64 {
+        let Some(c) = self.cfg.physics.as_ref().map(|p| p.cloud) else {
+            return 0;
+        };
+        let share = |bytes: u64| bytes / self.split(task);
+        match *input {
+            Handoff::Storage { bytes, .. } => {
+                transfer_us(c.storage_latency_us, share(bytes), c.storage_bps).saturating_mul(2)
+            }
+            Handoff::RemoteMemory { bytes, .. } => transfer_us(
+                c.remote_memory_latency_us,
+                share(bytes),
+                c.remote_memory_bps,
+            ),
+            Handoff::None | Handoff::Local | Handoff::InWorker { .. } | Handoff::Relay { .. } => 0,
+        }
+    }
+
     /// When the next thing happens: a world item or a core deadline.
     fn next_at(&self) -> Option<Micros> {
-        let item = self.queue.first_key_value().map(|((t, _), _)| *t);
+        let item = self.queue.next_at();
         match (item, self.ctl.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -625,7 +1007,7 @@ impl World {
 
     /// Process the next pending item; false when nothing is left.
     pub fn step(&mut self) -> bool {
-        let item = self.queue.first_key_value().map(|((t, _), _)| *t);
+        let item = self.queue.next_at();
         if let Some(deadline) = self.ctl.poll_timeout() {
             // The world's items first at the same instant (a heartbeat that
             // arrives on the deadline still counts).
@@ -635,7 +1017,7 @@ impl World {
                 return true;
             }
         }
-        let Some(((t, _), p)) = self.queue.pop_first() else {
+        let Some((t, p)) = self.queue.pop() else {
             return false;
         };
         self.now = self.now.max(t);
@@ -644,32 +1026,17 @@ impl World {
             Pending::Stop => self.handle(Event::Operator {
                 command: Command::Stop,
             }),
-            Pending::Beat(id) => {
-                let Some(d) = self.devices.get_mut(&id) else {
-                    return true;
-                };
-                let Some(period) = d.heartbeat_period_us.filter(|_| d.alive) else {
-                    d.beating = false;
-                    return true;
-                };
-                let drain = self.cfg.drain_uj_per_s.saturating_mul(period) / 1_000_000;
-                d.battery_uj = d.battery_uj.saturating_sub(drain);
-                d.motion.advance(self.now);
-                let (epoch, battery, connected) = (d.epoch, d.battery_uj, d.connected);
-                let position = d.motion.position;
-                self.at(self.now.plus(period), Pending::Beat(id));
-                if connected && epoch.0 > 0 {
-                    self.handle(Event::Heartbeat { device: id, epoch });
-                    if (self.now.0 / 1_000_000) & 1 == 0 {
-                        self.handle(Event::Telemetry {
-                            device: id,
-                            epoch,
-                            position,
-                            battery_uj: battery,
-                        });
-                    }
-                }
-            }
+            Pending::Beat(id) => self.beat(id),
+            Pending::Arrive {
+                device,
+                epoch,
+                instance,
+            } => self.arrive(device, epoch, instance),
+            Pending::Computed {
+                device,
+                epoch,
+                instance,
+            } => self.computed(device, epoch, instance),
             Pending::Finish { executor, instance } => self.finish(executor, instance),
             Pending::Loaded {
                 device,
@@ -677,11 +1044,7 @@ impl World {
                 task,
                 version,
             } => {
-                let Some(d) = self
-                    .devices
-                    .get_mut(&device)
-                    .filter(|d| d.alive && d.epoch == epoch)
-                else {
+                let Some(d) = self.device(device).filter(|d| d.alive && d.epoch == epoch) else {
                     return true;
                 };
                 let v = d.models.entry(task).or_default();
@@ -692,24 +1055,14 @@ impl World {
                     task,
                     version,
                 };
-                if d.connected {
-                    self.handle(event);
-                } else {
-                    d.buffered.push(event);
-                }
+                self.report(device, event);
             }
-            Pending::Kill(id) => {
-                if let Some(d) = self.devices.get_mut(&id) {
-                    d.alive = false;
-                    d.running.clear();
-                    d.buffered.clear();
-                }
-            }
+            Pending::Kill(id) => self.kill_now(id),
             Pending::Revive(id) => {
-                let d = self.devices.get_mut(&id).filter(|d| !d.alive);
+                let d = self.device(id).filter(|d| !d.alive);
                 if let Some(d) = d {
                     d.alive = true;
-                    d.connected = true;
+                    d.link_up = true;
                     let (fleet, battery, position) = (d.fleet, d.battery_uj, d.motion.position);
                     self.handle(Event::DeviceJoined {
                         device: id,
@@ -721,37 +1074,212 @@ impl World {
             }
             Pending::Crash => self.restart(),
             Pending::Disconnect(id) => {
-                if let Some(d) = self.devices.get_mut(&id) {
-                    d.connected = false;
+                if let Some(d) = self.device(id) {
+                    d.link_up = false;
                 }
             }
             Pending::Reconnect(id) => {
-                let Some(d) = self
-                    .devices
-                    .get_mut(&id)
-                    .filter(|d| d.alive && !d.connected)
-                else {
+                let Some(d) = self.device(id).filter(|d| d.alive && !d.link_up) else {
                     return true;
                 };
-                d.connected = true;
-                let buffered = std::mem::take(&mut d.buffered);
-                let (fleet, battery, position) = (d.fleet, d.battery_uj, d.motion.position);
-                for e in buffered {
-                    self.handle(e);
-                }
-                self.handle(Event::DeviceJoined {
-                    device: id,
-                    fleet,
-                    battery_uj: battery,
-                    position,
-                });
+                d.link_up = true;
+                self.rejoin(id);
             }
+            Pending::Degrade(id, how) => {
+                let Some(d) = self.devices.get_mut(id.0 as usize) else {
+                    return true;
+                };
+                if let Some(Some(cell)) = self.cells.get_mut(d.fleet.index()) {
+                    cell.degrade = how;
+                }
+                for l in [d.uplink.as_mut(), d.downlink.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    l.degrade = how;
+                }
+            }
+            Pending::Slow(id, f) => {
+                if let Some(d) = self.device(id) {
+                    d.slow_milli = f.max(1);
+                }
+            }
+            Pending::SlowWorkers(f) => self.slow_workers_milli = f.max(1),
+            Pending::Sample => self.sample(),
         }
         true
     }
 
+    fn kill_now(&mut self, id: DeviceId) {
+        if let Some(d) = self.device(id) {
+            d.alive = false;
+            d.running.clear();
+            d.buffered.clear();
+        }
+    }
+
+    /// A device that was cut off is back: it replays what it buffered and
+    /// registers again.
+    fn rejoin(&mut self, id: DeviceId) {
+        let Some(d) = self.device(id).filter(|d| d.alive && d.connected()) else {
+            return;
+        };
+        let buffered = std::mem::take(&mut d.buffered);
+        let (fleet, battery, position) = (d.fleet, d.battery_uj, d.motion.position);
+        for e in buffered {
+            self.handle(e);
+        }
+        self.handle(Event::DeviceJoined {
+            device: id,
+            fleet,
+            battery_uj: battery,
+            position,
+        });
+    }
+
+    /// An event from a device: to the core if it is connected, else kept
+    /// until it reconnects.
+    fn report(&mut self, device: DeviceId, event: Event) {
+        let Some(d) = self.device(device) else {
+            return;
+        };
+        if d.connected() {
+            self.handle(event);
+        } else {
+            d.buffered.push(event);
+        }
+    }
+
+    fn beat(&mut self, id: DeviceId) {
+        let now = self.now;
+        let range = self
+            .fleet_physics(id)
+            .and_then(|f| Some((f.range_mm?, f.home)));
+        let cfg = &self.cfg;
+        let Some(d) = self.devices.get_mut(id.0 as usize) else {
+            return;
+        };
+        let Some(period) = d.heartbeat_period_us.filter(|_| d.alive) else {
+            d.beating = false;
+            return;
+        };
+        let moved = d.motion.advance(now);
+        if cfg.physics.is_some() {
+            Self::charge_motion(cfg, d, moved, now);
+        } else {
+            let drain = cfg.drain_uj_per_s.saturating_mul(period) / 1_000_000;
+            d.battery_uj = d.battery_uj.saturating_sub(drain);
+        }
+        if cfg.physics.is_some() && d.battery_uj == 0 {
+            // Out of energy: the device falls out of the mission.
+            d.usage.depleted = true;
+            d.beating = false;
+            self.observed.battery_deaths += 1;
+            self.kill_now(id);
+            return;
+        }
+        let was_connected = d.connected();
+        if let Some((range_mm, home)) = range {
+            d.in_range =
+                hivemind_ir::route::distance_mm(d.motion.position, home) <= u128::from(range_mm);
+        }
+        let (epoch, battery, connected) = (d.epoch, d.battery_uj, d.connected());
+        let position = d.motion.position;
+        self.at(now.plus(period), Pending::Beat(id));
+        if connected && !was_connected {
+            self.rejoin(id);
+            return;
+        }
+        if connected && epoch.0 > 0 {
+            self.handle(Event::Heartbeat { device: id, epoch });
+            if (now.0 / 1_000_000) & 1 == 0 {
+                self.handle(Event::Telemetry {
+                    device: id,
+                    epoch,
+                    position,
+                    battery_uj: battery,
+                });
+            }
+        }
+    }
+
+    /// An attempt reached its device: it queues for a core (its CPU energy
+    /// is charged as it runs).
+    fn arrive(&mut self, device: DeviceId, epoch: Epoch, instance: InstanceId) {
+        let Some(task) = self
+            .devices
+            .get(device.0 as usize)
+            .filter(|d| d.alive && d.epoch == epoch)
+            .and_then(|d| d.running.get(&instance).copied())
+        else {
+            return;
+        };
+        let ex = Executor::Device { device, epoch };
+        let us = self.task_time(task, self.cfg.edge_service_us, ex);
+        let power = self
+            .fleet_physics(device)
+            .map_or(0, |f| f.figures.cpu_power_mw);
+        let now = self.now;
+        let Some(d) = self.device(device) else {
+            return;
+        };
+        let end = match d.cpu.as_mut() {
+            Some(cpu) => cpu.run(now, us).1,
+            None => now.plus(us),
+        };
+        let uj = u64::try_from(u128::from(power) * u128::from(us) / 1_000_000).unwrap_or(u64::MAX);
+        d.usage.cpu_uj = d.usage.cpu_uj.saturating_add(uj);
+        d.usage.cpu_busy_us = d.usage.cpu_busy_us.saturating_add(us);
+        d.battery_uj = d.battery_uj.saturating_sub(uj);
+        self.at(
+            end,
+            Pending::Computed {
+                device,
+                epoch,
+                instance,
+            },
+        );
+    }
+
+    /// The device computed an attempt: its result goes up the link (the
+    /// bytes its consumers off the device need, else a control message).
+    fn computed(&mut self, device: DeviceId, epoch: Epoch, instance: InstanceId) {
+        let Some(task) = self
+            .devices
+            .get(device.0 as usize)
+            .filter(|d| d.alive && d.epoch == epoch)
+            .and_then(|d| d.running.get(&instance).copied())
+        else {
+            return;
+        };
+        let bytes = self
+            .cfg
+            .physics
+            .as_ref()
+            .and_then(|p| p.tasks.get(task.index()))
+            .map_or(0, |t| t.upload_bytes);
+        let connected = self
+            .devices
+            .get(device.0 as usize)
+            .is_some_and(SimDevice::connected);
+        // A cut-off device keeps its result (buffered when it "arrives").
+        let at = if bytes > 0 && connected {
+            self.transfer(device, bytes, true)
+        } else {
+            self.control_up(device)
+        };
+        self.at(
+            at,
+            Pending::Finish {
+                executor: Executor::Device { device, epoch },
+                instance,
+            },
+        );
+    }
+
     fn finish(&mut self, executor: Executor, instance: InstanceId) {
         let fail = self.cfg.error_permille > 0 && self.rng.chance(self.cfg.error_permille);
+        let (items, bytes) = (self.cfg.items, self.cfg.result_bytes);
         let event = |model_version: u32| {
             if fail {
                 Event::TaskError {
@@ -763,15 +1291,15 @@ impl World {
                 Event::TaskResult {
                     instance,
                     executor,
-                    items: self.cfg.items,
-                    bytes: self.cfg.result_bytes,
+                    items,
+                    bytes,
                     model_version,
                 }
             }
         };
         match executor {
             Executor::Device { device, epoch } => {
-                let Some(d) = self.devices.get_mut(&device) else {
+                let Some(d) = self.device(device) else {
                     return;
                 };
                 if !d.alive || d.epoch != epoch {
@@ -782,21 +1310,52 @@ impl World {
                 };
                 // Tagged with the model the device has loaded now.
                 let e = event(d.models.get(&task).copied().unwrap_or(0));
-                if d.connected {
-                    self.handle(e);
-                } else {
-                    d.buffered.push(e);
-                }
+                self.report(device, e);
             }
             Executor::Worker { worker } => {
-                let version = self
-                    .workers
-                    .get_mut(&worker)
-                    .and_then(|w| w.remove(&instance));
-                if let Some(v) = version {
+                let done = self.workers.get_mut(&worker).and_then(|w| {
+                    let v = w.running.remove(&instance)?;
+                    Some((v, w.server))
+                });
+                if let Some((v, server)) = done {
+                    if self.cfg.physics.is_some() {
+                        self.unload(server);
+                    }
                     self.handle(event(v));
                 }
             }
+        }
+    }
+
+    /// Record every fleet's battery now, and again a period later.
+    fn sample(&mut self) {
+        let fleets = self.capacity_uj.len();
+        let mut sum = vec![0u128; fleets];
+        let mut min = vec![u32::MAX; fleets];
+        let mut alive = vec![0u32; fleets];
+        for d in self.devices.iter().filter(|d| d.alive) {
+            let f = d.fleet.index();
+            let cap = self.capacity_uj.get(f).copied().unwrap_or(0).max(1);
+            let pm = u32::try_from(u128::from(d.battery_uj) * 1_000 / u128::from(cap))
+                .unwrap_or(u32::MAX)
+                .min(1_000);
+            sum[f] += u128::from(pm);
+            min[f] = min[f].min(pm);
+            alive[f] += 1;
+        }
+        let sample = BatterySample {
+            at_us: self.now.0,
+            fleets: (0..fleets)
+                .map(|f| FleetBattery {
+                    mean_permille: u32::try_from(sum[f] / u128::from(alive[f].max(1))).unwrap_or(0),
+                    min_permille: if alive[f] == 0 { 0 } else { min[f] },
+                    alive: alive[f],
+                })
+                .collect(),
+        };
+        self.observed.battery.push(sample);
+        if !self.over && self.observed.battery.len() < 10_000 {
+            self.at(self.now.plus(self.cfg.sample_period_us), Pending::Sample);
         }
     }
 
@@ -840,6 +1399,21 @@ impl World {
             })
             .collect()
     }
+}
+
+/// The bytes a hand-off carries.
+fn handoff_bytes(h: &Handoff) -> u64 {
+    match *h {
+        Handoff::Relay { bytes, .. }
+        | Handoff::RemoteMemory { bytes, .. }
+        | Handoff::Storage { bytes, .. } => bytes,
+        Handoff::None | Handoff::Local | Handoff::InWorker { .. } => 0,
+    }
+}
+
+/// `us × milli ÷ 1000`, saturating.
+fn scale_milli(us: u64, milli: u64) -> u64 {
+    u64::try_from(u128::from(us) * u128::from(milli) / 1_000).unwrap_or(u64::MAX)
 }
 
 /// Centre of an area's bounding box.

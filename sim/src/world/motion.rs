@@ -40,13 +40,14 @@ impl Motion {
     }
 
     /// Follow `cmd` from `now` on (after moving to where the device is now).
-    pub fn command(&mut self, now: Micros, cmd: &BehaviourCommand, places: &Places) {
-        self.advance(now);
+    /// Returns the time it spent moving since the last update.
+    pub fn command(&mut self, now: Micros, cmd: &BehaviourCommand, places: &Places) -> u64 {
+        let moved = self.advance(now);
         let (waypoints, looping, start_mm) = match cmd {
             BehaviourCommand::GotoPoint { point } => (vec![*point], false, 0),
             BehaviourCommand::GotoArea { area } => match places.area_centres.get(area.index()) {
                 Some(c) => (vec![*c], false, 0),
-                None => return,
+                None => return moved,
             },
             BehaviourCommand::ReturnHome => (vec![places.home], false, 0),
             BehaviourCommand::Land => (Vec::new(), false, 0),
@@ -56,7 +57,7 @@ impl Motion {
                 start_mm,
             } => (waypoints.clone(), *looping, *start_mm),
             // Sweeps are the simulator's; the test world keeps its course.
-            BehaviourCommand::Cover { .. } => return,
+            BehaviourCommand::Cover { .. } => return moved,
         };
         let (entry, next) = point_along(&waypoints, looping, u128::from(start_mm));
         self.waypoints = waypoints;
@@ -66,13 +67,16 @@ impl Motion {
             // Fly to the entry point first, then on along the path.
             self.waypoints.insert(next, p);
         }
+        moved
     }
 
-    /// Move along the waypoints for the time since the last update.
-    pub fn advance(&mut self, now: Micros) {
+    /// Move along the waypoints for the time since the last update: the
+    /// time spent moving in it.
+    pub fn advance(&mut self, now: Micros) -> u64 {
         let dt = now.0.saturating_sub(self.since.0);
         self.since = now;
         let mut budget = u128::from(self.speed_mm_s) * u128::from(dt) / 1_000_000;
+        let full = budget;
         // Each pass reaches a waypoint or spends the budget; whole loops of a
         // patrol are skipped arithmetically, so this ends.
         for _ in 0..=2 * self.waypoints.len() + 1 {
@@ -84,8 +88,9 @@ impl Motion {
             };
             let d = distance_mm(self.position, target);
             if d > budget {
+                let part = std::mem::take(&mut budget);
                 let f = |a: i64, b: i64| {
-                    let step = (i128::from(b) - i128::from(a)) * budget as i128 / d as i128;
+                    let step = (i128::from(b) - i128::from(a)) * part as i128 / d as i128;
                     (i128::from(a) + step) as i64
                 };
                 self.position = PointMm {
@@ -105,6 +110,12 @@ impl Motion {
                 }
             }
         }
+        // Whatever budget is left was not needed: the device arrived.
+        let moved = full - budget.min(full);
+        if self.speed_mm_s == 0 {
+            return 0;
+        }
+        u64::try_from(moved * 1_000_000 / u128::from(self.speed_mm_s)).unwrap_or(dt)
     }
 }
 

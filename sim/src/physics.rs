@@ -1,0 +1,115 @@
+//! The world's physical parameters for one mission and plan, taken from
+//! the cost model so that the simulator and the synthesizer's predictions
+//! rest on the same figures (one source of truth): per task, what it
+//! uploads; per fleet, each device's link, cores and power; for the cloud,
+//! the storage and FPGA paths. The simulator then *measures* what these
+//! figures produce under queueing, contention and faults — the cost model
+//! only adds them up.
+
+use hivemind_cost::{CostModel, DeviceFigures};
+use hivemind_ir::activation::{activation, Width};
+use hivemind_ir::plan::Plan;
+use hivemind_ir::{DeviceClass, PointMm};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Physics {
+    pub tasks: Vec<TaskPhysics>,
+    pub fleets: Vec<FleetPhysics>,
+    pub cloud: CloudPhysics,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskPhysics {
+    /// Bytes one result sends up its device's link: the sum over the
+    /// plan's channels from this task that leave the device (uplink or
+    /// device-to-device), as the cost model and the core count them; 0
+    /// when every consumer is on the device or there is none (the result
+    /// is then a control message).
+    pub upload_bytes: u64,
+    /// A per-item child gets its item, not the whole list: its input is
+    /// the hand-off's bytes ÷ this (the list's stated length; 1 otherwise).
+    pub split: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetPhysics {
+    pub class: DeviceClass,
+    pub figures: DeviceFigures,
+    /// `radio … shared`: one channel for the whole fleet.
+    pub shared_radio: bool,
+    /// `range`: beyond this distance from home the link is down.
+    pub range_mm: Option<u64>,
+    pub cores: u32,
+    pub home: PointMm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloudPhysics {
+    pub storage_latency_us: u64,
+    pub storage_bps: u64,
+    pub remote_memory_latency_us: u64,
+    pub remote_memory_bps: u64,
+    /// Invocations one server runs at full speed; more slow each other down.
+    pub cores_per_server: u32,
+}
+
+impl Physics {
+    pub fn new(model: &CostModel, plan: &Plan) -> Physics {
+        let graph = model.graph;
+        let mut upload = vec![0u64; graph.tasks.len()];
+        for c in &plan.channels {
+            if c.kind.is_uplink() {
+                if let Some(u) = upload.get_mut(c.from.index()) {
+                    *u = u.saturating_add(c.bytes);
+                }
+            }
+        }
+        let tasks = graph
+            .tasks
+            .iter()
+            .zip(upload)
+            .map(|(t, upload_bytes)| TaskPhysics {
+                upload_bytes,
+                split: match activation(graph, t.id).width {
+                    Width::PerItem { max, .. } => max.max(1),
+                    _ => 1,
+                },
+            })
+            .collect();
+        let fleets = graph
+            .fleets
+            .iter()
+            .map(|f| FleetPhysics {
+                class: f.class,
+                figures: model.device_figures(f.id),
+                shared_radio: f.radio_shared,
+                range_mm: f.radio_range_mm,
+                cores: f.cores.max(1),
+                home: f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 }),
+            })
+            .collect();
+        let p = &model.profile;
+        Physics {
+            tasks,
+            fleets,
+            cloud: CloudPhysics {
+                storage_latency_us: p.cloud.storage_latency_us,
+                storage_bps: p.cloud.storage_bps,
+                remote_memory_latency_us: p.fpga.remote_memory_latency_us,
+                remote_memory_bps: p.fpga.remote_memory_bps,
+                cores_per_server: graph
+                    .cloud
+                    .as_ref()
+                    .map_or(1, |c| c.cores_per_server.max(1)),
+            },
+        }
+    }
+}
+
+/// `bytes` at `bps` plus `latency_us`, rounded up, saturating.
+pub fn transfer_us(latency_us: u64, bytes: u64, bps: u64) -> u64 {
+    let air = (u128::from(bytes) * 8 * 1_000_000).div_ceil(u128::from(bps.max(1)));
+    u64::try_from(air)
+        .unwrap_or(u64::MAX)
+        .saturating_add(latency_us)
+}
