@@ -70,7 +70,7 @@ pub struct TaskReport {
     pub service: Latency,
 }
 
-/// Quantiles in µs, from a histogram with at most 12.5 % relative error
+/// Quantiles in µs, from a histogram with under 1 % relative error
 /// (rounded up, never down).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Latency {
