@@ -3,7 +3,8 @@
 mod bench;
 mod bench_synth;
 mod input;
-mod run;
+mod sim;
+mod sim_text;
 mod summary;
 mod synth;
 
@@ -28,9 +29,10 @@ Examples:
   hivemind compile examples/missions/s02_tree_recognition.hm -o graph.json
   hivemind fmt --check examples/missions/*.hm
   hivemind synth examples/missions/s02_tree_recognition.hm -o plan.json
+  hivemind sim examples/missions/s02_tree_recognition.hm --baseline all
   hivemind bench dsl
 
-Coming with later stages: up (controller), agent, sim.";
+Coming with later stages: up (controller), agent.";
 
 #[derive(Parser)]
 #[command(name = "hivemind", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -113,36 +115,30 @@ Examples:
   hivemind synth mission.hm --pareto
   hivemind synth mission.hm --evaluate plan.json   # predictions for an existing plan")]
     Synth(synth::Args),
-    /// Run a mission: compile, synthesize, execute on the controller core.
-    #[command(long_about = "\
-Run a mission end to end: compile it, synthesize its placement plan with z3,
-and execute the plan with the real controller core (sans-IO scheduler,
-liveness, repartition, stragglers, function pool, journal) on a simulated
-fleet for the mission's duration, optionally killing devices mid-mission.
-Prints the mission report: per task kind completions and latency
-percentiles, relaunches, repartitions, energy and bytes per device.
+    /// Simulate a mission: the real controller core in a modelled world.
+    #[command(visible_alias = "run", long_about = "\
+Simulate a mission end to end: compile it, synthesize its placement plan with
+z3, and execute the plan with the real controller core (scheduler, liveness,
+repartition, stragglers, function pool, journal) in the simulated world:
+vehicles that move as their behaviours command and pay for it from their
+battery, processors whose cores queue attempts, radio links that queue
+transfers (one shared channel per fleet with `radio ... shared`), serverless
+workers with cold starts and server interference. Every parameter comes from
+the cost model, so the report sets each prediction of the plan beside what
+the simulation measured, with the error and, where they differ, why.
 
-The simulated fleet is the controller's deterministic test world: devices and
-function workers with uniform service times and jitter. The discrete-event
-simulator driven by the cost model comes with its own stage.
+--baseline runs the same mission fully centralized and fully decentralized
+beside the synthesized plan (latency and its spread per required path,
+energy per device, bytes, cloud cost). --out DIR writes report.json and SVG
+plots. A progress bar shows on a terminal, never in a pipe. Same seed, same
+run.
 
 Examples:
-  hivemind run examples/missions/s02_tree_recognition.hm
-  hivemind run examples/missions/s01_face_recognition.hm --kill 4 --seed 7
-  hivemind run mission.hm --json > report.json")]
-    Run {
-        /// Mission file (.hm).
-        file: PathBuf,
-        /// Seed of the simulated world (same seed, same run).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Devices to kill at a third of the mission (fault injection).
-        #[arg(long, default_value_t = 0)]
-        kill: u32,
-        /// Print the mission report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+  hivemind sim examples/missions/s02_tree_recognition.hm
+  hivemind sim examples/missions/s02_tree_recognition.hm --baseline all --out sim-out
+  hivemind sim mission.hm --devices 2000 --duration 10min --kill 400 --seed 7
+  hivemind sim mission.hm --json > report.json")]
+    Sim(sim::Args),
     /// Print missions in canonical form, or check that they are.
     #[command(long_about = "\
 Format missions in the canonical layout: two-space indentation, one property
@@ -420,12 +416,7 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(status)
         }
         Command::Bench { what, json, sizes } => bench::run(what, json, &sizes),
-        Command::Run {
-            file,
-            seed,
-            kill,
-            json,
-        } => run::run(&file, seed, kill, json),
+        Command::Sim(args) => sim::run(args),
         Command::Synth(args) => synth::run(args),
     }
 }

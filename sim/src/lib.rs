@@ -8,10 +8,13 @@
 
 pub mod agenda;
 pub mod cpu;
+pub mod mission;
 pub mod physics;
 pub mod radio;
+pub mod scale;
 pub mod world;
 
+pub use mission::{simulate, Injected, Progress, SimError, SimOptions, StrategyRun};
 pub use physics::Physics;
 pub use world::{simple_plan, DeviceUsage, Input, Observed, Timing, World, WorldConfig};
 

@@ -288,6 +288,21 @@ pub struct Observed {
     pub battery_deaths: u64,
     /// Invocations slowed by other invocations on their server.
     pub interfered: u64,
+    /// Time workers spent on invocations and training jobs (input fetch
+    /// included) and starting cold: what serverless bills.
+    pub worker_run_us: u64,
+    pub cold_start_us: u64,
+    /// When the operator stopped the mission: what each device had spent
+    /// and sent by then (the drain after it is not the mission's).
+    pub at_stop: Option<StopSnapshot>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StopSnapshot {
+    pub at_us: u64,
+    pub usage: Vec<DeviceUsage>,
+    pub worker_run_us: u64,
+    pub cold_start_us: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -492,6 +507,27 @@ impl World {
     pub fn slow_workers(&mut self, from: Micros, to: Micros, factor_milli: u64) {
         self.at(from, Pending::SlowWorkers(factor_milli));
         self.at(to, Pending::SlowWorkers(1_000));
+    }
+    /// The device's link goes down at `t` (it buffers) — see [`World::link_up`].
+    pub fn link_down(&mut self, t: Micros, d: DeviceId) {
+        self.at(t, Pending::Disconnect(d));
+    }
+    /// The device's link is back at `t`: it replays and registers again.
+    pub fn link_up(&mut self, t: Micros, d: DeviceId) {
+        self.at(t, Pending::Reconnect(d));
+    }
+    /// From `t` on, the device's links degrade as `how` says (the default
+    /// restores them).
+    pub fn set_degrade(&mut self, t: Micros, d: DeviceId, how: Degrade) {
+        self.at(t, Pending::Degrade(d, how));
+    }
+    /// From `t` on, the device's attempts take `factor_milli` ‰ of their time.
+    pub fn set_slow(&mut self, t: Micros, d: DeviceId, factor_milli: u64) {
+        self.at(t, Pending::Slow(d, factor_milli));
+    }
+    /// From `t` on, worker invocations take `factor_milli` ‰ of their time.
+    pub fn set_slow_workers(&mut self, t: Micros, factor_milli: u64) {
+        self.at(t, Pending::SlowWorkers(factor_milli));
     }
     pub fn stop_at(&mut self, t: Micros) {
         self.at(t, Pending::Stop);
@@ -869,6 +905,7 @@ impl World {
                         us = self.interfere(*worker, us);
                         us = us.saturating_add(self.fetch_us(input, *task));
                     }
+                    self.observed.worker_run_us = self.observed.worker_run_us.saturating_add(us);
                     self.at(
                         self.now.plus(us),
                         Pending::Finish {
@@ -898,6 +935,7 @@ impl World {
                     if self.cfg.physics.is_some() {
                         us = self.interfere(*worker, us);
                     }
+                    self.observed.worker_run_us = self.observed.worker_run_us.saturating_add(us);
                     self.at(
                         self.now.plus(us),
                         Pending::Finish {
@@ -925,13 +963,14 @@ impl World {
                         running: BTreeMap::new(),
                     },
                 );
+                let cold = self
+                    .cfg
+                    .timing
+                    .as_ref()
+                    .map_or(self.cfg.cold_start_us, |t| t.cold_start_us);
+                self.observed.cold_start_us = self.observed.cold_start_us.saturating_add(cold);
                 self.at(
-                    self.now.plus(
-                        self.cfg
-                            .timing
-                            .as_ref()
-                            .map_or(self.cfg.cold_start_us, |t| t.cold_start_us),
-                    ),
+                    self.now.plus(cold),
                     Pending::Deliver(Event::WorkerReady { worker: *worker }),
                 );
             }
@@ -1023,9 +1062,12 @@ impl World {
         self.now = self.now.max(t);
         match p {
             Pending::Deliver(e) => self.handle(e),
-            Pending::Stop => self.handle(Event::Operator {
-                command: Command::Stop,
-            }),
+            Pending::Stop => {
+                self.snapshot_at_stop();
+                self.handle(Event::Operator {
+                    command: Command::Stop,
+                })
+            }
             Pending::Beat(id) => self.beat(id),
             Pending::Arrive {
                 device,
@@ -1108,6 +1150,22 @@ impl World {
             Pending::Sample => self.sample(),
         }
         true
+    }
+
+    /// Bring every device's motion energy up to now and keep what each
+    /// spent and sent.
+    fn snapshot_at_stop(&mut self) {
+        let now = self.now;
+        for d in self.devices.iter_mut().filter(|d| d.alive) {
+            let moved = d.motion.advance(now);
+            Self::charge_motion(&self.cfg, d, moved, now);
+        }
+        self.observed.at_stop = Some(StopSnapshot {
+            at_us: now.0,
+            usage: self.usage(),
+            worker_run_us: self.observed.worker_run_us,
+            cold_start_us: self.observed.cold_start_us,
+        });
     }
 
     fn kill_now(&mut self, id: DeviceId) {
@@ -1370,6 +1428,14 @@ impl World {
             // Without a kept journal there is nothing to restart from.
             Err(e) => tracing::warn!(error = %e, "controller restart skipped"),
         }
+    }
+
+    /// Process the next item if it is due by `limit`; false otherwise.
+    pub fn step_until(&mut self, limit: Micros) -> bool {
+        if self.next_at().is_none_or(|at| at > limit) {
+            return false;
+        }
+        self.step()
     }
 
     pub fn run_until(&mut self, t: Micros) {

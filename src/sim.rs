@@ -1,0 +1,256 @@
+//! `hivemind sim` (alias `run`): a mission executed by the real controller
+//! core in the simulated world, with its synthesized plan and, on request,
+//! the fully centralized and fully decentralized baselines side by side.
+
+use crate::{input, print_diagnostics, status_line};
+use anyhow::{anyhow, bail, Context, Result};
+use hivemind_cost::Profile;
+use hivemind_ir::plan::Plan;
+use hivemind_ir::TaskGraph;
+use hivemind_sim::{simulate, Injected, SimOptions, StrategyRun};
+use hivemind_synth::{synthesize, Options, Status};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Mission file (.hm).
+    pub file: PathBuf,
+    /// Simulate this many devices in all (each fleet scaled in proportion).
+    #[arg(long, value_name = "N")]
+    pub devices: Option<u32>,
+    /// Stop the mission after this much simulated time (e.g. `90 s`,
+    /// `10 min`) instead of the mission's `duration`.
+    #[arg(long, value_name = "TIME")]
+    pub duration: Option<String>,
+    /// Seed of the simulated world (same seed, same run).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Devices to kill at a third of the mission (spread over the fleets).
+    #[arg(long, default_value_t = 0)]
+    pub kill: u32,
+    /// Also run the baselines: `all`, `centralized` or `decentralized`.
+    #[arg(long, value_name = "WHICH")]
+    pub baseline: Option<Baseline>,
+    /// Cost-model profile (TOML) with measured values.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write report.json (and the plots) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Baseline {
+    All,
+    Centralized,
+    Decentralized,
+}
+
+/// Everything `hivemind sim` measured, as `report.json` holds it.
+#[derive(Serialize)]
+pub struct Report {
+    pub mission: String,
+    pub seed: u64,
+    pub devices: u32,
+    pub duration_us: u64,
+    /// Wall-clock seconds per strategy and simulated seconds per wall second.
+    pub speed: Vec<Speed>,
+    pub runs: Vec<StrategyRun>,
+}
+
+#[derive(Serialize)]
+pub struct Speed {
+    pub strategy: String,
+    pub wall_ms: u64,
+    pub realtime_factor: f64,
+    pub events_per_s: f64,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let name = args.file.display().to_string();
+    let src = input::read_mission(&args.file)?;
+    let compiled = hivemind_dsl::compile(&src, &name);
+    let Some(mut graph) = compiled.graph else {
+        print_diagnostics(&compiled.diagnostics, &name, &src);
+        eprintln!("{}", status_line(&name, &compiled.diagnostics));
+        return Ok(ExitCode::from(1));
+    };
+    if let Some(n) = args.devices {
+        hivemind_sim::scale::scale_fleets(&mut graph, n)?;
+    }
+    if let Some(d) = &args.duration {
+        graph.duration_us = parse_duration(d)?;
+    }
+    let profile = match &args.profile {
+        Some(p) => Profile::from_toml(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .map_err(|e| anyhow!("{}: {e}", p.display()))?,
+        None => Profile::default(),
+    };
+    let synthesis = synthesize(&graph, profile.clone(), &Options::default())
+        .map_err(|e| anyhow!("{name}: {e}"))?;
+    let Some(plan) = synthesis.plan.clone() else {
+        print_diagnostics(
+            &hivemind_synth::report::diagnostics(&graph, &synthesis),
+            &name,
+            &src,
+        );
+        eprintln!("{name}: no plan meets the requirements; see `hivemind synth {name}`");
+        return Ok(ExitCode::from(1));
+    };
+    if synthesis.status != Status::Optimal {
+        eprintln!("{name}: simulating a plan that is feasible but not proven optimal");
+    }
+    let mut plans: Vec<Plan> = vec![plan];
+    let want = |b: Baseline| args.baseline == Some(Baseline::All) || args.baseline == Some(b);
+    for (b, p) in [
+        (Baseline::Centralized, &synthesis.centralized),
+        (Baseline::Decentralized, &synthesis.decentralized),
+    ] {
+        if want(b) {
+            match p {
+                Some(p) => plans.push(p.clone()),
+                None => eprintln!(
+                    "{name}: no {} baseline exists for this mission (pins forbid it)",
+                    if b == Baseline::Centralized {
+                        "centralized"
+                    } else {
+                        "decentralized"
+                    }
+                ),
+            }
+        }
+    }
+    let mut opts = SimOptions::new(&graph, args.seed);
+    opts.profile = profile;
+    opts.faults = kills(&graph, args.kill)?;
+
+    let mut report = Report {
+        mission: graph.mission.clone(),
+        seed: args.seed,
+        devices: graph.fleets.iter().map(|f| f.count).sum(),
+        duration_us: graph.duration_us,
+        speed: Vec::new(),
+        runs: Vec::new(),
+    };
+    for plan in &plans {
+        let (run, speed) = run_one(&graph, plan, &opts)?;
+        report.speed.push(speed);
+        report.runs.push(run);
+    }
+    if let Some(dir) = &args.out {
+        write_out(dir, &report)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", crate::sim_text::render(&report, args.kill));
+        if let Some(dir) = &args.out {
+            println!("\nreport and plots written to {}", dir.display());
+        }
+    }
+    let first = &report.runs[0];
+    Ok(
+        if first.phase == "finished" && first.failure_count == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
+}
+
+/// One strategy, with a progress bar on a terminal (none when piped).
+fn run_one(graph: &TaskGraph, plan: &Plan, opts: &SimOptions) -> Result<(StrategyRun, Speed)> {
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::with_draw_target(
+            Some(opts.duration_us / 1_000_000),
+            ProgressDrawTarget::stderr(),
+        );
+        b.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>13} [{bar:30}] {pos}/{len} s simulated  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let strategy = crate::sim_text::strategy_label(&plan.strategy);
+    bar.set_prefix(strategy.clone());
+    let started = Instant::now();
+    let run = simulate(graph, plan, opts, &mut |p| {
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_position((p.now.0 / 1_000_000).min(opts.duration_us / 1_000_000));
+        bar.set_message(format!("{:.0} events/s", p.events as f64 / secs));
+    })?;
+    bar.finish_and_clear();
+    let wall = started.elapsed();
+    let secs = wall.as_secs_f64().max(1e-9);
+    let speed = Speed {
+        strategy,
+        wall_ms: u64::try_from(wall.as_millis()).unwrap_or(u64::MAX),
+        realtime_factor: run.ended_us as f64 / 1e6 / secs,
+        events_per_s: (run.events + run.timeouts) as f64 / secs,
+    };
+    Ok((run, speed))
+}
+
+/// `--kill N`: every k-th device dies at a third of the mission.
+fn kills(graph: &TaskGraph, kill: u32) -> Result<Vec<Injected>> {
+    let devices: u32 = graph.fleets.iter().map(|f| f.count).sum();
+    if kill > devices {
+        bail!("--kill {kill}: the mission has only {devices} devices");
+    }
+    let step = (devices / kill.max(1)).max(1);
+    let at = hivemind_controller::Micros(graph.duration_us / 3);
+    Ok((0..devices)
+        .step_by(step as usize)
+        .take(kill as usize)
+        .map(|d| Injected::Kill(at, hivemind_controller::DeviceId(d)))
+        .collect())
+}
+
+fn write_out(dir: &Path, report: &Report) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(report)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// A duration as written on the command line: `90 s`, `10min`, `1.5 h`,
+/// `250 ms`.
+pub fn parse_duration(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = (&t[..split], t[split..].trim());
+    let scale: u64 = match unit {
+        "us" | "µs" => 1,
+        "ms" => 1_000,
+        "s" | "" => 1_000_000,
+        "min" => 60_000_000,
+        "h" => 3_600_000_000,
+        _ => bail!("--duration {text:?}: unknown unit {unit:?} (use ms, s, min or h)"),
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| anyhow!("--duration {text:?}: expected a number like `90 s`"))?;
+    let us = value * scale as f64;
+    if !(us.is_finite() && us >= 1_000_000.0 && us <= 366.0 * 86_400e6) {
+        bail!("--duration {text:?}: must be between 1 s and a year");
+    }
+    Ok(us as u64)
+}
