@@ -6,6 +6,7 @@
 //! modelled devices, workers and links in place of the network, the
 //! vehicles and the clock. Same seed and inputs, same run.
 
+pub mod faults;
 pub mod world;
 
 pub use world::{simple_plan, Input, Timing, World, WorldConfig};
