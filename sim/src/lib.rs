@@ -8,6 +8,7 @@
 
 pub mod agenda;
 pub mod cpu;
+pub mod faults;
 pub mod mission;
 pub mod physics;
 pub mod radio;
