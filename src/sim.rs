@@ -61,7 +61,9 @@ pub struct Report {
     pub seed: u64,
     pub devices: u32,
     pub duration_us: u64,
-    /// Wall-clock seconds per strategy and simulated seconds per wall second.
+    /// Wall-clock figures (not in report.json: a report is a pure function
+    /// of the mission, the options and the seed).
+    #[serde(skip)]
     pub speed: Vec<Speed>,
     pub runs: Vec<StrategyRun>,
 }

@@ -145,7 +145,7 @@ fn predictions(out: &mut String, run: &StrategyRun) {
         let _ = writeln!(
             out,
             "{:<28} {:>7} {:>11} {:>11} {:>11} {:>11} {:>11} {:>8}",
-            "required path", "at", "bound", "predicted", "measured", "pred. mean", "median", "error"
+            "required path", "at", "bound", "predicted", "measured", "pred. p50", "median", "error"
         );
     }
     for p in &run.paths {
@@ -161,7 +161,7 @@ fn predictions(out: &mut String, run: &StrategyRun) {
             } else {
                 ms(p.measured_us)
             },
-            p.predicted_mean_us.map_or("too large".into(), ms),
+            p.predicted_median_us.map_or("too large".into(), ms),
             if p.samples == 0 { "-".into() } else { ms(p.p50_us) },
             pct(p.median_error_permille),
             if p.met { "" } else { "  ✗ not met" }
@@ -240,17 +240,25 @@ fn extras(out: &mut String, run: &StrategyRun) {
             .iter()
             .map(|v| format!("v{} {}", v.version, v.results))
             .collect();
+        let predicted = run.learning_predicted.iter().find(|p| p.task == l.task);
         let _ = writeln!(
             out,
-            "learning {}: {} rounds ({} skipped), {} training jobs on {} samples, model v{}; {} pushes, {} pushed, {} devices on v{}; results by model version: {}",
+            "learning {}: {} rounds ({} skipped), {} training jobs{} on {} samples, model v{}; {} pushes, {} pushed{}, {} devices on v{}; results by model version: {}",
             l.task,
             l.rounds,
             l.skipped_rounds,
             l.training_jobs,
+            predicted.map_or(String::new(), |p| format!(" (predicted {})", p.training_jobs)),
             l.samples_trained,
             l.model_version,
             l.model_pushes,
             mb(l.model_bytes_pushed),
+            predicted.map_or(String::new(), |p| format!(
+                " (predicted {})",
+                hivemind_ir::Sat::new(p.model_bytes_pushed)
+                    .get()
+                    .map_or("too large".into(), mb)
+            )),
             l.devices_on_latest,
             l.model_version,
             if by_version.is_empty() {

@@ -325,16 +325,19 @@ fn run_executes_a_mission_on_the_controller_and_survives_kills() {
     let o = hivemind(&[
         "run",
         &example("s02_tree_recognition.hm"),
+        "--duration",
+        "90 s",
         "--kill",
         "4",
         "--json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json report");
-    assert_eq!(r["phase"], "finished");
-    assert_eq!(r["devices_failed"], 4);
-    assert!(r["repartitions"].as_u64() >= Some(4));
-    for t in r["tasks"].as_array().expect("tasks") {
+    let run = &r["runs"][0];
+    assert_eq!(run["phase"], "finished");
+    assert_eq!(run["faults"]["devices_failed"], 4);
+    assert!(run["faults"]["repartitions"].as_u64() >= Some(4));
+    for t in run["tasks"].as_array().expect("tasks") {
         assert_eq!(t["created"], t["completed"], "{t}");
         assert_eq!(t["failed"], 0, "{t}");
     }
@@ -342,6 +345,8 @@ fn run_executes_a_mission_on_the_controller_and_survives_kills() {
     let again = hivemind(&[
         "run",
         &example("s02_tree_recognition.hm"),
+        "--duration",
+        "90 s",
         "--kill",
         "4",
         "--json",
@@ -434,7 +439,7 @@ fn a_closed_stdout_is_not_a_panic() {
         &["compile", &big],
         &["fmt", &big],
         &["synth", &s02, "--json"],
-        &["run", &s02, "--json"],
+        &["sim", &s02, "--duration", "30 s", "--json"],
         &["bench", "--help"],
     ];
     for args in commands {
@@ -525,12 +530,13 @@ fn learning_runs_end_to_end_and_changes_the_plan() {
     let o = hivemind(&["run", &on_edge, "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json report");
-    let l = &r["learning"][0];
+    let c = &r["runs"][0]["controller"];
+    let l = &c["learning"][0];
     assert_eq!(l["task"], "detect");
     assert_eq!(l["training_jobs"], 3, "{l}");
     assert_eq!(l["model_version"], 3, "{l}");
     assert_eq!(l["model_bytes_pushed"], 12 * 40_000_000u64, "{l}");
-    assert_eq!(r["model_bytes_pushed"], 12 * 40_000_000u64);
+    assert_eq!(c["model_bytes_pushed"], 12 * 40_000_000u64);
     assert_eq!(l["devices_on_latest"], 4, "{l}");
     let versions: Vec<u64> = l["results_by_version"]
         .as_array()
@@ -632,5 +638,5 @@ fn a_mission_shorter_than_the_drain_finishes() {
     let o = hivemind(&["run", "--json", &path.display().to_string()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(v["phase"], "finished", "{v}");
+    assert_eq!(v["runs"][0]["phase"], "finished", "{v}");
 }

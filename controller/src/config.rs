@@ -43,15 +43,19 @@ fn default_max_unresolved() -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolConfig {
-    /// Invocations one worker runs at once.
+    /// Invocations one worker runs at once (a CPU-heavy function's worker:
+    /// one, see `heavy_ops`).
     pub concurrency: u32,
     /// An idle worker is stopped after this long (delayed termination).
     pub keep_alive_us: u64,
+    /// At most this many workers per function (and never more than the
+    /// cloud has cores: a worker is pinned to one).
     pub max_workers_per_function: u32,
     /// Start another worker when the oldest queued invocation waited this long.
     pub scale_up_delay_us: u64,
     /// A function whose task does at least this much work per invocation is
-    /// CPU-heavy: two such workers never share a core if avoidable.
+    /// CPU-heavy: its workers run one invocation at a time, and two such
+    /// workers never share a core if avoidable.
     pub heavy_ops: u64,
     /// Used when the mission declares no cloud.
     pub default_servers: u32,
@@ -79,9 +83,12 @@ impl Default for Config {
 impl Default for PoolConfig {
     fn default() -> PoolConfig {
         PoolConfig {
-            concurrency: 4,
+            // OpenWhisk's default: one invocation per container at a time.
+            // A task's `work` is CPU time, and a worker is pinned to one
+            // core: two invocations in it would only share that core.
+            concurrency: 1,
             keep_alive_us: 10_000_000,
-            max_workers_per_function: 64,
+            max_workers_per_function: 4_096,
             scale_up_delay_us: 50_000,
             heavy_ops: 1_000_000_000,
             default_servers: 1,

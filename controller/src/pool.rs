@@ -169,6 +169,10 @@ impl Pool {
     pub fn new(cfg: PoolConfig, servers: u32, cores_per_server: u32) -> Pool {
         let servers = servers.max(1);
         let cores_per_server = cores_per_server.max(1);
+        let mut cfg = cfg;
+        cfg.max_workers_per_function = cfg
+            .max_workers_per_function
+            .min(servers.saturating_mul(cores_per_server));
         Pool {
             cfg,
             cores_per_server,
@@ -243,10 +247,21 @@ impl Pool {
         Some(id)
     }
 
+    /// Invocations a worker runs at once: a CPU-heavy function's worker
+    /// one (it is pinned to one core, and two CPU-bound invocations on a
+    /// core only slow each other down), others `concurrency`.
+    fn slots(&self, w: &Worker) -> u32 {
+        if w.heavy {
+            1
+        } else {
+            self.cfg.concurrency.max(1)
+        }
+    }
+
     fn free_slot(&self, w: WorkerId) -> bool {
         self.workers
             .get(&w)
-            .is_some_and(|w| w.state == WorkerState::Warm && w.running < self.cfg.concurrency)
+            .is_some_and(|w| w.state == WorkerState::Warm && w.running < self.slots(w))
     }
 
     fn take_slot(&mut self, w: WorkerId) {
@@ -320,13 +335,13 @@ impl Pool {
         self.functions.get(function).map_or(0, |f| {
             f.workers
                 .iter()
-                .filter(|w| {
+                .filter_map(|w| {
                     self.workers
                         .get(w)
-                        .is_some_and(|w| w.state == WorkerState::Starting)
+                        .filter(|w| w.state == WorkerState::Starting)
                 })
-                .count() as u32
-                * self.cfg.concurrency
+                .map(|w| self.slots(w))
+                .sum::<u32>()
         })
     }
 
@@ -592,7 +607,11 @@ mod tests {
         p.prewarm("heavy", 2, &mut out);
         let cores: Vec<u32> = p.workers.values().map(|w| w.core).collect();
         assert_eq!(cores, [0, 1]);
+        // A function never gets more workers than there are cores.
         p.prewarm("heavy", 3, &mut out);
+        assert_eq!(p.workers.len(), 2);
+        p.declare("heavy2", true);
+        p.prewarm("heavy2", 1, &mut out);
         assert_eq!(p.stats.interference_conflicts, 1, "third heavy must share");
         for w in 0..3 {
             p.on_ready(WorkerId(w));

@@ -657,10 +657,59 @@ impl<'g> CostModel<'g> {
         order: impl Iterator<Item = TaskId>,
         fin: &mut [Sat],
     ) {
+        let own = |i: usize| self.tasks[i].compute_us[modality_index(assignment[i])];
+        self.finish_times_with(assignment, on_path, from, order, fin, own);
+    }
+
+    /// The median latency of requirement `k`'s path (`None`: not a latency
+    /// requirement). Like the mean the requirement is checked against, but
+    /// with every invocation warm — the median one is, while most are
+    /// (`warm_permille` ≥ 500; else the mean's cold share stays) — and half
+    /// a window's period (a value waits for its window to close, uniformly
+    /// over the period). What the simulator's measured median is compared with.
+    pub fn path_median_us(&self, assignment: &[Modality], k: usize) -> Option<Sat> {
+        let RequirementKind::Latency { from, to, .. } = self.graph.requirements.get(k)?.kind else {
+            return None;
+        };
+        let mostly_warm = self.profile.cloud.warm_permille >= 500;
+        let own = |i: usize| {
+            let m = modality_index(assignment[i]);
+            let task = &self.tasks[i];
+            if !mostly_warm {
+                return task.compute_us[m];
+            }
+            let warm = Sat::new(task.warm_us[m]?);
+            let half_window = match activation::activation(self.graph, self.graph.tasks[i].id).start {
+                Start::Window { period_us } => period_us / 2,
+                _ => 0,
+            };
+            Some(warm + Sat::new(half_window))
+        };
+        let mut fin = vec![Sat::ZERO; self.graph.tasks.len()];
+        self.finish_times_with(
+            assignment,
+            &self.path_tasks[k],
+            from,
+            self.path_order[k].iter().copied(),
+            &mut fin,
+            own,
+        );
+        fin.get(to.index()).copied()
+    }
+
+    fn finish_times_with(
+        &self,
+        assignment: &[Modality],
+        on_path: &[bool],
+        from: TaskId,
+        order: impl Iterator<Item = TaskId>,
+        fin: &mut [Sat],
+        own_us: impl Fn(usize) -> Option<Sat>,
+    ) {
         let g = self.graph;
         for t in order {
             let i = t.index();
-            let own = self.tasks[i].compute_us[modality_index(assignment[i])].unwrap_or(Sat::ZERO);
+            let own = own_us(i).unwrap_or(Sat::ZERO);
             let mut start = Sat::ZERO;
             if t != from {
                 for &k in &self.in_edges[i] {

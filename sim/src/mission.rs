@@ -89,9 +89,19 @@ pub struct StrategyRun {
     /// Failure reasons (the first 20) and how many there were.
     pub failures: Vec<String>,
     pub failure_count: u64,
+    /// Per `retrain`: what the plan predicted (compared with the
+    /// controller's learning report).
+    pub learning_predicted: Vec<PredictedLearning>,
     /// The controller's own report (per-device entries left out: the
     /// figures above summarise them), for counters, learning and the pool.
     pub controller: MissionReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PredictedLearning {
+    pub task: String,
+    pub training_jobs: u64,
+    pub model_bytes_pushed: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,15 +112,16 @@ pub struct PathResult {
     pub percentile_bp: u32,
     pub bound_us: u64,
     /// The plan's prediction at the requirement's percentile (tail factor
-    /// applied) and its mean (`None`: too large to compute).
+    /// applied) and the cost model's median (warm invocations, half a
+    /// window's wait; `None`: too large to compute).
     pub predicted_us: Option<u64>,
-    pub predicted_mean_us: Option<u64>,
+    pub predicted_median_us: Option<u64>,
     pub samples: u64,
     pub p50_us: u64,
     pub p99_us: u64,
     pub measured_us: u64,
     pub met: bool,
-    /// Measured median against the predicted mean, ‰ (positive: slower).
+    /// Measured median against the predicted median, ‰ (positive: slower).
     pub median_error_permille: Option<i64>,
     /// (percentile in basis points, µs): the latency distribution.
     pub cdf: Vec<(u32, u64)>,
@@ -332,10 +343,12 @@ fn measure(
     let mut paths = Vec::new();
     for p in &r.paths {
         let k = p.requirement as usize;
-        let (from, to) = match graph.requirements.get(k).map(|q| &q.kind) {
-            Some(RequirementKind::Latency { from, to, .. }) => (*from, *to),
-            _ => continue,
-        };
+        if !matches!(
+            graph.requirements.get(k).map(|q| &q.kind),
+            Some(RequirementKind::Latency { .. })
+        ) {
+            continue;
+        }
         let predicted = plan
             .predicted
             .requirements
@@ -343,11 +356,8 @@ fn measure(
             .find(|o| o.requirement == p.requirement)
             .filter(|o| !o.too_large)
             .and_then(|o| u64::try_from(o.predicted).ok());
-        let mean = model
-            .path_tasks
-            .get(k)
-            .map(|on| model.path_latency_us(&assignment, on, from))
-            .and_then(|fin| fin.get(to.index()).copied())
+        let median = model
+            .path_median_us(&assignment, k)
             .and_then(|s| s.get());
         let hist = st.paths.get(k);
         let cdf = hist
@@ -359,7 +369,7 @@ fn measure(
             })
             .unwrap_or_default();
         let err = (p.latency.count > 0)
-            .then(|| error_permille(p.latency.p50_us, mean))
+            .then(|| error_permille(p.latency.p50_us, median))
             .flatten();
         paths.push(PathResult {
             requirement: p.requirement,
@@ -368,7 +378,7 @@ fn measure(
             percentile_bp: p.percentile_bp,
             bound_us: p.bound_us,
             predicted_us: predicted,
-            predicted_mean_us: mean,
+            predicted_median_us: median,
             samples: p.latency.count,
             p50_us: p.latency.p50_us,
             p99_us: p.latency.p99_us,
@@ -470,7 +480,7 @@ fn measure(
     let cost_err = error_permille(cost, predicted_cost);
     if cost_err.is_some_and(|e| e.abs() > 50) {
         notes.push(format!(
-            "cloud cost measured ${:.4} vs predicted ${:.4} — the prediction bills an expected cold-start share per invocation; the simulator bills the cold starts that happened, the invocation overhead, storage fetches and interference",
+            "cloud cost measured ${:.4} vs predicted ${:.4} — the prediction bills an expected cold-start share per invocation; the simulator bills the cold starts that happened, the invocation overhead, storage fetches and the time invocations spent sharing a core",
             cost as f64 / 1e9,
             predicted_cost.unwrap_or(0) as f64 / 1e9
         ));
@@ -486,7 +496,14 @@ fn measure(
 
     for p in &paths {
         if p.median_error_permille.is_some_and(|e| e.abs() > 50) {
-            notes.push(path_note(p, plan, graph));
+            notes.push(path_note(
+                p,
+                plan,
+                graph,
+                world.observed.interfered,
+                opts.config.pool.concurrency,
+                r.pool.queued_invocations,
+            ));
         }
     }
 
@@ -557,12 +574,32 @@ fn measure(
             .take(20)
             .map(|f| format!("instance {} of `{}`: {}", f.instance, f.task, f.reason))
             .collect(),
+        learning_predicted: plan
+            .predicted
+            .learning
+            .iter()
+            .map(|l| PredictedLearning {
+                task: graph
+                    .tasks
+                    .get(l.task.index())
+                    .map_or_else(String::new, |t| t.name.clone()),
+                training_jobs: l.training_jobs,
+                model_bytes_pushed: l.model_bytes_pushed,
+            })
+            .collect(),
         controller: r,
     }
 }
 
 /// Why a path's measured median is off its prediction.
-fn path_note(p: &PathResult, plan: &Plan, graph: &TaskGraph) -> String {
+fn path_note(
+    p: &PathResult,
+    plan: &Plan,
+    graph: &TaskGraph,
+    interfered: u64,
+    concurrency: u32,
+    queued: u64,
+) -> String {
     let local_hops = plan
         .channels
         .iter()
@@ -577,15 +614,25 @@ fn path_note(p: &PathResult, plan: &Plan, graph: &TaskGraph) -> String {
     if graph.fleets.iter().any(|f| f.radio_shared) {
         why.push("a shared radio: transfers of the fleet's devices queue on one channel".into());
     }
+    if queued > 0 {
+        why.push(format!(
+            "{queued} invocations waited for a free worker (a fan-out releases all its items at once, and cold starts take time); the cost model starts every invocation at once"
+        ));
+    }
+    if interfered > 0 {
+        why.push(format!(
+            "{interfered} invocations shared a core with another (more workers than cores, or up to {concurrency} invocations per worker), while the cost model gives every invocation a core of its own"
+        ));
+    }
     if why.is_empty() {
-        why.push("queueing on links, cores or workers, cold starts, and relaunches that the cost model's mean does not include".into());
+        why.push("queueing on links, cores or workers, cold starts and relaunches, which the cost model does not charge".into());
     }
     format!(
-        "path {} -> {}: median measured {:.1} ms vs predicted mean {:.1} ms — {}",
+        "path {} -> {}: median measured {:.1} ms vs predicted {:.1} ms — {}",
         p.from,
         p.to,
         p.p50_us as f64 / 1e3,
-        p.predicted_mean_us.unwrap_or(0) as f64 / 1e3,
+        p.predicted_median_us.unwrap_or(0) as f64 / 1e3,
         why.join("; ")
     )
 }

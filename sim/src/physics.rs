@@ -29,6 +29,10 @@ pub struct TaskPhysics {
     /// A per-item child gets its item, not the whole list: its input is
     /// the hand-off's bytes ÷ this (the list's stated length; 1 otherwise).
     pub split: u32,
+    /// Items in each result: its output list's stated length (1 for a
+    /// single value) — the cost model's worst case, which drives per-item
+    /// fan-out, gathers and training samples downstream.
+    pub items: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +53,6 @@ pub struct CloudPhysics {
     pub storage_bps: u64,
     pub remote_memory_latency_us: u64,
     pub remote_memory_bps: u64,
-    /// Invocations one server runs at full speed; more slow each other down.
-    pub cores_per_server: u32,
 }
 
 impl Physics {
@@ -74,6 +76,7 @@ impl Physics {
                     Width::PerItem { max, .. } => max.max(1),
                     _ => 1,
                 },
+                items: t.outputs.iter().map(|o| o.ty.items()).max().unwrap_or(1),
             })
             .collect();
         let fleets = graph
@@ -97,10 +100,6 @@ impl Physics {
                 storage_bps: p.cloud.storage_bps,
                 remote_memory_latency_us: p.fpga.remote_memory_latency_us,
                 remote_memory_bps: p.fpga.remote_memory_bps,
-                cores_per_server: graph
-                    .cloud
-                    .as_ref()
-                    .map_or(1, |c| c.cores_per_server.max(1)),
             },
         }
     }

@@ -271,9 +271,10 @@ pub struct DeviceUsage {
 /// A worker of the function pool, as the world runs it.
 #[derive(Debug, Clone, Default)]
 struct SimWorker {
-    server: u32,
-    /// What it runs, with the model version each invocation uses.
-    running: BTreeMap<InstanceId, u32>,
+    /// The (server, core) it is pinned to.
+    server: (u32, u32),
+    /// What it runs: the task and the model version each invocation uses.
+    running: BTreeMap<InstanceId, (TaskId, u32)>,
 }
 
 /// What the world observed over the run, bounded in size whatever its
@@ -333,8 +334,8 @@ pub struct World {
     /// Per fleet: usable battery of one device (for permille figures).
     capacity_uj: Vec<u64>,
     workers: BTreeMap<WorkerId, SimWorker>,
-    /// Invocations running per server.
-    server_load: BTreeMap<u32, u32>,
+    /// Invocations running per (server, core).
+    server_load: BTreeMap<(u32, u32), u32>,
     /// Every worker invocation takes this many thousandths of its time.
     slow_workers_milli: u64,
     /// Every call into the core, in order, with its time.
@@ -877,7 +878,7 @@ impl World {
             hivemind_ir::DeviceClass::Car => moving_us.min(since),
         };
         let uj = u64::try_from(
-            u128::from(f.figures.motion_power_mw) * u128::from(charged_us) / 1_000_000,
+            u128::from(f.figures.motion_power_mw) * u128::from(charged_us) / 1_000, // mW × µs = nJ
         )
         .unwrap_or(u64::MAX);
         d.usage.motion_uj = d.usage.motion_uj.saturating_add(uj);
@@ -897,7 +898,7 @@ impl World {
                 let fresh = self
                     .workers
                     .get_mut(worker)
-                    .is_some_and(|w| w.running.insert(*instance, *model_version).is_none());
+                    .is_some_and(|w| w.running.insert(*instance, (*task, *model_version)).is_none());
                 if fresh {
                     let ex = Executor::Worker { worker: *worker };
                     let mut us = self.task_time(*task, self.cfg.cloud_service_us, ex);
@@ -916,12 +917,16 @@ impl World {
                 }
             }
             PoolAction::Train {
-                worker, job, ops, ..
+                worker,
+                job,
+                ops,
+                task,
+                ..
             } => {
                 let fresh = self
                     .workers
                     .get_mut(worker)
-                    .is_some_and(|w| w.running.insert(*job, 0).is_none());
+                    .is_some_and(|w| w.running.insert(*job, (*task, 0)).is_none());
                 if fresh {
                     let ex = Executor::Worker { worker: *worker };
                     let base = match self.cfg.timing.as_ref().map(|t| t.cloud_ops_per_s) {
@@ -954,12 +959,17 @@ impl World {
                     self.unload(s);
                 }
             }
-            PoolAction::StartWorker { worker, server, .. } => {
+            PoolAction::StartWorker {
+                worker,
+                server,
+                core,
+                ..
+            } => {
                 // Started once: a restarted controller does not re-send it.
                 self.workers.insert(
                     *worker,
                     SimWorker {
-                        server: *server,
+                        server: (*server, *core),
                         running: BTreeMap::new(),
                     },
                 );
@@ -985,29 +995,26 @@ impl World {
         }
     }
 
-    /// An invocation starts on `worker`'s server: with more invocations
-    /// running there than the server has cores, they share them (its time
-    /// stretches by load ÷ cores; HiveMind measured such interference).
+    /// An invocation starts on `worker`'s core: the pool pins each worker
+    /// to one core and lets it run several invocations at once, so
+    /// invocations running together on a core share it (processor
+    /// sharing, fixed at the start: its time stretches by the core's load;
+    /// HiveMind measured such interference between co-located functions).
     fn interfere(&mut self, worker: WorkerId, us: u64) -> u64 {
-        let cores = self
-            .cfg
-            .physics
-            .as_ref()
-            .map_or(1, |p| u64::from(p.cloud.cores_per_server.max(1)));
-        let Some(server) = self.workers.get(&worker).map(|w| w.server) else {
+        let Some(core) = self.workers.get(&worker).map(|w| w.server) else {
             return us;
         };
-        let load = self.server_load.entry(server).or_default();
+        let load = self.server_load.entry(core).or_default();
         *load += 1;
         let load = u64::from(*load);
-        if load <= cores {
+        if load <= 1 {
             return us;
         }
         self.observed.interfered += 1;
-        u64::try_from(u128::from(us) * u128::from(load) / u128::from(cores)).unwrap_or(u64::MAX)
+        us.saturating_mul(load)
     }
 
-    fn unload(&mut self, server: u32) {
+    fn unload(&mut self, server: (u32, u32)) {
         if let Some(l) = self.server_load.get_mut(&server) {
             *l = l.saturating_sub(1);
         }
@@ -1285,7 +1292,7 @@ impl World {
             Some(cpu) => cpu.run(now, us).1,
             None => now.plus(us),
         };
-        let uj = u64::try_from(u128::from(power) * u128::from(us) / 1_000_000).unwrap_or(u64::MAX);
+        let uj = u64::try_from(u128::from(power) * u128::from(us) / 1_000).unwrap_or(u64::MAX);
         d.usage.cpu_uj = d.usage.cpu_uj.saturating_add(uj);
         d.usage.cpu_busy_us = d.usage.cpu_busy_us.saturating_add(us);
         d.battery_uj = d.battery_uj.saturating_sub(uj);
@@ -1335,10 +1342,17 @@ impl World {
         );
     }
 
+    /// Items and bytes of one result of `task`.
+    fn result_of(&self, task: TaskId) -> (u32, u64) {
+        match self.cfg.physics.as_ref().and_then(|p| p.tasks.get(task.index())) {
+            Some(t) => (t.items, t.upload_bytes),
+            None => (self.cfg.items, self.cfg.result_bytes),
+        }
+    }
+
     fn finish(&mut self, executor: Executor, instance: InstanceId) {
         let fail = self.cfg.error_permille > 0 && self.rng.chance(self.cfg.error_permille);
-        let (items, bytes) = (self.cfg.items, self.cfg.result_bytes);
-        let event = |model_version: u32| {
+        let event = |(items, bytes): (u32, u64), model_version: u32| {
             if fail {
                 Event::TaskError {
                     instance,
@@ -1367,19 +1381,21 @@ impl World {
                     return;
                 };
                 // Tagged with the model the device has loaded now.
-                let e = event(d.models.get(&task).copied().unwrap_or(0));
+                let version = d.models.get(&task).copied().unwrap_or(0);
+                let e = event(self.result_of(task), version);
                 self.report(device, e);
             }
             Executor::Worker { worker } => {
                 let done = self.workers.get_mut(&worker).and_then(|w| {
-                    let v = w.running.remove(&instance)?;
-                    Some((v, w.server))
+                    let (task, v) = w.running.remove(&instance)?;
+                    Some((task, v, w.server))
                 });
-                if let Some((v, server)) = done {
+                if let Some((task, v, server)) = done {
                     if self.cfg.physics.is_some() {
                         self.unload(server);
                     }
-                    self.handle(event(v));
+                    let e = event(self.result_of(task), v);
+                    self.handle(e);
                 }
             }
         }
