@@ -22,6 +22,20 @@ const RULES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "hivemind-vehicle",
+        &[
+            "pest",
+            "miette",
+            "toml",
+            "z3",
+            "hivemind-dsl",
+            "hivemind-cost",
+            "hivemind-synth",
+            "hivemind-controller",
+            "hivemind-sim",
+        ],
+    ),
+    (
         "hivemind-cost",
         &[
             "pest",

@@ -31,19 +31,13 @@ pub fn x_extent(area: &Area) -> (i64, i64) {
 }
 
 /// Cut `[lo, hi)` into `n` contiguous pieces of near-equal width (the widths
-/// differ by at most 1 mm). `n == 0` gives nothing.
+/// differ by at most 1 mm). `n == 0` gives nothing. The arithmetic is the
+/// vehicle model's (`hivemind_vehicle::strips`), so the cost model predicts
+/// each device's sweep over exactly the strip it will be given.
 pub fn cut(area: AreaId, lo: i64, hi: i64, n: usize) -> Vec<Strip> {
-    if n == 0 {
-        return Vec::new();
-    }
-    let w = i128::from(hi) - i128::from(lo);
-    let n128 = n as i128;
-    (0..n128)
-        .map(|i| Strip {
-            area,
-            x_min: (i128::from(lo) + w * i / n128) as i64,
-            x_max: (i128::from(lo) + w * (i + 1) / n128) as i64,
-        })
+    hivemind_vehicle::strips::cut(lo, hi, n)
+        .into_iter()
+        .map(|(x_min, x_max)| Strip { area, x_min, x_max })
         .collect()
 }
 

@@ -9,7 +9,7 @@ pub mod model;
 pub mod predict;
 pub mod profile;
 
-pub use coverage::{coverage, Coverage, Sweep};
+pub use coverage::{coverage, coverage_with, Coverage, Sweep};
 pub use learning::RetrainCost;
 pub use model::*;
 pub use predict::{baseline, plan_for, predicted, profile_hash};

@@ -291,7 +291,7 @@ impl<'g> CostModel<'g> {
             training_busy_us_per_hour: Sat::ZERO,
             profile,
         };
-        let moving = crate::coverage::moving_us(graph);
+        let moving = crate::coverage::moving_us(graph, &model.profile);
         model.motion_uj = graph
             .fleets
             .iter()

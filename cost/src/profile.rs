@@ -46,6 +46,9 @@ pub struct DeviceClassProfile {
     pub cpu_power_mw: u64,
     /// Power to fly or drive, spent while moving (`coverage::moving_us`).
     pub motion_power_mw: u64,
+    /// Acceleration (and braking) limit: every segment of a sweep, route
+    /// or patrol entry is flown from rest to rest (`hivemind_vehicle`).
+    pub accel_mm_s2: u64,
     /// Radio energy per bit sent or received.
     pub radio_nj_per_bit: u64,
     /// One-way latency of the link to the controller.
@@ -57,6 +60,8 @@ impl DeviceClassProfile {
     /// * 1 op/cycle: conservative for a Cortex-A8 without hand-tuned NEON.
     /// * 2 W CPU: the OMAP3630 SoC under load (assumed; measure with a profile).
     /// * 55 W motion: 1500 mAh × 11.1 V = 16.65 Wh over Parrot's ~18 min flight time.
+    /// * 2.5 m/s²: ArduCopter's default waypoint acceleration (`WPNAV_ACCEL`),
+    ///   the vehicle model's drone default.
     /// * 100 nJ/bit: order of magnitude of 802.11n transmit energy including
     ///   protocol overhead (Balasubramanian et al., IMC 2009, measured ~0.1 µJ/bit).
     /// * 5 ms: one-way WiFi + QUIC to a controller on the same LAN.
@@ -64,6 +69,7 @@ impl DeviceClassProfile {
         ops_per_cycle_milli: 1_000,
         cpu_power_mw: 2_000,
         motion_power_mw: 55_000,
+        accel_mm_s2: hivemind_vehicle::VehicleParams::DRONE.accel_mm_s2,
         radio_nj_per_bit: 100,
         link_latency_us: 5_000,
     };
@@ -71,10 +77,13 @@ impl DeviceClassProfile {
     /// * 1 op/cycle per Cortex-A53 core (conservative).
     /// * 3.7 W: a Pi 3 B with all cores busy.
     /// * 5 W motion: two small DC gear motors at walking pace (assumed).
+    /// * 1 m/s²: a small ArduPilot Rover's acceleration and braking limits
+    ///   (0.75 and 1.5 m/s² on the AION R1 frame), the vehicle model's car default.
     pub const CAR: DeviceClassProfile = DeviceClassProfile {
         ops_per_cycle_milli: 1_000,
         cpu_power_mw: 3_700,
         motion_power_mw: 5_000,
+        accel_mm_s2: hivemind_vehicle::VehicleParams::CAR.accel_mm_s2,
         radio_nj_per_bit: 100,
         link_latency_us: 5_000,
     };
@@ -185,7 +194,10 @@ pub struct FleetMeasured {
     pub cpu_power_mw: Option<u64>,
     pub motion_power_mw: Option<u64>,
     pub radio_bps: Option<u64>,
+    /// Cruise speed, replacing the mission's `speed`.
     pub speed_mm_s: Option<u64>,
+    /// Acceleration limit, replacing the class's.
+    pub accel_mm_s2: Option<u64>,
     pub link_latency_us: Option<u64>,
 }
 
@@ -255,6 +267,8 @@ impl Profile {
             Ok(())
         }
         const MINUTE_US: u64 = 60_000_000;
+        // What the vehicle model accepts.
+        const ACCEL: (u64, u64) = hivemind_vehicle::ACCEL_MM_S2;
         const DAY_US: u64 = 86_400_000_000;
         for (class, c) in [("drone", &self.drone), ("car", &self.car)] {
             let k = |name: &str| format!("{class}.{name}");
@@ -278,6 +292,13 @@ impl Profile {
                 0,
                 100_000_000,
                 "at most 100 kW",
+            )?;
+            within(
+                &k("accel_mm_s2"),
+                c.accel_mm_s2,
+                ACCEL.0,
+                ACCEL.1,
+                "1 mm/s² to 10⁶ m/s²",
             )?;
             within(
                 &k("radio_nj_per_bit"),
@@ -427,6 +448,13 @@ impl Profile {
                 ),
                 ("speed_mm_s", f.speed_mm_s, 1, 1_000_000, "1 mm/s to 1 km/s"),
                 (
+                    "accel_mm_s2",
+                    f.accel_mm_s2,
+                    ACCEL.0,
+                    ACCEL.1,
+                    "1 mm/s² to 10⁶ m/s²",
+                ),
+                (
                     "link_latency_us",
                     f.link_latency_us,
                     0,
@@ -486,6 +514,7 @@ mod tests {
             DeviceClassProfile::DRONE.ops_per_cycle_milli
         );
         assert_eq!(p.car, DeviceClassProfile::CAR);
+        assert_eq!(p.drone.accel_mm_s2, DeviceClassProfile::DRONE.accel_mm_s2);
         assert_eq!(p.cloud.rpc_overhead_us, 1_500);
         assert_eq!(p.cloud.cpu_hz, CloudProfile::default().cpu_hz);
         assert_eq!(p.fleet["drones"].radio_bps, Some(12_000_000));
@@ -510,6 +539,8 @@ mod tests {
         assert!(err("[drone]\nmotion_power_mw = -5").contains("invalid"));
         assert!(err("[drone]\nmotion_power_mw = \"fast\"").contains("invalid"));
         assert!(err("[fleet.d]\nspeed_mm_s = 0").contains("fleet.d.speed_mm_s"));
+        assert!(err("[car]\naccel_mm_s2 = 0").contains("car.accel_mm_s2"));
+        assert!(err("[fleet.d]\naccel_mm_s2 = 2000000000").contains("fleet.d.accel_mm_s2"));
         assert!(err("drone = 5").contains("invalid"));
         assert!(err("[drone").contains("TOML"));
     }

@@ -113,7 +113,7 @@ fn cars_pay_for_the_distance_they_drive_drones_for_the_mission() {
         let g = hivemind_dsl::compile(&src(car_task), "m.hm")
             .graph
             .expect("compiles");
-        hivemind_cost::coverage::moving_us(&g)
+        hivemind_cost::coverage::moving_us(&g, &hivemind_cost::Profile::default())
     };
     let hour = 3_600_000_000u128;
     // Parked: no behaviour moves the cars.
@@ -121,25 +121,26 @@ fn cars_pay_for_the_distance_they_drive_drones_for_the_mission() {
         moving("task idle on cars { every 1 s; work 1 Mop }"),
         [hour, 0]
     );
-    // 3.6 km at 2 m/s: 30 min.
+    // 3.6 km at 2 m/s: 30 min, plus 2 s lost speeding up to 2 m/s and
+    // braking at the car's 1 m/s².
     assert_eq!(
         moving("task go on cars { goto (3600 m, 0 m) }"),
-        [hour, hour / 2]
+        [hour, hour / 2 + 2_000_000]
     );
-    // A route of 1 km plus 0 m from home: 500 s.
+    // A route of 1 km plus 0 m from home: 500 s + 2 s.
     assert_eq!(
         moving("task r on cars { route (0 m, 0 m), (1000 m, 0 m) }"),
-        [hour, 500_000_000]
+        [hour, 502_000_000]
     );
     // A patrol drives all mission.
     assert_eq!(
         moving("task p on cars { patrol (0 m, 0 m), (10 m, 0 m) }"),
         [hour, hour]
     );
-    // Motion energy follows: 5 W for 30 min is 2.5 Wh per car.
+    // Motion energy follows: 5 W for 1802 s is 9010 J per car.
     let g = hivemind_dsl::compile(&src("task go on cars { goto (3600 m, 0 m) }"), "m.hm")
         .graph
         .expect("compiles");
     let m = hivemind_cost::CostModel::new(&g, hivemind_cost::Profile::default()).expect("model");
-    assert_eq!(m.motion_uj[1].get(), Some(2 * 9_000_000_000));
+    assert_eq!(m.motion_uj[1].get(), Some(2 * 9_010_000_000));
 }

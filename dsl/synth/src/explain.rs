@@ -23,6 +23,10 @@ pub struct Conflict {
     /// Cover tasks whose fleet cannot sweep the area within the mission
     /// (`hivemind_cost::coverage`; no placement changes it).
     pub coverage: Vec<TaskId>,
+    /// The figures behind `coverage` (per task, with the synthesis's
+    /// profile), for the report.
+    #[serde(skip)]
+    pub sweeps: Vec<hivemind_cost::Coverage>,
     /// Totals too large to compute (2⁶⁴ or more of their unit) at every
     /// placement: the cost model cannot predict any plan.
     pub overflow: Vec<hivemind_cost::Total>,
@@ -84,6 +88,7 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
             pins: core.pins,
             capacity: core.capacity,
             coverage: Vec::new(),
+            sweeps: Vec::new(),
             overflow: Vec::new(),
         })
         .collect()

@@ -166,11 +166,11 @@ fn synthesize_in_context(
     let incumbent = greedy.as_ref().map(|(a, _)| a.as_slice());
     // A fleet that cannot sweep its area in time makes every placement
     // infeasible: no search.
-    let short_coverage: Vec<hivemind_ir::TaskId> = hivemind_cost::coverage(graph)
-        .into_iter()
-        .filter(|c| !c.fits())
-        .map(|c| c.task)
-        .collect();
+    let short_coverage: Vec<hivemind_cost::Coverage> =
+        hivemind_cost::coverage_with(graph, &model.profile)
+            .into_iter()
+            .filter(|c| !c.fits())
+            .collect();
     let (status, chosen) = if !short_coverage.is_empty() {
         (Status::Infeasible, None)
     } else {
@@ -213,11 +213,12 @@ fn synthesize_in_context(
     let conflicts = if !short_coverage.is_empty() {
         short_coverage
             .into_iter()
-            .map(|task| Conflict {
+            .map(|c| Conflict {
                 requirements: Vec::new(),
                 pins: Vec::new(),
                 capacity: Vec::new(),
-                coverage: vec![task],
+                coverage: vec![c.task],
+                sweeps: vec![c],
                 overflow: Vec::new(),
                 best: Vec::new(),
             })
@@ -233,6 +234,7 @@ fn synthesize_in_context(
                 pins: Vec::new(),
                 capacity: Vec::new(),
                 coverage: Vec::new(),
+                sweeps: Vec::new(),
                 overflow,
                 best: Vec::new(),
             });

@@ -434,11 +434,10 @@ fn utilisation(graph: &TaskGraph, p: &Plan) -> String {
 
 /// One diagnostic per conflict, labelled at the requirements and pins.
 pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
-    let sweeps = hivemind_cost::coverage(graph);
     s.conflicts
         .iter()
         .map(|c| {
-            if let Some(cov) = c.coverage.first().and_then(|t| sweeps.iter().find(|x| x.task == *t)) {
+            if let Some(cov) = c.sweeps.first() {
                 return coverage_diagnostic(graph, cov);
             }
             if !c.overflow.is_empty() {
