@@ -1,0 +1,1 @@
+//! Test vectors (filled in below).
