@@ -176,7 +176,7 @@ impl Response {
     pub fn slot(&self) -> u16 {
         R_SLOT.get(self.header) as u16
     }
-    pub fn len(&self) -> u32 {
+    pub fn data_len(&self) -> u32 {
         R_LEN.get(self.header) as u32
     }
 }

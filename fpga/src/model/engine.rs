@@ -247,9 +247,9 @@ pub(crate) fn decide(t: &Tables, header: u128, truncated: bool) -> Decision {
         return fail(d, Status::BadLength);
     }
     let aligned = if op == Op::Cas {
-        offset % 8 == 0
+        offset.is_multiple_of(8)
     } else {
-        offset % bb == 0 && len64 % bb == 0
+        offset.is_multiple_of(bb) && len64.is_multiple_of(bb)
     };
     if !aligned {
         return fail(d, Status::Misaligned);
