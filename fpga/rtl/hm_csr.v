@@ -87,7 +87,9 @@ module hm_csr #(
     reg [AW-1:0] r_base [0:(1<<RW)-1];
     reg [AW:0] r_size [0:(1<<RW)-1];
     reg [3:0] r_perm  [0:(1<<RW)-1];
-    reg [31:0] cnt [0:31];
+    // Counters that exist: the named ones and one per error status.
+    reg [31:0] cnt_ev  [0:HM_CNT_COUNT-1];
+    reg [31:0] cnt_err [1:HM_ST_COUNT-1];
 
     // ---- lookups ----
     wire          c_in = {16'd0, lk_conn} < N_CONN;
@@ -137,6 +139,7 @@ module hm_csr #(
 
     reg [31:0] rd_val;
     reg        rd_ok;
+    integer    k;
     always @* begin
         rd_val = 32'd0;
         rd_ok = 1'b1;
@@ -169,7 +172,11 @@ module hm_csr #(
                 default: rd_val = {28'd0, r_perm[wr]};
             endcase
         end else if (is_count) begin
-            rd_val = cnt[a_idx6[4:0]];
+            rd_val = 32'd0;
+            for (k = 0; k < HM_CNT_COUNT; k = k + 1)
+                if ({27'd0, a_idx6[4:0]} == k) rd_val = cnt_ev[k];
+            for (k = 1; k < HM_ST_COUNT; k = k + 1)
+                if ({27'd0, a_idx6[4:0]} == HM_CNT_ERR_BASE + k) rd_val = cnt_err[k];
         end else begin
             rd_ok = 1'b0;
         end
@@ -219,17 +226,17 @@ module hm_csr #(
     wire wr_queue = do_wr && is_queue;
     wire wr_region = do_wr && is_region;
 
-    // Counter index of a finished packet's outcome.
-    reg [4:0] outcome_idx;
+    // Named counter a successful packet increments.
+    reg [4:0] ok_idx;
     always @* begin
-        if (ev_status != HM_ST_OK) outcome_idx = HM_CNT_ERR_BASE[4:0] + ev_status[4:0];
-        else case (ev_op)
-            HM_OP_RPC:   outcome_idx = HM_CNT_RPC_OK[4:0];
-            HM_OP_READ:  outcome_idx = HM_CNT_READ_OK[4:0];
-            HM_OP_WRITE: outcome_idx = HM_CNT_WRITE_OK[4:0];
-            default:     outcome_idx = HM_CNT_CAS_OK[4:0];
+        case (ev_op)
+            HM_OP_RPC:   ok_idx = HM_CNT_RPC_OK[4:0];
+            HM_OP_READ:  ok_idx = HM_CNT_READ_OK[4:0];
+            HM_OP_WRITE: ok_idx = HM_CNT_WRITE_OK[4:0];
+            default:     ok_idx = HM_CNT_CAS_OK[4:0];
         endcase
     end
+    wire ev_ok = ev_status == HM_ST_OK;
 
     wire [FW-1:0] ef = ev_func[FW-1:0];
     wire [QW-1:0] eq = ev_queue[QW-1:0];
@@ -255,7 +262,8 @@ module hm_csr #(
             for (i = 0; i < (1 << RW); i = i + 1) begin
                 r_base[i] <= {AW{1'b0}}; r_size[i] <= {(AW+1){1'b0}}; r_perm[i] <= 4'd0;
             end
-            for (i = 0; i < 32; i = i + 1) cnt[i] <= 32'd0;
+            for (i = 0; i < HM_CNT_COUNT; i = i + 1) cnt_ev[i] <= 32'd0;
+            for (i = 1; i < HM_ST_COUNT; i = i + 1) cnt_err[i] <= 32'd0;
         end else begin
             if (csr_valid) begin
                 csr_err <= csr_write ? wr_err : (rd_ok ? HM_CSR_NONE : HM_CSR_BAD_ADDRESS);
@@ -302,15 +310,18 @@ module hm_csr #(
             if (wr_region && a_sub == 2'd2) r_perm[wr] <= csr_wdata[3:0];
             // Counters.
             if (wr_ctrl && csr_wdata[1]) begin
-                for (i = 0; i < 32; i = i + 1) cnt[i] <= 32'd0;
+                for (i = 0; i < HM_CNT_COUNT; i = i + 1) cnt_ev[i] <= 32'd0;
+                for (i = 1; i < HM_ST_COUNT; i = i + 1) cnt_err[i] <= 32'd0;
             end else if (ev_done) begin
-                for (i = 0; i < 32; i = i + 1) begin
+                for (i = 0; i < HM_CNT_COUNT; i = i + 1) begin
                     if (i == HM_CNT_RX_PACKETS
                         || (i == HM_CNT_TX_RESPONSES && !ev_suppressed)
-                        || i == {27'd0, outcome_idx}
+                        || (ev_ok && i == {27'd0, ok_idx})
                         || (i == HM_CNT_CAS_SWAPPED && ev_swapped))
-                        cnt[i] <= cnt[i] + 32'd1;
+                        cnt_ev[i] <= cnt_ev[i] + 32'd1;
                 end
+                for (i = 1; i < HM_ST_COUNT; i = i + 1)
+                    if (ev_status == i[7:0]) cnt_err[i] <= cnt_err[i] + 32'd1;
             end
         end
     end

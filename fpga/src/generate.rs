@@ -88,6 +88,7 @@ fn verilog() -> String {
             st.code()
         );
     }
+    let _ = writeln!(s, "localparam integer HM_ST_COUNT = {};", Status::ALL.len());
     s.push_str("\n// CSR access results\n");
     for e in CsrError::ALL {
         let _ = writeln!(s, "localparam [7:0] HM_CSR_{} = 8'd{};", e.name(), e as u8);
@@ -128,6 +129,7 @@ fn verilog() -> String {
     for c in COUNTERS {
         let _ = writeln!(s, "localparam integer HM_CNT_{} = {};", c.name, c.index);
     }
+    let _ = writeln!(s, "localparam integer HM_CNT_COUNT = {};", COUNTERS.len());
     let _ = writeln!(
         s,
         "localparam integer HM_CNT_ERR_BASE = {};",

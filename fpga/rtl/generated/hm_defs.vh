@@ -64,6 +64,7 @@ localparam [7:0] HM_ST_BAD_LENGTH = 8'd8;
 localparam [7:0] HM_ST_MISALIGNED = 8'd9;
 localparam [7:0] HM_ST_OUT_OF_BOUNDS = 8'd10;
 localparam [7:0] HM_ST_QUEUE_FULL = 8'd11;
+localparam integer HM_ST_COUNT = 12;
 
 // CSR access results
 localparam [7:0] HM_CSR_NONE = 8'd0;
@@ -188,5 +189,6 @@ localparam integer HM_CNT_READ_OK = 3;
 localparam integer HM_CNT_WRITE_OK = 4;
 localparam integer HM_CNT_CAS_OK = 5;
 localparam integer HM_CNT_CAS_SWAPPED = 6;
+localparam integer HM_CNT_COUNT = 7;
 localparam integer HM_CNT_ERR_BASE = 16;
 // verilator lint_on UNUSEDPARAM
