@@ -522,3 +522,343 @@ fn packet_for(
     let _ = Status::Ok;
     beats
 }
+
+/// One directed case: a command and, for packets, the status the
+/// specification requires.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: &'static str,
+    pub command: Command,
+    pub expect: Option<Status>,
+}
+
+/// Directed cases after [`setup`]: every rejection rule of the spec, each
+/// on a packet that is otherwise valid, and a queue filled to QUEUE_FULL.
+/// Requires TEST parameters.
+fn add(cases: &mut Vec<Case>, name: &'static str, beats: Vec<Vec<u8>>, s: Status) {
+    cases.push(Case {
+        name,
+        command: Command::Packet(beats),
+        expect: Some(s),
+    });
+}
+
+pub fn directed_cases(p: &HwParams) -> Vec<Case> {
+    let bb = p.bus_bytes();
+    let mut cases = Vec::new();
+    let pkt = |op: u8, flags: u8, conn: u16, target: Target, len: u32, payload: &[u8]| {
+        let req = Request {
+            op,
+            flags,
+            conn,
+            req_id: 0xC0DE,
+            target,
+            len,
+        };
+        packet::to_beats(req.encode(), payload, bb)
+    };
+    let mem = |region: u8, offset: u32| Target::Memory { region, offset };
+    let func = Target::Function;
+    let (rpc, read, write, cas) = (
+        Op::Rpc.code(),
+        Op::Read.code(),
+        Op::Write.code(),
+        Op::Cas.code(),
+    );
+    let words = |n: u32| vec![0xA5u8; (n * bb) as usize];
+    use Status::*;
+    add(
+        &mut cases,
+        "good read",
+        pkt(read, 0, 0, mem(0, 0), 2 * bb, &[]),
+        Ok,
+    );
+    add(
+        &mut cases,
+        "good write",
+        pkt(write, 0, 0, mem(0, 0), 2 * bb, &words(2)),
+        Ok,
+    );
+    add(
+        &mut cases,
+        "good cas",
+        pkt(cas, 0, 0, mem(0, 8), 8, &[0; 16]),
+        Ok,
+    );
+    add(
+        &mut cases,
+        "good rpc",
+        pkt(rpc, 0, 0, func(0), 20, &[7; 20]),
+        Ok,
+    );
+    let mut truncated = pkt(read, 0, 0, mem(0, 0), 8, &[]);
+    truncated.truncate(1);
+    if p.header_beats() > 1 {
+        add(
+            &mut cases,
+            "header cut after one beat",
+            truncated,
+            Truncated,
+        );
+    }
+    add(
+        &mut cases,
+        "unknown opcode",
+        pkt(0x7F, 0, 0, mem(0, 0), 8, &[]),
+        BadHeader,
+    );
+    add(
+        &mut cases,
+        "reserved flag bit",
+        pkt(read, 0x80, 0, mem(0, 0), 8, &[]),
+        BadHeader,
+    );
+    add(
+        &mut cases,
+        "connection not open",
+        pkt(read, 0, 13, mem(0, 0), 8, &[]),
+        UnknownConnection,
+    );
+    add(
+        &mut cases,
+        "connection outside the table",
+        pkt(read, 0, 200, mem(0, 0), 8, &[]),
+        UnknownConnection,
+    );
+    add(
+        &mut cases,
+        "rpc on a memory-only connection",
+        pkt(rpc, 0, 11, func(0), 8, &[1; 8]),
+        PermissionDenied,
+    );
+    add(
+        &mut cases,
+        "read on an rpc-only connection",
+        pkt(read, 0, 10, mem(0, 0), 8, &[]),
+        PermissionDenied,
+    );
+    add(
+        &mut cases,
+        "function never configured",
+        pkt(rpc, 0, 0, func(7), 8, &[1; 8]),
+        UnknownFunction,
+    );
+    add(
+        &mut cases,
+        "function with no queues",
+        pkt(rpc, 0, 0, func(3), 8, &[1; 8]),
+        UnknownFunction,
+    );
+    add(
+        &mut cases,
+        "function disabled",
+        pkt(rpc, 0, 0, func(5), 8, &[1; 8]),
+        UnknownFunction,
+    );
+    add(
+        &mut cases,
+        "function id 999",
+        pkt(rpc, 0, 0, func(999), 8, &[1; 8]),
+        UnknownFunction,
+    );
+    add(
+        &mut cases,
+        "rpc larger than a slot",
+        pkt(
+            rpc,
+            0,
+            0,
+            func(0),
+            7 * bb + 1,
+            &vec![1; (7 * bb + 1) as usize],
+        ),
+        BadLength,
+    );
+    let mut short = pkt(rpc, 0, 0, func(0), 3 * bb, &words(3));
+    short.pop();
+    add(
+        &mut cases,
+        "rpc payload shorter than its length",
+        short,
+        BadLength,
+    );
+    let mut long = pkt(rpc, 0, 0, func(0), 2 * bb, &words(2));
+    long.push(vec![0; bb as usize]);
+    add(
+        &mut cases,
+        "rpc payload longer than its length",
+        long,
+        BadLength,
+    );
+    let mut wshort = pkt(write, 0, 0, mem(0, 0), 4 * bb, &words(4));
+    wshort.pop();
+    add(
+        &mut cases,
+        "write payload shorter than its length",
+        wshort,
+        BadLength,
+    );
+    add(
+        &mut cases,
+        "write payload longer than its length",
+        pkt(write, 0, 0, mem(0, 0), bb, &words(2)),
+        BadLength,
+    );
+    add(
+        &mut cases,
+        "write with no payload at all",
+        pkt(write, 0, 0, mem(0, 0), bb, &[]),
+        BadLength,
+    );
+    add(
+        &mut cases,
+        "read carrying a payload",
+        pkt(read, 0, 0, mem(0, 0), bb, &words(1)),
+        BadLength,
+    );
+    add(
+        &mut cases,
+        "cas of 16 bytes",
+        pkt(cas, 0, 0, mem(0, 0), 16, &[0; 16]),
+        BadLength,
+    );
+    add(
+        &mut cases,
+        "cas missing its operands",
+        pkt(cas, 0, 0, mem(0, 0), 8, &[]),
+        BadLength,
+    );
+    add(
+        &mut cases,
+        "region never configured",
+        pkt(read, 0, 0, mem(7, 0), bb, &[]),
+        UnknownRegion,
+    );
+    add(
+        &mut cases,
+        "region not valid",
+        pkt(read, 0, 0, mem(5, 0), bb, &[]),
+        UnknownRegion,
+    );
+    add(
+        &mut cases,
+        "region id 200",
+        pkt(read, 0, 0, mem(200, 0), bb, &[]),
+        UnknownRegion,
+    );
+    add(
+        &mut cases,
+        "write to a read-only region",
+        pkt(write, 0, 0, mem(1, 0), bb, &words(1)),
+        PermissionDenied,
+    );
+    add(
+        &mut cases,
+        "read from a write-only region",
+        pkt(read, 0, 0, mem(2, 0), bb, &[]),
+        PermissionDenied,
+    );
+    add(
+        &mut cases,
+        "cas on a region without atomics",
+        pkt(cas, 0, 0, mem(4, 0), 8, &[0; 16]),
+        PermissionDenied,
+    );
+    add(
+        &mut cases,
+        "misaligned offset",
+        pkt(read, 0, 0, mem(0, 3), bb, &[]),
+        Misaligned,
+    );
+    add(
+        &mut cases,
+        "misaligned length",
+        pkt(read, 0, 0, mem(0, 0), bb + 1, &[]),
+        Misaligned,
+    );
+    add(
+        &mut cases,
+        "cas offset not 8-aligned",
+        pkt(cas, 0, 0, mem(0, 4), 8, &[0; 16]),
+        Misaligned,
+    );
+    add(
+        &mut cases,
+        "offset past the region",
+        pkt(read, 0, 0, mem(1, 128 * bb), bb, &[]),
+        OutOfBounds,
+    );
+    add(
+        &mut cases,
+        "length past the region",
+        pkt(read, 0, 0, mem(1, 120 * bb), 9 * bb, &[]),
+        OutOfBounds,
+    );
+    add(
+        &mut cases,
+        "region reaching past memory",
+        pkt(read, 0, 0, mem(4, 20 * bb), 8 * bb, &[]),
+        OutOfBounds,
+    );
+    add(
+        &mut cases,
+        "largest offset",
+        pkt(read, 0, 0, mem(0, (1 << 24) - bb), bb, &[]),
+        OutOfBounds,
+    );
+    add(
+        &mut cases,
+        "largest length",
+        pkt(read, 0, 0, mem(0, 0), u32::MAX - (bb - 1), &[]),
+        OutOfBounds,
+    );
+    // Function 2 has one queue (5) of depth 6: six fit, the seventh is refused.
+    for _ in 0..6 {
+        add(
+            &mut cases,
+            "fill function 2's queue",
+            pkt(rpc, 0, 1, func(2), bb, &words(1)),
+            Ok,
+        );
+    }
+    add(
+        &mut cases,
+        "queue full",
+        pkt(rpc, 0, 1, func(2), bb, &words(1)),
+        QueueFull,
+    );
+    add(
+        &mut cases,
+        "suppressed write",
+        pkt(write, FLAG_SUPPRESS_OK, 0, mem(0, 0), bb, &words(1)),
+        Ok,
+    );
+    cases.push(Case {
+        name: "disable",
+        command: Command::CsrWrite(regmap::CTRL.offset, 0),
+        expect: None,
+    });
+    add(
+        &mut cases,
+        "refused while disabled",
+        pkt(read, 0, 0, mem(0, 0), bb, &[]),
+        Disabled,
+    );
+    cases.push(Case {
+        name: "enable",
+        command: Command::CsrWrite(regmap::CTRL.offset, 1),
+        expect: None,
+    });
+    cases.push(Case {
+        name: "pop queue 5",
+        command: Command::CsrWrite(regmap::Q_STATUS.offset + 16 * 5, 0),
+        expect: None,
+    });
+    add(
+        &mut cases,
+        "queue has room again",
+        pkt(rpc, 0, 1, func(2), bb, &words(1)),
+        Ok,
+    );
+    cases
+}

@@ -81,3 +81,20 @@ fn rtl_matches_model_at_128_bits() {
     let rtl = rtl::simulate(&p, &cmds, "random128", None);
     rtl::assert_same(&model, &rtl, true, seed);
 }
+
+#[test]
+fn rtl_rejects_each_bad_packet_with_the_specified_status() {
+    let p = HwParams::TEST;
+    let cases = vectors::directed_cases(&p);
+    let mut cmds = vectors::setup(&p);
+    cmds.extend(cases.iter().map(|c| c.command.clone()));
+    let model = vectors::run_model(&mut Accelerator::new(p, 1), &cmds);
+    let rtl = rtl::simulate(&p, &cmds, "directed", None);
+    rtl::assert_same(&model, &rtl, true, 0);
+    let skip = model.events.len() - cases.len();
+    for (case, event) in cases.iter().zip(&rtl.events[skip..]) {
+        if let (Some(want), Event::Packet { status, .. }) = (case.expect, event) {
+            assert_eq!(*status, want.code(), "{}: RTL status", case.name);
+        }
+    }
+}
