@@ -65,7 +65,19 @@ const RULES: &[(&str, &[&str])] = &[
         "hivemind-sim",
         &["z3", "pest", "miette", "hivemind-dsl", "hivemind-synth"],
     ),
-    ("hivemind-fpga", &["z3", "hivemind-dsl", "hivemind-synth"]),
+    (
+        "hivemind-fpga",
+        &[
+            "z3",
+            "pest",
+            "miette",
+            "hivemind-dsl",
+            "hivemind-synth",
+            "hivemind-cost",
+            "hivemind-controller",
+            "hivemind-sim",
+        ],
+    ),
 ];
 
 /// IO policy belongs to binaries and runtimes, never to these libraries.

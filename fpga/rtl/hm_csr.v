@@ -1,0 +1,330 @@
+// CSR block: the register map (rtl/generated/hm_defs.vh, generated from
+// fpga/src/regmap.rs), the connection / function / queue / region tables,
+// the load balancer state and the counters. Soft reconfiguration = writes
+// here. Lookups for the engine are combinational; the engine samples them
+// in its DEC cycle.
+`default_nettype none
+
+module hm_csr #(
+    parameter integer DW = 64,
+    parameter integer AW = 10,
+    parameter integer N_CONN = 16,
+    parameter integer N_FUNC = 8,
+    parameter integer N_QUEUE = 8,
+    parameter integer N_REGION = 8,
+    parameter integer QDEPTH_MAX = 8,
+    parameter integer VARIANT_ID = 1
+) (
+    input  wire        clk,
+    input  wire        rst,
+    // CSR bus: one access per cycle; read data and result next cycle.
+    input  wire        csr_valid,
+    input  wire        csr_write,
+    input  wire [11:0] csr_addr,
+    input  wire [31:0] csr_wdata,
+    output reg  [31:0] csr_rdata,
+    output reg  [7:0]  csr_err,
+    // Engine state.
+    input  wire        eng_idle,
+    output reg         enable,
+    output reg  [4:0]  slot_shift,
+    // Connection lookup.
+    input  wire [15:0] lk_conn,
+    output wire        conn_ok,
+    output wire        conn_rpc,
+    output wire        conn_mem,
+    // Function -> queue lookup (weighted round robin choice).
+    input  wire [15:0] lk_func,
+    output wire        func_ok,
+    output wire [7:0]  sel_queue,
+    output wire        q_full,
+    output wire [7:0]  q_tail,
+    output wire [AW-1:0] q_base,
+    // Region lookup.
+    input  wire [7:0]  lk_region,
+    output wire        reg_ok,
+    output wire        reg_r,
+    output wire        reg_w,
+    output wire        reg_a,
+    output wire [AW-1:0] reg_base,
+    output wire [AW:0] reg_size,
+    // Engine events.
+    input  wire        ev_commit,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [15:0] ev_func,   // valid ids only: the engine commits after func_ok
+    input  wire [7:0]  ev_queue,  // always < N_QUEUE (FUNC writes are checked)
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  wire        ev_done,
+    input  wire [7:0]  ev_op,
+    input  wire [7:0]  ev_status,
+    input  wire        ev_suppressed,
+    input  wire        ev_swapped
+);
+`include "generated/hm_defs.vh"
+
+    localparam integer CW = (N_CONN > 1) ? $clog2(N_CONN) : 1;
+    localparam integer FW = (N_FUNC > 1) ? $clog2(N_FUNC) : 1;
+    localparam integer QW = (N_QUEUE > 1) ? $clog2(N_QUEUE) : 1;
+    localparam integer RW = (N_REGION > 1) ? $clog2(N_REGION) : 1;
+    localparam integer LB = $clog2(DW / 8);
+    localparam integer SLOT_SHIFT_MAX = (AW < 16 - LB) ? AW : 16 - LB;
+    localparam [32:0] MEM_WORDS = 33'd1 << AW;
+
+    // Tables (power-of-two sized; entries >= N are never written).
+    reg       c_valid [0:(1<<CW)-1];
+    reg       c_rpc   [0:(1<<CW)-1];
+    reg       c_mem   [0:(1<<CW)-1];
+    reg       f_en    [0:(1<<FW)-1];
+    reg [7:0] f_first [0:(1<<FW)-1];
+    reg [7:0] f_cnt   [0:(1<<FW)-1];
+    reg [7:0] f_cur   [0:(1<<FW)-1];
+    reg [7:0] f_used  [0:(1<<FW)-1];
+    reg [AW-1:0] q_base_r [0:(1<<QW)-1];
+    reg [7:0] q_depth [0:(1<<QW)-1];
+    reg [7:0] q_weight[0:(1<<QW)-1];
+    reg [7:0] q_head  [0:(1<<QW)-1];
+    reg [7:0] q_count [0:(1<<QW)-1];
+    reg [AW-1:0] r_base [0:(1<<RW)-1];
+    reg [AW:0] r_size [0:(1<<RW)-1];
+    reg [3:0] r_perm  [0:(1<<RW)-1];
+    // Counters that exist: the named ones and one per error status.
+    reg [31:0] cnt_ev  [0:HM_CNT_COUNT-1];
+    reg [31:0] cnt_err [1:HM_ST_COUNT-1];
+
+    // ---- lookups ----
+    wire          c_in = {16'd0, lk_conn} < N_CONN;
+    wire [CW-1:0] ci = lk_conn[CW-1:0];
+    assign conn_ok  = c_in && c_valid[ci];
+    assign conn_rpc = c_rpc[ci];
+    assign conn_mem = c_mem[ci];
+
+    wire          f_in = {16'd0, lk_func} < N_FUNC;
+    wire [FW-1:0] fi = lk_func[FW-1:0];
+    assign func_ok = f_in && f_en[fi] && f_cnt[fi] != 8'd0;
+    assign sel_queue = f_first[fi] + f_cur[fi];
+    wire [QW-1:0] qi = sel_queue[QW-1:0];
+    assign q_full = q_count[qi] >= q_depth[qi];
+    wire [8:0] tail_sum = {1'b0, q_head[qi]} + {1'b0, q_count[qi]};
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [8:0] tail_wrap = tail_sum - {1'b0, q_depth[qi]}; // < depth when used
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign q_tail = (tail_sum >= {1'b0, q_depth[qi]}) ? tail_wrap[7:0] : tail_sum[7:0];
+    assign q_base = q_base_r[qi];
+
+    wire          r_in = {24'd0, lk_region} < N_REGION;
+    wire [RW-1:0] ri = lk_region[RW-1:0];
+    assign reg_ok   = r_in && r_perm[ri][0];
+    assign reg_r    = r_perm[ri][1];
+    assign reg_w    = r_perm[ri][2];
+    assign reg_a    = r_perm[ri][3];
+    assign reg_base = r_base[ri];
+    assign reg_size = r_size[ri];
+
+    // ---- address decode ----
+    wire        aligned = csr_addr[1:0] == 2'b00;
+    wire [5:0]  a_idx6 = csr_addr[7:2];      // CONN, FUNC, COUNTER (5 bits)
+    wire [3:0]  a_q    = csr_addr[7:4];
+    wire [5:0]  a_r    = csr_addr[9:4];
+    wire [1:0]  a_sub  = csr_addr[3:2];
+    wire is_scalar = csr_addr[11:8] == 4'h0;
+    wire is_conn   = csr_addr[11:8] == 4'h1 && aligned && {26'd0, a_idx6} < N_CONN;
+    wire is_func   = csr_addr[11:8] == 4'h2 && aligned && {26'd0, a_idx6} < N_FUNC;
+    wire is_queue  = csr_addr[11:8] == 4'h3 && aligned && {28'd0, a_q} < N_QUEUE;
+    wire is_region = csr_addr[11:10] == 2'b01 && aligned && a_sub != 2'd3 && {26'd0, a_r} < N_REGION;
+    wire is_count  = csr_addr[11:7] == 5'b10000 && aligned;
+    wire [CW-1:0] wc = a_idx6[CW-1:0];
+    wire [FW-1:0] wf = a_idx6[FW-1:0];
+    wire [QW-1:0] wq = a_q[QW-1:0];
+    wire [RW-1:0] wr = a_r[RW-1:0];
+
+    reg [31:0] rd_val;
+    reg        rd_ok;
+    integer    k;
+    always @* begin
+        rd_val = 32'd0;
+        rd_ok = 1'b1;
+        if (is_scalar) begin
+            case (csr_addr[7:0])
+                HM_REG_ID[7:0]:      rd_val = HM_ID_VALUE;
+                HM_REG_VERSION[7:0]: rd_val = HM_MAP_VERSION;
+                HM_REG_CTRL[7:0]:    rd_val = {31'd0, enable};
+                HM_REG_STATUS[7:0]:  rd_val = {16'd0, csr_err, 7'd0, eng_idle};
+                HM_REG_CAPS0[7:0]:   rd_val = {VARIANT_ID[7:0], QDEPTH_MAX[7:0], AW[7:0], DW[10:3]};
+                HM_REG_CAPS1[7:0]:   rd_val = {N_REGION[7:0], N_QUEUE[7:0], N_FUNC[7:0], N_CONN[7:0]};
+                HM_REG_SLOT_SHIFT[7:0]: rd_val = {27'd0, slot_shift};
+                default: rd_ok = 1'b0;
+            endcase
+        end else if (is_conn) begin
+            rd_val = {29'd0, c_mem[wc], c_rpc[wc], c_valid[wc]};
+        end else if (is_func) begin
+            rd_val = {8'd0, f_cnt[wf], f_first[wf], 7'd0, f_en[wf]};
+        end else if (is_queue) begin
+            case (a_sub)
+                2'd0: rd_val = {{(32-AW){1'b0}}, q_base_r[wq]};
+                2'd1: rd_val = {24'd0, q_depth[wq]};
+                2'd2: rd_val = {24'd0, q_weight[wq]};
+                default: rd_val = {16'd0, q_count[wq], q_head[wq]};
+            endcase
+        end else if (is_region) begin
+            case (a_sub)
+                2'd0: rd_val = {{(32-AW){1'b0}}, r_base[wr]};
+                2'd1: rd_val = {{(31-AW){1'b0}}, r_size[wr]};
+                default: rd_val = {28'd0, r_perm[wr]};
+            endcase
+        end else if (is_count) begin
+            rd_val = 32'd0;
+            for (k = 0; k < HM_CNT_COUNT; k = k + 1)
+                if ({27'd0, a_idx6[4:0]} == k) rd_val = cnt_ev[k];
+            for (k = 1; k < HM_ST_COUNT; k = k + 1)
+                if ({27'd0, a_idx6[4:0]} == HM_CNT_ERR_BASE + k) rd_val = cnt_err[k];
+        end else begin
+            rd_ok = 1'b0;
+        end
+    end
+
+    // Result of a write, computed before it takes effect.
+    reg [7:0] wr_err;
+    always @* begin
+        wr_err = HM_CSR_NONE;
+        if (is_scalar) begin
+            case (csr_addr[7:0])
+                HM_REG_CTRL[7:0]: wr_err = HM_CSR_NONE;
+                HM_REG_SLOT_SHIFT[7:0]:
+                    wr_err = (csr_wdata > SLOT_SHIFT_MAX) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+                HM_REG_ID[7:0], HM_REG_VERSION[7:0], HM_REG_STATUS[7:0], HM_REG_CAPS0[7:0],
+                HM_REG_CAPS1[7:0]: wr_err = HM_CSR_READ_ONLY;
+                default: wr_err = HM_CSR_BAD_ADDRESS;
+            endcase
+        end else if (is_conn) begin
+            wr_err = HM_CSR_NONE;
+        end else if (is_func) begin
+            wr_err = ({24'd0, csr_wdata[15:8]} + {24'd0, csr_wdata[23:16]} > N_QUEUE)
+                     ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+        end else if (is_queue) begin
+            case (a_sub)
+                2'd0: wr_err = ({1'b0, csr_wdata} >= MEM_WORDS) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+                2'd1: wr_err = (csr_wdata > QDEPTH_MAX) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+                2'd2: wr_err = (csr_wdata == 32'd0 || csr_wdata > 32'd255) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+                default: wr_err = (q_count[wq] == 8'd0) ? HM_CSR_QUEUE_EMPTY : HM_CSR_NONE;
+            endcase
+        end else if (is_region) begin
+            case (a_sub)
+                2'd0: wr_err = ({1'b0, csr_wdata} >= MEM_WORDS) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+                2'd1: wr_err = ({1'b0, csr_wdata} > MEM_WORDS) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+                default: wr_err = HM_CSR_NONE;
+            endcase
+        end else if (is_count) begin
+            wr_err = HM_CSR_READ_ONLY;
+        end else begin
+            wr_err = HM_CSR_BAD_ADDRESS;
+        end
+    end
+
+    wire do_wr = csr_valid && csr_write && wr_err == HM_CSR_NONE;
+    wire wr_ctrl  = do_wr && is_scalar && csr_addr[7:0] == HM_REG_CTRL[7:0];
+    wire wr_shift = do_wr && is_scalar && csr_addr[7:0] == HM_REG_SLOT_SHIFT[7:0];
+    wire wr_queue = do_wr && is_queue;
+    wire wr_region = do_wr && is_region;
+
+    // Named counter a successful packet increments.
+    reg [4:0] ok_idx;
+    always @* begin
+        case (ev_op)
+            HM_OP_RPC:   ok_idx = HM_CNT_RPC_OK[4:0];
+            HM_OP_READ:  ok_idx = HM_CNT_READ_OK[4:0];
+            HM_OP_WRITE: ok_idx = HM_CNT_WRITE_OK[4:0];
+            default:     ok_idx = HM_CNT_CAS_OK[4:0];
+        endcase
+    end
+    wire ev_ok = ev_status == HM_ST_OK;
+
+    wire [FW-1:0] ef = ev_func[FW-1:0];
+    wire [QW-1:0] eq = ev_queue[QW-1:0];
+    wire [7:0] used_next = f_used[ef] + 8'd1;
+
+    integer i;
+    always @(posedge clk) begin
+        if (rst) begin
+            enable <= 1'b0;
+            slot_shift <= HM_REG_SLOT_SHIFT_RESET[4:0];
+            csr_err <= HM_CSR_NONE;
+            csr_rdata <= 32'd0;
+            for (i = 0; i < (1 << CW); i = i + 1) begin
+                c_valid[i] <= 1'b0; c_rpc[i] <= 1'b0; c_mem[i] <= 1'b0;
+            end
+            for (i = 0; i < (1 << FW); i = i + 1) begin
+                f_en[i] <= 1'b0; f_first[i] <= 8'd0; f_cnt[i] <= 8'd0; f_cur[i] <= 8'd0; f_used[i] <= 8'd0;
+            end
+            for (i = 0; i < (1 << QW); i = i + 1) begin
+                q_base_r[i] <= {AW{1'b0}}; q_depth[i] <= 8'd0; q_weight[i] <= 8'd1;
+                q_head[i] <= 8'd0; q_count[i] <= 8'd0;
+            end
+            for (i = 0; i < (1 << RW); i = i + 1) begin
+                r_base[i] <= {AW{1'b0}}; r_size[i] <= {(AW+1){1'b0}}; r_perm[i] <= 4'd0;
+            end
+            for (i = 0; i < HM_CNT_COUNT; i = i + 1) cnt_ev[i] <= 32'd0;
+            for (i = 1; i < HM_ST_COUNT; i = i + 1) cnt_err[i] <= 32'd0;
+        end else begin
+            if (csr_valid) begin
+                csr_err <= csr_write ? wr_err : (rd_ok ? HM_CSR_NONE : HM_CSR_BAD_ADDRESS);
+                if (!csr_write) csr_rdata <= rd_ok ? rd_val : 32'd0;
+            end
+            if (wr_ctrl) enable <= csr_wdata[0];
+            if (wr_shift) slot_shift <= csr_wdata[4:0];
+            if (do_wr && is_conn) begin
+                c_valid[wc] <= csr_wdata[0]; c_rpc[wc] <= csr_wdata[1]; c_mem[wc] <= csr_wdata[2];
+            end
+            // Load balancer: a commit advances the function's round robin;
+            // a FUNC write resets it.
+            if (ev_commit) begin
+                if (used_next >= q_weight[eq]) begin
+                    f_used[ef] <= 8'd0;
+                    f_cur[ef] <= (f_cur[ef] + 8'd1 >= f_cnt[ef]) ? 8'd0 : f_cur[ef] + 8'd1;
+                end else begin
+                    f_used[ef] <= used_next;
+                end
+            end
+            if (do_wr && is_func) begin
+                f_en[wf] <= csr_wdata[0]; f_first[wf] <= csr_wdata[15:8]; f_cnt[wf] <= csr_wdata[23:16];
+                f_cur[wf] <= 8'd0; f_used[wf] <= 8'd0;
+            end
+            // Queues: commit pushes, a Q_STATUS write pops, a base/depth
+            // write or a SLOT_SHIFT write flushes.
+            for (i = 0; i < (1 << QW); i = i + 1) begin
+                if (wr_shift || (wr_queue && wq == i[QW-1:0] && a_sub[1] == 1'b0)) begin
+                    q_head[i] <= 8'd0;
+                    q_count[i] <= 8'd0;
+                end else begin
+                    if (wr_queue && wq == i[QW-1:0] && a_sub == 2'd3)
+                        q_head[i] <= (q_head[i] + 8'd1 >= q_depth[i]) ? 8'd0 : q_head[i] + 8'd1;
+                    q_count[i] <= q_count[i]
+                        + ((ev_commit && eq == i[QW-1:0]) ? 8'd1 : 8'd0)
+                        - ((wr_queue && wq == i[QW-1:0] && a_sub == 2'd3) ? 8'd1 : 8'd0);
+                end
+            end
+            if (wr_queue && a_sub == 2'd0) q_base_r[wq] <= csr_wdata[AW-1:0];
+            if (wr_queue && a_sub == 2'd1) q_depth[wq] <= csr_wdata[7:0];
+            if (wr_queue && a_sub == 2'd2) q_weight[wq] <= csr_wdata[7:0];
+            if (wr_region && a_sub == 2'd0) r_base[wr] <= csr_wdata[AW-1:0];
+            if (wr_region && a_sub == 2'd1) r_size[wr] <= csr_wdata[AW:0];
+            if (wr_region && a_sub == 2'd2) r_perm[wr] <= csr_wdata[3:0];
+            // Counters.
+            if (wr_ctrl && csr_wdata[1]) begin
+                for (i = 0; i < HM_CNT_COUNT; i = i + 1) cnt_ev[i] <= 32'd0;
+                for (i = 1; i < HM_ST_COUNT; i = i + 1) cnt_err[i] <= 32'd0;
+            end else if (ev_done) begin
+                for (i = 0; i < HM_CNT_COUNT; i = i + 1) begin
+                    if (i == HM_CNT_RX_PACKETS
+                        || (i == HM_CNT_TX_RESPONSES && !ev_suppressed)
+                        || (ev_ok && i == {27'd0, ok_idx})
+                        || (i == HM_CNT_CAS_SWAPPED && ev_swapped))
+                        cnt_ev[i] <= cnt_ev[i] + 32'd1;
+                end
+                for (i = 1; i < HM_ST_COUNT; i = i + 1)
+                    if (ev_status == i[7:0]) cnt_err[i] <= cnt_err[i] + 32'd1;
+            end
+        end
+    end
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,76 @@
+//! Latency figures of successful operations, in cycles and in nanoseconds
+//! at a stated clock: what the simulator and the cost model read (they
+//! depend on this crate, never the other way round). The closed forms
+//! below are checked against the cycle model (`tests/timing.rs`) and the
+//! model against the RTL (`tests/rtl_sim.rs`).
+
+use crate::packet::{Op, CAS_PAYLOAD_BYTES};
+use crate::params::{HwParams, Variant};
+
+/// Fmax nextpnr reported for the `ice40` variant on an iCE40 HX8K
+/// (`reports/synth.md`; `tests/timing.rs` checks the two agree).
+pub const ICE40_FMAX_KHZ: u32 = 38_800;
+
+/// Cycles from the first request beat (cycle 0) to the first response beat
+/// and to the last one, with the source always valid and the sink ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpCycles {
+    pub first_out: u32,
+    pub done: u32,
+}
+
+impl OpCycles {
+    /// Cycles the engine is busy: the spacing of back-to-back packets.
+    pub fn occupancy(&self) -> u32 {
+        self.done + 1
+    }
+}
+
+/// Cycles of a successful `op` moving `len` bytes (RPC payload, READ/WRITE
+/// data; ignored for CAS). `len` must satisfy the op's alignment rules.
+/// A successful RPC or WRITE with SUPPRESS_OK ends at `first_out` without
+/// sending anything.
+pub fn ok_cycles(p: &HwParams, op: Op, len: u32) -> OpCycles {
+    let h = p.header_beats();
+    let b = p.bus_bytes();
+    let dec = h + 1; // first cycle after DEC
+    let (first_out, data_beats) = match op {
+        Op::Rpc => (dec + len.div_ceil(b) + 1, 0),
+        Op::Read => (dec, len / b),
+        Op::Write => (dec + len / b, 0),
+        Op::Cas => (dec + CAS_PAYLOAD_BYTES.div_ceil(b) + 2, 1),
+    };
+    OpCycles {
+        first_out,
+        done: first_out + h + data_beats - 1,
+    }
+}
+
+pub fn cycles_to_ns(cycles: u32, clock_khz: u32) -> f64 {
+    f64::from(cycles) * 1e6 / f64::from(clock_khz)
+}
+
+/// One row of the latency table: an op of a given size on a variant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figure {
+    pub op: Op,
+    pub bytes: u32,
+    pub cycles: OpCycles,
+    pub first_out_ns: f64,
+    pub done_ns: f64,
+    /// Payload or data bytes per second at back-to-back occupancy.
+    pub throughput_bytes_per_s: f64,
+}
+
+pub fn figure(v: &Variant, clock_khz: u32, op: Op, bytes: u32) -> Figure {
+    let cycles = ok_cycles(&v.params, op, bytes);
+    let occ_s = f64::from(cycles.occupancy()) * 1e3 / f64::from(clock_khz) / 1e6;
+    Figure {
+        op,
+        bytes,
+        cycles,
+        first_out_ns: cycles_to_ns(cycles.first_out, clock_khz),
+        done_ns: cycles_to_ns(cycles.done + 1, clock_khz),
+        throughput_bytes_per_s: f64::from(bytes) / occ_s,
+    }
+}
