@@ -116,7 +116,9 @@ Examples:
   hivemind synth mission.hm --evaluate plan.json   # predictions for an existing plan")]
     Synth(synth::Args),
     /// Simulate a mission: the real controller core in a modelled world.
-    #[command(visible_alias = "run", long_about = "\
+    #[command(
+        visible_alias = "run",
+        long_about = "\
 Simulate a mission end to end: compile it, synthesize its placement plan with
 z3, and execute the plan with the real controller core (scheduler, liveness,
 repartition, stragglers, function pool, journal) in the simulated world:
@@ -137,7 +139,8 @@ Examples:
   hivemind sim examples/missions/s02_tree_recognition.hm
   hivemind sim examples/missions/s02_tree_recognition.hm --baseline all --out sim-out
   hivemind sim mission.hm --devices 2000 --duration 10min --kill 400 --seed 7
-  hivemind sim mission.hm --json > report.json")]
+  hivemind sim mission.hm --json > report.json"
+    )]
     Sim(sim::Args),
     /// Print missions in canonical form, or check that they are.
     #[command(long_about = "\

@@ -161,13 +161,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     let first = &report.runs[0];
-    Ok(
-        if first.phase == "finished" && first.failure_count == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        },
-    )
+    Ok(if first.phase == "finished" && first.failure_count == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// One strategy, with a progress bar on a terminal (none when piped).
@@ -178,11 +176,9 @@ fn run_one(graph: &TaskGraph, plan: &Plan, opts: &SimOptions) -> Result<(Strateg
             ProgressDrawTarget::stderr(),
         );
         b.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>13} [{bar:30}] {pos}/{len} s simulated  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{prefix:>13} [{bar:30}] {pos}/{len} s simulated  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         b
     } else {

@@ -136,11 +136,7 @@ fn strategies(out: &mut String, r: &Report) {
 }
 
 fn predictions(out: &mut String, run: &StrategyRun) {
-    let _ = writeln!(
-        out,
-        "\npredicted vs measured ({} plan)",
-        run.strategy
-    );
+    let _ = writeln!(out, "\npredicted vs measured ({} plan)", run.strategy);
     if !run.paths.is_empty() {
         let _ = writeln!(
             out,
@@ -162,7 +158,11 @@ fn predictions(out: &mut String, run: &StrategyRun) {
                 ms(p.measured_us)
             },
             p.predicted_median_us.map_or("too large".into(), ms),
-            if p.samples == 0 { "-".into() } else { ms(p.p50_us) },
+            if p.samples == 0 {
+                "-".into()
+            } else {
+                ms(p.p50_us)
+            },
             pct(p.median_error_permille),
             if p.met { "" } else { "  ✗ not met" }
         );
@@ -268,7 +268,11 @@ fn extras(out: &mut String, run: &StrategyRun) {
             }
         );
         if l.failed_jobs > 0 {
-            let _ = writeln!(out, "learning {}: {} training jobs failed", l.task, l.failed_jobs);
+            let _ = writeln!(
+                out,
+                "learning {}: {} training jobs failed",
+                l.task, l.failed_jobs
+            );
         }
     }
     for f in &run.failures {

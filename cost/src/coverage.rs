@@ -101,6 +101,13 @@ fn vehicle(f: &Fleet, profile: &Profile) -> Option<VehicleParams> {
     })
 }
 
+/// The vehicle model's parameters for one device of fleet `f` under
+/// `profile` (`None` when the fleet states no speed: it never moves). The
+/// simulator flies its devices with exactly these.
+pub fn vehicle_params(f: &Fleet, profile: &Profile) -> Option<VehicleParams> {
+    vehicle(f, profile)
+}
+
 /// Time to cover `mm` at cruise speed alone (the fallback when the vehicle
 /// model refuses the parameters).
 fn at_cruise(mm: u128, speed_mm_s: u64) -> u128 {

@@ -679,7 +679,8 @@ impl<'g> CostModel<'g> {
                 return task.compute_us[m];
             }
             let warm = Sat::new(task.warm_us[m]?);
-            let half_window = match activation::activation(self.graph, self.graph.tasks[i].id).start {
+            let half_window = match activation::activation(self.graph, self.graph.tasks[i].id).start
+            {
                 Start::Window { period_us } => period_us / 2,
                 _ => 0,
             };

@@ -356,9 +356,7 @@ fn measure(
             .find(|o| o.requirement == p.requirement)
             .filter(|o| !o.too_large)
             .and_then(|o| u64::try_from(o.predicted).ok());
-        let median = model
-            .path_median_us(&assignment, k)
-            .and_then(|s| s.get());
+        let median = model.path_median_us(&assignment, k).and_then(|s| s.get());
         let hist = st.paths.get(k);
         let cdf = hist
             .map(|h| {
@@ -449,9 +447,7 @@ fn measure(
     let deciles = if ups.is_empty() {
         Vec::new()
     } else {
-        (0..=10)
-            .map(|i| ups[((ups.len() - 1) * i) / 10])
-            .collect()
+        (0..=10).map(|i| ups[((ups.len() - 1) * i) / 10]).collect()
     };
     let uplink_err = error_permille(r.counters.uplink_bytes, predicted_uplink);
     let bytes = BytesResult {

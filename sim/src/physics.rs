@@ -6,10 +6,11 @@
 //! figures produce under queueing, contention and faults — the cost model
 //! only adds them up.
 
-use hivemind_cost::{CostModel, DeviceFigures};
+use hivemind_cost::{coverage::vehicle_params, CostModel, DeviceFigures};
 use hivemind_ir::activation::{activation, Width};
 use hivemind_ir::plan::Plan;
 use hivemind_ir::{DeviceClass, PointMm};
+use hivemind_vehicle::VehicleParams;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Physics {
@@ -45,6 +46,9 @@ pub struct FleetPhysics {
     pub range_mm: Option<u64>,
     pub cores: u32,
     pub home: PointMm,
+    /// How its devices move and what motion costs them (the cost model's
+    /// vehicle parameters; a fleet without a speed keeps the class's).
+    pub vehicle: VehicleParams,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +93,21 @@ impl Physics {
                 range_mm: f.radio_range_mm,
                 cores: f.cores.max(1),
                 home: f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 }),
+                vehicle: {
+                    let figures = model.device_figures(f.id);
+                    let v = vehicle_params(f, &model.profile).unwrap_or(VehicleParams {
+                        moving_mw: figures.motion_power_mw,
+                        hover_mw: match f.class {
+                            DeviceClass::Drone => figures.motion_power_mw,
+                            DeviceClass::Car => 0,
+                        },
+                        ..VehicleParams::of(f.class)
+                    });
+                    VehicleParams {
+                        battery_uj: f.battery_uj,
+                        ..v
+                    }
+                },
             })
             .collect();
         let p = &model.profile;

@@ -7,7 +7,9 @@ use hivemind_ir::TaskGraph;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScaleError {
-    #[error("--devices {asked}: the mission has {fleets} fleets and each needs at least one device")]
+    #[error(
+        "--devices {asked}: the mission has {fleets} fleets and each needs at least one device"
+    )]
     TooFew { asked: u32, fleets: usize },
     #[error("--devices {asked}: at most {max} devices can be simulated")]
     TooMany { asked: u32, max: u32 },
@@ -105,7 +107,10 @@ mod tests {
     #[test]
     fn nonsense_is_refused() {
         let mut g = graph(&[2, 2]);
-        assert!(matches!(scale_fleets(&mut g, 1), Err(ScaleError::TooFew { .. })));
+        assert!(matches!(
+            scale_fleets(&mut g, 1),
+            Err(ScaleError::TooFew { .. })
+        ));
         assert!(matches!(
             scale_fleets(&mut g, u32::MAX),
             Err(ScaleError::TooMany { .. })

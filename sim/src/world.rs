@@ -41,8 +41,9 @@ use hivemind_ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-mod motion;
-use motion::{Motion, Places};
+use hivemind_controller::BehaviourCommand;
+use hivemind_ir::AreaShape;
+use hivemind_vehicle::{Maneuver, Vehicle, VehicleParams};
 
 /// A plan that keeps sensing, behaviours and fleet-pinned tasks on the
 /// edge and everything else in the cloud when allowed.
@@ -228,13 +229,12 @@ struct SimDevice {
     /// A heartbeat is scheduled (the loop stops when the device is dead).
     beating: bool,
     registered_before: bool,
-    battery_uj: u64,
     /// Attempts it runs, with their task.
     running: BTreeMap<InstanceId, TaskId>,
     buffered: Vec<Event>,
-    motion: Motion,
-    /// When its battery was last charged for motion.
-    drained_at: Micros,
+    /// Where it is, how it moves, and its battery (everything it spends —
+    /// motion, compute, radio — is charged to it).
+    vehicle: Vehicle,
     /// Its link rate (model downloads take bytes ÷ rate).
     radio_bps: u64,
     /// The model version it has loaded, per retrained task (0 at start).
@@ -246,12 +246,32 @@ struct SimDevice {
     cpu: Option<Cpu>,
     /// Its attempts take this many thousandths of their time (a straggler).
     slow_milli: u64,
-    pub usage: DeviceUsage,
+    usage: DeviceUsage,
+    /// Energy spent through `spend` (compute, radio, the flat drain).
+    other_uj: u64,
 }
 
 impl SimDevice {
     fn connected(&self) -> bool {
         self.link_up && self.in_range
+    }
+    fn battery_uj(&self) -> u64 {
+        self.vehicle.battery_uj()
+    }
+    fn position(&self) -> PointMm {
+        self.vehicle.position()
+    }
+    /// Spend `uj` of battery on something other than motion.
+    fn spend(&mut self, uj: u64) {
+        self.vehicle.drain_uj(uj);
+        self.other_uj = self.other_uj.saturating_add(uj);
+    }
+    /// What it has spent and sent so far (motion: all it spent but the rest).
+    fn usage(&self) -> DeviceUsage {
+        DeviceUsage {
+            motion_uj: self.vehicle.energy_used_uj().saturating_sub(self.other_uj),
+            ..self.usage
+        }
     }
 }
 
@@ -358,6 +378,8 @@ pub struct World {
     homes: Vec<PointMm>,
     /// Per area: the centre of its bounding box (where `goto area` flies).
     area_centres: Vec<PointMm>,
+    /// Per area: its shape (what a sweep covers).
+    area_shapes: Vec<AreaShape>,
     /// The core published that the mission finished or aborted.
     pub over: bool,
     pub observed: Observed,
@@ -392,19 +414,27 @@ impl World {
             over: false,
             homes: Vec::new(),
             area_centres: Vec::new(),
+            area_shapes: Vec::new(),
             observed: Observed::default(),
         };
         w.absorb();
         let graph = &w.ctl.state().graph;
         w.area_centres = graph.areas.iter().map(area_centre).collect();
+        w.area_shapes = graph.areas.iter().map(|a| a.shape.clone()).collect();
         w.observed.completions_per_s = vec![Vec::new(); graph.tasks.len()];
-        let fleets: Vec<(FleetId, u32, u64, PointMm, u64, u64)> = graph
+        let fleets: Vec<(FleetId, u32, u64, PointMm, VehicleParams, u64)> = graph
             .fleets
             .iter()
             .map(|f| {
                 let home = f.home.unwrap_or(PointMm { x_mm: 0, y_mm: 0 });
-                let speed = f.speed_mm_s.unwrap_or(0);
-                (f.id, f.count, f.battery_uj, home, speed, f.radio_bps)
+                (
+                    f.id,
+                    f.count,
+                    f.battery_uj,
+                    home,
+                    flat_vehicle(f),
+                    f.radio_bps,
+                )
             })
             .collect();
         w.homes = fleets.iter().map(|f| f.3).collect();
@@ -419,8 +449,20 @@ impl World {
             })
             .collect();
         let mut next = 0;
-        for (fleet, count, battery, home, speed, radio_bps) in fleets {
+        for (fleet, count, battery, home, flat, radio_bps) in fleets {
             let fp = phys.as_ref().and_then(|p| p.fleets.get(fleet.index()));
+            let params = fp.map_or(flat, |p| p.vehicle);
+            // Parameters the vehicle model refuses fly the flat ones.
+            let mut vehicle = Vehicle::new(params, home)
+                .or_else(|_| Vehicle::new(flat, home))
+                .or_else(|_| Vehicle::new(VehicleParams::of(flat.class), home))
+                .expect("the class defaults are valid vehicle parameters");
+            // A drone in the physical world is airborne for the whole
+            // mission (hovering at home until told otherwise), as the cost
+            // model assumes.
+            if fp.is_some() && flat.class == hivemind_ir::DeviceClass::Drone {
+                let _ = vehicle.command(0, Maneuver::Goto(home));
+            }
             let own_link = fp
                 .filter(|p| !p.shared_radio)
                 .map(|p| Link::new(p.figures.radio_bps, p.figures.link_latency_us));
@@ -436,11 +478,9 @@ impl World {
                     heartbeat_period_us: None,
                     beating: false,
                     registered_before: false,
-                    battery_uj: battery,
                     running: BTreeMap::new(),
                     buffered: Vec::new(),
-                    motion: Motion::at_rest(home, speed),
-                    drained_at: Micros::ZERO,
+                    vehicle: vehicle.clone(),
                     radio_bps,
                     models: BTreeMap::new(),
                     uplink: own_link.clone(),
@@ -448,6 +488,7 @@ impl World {
                     cpu: fp.map(|p| Cpu::new(p.cores)),
                     slow_milli: 1_000,
                     usage: DeviceUsage::default(),
+                    other_uj: 0,
                 });
                 w.at(
                     Micros::ZERO,
@@ -545,11 +586,11 @@ impl World {
     }
     /// What each device spent and sent, by device id.
     pub fn usage(&self) -> Vec<DeviceUsage> {
-        self.devices.iter().map(|d| d.usage).collect()
+        self.devices.iter().map(SimDevice::usage).collect()
     }
     /// Battery left on each device, by device id.
     pub fn batteries(&self) -> Vec<u64> {
-        self.devices.iter().map(|d| d.battery_uj).collect()
+        self.devices.iter().map(SimDevice::battery_uj).collect()
     }
 
     fn handle(&mut self, e: Event) {
@@ -728,8 +769,8 @@ impl World {
                     let e = Event::DeviceJoined {
                         device,
                         fleet: d.fleet,
-                        battery_uj: d.battery_uj,
-                        position: d.motion.position,
+                        battery_uj: d.battery_uj(),
+                        position: d.position(),
                     };
                     let at = self.control_up(device);
                     self.at(at, Pending::Deliver(e));
@@ -772,6 +813,9 @@ impl World {
             }
             DeviceMsg::Behave(cmd) => {
                 let home = self.home_of(device);
+                let Some(maneuver) = self.maneuver(cmd, home) else {
+                    return;
+                };
                 let Some(d) = self
                     .devices
                     .get_mut(device.0 as usize)
@@ -779,12 +823,11 @@ impl World {
                 else {
                     return;
                 };
-                let places = Places {
-                    home,
-                    area_centres: &self.area_centres,
-                };
-                let moved = d.motion.command(now, cmd, &places);
-                Self::charge_motion(&self.cfg, d, moved, now);
+                // A maneuver the vehicle refuses (an empty route) leaves
+                // it on its course.
+                if let Err(e) = d.vehicle.command(now.0, maneuver) {
+                    tracing::debug!(device = device.0, error = %e, "maneuver refused");
+                }
             }
             DeviceMsg::Ack { .. } => {}
         }
@@ -837,7 +880,7 @@ impl World {
             d.usage.bytes_down = d.usage.bytes_down.saturating_add(bytes);
         }
         d.usage.radio_uj = d.usage.radio_uj.saturating_add(radio_uj);
-        d.battery_uj = d.battery_uj.saturating_sub(radio_uj);
+        d.spend(radio_uj);
         at
     }
 
@@ -860,29 +903,34 @@ impl World {
         self.cfg.physics.as_ref()?.fleets.get(d.fleet.index())
     }
 
-    /// Charge a device for `moving_us` of motion in the time since it was
-    /// last charged (with `physics`: a drone flies — and draws its motion
-    /// power — for the whole mission, a car only while it moves).
-    fn charge_motion(cfg: &WorldConfig, d: &mut SimDevice, moving_us: u64, now: Micros) {
-        let since = now.since(d.drained_at);
-        d.drained_at = now;
-        let Some(f) = cfg
-            .physics
-            .as_ref()
-            .and_then(|p| p.fleets.get(d.fleet.index()))
-        else {
-            return;
-        };
-        let charged_us = match f.class {
-            hivemind_ir::DeviceClass::Drone => since,
-            hivemind_ir::DeviceClass::Car => moving_us.min(since),
-        };
-        let uj = u64::try_from(
-            u128::from(f.figures.motion_power_mw) * u128::from(charged_us) / 1_000, // mW × µs = nJ
-        )
-        .unwrap_or(u64::MAX);
-        d.usage.motion_uj = d.usage.motion_uj.saturating_add(uj);
-        d.battery_uj = d.battery_uj.saturating_sub(uj);
+    /// The vehicle maneuver for a behaviour command.
+    fn maneuver(&self, cmd: &BehaviourCommand, home: PointMm) -> Option<Maneuver> {
+        Some(match cmd {
+            BehaviourCommand::Cover {
+                area,
+                strips,
+                lane_mm,
+            } => Maneuver::Cover {
+                shape: self.area_shapes.get(area.index())?.clone(),
+                strips: strips.iter().map(|s| (s.x_min, s.x_max)).collect(),
+                lane_mm: *lane_mm,
+            },
+            BehaviourCommand::GotoPoint { point } => Maneuver::Goto(*point),
+            BehaviourCommand::GotoArea { area } => {
+                Maneuver::Goto(*self.area_centres.get(area.index())?)
+            }
+            BehaviourCommand::Route {
+                waypoints,
+                looping,
+                start_mm,
+            } => Maneuver::Route {
+                waypoints: waypoints.clone(),
+                looping: *looping,
+                start_mm: *start_mm,
+            },
+            BehaviourCommand::ReturnHome => Maneuver::ReturnHome(home),
+            BehaviourCommand::Land => Maneuver::Land,
+        })
     }
 
     fn pool_does(&mut self, a: &PoolAction) {
@@ -895,10 +943,11 @@ impl World {
                 input,
                 ..
             } => {
-                let fresh = self
-                    .workers
-                    .get_mut(worker)
-                    .is_some_and(|w| w.running.insert(*instance, (*task, *model_version)).is_none());
+                let fresh = self.workers.get_mut(worker).is_some_and(|w| {
+                    w.running
+                        .insert(*instance, (*task, *model_version))
+                        .is_none()
+                });
                 if fresh {
                     let ex = Executor::Worker { worker: *worker };
                     let mut us = self.task_time(*task, self.cfg.cloud_service_us, ex);
@@ -1112,7 +1161,7 @@ impl World {
                 if let Some(d) = d {
                     d.alive = true;
                     d.link_up = true;
-                    let (fleet, battery, position) = (d.fleet, d.battery_uj, d.motion.position);
+                    let (fleet, battery, position) = (d.fleet, d.battery_uj(), d.position());
                     self.handle(Event::DeviceJoined {
                         device: id,
                         fleet,
@@ -1164,8 +1213,7 @@ impl World {
     fn snapshot_at_stop(&mut self) {
         let now = self.now;
         for d in self.devices.iter_mut().filter(|d| d.alive) {
-            let moved = d.motion.advance(now);
-            Self::charge_motion(&self.cfg, d, moved, now);
+            d.vehicle.advance(now.0);
         }
         self.observed.at_stop = Some(StopSnapshot {
             at_us: now.0,
@@ -1190,7 +1238,7 @@ impl World {
             return;
         };
         let buffered = std::mem::take(&mut d.buffered);
-        let (fleet, battery, position) = (d.fleet, d.battery_uj, d.motion.position);
+        let (fleet, battery, position) = (d.fleet, d.battery_uj(), d.position());
         for e in buffered {
             self.handle(e);
         }
@@ -1228,14 +1276,11 @@ impl World {
             d.beating = false;
             return;
         };
-        let moved = d.motion.advance(now);
-        if cfg.physics.is_some() {
-            Self::charge_motion(cfg, d, moved, now);
-        } else {
-            let drain = cfg.drain_uj_per_s.saturating_mul(period) / 1_000_000;
-            d.battery_uj = d.battery_uj.saturating_sub(drain);
+        d.vehicle.advance(now.0);
+        if cfg.physics.is_none() {
+            d.spend(cfg.drain_uj_per_s.saturating_mul(period) / 1_000_000);
         }
-        if cfg.physics.is_some() && d.battery_uj == 0 {
+        if cfg.physics.is_some() && d.battery_uj() == 0 {
             // Out of energy: the device falls out of the mission.
             d.usage.depleted = true;
             d.beating = false;
@@ -1246,10 +1291,10 @@ impl World {
         let was_connected = d.connected();
         if let Some((range_mm, home)) = range {
             d.in_range =
-                hivemind_ir::route::distance_mm(d.motion.position, home) <= u128::from(range_mm);
+                hivemind_ir::route::distance_mm(d.position(), home) <= u128::from(range_mm);
         }
-        let (epoch, battery, connected) = (d.epoch, d.battery_uj, d.connected());
-        let position = d.motion.position;
+        let (epoch, battery, connected) = (d.epoch, d.battery_uj(), d.connected());
+        let position = d.position();
         self.at(now.plus(period), Pending::Beat(id));
         if connected && !was_connected {
             self.rejoin(id);
@@ -1295,7 +1340,7 @@ impl World {
         let uj = u64::try_from(u128::from(power) * u128::from(us) / 1_000).unwrap_or(u64::MAX);
         d.usage.cpu_uj = d.usage.cpu_uj.saturating_add(uj);
         d.usage.cpu_busy_us = d.usage.cpu_busy_us.saturating_add(us);
-        d.battery_uj = d.battery_uj.saturating_sub(uj);
+        d.spend(uj);
         self.at(
             end,
             Pending::Computed {
@@ -1344,7 +1389,12 @@ impl World {
 
     /// Items and bytes of one result of `task`.
     fn result_of(&self, task: TaskId) -> (u32, u64) {
-        match self.cfg.physics.as_ref().and_then(|p| p.tasks.get(task.index())) {
+        match self
+            .cfg
+            .physics
+            .as_ref()
+            .and_then(|p| p.tasks.get(task.index()))
+        {
             Some(t) => (t.items, t.upload_bytes),
             None => (self.cfg.items, self.cfg.result_bytes),
         }
@@ -1410,7 +1460,7 @@ impl World {
         for d in self.devices.iter().filter(|d| d.alive) {
             let f = d.fleet.index();
             let cap = self.capacity_uj.get(f).copied().unwrap_or(0).max(1);
-            let pm = u32::try_from(u128::from(d.battery_uj) * 1_000 / u128::from(cap))
+            let pm = u32::try_from(u128::from(d.battery_uj()) * 1_000 / u128::from(cap))
                 .unwrap_or(u32::MAX)
                 .min(1_000);
             sum[f] += u128::from(pm);
@@ -1496,6 +1546,23 @@ fn handoff_bytes(h: &Handoff) -> u64 {
 /// `us × milli ÷ 1000`, saturating.
 fn scale_milli(us: u64, milli: u64) -> u64 {
     u64::try_from(u128::from(us) * u128::from(milli) / 1_000).unwrap_or(u64::MAX)
+}
+
+/// The flat world's vehicle for a fleet: its cruise speed (the class's
+/// when it states none) with acceleration so high that motion is straight
+/// lines at cruise speed, and no power drawn (the flat world drains a
+/// fixed rate instead).
+fn flat_vehicle(f: &hivemind_ir::Fleet) -> VehicleParams {
+    let class = VehicleParams::of(f.class);
+    VehicleParams {
+        cruise_mm_s: f.speed_mm_s.filter(|&s| s > 0).unwrap_or(class.cruise_mm_s),
+        accel_mm_s2: hivemind_vehicle::ACCEL_MM_S2.1,
+        moving_mw: 0,
+        hover_mw: 0,
+        parked_mw: 0,
+        battery_uj: f.battery_uj,
+        ..class
+    }
 }
 
 /// Centre of an area's bounding box.
