@@ -24,7 +24,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub devices: Option<u32>,
     /// Stop the mission after this much simulated time (e.g. `90 s`,
-    /// `10 min`) instead of the mission's `duration`.
+    /// `10 min`) instead of at the end of its `duration` (the plan is still
+    /// made for the whole mission; predicted totals are compared pro rata).
     #[arg(long, value_name = "TIME")]
     pub duration: Option<String>,
     /// Seed of the simulated world (same seed, same run).
@@ -88,9 +89,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(n) = args.devices {
         hivemind_sim::scale::scale_fleets(&mut graph, n)?;
     }
-    if let Some(d) = &args.duration {
-        graph.duration_us = parse_duration(d)?;
-    }
+    let stop_us = args.duration.as_deref().map(parse_duration).transpose()?;
     let profile = match &args.profile {
         Some(p) => Profile::from_toml(
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
@@ -133,14 +132,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     let mut opts = SimOptions::new(&graph, args.seed);
+    if let Some(us) = stop_us {
+        opts.duration_us = us;
+    }
     opts.profile = profile;
-    opts.faults = kills(&graph, args.kill)?;
+    opts.faults = kills(&graph, args.kill, opts.duration_us)?;
 
     let mut report = Report {
         mission: graph.mission.clone(),
         seed: args.seed,
         devices: graph.fleets.iter().map(|f| f.count).sum(),
-        duration_us: graph.duration_us,
+        duration_us: opts.duration_us,
         speed: Vec::new(),
         runs: Vec::new(),
     };
@@ -205,13 +207,13 @@ fn run_one(graph: &TaskGraph, plan: &Plan, opts: &SimOptions) -> Result<(Strateg
 }
 
 /// `--kill N`: every k-th device dies at a third of the mission.
-fn kills(graph: &TaskGraph, kill: u32) -> Result<Vec<Injected>> {
+fn kills(graph: &TaskGraph, kill: u32, stop_us: u64) -> Result<Vec<Injected>> {
     let devices: u32 = graph.fleets.iter().map(|f| f.count).sum();
     if kill > devices {
         bail!("--kill {kill}: the mission has only {devices} devices");
     }
     let step = (devices / kill.max(1)).max(1);
-    let at = hivemind_controller::Micros(graph.duration_us / 3);
+    let at = hivemind_controller::Micros(stop_us / 3);
     Ok((0..devices)
         .step_by(step as usize)
         .take(kill as usize)

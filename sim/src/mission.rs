@@ -338,6 +338,21 @@ fn measure(
         &stop.usage
     };
     let mut notes = Vec::new();
+    // The plan predicts the whole mission; a shorter (or longer) run is
+    // compared pro rata.
+    let pro_rata = |v: u64| -> u64 {
+        u64::try_from(
+            u128::from(v) * u128::from(mission_us) / u128::from(graph.duration_us.max(1)),
+        )
+        .unwrap_or(u64::MAX)
+    };
+    if mission_us != graph.duration_us {
+        notes.push(format!(
+            "simulated {:.0} s of a {:.0} s mission: predicted energy is scaled pro rata (exact for hovering drones and compute, approximate for cars, whose sweeps do not scale)",
+            mission_us as f64 / 1e6,
+            graph.duration_us as f64 / 1e6
+        ));
+    }
 
     // Paths.
     let mut paths = Vec::new();
@@ -411,7 +426,8 @@ fn measure(
             .fleets
             .iter()
             .find(|o| o.fleet == f.id)
-            .and_then(|o| o.energy_per_device_uj.get());
+            .and_then(|o| o.energy_per_device_uj.get())
+            .map(pro_rata);
         let err = error_permille(energy_mean, predicted);
         if err.is_some_and(|e| e.abs() > 50) {
             notes.push(format!(
