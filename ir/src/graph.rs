@@ -237,6 +237,10 @@ pub struct Fleet {
     /// `radio_bps` (one access point), instead of one link each.
     #[serde(default)]
     pub radio_shared: bool,
+    /// `radio … range R`: the link reaches R from the fleet's base station
+    /// (at its `home`); a device farther away has no link until it comes
+    /// back (the simulator models this; the cost model assumes every
+    /// device is in range).
     pub radio_range_mm: Option<u64>,
     /// Cruise speed; required when a task of the fleet moves.
     pub speed_mm_s: Option<u64>,

@@ -141,6 +141,8 @@ pub struct FleetResult {
     pub energy_error_permille: Option<i64>,
     pub battery_capacity_uj: u64,
     pub depleted: u64,
+    /// Mean time a device spent beyond its radio's range.
+    pub out_of_range_mean_us: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -421,6 +423,15 @@ fn measure(
                 .saturating_add(u.radio_uj)
         };
         let energy_mean = mean(energy);
+        let out_of_range = mean(|u| u.out_of_range_us);
+        if out_of_range > 0 {
+            notes.push(format!(
+                "fleet {}: its devices spent {:.0}% of the run beyond their radio range ({:.0} m from home): heartbeats and results waited until they came back (devices were declared failed and their work re-placed); the cost model assumes every device is always in range",
+                f.name,
+                out_of_range as f64 * 100.0 / mission_us.max(1) as f64,
+                f.radio_range_mm.unwrap_or(0) as f64 / 1e3
+            ));
+        }
         let predicted = plan
             .predicted
             .fleets
@@ -449,6 +460,7 @@ fn measure(
             energy_error_permille: err,
             battery_capacity_uj: f.battery_uj,
             depleted: of_fleet.iter().filter(|u| u.depleted).count() as u64,
+            out_of_range_mean_us: out_of_range,
         });
     }
 

@@ -286,6 +286,8 @@ pub struct DeviceUsage {
     pub cpu_busy_us: u64,
     /// The battery ran out (the device then fails).
     pub depleted: bool,
+    /// Time it spent beyond its radio's range from home (its link down).
+    pub out_of_range_us: u64,
 }
 
 /// A worker of the function pool, as the world runs it.
@@ -1289,6 +1291,9 @@ impl World {
             return;
         }
         let was_connected = d.connected();
+        if !d.in_range {
+            d.usage.out_of_range_us = d.usage.out_of_range_us.saturating_add(period);
+        }
         if let Some((range_mm, home)) = range {
             d.in_range =
                 hivemind_ir::route::distance_mm(d.position(), home) <= u128::from(range_mm);
