@@ -1,6 +1,7 @@
 //! Reading mission files with clear one-line errors for everything that is
 //! not a readable UTF-8 text file of sane size.
 
+use anyhow::{anyhow, Result};
 use hivemind_dsl::parser::MAX_SOURCE_BYTES;
 use std::fmt;
 use std::io::Read;
@@ -74,4 +75,22 @@ fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
     }
+}
+
+/// A small text file (a profile, a plan, a fault script): refused when it
+/// is a directory, larger than `max_bytes`, or not UTF-8.
+pub fn read_text(path: &Path, what: &str, max_bytes: u64) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if meta.is_dir() {
+        return Err(anyhow!("{}: is a directory, not a {what}", path.display()));
+    }
+    if meta.len() > max_bytes {
+        return Err(anyhow!(
+            "{}: {} bytes is too large for a {what} (at most {max_bytes})",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| anyhow!("{}: is not valid UTF-8", path.display()))
 }

@@ -34,6 +34,11 @@ pub struct Args {
     /// Devices to kill at a third of the mission (spread over the fleets).
     #[arg(long, default_value_t = 0)]
     pub kill: u32,
+    /// Fault script: one fault per line, e.g. `at 30 s kill 10% of drones`,
+    /// `at 10 s for 20 s partition cars`, `random failures 1% of all per
+    /// min`, `at 45 s crash controller` (format: `hivemind_sim::faults`).
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
     /// Also run the baselines: `all`, `centralized` or `decentralized`.
     #[arg(long, value_name = "WHICH")]
     pub baseline: Option<Baseline>,
@@ -91,10 +96,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let stop_us = args.duration.as_deref().map(parse_duration).transpose()?;
     let profile = match &args.profile {
-        Some(p) => Profile::from_toml(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )
-        .map_err(|e| anyhow!("{}: {e}", p.display()))?,
+        Some(p) => Profile::from_toml(&input::read_text(p, "profile", 1 << 20)?)
+            .map_err(|e| anyhow!("{}: {e}", p.display()))?,
         None => Profile::default(),
     };
     let synthesis = synthesize(&graph, profile.clone(), &Options::default())
@@ -137,6 +140,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     opts.profile = profile;
     opts.faults = kills(&graph, args.kill, opts.duration_us)?;
+    if let Some(path) = &args.faults {
+        let limit = hivemind_sim::faults::MAX_BYTES as u64;
+        let text = input::read_text(path, "fault script", limit)?;
+        let injected = hivemind_sim::faults::injections(&text, &graph, opts.duration_us, args.seed)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        opts.faults.extend(injected);
+    }
 
     let mut report = Report {
         mission: graph.mission.clone(),
@@ -157,7 +167,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", crate::sim_text::render(&report, args.kill));
+        print!("{}", crate::sim_text::render(&report));
         if let Some(dir) = &args.out {
             println!("\nreport and plots written to {}", dir.display());
         }

@@ -29,7 +29,7 @@ fn mb(bytes: u64) -> String {
     format!("{:.2} MB", bytes as f64 / 1e6)
 }
 
-pub fn render(r: &Report, killed: u32) -> String {
+pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let first = &r.runs[0];
     let speed = &r.speed[0];
@@ -47,7 +47,9 @@ pub fn render(r: &Report, killed: u32) -> String {
     let c = &first.controller.counters;
     let _ = writeln!(
         out,
-        "faults: {killed} devices killed, {} declared failed, {} ran out of battery, {} repartitions, {} re-placed, {} relaunches ({} losers cancelled), {} retries",
+        "faults: {} injected ({} kills), {} devices declared failed, {} ran out of battery, {} repartitions, {} re-placed, {} relaunches ({} losers cancelled), {} retries",
+        first.faults.injected,
+        first.faults.kills,
         c.devices_failed, first.faults.battery_deaths, c.repartitions, c.replaced, c.relaunches, c.cancelled_losers, c.retries
     );
     if c.rejected_events + c.unknown_results > 0 {

@@ -38,19 +38,7 @@ pub struct Args {
 const MAX_PROFILE_BYTES: u64 = 1 << 20;
 
 fn read_small(path: &PathBuf, what: &str) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    if meta.is_dir() {
-        return Err(anyhow!("{}: is a directory, not a {what}", path.display()));
-    }
-    if meta.len() > MAX_PROFILE_BYTES {
-        return Err(anyhow!(
-            "{}: {} bytes is too large for a {what}",
-            path.display(),
-            meta.len()
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    String::from_utf8(bytes).map_err(|_| anyhow!("{}: is not valid UTF-8", path.display()))
+    crate::input::read_text(path, what, MAX_PROFILE_BYTES)
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {

@@ -370,3 +370,74 @@ pub fn resolve(
 ) -> Result<Vec<Scheduled>, FaultError> {
     resolve::resolve(script, fleets, duration_us, seed)
 }
+
+/// Each fleet of `graph` as the fault script names it: device ids are
+/// numbered across fleets from 0, in fleet order (as the world numbers them).
+pub fn fleets_of(graph: &hivemind_ir::TaskGraph) -> Vec<FleetInfo> {
+    let mut first = 0u32;
+    graph
+        .fleets
+        .iter()
+        .map(|f| {
+            let info = FleetInfo {
+                name: f.name.clone(),
+                first_device: first,
+                count: f.count,
+            };
+            first = first.saturating_add(f.count);
+            info
+        })
+        .collect()
+}
+
+/// Parse `text` and resolve it against `graph` for a run of `duration_us`:
+/// the faults the world injects, in time order.
+pub fn injections(
+    text: &str,
+    graph: &hivemind_ir::TaskGraph,
+    duration_us: u64,
+    seed: u64,
+) -> Result<Vec<crate::mission::Injected>, FaultError> {
+    use crate::mission::Injected;
+    use crate::radio::Degrade;
+    use hivemind_controller::{DeviceId, Micros};
+    let script = parse(text)?;
+    let scheduled = resolve(&script, &fleets_of(graph), duration_us, seed)?;
+    Ok(scheduled
+        .into_iter()
+        .map(|s| {
+            let t = Micros(s.at_us);
+            match s.action {
+                Action::Kill(d) => Injected::Kill(t, DeviceId(d)),
+                Action::Revive(d) => Injected::Revive(t, DeviceId(d)),
+                Action::LinkDown(d) => Injected::LinkDown(t, DeviceId(d)),
+                Action::LinkUp(d) => Injected::LinkUp(t, DeviceId(d)),
+                Action::Degrade {
+                    device,
+                    loss_permille,
+                    extra_latency_us,
+                    bandwidth_permille,
+                } => Injected::Degrade(
+                    t,
+                    DeviceId(device),
+                    Degrade {
+                        loss_permille,
+                        extra_latency_us,
+                        bandwidth_permille,
+                    },
+                ),
+                Action::Restore(d) => Injected::Degrade(t, DeviceId(d), Degrade::default()),
+                Action::Slow {
+                    device,
+                    factor_milli,
+                } => Injected::Slow(t, DeviceId(device), u64::from(factor_milli)),
+                Action::Unslow(d) => Injected::Slow(t, DeviceId(d), 1_000),
+                Action::SlowWorkers { factor_milli } => {
+                    Injected::SlowWorkers(t, u64::from(factor_milli))
+                }
+                Action::UnslowWorkers => Injected::SlowWorkers(t, 1_000),
+                Action::CrashController => Injected::CrashController(t),
+            }
+        })
+        .collect())
+}

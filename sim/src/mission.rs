@@ -183,7 +183,9 @@ pub struct TaskResult {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultResult {
+    /// Faults injected (script and `--kill`), and how many were kills.
     pub injected: usize,
+    pub kills: usize,
     pub devices_failed: u64,
     pub battery_deaths: u64,
     pub relaunches: u64,
@@ -581,6 +583,11 @@ fn measure(
         tasks,
         faults: FaultResult {
             injected: opts.faults.len(),
+            kills: opts
+                .faults
+                .iter()
+                .filter(|f| matches!(f, Injected::Kill(..)))
+                .count(),
             devices_failed: r.counters.devices_failed,
             battery_deaths: world.observed.battery_deaths,
             relaunches: r.counters.relaunches,
