@@ -345,10 +345,8 @@ fn measure(
     // The plan predicts the whole mission; a shorter (or longer) run is
     // compared pro rata.
     let pro_rata = |v: u64| -> u64 {
-        u64::try_from(
-            u128::from(v) * u128::from(mission_us) / u128::from(graph.duration_us.max(1)),
-        )
-        .unwrap_or(u64::MAX)
+        u64::try_from(u128::from(v) * u128::from(mission_us) / u128::from(graph.duration_us.max(1)))
+            .unwrap_or(u64::MAX)
     };
     if mission_us != graph.duration_us {
         notes.push(format!(

@@ -1,0 +1,223 @@
+//! The physical world against closed forms and against the cost model's
+//! predictions where the model's assumptions hold: one link as an M/D/1
+//! queue, battery drained at constant power, a car's sweep of a
+//! rectangle, a warm uncontended chain's median latency; determinism by
+//! seed; faults from a script.
+
+use hivemind_controller::rng::Rng;
+use hivemind_controller::Micros;
+use hivemind_cost::{plan_for, CostModel, Profile};
+use hivemind_ir::plan::{Modality, Plan, Strategy};
+use hivemind_ir::TaskGraph;
+use hivemind_sim::radio::Link;
+use hivemind_sim::{simple_plan, simulate, SimOptions, StrategyRun};
+
+fn compile(src: &str) -> TaskGraph {
+    let c = hivemind_dsl::compile(src, "test.hm");
+    c.graph
+        .unwrap_or_else(|| panic!("does not compile: {:?}", c.diagnostics))
+}
+
+/// The simple plan (sensing and behaviours on the edge, the rest in the
+/// cloud) with the cost model's predictions.
+fn plan(graph: &TaskGraph) -> Plan {
+    let model = CostModel::new(graph, Profile::default()).expect("model");
+    let assignment: Vec<Modality> = simple_plan(graph)
+        .tasks
+        .iter()
+        .map(|t| t.modality)
+        .collect();
+    plan_for(&model, &assignment, Strategy::Manual)
+}
+
+fn run(graph: &TaskGraph, seed: u64) -> StrategyRun {
+    simulate(
+        graph,
+        &plan(graph),
+        &SimOptions::new(graph, seed),
+        &mut |_| {},
+    )
+    .expect("simulates")
+}
+
+fn within(measured: u64, expected: u64, permille: u64) -> bool {
+    measured.abs_diff(expected) * 1000 <= expected * permille
+}
+
+/// Frames of 100 kB over one 8 Mbit/s link (100 ms each) arriving as a
+/// Poisson stream at half the link's capacity: the mean wait in the queue
+/// is the M/D/1 figure ρ·S / (2(1 − ρ)) = 50 ms.
+#[test]
+fn one_link_is_an_md1_queue() {
+    let mut rng = Rng::new(7);
+    let mut link = Link::new(8_000_000, 0);
+    let service = link.tx_us(100_000);
+    assert_eq!(service, 100_000);
+    let (rho_num, rho_den) = (1u64, 2u64);
+    let mean_gap = service * rho_den / rho_num;
+    let mut t = 0u64;
+    let mut waited = 0u128;
+    let n = 400_000u64;
+    for _ in 0..n {
+        // Exponential inter-arrival by inversion of a uniform in (0, 1].
+        let u = (rng.below(1 << 53) + 1) as f64 / (1u64 << 53) as f64;
+        t += (-(mean_gap as f64) * u.ln()) as u64;
+        let done = link.send(Micros(t), 100_000, &mut rng);
+        waited += u128::from(done.0 - t - service);
+    }
+    let mean_wait = (waited / u128::from(n)) as u64;
+    let expected = service / 2; // ρ S / (2 (1 − ρ)) at ρ = 1/2
+    assert!(
+        within(mean_wait, expected, 20),
+        "mean wait {mean_wait} µs vs M/D/1 {expected} µs"
+    );
+}
+
+const HOVER: &str = "mission hover {
+  duration 10 min
+  fleet d: drone x 3 { cpu 1 GHz; battery 100 Wh; radio 20 Mbit/s; sensors camera }
+  task look on d -> f: frame 1 KB { every 10 s; needs camera }
+}
+";
+
+/// A drone hovers for the whole mission: 55 W (the profile's default
+/// motion power) × 600 s = 33 kJ, plus a little compute and radio.
+#[test]
+fn battery_drains_at_constant_power() {
+    let r = run(&compile(HOVER), 1);
+    let f = &r.fleets[0];
+    assert!(
+        within(f.motion_mean_uj, 33_000_000_000, 10),
+        "{} µJ of motion",
+        f.motion_mean_uj
+    );
+    let predicted = f.predicted_energy_per_device_uj.expect("predicted");
+    assert!(
+        within(f.energy_mean_uj, predicted, 10),
+        "{} vs predicted {predicted}",
+        f.energy_mean_uj
+    );
+}
+
+/// One car sweeps a 100 m × 40 m rectangle in 10 m lanes: its motion
+/// energy is its power times the vehicle model's sweep time, as the cost
+/// model predicts it.
+#[test]
+fn a_car_sweeping_a_rectangle_spends_what_the_model_predicts() {
+    let src = "mission sweep {
+  duration 10 min
+  area lot = rect(0 m, 0 m, 100 m, 40 m)
+  fleet c: car x 1 { cpu 1 GHz; battery 100 Wh; radio 20 Mbit/s; speed 1 m/s; sensors camera; home (0 m, 0 m) }
+  task mow on c { cover lot; lane 10 m }
+}
+";
+    let graph = compile(src);
+    let r = run(&graph, 1);
+    let f = &r.fleets[0];
+    let predicted = f.predicted_energy_per_device_uj.expect("predicted");
+    assert!(
+        within(f.motion_mean_uj, predicted, 10),
+        "motion {} µJ vs predicted {predicted} µJ",
+        f.motion_mean_uj
+    );
+    // And it is the sweep, not the whole mission: 10 lanes of 40 m plus
+    // the turns at 1 m/s take minutes, not 10.
+    assert!(f.motion_mean_uj < 5_000 * 600_000, "{f:?}");
+}
+
+const CHAIN: &str = "mission chain {
+  duration 5 min
+  fleet d: drone x 4 { cpu 1 GHz; battery 100 Wh; radio 20 Mbit/s; sensors camera }
+  cloud { servers 2; cores 8 each }
+  task capture on d -> frame: jpeg 100 KB { every 2 s; needs camera }
+  task detect(frame) at cloud -> boxes: list<box 16 B> x 4 { work 2 Gop; fn detect }
+  require latency(capture -> detect) p50 < 2 s
+}
+";
+
+/// A warm, uncontended chain (a frame up a drone's radio, a function in
+/// the cloud): the measured median is the cost model's to within 5%.
+#[test]
+fn an_uncontended_chain_meets_its_predicted_median() {
+    let r = run(&compile(CHAIN), 3);
+    let p = &r.paths[0];
+    assert!(p.samples > 100, "{p:?}");
+    let e = p.median_error_permille.expect("compared");
+    assert!(
+        e.abs() <= 50,
+        "median {} vs predicted {:?}: {e}‰",
+        p.p50_us,
+        p.predicted_median_us
+    );
+    assert_eq!(r.bytes.uplink_error_permille, Some(0), "{:?}", r.bytes);
+}
+
+/// Same seed, same report (and same event log); another seed, another.
+#[test]
+fn runs_are_a_function_of_the_seed() {
+    let graph = compile(CHAIN);
+    let json = |seed| serde_json::to_string(&run(&graph, seed)).expect("json");
+    assert_eq!(json(5), json(5));
+    assert_ne!(json(5), json(6));
+}
+
+/// A fault script kills a quarter of the drones and crashes the
+/// controller: the mission still finishes, every instance once.
+#[test]
+fn a_fault_script_injects_kills_and_a_controller_crash() {
+    let graph = compile(CHAIN);
+    let mut opts = SimOptions::new(&graph, 2);
+    opts.faults = hivemind_sim::faults::injections(
+        "at 60 s kill 25% of d\nat 90 s crash controller\n",
+        &graph,
+        opts.duration_us,
+        2,
+    )
+    .expect("valid script");
+    let r = simulate(&graph, &plan(&graph), &opts, &mut |_| {}).expect("simulates");
+    assert_eq!(r.phase, "finished");
+    assert_eq!(r.faults.kills, 1);
+    assert_eq!(r.faults.devices_failed, 1);
+    assert_eq!(r.faults.restarts, 1);
+    assert_eq!(r.failure_count, 0, "{:?}", r.failures);
+    for t in &r.tasks {
+        assert_eq!(t.created, t.completed, "{t:?}");
+    }
+    let err = hivemind_sim::faults::injections("at 60 s kill 25% of dd\n", &graph, 1, 1)
+        .expect_err("unknown fleet");
+    assert!(err.to_string().contains("line 1"), "{err}");
+}
+
+/// Eight drones share one 10 Mbit/s channel and each uploads 500 kB every
+/// 2 s: 16 Mbit/s offered, 160% of the channel. The link queues: latency
+/// grows through the mission, and no more bytes cross it than it carries.
+#[test]
+fn an_oversubscribed_shared_radio_queues() {
+    let src = "mission jam {
+  duration 2 min
+  fleet d: drone x 8 { cpu 1 GHz; battery 100 Wh; radio 10 Mbit/s shared; sensors camera }
+  cloud { servers 2; cores 8 each }
+  task capture on d -> frame: jpeg 500 KB { every 2 s; needs camera }
+  task keep(frame) at cloud { work 1 Mop; fn keep }
+  require latency(capture -> keep) p50 < 60 s
+}
+";
+    let r = run(&compile(src), 1);
+    let p = &r.paths[0];
+    // Uncontended, a frame takes 0.4 s on air; queued, the median waits
+    // for tens of seconds.
+    assert!(p.p50_us > 10_000_000, "{p:?}");
+    assert!(p.p99_us > p.p50_us, "{p:?}");
+    // At most 10 Mbit/s for the 2 minutes (plus the drain).
+    let seconds = r.ended_us / 1_000_000 + 1;
+    assert!(
+        r.bytes.radio_up <= 10_000_000 / 8 * seconds,
+        "{:?}",
+        r.bytes
+    );
+    assert!(
+        r.notes.iter().any(|n| n.contains("shared radio")),
+        "{:?}",
+        r.notes
+    );
+}
