@@ -162,7 +162,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         report.runs.push(run);
     }
     if let Some(dir) = &args.out {
-        write_out(dir, &report)?;
+        let areas: Vec<_> = graph.areas.iter().map(|a| a.shape.clone()).collect();
+        write_out(dir, &report, &areas)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -231,11 +232,17 @@ fn kills(graph: &TaskGraph, kill: u32, stop_us: u64) -> Result<Vec<Injected>> {
         .collect())
 }
 
-fn write_out(dir: &Path, report: &Report) -> Result<()> {
+fn write_out(dir: &Path, report: &Report, areas: &[hivemind_ir::AreaShape]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("report.json");
-    std::fs::write(&path, serde_json::to_string_pretty(report)?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    write("report.json", &serde_json::to_string_pretty(report)?)?;
+    let tracks = &report.runs[0].tracks;
+    for p in hivemind_sim::plot::all(&report.runs, areas, tracks) {
+        write(p.file, &p.svg)?;
+    }
     Ok(())
 }
 

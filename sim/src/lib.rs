@@ -11,6 +11,7 @@ pub mod cpu;
 pub mod faults;
 pub mod mission;
 pub mod physics;
+pub mod plot;
 pub mod radio;
 pub mod scale;
 pub mod world;

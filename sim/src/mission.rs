@@ -84,6 +84,8 @@ pub struct StrategyRun {
     /// Completed instances of every task per second.
     pub completions_per_s: Vec<u64>,
     pub battery: Vec<BatterySample>,
+    /// Sampled positions of the first devices.
+    pub tracks: Vec<crate::world::Track>,
     /// Where measurement and prediction differ by more than 5 %, why.
     pub notes: Vec<String>,
     /// Failure reasons (the first 20) and how many there were.
@@ -595,6 +597,7 @@ fn measure(
         },
         completions_per_s,
         battery: world.observed.battery.clone(),
+        tracks: world.observed.tracks.clone(),
         notes,
         failure_count: r.failures.len() as u64,
         failures: r

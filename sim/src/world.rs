@@ -318,7 +318,19 @@ pub struct Observed {
     /// When the operator stopped the mission: what each device had spent
     /// and sent by then (the drain after it is not the mission's).
     pub at_stop: Option<StopSnapshot>,
+    /// Where the first devices were at each sample (for the coverage map).
+    pub tracks: Vec<Track>,
 }
+
+/// One device's sampled positions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Track {
+    pub device: u32,
+    pub points: Vec<PointMm>,
+}
+
+/// Devices whose tracks are sampled (a map of more is unreadable).
+const TRACKED: usize = 32;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StopSnapshot {
@@ -1483,6 +1495,21 @@ impl World {
                 .collect(),
         };
         self.observed.battery.push(sample);
+        let tracked = self.devices.len().min(TRACKED);
+        if self.observed.tracks.len() < tracked {
+            self.observed.tracks = (0..tracked as u32)
+                .map(|device| Track {
+                    device,
+                    points: Vec::new(),
+                })
+                .collect();
+        }
+        for (t, d) in self.observed.tracks.iter_mut().zip(&mut self.devices) {
+            if d.alive {
+                d.vehicle.advance(self.now.0);
+                t.points.push(d.position());
+            }
+        }
         if !self.over && self.observed.battery.len() < 10_000 {
             self.at(self.now.plus(self.cfg.sample_period_us), Pending::Sample);
         }
