@@ -10,6 +10,8 @@ pub enum Suite {
     Dsl,
     /// Placement synthesis on generated 10-1,000-task missions vs the oracle and greedy.
     Synth,
+    /// The simulator with the real core at 100-100,000 devices, beside ARGoS.
+    Sim,
 }
 
 /// Target from the foundation issue: 10,000 tasks checked into IR in < 200 ms.
@@ -18,6 +20,7 @@ const TARGET_10K_MS: f64 = 200.0;
 pub fn run(suite: Suite, json: bool, extra_sizes: &[usize]) -> Result<ExitCode> {
     match suite {
         Suite::Synth => crate::bench_synth::run(json, extra_sizes),
+        Suite::Sim => crate::bench_sim::run(json, extra_sizes),
         Suite::Dsl => {
             // Warm up caches and the allocator before measuring.
             let _ = measure_compile(1_000, 1, None);
