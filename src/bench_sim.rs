@@ -143,14 +143,20 @@ pub fn run(json: bool, sizes: &[usize]) -> Result<ExitCode> {
     let sizes: Vec<u32> = if sizes.is_empty() {
         vec![100, 1_000, 10_000, 100_000]
     } else {
-        sizes.iter().map(|&n| u32::try_from(n)).collect::<Result<_, _>>()?
+        sizes
+            .iter()
+            .map(|&n| u32::try_from(n))
+            .collect::<Result<_, _>>()?
     };
     let mut figures = Vec::new();
     for &n in &sizes {
         // Enough simulated time to be steady, short enough for the big runs.
         let seconds = if n >= 50_000 { 30 } else { 60 };
         for failures in [false, true] {
-            eprintln!("bench sim: {n} devices{}…", if failures { ", 1% failures" } else { "" });
+            eprintln!(
+                "bench sim: {n} devices{}…",
+                if failures { ", 1% failures" } else { "" }
+            );
             figures.push(child(n, failures, seconds)?);
         }
     }

@@ -14,6 +14,7 @@ pub mod physics;
 pub mod plot;
 pub mod radio;
 pub mod scale;
+pub mod smallmap;
 pub mod world;
 
 pub use mission::{simulate, Injected, Progress, SimError, SimOptions, StrategyRun};

@@ -27,6 +27,7 @@ use crate::agenda::Agenda;
 use crate::cpu::Cpu;
 use crate::physics::{transfer_us, Physics};
 use crate::radio::{Degrade, Link};
+use crate::smallmap::SmallMap;
 use hivemind_controller::effect::{DeviceMsg, Effect, Publication};
 use hivemind_controller::event::{Command, Event};
 use hivemind_controller::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
@@ -230,7 +231,7 @@ struct SimDevice {
     beating: bool,
     registered_before: bool,
     /// Attempts it runs, with their task.
-    running: BTreeMap<InstanceId, TaskId>,
+    running: SmallMap<InstanceId, TaskId>,
     buffered: Vec<Event>,
     /// Where it is, how it moves, and its battery (everything it spends —
     /// motion, compute, radio — is charged to it).
@@ -238,7 +239,7 @@ struct SimDevice {
     /// Its link rate (model downloads take bytes ÷ rate).
     radio_bps: u64,
     /// The model version it has loaded, per retrained task (0 at start).
-    models: BTreeMap<TaskId, u32>,
+    models: SmallMap<TaskId, u32>,
     /// Own links and processor (with `physics`; a shared radio is the
     /// fleet's cell instead).
     uplink: Option<Link>,
@@ -296,7 +297,7 @@ struct SimWorker {
     /// The (server, core) it is pinned to.
     server: (u32, u32),
     /// What it runs: the task and the model version each invocation uses.
-    running: BTreeMap<InstanceId, (TaskId, u32)>,
+    running: SmallMap<InstanceId, (TaskId, u32)>,
 }
 
 /// What the world observed over the run, bounded in size whatever its
@@ -492,11 +493,11 @@ impl World {
                     heartbeat_period_us: None,
                     beating: false,
                     registered_before: false,
-                    running: BTreeMap::new(),
+                    running: SmallMap::default(),
                     buffered: Vec::new(),
                     vehicle: vehicle.clone(),
                     radio_bps,
-                    models: BTreeMap::new(),
+                    models: SmallMap::default(),
                     uplink: own_link.clone(),
                     downlink: own_link.clone(),
                     cpu: fp.map(|p| Cpu::new(p.cores)),
@@ -1033,7 +1034,7 @@ impl World {
                     *worker,
                     SimWorker {
                         server: (*server, *core),
-                        running: BTreeMap::new(),
+                        running: SmallMap::default(),
                     },
                 );
                 let cold = self
@@ -1159,7 +1160,7 @@ impl World {
                 let Some(d) = self.device(device).filter(|d| d.alive && d.epoch == epoch) else {
                     return true;
                 };
-                let v = d.models.entry(task).or_default();
+                let v = d.models.entry_or(task, 0);
                 *v = (*v).max(version);
                 let event = Event::ModelLoaded {
                     device,
