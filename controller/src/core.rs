@@ -26,6 +26,7 @@ mod devices;
 mod learning;
 mod schedule;
 mod seen;
+mod strip_index;
 
 use crate::config::Config;
 use crate::devtable::DeviceTable;
@@ -428,6 +429,8 @@ pub struct Controller {
     /// Soft: the latest `now` the driver gave (`st.now` is the time of the
     /// last journaled change), so time never goes backwards.
     clock: Micros,
+    /// Soft: live devices' strips per (fleet, area), for repartition.
+    strips: strip_index::StripIndex,
 }
 
 impl Controller {
@@ -513,6 +516,7 @@ impl Controller {
             timers: Timers::default(),
             seen: seen::Seen::default(),
             stale_load: Vec::new(),
+            strips: strip_index::StripIndex::default(),
         }
     }
 

@@ -24,7 +24,7 @@ use crate::ids::{DeviceId, Epoch, Executor, InstanceId};
 use crate::record::Record;
 use crate::time::Micros;
 use hivemind_ir::{AreaId, FailureAction, FleetId, LowBatteryAction, PointMm};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 impl Controller {
     pub(super) fn reindex(&mut self, id: DeviceId) {
@@ -90,6 +90,8 @@ impl Controller {
             dev.bytes_sent = old.bytes_sent;
         }
         self.st.devices.insert(id, dev);
+        // A rejoin replaces the device's strips.
+        self.strips.invalidate();
         self.seen.heard(id, now);
         self.reindex(id);
         // First, so the device knows its epoch before any task or behaviour.
@@ -387,6 +389,7 @@ impl Controller {
                 self.st.fleets[c.fleet.index()].orphans.extend(strips);
                 continue;
             }
+            self.strips.invalidate();
             for (dev, s) in devs.iter().zip(strips) {
                 if let Some(d) = self.st.devices.get_mut(dev) {
                     d.cover.push(s);
@@ -435,6 +438,7 @@ impl Controller {
                 f.orphans = rest;
                 mine
             };
+            self.strips.invalidate();
             if !orphans.is_empty() {
                 if let Some(d) = self.st.devices.get_mut(&id) {
                     d.cover.extend(orphans);
@@ -495,54 +499,25 @@ impl Controller {
             FailureAction::Repartition { areas } => areas.clone(),
             _ => Vec::new(),
         };
-        let survivors = self.alive_in(fleet);
+        // The load index holds exactly the fleet's live devices.
+        let survivors = !self.st.fleets[fleet.index()].load.is_empty();
         let fanout = self.st.config.repartition_fanout.max(1) as usize;
         let mut touched: BTreeSet<(DeviceId, AreaId)> = BTreeSet::new();
         for group in strips.chunk_by(|a, b| a.area == b.area) {
             let area = group[0].area;
-            if !areas.contains(&area) || survivors.is_empty() {
+            // Its strips leave the index whatever happens to them.
+            let index = self.strips.area(&self.st, fleet, area);
+            for s in group {
+                index.remove(s);
+            }
+            if !areas.contains(&area) || !survivors {
                 self.st.fleets[fleet.index()].orphans.extend(group);
                 continue;
             }
-            // The survivors' part of the area's partition, in x order.
-            let mut owned: Vec<(Strip, DeviceId)> = survivors
-                .iter()
-                .filter_map(|o| Some((o, self.st.devices.get(o)?)))
-                .flat_map(|(&o, d)| {
-                    d.cover
-                        .iter()
-                        .filter(|s| s.area == area)
-                        .map(move |&s| (s, o))
-                })
-                .collect();
-            owned.sort();
-            let mut owners: BTreeSet<DeviceId> = BTreeSet::new();
             for &s in group {
-                match share_strip(s, &mut owned, fanout) {
-                    Some(changed) => owners.extend(changed),
-                    None => {
-                        // Nobody sweeps next to it: the nearest survivor
-                        // (by what it sweeps here, else by position) takes it.
-                        let o = self.nearest_survivor(&survivors, &owned, s);
-                        let at = owned.partition_point(|(x, _)| *x < s);
-                        owned.insert(at, (s, o));
-                        owners.insert(o);
-                    }
+                for o in self.share_one(fleet, s, fanout) {
+                    touched.insert((o, area));
                 }
-            }
-            let mut by_owner: BTreeMap<DeviceId, Vec<Strip>> = BTreeMap::new();
-            for (s, o) in &owned {
-                if owners.contains(o) {
-                    by_owner.entry(*o).or_default().push(*s);
-                }
-            }
-            for o in owners {
-                if let Some(d) = self.st.devices.get_mut(&o) {
-                    d.cover.retain(|s| s.area != area);
-                    d.cover.extend(by_owner.remove(&o).unwrap_or_default());
-                    d.cover.sort();
-                }
-                touched.insert((o, area));
             }
             self.st.counters.repartitions += 1;
             self.publish(Publication::Repartitioned {
@@ -555,27 +530,85 @@ impl Controller {
         }
     }
 
+    /// Hand strip `s` (of a device that left) to the survivors next to it
+    /// ([`share_strip`] over the strips around it, from the index:
+    /// O(fanout + log N)), or to the nearest survivor; update their strips
+    /// and the index. The devices whose strips changed.
+    fn share_one(&mut self, fleet: FleetId, s: Strip, fanout: usize) -> Vec<DeviceId> {
+        // `share_strip` reshapes at most `fanout` strips on each side; one
+        // more on each side may merge with a reshaped one.
+        let reach = fanout + 1;
+        let index = self.strips.area(&self.st, fleet, s.area);
+        let before: Vec<(Strip, DeviceId)> = index
+            .range(..s)
+            .rev()
+            .take(reach)
+            .map(|(k, v)| (*k, *v))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .chain(index.range(s..).take(reach).map(|(k, v)| (*k, *v)))
+            .collect();
+        let mut owned = before.clone();
+        let owners: Vec<DeviceId> = match share_strip(s, &mut owned, fanout) {
+            Some(changed) => changed,
+            None => {
+                // Nobody sweeps next to it: the nearest survivor (by what
+                // it sweeps here, else by position) takes it.
+                let Some(o) = self.nearest_survivor(fleet, &owned, s) else {
+                    self.st.fleets[fleet.index()].orphans.push(s);
+                    return Vec::new();
+                };
+                let at = owned.partition_point(|(x, _)| *x < s);
+                owned.insert(at, (s, o));
+                vec![o]
+            }
+        };
+        let index = self.strips.area(&self.st, fleet, s.area);
+        for (k, _) in &before {
+            index.remove(k);
+        }
+        for (k, o) in &owned {
+            index.insert(*k, *o);
+        }
+        let mut changed: Vec<DeviceId> = owners;
+        changed.sort();
+        changed.dedup();
+        for o in &changed {
+            if let Some(d) = self.st.devices.get_mut(o) {
+                d.cover
+                    .retain(|x| !before.iter().any(|(b, bo)| b == x && bo == o));
+                d.cover
+                    .extend(owned.iter().filter(|(_, w)| w == o).map(|(x, _)| *x));
+                d.cover.sort();
+            }
+        }
+        changed
+    }
+
     fn nearest_survivor(
         &self,
-        survivors: &[DeviceId],
+        fleet: FleetId,
         owned: &[(Strip, DeviceId)],
         s: Strip,
-    ) -> DeviceId {
+    ) -> Option<DeviceId> {
         let centre = s.centre_x();
         let by_strip = owned
             .iter()
             .min_by_key(|(x, o)| (x.centre_x().abs_diff(centre), *o))
             .map(|&(_, o)| o);
+        // Only when no survivor sweeps this area: O(live devices).
         let by_position = || {
-            survivors
+            self.st.fleets[fleet.index()]
+                .load
                 .iter()
+                .map(|k| k.2)
                 // Positions come from telemetry: no arithmetic that can overflow.
-                .filter_map(|o| Some((self.st.devices.get(o)?.position.x_mm.abs_diff(centre), *o)))
+                .filter_map(|o| Some((self.st.devices.get(&o)?.position.x_mm.abs_diff(centre), o)))
                 .min()
                 .map(|(_, o)| o)
         };
-        // `survivors` is not empty here, so one of the two answers.
-        by_strip.or_else(by_position).unwrap_or(survivors[0])
+        by_strip.or_else(by_position)
     }
 }
 
