@@ -234,8 +234,12 @@ struct SimDevice {
     running: SmallMap<InstanceId, TaskId>,
     buffered: Vec<Event>,
     /// Where it is, how it moves, and its battery (everything it spends —
-    /// motion, compute, radio — is charged to it).
-    vehicle: Vehicle,
+    /// motion, compute, radio — is charged to it). Boxed: the hot fields
+    /// above stay within a few cache lines.
+    vehicle: Box<Vehicle>,
+    /// Spent on compute and radio since the vehicle was last charged (its
+    /// next advance takes it), so those paths need not touch the vehicle.
+    unpaid_uj: u64,
     /// Its link rate (model downloads take bytes ÷ rate).
     radio_bps: u64,
     /// The model version it has loaded, per retrained task (0 at start).
@@ -257,20 +261,29 @@ impl SimDevice {
         self.link_up && self.in_range
     }
     fn battery_uj(&self) -> u64 {
-        self.vehicle.battery_uj()
+        self.vehicle.battery_uj().saturating_sub(self.unpaid_uj)
     }
     fn position(&self) -> PointMm {
         self.vehicle.position()
     }
     /// Spend `uj` of battery on something other than motion.
     fn spend(&mut self, uj: u64) {
-        self.vehicle.drain_uj(uj);
+        self.unpaid_uj = self.unpaid_uj.saturating_add(uj);
         self.other_uj = self.other_uj.saturating_add(uj);
+    }
+    /// Move the vehicle on to `now_us` and charge it what was spent.
+    fn advance(&mut self, now_us: u64) {
+        self.vehicle.advance(now_us);
+        self.vehicle.drain_uj(std::mem::take(&mut self.unpaid_uj));
     }
     /// What it has spent and sent so far (motion: all it spent but the rest).
     fn usage(&self) -> DeviceUsage {
         DeviceUsage {
-            motion_uj: self.vehicle.energy_used_uj().saturating_sub(self.other_uj),
+            motion_uj: self
+                .vehicle
+                .energy_used_uj()
+                .saturating_add(self.unpaid_uj)
+                .saturating_sub(self.other_uj),
             ..self.usage
         }
     }
@@ -495,7 +508,8 @@ impl World {
                     registered_before: false,
                     running: SmallMap::default(),
                     buffered: Vec::new(),
-                    vehicle: vehicle.clone(),
+                    vehicle: Box::new(vehicle.clone()),
+                    unpaid_uj: 0,
                     radio_bps,
                     models: SmallMap::default(),
                     uplink: own_link.clone(),
@@ -1228,7 +1242,7 @@ impl World {
     fn snapshot_at_stop(&mut self) {
         let now = self.now;
         for d in self.devices.iter_mut().filter(|d| d.alive) {
-            d.vehicle.advance(now.0);
+            d.advance(now.0);
         }
         self.observed.at_stop = Some(StopSnapshot {
             at_us: now.0,
@@ -1291,7 +1305,7 @@ impl World {
             d.beating = false;
             return;
         };
-        d.vehicle.advance(now.0);
+        d.advance(now.0);
         if cfg.physics.is_none() {
             d.spend(cfg.drain_uj_per_s.saturating_mul(period) / 1_000_000);
         }
@@ -1507,7 +1521,7 @@ impl World {
         }
         for (t, d) in self.observed.tracks.iter_mut().zip(&mut self.devices) {
             if d.alive {
-                d.vehicle.advance(self.now.0);
+                d.advance(self.now.0);
                 t.points.push(d.position());
             }
         }
