@@ -246,28 +246,17 @@ fn write_out(dir: &Path, report: &Report, areas: &[hivemind_ir::AreaShape]) -> R
     Ok(())
 }
 
-/// A duration as written on the command line: `90 s`, `10min`, `1.5 h`,
-/// `250 ms`.
+/// `--duration`: a time as the fault script writes it (`90 s`, `10min`,
+/// `1.5 h`), at least one second.
 pub fn parse_duration(text: &str) -> Result<u64> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = (&t[..split], t[split..].trim());
-    let scale: u64 = match unit {
-        "us" | "µs" => 1,
-        "ms" => 1_000,
-        "s" | "" => 1_000_000,
-        "min" => 60_000_000,
-        "h" => 3_600_000_000,
-        _ => bail!("--duration {text:?}: unknown unit {unit:?} (use ms, s, min or h)"),
-    };
-    let value: f64 = num
-        .parse()
-        .map_err(|_| anyhow!("--duration {text:?}: expected a number like `90 s`"))?;
-    let us = value * scale as f64;
-    if !(us.is_finite() && us >= 1_000_000.0 && us <= 366.0 * 86_400e6) {
-        bail!("--duration {text:?}: must be between 1 s and a year");
+    let us = hivemind_sim::faults::parse_time(text).map_err(|e| {
+        anyhow!(
+            "--duration {text:?}: {}",
+            e.to_string().trim_start_matches("line 1, ")
+        )
+    })?;
+    if us < 1_000_000 {
+        bail!("--duration {text:?}: must be at least 1 s");
     }
-    Ok(us as u64)
+    Ok(us)
 }

@@ -640,3 +640,70 @@ fn a_mission_shorter_than_the_drain_finishes() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["runs"][0]["phase"], "finished", "{v}");
 }
+
+/// `sim` with baselines, a fault script and `--out`: three strategies in
+/// report.json, five SVG plots; nonsense options are clear errors.
+#[test]
+fn sim_runs_baselines_with_faults_and_writes_plots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let faults = dir.path().join("faults.txt");
+    std::fs::write(
+        &faults,
+        "# two drones die, one link degrades\nat 20 s kill 2 of drones\nat 10 s for 20 s degrade device 3 loss 10% latency +20 ms\n",
+    )
+    .expect("write");
+    let out = dir.path().join("out");
+    let s03 = example("s03_drone_detection.hm");
+    let o = hivemind(&[
+        "sim",
+        &s03,
+        "--duration",
+        "60 s",
+        "--baseline",
+        "all",
+        "--faults",
+        &faults.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("centralized") && text.contains("decentralized"),
+        "{text}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
+            .expect("json");
+    let runs = report["runs"].as_array().expect("runs");
+    let names: Vec<&str> = runs.iter().filter_map(|r| r["strategy"].as_str()).collect();
+    assert_eq!(names, ["synthesized", "centralized", "decentralized"]);
+    assert_eq!(runs[0]["faults"]["kills"], 2);
+    for plot in [
+        "latency_cdf.svg",
+        "battery.svg",
+        "bytes_per_device.svg",
+        "completions.svg",
+        "coverage_map.svg",
+    ] {
+        let svg = std::fs::read_to_string(out.join(plot)).expect(plot);
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{plot}");
+    }
+    // Nonsense is refused with the place it is wrong, exit 2.
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "at 5 parsecs kill device 1\n").expect("write");
+    for (args, needle) in [
+        (vec!["--duration", "5 parsecs"], "time unit"),
+        (vec!["--duration", "0.5 s"], "at least 1 s"),
+        (
+            vec!["--faults", bad.to_str().expect("utf-8")],
+            "line 1, column 6",
+        ),
+        (vec!["--devices", "2000000"], "at most 1000000 devices"),
+    ] {
+        let mut all = vec!["sim", s03.as_str()];
+        all.extend(args);
+        let o = hivemind(&all);
+        assert_eq!(o.status.code(), Some(2), "{all:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{all:?}: {}", stderr(&o));
+    }
+}

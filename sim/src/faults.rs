@@ -358,6 +358,12 @@ pub fn parse(text: &str) -> Result<FaultScript, FaultError> {
     parse::parse(text)
 }
 
+/// A time or duration written as in a fault script (`90 s`, `10min`,
+/// `1.5 h`), in µs: what `hivemind sim --duration` reads.
+pub fn parse_time(text: &str) -> Result<u64, FaultError> {
+    parse::time(text)
+}
+
 /// Turns `script` into concrete actions, sorted by time (ties in line
 /// order), for a mission of `duration_us` with `fleets`; random choices
 /// come from `seed`. On failure returns every line that names a fleet or

@@ -102,6 +102,25 @@ pub(super) fn parse(text: &str) -> Result<FaultScript, FaultError> {
     }
 }
 
+/// One time or duration on its own (`90 s`, `10min`, `1.5 h`): the fault
+/// script's units and limits, for the command line's `--duration`.
+pub(super) fn time(text: &str) -> Result<u64, FaultError> {
+    let fail = |Bad { column, kind }| FaultError {
+        errors: vec![LineError {
+            line: 1,
+            column,
+            kind,
+        }],
+    };
+    let expected = "a duration like \"30 s\"";
+    let mut words = Words::new(text);
+    let d = duration(&mut words, expected, false).map_err(fail)?;
+    if let Some(extra) = words.peek() {
+        return Err(fail(expected_at(extra, "nothing after the duration")));
+    }
+    Ok(d.us)
+}
+
 /// 1-based line and character column of byte `offset` (or of the char
 /// that contains it).
 fn position_of(text: &str, offset: usize) -> (u32, u32) {
