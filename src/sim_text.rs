@@ -172,12 +172,13 @@ fn predictions(out: &mut String, run: &StrategyRun) {
     for f in &run.fleets {
         let _ = writeln!(
             out,
-            "fleet {}: energy per device {:.2} kJ (motion {:.2}, compute {:.2}, radio {:.2}), predicted {}, error {}; {} of {} devices ran out",
+            "fleet {}: energy per device {:.2} kJ (motion {:.2}, compute {:.2}, radio {:.2}), busiest {:.2} kJ, predicted {}, error {}; {} of {} devices ran out",
             clip(&f.fleet),
             f.energy_mean_uj as f64 / 1e9,
             f.motion_mean_uj as f64 / 1e9,
             f.cpu_mean_uj as f64 / 1e9,
             f.radio_mean_uj as f64 / 1e9,
+            f.energy_max_uj as f64 / 1e9,
             f.predicted_energy_per_device_uj
                 .map_or("too large".into(), |e| format!("{:.2} kJ", e as f64 / 1e9)),
             pct(f.energy_error_permille),

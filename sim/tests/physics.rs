@@ -221,3 +221,77 @@ fn an_oversubscribed_shared_radio_queues() {
         r.notes
     );
 }
+
+/// Every scenario S1–S10 in the physical world for half a minute: the
+/// bytes its devices send up are exactly the plan's prediction, and the
+/// busiest drone (airborne all mission) spends what the model predicts to 1%.
+/// (Latency, car energy and cloud cost are compared in the full runs of
+/// docs/simulator.md, with the reasons where they differ.)
+#[test]
+fn scenarios_send_and_spend_what_the_plan_predicts() {
+    for s in hivemind_examples::SCENARIOS {
+        let graph = compile_file(s.source, s.file);
+        let mut opts = SimOptions::new(&graph, 1);
+        opts.duration_us = 30_000_000;
+        let plan = plan(&graph);
+        let r = simulate(&graph, &plan, &opts, &mut |_| {}).expect("simulates");
+        assert_eq!(r.phase, "finished", "{}", s.file);
+        let b = &r.bytes;
+        assert!(
+            b.uplink_error_permille.is_some_and(|e| e.abs() <= 10),
+            "{}: uplink {b:?}",
+            s.file
+        );
+        // Where the model's assumptions hold: the fleet's radio and CPU
+        // within capacity (this simple plan oversubscribes S4's drone
+        // radios, and then frames queue), and no device-to-device transfer
+        // (the model charges both hops to the sender; the world charges
+        // the receiver its download).
+        let d2d = |fleet| {
+            plan.channels.iter().any(|c| {
+                c.kind == hivemind_ir::plan::ChannelKind::DeviceToDevice
+                    && [c.from, c.to]
+                        .iter()
+                        .any(|t| plan.tasks[t.index()].fleet == Some(fleet))
+            })
+        };
+        let within_capacity = |fleet: hivemind_ir::FleetId| {
+            plan.predicted.fleets.iter().any(|o| {
+                o.fleet == fleet
+                    && o.radio_busy_permille.get().is_some_and(|p| p <= 1000)
+                    && o.cpu_busy_permille.get().is_some_and(|p| p <= 1000)
+            })
+        };
+        for (f, fleet) in r.fleets.iter().zip(&graph.fleets) {
+            if fleet.class == hivemind_ir::DeviceClass::Drone
+                && !d2d(fleet.id)
+                && within_capacity(fleet.id)
+            {
+                let predicted = f.predicted_energy_per_device_uj.expect("predicted");
+                // The prediction is the busiest device's.
+                assert!(
+                    within(f.energy_max_uj, predicted, 10),
+                    "{}: fleet {} spent {} vs predicted {predicted}",
+                    s.file,
+                    f.fleet,
+                    f.energy_max_uj
+                );
+            }
+        }
+        for p in &r.paths {
+            assert!(
+                p.samples > 0,
+                "{}: path {} -> {} never measured",
+                s.file,
+                p.from,
+                p.to
+            );
+        }
+    }
+}
+
+fn compile_file(src: &str, file: &str) -> TaskGraph {
+    let c = hivemind_dsl::compile(src, file);
+    c.graph
+        .unwrap_or_else(|| panic!("{file} does not compile: {:?}", c.diagnostics))
+}
