@@ -37,7 +37,7 @@ pub struct Args {
 /// Profiles are small; anything larger is not a profile.
 const MAX_PROFILE_BYTES: u64 = 1 << 20;
 
-fn read_small(path: &PathBuf, what: &str) -> Result<String> {
+fn read_small(path: &std::path::Path, what: &str) -> Result<String> {
     crate::input::read_text(path, what, MAX_PROFILE_BYTES)
 }
 
@@ -111,7 +111,7 @@ fn finish(
 fn evaluate(
     graph: &hivemind_dsl::TaskGraph,
     profile: Profile,
-    plan_path: &PathBuf,
+    plan_path: &std::path::Path,
     json: bool,
 ) -> Result<ExitCode> {
     let text = read_small(plan_path, "plan")?;

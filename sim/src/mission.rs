@@ -269,7 +269,7 @@ pub fn simulate(
             break;
         }
         steps += 1;
-        if steps % 8_192 == 0 {
+        if steps.is_multiple_of(8_192) {
             progress(Progress {
                 now: world.now,
                 events: world.events_handled + world.timeouts_handled,
