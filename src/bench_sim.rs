@@ -221,5 +221,27 @@ pub fn run(json: bool, sizes: &[usize]) -> Result<ExitCode> {
             b / a
         );
     }
+    let series: Vec<(String, Vec<(f64, f64)>)> = [false, true]
+        .iter()
+        .map(|&failing| {
+            (
+                if failing {
+                    "1% failures"
+                } else {
+                    "no failures"
+                }
+                .to_string(),
+                figures
+                    .iter()
+                    .filter(|f| f.failures == failing)
+                    .map(|f| (f64::from(f.devices), f.wall_s / f.simulated_s.max(1e-9)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let plot = "bench-sim-scaling.svg";
+    std::fs::write(plot, hivemind_sim::plot::scaling(&series))
+        .with_context(|| format!("writing {plot}"))?;
+    println!("cost growth plotted in {plot}");
     Ok(ExitCode::SUCCESS)
 }

@@ -197,7 +197,7 @@ fn run_one(graph: &TaskGraph, plan: &Plan, opts: &SimOptions) -> Result<(Strateg
     } else {
         ProgressBar::hidden()
     };
-    let strategy = crate::sim_text::strategy_label(&plan.strategy);
+    let strategy = hivemind_sim::mission::strategy_name(&plan.strategy);
     bar.set_prefix(strategy.clone());
     let started = Instant::now();
     let run = simulate(graph, plan, opts, &mut |p| {

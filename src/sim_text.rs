@@ -2,20 +2,8 @@
 //! the synthesized plan's predictions against what the simulator measured.
 
 use crate::sim::Report;
-use hivemind_ir::plan::Strategy;
 use hivemind_sim::StrategyRun;
 use std::fmt::Write;
-
-pub fn strategy_label(s: &Strategy) -> String {
-    match s {
-        Strategy::Optimised { .. } => "synthesized",
-        Strategy::Centralized => "centralized",
-        Strategy::Decentralized => "decentralized",
-        Strategy::Greedy => "greedy",
-        Strategy::Manual => "manual",
-    }
-    .to_string()
-}
 
 fn ms(us: u64) -> String {
     format!("{:.1} ms", us as f64 / 1e3)

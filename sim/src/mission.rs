@@ -310,7 +310,8 @@ fn error_permille(measured: u64, predicted: Option<u64>) -> Option<i64> {
     i64::try_from(diff * 1_000 / i128::from(p)).ok()
 }
 
-fn strategy_name(s: &Strategy) -> String {
+/// How a report names a plan's strategy.
+pub fn strategy_name(s: &Strategy) -> String {
     match s {
         Strategy::Optimised { .. } => "synthesized",
         Strategy::Centralized => "centralized",

@@ -130,6 +130,32 @@ pub fn all(runs: &[StrategyRun], areas: &[AreaShape], tracks: &[Track]) -> Vec<P
     ]
 }
 
+/// `hivemind bench sim`'s cost growth: wall seconds per simulated second
+/// against devices (both log10), with a line of linear growth from the
+/// smallest size for reference.
+pub fn scaling(series: &[(String, Vec<(f64, f64)>)]) -> String {
+    let log = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        pts.iter()
+            .filter(|(x, y)| *x > 0.0 && *y > 0.0)
+            .map(|(x, y)| (x.log10(), y.log10()))
+            .collect()
+    };
+    let mut all: Vec<Series> = series.iter().map(|(n, p)| (n.clone(), log(p))).collect();
+    if let Some((x0, y0)) = series.first().and_then(|s| s.1.first()).copied() {
+        let xs: Vec<f64> = series
+            .first()
+            .map_or(Vec::new(), |s| s.1.iter().map(|p| p.0).collect());
+        let linear: Vec<(f64, f64)> = xs.iter().map(|&x| (x, y0 * x / x0)).collect();
+        all.push(("linear".into(), log(&linear)));
+    }
+    lines(
+        "Simulator cost against devices (log-log)",
+        "log10 devices",
+        "log10 wall s per simulated s",
+        &all,
+    )
+}
+
 /// Percentile against latency, one line per strategy and required path.
 pub fn latency_cdf(runs: &[StrategyRun]) -> String {
     let series: Vec<Series> = runs

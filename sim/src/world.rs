@@ -1345,15 +1345,19 @@ impl World {
         }
     }
 
-    /// An attempt reached its device: it queues for a core (its CPU energy
-    /// is charged as it runs).
-    fn arrive(&mut self, device: DeviceId, epoch: Epoch, instance: InstanceId) {
-        let Some(task) = self
-            .devices
+    /// The task of an attempt the live registration `epoch` of `device`
+    /// still runs (not cancelled, not lost with a failure).
+    fn running_task(&self, device: DeviceId, epoch: Epoch, instance: InstanceId) -> Option<TaskId> {
+        self.devices
             .get(device.0 as usize)
             .filter(|d| d.alive && d.epoch == epoch)
             .and_then(|d| d.running.get(&instance).copied())
-        else {
+    }
+
+    /// An attempt reached its device: it queues for a core (its CPU energy
+    /// is charged as it runs).
+    fn arrive(&mut self, device: DeviceId, epoch: Epoch, instance: InstanceId) {
+        let Some(task) = self.running_task(device, epoch, instance) else {
             return;
         };
         let ex = Executor::Device { device, epoch };
@@ -1386,12 +1390,7 @@ impl World {
     /// The device computed an attempt: its result goes up the link (the
     /// bytes its consumers off the device need, else a control message).
     fn computed(&mut self, device: DeviceId, epoch: Epoch, instance: InstanceId) {
-        let Some(task) = self
-            .devices
-            .get(device.0 as usize)
-            .filter(|d| d.alive && d.epoch == epoch)
-            .and_then(|d| d.running.get(&instance).copied())
-        else {
+        let Some(task) = self.running_task(device, epoch, instance) else {
             return;
         };
         let bytes = self
