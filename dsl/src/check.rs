@@ -71,13 +71,15 @@ impl<'a> Ctx<'a> {
     /// that kind, or `fallback` help when nothing is close.
     fn unknown(&mut self, code: Code, kind: &str, name: &Ident, fallback: Option<&str>) {
         self.unknown_with(code, name, |cx| {
-            let declared: Vec<&str> = match code {
-                Code::UnknownArea => cx.area_ids.keys().copied().collect(),
-                Code::UnknownFleet => cx.fleet_ids.keys().copied().collect(),
-                _ => cx.task_ids.keys().copied().collect(),
-            };
-            let help = suggest::did_you_mean(&name.name, declared)
-                .or_else(|| fallback.map(str::to_string));
+            // Straight from the maps: the search looks at a bounded number
+            // of names, so an unknown name costs O(1), not O(declared).
+            let word = &name.name;
+            let help = match code {
+                Code::UnknownArea => suggest::did_you_mean(word, cx.area_ids.keys().copied()),
+                Code::UnknownFleet => suggest::did_you_mean(word, cx.fleet_ids.keys().copied()),
+                _ => suggest::did_you_mean(word, cx.task_ids.keys().copied()),
+            }
+            .or_else(|| fallback.map(str::to_string));
             Diagnostic::error(
                 code,
                 format!("unknown {kind} `{}`", quantities::short(&name.name)),

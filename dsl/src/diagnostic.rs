@@ -399,6 +399,11 @@ pub enum Style {
 }
 
 /// Render diagnostics the way `hivemind check` prints them.
+/// Diagnostics rendered with their source; beyond this a line counts the
+/// rest (a generated file can have a million, and drawing each with its
+/// context took most of a large file's check). `--json` lists every one.
+pub const MAX_RENDERED: usize = 500;
+
 pub fn render(diags: &[Diagnostic], file: &str, src: &str, style: Style) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
     let theme = match style {
@@ -410,7 +415,7 @@ pub fn render(diags: &[Diagnostic], file: &str, src: &str, style: Style) -> Stri
         .with_links(false);
     let mut out = String::new();
     let source = IndexedSource::new(file, src);
-    for d in diags {
+    for d in diags.iter().take(MAX_RENDERED) {
         let bound = Bound {
             diag: d,
             source: &source,
@@ -420,6 +425,14 @@ pub fn render(diags: &[Diagnostic], file: &str, src: &str, style: Style) -> Stri
             out.push_str(&format!("{}: {}\n", d.code, d.message));
         }
     }
+    if let Some(rest) = diags.get(MAX_RENDERED..).filter(|r| !r.is_empty()) {
+        let errors = rest.iter().filter(|d| d.is_error()).count();
+        out.push_str(&format!(
+            "… and {} more diagnostics not shown ({errors} errors, {} warnings); `--json` lists every one\n",
+            rest.len(),
+            rest.len() - errors
+        ));
+    }
     out
 }
 
@@ -427,6 +440,19 @@ pub fn render(diags: &[Diagnostic], file: &str, src: &str, style: Style) -> Stri
 mod tests {
     use super::*;
     use miette::SourceCode;
+
+    #[test]
+    fn only_the_first_diagnostics_are_drawn_the_rest_counted() {
+        let src = "mission m {}\n";
+        let d = Diagnostic::error(Code::UnknownData, "x").label(Span { start: 0, end: 7 }, "here");
+        let many = vec![d; MAX_RENDERED + 7];
+        let out = render(&many, "m.hm", src, Style::Plain);
+        assert_eq!(out.matches("× x").count(), MAX_RENDERED);
+        assert!(
+            out.contains("… and 7 more diagnostics not shown (7 errors, 0 warnings)"),
+            "{out}"
+        );
+    }
 
     /// The windowed read gives what miette's whole-text read gives, for
     /// every span of texts with `\n`, `\r\n`, lone `\r`, blank lines and

@@ -4,6 +4,12 @@
 /// name into another, and edit distance is quadratic in the length.
 pub const MAX_SUGGEST_CHARS: usize = 64;
 
+/// Among more candidates than this there is no suggestion: a mission with
+/// that many names is generated, not typed, and comparing every unknown
+/// name with every known one would be quadratic (a file at the size limit
+/// full of misspelt producers took minutes).
+pub const MAX_SUGGEST_CANDIDATES: usize = 2_000;
+
 /// The closest candidate to `word`, if one is close enough to be a typo.
 pub fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
@@ -13,9 +19,18 @@ where
     if chars > MAX_SUGGEST_CHARS {
         return None;
     }
+    let candidates = candidates.into_iter();
+    // A map's keys know their number: refuse at once. Other iterators
+    // stop (with no answer) at the first candidate over the limit.
+    if candidates.size_hint().0 > MAX_SUGGEST_CANDIDATES {
+        return None;
+    }
     let lower = word.to_lowercase();
     let mut best: Option<(f64, &'a str)> = None;
-    for cand in candidates {
+    for (seen, cand) in candidates.enumerate() {
+        if seen >= MAX_SUGGEST_CANDIDATES {
+            return None;
+        }
         if cand == word {
             continue;
         }
@@ -65,6 +80,19 @@ mod tests {
         assert_eq!(closest("mb", ["MB", "mm"]), Some("MB"));
         assert_eq!(closest("zzzzzz", ["detect", "dedup"]), None);
         assert_eq!(closest("x", ["detect"]), None);
+    }
+
+    #[test]
+    fn too_many_candidates_are_not_searched() {
+        let names: Vec<String> = (0..=MAX_SUGGEST_CANDIDATES)
+            .map(|i| format!("task{i}"))
+            .collect();
+        assert_eq!(closest("tsak1", names.iter().map(String::as_str)), None);
+        let few = &names[..MAX_SUGGEST_CANDIDATES];
+        assert_eq!(
+            closest("tsak1", few.iter().map(String::as_str)),
+            Some("task1")
+        );
     }
 
     #[test]

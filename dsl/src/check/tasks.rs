@@ -330,13 +330,20 @@ fn lower_task(
 
 fn unknown_data(cx: &mut Ctx, name: &syntax::Ident, producers: &Producers, decls: &[&TaskDecl]) {
     cx.graph_incomplete = true;
+    // By the name map, not a scan of every task: a file of many unknown
+    // inputs stays linear.
+    let same_name = cx
+        .task_ids
+        .get(name.name.as_str())
+        .and_then(|id| decls.get(id.index()))
+        .filter(|t| t.name.name == name.name);
     cx.unknown_with(Code::UnknownData, name, |_| {
         let d = Diagnostic::error(
             Code::UnknownData,
             format!("no task produces `{}`", short(&name.name)),
         )
         .label(name.span, "unknown input");
-        if let Some(task) = decls.iter().find(|t| t.name.name == name.name) {
+        if let Some(task) = same_name {
             let outs: Vec<_> = task
                 .outputs
                 .iter()
