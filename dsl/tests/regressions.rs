@@ -695,3 +695,25 @@ fn many_unused_outputs_are_checked_in_linear_time() {
     assert_eq!(out.diagnostics.len(), 30_000);
     assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
 }
+
+#[test]
+fn many_misspelt_inputs_are_checked_in_linear_time() {
+    // 20,000 tasks each reading an input nobody produces, among 20,000
+    // produced names: every unknown name searched every known one for a
+    // suggestion (and scanned every task), so a file at the size limit
+    // took minutes. Now each search looks at a bounded number of names.
+    let body: String = (0..20_000)
+        .map(|i| {
+            format!("  task t{i} -> o{i}: x 1 B {{ every 1 s }}\n  task u{i}(nope{i}) {{ work 1 Mop }}\n")
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let out = compile(&tasks_mission(&body), "typos.hm");
+    let unknown = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == hivemind_dsl::Code::UnknownData)
+        .count();
+    assert_eq!(unknown, 20_000);
+    assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+}
