@@ -146,6 +146,11 @@ pub struct FleetResult {
     pub depleted: u64,
     /// Mean time a device spent beyond its radio's range.
     pub out_of_range_mean_us: u64,
+    /// The busiest radio link's time on air over the run, ‰ (the fleet's
+    /// shared channel, or its busiest device's own link), and the plan's
+    /// figure for it.
+    pub radio_busy_permille: u64,
+    pub predicted_radio_busy_permille: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -427,6 +432,30 @@ fn measure(
                 .saturating_add(u.radio_uj)
         };
         let energy_mean = mean(energy);
+        let cell = stop.cell_airtime_us.get(f.id.index()).copied().unwrap_or(0);
+        let busiest_link = of_fleet
+            .iter()
+            .map(|u| u.link_airtime_us)
+            .max()
+            .unwrap_or(0)
+            .max(cell);
+        let radio_busy =
+            u64::try_from(u128::from(busiest_link) * 1000 / u128::from(mission_us.max(1)))
+                .unwrap_or(u64::MAX);
+        let predicted_radio = plan
+            .predicted
+            .fleets
+            .iter()
+            .find(|o| o.fleet == f.id)
+            .and_then(|o| o.radio_busy_permille.get());
+        if radio_busy > 900 {
+            notes.push(format!(
+                "fleet {}: its busiest radio link was on air {:.0}% of the run (the plan predicted {}): transfers queued behind each other, and latency grew with the queue",
+                f.name,
+                radio_busy as f64 / 10.0,
+                predicted_radio.map_or("too much to compute".into(), |p| format!("{:.0}%", p as f64 / 10.0))
+            ));
+        }
         let out_of_range = mean(|u| u.out_of_range_us);
         if out_of_range > 0 {
             notes.push(format!(
@@ -468,6 +497,8 @@ fn measure(
             battery_capacity_uj: f.battery_uj,
             depleted: of_fleet.iter().filter(|u| u.depleted).count() as u64,
             out_of_range_mean_us: out_of_range,
+            radio_busy_permille: radio_busy,
+            predicted_radio_busy_permille: predicted_radio,
         });
     }
 

@@ -278,7 +278,9 @@ impl SimDevice {
     }
     /// What it has spent and sent so far (motion: all it spent but the rest).
     fn usage(&self) -> DeviceUsage {
+        let airtime = |l: &Option<Link>| l.as_ref().map_or(0, |l| l.airtime_us);
         DeviceUsage {
+            link_airtime_us: airtime(&self.uplink).max(airtime(&self.downlink)),
             motion_uj: self
                 .vehicle
                 .energy_used_uj()
@@ -302,6 +304,9 @@ pub struct DeviceUsage {
     pub depleted: bool,
     /// Time it spent beyond its radio's range from home (its link down).
     pub out_of_range_us: u64,
+    /// Time its busier own link (up or down) spent sending (0 on a shared
+    /// channel: see `StopSnapshot::cell_airtime_us`).
+    pub link_airtime_us: u64,
 }
 
 /// A worker of the function pool, as the world runs it.
@@ -350,6 +355,8 @@ const TRACKED: usize = 32;
 pub struct StopSnapshot {
     pub at_us: u64,
     pub usage: Vec<DeviceUsage>,
+    /// Per fleet: the time its shared channel spent sending (0 without one).
+    pub cell_airtime_us: Vec<u64>,
     pub worker_run_us: u64,
     pub cold_start_us: u64,
 }
@@ -1247,6 +1254,11 @@ impl World {
         self.observed.at_stop = Some(StopSnapshot {
             at_us: now.0,
             usage: self.usage(),
+            cell_airtime_us: self
+                .cells
+                .iter()
+                .map(|c| c.as_ref().map_or(0, |l| l.airtime_us))
+                .collect(),
             worker_run_us: self.observed.worker_run_us,
             cold_start_us: self.observed.cold_start_us,
         });

@@ -220,6 +220,16 @@ fn an_oversubscribed_shared_radio_queues() {
         "{:?}",
         r.notes
     );
+    // The channel was on air for (nearly) the whole run, and the report
+    // says it queued; the plan had predicted 160%.
+    let f = &r.fleets[0];
+    assert!(f.radio_busy_permille > 950, "{f:?}");
+    assert_eq!(f.predicted_radio_busy_permille, Some(1600), "{f:?}");
+    assert!(
+        r.notes.iter().any(|n| n.contains("on air")),
+        "{:?}",
+        r.notes
+    );
 }
 
 /// Every scenario S1–S10 in the physical world for half a minute: the
