@@ -20,10 +20,3 @@ pub mod world;
 pub use mission::{simulate, Injected, Progress, SimError, SimOptions, StrategyRun};
 pub use physics::Physics;
 pub use world::{simple_plan, DeviceUsage, Input, Observed, Timing, World, WorldConfig};
-
-use hivemind_ir::TaskGraph;
-
-/// Total number of devices the simulator models for `graph`.
-pub fn device_count(graph: &TaskGraph) -> u64 {
-    graph.fleets.iter().map(|f| u64::from(f.count)).sum()
-}

@@ -566,25 +566,8 @@ impl World {
     /// Cut the device off (it keeps working and buffers results) until `to`,
     /// when it replays what it buffered and registers again.
     pub fn disconnect(&mut self, from: Micros, to: Micros, d: DeviceId) {
-        self.at(from, Pending::Disconnect(d));
-        self.at(to, Pending::Reconnect(d));
-    }
-    /// Degrade the device's links (or its fleet's shared channel) from
-    /// `from` to `to` (needs `physics`).
-    pub fn degrade(&mut self, from: Micros, to: Micros, d: DeviceId, how: Degrade) {
-        self.at(from, Pending::Degrade(d, how));
-        self.at(to, Pending::Degrade(d, Degrade::default()));
-    }
-    /// The device's attempts take `factor_milli` thousandths of their time
-    /// from `from` to `to` (a straggler).
-    pub fn slow(&mut self, from: Micros, to: Micros, d: DeviceId, factor_milli: u64) {
-        self.at(from, Pending::Slow(d, factor_milli));
-        self.at(to, Pending::Slow(d, 1_000));
-    }
-    /// Every worker invocation takes `factor_milli` thousandths of its time.
-    pub fn slow_workers(&mut self, from: Micros, to: Micros, factor_milli: u64) {
-        self.at(from, Pending::SlowWorkers(factor_milli));
-        self.at(to, Pending::SlowWorkers(1_000));
+        self.link_down(from, d);
+        self.link_up(to, d);
     }
     /// The device's link goes down at `t` (it buffers) — see [`World::link_up`].
     pub fn link_down(&mut self, t: Micros, d: DeviceId) {
@@ -623,10 +606,6 @@ impl World {
     /// What each device spent and sent, by device id.
     pub fn usage(&self) -> Vec<DeviceUsage> {
         self.devices.iter().map(SimDevice::usage).collect()
-    }
-    /// Battery left on each device, by device id.
-    pub fn batteries(&self) -> Vec<u64> {
-        self.devices.iter().map(SimDevice::battery_uj).collect()
     }
 
     fn handle(&mut self, e: Event) {
