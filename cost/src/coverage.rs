@@ -88,7 +88,7 @@ fn vehicle(f: &Fleet, profile: &Profile) -> Option<VehicleParams> {
     let measured = profile.fleet.get(&f.name).copied().unwrap_or_default();
     let class = profile.class(f.class);
     let cruise_mm_s = measured.speed_mm_s.or(f.speed_mm_s).filter(|&s| s > 0)?;
-    let moving_mw = measured.motion_power_mw.unwrap_or(class.motion_power_mw);
+    let moving_mw = crate::model::device_figures(f, profile).motion_power_mw;
     Some(VehicleParams {
         cruise_mm_s,
         accel_mm_s2: measured.accel_mm_s2.unwrap_or(class.accel_mm_s2),

@@ -188,6 +188,23 @@ pub struct DeviceFigures {
     pub motion_power_mw: u64,
 }
 
+/// What one device of `fleet` is charged with under `profile`: the fleet's
+/// measured values, else the mission's, else its class's defaults.
+pub fn device_figures(fleet: &ir::Fleet, profile: &Profile) -> DeviceFigures {
+    let m = profile.fleet.get(&fleet.name).copied().unwrap_or_default();
+    let class = profile.class(fleet.class);
+    DeviceFigures {
+        radio_bps: m.radio_bps.unwrap_or(fleet.radio_bps).max(1),
+        link_latency_us: m.link_latency_us.unwrap_or(class.link_latency_us),
+        radio_nj_per_bit: class.radio_nj_per_bit,
+        cpu_power_mw: m
+            .cpu_power_mw
+            .or(fleet.cpu_power_mw)
+            .unwrap_or(class.cpu_power_mw),
+        motion_power_mw: m.motion_power_mw.unwrap_or(class.motion_power_mw),
+    }
+}
+
 pub struct CostModel<'g> {
     pub graph: &'g TaskGraph,
     pub profile: Profile,
@@ -297,10 +314,7 @@ impl<'g> CostModel<'g> {
             .iter()
             .zip(moving)
             .map(|(f, moving_us)| {
-                let mw = model
-                    .measured(f.id)
-                    .motion_power_mw
-                    .unwrap_or(model.profile.class(f.class).motion_power_mw);
+                let mw = model.device_figures(f.id).motion_power_mw;
                 // mW × µs = nJ; per device, times the fleet size.
                 Sat::from_u128(
                     (u128::from(mw) * moving_us / 1_000).saturating_mul(u128::from(f.count)),
@@ -407,13 +421,11 @@ impl<'g> CostModel<'g> {
 
     /// A device's link of fleet `f`: (bit/s, one-way latency µs, radio nJ per bit).
     pub(crate) fn link(&self, f: FleetId) -> (u128, u128, u128) {
-        let fleet = &self.graph.fleets[f.index()];
-        let m = self.measured(f);
-        let class = self.profile.class(fleet.class);
+        let d = self.device_figures(f);
         (
-            u128::from(m.radio_bps.unwrap_or(fleet.radio_bps).max(1)),
-            u128::from(m.link_latency_us.unwrap_or(class.link_latency_us)),
-            u128::from(class.radio_nj_per_bit),
+            u128::from(d.radio_bps),
+            u128::from(d.link_latency_us),
+            u128::from(d.radio_nj_per_bit),
         )
     }
 
@@ -421,20 +433,7 @@ impl<'g> CostModel<'g> {
     /// simulator takes its devices' link, CPU and power from here, so the
     /// two never disagree on a parameter.
     pub fn device_figures(&self, f: FleetId) -> DeviceFigures {
-        let fleet = &self.graph.fleets[f.index()];
-        let m = self.measured(f);
-        let class = self.profile.class(fleet.class);
-        let (bps, latency_us, nj) = self.link(f);
-        DeviceFigures {
-            radio_bps: u64::try_from(bps).unwrap_or(u64::MAX),
-            link_latency_us: u64::try_from(latency_us).unwrap_or(u64::MAX),
-            radio_nj_per_bit: u64::try_from(nj).unwrap_or(u64::MAX),
-            cpu_power_mw: m
-                .cpu_power_mw
-                .or(fleet.cpu_power_mw)
-                .unwrap_or(class.cpu_power_mw),
-            motion_power_mw: m.motion_power_mw.unwrap_or(class.motion_power_mw),
-        }
+        device_figures(&self.graph.fleets[f.index()], &self.profile)
     }
 
     fn measured(&self, fleet: FleetId) -> profile::FleetMeasured {
@@ -499,11 +498,7 @@ impl<'g> CostModel<'g> {
                     };
                     c.compute_us[k] = Some(Sat::from_checked(us));
                     c.warm_us[k] = Some(Sat::from_checked(us).saturated());
-                    let power = u128::from(
-                        meas.cpu_power_mw
-                            .or(fleet.cpu_power_mw)
-                            .unwrap_or(class.cpu_power_mw),
-                    );
+                    let power = u128::from(self.device_figures(f).cpu_power_mw);
                     // mW × µs = nJ: the work of all instances of all
                     // activations over the mission.
                     c.edge_energy_uj = Sat::from_checked(
