@@ -13,8 +13,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use hivemind_cost::{plan_for, CostModel, Profile};
-use hivemind_ir::plan::{Modality, Strategy};
-use hivemind_sim::{simple_plan, simulate, SimOptions};
+use hivemind_ir::plan::Strategy;
+use hivemind_sim::{simple_assignment, simulate, SimOptions};
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -66,12 +66,7 @@ fn one(devices: u32, failures: bool, seconds: u64) -> Result<Figure> {
         .graph
         .ok_or_else(|| anyhow!("the benchmark mission does not compile"))?;
     let model = CostModel::new(&graph, Profile::default())?;
-    let assignment: Vec<Modality> = simple_plan(&graph)
-        .tasks
-        .iter()
-        .map(|t| t.modality)
-        .collect();
-    let plan = plan_for(&model, &assignment, Strategy::Manual);
+    let plan = plan_for(&model, &simple_assignment(&graph), Strategy::Manual);
     let mut opts = SimOptions::new(&graph, 1);
     opts.duration_us = seconds * 1_000_000;
     // A run of this length ends with its drain; the figures count it.

@@ -126,9 +126,10 @@ repartition, stragglers, function pool, journal) in the simulated world:
 vehicles that move as their behaviours command and pay for it from their
 battery, processors whose cores queue attempts, radio links that queue
 transfers (one shared channel per fleet with `radio ... shared`), serverless
-workers with cold starts and server interference. Every parameter comes from
-the cost model, so the report sets each prediction of the plan beside what
-the simulation measured, with the error and, where they differ, why.
+workers with cold starts whose invocations share a core when they must.
+Every parameter comes from the cost model, so the report sets each
+prediction of the plan beside what the simulation measured, with the error
+and, where they differ, why.
 
 --baseline runs the same mission fully centralized and fully decentralized
 beside the synthesized plan (latency and its spread per required path,

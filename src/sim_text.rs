@@ -100,7 +100,7 @@ fn strategies(out: &mut String, r: &Report) {
         "completed"
     );
     for run in &r.runs {
-        // Worst path: the one furthest over its bound, else the slowest.
+        // Worst path: the one with the slowest p99.
         let worst = run.paths.iter().max_by_key(|p| p.p99_us);
         let energy: u128 = run
             .fleets
@@ -187,7 +187,7 @@ fn predictions(out: &mut String, run: &StrategyRun) {
     let cl = &run.cloud;
     let _ = writeln!(
         out,
-        "cloud: ${:.4} billed (predicted {}, error {}); {} cold starts, {} warm invocations, {} slowed by other invocations on their server",
+        "cloud: ${:.4} billed (predicted {}, error {}); {} cold starts, {} warm invocations, {} slowed by invocations sharing their core",
         cl.cost_nusd as f64 / 1e9,
         cl.predicted_cost_nusd
             .map_or("too large".into(), |c| format!("${:.4}", c as f64 / 1e9)),

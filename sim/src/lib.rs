@@ -19,4 +19,6 @@ pub mod world;
 
 pub use mission::{simulate, Injected, Progress, SimError, SimOptions, StrategyRun};
 pub use physics::Physics;
-pub use world::{simple_plan, DeviceUsage, Input, Observed, Timing, World, WorldConfig};
+pub use world::{
+    simple_assignment, simple_plan, DeviceUsage, Input, Observed, Timing, World, WorldConfig,
+};

@@ -5,7 +5,7 @@
 
 use crate::physics::Physics;
 use crate::radio::Degrade;
-use crate::world::{BatterySample, DeviceUsage, Timing, World, WorldConfig};
+use crate::world::{BatterySample, DeviceUsage, StopSnapshot, Timing, World, WorldConfig};
 use hivemind_controller::{Config, Controller, DeviceId, Micros, MissionReport, Phase};
 use hivemind_cost::{CostModel, Profile};
 use hivemind_ir::plan::{Modality, Plan, Strategy};
@@ -252,7 +252,10 @@ pub fn simulate(
     world.keep_effects = false;
     world.keep_log = false;
     world.keep_publications = false;
-    let devices = u32::try_from(world.device_ids().len()).unwrap_or(u32::MAX);
+    let devices = graph
+        .fleets
+        .iter()
+        .fold(0u32, |n, f| n.saturating_add(f.count));
     for f in &opts.faults {
         inject(&mut world, *f, devices)?;
     }
@@ -339,17 +342,14 @@ fn measure(
     r.devices = Vec::new();
     let st = world.ctl.state();
     let assignment: Vec<Modality> = plan.tasks.iter().map(|t| t.modality).collect();
-    let stop = world.observed.at_stop.clone().unwrap_or_default();
+    let no_stop = StopSnapshot::default();
+    let stop = world.observed.at_stop.as_ref().unwrap_or(&no_stop);
     let mission_us = if stop.at_us > 0 {
         stop.at_us
     } else {
         opts.duration_us
     };
-    let usage: &[DeviceUsage] = if stop.usage.is_empty() {
-        &[]
-    } else {
-        &stop.usage
-    };
+    let usage: &[DeviceUsage] = &stop.usage;
     let mut notes = Vec::new();
     // The plan predicts the whole mission; a shorter (or longer) run is
     // compared pro rata.
@@ -426,12 +426,8 @@ fn measure(
         let mean = |g: fn(&DeviceUsage) -> u64| -> u64 {
             u64::try_from(total(g) / (n.max(1) as u128)).unwrap_or(u64::MAX)
         };
-        let energy = |u: &DeviceUsage| {
-            u.motion_uj
-                .saturating_add(u.cpu_uj)
-                .saturating_add(u.radio_uj)
-        };
-        let energy_mean = mean(energy);
+        let energy_mean = mean(DeviceUsage::energy_uj);
+        let outcome = plan.predicted.fleets.iter().find(|o| o.fleet == f.id);
         let cell = stop.cell_airtime_us.get(f.id.index()).copied().unwrap_or(0);
         let busiest_link = of_fleet
             .iter()
@@ -442,12 +438,7 @@ fn measure(
         let radio_busy =
             u64::try_from(u128::from(busiest_link) * 1000 / u128::from(mission_us.max(1)))
                 .unwrap_or(u64::MAX);
-        let predicted_radio = plan
-            .predicted
-            .fleets
-            .iter()
-            .find(|o| o.fleet == f.id)
-            .and_then(|o| o.radio_busy_permille.get());
+        let predicted_radio = outcome.and_then(|o| o.radio_busy_permille.get());
         if radio_busy > 900 {
             notes.push(format!(
                 "fleet {}: its busiest radio link was on air {:.0}% of the run (the plan predicted {}): transfers queued behind each other, and latency grew with the queue",
@@ -465,16 +456,16 @@ fn measure(
                 f.radio_range_mm.unwrap_or(0) as f64 / 1e3
             ));
         }
-        let predicted = plan
-            .predicted
-            .fleets
-            .iter()
-            .find(|o| o.fleet == f.id)
+        let predicted = outcome
             .and_then(|o| o.energy_per_device_uj.get())
             .map(pro_rata);
         // The prediction is for the device that spends most (a battery
         // reserve holds for every device): compare the busiest one.
-        let energy_max = of_fleet.iter().map(energy).max().unwrap_or(0);
+        let energy_max = of_fleet
+            .iter()
+            .map(DeviceUsage::energy_uj)
+            .max()
+            .unwrap_or(0);
         let err = error_permille(energy_max, predicted);
         if err.is_some_and(|e| e.abs() > 50) {
             notes.push(format!(

@@ -126,8 +126,5 @@ impl Physics {
 
 /// `bytes` at `bps` plus `latency_us`, rounded up, saturating.
 pub fn transfer_us(latency_us: u64, bytes: u64, bps: u64) -> u64 {
-    let air = (u128::from(bytes) * 8 * 1_000_000).div_ceil(u128::from(bps.max(1)));
-    u64::try_from(air)
-        .unwrap_or(u64::MAX)
-        .saturating_add(latency_us)
+    crate::radio::air_us(bytes, u128::from(bps)).saturating_add(latency_us)
 }

@@ -64,8 +64,7 @@ impl Link {
     /// Time on air for `bytes` at the link's (degraded) rate, rounded up.
     pub fn tx_us(&self, bytes: u64) -> u64 {
         let bps = u128::from(self.bps) * u128::from(self.degrade.bandwidth_permille.max(1)) / 1000;
-        let us = (u128::from(bytes) * 8 * 1_000_000).div_ceil(bps.max(1));
-        u64::try_from(us).unwrap_or(u64::MAX)
+        air_us(bytes, bps)
     }
 
     /// Queue `bytes` at `now`: when they have arrived at the other end.
@@ -93,6 +92,12 @@ impl Link {
                 .saturating_add(self.degrade.extra_latency_us),
         )
     }
+}
+
+/// Time to send `bytes` at `bps`, rounded up to the µs, saturating.
+pub fn air_us(bytes: u64, bps: u128) -> u64 {
+    let us = (u128::from(bytes) * 8 * 1_000_000).div_ceil(bps.max(1));
+    u64::try_from(us).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

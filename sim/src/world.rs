@@ -13,7 +13,8 @@
 //!   links queue transfers at its radio's rate (one channel per fleet when
 //!   the radio is `shared`), its cores queue attempts, its battery pays
 //!   for motion, compute and radio; a worker fetches storage or remote
-//!   memory hand-offs before it runs and shares its server's cores.
+//!   memory hand-offs before it runs and shares its core with the
+//!   invocations of other workers pinned to it.
 //!
 //! The world drives the core only through its seam (`handle`,
 //! `handle_timeout` at `poll_timeout`, `poll_effect`): it reads the mission
@@ -28,7 +29,7 @@ use crate::cpu::Cpu;
 use crate::physics::{transfer_us, Physics};
 use crate::radio::{Degrade, Link};
 use crate::smallmap::SmallMap;
-use hivemind_controller::effect::{DeviceMsg, Effect, Publication};
+use hivemind_controller::effect::{BehaviourCommand, DeviceMsg, Effect, Publication};
 use hivemind_controller::event::{Command, Event};
 use hivemind_controller::ids::{DeviceId, Epoch, Executor, InstanceId, WorkerId};
 use hivemind_controller::pool::PoolAction;
@@ -38,18 +39,26 @@ use hivemind_controller::time::Micros;
 use hivemind_controller::{Controller, Handoff};
 use hivemind_cost::{modality_index, CostModel};
 use hivemind_ir::plan::{self, Modality, Plan, Strategy};
-use hivemind_ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
+use hivemind_ir::{AreaShape, FleetId, Placement, PointMm, TaskGraph, TaskId};
+use hivemind_vehicle::{Maneuver, Vehicle, VehicleParams};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-use hivemind_controller::BehaviourCommand;
-use hivemind_ir::AreaShape;
-use hivemind_vehicle::{Maneuver, Vehicle, VehicleParams};
 
 /// A plan that keeps sensing, behaviours and fleet-pinned tasks on the
 /// edge and everything else in the cloud when allowed.
 pub fn simple_plan(graph: &TaskGraph) -> Plan {
-    let m: Vec<Modality> = graph
+    plan::assemble(
+        graph,
+        &simple_assignment(graph),
+        Strategy::Manual,
+        "testkit",
+    )
+}
+
+/// [`simple_plan`]'s placement, for a plan with predictions
+/// (`hivemind_cost::plan_for`).
+pub fn simple_assignment(graph: &TaskGraph) -> Vec<Modality> {
+    graph
         .tasks
         .iter()
         .map(|t| {
@@ -64,8 +73,7 @@ pub fn simple_plan(graph: &TaskGraph) -> Plan {
                 Modality::Edge
             }
         })
-        .collect();
-    plan::assemble(graph, &m, Strategy::Manual, "testkit")
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -95,8 +103,8 @@ pub struct WorldConfig {
     /// `edge_service_us` / `cloud_service_us`.
     pub timing: Option<Timing>,
     /// The physical world (links that queue, CPUs with cores, battery
-    /// drained by motion, compute and radio, cloud hand-offs, server
-    /// interference); without it, the flat test world above.
+    /// drained by motion, compute and radio, cloud hand-offs, invocations
+    /// sharing a core); without it, the flat test world above.
     pub physics: Option<Physics>,
     /// Record the battery of every fleet this often (0: never).
     pub sample_period_us: u64,
@@ -309,11 +317,20 @@ pub struct DeviceUsage {
     pub link_airtime_us: u64,
 }
 
+impl DeviceUsage {
+    /// All it spent: motion, compute and radio.
+    pub fn energy_uj(&self) -> u64 {
+        self.motion_uj
+            .saturating_add(self.cpu_uj)
+            .saturating_add(self.radio_uj)
+    }
+}
+
 /// A worker of the function pool, as the world runs it.
 #[derive(Debug, Clone, Default)]
 struct SimWorker {
     /// The (server, core) it is pinned to.
-    server: (u32, u32),
+    core: (u32, u32),
     /// What it runs: the task and the model version each invocation uses.
     running: SmallMap<InstanceId, (TaskId, u32)>,
 }
@@ -328,7 +345,7 @@ pub struct Observed {
     /// permille of capacity, live devices).
     pub battery: Vec<BatterySample>,
     pub battery_deaths: u64,
-    /// Invocations slowed by other invocations on their server.
+    /// Invocations slowed by other invocations sharing their core.
     pub interfered: u64,
     /// Time workers spent on invocations and training jobs (input fetch
     /// included) and starting cold: what serverless bills.
@@ -390,7 +407,7 @@ pub struct World {
     capacity_uj: Vec<u64>,
     workers: BTreeMap<WorkerId, SimWorker>,
     /// Invocations running per (server, core).
-    server_load: BTreeMap<(u32, u32), u32>,
+    core_load: BTreeMap<(u32, u32), u32>,
     /// Every worker invocation takes this many thousandths of its time.
     slow_workers_milli: u64,
     /// Every call into the core, in order, with its time.
@@ -434,7 +451,7 @@ impl World {
             cells: Vec::new(),
             capacity_uj: Vec::new(),
             workers: BTreeMap::new(),
-            server_load: BTreeMap::new(),
+            core_load: BTreeMap::new(),
             slow_workers_milli: 1_000,
             log: Vec::new(),
             journal: Vec::new(),
@@ -627,8 +644,9 @@ impl World {
     }
 
     /// How long `task` takes on `executor` (`flat` without per-task timing),
-    /// with jitter and the executor's slowdown; `with_input` adds the
-    /// timing's input transfer (the flat world has no links).
+    /// with jitter and the executor's slowdown, plus the timing's input
+    /// transfer in the flat world (the physical one sends inputs over its
+    /// links).
     fn task_time(&mut self, task: TaskId, flat: u64, executor: Executor) -> u64 {
         let (base, input) = match &self.cfg.timing {
             Some(t) => (
@@ -1015,12 +1033,12 @@ impl World {
                 }
             }
             PoolAction::Cancel { worker, instance } => {
-                let server = self.workers.get_mut(worker).and_then(|w| {
+                let core = self.workers.get_mut(worker).and_then(|w| {
                     w.running.remove(instance)?;
-                    Some(w.server)
+                    Some(w.core)
                 });
-                if let Some(s) = server {
-                    self.unload(s);
+                if let Some(c) = core {
+                    self.unload(c);
                 }
             }
             PoolAction::StartWorker {
@@ -1033,7 +1051,7 @@ impl World {
                 self.workers.insert(
                     *worker,
                     SimWorker {
-                        server: (*server, *core),
+                        core: (*server, *core),
                         running: SmallMap::default(),
                     },
                 );
@@ -1051,7 +1069,7 @@ impl World {
             PoolAction::StopWorker { worker } => {
                 if let Some(w) = self.workers.remove(worker) {
                     for _ in 0..w.running.len() {
-                        self.unload(w.server);
+                        self.unload(w.core);
                     }
                 }
             }
@@ -1060,15 +1078,16 @@ impl World {
     }
 
     /// An invocation starts on `worker`'s core: the pool pins each worker
-    /// to one core and lets it run several invocations at once, so
-    /// invocations running together on a core share it (processor
-    /// sharing, fixed at the start: its time stretches by the core's load;
-    /// HiveMind measured such interference between co-located functions).
+    /// to one core, and when it starts more workers than there are cores
+    /// (or lets a worker run several invocations), invocations running
+    /// together on a core share it (processor sharing, fixed at the start:
+    /// its time stretches by the core's load; HiveMind measured such
+    /// interference between co-located functions).
     fn interfere(&mut self, worker: WorkerId, us: u64) -> u64 {
-        let Some(core) = self.workers.get(&worker).map(|w| w.server) else {
+        let Some(core) = self.workers.get(&worker).map(|w| w.core) else {
             return us;
         };
-        let load = self.server_load.entry(core).or_default();
+        let load = self.core_load.entry(core).or_default();
         *load += 1;
         let load = u64::from(*load);
         if load <= 1 {
@@ -1078,8 +1097,8 @@ impl World {
         us.saturating_mul(load)
     }
 
-    fn unload(&mut self, server: (u32, u32)) {
-        if let Some(l) = self.server_load.get_mut(&server) {
+    fn unload(&mut self, core: (u32, u32)) {
+        if let Some(l) = self.core_load.get_mut(&core) {
             *l = l.saturating_sub(1);
         }
     }
@@ -1384,12 +1403,7 @@ impl World {
         let Some(task) = self.running_task(device, epoch, instance) else {
             return;
         };
-        let bytes = self
-            .cfg
-            .physics
-            .as_ref()
-            .and_then(|p| p.tasks.get(task.index()))
-            .map_or(0, |t| t.upload_bytes);
+        let (_, bytes) = self.result_of(task);
         let connected = self
             .devices
             .get(device.0 as usize)
@@ -1460,12 +1474,10 @@ impl World {
             Executor::Worker { worker } => {
                 let done = self.workers.get_mut(&worker).and_then(|w| {
                     let (task, v) = w.running.remove(&instance)?;
-                    Some((task, v, w.server))
+                    Some((task, v, w.core))
                 });
-                if let Some((task, v, server)) = done {
-                    if self.cfg.physics.is_some() {
-                        self.unload(server);
-                    }
+                if let Some((task, v, core)) = done {
+                    self.unload(core);
                     let e = event(self.result_of(task), v);
                     self.handle(e);
                 }
@@ -1550,12 +1562,7 @@ impl World {
 
     /// Run until the mission finished or aborted (or `limit`).
     pub fn run_to_end(&mut self, limit: Micros) {
-        while !self.over {
-            if self.next_at().is_none_or(|at| at > limit) {
-                break;
-            }
-            self.step();
-        }
+        while !self.over && self.step_until(limit) {}
     }
 
     /// Ids of every instance completed, in order of publication.

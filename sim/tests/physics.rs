@@ -7,10 +7,10 @@
 use hivemind_controller::rng::Rng;
 use hivemind_controller::Micros;
 use hivemind_cost::{plan_for, CostModel, Profile};
-use hivemind_ir::plan::{Modality, Plan, Strategy};
+use hivemind_ir::plan::{Plan, Strategy};
 use hivemind_ir::TaskGraph;
 use hivemind_sim::radio::Link;
-use hivemind_sim::{simple_plan, simulate, SimOptions, StrategyRun};
+use hivemind_sim::{simple_assignment, simulate, SimOptions, StrategyRun};
 
 fn compile(src: &str) -> TaskGraph {
     let c = hivemind_dsl::compile(src, "test.hm");
@@ -22,12 +22,7 @@ fn compile(src: &str) -> TaskGraph {
 /// cloud) with the cost model's predictions.
 fn plan(graph: &TaskGraph) -> Plan {
     let model = CostModel::new(graph, Profile::default()).expect("model");
-    let assignment: Vec<Modality> = simple_plan(graph)
-        .tasks
-        .iter()
-        .map(|t| t.modality)
-        .collect();
-    plan_for(&model, &assignment, Strategy::Manual)
+    plan_for(&model, &simple_assignment(graph), Strategy::Manual)
 }
 
 fn run(graph: &TaskGraph, seed: u64) -> StrategyRun {
