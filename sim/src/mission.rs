@@ -9,7 +9,7 @@ use crate::world::{BatterySample, DeviceUsage, StopSnapshot, Timing, World, Worl
 use hivemind_controller::{Config, Controller, DeviceId, Micros, MissionReport, Phase};
 use hivemind_cost::{CostModel, Profile};
 use hivemind_ir::plan::{Modality, Plan, Strategy};
-use hivemind_ir::{RequirementKind, TaskGraph};
+use hivemind_ir::{RequirementKind, TaskGraph, TaskId};
 use serde::Serialize;
 
 /// How to run a mission.
@@ -547,15 +547,26 @@ fn measure(
         interfered: world.observed.interfered,
     };
 
+    let unmodelled = Unmodelled {
+        interfered: world.observed.interfered,
+        concurrency: opts.config.pool.concurrency,
+        queued: r.pool.queued_invocations,
+        invocations: r
+            .tasks
+            .iter()
+            .zip(&plan.tasks)
+            .filter(|(_, tp)| tp.modality.is_cloud())
+            .map(|(t, _)| t.created)
+            .sum(),
+    };
     for p in &paths {
         if p.median_error_permille.is_some_and(|e| e.abs() > 50) {
             notes.push(path_note(
                 p,
+                p.requirement as usize,
                 plan,
-                graph,
-                world.observed.interfered,
-                opts.config.pool.concurrency,
-                r.pool.queued_invocations,
+                model,
+                &unmodelled,
             ));
         }
     }
@@ -651,36 +662,76 @@ fn measure(
 }
 
 /// Why a path's measured median is off its prediction.
-fn path_note(
-    p: &PathResult,
-    plan: &Plan,
-    graph: &TaskGraph,
+/// What the world does that the cost model leaves out, for `measure`'s
+/// notes.
+struct Unmodelled {
     interfered: u64,
     concurrency: u32,
+    /// Invocations that waited for a worker, of all cloud invocations.
     queued: u64,
+    invocations: u64,
+}
+
+/// Why a path's measured median is off its prediction: the causes that
+/// apply to this path.
+fn path_note(
+    p: &PathResult,
+    k: usize,
+    plan: &Plan,
+    model: &CostModel,
+    world: &Unmodelled,
 ) -> String {
+    let graph = model.graph;
+    let on_path = |t: TaskId| {
+        model
+            .path_tasks
+            .get(k)
+            .and_then(|on| on.get(t.index()))
+            .copied()
+            .unwrap_or(false)
+    };
+    let mut why = Vec::new();
+    if let Some(RequirementKind::Latency { from, .. }) = graph.requirements.get(k).map(|q| &q.kind)
+    {
+        let first = plan.tasks.get(from.index());
+        if let Some(f) = first
+            .filter(|t| t.modality == Modality::Edge)
+            .and_then(|t| t.fleet)
+        {
+            why.push(format!(
+                "the path starts when the core activates `{}` on a device, and the command takes the radio's one-way latency ({:.1} ms) to get there, which the cost model does not charge",
+                p.from,
+                model.device_figures(f).link_latency_us as f64 / 1e3
+            ));
+        }
+    }
     let local_hops = plan
         .channels
         .iter()
-        .filter(|c| c.kind == hivemind_ir::plan::ChannelKind::DeviceLocal)
+        .filter(|c| {
+            c.kind == hivemind_ir::plan::ChannelKind::DeviceLocal
+                && on_path(c.from)
+                && on_path(c.to)
+        })
         .count();
-    let mut why = Vec::new();
     if local_hops > 0 && p.median_error_permille.is_some_and(|e| e > 0) {
         why.push(format!(
-            "{local_hops} device-local hop(s) in the plan: the cost model charges none, but the core dispatches every edge instance through the controller (a round trip over the radio each) until device-local chains run on the agent"
+            "{local_hops} device-local hop(s) on the path: the cost model charges none, but the core dispatches every edge instance through the controller (a round trip over the radio each) until device-local chains run on the agent"
         ));
     }
     if graph.fleets.iter().any(|f| f.radio_shared) {
         why.push("a shared radio: transfers of the fleet's devices queue on one channel".into());
     }
-    if queued > 0 {
+    if world.queued > 0 {
         why.push(format!(
-            "{queued} invocations waited for a free worker (a fan-out releases all its items at once, and cold starts take time); the cost model starts every invocation at once"
+            "{} of {} cloud invocations waited for a free worker (a fan-out releases all its items at once, and cold starts take time); the cost model starts every invocation at once",
+            world.queued, world.invocations
         ));
     }
-    if interfered > 0 {
+    if world.interfered > 0 {
         why.push(format!(
-            "{interfered} invocations shared a core with another (more workers than cores, or up to {concurrency} invocations per worker), while the cost model gives every invocation a core of its own"
+            "{} invocations shared a core with another (more workers than cores, or up to {} invocations per worker), while the cost model gives every invocation a core of its own",
+            world.interfered, world.concurrency
         ));
     }
     if why.is_empty() {
