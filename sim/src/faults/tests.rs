@@ -982,30 +982,46 @@ proptest! {
             }
         }
     }
+}
 
-    #[test]
-    fn faults_random_failure_counts_follow_the_rate(seed in any::<u64>()) {
+/// The statistics of random failures, over 512 fixed seeds: each run is
+/// the same (a statistical bound checked on fresh random seeds every run
+/// failed now and then: a 5-sigma mean turned up once in ~1,000 runs).
+#[test]
+fn faults_random_failure_counts_follow_the_rate() {
+    let fleets = [FleetInfo {
+        name: "swarm".to_string(),
+        first_device: 0,
+        count: 2_000,
+    }];
+    let per_min = parse("random failures 1% of swarm per min").unwrap();
+    let per_s = parse("random failures 100% of swarm per s").unwrap();
+    for seed in 0..512u64 {
         // 2000 devices at 1% per minute for 30 min: each fails with
         // probability 1 - e^-0.3 = 0.2592; expect 518.4, sd 19.6.
-        let fleets = [FleetInfo { name: "swarm".to_string(), first_device: 0, count: 2_000 }];
-        let script = parse("random failures 1% of swarm per min").unwrap();
-        let got = resolve(&script, &fleets, 30 * 60 * S, seed).unwrap();
-        prop_assert!((418..=618).contains(&got.len()), "seed {seed}: {} failures", got.len());
-        let mut devices: Vec<u32> = got.iter().map(|s| match s.action {
-            Action::Kill(d) => d,
-            _ => u32::MAX,
-        }).collect();
+        let got = resolve(&per_min, &fleets, 30 * 60 * S, seed).unwrap();
+        assert!(
+            (418..=618).contains(&got.len()),
+            "seed {seed}: {} failures",
+            got.len()
+        );
+        let mut devices: Vec<u32> = got
+            .iter()
+            .map(|s| match s.action {
+                Action::Kill(d) => d,
+                _ => u32::MAX,
+            })
+            .collect();
         devices.sort_unstable();
         devices.dedup();
-        prop_assert_eq!(devices.len(), got.len());
-        prop_assert!(got.iter().all(|s| s.at_us < 30 * 60 * S));
+        assert_eq!(devices.len(), got.len(), "seed {seed}");
+        assert!(got.iter().all(|s| s.at_us < 30 * 60 * S), "seed {seed}");
 
         // At 100% per second over a long mission everyone fails, at a mean
         // time of 1 s (standard error 0.022 s).
-        let script = parse("random failures 100% of swarm per s").unwrap();
-        let got = resolve(&script, &fleets, 3_600 * S, seed).unwrap();
-        prop_assert_eq!(got.len(), 2_000);
+        let got = resolve(&per_s, &fleets, 3_600 * S, seed).unwrap();
+        assert_eq!(got.len(), 2_000, "seed {seed}");
         let mean = got.iter().map(|s| s.at_us as f64).sum::<f64>() / 2_000.0 / S as f64;
-        prop_assert!((0.9..1.1).contains(&mean), "seed {seed}: mean {mean} s");
+        assert!((0.9..1.1).contains(&mean), "seed {seed}: mean {mean} s");
     }
 }
