@@ -8,7 +8,7 @@ use hivemind_ir::TaskGraph;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScaleError {
     #[error(
-        "--devices {asked}: the mission has {fleets} fleets and each needs at least one device"
+        "--devices {asked}: the mission has {fleets} fleet(s) and each needs at least one device"
     )]
     TooFew { asked: u32, fleets: usize },
     #[error("--devices {asked}: at most {max} devices can be simulated")]
