@@ -66,6 +66,20 @@ const RULES: &[(&str, &[&str])] = &[
         &["z3", "pest", "miette", "hivemind-dsl", "hivemind-synth"],
     ),
     (
+        "hivemind-proto",
+        &[
+            "z3",
+            "pest",
+            "miette",
+            "toml",
+            "hivemind-dsl",
+            "hivemind-synth",
+            "hivemind-cost",
+            "hivemind-controller",
+            "hivemind-sim",
+        ],
+    ),
+    (
         "hivemind-fpga",
         &[
             "z3",

@@ -19,7 +19,6 @@
 //! Timers are not effects: the core keeps its own timer table
 //! ([`crate::Controller::poll_timeout`] / [`crate::Controller::handle_timeout`]).
 
-use crate::geometry::Strip;
 use crate::ids::{DeviceId, Epoch, Executor, InstanceId};
 use crate::record::Record;
 use hivemind_ir::{AreaId, FleetId, PointMm, TaskId};
@@ -27,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::handoff::Handoff;
 pub use crate::pool::PoolAction;
+pub use hivemind_proto::{BehaviourCommand, DeviceMsg};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,66 +70,6 @@ impl Effect {
             Executor::Worker { worker } => Effect::Pool(PoolAction::Ack { worker, instance }),
         }
     }
-}
-
-/// A message for one registration of a device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceMsg {
-    /// The registration is accepted: speak with the envelope's epoch from
-    /// now on and send a heartbeat every `heartbeat_period_us`.
-    Registered { heartbeat_period_us: u64 },
-    /// Run an attempt of `instance`.
-    RunTask {
-        instance: InstanceId,
-        task: TaskId,
-        input: Handoff,
-    },
-    /// A swarm behaviour; replaces the previous one.
-    Behave(BehaviourCommand),
-    /// Stop the attempt of `instance`: another attempt's result won, or the
-    /// device no longer owns it.
-    Cancel { instance: InstanceId },
-    /// The result of `instance` is recorded; the device may forget it.
-    Ack { instance: InstanceId },
-    /// The device spoke with an epoch the core no longer accepts: register
-    /// again.
-    Resync,
-    /// Download and load version `version` of `task`'s model (`bytes`
-    /// over the downlink); answer `Event::ModelLoaded`, and tag results of
-    /// the task with the version that produced them.
-    Model {
-        task: TaskId,
-        version: u32,
-        bytes: u64,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BehaviourCommand {
-    /// Sweep these strips in lanes of `lane_mm`.
-    Cover {
-        area: AreaId,
-        strips: Vec<Strip>,
-        lane_mm: u64,
-    },
-    GotoPoint {
-        point: PointMm,
-    },
-    GotoArea {
-        area: AreaId,
-    },
-    /// Fly `waypoints` in order (then hold at the last), or around them
-    /// forever when `looping`, starting `start_mm` along the path (devices
-    /// of a patrolling fleet start evenly spaced).
-    Route {
-        waypoints: Vec<PointMm>,
-        looping: bool,
-        start_mm: u64,
-    },
-    ReturnHome,
-    Land,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,23 +6,8 @@
 //! point-in-polygon for membership.
 
 use hivemind_ir::{Area, AreaId, AreaShape, PointMm};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Strip {
-    pub area: AreaId,
-    pub x_min: i64,
-    pub x_max: i64,
-}
-
-impl Strip {
-    pub fn width(&self) -> i64 {
-        self.x_max - self.x_min
-    }
-    pub fn centre_x(&self) -> i64 {
-        self.x_min + self.width() / 2
-    }
-}
+pub use hivemind_proto::Strip;
 
 /// The x-extent `[min, max]` of an area (its bounding box on x).
 pub fn x_extent(area: &Area) -> (i64, i64) {
