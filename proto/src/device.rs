@@ -85,3 +85,85 @@ pub enum BehaviourCommand {
     ReturnHome,
     Land,
 }
+
+/// A device's part of the plan, sent once per connection (in
+/// [`crate::Downlink::Accepted`]): what the agent needs to run the tasks
+/// placed on its fleet and to fly the behaviours it will be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFragment {
+    pub fleet: hivemind_ir::FleetId,
+    /// The fleet's home (take-off point, `return home`).
+    pub home: PointMm,
+    /// How the device moves and what motion costs it (the cost model's
+    /// parameters for the fleet).
+    pub vehicle: hivemind_vehicle::VehicleParams,
+    /// The mission's areas, indexed by `AreaId` (cover and goto name them).
+    pub areas: Vec<hivemind_ir::Area>,
+    /// The tasks the plan places on this fleet.
+    pub tasks: Vec<LocalTask>,
+}
+
+/// One task the device may be told to run, with the figures a synthetic
+/// function needs to behave as the cost model predicts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalTask {
+    pub task: TaskId,
+    pub name: String,
+    /// The function that implements it (`fn` in the mission, else the
+    /// task's name).
+    pub function: String,
+    /// One warm run on this device, as the cost model predicts it.
+    pub service_us: u64,
+    /// Bytes of one result that leave the device (0: a control message).
+    pub output_bytes: u64,
+    /// Items in each result (its output list's stated length, else 1).
+    pub items: u32,
+}
+
+/// What a vehicle flies for a behaviour command: the one mapping the
+/// simulator and the agent's vehicles share. `None` for an area the
+/// mission does not have.
+pub fn maneuver(
+    cmd: &BehaviourCommand,
+    areas: &[hivemind_ir::Area],
+    home: PointMm,
+) -> Option<hivemind_vehicle::Maneuver> {
+    use hivemind_vehicle::Maneuver;
+    Some(match cmd {
+        BehaviourCommand::Cover {
+            area,
+            strips,
+            lane_mm,
+        } => Maneuver::Cover {
+            shape: areas.get(area.index())?.shape.clone(),
+            strips: strips.iter().map(|s| (s.x_min, s.x_max)).collect(),
+            lane_mm: *lane_mm,
+        },
+        BehaviourCommand::GotoPoint { point } => Maneuver::Goto(*point),
+        BehaviourCommand::GotoArea { area } => {
+            Maneuver::Goto(area_centre(areas.get(area.index())?))
+        }
+        BehaviourCommand::Route {
+            waypoints,
+            looping,
+            start_mm,
+        } => Maneuver::Route {
+            waypoints: waypoints.clone(),
+            looping: *looping,
+            start_mm: *start_mm,
+        },
+        BehaviourCommand::ReturnHome => Maneuver::ReturnHome(home),
+        BehaviourCommand::Land => Maneuver::Land,
+    })
+}
+
+/// Centre of an area's bounding box (where `goto AREA` flies).
+pub fn area_centre(a: &hivemind_ir::Area) -> PointMm {
+    let (lo, hi) = a.shape.bounding_box();
+    // The mean of two i64 always fits i64.
+    let mid = |a: i64, b: i64| i64::try_from((i128::from(a) + i128::from(b)) / 2).unwrap_or(a);
+    PointMm {
+        x_mm: mid(lo.x_mm, hi.x_mm),
+        y_mm: mid(lo.y_mm, hi.y_mm),
+    }
+}

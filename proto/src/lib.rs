@@ -24,7 +24,7 @@ pub mod handoff;
 pub mod ids;
 pub mod wire;
 
-pub use device::{BehaviourCommand, DeviceMsg, Strip};
+pub use device::{BehaviourCommand, DeviceMsg, LocalTask, PlanFragment, Strip};
 pub use handoff::Handoff;
 pub use ids::{DeviceId, Epoch, Executor, GroupId, InstanceId, WorkerId};
 pub use wire::{DecodeError, Downlink, Hello, Uplink};

@@ -28,7 +28,7 @@
 //! the transport before it is read and by [`encode_uplink`] /
 //! [`encode_downlink`] before it is sent.
 
-use crate::device::DeviceMsg;
+use crate::device::{DeviceMsg, PlanFragment};
 use crate::ids::{DeviceId, Epoch, InstanceId};
 use hivemind_ir::{PointMm, TaskId};
 use serde::{Deserialize, Serialize};
@@ -118,11 +118,15 @@ pub enum Uplink {
 /// Controller → agent.
 ///
 /// Variants are append-only: the index of each is its kind on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Downlink {
     /// Kind 0: the Hello is accepted; speak `version` from now on. The
     /// registration itself follows as `Device { msg: Registered, .. }`.
-    Accepted { version: u16, mission: String },
+    Accepted {
+        version: u16,
+        mission: String,
+        fragment: Box<PlanFragment>,
+    },
     /// Kind 1: the Hello is refused; the connection closes.
     Refused { reason: String },
     /// Kind 2: a message of the core for registration `epoch`. `payload`

@@ -1,6 +1,6 @@
 //! The frame codec on good and bad bytes.
 
-use hivemind_ir::{AreaId, PointMm, TaskId};
+use hivemind_ir::{Area, AreaId, AreaShape, FleetId, PointMm, SrcSpan, TaskId};
 use hivemind_proto::wire::{
     decode_downlink, decode_uplink, encode_downlink, encode_uplink, DecodeError, MAX_FRAME_BYTES,
     MAX_PAYLOAD_BYTES, MAX_REASON_BYTES, VERSION,
@@ -9,6 +9,8 @@ use hivemind_proto::{
     BehaviourCommand, DeviceId, DeviceMsg, Downlink, Epoch, Handoff, Hello, InstanceId, Strip,
     Uplink,
 };
+use hivemind_proto::{LocalTask, PlanFragment};
+use hivemind_vehicle::VehicleParams;
 use proptest::prelude::*;
 
 fn hello() -> Hello {
@@ -22,6 +24,40 @@ fn hello() -> Hello {
             y_mm: 12_000,
         },
     )
+}
+
+fn fragment() -> PlanFragment {
+    PlanFragment {
+        fleet: FleetId(1),
+        home: PointMm { x_mm: 0, y_mm: 0 },
+        vehicle: VehicleParams::DRONE,
+        areas: vec![Area {
+            id: AreaId(0),
+            name: "field".into(),
+            shape: AreaShape::Rect {
+                min: PointMm { x_mm: 0, y_mm: 0 },
+                max: PointMm {
+                    x_mm: 400_000,
+                    y_mm: 300_000,
+                },
+            },
+            size_mm2: 120_000_000_000,
+            span: SrcSpan {
+                start: 0,
+                end: 1,
+                line: 1,
+                col: 1,
+            },
+        }],
+        tasks: vec![LocalTask {
+            task: TaskId(0),
+            name: "capture".into(),
+            function: "capture".into(),
+            service_us: 20_000,
+            output_bytes: 691_200,
+            items: 1,
+        }],
+    }
 }
 
 fn every_uplink() -> Vec<Uplink> {
@@ -102,6 +138,7 @@ fn every_downlink() -> Vec<Downlink> {
         Downlink::Accepted {
             version: VERSION,
             mission: "m".into(),
+            fragment: Box::new(fragment()),
         },
         Downlink::Refused {
             reason: "certificate names device 3, hello claims 4".into(),
