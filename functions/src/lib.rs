@@ -71,7 +71,7 @@ pub mod synthetic;
 pub mod wire;
 
 pub use error::FnError;
-pub use inprocess::{Ctx, Handler, InProcess, Registry};
+pub use inprocess::{Ctx, Handler, HandlerResult, InProcess, Registry};
 pub use stack::Stack;
 pub use subprocess::{ActionSpec, Limits, Mode, Subprocess};
 
