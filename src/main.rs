@@ -3,11 +3,13 @@
 mod bench;
 mod bench_sim;
 mod bench_synth;
+mod certs;
 mod input;
 mod sim;
 mod sim_text;
 mod summary;
 mod synth;
+mod up;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -144,6 +146,33 @@ Examples:
   hivemind sim mission.hm --json > report.json"
     )]
     Sim(sim::Args),
+    /// Run a mission for real: the controller on the network, agents connect.
+    #[command(long_about = "\
+Run a mission with the real controller on the network: agents (`hive-agent`,
+one per vehicle) connect over QUIC with mutual TLS (certificates from
+`hivemind certs`), register, heartbeat, run the tasks the plan places on
+their device and report results; the cloud's tasks run in the function pool
+(in-process; a task without registered code runs a synthetic function with
+the cost model's service time and output size). Every state change is
+journaled (fsync before it is acknowledged): after a crash, the same
+command with the same --state-dir continues the mission where it stopped.
+Telemetry goes to an embedded MQTT broker (or --mqtt URL) on
+hivemind/<mission>/<device>/{telemetry,status,result} and
+hivemind/<mission>/controller/{progress,events}; see docs/telemetry.md.
+
+--local N starts N agents with simulated vehicles as processes on loopback
+(fleets scaled to N in proportion, a fresh PKI), runs the mission to its end
+(or --duration) and prints the report: the one-machine demo. Ctrl-C stops
+the mission gracefully (drain, journal, tell agents); twice aborts.
+
+Examples:
+  hivemind up examples/missions/s02_tree_recognition.hm --local 20 --duration 60s
+  hivemind certs init --dir pki && hivemind certs issue 0 --dir pki
+  hivemind up mission.hm --pki pki --listen 0.0.0.0:7000 --mqtt mqtt://127.0.0.1:1883")]
+    Up(up::Args),
+    /// Manage the deployment's certificates (CA, controller, devices).
+    #[command(subcommand)]
+    Certs(certs::Certs),
     /// Print missions in canonical form, or check that they are.
     #[command(long_about = "\
 Format missions in the canonical layout: two-space indentation, one property
@@ -229,7 +258,8 @@ fn init_tracing(filter: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let filter = match filter {
         Some(f) => EnvFilter::new(f),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        None => EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("warn,rumqttd=off,quinn=off,rustls=off")),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -427,6 +457,8 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Bench { what, json, sizes } => bench::run(what, json, &sizes),
         Command::Sim(args) => sim::run(args),
+        Command::Up(args) => up::run(args),
+        Command::Certs(cmd) => certs::run(cmd),
         Command::Synth(args) => synth::run(args),
     }
 }

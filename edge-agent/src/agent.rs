@@ -1,0 +1,583 @@
+//! The agent's life: connect, register, heartbeat, run what the controller
+//! says, fly the vehicle, report — and survive disconnects, controller
+//! restarts and its own restarts without losing a result.
+//!
+//! One *session* per connection. Across sessions the agent keeps its
+//! vehicle, its running tasks (they finish while disconnected; their
+//! results go to the [`Outbox`] first, then on the wire), its warm
+//! function workers and its loaded models. Every result is on disk before
+//! it is sent and leaves the disk only when the controller acknowledges
+//! it; a new session replays whatever is left (the controller records a
+//! result once per instance, so replays are harmless).
+
+use crate::outbox::Outbox;
+use anyhow::{bail, Context, Result};
+use hivemind_functions::synthetic::{Clock, SyntheticParams};
+use hivemind_functions::{Backend, Request, Worker};
+use hivemind_ir::{DeviceClass, PointMm};
+use hivemind_net::frame::{FrameReader, FrameWriter};
+use hivemind_net::quic;
+use hivemind_net::tls::ClientIdentity;
+use hivemind_proto::wire::{clip_reason, decode_downlink, encode_uplink, MAX_FRAME_BYTES};
+use hivemind_proto::{
+    device::maneuver, DeviceId, DeviceMsg, Downlink, Epoch, Handoff, Hello, InstanceId,
+    PlanFragment, Uplink,
+};
+use hivemind_vehicle::{Maneuver, Vehicle, VehicleParams};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub controller: SocketAddr,
+    /// The name the controller's certificate is checked against.
+    pub server_name: String,
+    pub device: DeviceId,
+    pub fleet: String,
+    pub mission: String,
+    /// Holds the outbox (results not yet acknowledged).
+    pub state_dir: PathBuf,
+    /// Where pushed model versions are written.
+    pub model_dir: Option<PathBuf>,
+    /// Where the vehicle starts (its fleet's home when not given).
+    pub position: Option<PointMm>,
+    /// Used for the battery in the first Hello, before the controller
+    /// sends the fleet's vehicle parameters.
+    pub class: DeviceClass,
+    /// Longest wait between reconnection attempts.
+    pub max_backoff: Duration,
+    /// Exit when the controller says the mission is over (else reconnect).
+    pub exit_when_done: bool,
+    /// Give up after this long without any successful session (None: never).
+    pub give_up_after: Option<Duration>,
+}
+
+/// What happened to the agent, for its exit status and tests.
+#[derive(Debug, Clone, Default)]
+pub struct AgentStats {
+    pub sessions: u32,
+    pub tasks_run: u64,
+    pub results_sent: u64,
+    pub results_replayed: u64,
+    pub acks: u64,
+    pub behaviours: u64,
+    pub models_loaded: u64,
+}
+
+type Workers = Arc<tokio::sync::Mutex<BTreeMap<String, Arc<dyn Worker>>>>;
+
+struct Done {
+    instance: InstanceId,
+    epoch: Epoch,
+    outcome: std::result::Result<(bytes::Bytes, u32), String>,
+}
+
+/// State kept across sessions.
+struct Agent {
+    cfg: AgentConfig,
+    backend: Arc<dyn Backend>,
+    identity: Arc<ClientIdentity>,
+    outbox: Outbox,
+    fragment: Option<PlanFragment>,
+    vehicle: Option<Vehicle>,
+    born: Instant,
+    workers: Workers,
+    running: BTreeMap<InstanceId, AbortHandle>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
+    stats: AgentStats,
+}
+
+enum SessionEnd {
+    /// The mission is over (the controller said so).
+    Finished,
+    /// Try again (with backoff unless `now`).
+    Retry { reason: String, now: bool },
+}
+
+pub async fn run(
+    cfg: AgentConfig,
+    identity: ClientIdentity,
+    backend: Arc<dyn Backend>,
+) -> Result<AgentStats> {
+    let outbox = Outbox::open(&cfg.state_dir.join("outbox"))?;
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let mut agent = Agent {
+        cfg,
+        backend,
+        identity: Arc::new(identity),
+        outbox,
+        fragment: None,
+        vehicle: None,
+        born: Instant::now(),
+        workers: Workers::default(),
+        running: BTreeMap::new(),
+        done_tx,
+        done_rx,
+        stats: AgentStats::default(),
+    };
+    let mut backoff = Duration::from_millis(100);
+    let mut last_ok = Instant::now();
+    loop {
+        match agent.session().await {
+            Ok(SessionEnd::Finished) => {
+                if agent.cfg.exit_when_done {
+                    return Ok(agent.stats);
+                }
+                backoff = Duration::from_millis(500);
+            }
+            Ok(SessionEnd::Retry { reason, now }) => {
+                tracing::info!(device = %agent.cfg.device, "session ended: {reason}");
+                if now {
+                    backoff = Duration::from_millis(100);
+                    last_ok = Instant::now();
+                    continue;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        if agent.stats.sessions > 0 {
+            last_ok = last_ok.max(Instant::now() - Duration::from_millis(1));
+        }
+        if let Some(limit) = agent.cfg.give_up_after {
+            if last_ok.elapsed() > limit {
+                bail!("no session with the controller for {limit:?}: giving up");
+            }
+        }
+        // Results that finished meanwhile go to disk while we wait.
+        agent.bank_finished();
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(agent.cfg.max_backoff);
+    }
+}
+
+impl Agent {
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn battery_uj(&mut self) -> u64 {
+        let now = self.now_us();
+        match &mut self.vehicle {
+            Some(v) => {
+                v.advance(now);
+                v.battery_uj()
+            }
+            None => VehicleParams::of(self.cfg.class).battery_uj,
+        }
+    }
+
+    fn position(&mut self) -> PointMm {
+        let now = self.now_us();
+        match &mut self.vehicle {
+            Some(v) => {
+                v.advance(now);
+                v.position()
+            }
+            None => self.cfg.position.unwrap_or(PointMm { x_mm: 0, y_mm: 0 }),
+        }
+    }
+
+    /// Finished tasks whose result has not been written yet: write them.
+    fn bank_finished(&mut self) {
+        while let Ok(d) = self.done_rx.try_recv() {
+            let _ = self.record(d);
+        }
+    }
+
+    /// A finished task: its result to disk (errors are reported live only).
+    fn record(&mut self, d: Done) -> Option<Uplink> {
+        self.running.remove(&d.instance);
+        match d.outcome {
+            Ok((payload, items)) => {
+                let msg = Uplink::Result {
+                    epoch: d.epoch,
+                    instance: d.instance,
+                    items,
+                    model_version: 0,
+                    payload: payload.to_vec(),
+                };
+                if let Err(e) = self.outbox.put(d.instance, &msg) {
+                    tracing::error!("cannot buffer the result of {}: {e}", d.instance);
+                }
+                Some(msg)
+            }
+            Err(reason) => Some(Uplink::Error {
+                epoch: d.epoch,
+                instance: d.instance,
+                reason: clip_reason(&reason),
+            }),
+        }
+    }
+
+    async fn session(&mut self) -> Result<SessionEnd> {
+        let endpoint = quic::client("0.0.0.0:0".parse().context("bind address")?, &self.identity)
+            .context("QUIC client endpoint")?;
+        let conn = match quic::connect(
+            &endpoint,
+            self.cfg.controller,
+            &self.cfg.server_name,
+            Duration::from_secs(5),
+        )
+        .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(SessionEnd::Retry {
+                    reason: e.to_string(),
+                    now: false,
+                })
+            }
+        };
+        let (send, recv) = match conn.open_bi().await {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(SessionEnd::Retry {
+                    reason: e.to_string(),
+                    now: false,
+                })
+            }
+        };
+        let max = u32::try_from(MAX_FRAME_BYTES).unwrap_or(u32::MAX);
+        let mut reader = FrameReader::with_max_frame(recv, max);
+        let writer = FrameWriter::with_max_frame(send, max);
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<Uplink>();
+        let writer_task = tokio::spawn(write_frames(writer, out_rx));
+
+        let (battery, position) = (self.battery_uj(), self.position());
+        let mut hello = Hello::new(
+            self.cfg.device,
+            &self.cfg.mission,
+            &self.cfg.fleet,
+            battery,
+            position,
+        );
+        hello.buffered_results = u32::try_from(self.outbox.len()).unwrap_or(u32::MAX);
+        let _ = out_tx.send(Uplink::Hello(hello));
+
+        let end = self.converse(&mut reader, &out_tx).await;
+        drop(out_tx);
+        // Let queued frames (a goodbye, last results) go out.
+        let _ = tokio::time::timeout(Duration::from_millis(500), writer_task).await;
+        conn.close(0u32.into(), b"session over");
+        endpoint.close(0u32.into(), b"");
+        end
+    }
+
+    async fn converse(
+        &mut self,
+        reader: &mut FrameReader<quinn::RecvStream>,
+        out: &mpsc::UnboundedSender<Uplink>,
+    ) -> Result<SessionEnd> {
+        // The handshake: Accepted (with our plan fragment) or Refused.
+        let first = match tokio::time::timeout(Duration::from_secs(10), reader.read_frame()).await {
+            Ok(Ok(Some(b))) => b,
+            Ok(Ok(None)) => {
+                return Ok(SessionEnd::Retry {
+                    reason: "closed before accepting".into(),
+                    now: false,
+                })
+            }
+            Ok(Err(e)) => {
+                return Ok(SessionEnd::Retry {
+                    reason: e.to_string(),
+                    now: false,
+                })
+            }
+            Err(_) => {
+                return Ok(SessionEnd::Retry {
+                    reason: "no answer to hello".into(),
+                    now: false,
+                })
+            }
+        };
+        match decode_downlink(&first) {
+            Ok(Downlink::Accepted {
+                fragment, version, ..
+            }) => {
+                tracing::info!(device = %self.cfg.device, version, "accepted by the controller");
+                self.adopt(*fragment);
+            }
+            Ok(Downlink::Refused { reason }) => {
+                bail!("the controller refused this agent: {reason}")
+            }
+            Ok(Downlink::Shutdown { reason }) => {
+                return Ok(SessionEnd::Retry { reason, now: false })
+            }
+            Ok(other) => bail!(
+                "protocol error: expected accepted, got {}",
+                other.kind_name()
+            ),
+            Err(e) => bail!("protocol error: {e}"),
+        }
+        self.stats.sessions += 1;
+        // Replay what the controller has not acknowledged.
+        for msg in self.outbox.pending()? {
+            self.stats.results_replayed += 1;
+            let _ = out.send(msg);
+        }
+        let mut epoch: Option<Epoch> = None;
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
+        let mut telemetry = tokio::time::interval(Duration::from_secs(1));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                frame = reader.read_frame() => {
+                    let bytes = match frame {
+                        Ok(Some(b)) => b,
+                        Ok(None) => return Ok(SessionEnd::Retry { reason: "controller closed the stream".into(), now: false }),
+                        Err(e) => return Ok(SessionEnd::Retry { reason: e.to_string(), now: false }),
+                    };
+                    let msg = match decode_downlink(&bytes) {
+                        Ok(m) => m,
+                        Err(e) => return Ok(SessionEnd::Retry { reason: format!("bad frame from the controller: {e}"), now: false }),
+                    };
+                    match msg {
+                        Downlink::Device { epoch: e, msg, payload } => {
+                            if let Some(end) = self.device_msg(e, msg, payload, &mut epoch, out, &mut heartbeat) {
+                                return Ok(end);
+                            }
+                        }
+                        Downlink::Shutdown { reason } => {
+                            let done = reason.contains("finished") || reason.contains("aborted");
+                            if done {
+                                if let Some(e) = epoch {
+                                    let _ = out.send(Uplink::Goodbye { epoch: e });
+                                }
+                                return Ok(SessionEnd::Finished);
+                            }
+                            return Ok(SessionEnd::Retry { reason, now: false });
+                        }
+                        Downlink::Accepted { .. } | Downlink::Refused { .. } => {
+                            return Ok(SessionEnd::Retry { reason: "unexpected handshake frame".into(), now: false });
+                        }
+                    }
+                }
+                Some(d) = self.done_rx.recv() => {
+                    if let Some(msg) = self.record(d) {
+                        if matches!(msg, Uplink::Result { .. }) {
+                            self.stats.results_sent += 1;
+                        }
+                        let _ = out.send(msg);
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if let Some(e) = epoch {
+                        let _ = out.send(Uplink::Heartbeat { epoch: e });
+                    }
+                }
+                _ = telemetry.tick() => {
+                    if let Some(e) = epoch {
+                        let (position, battery_uj) = (self.position(), self.battery_uj());
+                        let _ = out.send(Uplink::Telemetry { epoch: e, position, battery_uj });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The controller's plan fragment: build the vehicle the first time.
+    fn adopt(&mut self, fragment: PlanFragment) {
+        if self.vehicle.is_none() {
+            let start = self.cfg.position.unwrap_or(fragment.home);
+            match Vehicle::new(fragment.vehicle, start) {
+                Ok(mut v) => {
+                    // A drone is airborne for the mission, hovering until
+                    // told otherwise (as the cost model and simulator assume).
+                    if fragment.vehicle.class == DeviceClass::Drone {
+                        let _ = v.command(self.now_us(), Maneuver::Goto(start));
+                    }
+                    self.vehicle = Some(v);
+                }
+                Err(e) => tracing::error!("the controller's vehicle parameters are refused: {e}"),
+            }
+        }
+        self.fragment = Some(fragment);
+    }
+
+    fn device_msg(
+        &mut self,
+        e: Epoch,
+        msg: DeviceMsg,
+        payload: Vec<u8>,
+        epoch: &mut Option<Epoch>,
+        out: &mpsc::UnboundedSender<Uplink>,
+        heartbeat: &mut tokio::time::Interval,
+    ) -> Option<SessionEnd> {
+        match msg {
+            DeviceMsg::Registered {
+                heartbeat_period_us,
+            } => {
+                *epoch = Some(e);
+                let period = Duration::from_micros(heartbeat_period_us.clamp(10_000, 60_000_000));
+                *heartbeat = tokio::time::interval(period);
+                heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tracing::info!(device = %self.cfg.device, epoch = e.0, "registered");
+            }
+            DeviceMsg::RunTask {
+                instance,
+                task,
+                input,
+            } => {
+                if *epoch != Some(e) || self.running.contains_key(&instance) {
+                    return None;
+                }
+                self.run_task(e, instance, task, input, payload);
+            }
+            DeviceMsg::Behave(cmd) => {
+                if *epoch != Some(e) {
+                    return None;
+                }
+                self.stats.behaviours += 1;
+                let now = self.now_us();
+                if let (Some(f), Some(v)) = (&self.fragment, &mut self.vehicle) {
+                    match maneuver(&cmd, &f.areas, f.home) {
+                        Some(m) => {
+                            if let Err(err) = v.command(now, m) {
+                                tracing::warn!("behaviour refused by the vehicle: {err}");
+                            }
+                        }
+                        None => tracing::warn!("behaviour names an area the mission lacks"),
+                    }
+                }
+            }
+            DeviceMsg::Cancel { instance } => {
+                if let Some(a) = self.running.remove(&instance) {
+                    a.abort();
+                }
+            }
+            DeviceMsg::Ack { instance } => {
+                self.stats.acks += 1;
+                self.outbox.ack(instance);
+            }
+            DeviceMsg::Resync => {
+                return Some(SessionEnd::Retry {
+                    reason: "controller asked to resync".into(),
+                    now: true,
+                })
+            }
+            DeviceMsg::Model {
+                task,
+                version,
+                bytes,
+            } => {
+                if let Some(dir) = &self.cfg.model_dir {
+                    let path = dir.join(format!("task-{}-v{version}.json", task.0));
+                    let text = format!(
+                        "{{\"task\":{},\"version\":{version},\"bytes\":{bytes}}}\n",
+                        task.0
+                    );
+                    if let Err(err) =
+                        std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, text))
+                    {
+                        tracing::error!("cannot store model {}: {err}", path.display());
+                    }
+                }
+                self.stats.models_loaded += 1;
+                let _ = out.send(Uplink::ModelLoaded {
+                    epoch: e,
+                    task,
+                    version,
+                });
+            }
+        }
+        None
+    }
+
+    fn run_task(
+        &mut self,
+        epoch: Epoch,
+        instance: InstanceId,
+        task: hivemind_ir::TaskId,
+        input: Handoff,
+        payload: Vec<u8>,
+    ) {
+        let Some(local) = self
+            .fragment
+            .as_ref()
+            .and_then(|f| f.tasks.iter().find(|t| t.task == task))
+            .cloned()
+        else {
+            let _ = self.done_tx.send(Done {
+                instance,
+                epoch,
+                outcome: Err(format!("task {} is not placed on this fleet", task.0)),
+            });
+            return;
+        };
+        self.stats.tasks_run += 1;
+        let params = SyntheticParams {
+            busy_us: local.service_us,
+            output_bytes: local.output_bytes,
+            output_items: Some(local.items),
+            clock: Clock::Wall,
+            ..SyntheticParams::default()
+        };
+        let mut req = Request::new(local.function.clone(), task.0, instance.0);
+        req.input_items = u32::from(!payload.is_empty() || matches!(input, Handoff::Local));
+        req.input = payload.into();
+        req.deadline = Duration::from_secs(600);
+        req.params = params.to_value();
+        let workers = self.workers.clone();
+        let backend = self.backend.clone();
+        let done = self.done_tx.clone();
+        let function = local.function;
+        let handle = tokio::spawn(async move {
+            let outcome = match warm_worker(&workers, backend.as_ref(), &function).await {
+                Ok(w) => w
+                    .invoke(req)
+                    .await
+                    .map(|r| (r.output, r.items))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            let _ = done.send(Done {
+                instance,
+                epoch,
+                outcome,
+            });
+        });
+        self.running.insert(instance, handle.abort_handle());
+    }
+}
+
+/// The function's warm worker, started (a cold start) when there is none
+/// or the last one died.
+async fn warm_worker(
+    workers: &Workers,
+    backend: &dyn Backend,
+    function: &str,
+) -> std::result::Result<Arc<dyn Worker>, String> {
+    let mut map = workers.lock().await;
+    if let Some(w) = map.get(function).filter(|w| w.is_alive()) {
+        return Ok(w.clone());
+    }
+    let w: Arc<dyn Worker> = Arc::from(backend.start(function).await.map_err(|e| e.to_string())?);
+    map.insert(function.to_owned(), w.clone());
+    Ok(w)
+}
+
+async fn write_frames(
+    mut writer: FrameWriter<quinn::SendStream>,
+    mut rx: mpsc::UnboundedReceiver<Uplink>,
+) {
+    while let Some(msg) = rx.recv().await {
+        let bytes = match encode_uplink(&msg) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("cannot encode {}: {e}", msg.kind_name());
+                continue;
+            }
+        };
+        if writer.write_frame(&bytes).await.is_err() {
+            return;
+        }
+    }
+    let _ = writer.flush().await;
+}

@@ -1,0 +1,20 @@
+//! `hive-agent`, the program on a vehicle, as a library (the binary is a
+//! thin CLI over [`agent::run`]; tests run agents in-process or as
+//! processes).
+//!
+//! * [`agent`]: the controller link (QUIC with the device's certificate,
+//!   Hello, heartbeats at the period the controller gives, telemetry),
+//!   running the tasks the plan puts on the device with the same function
+//!   trait as the cloud (`hivemind-functions`), flying the vehicle model in
+//!   real time, reconnecting with backoff.
+//! * [`outbox`]: results on disk until acknowledged (no loss across
+//!   disconnects and restarts; replays are deduplicated by the controller).
+//!
+//! **Must not depend on** the controller core, the simulator, the language
+//! crate or the synthesizer: what it needs of the plan arrives over the
+//! wire (`hivemind_proto::PlanFragment`).
+
+pub mod agent;
+pub mod outbox;
+
+pub use agent::{run, AgentConfig, AgentStats};

@@ -1,0 +1,204 @@
+//! Results the controller has not acknowledged yet, on disk.
+//!
+//! Every result is written (to a temporary file, fsynced, renamed) before
+//! it is sent, and removed when the controller's `Ack` for its instance
+//! arrives. After a disconnect, a controller restart or an agent crash the
+//! agent sends every file left here again; the controller records a result
+//! once per instance, so a replay is never counted twice. One file per
+//! result keeps a torn write from touching any other result.
+//!
+//! File format: `HMR1` magic, crc32 of the rest, then the encoded
+//! `Uplink::Result` frame. A file that fails its check (a crash during
+//! the write of a temporary file cannot leave one: the rename is atomic,
+//! but a disk may still lie) is moved aside, never silently deleted.
+
+use hivemind_proto::wire::{decode_uplink, encode_uplink};
+use hivemind_proto::{InstanceId, Uplink};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 4] = b"HMR1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot encode result: {0}")]
+    Encode(String),
+}
+
+pub struct Outbox {
+    dir: PathBuf,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutboxError + '_ {
+    move |source| OutboxError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl Outbox {
+    pub fn open(dir: &Path) -> Result<Outbox, OutboxError> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        Ok(Outbox {
+            dir: dir.to_owned(),
+        })
+    }
+
+    fn file(&self, instance: InstanceId) -> PathBuf {
+        self.dir.join(format!("{}.result", instance.0))
+    }
+
+    /// Keep `result` (an `Uplink::Result`) until it is acknowledged.
+    pub fn put(&self, instance: InstanceId, result: &Uplink) -> Result<(), OutboxError> {
+        let body = encode_uplink(result).map_err(|e| OutboxError::Encode(e.to_string()))?;
+        let mut bytes = Vec::with_capacity(body.len() + 8);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&crc32(&body).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        let path = self.file(instance);
+        let tmp = path.with_extension("tmp");
+        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        Ok(())
+    }
+
+    /// The controller recorded it.
+    pub fn ack(&self, instance: InstanceId) {
+        let _ = fs::remove_file(self.file(instance));
+    }
+
+    /// Every result still held, oldest instance first. Damaged files are
+    /// moved aside (`.damaged`) and reported.
+    pub fn pending(&self) -> Result<Vec<Uplink>, OutboxError> {
+        let mut out = Vec::new();
+        let rd = fs::read_dir(&self.dir).map_err(io(&self.dir))?;
+        let mut files: Vec<(u64, PathBuf)> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter_map(|p| {
+                let n = p
+                    .file_name()?
+                    .to_str()?
+                    .strip_suffix(".result")?
+                    .parse()
+                    .ok()?;
+                Some((n, p))
+            })
+            .collect();
+        files.sort();
+        for (_, path) in files {
+            let bytes = fs::read(&path).map_err(io(&path))?;
+            match check(&bytes) {
+                Some(msg) => out.push(msg),
+                None => {
+                    tracing::error!(path = %path.display(), "damaged buffered result moved aside");
+                    let _ = fs::rename(&path, path.with_extension("damaged"));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn len(&self) -> usize {
+        fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "result"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn check(bytes: &[u8]) -> Option<Uplink> {
+    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
+    let (crc, body) = rest.split_at_checked(4)?;
+    let want = u32::from_le_bytes(crc.try_into().ok()?);
+    if crc32(body) != want {
+        return None;
+    }
+    match decode_uplink(body).ok()? {
+        m @ Uplink::Result { .. } => Some(m),
+        _ => None,
+    }
+}
+
+/// CRC-32 (IEEE), bitwise: results are small and few.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hivemind_proto::Epoch;
+
+    fn result(i: u64) -> Uplink {
+        Uplink::Result {
+            epoch: Epoch(2),
+            instance: InstanceId(i),
+            items: 1,
+            model_version: 0,
+            payload: vec![i as u8; 100],
+        }
+    }
+
+    #[test]
+    fn results_survive_a_restart_until_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        for i in [3, 1, 2] {
+            ob.put(InstanceId(i), &result(i)).unwrap();
+        }
+        ob.ack(InstanceId(2));
+        drop(ob);
+        let ob = Outbox::open(dir.path()).unwrap();
+        assert_eq!(ob.pending().unwrap(), vec![result(1), result(3)]);
+        assert_eq!(ob.len(), 2);
+    }
+
+    #[test]
+    fn a_damaged_file_is_moved_aside_not_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        ob.put(InstanceId(1), &result(1)).unwrap();
+        ob.put(InstanceId(2), &result(2)).unwrap();
+        let p = dir.path().join("1.result");
+        let mut b = fs::read(&p).unwrap();
+        let last = b.len() - 1;
+        b[last] ^= 0xFF;
+        fs::write(&p, b).unwrap();
+        fs::write(dir.path().join("9.result"), b"HM").unwrap();
+        assert_eq!(ob.pending().unwrap(), vec![result(2)]);
+        assert!(dir.path().join("1.damaged").exists());
+        assert!(dir.path().join("9.damaged").exists());
+    }
+
+    #[test]
+    fn crc_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+}

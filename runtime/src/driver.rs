@@ -1,0 +1,661 @@
+//! The driver: one thread that owns the controller core and carries out
+//! its effects, in order, against the real world.
+//!
+//! ```text
+//!  connections ─┐                      ┌─▶ journal (append; fsync before any later effect)
+//!  pool workers ├─▶ Input ─▶ core ─▶ effects ─▶ devices (their connection's queue)
+//!  operator    ─┘   (mpsc)   handle       ├─▶ pool (PoolExec: functions backend)
+//!                            handle_timeout└─▶ observers (MQTT telemetry, progress)
+//! ```
+//!
+//! * **Group commit, journal before acknowledgement**: inputs are taken in
+//!   batches (everything waiting, up to [`BATCH`]); each is handled, the
+//!   effects are drained, journal records are appended and, before the
+//!   first effect that is not a journal record, the journal is fsynced
+//!   once. A failed fsync stops the driver: nothing unjournaled may leave.
+//! * **Epochs**: each device has at most one connection; a message of the
+//!   core for an epoch the connection has not registered under is dropped,
+//!   except `Ack` and `Cancel`, which name an instance the device may still
+//!   hold from an earlier registration (its buffered results).
+//! * **Time**: [`MissionClock`]; the core's timers are waited for with the
+//!   channel's `recv_timeout`.
+
+use crate::clock::{ClockError, MissionClock};
+use crate::figures::Figures;
+use crate::pool_exec::{input_bytes, PoolExec, PoolOutcome};
+use crate::store::ContentStore;
+use bytes::Bytes;
+use hivemind_controller::journal::{identity_of, Journal, JournalError};
+use hivemind_controller::{
+    Command, Config, Controller, DeviceId, DeviceMsg, Effect, Epoch, Event, Executor,
+    MissionReport, Phase, Plan, Publication, Record, TaskGraph,
+};
+use hivemind_functions::{Backend, Worker};
+use hivemind_proto::wire::{clip_reason, negotiate};
+use hivemind_proto::{Downlink, Hello, Uplink};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::error::TrySendError;
+
+/// Inputs handled between two journal commits at most.
+const BATCH: usize = 512;
+
+/// Everything that reaches the core, from any task of the runtime.
+pub enum Input {
+    /// A connection's Hello passed the transport's checks (certificate,
+    /// claimed id): register it. `conn` tells connections of one device
+    /// apart.
+    Connected {
+        device: DeviceId,
+        conn: u64,
+        hello: Hello,
+        tx: tokio::sync::mpsc::Sender<Downlink>,
+    },
+    Uplink {
+        device: DeviceId,
+        conn: u64,
+        msg: Uplink,
+    },
+    Closed {
+        device: DeviceId,
+        conn: u64,
+    },
+    WorkerStarted {
+        worker: hivemind_controller::WorkerId,
+        handle: Arc<dyn Worker>,
+    },
+    Pool(PoolOutcome),
+    Operator(Command),
+}
+
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// Holds `journal` and `origin` (the mission clock).
+    pub state_dir: PathBuf,
+    /// Start the mission once this many devices have registered...
+    pub expect_devices: u32,
+    /// ...or this long after the driver started, whichever comes first.
+    pub start_timeout: Duration,
+    /// Stop the mission (drain, then finish) at this mission time, if
+    /// earlier than its own end.
+    pub stop_at_us: Option<u64>,
+    /// Content-store budget.
+    pub store_bytes: usize,
+    /// Compact the journal after this many records.
+    pub compact_after: u64,
+}
+
+impl DriverConfig {
+    pub fn new(state_dir: impl Into<PathBuf>) -> DriverConfig {
+        DriverConfig {
+            state_dir: state_dir.into(),
+            expect_devices: 0,
+            start_timeout: Duration::from_secs(30),
+            stop_at_us: None,
+            store_bytes: 256 << 20,
+            compact_after: 200_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Clock(#[from] ClockError),
+    #[error("the mission cannot be set up: {0}")]
+    Setup(String),
+    #[error("the journal cannot be recovered: {0}")]
+    Recover(String),
+    #[error("cannot create the state directory {0}: {1}")]
+    StateDir(String, std::io::Error),
+}
+
+struct Link {
+    conn: u64,
+    tx: tokio::sync::mpsc::Sender<Downlink>,
+    /// The registration this connection speaks for, once the core gave one.
+    epoch: Option<Epoch>,
+}
+
+/// Counters of what the driver did (beside the core's report).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DriverStats {
+    pub inputs: u64,
+    pub journal_commits: u64,
+    pub journal_records: u64,
+    pub device_msgs: u64,
+    pub stale_msgs_dropped: u64,
+    pub slow_links_closed: u64,
+    pub refused: u64,
+    pub payload_bytes_in: u64,
+    pub payload_bytes_out: u64,
+    pub store_evicted: u64,
+    pub store_misses: u64,
+}
+
+/// Sees every publication of the core (telemetry bus, progress bars).
+pub type Observer = Box<dyn FnMut(&Publication) + Send>;
+
+pub struct Driver {
+    core: Controller,
+    journal: Journal,
+    dirty: bool,
+    since_compact: u64,
+    clock: MissionClock,
+    figures: Figures,
+    mission: String,
+    links: BTreeMap<DeviceId, Link>,
+    pool: PoolExec,
+    store: ContentStore,
+    rx: Receiver<Input>,
+    observers: Vec<Observer>,
+    cfg: DriverConfig,
+    started: Instant,
+    stats: DriverStats,
+    registered: u32,
+    stop_sent: bool,
+}
+
+/// What a driver run ended with.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub phase: Phase,
+    pub report: MissionReport,
+    pub stats: DriverStats,
+    /// Whether this run continued a journaled mission.
+    pub recovered: bool,
+    pub ended_at_us: u64,
+}
+
+impl Driver {
+    /// A driver for the mission: a new journal when `state_dir` has none,
+    /// else recovery from it (the journal must be this mission's).
+    #[allow(clippy::too_many_arguments)]
+    pub fn open(
+        cfg: DriverConfig,
+        graph: TaskGraph,
+        plan: Plan,
+        config: Config,
+        seed: u64,
+        figures: Figures,
+        backend: Arc<dyn Backend>,
+        handle: Handle,
+        inputs: (Sender<Input>, Receiver<Input>),
+    ) -> Result<(Driver, bool), DriverError> {
+        std::fs::create_dir_all(&cfg.state_dir)
+            .map_err(|e| DriverError::StateDir(cfg.state_dir.display().to_string(), e))?;
+        let path = journal_path(&cfg.state_dir);
+        let origin = cfg.state_dir.join("origin");
+        let identity = identity_of(&graph);
+        let mission = graph.mission.clone();
+        let (core, journal, clock, recovered) = if path.exists() {
+            let opened = Journal::open_for(&path, identity)?;
+            if let Some(t) = &opened.torn {
+                tracing::warn!(
+                    offset = t.offset,
+                    dropped = t.dropped_bytes,
+                    "journal had a torn tail: {}",
+                    t.error
+                );
+            }
+            let last = opened.records.iter().map(record_time).max().unwrap_or(0);
+            let clock = MissionClock::resume(&origin, hivemind_controller::Micros(last))?;
+            let core = Controller::recover(clock.now(), opened.records)
+                .map_err(|e| DriverError::Recover(e.to_string()))?;
+            tracing::info!(
+                at_us = clock.now().0,
+                "recovered the mission from its journal"
+            );
+            (core, opened.journal, clock, true)
+        } else {
+            let journal = Journal::create(&path, identity)?;
+            let clock = MissionClock::create(&origin)?;
+            let core = Controller::new(config, graph, plan, seed)
+                .map_err(|e| DriverError::Setup(e.to_string()))?;
+            (core, journal, clock, false)
+        };
+        let pool = PoolExec::new(backend, handle, inputs.0);
+        let store = ContentStore::new(cfg.store_bytes);
+        Ok((
+            Driver {
+                core,
+                journal,
+                dirty: false,
+                since_compact: 0,
+                clock,
+                figures,
+                mission,
+                links: BTreeMap::new(),
+                pool,
+                store,
+                rx: inputs.1,
+                observers: Vec::new(),
+                cfg,
+                started: Instant::now(),
+                stats: DriverStats::default(),
+                registered: 0,
+                stop_sent: false,
+            },
+            recovered,
+        ))
+    }
+
+    pub fn observe(&mut self, o: Observer) {
+        self.observers.push(o);
+    }
+
+    pub fn clock(&self) -> MissionClock {
+        self.clock
+    }
+
+    /// Run until the mission finishes or aborts (or every input sender is
+    /// gone). Blocking: give it its own thread.
+    pub fn run(mut self, recovered: bool) -> Result<Outcome, DriverError> {
+        self.flush()?;
+        loop {
+            let phase = self.core.state().phase.clone();
+            if matches!(phase, Phase::Finished | Phase::Aborted { .. }) {
+                break;
+            }
+            self.maybe_start_or_stop();
+            let wait = self
+                .core
+                .poll_timeout()
+                .map_or(Duration::from_millis(100), |t| self.clock.until(t))
+                .min(Duration::from_millis(100));
+            match self.rx.recv_timeout(wait) {
+                Ok(input) => {
+                    self.input(input);
+                    for _ in 1..BATCH {
+                        match self.rx.try_recv() {
+                            Ok(i) => self.input(i),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = self.clock.now();
+            if self.core.poll_timeout().is_some_and(|t| t <= now) {
+                self.core.handle_timeout(now);
+            }
+            self.flush()?;
+        }
+        self.flush()?;
+        for link in self.links.values() {
+            let _ = link.tx.try_send(Downlink::Shutdown {
+                reason: format!("mission {}", self.core.state().phase),
+            });
+        }
+        self.pool.stop_all();
+        self.stats.store_evicted = self.store.evicted;
+        self.stats.store_misses = self.store.misses;
+        Ok(Outcome {
+            phase: self.core.state().phase.clone(),
+            report: self.core.report(),
+            stats: self.stats,
+            recovered,
+            ended_at_us: self.clock.now().0,
+        })
+    }
+
+    fn maybe_start_or_stop(&mut self) {
+        let now = self.clock.now();
+        match self.core.state().phase {
+            Phase::NotStarted => {
+                let enough =
+                    self.cfg.expect_devices > 0 && self.registered >= self.cfg.expect_devices;
+                if enough || self.started.elapsed() >= self.cfg.start_timeout {
+                    tracing::info!(devices = self.registered, "starting the mission");
+                    self.core.handle(
+                        now,
+                        Event::Operator {
+                            command: Command::Start,
+                        },
+                    );
+                }
+            }
+            Phase::Running => {
+                let started = self.core.state().started_at.map_or(0, |t| t.0);
+                if let Some(stop) = self.cfg.stop_at_us {
+                    if !self.stop_sent && now.0 >= started.saturating_add(stop) {
+                        self.stop_sent = true;
+                        tracing::info!("stopping the mission (--duration)");
+                        self.core.handle(
+                            now,
+                            Event::Operator {
+                                command: Command::Stop,
+                            },
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        self.stats.inputs += 1;
+        let now = self.clock.now();
+        match input {
+            Input::Connected {
+                device,
+                conn,
+                hello,
+                tx,
+            } => self.connected(now, device, conn, hello, tx),
+            Input::Uplink { device, conn, msg } => {
+                if self.links.get(&device).is_some_and(|l| l.conn == conn) {
+                    self.uplink(now, device, msg);
+                }
+            }
+            Input::Closed { device, conn } => {
+                if self.links.get(&device).is_some_and(|l| l.conn == conn) {
+                    self.links.remove(&device);
+                    tracing::info!(%device, "connection closed");
+                }
+            }
+            Input::WorkerStarted { worker, handle } => {
+                if self.pool.started(worker, handle) {
+                    self.core.handle(now, Event::WorkerReady { worker });
+                }
+            }
+            Input::Pool(PoolOutcome::Ready { worker }) => {
+                self.core.handle(now, Event::WorkerReady { worker })
+            }
+            Input::Pool(PoolOutcome::Exited { worker, reason }) => {
+                if let Some(r) = reason {
+                    tracing::warn!(%worker, "worker exited: {r}");
+                }
+                self.pool.forget(worker);
+                self.core.handle(now, Event::WorkerExited { worker });
+            }
+            Input::Pool(PoolOutcome::Done {
+                worker,
+                instance,
+                result,
+            }) => {
+                self.pool.finished(worker, instance);
+                let executor = Executor::Worker { worker };
+                match result {
+                    Ok((payload, items)) => {
+                        let bytes = payload.len() as u64;
+                        self.store.put(instance, payload);
+                        self.core.handle(
+                            now,
+                            Event::TaskResult {
+                                instance,
+                                executor,
+                                items,
+                                bytes,
+                                model_version: 0,
+                            },
+                        );
+                    }
+                    Err(reason) => self.core.handle(
+                        now,
+                        Event::TaskError {
+                            instance,
+                            executor,
+                            reason: clip_reason(&reason),
+                        },
+                    ),
+                }
+                if self.pool.dead(worker) {
+                    self.pool.forget(worker);
+                    self.core.handle(now, Event::WorkerExited { worker });
+                }
+            }
+            Input::Operator(command) => self.core.handle(now, Event::Operator { command }),
+        }
+    }
+
+    fn connected(
+        &mut self,
+        now: hivemind_controller::Micros,
+        device: DeviceId,
+        conn: u64,
+        hello: Hello,
+        tx: tokio::sync::mpsc::Sender<Downlink>,
+    ) {
+        let refuse = |tx: &tokio::sync::mpsc::Sender<Downlink>, reason: String| {
+            tracing::warn!(%device, "refused: {reason}");
+            let _ = tx.try_send(Downlink::Refused { reason });
+        };
+        let version = match negotiate(hello.min_version, hello.max_version) {
+            Ok(v) => v,
+            Err(e) => {
+                self.stats.refused += 1;
+                return refuse(&tx, e.to_string());
+            }
+        };
+        if hello.mission != self.mission {
+            self.stats.refused += 1;
+            return refuse(
+                &tx,
+                format!(
+                    "this controller runs mission `{}`, not `{}`",
+                    self.mission, hello.mission
+                ),
+            );
+        }
+        let graph = &self.core.state().graph;
+        let Some(fleet) = graph
+            .fleets
+            .iter()
+            .find(|f| f.name == hello.fleet)
+            .map(|f| f.id)
+        else {
+            self.stats.refused += 1;
+            let names: Vec<&str> = graph.fleets.iter().map(|f| f.name.as_str()).collect();
+            return refuse(
+                &tx,
+                format!(
+                    "mission `{}` has no fleet `{}` (fleets: {})",
+                    self.mission,
+                    hello.fleet,
+                    names.join(", ")
+                ),
+            );
+        };
+        let Some(fragment) = self.figures.fragments.get(fleet.index()).cloned() else {
+            return refuse(&tx, "no plan fragment for the fleet".into());
+        };
+        if let Some(old) = self.links.insert(
+            device,
+            Link {
+                conn,
+                tx: tx.clone(),
+                epoch: None,
+            },
+        ) {
+            let _ = old.tx.try_send(Downlink::Shutdown {
+                reason: "replaced by a newer connection of the same device".into(),
+            });
+        }
+        let _ = tx.try_send(Downlink::Accepted {
+            version,
+            mission: self.mission.clone(),
+            fragment: Box::new(fragment),
+        });
+        tracing::info!(%device, fleet = %hello.fleet, buffered = hello.buffered_results, "device connected");
+        self.registered = self.registered.saturating_add(1);
+        self.core.handle(
+            now,
+            Event::DeviceJoined {
+                device,
+                fleet,
+                battery_uj: hello.battery_uj,
+                position: hello.position,
+            },
+        );
+    }
+
+    fn uplink(&mut self, now: hivemind_controller::Micros, device: DeviceId, msg: Uplink) {
+        let event = match msg {
+            // A second Hello on a registered connection: the transport
+            // closes such connections; nothing for the core.
+            Uplink::Hello(_) => return,
+            Uplink::Heartbeat { epoch } => Event::Heartbeat { device, epoch },
+            Uplink::Telemetry {
+                epoch,
+                position,
+                battery_uj,
+            } => Event::Telemetry {
+                device,
+                epoch,
+                position,
+                battery_uj,
+            },
+            Uplink::Result {
+                epoch,
+                instance,
+                items,
+                model_version,
+                payload,
+            } => {
+                let bytes = payload.len() as u64;
+                self.stats.payload_bytes_in += bytes;
+                self.store.put(instance, Bytes::from(payload));
+                Event::TaskResult {
+                    instance,
+                    executor: Executor::Device { device, epoch },
+                    items,
+                    bytes,
+                    model_version,
+                }
+            }
+            Uplink::Error {
+                epoch,
+                instance,
+                reason,
+            } => Event::TaskError {
+                instance,
+                executor: Executor::Device { device, epoch },
+                reason,
+            },
+            Uplink::ModelLoaded {
+                epoch,
+                task,
+                version,
+            } => Event::ModelLoaded {
+                device,
+                epoch,
+                task,
+                version,
+            },
+            Uplink::Goodbye { epoch } => Event::DeviceLeft { device, epoch },
+        };
+        self.core.handle(now, event);
+    }
+
+    /// Carry out every queued effect: journal records first made durable
+    /// (one fsync for the batch) before anything that could acknowledge them.
+    fn flush(&mut self) -> Result<(), DriverError> {
+        while let Some(effect) = self.core.poll_effect() {
+            match effect {
+                Effect::Journal(record) => {
+                    self.journal.append(&record);
+                    self.dirty = true;
+                    self.stats.journal_records += 1;
+                    self.since_compact += 1;
+                }
+                other => {
+                    self.commit()?;
+                    self.carry_out(other);
+                }
+            }
+        }
+        self.commit()?;
+        if self.since_compact >= self.cfg.compact_after {
+            self.journal.compact(&self.core.snapshot())?;
+            self.since_compact = 0;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), DriverError> {
+        if self.dirty {
+            self.journal.commit()?;
+            self.dirty = false;
+            self.stats.journal_commits += 1;
+        }
+        Ok(())
+    }
+
+    fn carry_out(&mut self, effect: Effect) {
+        match effect {
+            Effect::Journal(_) => {}
+            Effect::Device { device, epoch, msg } => self.to_device(device, epoch, msg),
+            Effect::Pool(action) => self.pool.act(action, &self.figures, &mut self.store),
+            Effect::Publish(p) => {
+                for o in &mut self.observers {
+                    o(&p);
+                }
+            }
+        }
+    }
+
+    fn to_device(&mut self, device: DeviceId, epoch: Epoch, msg: DeviceMsg) {
+        let Some(link) = self.links.get_mut(&device) else {
+            self.stats.stale_msgs_dropped += 1;
+            return;
+        };
+        match &msg {
+            DeviceMsg::Registered { .. } => link.epoch = Some(epoch),
+            // They name an instance the device may hold from any of its
+            // registrations (results buffered while disconnected).
+            DeviceMsg::Ack { .. } | DeviceMsg::Cancel { .. } => {}
+            _ if link.epoch != Some(epoch) => {
+                self.stats.stale_msgs_dropped += 1;
+                return;
+            }
+            _ => {}
+        }
+        let payload = match &msg {
+            DeviceMsg::RunTask { input, .. } => input_bytes(*input, &mut self.store).to_vec(),
+            _ => Vec::new(),
+        };
+        self.stats.payload_bytes_out += payload.len() as u64;
+        self.stats.device_msgs += 1;
+        match link.tx.try_send(Downlink::Device {
+            epoch,
+            msg,
+            payload,
+        }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                // A connection that cannot keep up is closed; the device
+                // reconnects and the core's liveness and retries cover the
+                // gap. Queueing without bound would stall the controller.
+                tracing::warn!(%device, "connection queue full: closing it");
+                self.stats.slow_links_closed += 1;
+                self.links.remove(&device);
+            }
+            Err(TrySendError::Closed(_)) => {
+                self.links.remove(&device);
+            }
+        }
+    }
+}
+
+pub fn journal_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("journal")
+}
+
+fn record_time(r: &Record) -> u64 {
+    match r {
+        Record::Event { at, .. } | Record::Timeout { at, .. } | Record::DeviceSilent { at, .. } => {
+            at.0
+        }
+        Record::Snapshot(s) => s.state.now.0,
+        Record::Genesis(_) => 0,
+    }
+}

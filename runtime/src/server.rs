@@ -1,0 +1,201 @@
+//! The controller's side of the device link: QUIC with mutual TLS
+//! (`hivemind-net`), one connection per agent, one bidirectional stream of
+//! frames (`hivemind-proto`) for control and payloads.
+//!
+//! Per connection: the handshake checks the client certificate (CA,
+//! validity, revocation) and names the device; the first frame must be a
+//! Hello claiming that same device; then a reader turns frames into
+//! [`Input::Uplink`] and a writer sends what the driver queues. A frame
+//! that does not decode closes that connection with a reason; the
+//! controller and every other connection carry on.
+
+use crate::driver::Input;
+use hivemind_controller::DeviceId;
+use hivemind_net::frame::{FrameReader, FrameWriter};
+use hivemind_net::quic;
+use hivemind_proto::wire::{decode_uplink, encode_downlink, MAX_FRAME_BYTES};
+use hivemind_proto::{Downlink, Uplink};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Frames queued towards one device before the connection counts as
+/// unable to keep up (the driver then closes it).
+pub const DEVICE_QUEUE: usize = 4096;
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Application close codes (besides the transport's own).
+pub mod close {
+    pub const PROTOCOL: u32 = 0x10;
+    pub const IDENTITY: u32 = 0x11;
+    pub const REFUSED: u32 = 0x12;
+    pub const SHUTDOWN: u32 = 0x13;
+}
+
+/// Accept devices on `endpoint` until it is closed.
+pub async fn serve(endpoint: quinn::Endpoint, inputs: Sender<Input>) {
+    let next = Arc::new(AtomicU64::new(1));
+    while let Some(incoming) = endpoint.accept().await {
+        let inputs = inputs.clone();
+        let conn_id = next.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            // `accept` logs every refusal itself.
+            if let Ok(accepted) = quic::accept(incoming, HANDSHAKE_TIMEOUT).await {
+                serve_connection(accepted, conn_id, inputs).await;
+            }
+        });
+    }
+}
+
+async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender<Input>) {
+    let conn = accepted.connection;
+    let device = DeviceId(accepted.device);
+    let remote = conn.remote_address();
+    let (send, recv) = match tokio::time::timeout(HELLO_TIMEOUT, conn.accept_bi()).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!(%device, %remote, "connection ended before its stream: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%device, %remote, "no stream within {HELLO_TIMEOUT:?}: closing");
+            conn.close(close::PROTOCOL.into(), b"no control stream");
+            return;
+        }
+    };
+    let max = u32::try_from(MAX_FRAME_BYTES).unwrap_or(u32::MAX);
+    let mut reader = FrameReader::with_max_frame(recv, max);
+    let mut writer = FrameWriter::with_max_frame(send, max);
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, reader.read_frame()).await {
+        Ok(Ok(Some(bytes))) => match decode_uplink(&bytes) {
+            Ok(Uplink::Hello(h)) => h,
+            Ok(other) => {
+                return refuse(
+                    &conn,
+                    &mut writer,
+                    device,
+                    format!("first frame must be a hello, got {}", other.kind_name()),
+                )
+                .await
+            }
+            Err(e) => return refuse(&conn, &mut writer, device, e.to_string()).await,
+        },
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => return refuse(&conn, &mut writer, device, e.to_string()).await,
+        Err(_) => return refuse(&conn, &mut writer, device, "no hello in time".into()).await,
+    };
+    if hello.device != device {
+        let reason = format!(
+            "certificate names device {}, hello claims {}",
+            device.0, hello.device.0
+        );
+        tracing::warn!(%remote, "refused: {reason}");
+        let _ = send_frame(&mut writer, &Downlink::Refused { reason }).await;
+        conn.close(close::IDENTITY.into(), b"identity mismatch");
+        return;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Downlink>(DEVICE_QUEUE);
+    if inputs
+        .send(Input::Connected {
+            device,
+            conn: conn_id,
+            hello,
+            tx,
+        })
+        .is_err()
+    {
+        conn.close(close::SHUTDOWN.into(), b"controller stopping");
+        return;
+    }
+    // Writer: until the driver drops the queue (connection replaced,
+    // closed as slow, or the driver stopped) or a refusal/shutdown is sent.
+    let writer_conn = conn.clone();
+    let writer_task = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            let last = matches!(msg, Downlink::Refused { .. } | Downlink::Shutdown { .. });
+            if let Err(e) = send_frame(&mut writer, &msg).await {
+                tracing::info!(%device, "send failed: {e}");
+                break;
+            }
+            if last {
+                let _ = writer.flush().await;
+                let code = if matches!(msg, Downlink::Refused { .. }) {
+                    close::REFUSED
+                } else {
+                    close::SHUTDOWN
+                };
+                // Give the frame a moment to reach the peer before closing.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                writer_conn.close(code.into(), msg.kind_name().as_bytes());
+                return;
+            }
+        }
+        writer_conn.close(
+            close::SHUTDOWN.into(),
+            b"connection dropped by the controller",
+        );
+    });
+    loop {
+        match reader.read_frame().await {
+            Ok(Some(bytes)) => match decode_uplink(&bytes) {
+                Ok(Uplink::Hello(_)) => {
+                    tracing::warn!(%device, "second hello on one connection: closing");
+                    conn.close(close::PROTOCOL.into(), b"second hello");
+                    break;
+                }
+                Ok(msg) => {
+                    if inputs
+                        .send(Input::Uplink {
+                            device,
+                            conn: conn_id,
+                            msg,
+                        })
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%device, %remote, "bad frame, closing the connection: {e}");
+                    let reason = format!("bad frame: {e}");
+                    conn.close(close::PROTOCOL.into(), reason.as_bytes());
+                    break;
+                }
+            },
+            Ok(None) => break,
+            Err(e) => {
+                tracing::info!(%device, %remote, "connection read ended: {e}");
+                conn.close(close::PROTOCOL.into(), e.to_string().as_bytes());
+                break;
+            }
+        }
+    }
+    let _ = inputs.send(Input::Closed {
+        device,
+        conn: conn_id,
+    });
+    writer_task.abort();
+}
+
+async fn refuse(
+    conn: &quinn::Connection,
+    writer: &mut FrameWriter<quinn::SendStream>,
+    device: DeviceId,
+    reason: String,
+) {
+    tracing::warn!(%device, remote = %conn.remote_address(), "refused: {reason}");
+    let _ = send_frame(writer, &Downlink::Refused { reason }).await;
+    let _ = writer.flush().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    conn.close(close::REFUSED.into(), b"refused");
+}
+
+async fn send_frame(
+    writer: &mut FrameWriter<quinn::SendStream>,
+    msg: &Downlink,
+) -> Result<(), String> {
+    let bytes = encode_downlink(msg).map_err(|e| e.to_string())?;
+    writer.write_frame(&bytes).await.map_err(|e| e.to_string())
+}
