@@ -122,9 +122,15 @@ pub async fn run(
         stats: AgentStats::default(),
     };
     let mut backoff = Duration::from_millis(100);
+    // The last moment the agent had an accepted session (or started).
     let mut last_ok = Instant::now();
     loop {
-        match agent.session().await {
+        let before = agent.stats.sessions;
+        let end = agent.session().await;
+        if agent.stats.sessions > before {
+            last_ok = Instant::now();
+        }
+        match end {
             Ok(SessionEnd::Finished) => {
                 if agent.cfg.exit_when_done {
                     return Ok(agent.stats);
@@ -135,14 +141,10 @@ pub async fn run(
                 tracing::info!(device = %agent.cfg.device, "session ended: {reason}");
                 if now {
                     backoff = Duration::from_millis(100);
-                    last_ok = Instant::now();
                     continue;
                 }
             }
             Err(e) => return Err(e),
-        }
-        if agent.stats.sessions > 0 {
-            last_ok = last_ok.max(Instant::now() - Duration::from_millis(1));
         }
         if let Some(limit) = agent.cfg.give_up_after {
             if last_ok.elapsed() > limit {
@@ -260,7 +262,12 @@ impl Agent {
         hello.buffered_results = u32::try_from(self.outbox.len()).unwrap_or(u32::MAX);
         let _ = out_tx.send(Uplink::Hello(hello));
 
-        let end = self.converse(&mut reader, &out_tx).await;
+        let mut end = self.converse(&mut reader, &out_tx).await;
+        if let Some(reason) = refusal(&conn) {
+            end = Err(anyhow::anyhow!(
+                "the controller refused this agent: {reason}"
+            ));
+        }
         drop(out_tx);
         // Let queued frames (a goodbye, last results) go out.
         let _ = tokio::time::timeout(Duration::from_millis(500), writer_task).await;
@@ -561,6 +568,22 @@ async fn warm_worker(
     let w: Arc<dyn Worker> = Arc::from(backend.start(function).await.map_err(|e| e.to_string())?);
     map.insert(function.to_owned(), w.clone());
     Ok(w)
+}
+
+/// The controller closes a refused connection with this application code
+/// and the reason as text (`hivemind_runtime::server::close::REFUSED`).
+const CLOSE_REFUSED: u32 = 0x12;
+
+/// Why the controller refused us, if it did.
+fn refusal(conn: &quinn::Connection) -> Option<String> {
+    match conn.close_reason()? {
+        quinn::ConnectionError::ApplicationClosed(c)
+            if c.error_code == quinn::VarInt::from_u32(CLOSE_REFUSED) =>
+        {
+            Some(String::from_utf8_lossy(&c.reason).into_owned())
+        }
+        _ => None,
+    }
 }
 
 async fn write_frames(

@@ -263,10 +263,13 @@ impl Driver {
             if matches!(phase, Phase::Finished | Phase::Aborted { .. }) {
                 break;
             }
-            self.maybe_start_or_stop();
-            let wait = self
-                .core
-                .poll_timeout()
+            self.maybe_start();
+            let stop = self.stop_deadline();
+            let next = match (self.core.poll_timeout(), stop) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = next
                 .map_or(Duration::from_millis(100), |t| self.clock.until(t))
                 .min(Duration::from_millis(100));
             match self.rx.recv_timeout(wait) {
@@ -283,6 +286,18 @@ impl Driver {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             let now = self.clock.now();
+            // The operator's stop goes before timers due at the same time,
+            // as in the simulator: `--duration 5 s` is activations in [0, 5 s).
+            if stop.is_some_and(|t| t <= now) {
+                self.stop_sent = true;
+                tracing::info!("stopping the mission (--duration)");
+                self.core.handle(
+                    now,
+                    Event::Operator {
+                        command: Command::Stop,
+                    },
+                );
+            }
             if self.core.poll_timeout().is_some_and(|t| t <= now) {
                 self.core.handle_timeout(now);
             }
@@ -306,39 +321,32 @@ impl Driver {
         })
     }
 
-    fn maybe_start_or_stop(&mut self) {
-        let now = self.clock.now();
-        match self.core.state().phase {
-            Phase::NotStarted => {
-                let enough =
-                    self.cfg.expect_devices > 0 && self.registered >= self.cfg.expect_devices;
-                if enough || self.started.elapsed() >= self.cfg.start_timeout {
-                    tracing::info!(devices = self.registered, "starting the mission");
-                    self.core.handle(
-                        now,
-                        Event::Operator {
-                            command: Command::Start,
-                        },
-                    );
-                }
-            }
-            Phase::Running => {
-                let started = self.core.state().started_at.map_or(0, |t| t.0);
-                if let Some(stop) = self.cfg.stop_at_us {
-                    if !self.stop_sent && now.0 >= started.saturating_add(stop) {
-                        self.stop_sent = true;
-                        tracing::info!("stopping the mission (--duration)");
-                        self.core.handle(
-                            now,
-                            Event::Operator {
-                                command: Command::Stop,
-                            },
-                        );
-                    }
-                }
-            }
-            _ => {}
+    fn maybe_start(&mut self) {
+        if self.core.state().phase != Phase::NotStarted {
+            return;
         }
+        let enough = self.cfg.expect_devices > 0 && self.registered >= self.cfg.expect_devices;
+        if enough || self.started.elapsed() >= self.cfg.start_timeout {
+            tracing::info!(devices = self.registered, "starting the mission");
+            self.core.handle(
+                self.clock.now(),
+                Event::Operator {
+                    command: Command::Start,
+                },
+            );
+        }
+    }
+
+    /// When `--duration` stops the running mission (once).
+    fn stop_deadline(&self) -> Option<hivemind_controller::Micros> {
+        let st = self.core.state();
+        if self.stop_sent || st.phase != Phase::Running {
+            return None;
+        }
+        let stop = self.cfg.stop_at_us?;
+        Some(hivemind_controller::Micros(
+            st.started_at?.0.saturating_add(stop),
+        ))
     }
 
     fn input(&mut self, input: Input) {

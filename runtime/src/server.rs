@@ -29,7 +29,6 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Application close codes (besides the transport's own).
 pub mod close {
     pub const PROTOCOL: u32 = 0x10;
-    pub const IDENTITY: u32 = 0x11;
     pub const REFUSED: u32 = 0x12;
     pub const SHUTDOWN: u32 = 0x13;
 }
@@ -91,10 +90,7 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
             "certificate names device {}, hello claims {}",
             device.0, hello.device.0
         );
-        tracing::warn!(%remote, "refused: {reason}");
-        let _ = send_frame(&mut writer, &Downlink::Refused { reason }).await;
-        conn.close(close::IDENTITY.into(), b"identity mismatch");
-        return;
+        return refuse(&conn, &mut writer, device, reason).await;
     }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Downlink>(DEVICE_QUEUE);
     if inputs
@@ -121,14 +117,16 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
             }
             if last {
                 let _ = writer.flush().await;
-                let code = if matches!(msg, Downlink::Refused { .. }) {
-                    close::REFUSED
-                } else {
-                    close::SHUTDOWN
+                let (code, why) = match &msg {
+                    Downlink::Refused { reason } => (close::REFUSED, reason.as_str()),
+                    Downlink::Shutdown { reason } => (close::SHUTDOWN, reason.as_str()),
+                    _ => (close::SHUTDOWN, ""),
                 };
+                let mut why = why.as_bytes().to_vec();
+                why.truncate(1000);
                 // Give the frame a moment to reach the peer before closing.
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                writer_conn.close(code.into(), msg.kind_name().as_bytes());
+                writer_conn.close(code.into(), &why);
                 return;
             }
         }
@@ -186,10 +184,14 @@ async fn refuse(
     reason: String,
 ) {
     tracing::warn!(%device, remote = %conn.remote_address(), "refused: {reason}");
+    // The reason travels twice: as a frame and as the close reason, so a
+    // peer that loses the frame in the close still learns why.
+    let mut why = reason.clone().into_bytes();
+    why.truncate(1000);
     let _ = send_frame(writer, &Downlink::Refused { reason }).await;
     let _ = writer.flush().await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    conn.close(close::REFUSED.into(), b"refused");
+    conn.close(close::REFUSED.into(), &why);
 }
 
 async fn send_frame(
