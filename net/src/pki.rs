@@ -250,9 +250,14 @@ pub fn init(dir: &Path, validity: Validity, force: bool) -> Result<InitReport, P
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "HiveMind deployment CA");
+    let serial = random_serial()?;
+    // Each deployment's CA gets its own name: verifiers find an issuer by
+    // name, so two CAs sharing one would turn "not our CA" into a
+    // confusing bad-signature error.
+    params.distinguished_name.push(
+        DnType::CommonName,
+        format!("HiveMind deployment CA {}", hex(&serial[..4])),
+    );
     params
         .distinguished_name
         .push(DnType::OrganizationName, "HiveMind-rs");
@@ -264,7 +269,6 @@ pub fn init(dir: &Path, validity: Validity, force: bool) -> Result<InitReport, P
     ];
     params.not_before = not_before;
     params.not_after = not_after;
-    let serial = random_serial()?;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
     let cert = params.self_signed(&key)?;
 
