@@ -271,3 +271,52 @@ pub async fn accept_bi(
     let (send, recv) = connection.accept_bi().await?;
     Ok((FrameWriter::new(send), FrameReader::new(recv)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A peer claiming the largest allowed frame and sending a little
+    /// costs about what it sent, and a read cancelled mid-frame (lost
+    /// `select!` race) resumes where it stopped.
+    #[tokio::test]
+    async fn claimed_length_is_not_allocated_and_reads_are_cancel_safe() {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        let mut r = FrameReader::new(b);
+        let len = DEFAULT_MAX_FRAME as usize;
+        a.write_all(&DEFAULT_MAX_FRAME.to_be_bytes()).await.unwrap();
+        a.write_all(&[1u8; 100]).await.unwrap();
+        let pending = tokio::time::timeout(Duration::from_millis(50), r.read_frame()).await;
+        assert!(pending.is_err(), "frame cannot be complete yet");
+        assert_eq!(r.body.len(), 100);
+        assert!(r.body.capacity() <= 2 * READ_CHUNK, "{}", r.body.capacity());
+
+        let rest = vec![2u8; len - 100];
+        let writer = tokio::spawn(async move {
+            a.write_all(&rest).await.unwrap();
+            a.write_all(&0u32.to_be_bytes()).await.unwrap();
+            a
+        });
+        let frame = r.read_frame().await.unwrap().unwrap();
+        assert_eq!(frame.len(), len);
+        assert!(frame[..100].iter().all(|b| *b == 1));
+        assert!(frame[100..].iter().all(|b| *b == 2));
+        assert_eq!(r.read_frame().await.unwrap(), Some(Vec::new()));
+        drop(writer.await.unwrap());
+        assert_eq!(r.read_frame().await.unwrap(), None);
+    }
+
+    /// Cancelling inside the header keeps the header bytes read so far.
+    #[tokio::test]
+    async fn cancel_inside_header_loses_nothing() {
+        let (mut a, b) = tokio::io::duplex(64);
+        let mut r = FrameReader::new(b);
+        a.write_all(&[0, 0]).await.unwrap();
+        let pending = tokio::time::timeout(Duration::from_millis(20), r.read_frame()).await;
+        assert!(pending.is_err());
+        assert_eq!(r.header_got, 2);
+        a.write_all(&[0, 3, b'a', b'b', b'c']).await.unwrap();
+        assert_eq!(r.read_frame().await.unwrap(), Some(b"abc".to_vec()));
+    }
+}

@@ -167,19 +167,21 @@ impl Validity {
                 "not_after must be later than not_before".into(),
             ));
         }
-        // X.509 GeneralizedTime cannot hold years past 9999; rcgen would
-        // encode garbage, so refuse here.
+        // X.509 times carry whole seconds in 1950..=9999 (UTCTime and
+        // GeneralizedTime); `time`'s own SystemTime conversion panics
+        // outside its range, so check on plain seconds first.
+        const MIN: i64 = -631_152_000; // 1950-01-01T00:00:00Z
+        const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
         let conv = |t: SystemTime| -> Result<OffsetDateTime, PkiError> {
-            let dt = OffsetDateTime::from(t);
-            if !(1950..=9999).contains(&dt.year()) {
-                return Err(PkiError::BadValidity(format!(
-                    "year {} is outside 1950..=9999",
-                    dt.year()
-                )));
-            }
-            // Certificates carry whole seconds; dropping the fraction keeps
-            // what we report equal to what is encoded.
-            Ok(dt.replace_nanosecond(0).unwrap_or(dt))
+            let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
+                Ok(d) => i64::try_from(d.as_secs()).ok(),
+                Err(e) => i64::try_from(e.duration().as_secs()).ok().map(|s| -s),
+            };
+            let secs = secs.filter(|s| (MIN..=MAX).contains(s)).ok_or_else(|| {
+                PkiError::BadValidity("dates must lie in years 1950..=9999".into())
+            })?;
+            OffsetDateTime::from_unix_timestamp(secs)
+                .map_err(|e| PkiError::BadValidity(e.to_string()))
         };
         Ok((conv(self.not_before)?, conv(self.not_after)?))
     }
@@ -250,9 +252,14 @@ pub fn init(dir: &Path, validity: Validity, force: bool) -> Result<InitReport, P
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "HiveMind deployment CA");
+    let serial = random_serial()?;
+    // Each deployment's CA gets its own name: verifiers find an issuer by
+    // name, so two CAs sharing one would turn "not our CA" into a
+    // confusing bad-signature error.
+    params.distinguished_name.push(
+        DnType::CommonName,
+        format!("HiveMind deployment CA {}", hex(&serial[..4])),
+    );
     params
         .distinguished_name
         .push(DnType::OrganizationName, "HiveMind-rs");
@@ -264,7 +271,6 @@ pub fn init(dir: &Path, validity: Validity, force: bool) -> Result<InitReport, P
     ];
     params.not_before = not_before;
     params.not_after = not_after;
-    let serial = random_serial()?;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
     let cert = params.self_signed(&key)?;
 
@@ -707,7 +713,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     (0..s.len())
@@ -845,5 +851,19 @@ mod tests {
             not_after: now + Duration::from_secs(10_000 * 366 * 86_400),
         };
         assert!(matches!(far.to_rcgen(), Err(PkiError::BadValidity(_))));
+        let ancient = Validity {
+            not_before: SystemTime::UNIX_EPOCH - Duration::from_secs(30 * 366 * 86_400),
+            not_after: now,
+        };
+        assert!(matches!(ancient.to_rcgen(), Err(PkiError::BadValidity(_))));
+        let edge = Validity {
+            not_before: SystemTime::UNIX_EPOCH - Duration::from_secs(631_152_000),
+            not_after: SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799),
+        };
+        let (a, b) = edge.to_rcgen().unwrap();
+        assert_eq!((a.year(), b.year()), (1950, 9999));
+        // Days far past the representable range saturate instead of panicking.
+        let huge = Validity::days(u32::MAX);
+        assert!(matches!(huge.to_rcgen(), Err(PkiError::BadValidity(_))));
     }
 }

@@ -163,6 +163,13 @@ fn revoke_adds_every_serial_of_the_device_once() {
     assert_eq!(r18.newly_revoked, vec![other.serial.clone()]);
     assert_eq!(r18.total_revoked, 3);
 
+    // Re-enrolling a revoked device gives it a new serial the CRL does not
+    // list; revoking again adds only that one.
+    let again17 = pki::issue_device(dir.path(), 17, year()).unwrap();
+    let r = pki::revoke(dir.path(), 17).unwrap();
+    assert_eq!(r.newly_revoked, vec![again17.serial.clone()]);
+    assert_eq!(r.total_revoked, 4);
+
     let der = pki::load_crl(&r18.crl).unwrap();
     let (_, crl) = x509_parser::parse_x509_crl(der.as_ref()).unwrap();
     let listed: Vec<String> = crl
@@ -172,9 +179,9 @@ fn revoke_adds_every_serial_of_the_device_once() {
     for s in [&a.serial, &b.serial, &other.serial] {
         assert!(listed.contains(s), "{s} not in {listed:?}");
     }
-    // init wrote number 1, then three revocations.
+    // init wrote number 1, then four revocations.
     let number = crl.crl_number().unwrap().to_bytes_be();
-    assert_eq!(number, vec![4]);
+    assert_eq!(number, vec![5]);
 }
 
 #[test]
