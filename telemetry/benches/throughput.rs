@@ -241,11 +241,25 @@ fn main() {
         best[0], best[1]
     );
 
-    // The caller's side: encode + enqueue, nothing waited for.
+    // The caller's side: encode + enqueue, nothing waited for. First the
+    // encoding alone (topic + JSON), then the whole call.
+    let calls: u64 = if full { 200_000 } else { 2_000 };
+    let t = sample();
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    for _ in 0..calls {
+        let topic = hivemind_telemetry::Message::topic(&t, "bench");
+        let body = serde_json::to_vec(&t).unwrap_or_default();
+        bytes += std::hint::black_box(topic.as_str().len() + body.len());
+    }
+    let spent = start.elapsed();
+    println!(
+        "topic + JSON encoding alone: {:.0} ns per message ({} bytes in all)",
+        spent.as_nanos() as f64 / calls as f64,
+        bytes
+    );
     let bus = Bus::connect(&embedded.url(), "bench", BusConfig::default()).expect("bus");
     assert!(bus.wait_connected(Duration::from_secs(10)));
-    let t = sample();
-    let calls: u64 = if full { 200_000 } else { 2_000 };
     let start = Instant::now();
     for _ in 0..calls {
         let _ = bus.publish(&t);

@@ -440,6 +440,7 @@ async fn drive(
             Ok(_) => {}
             Err(e) => {
                 let was_connected = counters.connected.swap(false, Ordering::Relaxed);
+                let mut overflow = 0u64;
                 for request in eventloop.pending.drain(..) {
                     if let Request::Publish(mut p) = request {
                         if held.len() < config.queue {
@@ -448,9 +449,13 @@ async fn drive(
                             p.dup = false;
                             held.push_back(p);
                         } else {
-                            counters.dropped.fetch_add(1, Ordering::Relaxed);
+                            overflow += 1;
                         }
                     }
+                }
+                if overflow > 0 {
+                    counters.dropped.fetch_add(overflow, Ordering::Relaxed);
+                    tracing::warn!(broker = %url, dropped = overflow, held = held.len(), "telemetry messages dropped: more unsent than the queue holds across a reconnect");
                 }
                 failures += 1;
                 if was_connected || failures == 1 {
