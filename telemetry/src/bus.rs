@@ -378,9 +378,20 @@ impl Bus {
             Err(poisoned) => poisoned.into_inner().take(),
         };
         if let Some(w) = worker {
-            // Queued behind the messages, so they go first.
-            if self.inner.client.try_disconnect().is_ok() {
-                let _ = w.done.recv_timeout(timeout);
+            let deadline = Instant::now() + timeout;
+            // Queued behind the messages, so they go first; a full queue
+            // has to drain a little before the DISCONNECT fits.
+            let mut queued = false;
+            while !queued && Instant::now() < deadline {
+                queued = self.inner.client.try_disconnect().is_ok();
+                if !queued {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+            if queued {
+                let _ = w
+                    .done
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()));
             }
             let _ = w.stop.send(());
             let _ = w.thread.join();
