@@ -65,11 +65,11 @@ const RULES: &[(&str, &[&str])] = &[
         "hivemind-sim",
         &["z3", "pest", "miette", "hivemind-dsl", "hivemind-synth"],
     ),
+    // No pest here: rumqttd reaches it through `config` -> json5.
     (
         "hivemind-telemetry",
         &[
             "z3",
-            "pest",
             "miette",
             "hivemind-dsl",
             "hivemind-synth",
