@@ -65,6 +65,19 @@ const RULES: &[(&str, &[&str])] = &[
         "hivemind-sim",
         &["z3", "pest", "miette", "hivemind-dsl", "hivemind-synth"],
     ),
+    // No pest here: rumqttd reaches it through `config` -> json5.
+    (
+        "hivemind-telemetry",
+        &[
+            "z3",
+            "miette",
+            "hivemind-dsl",
+            "hivemind-synth",
+            "hivemind-cost",
+            "hivemind-controller",
+            "hivemind-sim",
+        ],
+    ),
     (
         "hivemind-proto",
         &[
@@ -103,6 +116,9 @@ const IO: &[&str] = &[
     "mavlink",
     "async-nats",
 ];
+
+/// Crates whose job is IO: the rules above apply to them, the IO list not.
+const IO_OWNERS: &[&str] = &["hivemind-telemetry"];
 
 #[test]
 fn crates_depend_only_on_what_architecture_allows() {
@@ -167,7 +183,7 @@ fn crates_depend_only_on_what_architecture_allows() {
         }
         for id in seen.iter().filter(|&&id| id != root) {
             let name = names.get(id).copied().unwrap_or("?");
-            if forbidden.contains(&name) || IO.contains(&name) {
+            if forbidden.contains(&name) || (IO.contains(&name) && !IO_OWNERS.contains(&krate)) {
                 let parent = via.get(id).and_then(|p| names.get(p)).unwrap_or(&"?");
                 violations.push(format!("{krate} depends on {name} (through {parent})"));
             }

@@ -378,9 +378,20 @@ impl Bus {
             Err(poisoned) => poisoned.into_inner().take(),
         };
         if let Some(w) = worker {
-            // Queued behind the messages, so they go first.
-            if self.inner.client.try_disconnect().is_ok() {
-                let _ = w.done.recv_timeout(timeout);
+            let deadline = Instant::now() + timeout;
+            // Queued behind the messages, so they go first; a full queue
+            // has to drain a little before the DISCONNECT fits.
+            let mut queued = false;
+            while !queued && Instant::now() < deadline {
+                queued = self.inner.client.try_disconnect().is_ok();
+                if !queued {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+            if queued {
+                let _ = w
+                    .done
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()));
             }
             let _ = w.stop.send(());
             let _ = w.thread.join();
@@ -440,6 +451,7 @@ async fn drive(
             Ok(_) => {}
             Err(e) => {
                 let was_connected = counters.connected.swap(false, Ordering::Relaxed);
+                let mut overflow = 0u64;
                 for request in eventloop.pending.drain(..) {
                     if let Request::Publish(mut p) = request {
                         if held.len() < config.queue {
@@ -448,9 +460,13 @@ async fn drive(
                             p.dup = false;
                             held.push_back(p);
                         } else {
-                            counters.dropped.fetch_add(1, Ordering::Relaxed);
+                            overflow += 1;
                         }
                     }
+                }
+                if overflow > 0 {
+                    counters.dropped.fetch_add(overflow, Ordering::Relaxed);
+                    tracing::warn!(broker = %url, dropped = overflow, held = held.len(), "telemetry messages dropped: more unsent than the queue holds across a reconnect");
                 }
                 failures += 1;
                 if was_connected || failures == 1 {

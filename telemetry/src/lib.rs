@@ -25,4 +25,32 @@ pub use payload::{
     DeviceState, Event, Message, PositionMm, Progress, Status, TaskResult, Telemetry,
 };
 pub use topic::{ControllerChannel, DeviceChannel, Qos, Topic};
-pub use url::{BrokerUrl, UrlError};
+pub use url::{BrokerChoice, BrokerUrl, UrlError};
+
+/// Why [`start`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// The usual start-up: the embedded broker when chosen (kept alive by the
+/// returned handle's owner; it runs until the process exits) and a bus
+/// publishing `mission` to it or to the external broker.
+pub fn start(
+    choice: &BrokerChoice,
+    mission: &str,
+    embedded: &EmbeddedConfig,
+    bus: BusConfig,
+) -> Result<(Bus, Option<EmbeddedBroker>), StartError> {
+    match choice {
+        BrokerChoice::Embedded => {
+            let broker = EmbeddedBroker::start(embedded)?;
+            let bus = Bus::connect(&broker.url(), mission, bus)?;
+            Ok((bus, Some(broker)))
+        }
+        BrokerChoice::External(url) => Ok((Bus::connect(url, mission, bus)?, None)),
+    }
+}

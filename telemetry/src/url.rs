@@ -104,6 +104,27 @@ impl FromStr for BrokerUrl {
     }
 }
 
+/// Which broker to publish to, as a command line names it: `embedded` or a
+/// broker URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BrokerChoice {
+    /// Start the embedded broker in this process.
+    Embedded,
+    External(BrokerUrl),
+}
+
+impl FromStr for BrokerChoice {
+    type Err = UrlError;
+
+    fn from_str(s: &str) -> Result<BrokerChoice, UrlError> {
+        if s.trim().eq_ignore_ascii_case("embedded") {
+            Ok(BrokerChoice::Embedded)
+        } else {
+            s.parse().map(BrokerChoice::External)
+        }
+    }
+}
+
 impl fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {
@@ -165,6 +186,16 @@ mod tests {
                 Err(e) => assert!(e.to_string().contains(want), "{url}: {e}"),
             }
         }
+    }
+
+    #[test]
+    fn broker_choice() {
+        assert_eq!("embedded".parse(), Ok(BrokerChoice::Embedded));
+        assert_eq!(
+            "mqtt://h:2".parse(),
+            Ok(BrokerChoice::External(BrokerUrl::new("h", 2)))
+        );
+        assert!("embeded".parse::<BrokerChoice>().is_err());
     }
 
     proptest! {

@@ -504,3 +504,18 @@ fn bad_url_is_a_clear_error() {
         "{e:?}"
     );
 }
+
+#[test]
+fn start_with_the_embedded_broker_connects() {
+    let choice = "embedded".parse().expect("choice");
+    let (bus, broker) = hivemind_telemetry::start(
+        &choice,
+        "trees",
+        &EmbeddedConfig::default(),
+        BusConfig::default(),
+    )
+    .expect("start");
+    let broker = broker.expect("an embedded broker");
+    assert_eq!(bus.url(), &broker.url());
+    assert!(bus.wait_connected(WAIT));
+}
