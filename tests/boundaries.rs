@@ -79,6 +79,45 @@ const RULES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "hivemind-net",
+        &[
+            "z3",
+            "hivemind-dsl",
+            "hivemind-synth",
+            "hivemind-cost",
+            "hivemind-controller",
+            "hivemind-sim",
+        ],
+    ),
+    (
+        "hivemind-functions",
+        &[
+            "z3",
+            "pest",
+            "hivemind-dsl",
+            "hivemind-synth",
+            "hivemind-cost",
+            "hivemind-controller",
+            "hivemind-sim",
+        ],
+    ),
+    (
+        "hivemind-runtime",
+        &["z3", "hivemind-dsl", "hivemind-synth"],
+    ),
+    (
+        "hivemind-edge-agent",
+        &[
+            "z3",
+            "hivemind-dsl",
+            "hivemind-synth",
+            "hivemind-cost",
+            "hivemind-controller",
+            "hivemind-sim",
+            "hivemind-runtime",
+        ],
+    ),
+    (
         "hivemind-proto",
         &[
             "z3",
@@ -118,7 +157,13 @@ const IO: &[&str] = &[
 ];
 
 /// Crates whose job is IO: the rules above apply to them, the IO list not.
-const IO_OWNERS: &[&str] = &["hivemind-telemetry"];
+const IO_OWNERS: &[&str] = &[
+    "hivemind-telemetry",
+    "hivemind-net",
+    "hivemind-functions",
+    "hivemind-runtime",
+    "hivemind-edge-agent",
+];
 
 #[test]
 fn crates_depend_only_on_what_architecture_allows() {
