@@ -17,7 +17,9 @@
 //! `(ops + ops_per_item × input_items) / ops_per_sec` seconds. With
 //! `"clock": "cpu"` (the default) that is the worker thread's CPU time, so
 //! invocations sharing a core slow each other down as real ones do
-//! (interference); `"wall"` counts wall-clock time instead. The output is
+//! (interference); `"wall"` counts wall-clock time instead, and `"sleep"`
+//! holds the worker for that wall-clock time without using this
+//! machine's CPU (work on a modelled processor). The output is
 //! `output_bytes` bytes from a generator seeded with `seed` (default: the
 //! task and instance, so every attempt of an instance returns the same
 //! bytes) and reports `output_items` items (default 1). `fail` makes the
@@ -50,6 +52,12 @@ pub enum Clock {
     Cpu,
     /// Wall-clock time.
     Wall,
+    /// Wall-clock time without using this machine's CPU: the worker is
+    /// held (sleeping) as long as the work takes on the processor the
+    /// mission models (a vehicle's CPU, a cloud core), not on ours. What
+    /// the runtime's synthetic functions use, so that 20 simulated vehicles
+    /// on a 2-core machine still take the cost model's times.
+    Sleep,
 }
 
 /// What a synthetic invocation does (see the module docs).
@@ -176,6 +184,14 @@ fn spin(ctx: &Ctx, busy: Duration, clock: Clock) -> Result<(), FnError> {
         return Ok(());
     }
     let wall0 = Instant::now();
+    if clock == Clock::Sleep {
+        // In slices, so a cancelled invocation stops within 5 ms.
+        while let Some(left) = busy.checked_sub(wall0.elapsed()).filter(|d| !d.is_zero()) {
+            std::thread::sleep(left.min(Duration::from_millis(5)));
+            ctx.check()?;
+        }
+        return Ok(());
+    }
     let cpu0 = thread_cpu_time();
     let elapsed = || match (clock, cpu0) {
         (Clock::Cpu, Some(c0)) => thread_cpu_time()
