@@ -124,6 +124,12 @@ async fn run(function: &str, spec: &ActionSpec, req: Request) -> Result<Response
             g
         }
         Err(_) => {
+            tracing::debug!(
+                function,
+                ?pgid,
+                ?budget,
+                "one-shot invocation timed out: killing its group"
+            );
             kill_group(pgid);
             let _ = tokio::time::timeout(REAP_WAIT, child.wait()).await;
             guard.0 = None;

@@ -40,7 +40,8 @@ impl Shared {
     }
 
     /// Kill the process (idempotent). Its pipes go with it.
-    fn kill(&self, pipes: &mut Option<Pipes>) {
+    fn kill(&self, pipes: &mut Option<Pipes>, why: &str) {
+        tracing::debug!(function = &*self.function, pgid = ?self.pgid, why, "killing persistent worker");
         *pipes = None;
         // Once the watcher saw the exit the group may be gone and its id
         // free again: signal only a live one.
@@ -131,6 +132,7 @@ pub(super) async fn start(
             Ok(s) => describe_status(s, &watched.spec.limits),
             Err(e) => format!("could not be waited for ({e})"),
         };
+        tracing::debug!(function = &*watched.function, status = %text, "persistent worker ended");
         tx.send_replace(Some(text));
     });
     Ok(Box::new(PersistentWorker { shared }))
@@ -216,7 +218,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
     })
     .await;
     match answer {
-        Ok(Ok(Line::Line(l))) => match wire::decode_response(&l) {
+        Ok(Ok(Line::Text(l))) => match wire::decode_response(&l) {
             Ok(resp) => Ok(resp),
             Err(Decoded::Failed(message)) => Err(FnError::Failed {
                 function: function(),
@@ -225,7 +227,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
             Err(Decoded::Bad(reason)) => {
                 // A line that is not a response (a stray print?) means the
                 // next line may be this request's answer: framing is lost.
-                shared.kill(&mut pipes);
+                shared.kill(&mut pipes, "bad response");
                 Err(FnError::BadResponse {
                     function: function(),
                     reason: format!("{reason} (the worker is stopped)"),
@@ -234,7 +236,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
             }
         },
         Ok(Ok(Line::TooLong)) => {
-            shared.kill(&mut pipes);
+            shared.kill(&mut pipes, "output too large");
             Err(FnError::OutputTooLarge {
                 function: function(),
                 limit: max,
@@ -243,7 +245,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
         }
         Ok(Ok(Line::Eof)) | Ok(Err(_)) => {
             // It died (a broken pipe or EOF): the exit status says why.
-            shared.kill(&mut pipes);
+            shared.kill(&mut pipes, "its pipes closed");
             let status = shared.exit_description().await;
             Err(FnError::Exited {
                 function: function(),
@@ -252,7 +254,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
             })
         }
         Err(_) => {
-            shared.kill(&mut pipes);
+            shared.kill(&mut pipes, "timeout");
             Err(FnError::Timeout {
                 function: function(),
                 after: budget,
