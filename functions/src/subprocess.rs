@@ -256,6 +256,17 @@ impl Subprocess {
     }
 }
 
+/// From a config's table of functions (e.g. `[functions.<name>]`).
+impl FromIterator<(String, ActionSpec)> for Subprocess {
+    fn from_iter<I: IntoIterator<Item = (String, ActionSpec)>>(iter: I) -> Self {
+        let mut s = Subprocess::new();
+        for (name, spec) in iter {
+            s.add(name, spec);
+        }
+        s
+    }
+}
+
 impl Backend for Subprocess {
     fn has(&self, function: &str) -> bool {
         self.actions.contains_key(function)
@@ -276,5 +287,59 @@ impl Backend for Subprocess {
                 Mode::Persistent => persistent::start(function, spec).await,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_from_config() {
+        let specs: BTreeMap<String, ActionSpec> = serde_json::from_str(
+            r#"{"detect": {"program": "/opt/fn/detect", "args": ["--fast"],
+                           "mode": "persistent",
+                           "limits": {"memory_bytes": 268435456, "timeout_ms": 2000}},
+                "dedup": {"program": "dedup"}}"#,
+        )
+        .unwrap();
+        let detect = &specs["detect"];
+        assert_eq!(detect.mode, Mode::Persistent);
+        assert_eq!(detect.limits.memory_bytes, Some(256 << 20));
+        // Unnamed limits keep their defaults.
+        assert_eq!(
+            detect.limits.max_output_bytes,
+            Limits::default().max_output_bytes
+        );
+        assert_eq!(specs["dedup"], ActionSpec::new("dedup"));
+        let backend: Subprocess = specs.into_iter().collect();
+        assert!(backend.has("detect") && backend.has("dedup"));
+    }
+
+    #[test]
+    fn spec_typos_are_refused() {
+        for bad in [
+            r#"{"program": "x", "mdoe": "persistent"}"#,
+            r#"{"program": "x", "limits": {"memory": 5}}"#,
+            r#"{"program": "x", "mode": "forever"}"#,
+            r#"{"args": []}"#,
+        ] {
+            assert!(serde_json::from_str::<ActionSpec>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn statuses_read_well() {
+        use std::os::unix::process::ExitStatusExt;
+        let limits = Limits::default();
+        assert_eq!(
+            describe_status(ExitStatus::from_raw(3 << 8), &limits),
+            "exited with status 3"
+        );
+        assert_eq!(
+            describe_status(ExitStatus::from_raw(libc::SIGSEGV), &limits),
+            "was killed by signal 11 (SIGSEGV)"
+        );
+        assert!(describe_status(ExitStatus::from_raw(libc::SIGXCPU), &limits).contains("CPU"));
     }
 }
