@@ -74,6 +74,10 @@
 //! `docs/functions.md` for the whole contract (exit codes, limits,
 //! persistent workers).
 //!
+//! A persistent worker whose spec sets `ready` first writes
+//! `{"ready": true}` on a line of its own when it can serve (after loading
+//! its model); its cold start ends there.
+//!
 //! # Boundaries
 //!
 //! This crate owns "a function behind one trait", not the pool policy:

@@ -51,6 +51,8 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// How much of the end of stderr is kept for error messages.
     pub max_stderr_bytes: usize,
+    /// How long a persistent worker with `ready` may take to say so.
+    pub start_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -61,6 +63,7 @@ impl Default for Limits {
             cpu_seconds: None,
             max_output_bytes: 16 << 20,
             max_stderr_bytes: 4 << 10,
+            start_timeout_ms: 60_000,
         }
     }
 }
@@ -87,6 +90,11 @@ pub struct ActionSpec {
     pub dir: Option<PathBuf>,
     #[serde(default)]
     pub mode: Mode,
+    /// Persistent mode: the worker is started (its cold start over) only
+    /// when the process writes `{"ready": true}` as its first line, e.g.
+    /// after loading its model. Without it, `start` returns at spawn.
+    #[serde(default)]
+    pub ready: bool,
     #[serde(default)]
     pub limits: Limits,
 }
@@ -100,8 +108,16 @@ impl ActionSpec {
             env: BTreeMap::new(),
             dir: None,
             mode: Mode::OneShot,
+            ready: false,
             limits: Limits::default(),
         }
+    }
+
+    /// Persistent mode, waiting for the process's `{"ready": true}`.
+    pub fn wait_ready(mut self) -> Self {
+        self.mode = Mode::Persistent;
+        self.ready = true;
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {

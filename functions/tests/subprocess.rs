@@ -542,3 +542,72 @@ async fn cancelling_a_one_shot_kills_it() {
         "cancelled invocation's process {pid} still runs"
     );
 }
+
+#[tokio::test]
+async fn persistent_start_waits_for_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    // Loads its "model" for 300 ms, then says so, then serves.
+    let slow = script(
+        dir.path(),
+        "slow_ready.py",
+        &format!(
+            "#!/usr/bin/env python3\nimport time\ntime.sleep(0.3)\nprint('{{\"ready\": true}}', flush=True)\n{}",
+            PY_PERSISTENT.trim_start_matches("#!/usr/bin/env python3\n")
+        ),
+    );
+    let chatty = script(
+        dir.path(),
+        "chatty.sh",
+        "#!/bin/sh\necho 'loading...'\nsleep 30\n",
+    );
+    let quitter = script(
+        dir.path(),
+        "quitter.sh",
+        "#!/bin/sh\necho 'no model' >&2\nexit 4\n",
+    );
+    let mute = script(dir.path(), "mute.sh", "#!/bin/sh\nexec sleep 30\n");
+    let quick_start = Limits {
+        start_timeout_ms: 300,
+        ..Limits::default()
+    };
+    let backend = Subprocess::new()
+        .with("slow", ActionSpec::new(&slow).wait_ready())
+        .with("chatty", ActionSpec::new(&chatty).wait_ready())
+        .with("quitter", ActionSpec::new(&quitter).wait_ready())
+        .with(
+            "mute",
+            ActionSpec::new(&mute).wait_ready().limits(quick_start),
+        );
+
+    let t0 = Instant::now();
+    let w = backend.start("slow").await.unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(300),
+        "the cold start includes loading"
+    );
+    let r = w.invoke(request("slow", 1, b"x")).await.unwrap();
+    assert_eq!(r.items, 1);
+    let t0 = Instant::now();
+    w.invoke(request("slow", 2, b"x")).await.unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_millis(300),
+        "warm after ready"
+    );
+    w.stop().await;
+
+    let err = backend.start("chatty").await.err().unwrap();
+    assert!(matches!(err, FnError::BadResponse { .. }), "{err}");
+    assert!(err.to_string().contains("ready"), "{err}");
+    let err = backend.start("quitter").await.err().unwrap();
+    assert!(matches!(err, FnError::Exited { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("exited with status 4 before it was ready")
+            && err.to_string().contains("no model"),
+        "{err}"
+    );
+    let t0 = Instant::now();
+    let err = backend.start("mute").await.err().unwrap();
+    assert!(matches!(err, FnError::Timeout { .. }), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}

@@ -18,7 +18,7 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 pub(super) fn start(function: Arc<str>, spec: Arc<ActionSpec>) -> Result<Box<dyn Worker>, FnError> {
     // Nothing runs until an invocation, but a missing program is worth
     // knowing at the cold start rather than on every invocation.
-    if spec.program.components().count() > 1 && !spec.program.is_file() {
+    if spec.program.is_absolute() && !spec.program.is_file() {
         return Err(FnError::Spawn {
             function: function.to_string(),
             program: spec.program.display().to_string(),

@@ -135,7 +135,11 @@ pub(super) async fn start(
         tracing::debug!(function = &*watched.function, status = %text, "persistent worker ended");
         tx.send_replace(Some(text));
     });
-    Ok(Box::new(PersistentWorker { shared }))
+    let worker = PersistentWorker { shared };
+    if spec.ready {
+        worker.wait_ready().await?;
+    }
+    Ok(Box::new(worker))
 }
 
 struct PersistentWorker {
@@ -147,6 +151,55 @@ impl Drop for PersistentWorker {
         if self.shared.alive.swap(false, Ordering::SeqCst) {
             kill_group(self.shared.pgid);
         }
+    }
+}
+
+impl PersistentWorker {
+    /// Read the process's `{"ready": true}`; on anything else the process
+    /// is killed (by the caller dropping `self`) and the start fails.
+    async fn wait_ready(&self) -> Result<(), FnError> {
+        let shared = &self.shared;
+        let function = || shared.function.to_string();
+        let limits = &shared.spec.limits;
+        let budget = Duration::from_millis(limits.start_timeout_ms);
+        let mut pipes = shared.pipes.lock().await;
+        let Some(p) = pipes.as_mut() else {
+            return Err(shared.dead().await);
+        };
+        let first = tokio::time::timeout(
+            budget,
+            read_line_bounded(&mut p.stdout, limits.max_output_bytes),
+        )
+        .await;
+        let err = match first {
+            Ok(Ok(Line::Text(l))) => match wire::decode_ready(&l) {
+                Ok(()) => return Ok(()),
+                Err(reason) => FnError::BadResponse {
+                    function: function(),
+                    reason,
+                    stderr: shared.stderr_text(),
+                },
+            },
+            Ok(Ok(Line::TooLong)) => FnError::OutputTooLarge {
+                function: function(),
+                limit: limits.max_output_bytes,
+                stderr: shared.stderr_text(),
+            },
+            Ok(Ok(Line::Eof)) | Ok(Err(_)) => {
+                shared.kill(&mut pipes, "died before it was ready");
+                FnError::Exited {
+                    function: function(),
+                    status: format!("{} before it was ready", shared.exit_description().await),
+                    stderr: shared.stderr_text(),
+                }
+            }
+            Err(_) => FnError::Timeout {
+                function: function(),
+                after: budget,
+            },
+        };
+        shared.kill(&mut pipes, "not ready");
+        Err(err)
     }
 }
 
