@@ -133,6 +133,9 @@ fn main() {
         reg.register("echo", |_: &Ctx, req: &Request| {
             Ok(Response::new(req.input.clone(), 1))
         });
+        reg.register_inline("echo_inline", |_: &Ctx, req: &Request| {
+            Ok(Response::new(req.input.clone(), 1))
+        });
         let inproc = InProcess::new(reg).with_synthetic_fallback(true);
         let mut req = Request::new("echo", 1, 1);
         req.input = bytes::Bytes::from_static(b"a small frame");
