@@ -144,6 +144,14 @@ fn main() {
             "in-process warm invoke (echo)",
             warm(&*w, &req, 50_000 / scale).await,
         );
+        let w = inproc
+            .start("echo_inline")
+            .await
+            .expect("start echo_inline");
+        report(
+            "in-process warm invoke (echo, inline)",
+            warm(&*w, &req, 50_000 / scale).await,
+        );
         let w = inproc.start("unwritten").await.expect("start synthetic");
         let mut sreq = Request::new("unwritten", 1, 1);
         sreq.params = serde_json::json!({"output_bytes": 1024, "output_items": 2});
