@@ -206,6 +206,22 @@ fn set_limit(resource: Resource, soft: u64, hard: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Spawn, retrying briefly on ETXTBSY: an executable written just before
+/// (a deployment, a test) can be "busy" while another thread's fork still
+/// holds its write descriptor, until that child execs.
+async fn spawn(spec: &ActionSpec) -> std::io::Result<tokio::process::Child> {
+    let mut tries = 0;
+    loop {
+        match spec.command().spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10 * tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// SIGKILL a process group. The group id is the leader's pid, which Linux
 /// does not hand out again while any member of the group lives.
 fn kill_group(pgid: Option<u32>) {

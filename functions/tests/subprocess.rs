@@ -424,7 +424,7 @@ async fn persistent_worker_is_reused_warm() {
     assert!(!w.is_alive());
     assert!(wait_gone(pid).await, "stop left {pid} running");
     let err = w.invoke(request("detect", 1, b"")).await.unwrap_err();
-    assert!(matches!(err, FnError::WorkerDead { .. }), "{err}");
+    assert_eq!(err.to_string(), "worker of `detect` is dead: stopped");
 }
 
 #[tokio::test]
@@ -465,6 +465,13 @@ async fn persistent_worker_dying_between_invocations() {
     );
     assert!(err.to_string().contains("SIGKILL"), "{err}");
     assert!(!w.is_alive());
+
+    // Restart: the runtime starts another worker, which serves from scratch.
+    let again = backend.start("detect").await.unwrap();
+    let r = again.invoke(request("detect", 3, b"c")).await.unwrap();
+    assert_eq!(r.items, 1, "a fresh process");
+    assert_ne!(text_pid(&r), pid);
+    again.stop().await;
 }
 
 fn text_pid(r: &Response) -> i32 {

@@ -91,7 +91,7 @@ async fn run(function: &str, spec: &ActionSpec, req: Request) -> Result<Response
     let budget = req.deadline.min(limits.timeout());
     let mut line = wire::encode_request(&req);
     line.push(b'\n');
-    let mut child = spec.command().spawn().map_err(|source| FnError::Spawn {
+    let mut child = super::spawn(spec).await.map_err(|source| FnError::Spawn {
         function: function.to_string(),
         program: spec.program.display().to_string(),
         source,

@@ -26,6 +26,9 @@ struct Shared {
     pgid: Option<u32>,
     /// False once the process exited or the worker was killed or stopped.
     alive: AtomicBool,
+    /// `stop` was called: later invocations say so rather than how the
+    /// process ended.
+    stopped: AtomicBool,
     /// One exchange at a time: the protocol has no request ids. `None`
     /// once the worker is dead.
     pipes: Mutex<Option<Pipes>>,
@@ -61,6 +64,12 @@ impl Shared {
     }
 
     async fn dead(&self) -> FnError {
+        if self.stopped.load(Ordering::SeqCst) {
+            return FnError::WorkerDead {
+                function: self.function.to_string(),
+                reason: "stopped".into(),
+            };
+        }
         let status = self.exit_description().await;
         FnError::WorkerDead {
             function: self.function.to_string(),
@@ -82,7 +91,7 @@ pub(super) async fn start(
     function: Arc<str>,
     spec: Arc<ActionSpec>,
 ) -> Result<Box<dyn Worker>, FnError> {
-    let mut child = spec.command().spawn().map_err(|source| FnError::Spawn {
+    let mut child = super::spawn(&spec).await.map_err(|source| FnError::Spawn {
         function: function.to_string(),
         program: spec.program.display().to_string(),
         source,
@@ -109,6 +118,7 @@ pub(super) async fn start(
         spec: spec.clone(),
         pgid,
         alive: AtomicBool::new(true),
+        stopped: AtomicBool::new(false),
         pipes: Mutex::new(Some(Pipes {
             stdin,
             stdout: BufReader::new(stdout),
@@ -231,6 +241,7 @@ impl Worker for PersistentWorker {
 
     fn stop(&self) -> BoxFuture<'static, ()> {
         let shared = self.shared.clone();
+        shared.stopped.store(true, Ordering::SeqCst);
         // An exchange in flight ends with EOF once the process is dead.
         if shared.alive.swap(false, Ordering::SeqCst) {
             kill_group(shared.pgid);
