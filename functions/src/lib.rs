@@ -25,6 +25,10 @@
 //! [`Stack`] puts several backends behind one: the first that knows a name
 //! starts it.
 //!
+//! Everything runs on the caller's tokio runtime, which needs its IO and
+//! time drivers (`enable_all()`): child processes are watched through the
+//! IO driver, and deadlines are tokio timers.
+//!
 //! # Example
 //!
 //! ```
