@@ -25,6 +25,29 @@
 //! [`Stack`] puts several backends behind one: the first that knows a name
 //! starts it.
 //!
+//! Everything runs on the caller's tokio runtime, which needs its IO and
+//! time drivers (`enable_all()`): child processes are watched through the
+//! IO driver, and deadlines are tokio timers.
+//!
+//! # Example
+//!
+//! ```
+//! use hivemind_functions::{Backend, Ctx, FnError, InProcess, Registry, Request, Response};
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let mut registry = Registry::new();
+//! registry.register("upper", |_: &Ctx, req: &Request| {
+//!     Ok(Response::new(req.input.to_ascii_uppercase(), 1))
+//! });
+//! let backend = InProcess::new(registry).with_synthetic_fallback(true);
+//! let worker = backend.start("upper").await?; // StartWorker: the cold start
+//! let mut req = Request::new("upper", 3, 42); // task 3, instance 42
+//! req.input = "tree".into();
+//! let resp = worker.invoke(req).await?; // Invoke: warm
+//! assert_eq!((&resp.output[..], resp.items), (&b"TREE"[..], 1));
+//! worker.stop().await; // StopWorker
+//! # Ok::<(), FnError>(()) }).unwrap();
+//! ```
+//!
 //! # The subprocess JSON schema
 //!
 //! Request (one object; in persistent mode on one line ending in `\n`):
@@ -54,6 +77,10 @@
 //! misspelt `ouput` is an error rather than an empty result. See
 //! `docs/functions.md` for the whole contract (exit codes, limits,
 //! persistent workers).
+//!
+//! A persistent worker whose spec sets `ready` first writes
+//! `{"ready": true}` on a line of its own when it can serve (after loading
+//! its model); its cold start ends there.
 //!
 //! # Boundaries
 //!

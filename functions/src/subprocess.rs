@@ -51,6 +51,8 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// How much of the end of stderr is kept for error messages.
     pub max_stderr_bytes: usize,
+    /// How long a persistent worker with `ready` may take to say so.
+    pub start_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -61,6 +63,7 @@ impl Default for Limits {
             cpu_seconds: None,
             max_output_bytes: 16 << 20,
             max_stderr_bytes: 4 << 10,
+            start_timeout_ms: 60_000,
         }
     }
 }
@@ -87,6 +90,11 @@ pub struct ActionSpec {
     pub dir: Option<PathBuf>,
     #[serde(default)]
     pub mode: Mode,
+    /// Persistent mode: the worker is started (its cold start over) only
+    /// when the process writes `{"ready": true}` as its first line, e.g.
+    /// after loading its model. Without it, `start` returns at spawn.
+    #[serde(default)]
+    pub ready: bool,
     #[serde(default)]
     pub limits: Limits,
 }
@@ -100,8 +108,16 @@ impl ActionSpec {
             env: BTreeMap::new(),
             dir: None,
             mode: Mode::OneShot,
+            ready: false,
             limits: Limits::default(),
         }
+    }
+
+    /// Persistent mode, waiting for the process's `{"ready": true}`.
+    pub fn wait_ready(mut self) -> Self {
+        self.mode = Mode::Persistent;
+        self.ready = true;
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
@@ -190,6 +206,22 @@ fn set_limit(resource: Resource, soft: u64, hard: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Spawn, retrying briefly on ETXTBSY: an executable written just before
+/// (a deployment, a test) can be "busy" while another thread's fork still
+/// holds its write descriptor, until that child execs.
+async fn spawn(spec: &ActionSpec) -> std::io::Result<tokio::process::Child> {
+    let mut tries = 0;
+    loop {
+        match spec.command().spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10 * tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// SIGKILL a process group. The group id is the leader's pid, which Linux
 /// does not hand out again while any member of the group lives.
 fn kill_group(pgid: Option<u32>) {
@@ -256,6 +288,17 @@ impl Subprocess {
     }
 }
 
+/// From a config's table of functions (e.g. `[functions.<name>]`).
+impl FromIterator<(String, ActionSpec)> for Subprocess {
+    fn from_iter<I: IntoIterator<Item = (String, ActionSpec)>>(iter: I) -> Self {
+        let mut s = Subprocess::new();
+        for (name, spec) in iter {
+            s.add(name, spec);
+        }
+        s
+    }
+}
+
 impl Backend for Subprocess {
     fn has(&self, function: &str) -> bool {
         self.actions.contains_key(function)
@@ -276,5 +319,59 @@ impl Backend for Subprocess {
                 Mode::Persistent => persistent::start(function, spec).await,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_from_config() {
+        let specs: BTreeMap<String, ActionSpec> = serde_json::from_str(
+            r#"{"detect": {"program": "/opt/fn/detect", "args": ["--fast"],
+                           "mode": "persistent",
+                           "limits": {"memory_bytes": 268435456, "timeout_ms": 2000}},
+                "dedup": {"program": "dedup"}}"#,
+        )
+        .unwrap();
+        let detect = &specs["detect"];
+        assert_eq!(detect.mode, Mode::Persistent);
+        assert_eq!(detect.limits.memory_bytes, Some(256 << 20));
+        // Unnamed limits keep their defaults.
+        assert_eq!(
+            detect.limits.max_output_bytes,
+            Limits::default().max_output_bytes
+        );
+        assert_eq!(specs["dedup"], ActionSpec::new("dedup"));
+        let backend: Subprocess = specs.into_iter().collect();
+        assert!(backend.has("detect") && backend.has("dedup"));
+    }
+
+    #[test]
+    fn spec_typos_are_refused() {
+        for bad in [
+            r#"{"program": "x", "mdoe": "persistent"}"#,
+            r#"{"program": "x", "limits": {"memory": 5}}"#,
+            r#"{"program": "x", "mode": "forever"}"#,
+            r#"{"args": []}"#,
+        ] {
+            assert!(serde_json::from_str::<ActionSpec>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn statuses_read_well() {
+        use std::os::unix::process::ExitStatusExt;
+        let limits = Limits::default();
+        assert_eq!(
+            describe_status(ExitStatus::from_raw(3 << 8), &limits),
+            "exited with status 3"
+        );
+        assert_eq!(
+            describe_status(ExitStatus::from_raw(libc::SIGSEGV), &limits),
+            "was killed by signal 11 (SIGSEGV)"
+        );
+        assert!(describe_status(ExitStatus::from_raw(libc::SIGXCPU), &limits).contains("CPU"));
     }
 }

@@ -124,6 +124,25 @@ pub fn decode_stdout(stdout: &[u8]) -> Result<Response, Decoded> {
     }
 }
 
+/// A persistent worker's first line when it announces readiness:
+/// exactly `{"ready": true}` (whitespace aside).
+pub fn decode_ready(bytes: &[u8]) -> Result<(), String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        format!(
+            "expected {{\"ready\": true}} first ({e}): {}",
+            excerpt(&String::from_utf8_lossy(bytes))
+        )
+    })?;
+    if value == serde_json::json!({"ready": true}) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {{\"ready\": true}} first, got {}",
+            excerpt(&value.to_string())
+        ))
+    }
+}
+
 fn excerpt(text: &str) -> String {
     const MAX: usize = 80;
     let t = text.trim();
@@ -169,7 +188,7 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
         .strip_suffix(b"==")
         .or_else(|| bytes.strip_suffix(b"="));
     let data = match unpadded {
-        Some(_) if bytes.len() % 4 != 0 => {
+        Some(_) if !bytes.len().is_multiple_of(4) => {
             return Err(format!(
                 "padded length {} is not a multiple of 4",
                 bytes.len()
@@ -285,6 +304,18 @@ mod tests {
             panic!()
         };
         assert!(why.contains("last line"), "{why}");
+    }
+
+    #[test]
+    fn ready_lines() {
+        assert!(decode_ready(b" {\"ready\": true} ").is_ok());
+        assert!(decode_ready(b"{\"ready\": false}")
+            .unwrap_err()
+            .contains("got"));
+        assert!(decode_ready(b"{\"ready\": true, \"x\": 1}").is_err());
+        assert!(decode_ready(b"loading...")
+            .unwrap_err()
+            .contains("expected"));
     }
 
     #[test]

@@ -25,6 +25,10 @@ fn registry() -> Registry {
         }
         Ok(Response::new(&b"fine"[..], 1))
     });
+    r.register_inline("quick_upper", upper);
+    r.register_inline("quick_boom", |_: &Ctx, _: &Request| -> HandlerResult {
+        panic!("inline panic")
+    });
     r.register("fails", |_: &Ctx, _: &Request| {
         Err("no trees in frame".into())
     });
@@ -82,6 +86,24 @@ async fn a_panic_is_an_error_and_the_worker_lives_on() {
     let ok = worker.invoke(req("boom", 8, b"")).await.unwrap();
     assert_eq!(&ok.output[..], b"fine");
     assert!(worker.is_alive());
+}
+
+#[tokio::test]
+async fn inline_functions_run_on_the_calling_task() {
+    let backend = InProcess::new(registry());
+    let w = backend.start("quick_upper").await.unwrap();
+    let r = w.invoke(req("quick_upper", 1, b"tree")).await.unwrap();
+    assert_eq!(r, Response::new(&b"TREE"[..], 3));
+    let w = backend.start("quick_boom").await.unwrap();
+    let err = w.invoke(req("quick_boom", 1, b"")).await.unwrap_err();
+    assert!(
+        matches!(&err, FnError::Panicked { message, .. } if message == "inline panic"),
+        "{err}"
+    );
+    assert!(
+        w.invoke(req("quick_boom", 2, b"")).await.is_err(),
+        "still callable"
+    );
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ pub(super) async fn read_bounded<R: AsyncRead + Unpin>(
 /// One line of a persistent worker's stdout.
 pub(super) enum Line {
     /// Without its `\n`.
-    Line(Vec<u8>),
+    Text(Vec<u8>),
     /// The stream ended (the process closed stdout or died).
     Eof,
     /// Longer than the limit: the stream's framing is lost.
@@ -47,7 +47,7 @@ pub(super) async fn read_line_bounded<R: AsyncBufRead + Unpin>(
             return Ok(if line.iter().all(u8::is_ascii_whitespace) {
                 Line::Eof
             } else {
-                Line::Line(line)
+                Line::Text(line)
             });
         }
         let (chunk, newline) = match buf.iter().position(|&b| b == b'\n') {
@@ -65,7 +65,7 @@ pub(super) async fn read_line_bounded<R: AsyncBufRead + Unpin>(
                 line.clear();
                 continue;
             }
-            return Ok(Line::Line(line));
+            return Ok(Line::Text(line));
         }
     }
 }
@@ -135,10 +135,10 @@ mod tests {
     async fn lines() {
         let mut r = tokio::io::BufReader::new(&b"\n  \none\ntwo-without-newline"[..]);
         assert!(
-            matches!(read_line_bounded(&mut r, 100).await.unwrap(), Line::Line(l) if l == b"one")
+            matches!(read_line_bounded(&mut r, 100).await.unwrap(), Line::Text(l) if l == b"one")
         );
         assert!(
-            matches!(read_line_bounded(&mut r, 100).await.unwrap(), Line::Line(l) if l == b"two-without-newline")
+            matches!(read_line_bounded(&mut r, 100).await.unwrap(), Line::Text(l) if l == b"two-without-newline")
         );
         assert!(matches!(
             read_line_bounded(&mut r, 100).await.unwrap(),
@@ -152,7 +152,7 @@ mod tests {
         ));
         let mut r = tokio::io::BufReader::with_capacity(4, &b"0123456789\n"[..]);
         assert!(
-            matches!(read_line_bounded(&mut r, 10).await.unwrap(), Line::Line(l) if l == b"0123456789")
+            matches!(read_line_bounded(&mut r, 10).await.unwrap(), Line::Text(l) if l == b"0123456789")
         );
     }
 
@@ -167,5 +167,41 @@ mod tests {
         let small = Tail::default();
         small.drain(&b"oops\n"[..], 10).await;
         assert_eq!(small.text(10), "oops\n");
+    }
+
+    proptest::proptest! {
+        /// Any stream, any buffer size: the lines come back whole (blank
+        /// ones skipped), and a small limit only ever says TooLong.
+        #[test]
+        fn lines_survive_any_chunking(
+            data in proptest::collection::vec(proptest::prop_oneof![proptest::prelude::Just(b'\n'), proptest::prelude::Just(b' '), proptest::prelude::any::<u8>()], 0..400),
+            cap in 1usize..64,
+            limit in 0usize..32,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            rt.block_on(async {
+                let expected: Vec<&[u8]> = data
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                    .collect();
+                let mut r = tokio::io::BufReader::with_capacity(cap, &data[..]);
+                let mut got = Vec::new();
+                loop {
+                    match read_line_bounded(&mut r, usize::MAX).await.unwrap() {
+                        Line::Text(l) => got.push(l),
+                        Line::Eof => break,
+                        Line::TooLong => unreachable!(),
+                    }
+                }
+                assert_eq!(got, expected);
+                let mut r = tokio::io::BufReader::with_capacity(cap, &data[..]);
+                for _ in 0..=data.len() {
+                    match read_line_bounded(&mut r, limit).await.unwrap() {
+                        Line::Text(l) => assert!(l.len() <= limit),
+                        Line::Eof | Line::TooLong => break,
+                    }
+                }
+            });
+        }
     }
 }

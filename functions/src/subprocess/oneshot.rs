@@ -18,7 +18,7 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 pub(super) fn start(function: Arc<str>, spec: Arc<ActionSpec>) -> Result<Box<dyn Worker>, FnError> {
     // Nothing runs until an invocation, but a missing program is worth
     // knowing at the cold start rather than on every invocation.
-    if spec.program.components().count() > 1 && !spec.program.is_file() {
+    if spec.program.is_absolute() && !spec.program.is_file() {
         return Err(FnError::Spawn {
             function: function.to_string(),
             program: spec.program.display().to_string(),
@@ -91,7 +91,7 @@ async fn run(function: &str, spec: &ActionSpec, req: Request) -> Result<Response
     let budget = req.deadline.min(limits.timeout());
     let mut line = wire::encode_request(&req);
     line.push(b'\n');
-    let mut child = spec.command().spawn().map_err(|source| FnError::Spawn {
+    let mut child = super::spawn(spec).await.map_err(|source| FnError::Spawn {
         function: function.to_string(),
         program: spec.program.display().to_string(),
         source,
@@ -124,6 +124,12 @@ async fn run(function: &str, spec: &ActionSpec, req: Request) -> Result<Response
             g
         }
         Err(_) => {
+            tracing::debug!(
+                function,
+                ?pgid,
+                ?budget,
+                "one-shot invocation timed out: killing its group"
+            );
             kill_group(pgid);
             let _ = tokio::time::timeout(REAP_WAIT, child.wait()).await;
             guard.0 = None;

@@ -26,6 +26,9 @@ struct Shared {
     pgid: Option<u32>,
     /// False once the process exited or the worker was killed or stopped.
     alive: AtomicBool,
+    /// `stop` was called: later invocations say so rather than how the
+    /// process ended.
+    stopped: AtomicBool,
     /// One exchange at a time: the protocol has no request ids. `None`
     /// once the worker is dead.
     pipes: Mutex<Option<Pipes>>,
@@ -40,7 +43,8 @@ impl Shared {
     }
 
     /// Kill the process (idempotent). Its pipes go with it.
-    fn kill(&self, pipes: &mut Option<Pipes>) {
+    fn kill(&self, pipes: &mut Option<Pipes>, why: &str) {
+        tracing::debug!(function = &*self.function, pgid = ?self.pgid, why, "killing persistent worker");
         *pipes = None;
         // Once the watcher saw the exit the group may be gone and its id
         // free again: signal only a live one.
@@ -60,6 +64,12 @@ impl Shared {
     }
 
     async fn dead(&self) -> FnError {
+        if self.stopped.load(Ordering::SeqCst) {
+            return FnError::WorkerDead {
+                function: self.function.to_string(),
+                reason: "stopped".into(),
+            };
+        }
         let status = self.exit_description().await;
         FnError::WorkerDead {
             function: self.function.to_string(),
@@ -81,7 +91,7 @@ pub(super) async fn start(
     function: Arc<str>,
     spec: Arc<ActionSpec>,
 ) -> Result<Box<dyn Worker>, FnError> {
-    let mut child = spec.command().spawn().map_err(|source| FnError::Spawn {
+    let mut child = super::spawn(&spec).await.map_err(|source| FnError::Spawn {
         function: function.to_string(),
         program: spec.program.display().to_string(),
         source,
@@ -108,6 +118,7 @@ pub(super) async fn start(
         spec: spec.clone(),
         pgid,
         alive: AtomicBool::new(true),
+        stopped: AtomicBool::new(false),
         pipes: Mutex::new(Some(Pipes {
             stdin,
             stdout: BufReader::new(stdout),
@@ -131,9 +142,14 @@ pub(super) async fn start(
             Ok(s) => describe_status(s, &watched.spec.limits),
             Err(e) => format!("could not be waited for ({e})"),
         };
+        tracing::debug!(function = &*watched.function, status = %text, "persistent worker ended");
         tx.send_replace(Some(text));
     });
-    Ok(Box::new(PersistentWorker { shared }))
+    let worker = PersistentWorker { shared };
+    if spec.ready {
+        worker.wait_ready().await?;
+    }
+    Ok(Box::new(worker))
 }
 
 struct PersistentWorker {
@@ -145,6 +161,55 @@ impl Drop for PersistentWorker {
         if self.shared.alive.swap(false, Ordering::SeqCst) {
             kill_group(self.shared.pgid);
         }
+    }
+}
+
+impl PersistentWorker {
+    /// Read the process's `{"ready": true}`; on anything else the process
+    /// is killed (by the caller dropping `self`) and the start fails.
+    async fn wait_ready(&self) -> Result<(), FnError> {
+        let shared = &self.shared;
+        let function = || shared.function.to_string();
+        let limits = &shared.spec.limits;
+        let budget = Duration::from_millis(limits.start_timeout_ms);
+        let mut pipes = shared.pipes.lock().await;
+        let Some(p) = pipes.as_mut() else {
+            return Err(shared.dead().await);
+        };
+        let first = tokio::time::timeout(
+            budget,
+            read_line_bounded(&mut p.stdout, limits.max_output_bytes),
+        )
+        .await;
+        let err = match first {
+            Ok(Ok(Line::Text(l))) => match wire::decode_ready(&l) {
+                Ok(()) => return Ok(()),
+                Err(reason) => FnError::BadResponse {
+                    function: function(),
+                    reason,
+                    stderr: shared.stderr_text(),
+                },
+            },
+            Ok(Ok(Line::TooLong)) => FnError::OutputTooLarge {
+                function: function(),
+                limit: limits.max_output_bytes,
+                stderr: shared.stderr_text(),
+            },
+            Ok(Ok(Line::Eof)) | Ok(Err(_)) => {
+                shared.kill(&mut pipes, "died before it was ready");
+                FnError::Exited {
+                    function: function(),
+                    status: format!("{} before it was ready", shared.exit_description().await),
+                    stderr: shared.stderr_text(),
+                }
+            }
+            Err(_) => FnError::Timeout {
+                function: function(),
+                after: budget,
+            },
+        };
+        shared.kill(&mut pipes, "not ready");
+        Err(err)
     }
 }
 
@@ -176,6 +241,7 @@ impl Worker for PersistentWorker {
 
     fn stop(&self) -> BoxFuture<'static, ()> {
         let shared = self.shared.clone();
+        shared.stopped.store(true, Ordering::SeqCst);
         // An exchange in flight ends with EOF once the process is dead.
         if shared.alive.swap(false, Ordering::SeqCst) {
             kill_group(shared.pgid);
@@ -216,7 +282,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
     })
     .await;
     match answer {
-        Ok(Ok(Line::Line(l))) => match wire::decode_response(&l) {
+        Ok(Ok(Line::Text(l))) => match wire::decode_response(&l) {
             Ok(resp) => Ok(resp),
             Err(Decoded::Failed(message)) => Err(FnError::Failed {
                 function: function(),
@@ -225,7 +291,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
             Err(Decoded::Bad(reason)) => {
                 // A line that is not a response (a stray print?) means the
                 // next line may be this request's answer: framing is lost.
-                shared.kill(&mut pipes);
+                shared.kill(&mut pipes, "bad response");
                 Err(FnError::BadResponse {
                     function: function(),
                     reason: format!("{reason} (the worker is stopped)"),
@@ -234,7 +300,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
             }
         },
         Ok(Ok(Line::TooLong)) => {
-            shared.kill(&mut pipes);
+            shared.kill(&mut pipes, "output too large");
             Err(FnError::OutputTooLarge {
                 function: function(),
                 limit: max,
@@ -243,7 +309,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
         }
         Ok(Ok(Line::Eof)) | Ok(Err(_)) => {
             // It died (a broken pipe or EOF): the exit status says why.
-            shared.kill(&mut pipes);
+            shared.kill(&mut pipes, "its pipes closed");
             let status = shared.exit_description().await;
             Err(FnError::Exited {
                 function: function(),
@@ -252,7 +318,7 @@ async fn exchange(shared: Arc<Shared>, req: Request) -> Result<Response, FnError
             })
         }
         Err(_) => {
-            shared.kill(&mut pipes);
+            shared.kill(&mut pipes, "timeout");
             Err(FnError::Timeout {
                 function: function(),
                 after: budget,
