@@ -5,11 +5,13 @@ mod bench_sim;
 mod bench_synth;
 mod certs;
 mod input;
+mod placed;
 mod sim;
 mod sim_text;
 mod summary;
 mod synth;
 mod up;
+mod validate;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -170,6 +172,22 @@ Examples:
   hivemind certs init --dir pki && hivemind certs issue 0 --dir pki
   hivemind up mission.hm --pki pki --listen 0.0.0.0:7000 --mqtt mqtt://127.0.0.1:1883")]
     Up(up::Args),
+    /// Check the simulator against a real run of the same mission.
+    #[command(long_about = "\
+Run the mission twice with the same plan, seed and duration: as real
+processes on loopback (the controller, one hive-agent per device, each
+agent's radio link emulated by a user-space proxy at the mission's rate and
+latency: FIFO at the radio rate plus the link latency, one channel per fleet
+with `radio ... shared`) and in the simulator. Prints the simulator's error
+against the real run: completions per task (exact), uplink bytes (exact),
+median (within 5%) and p99 (within 10%) latency of every required path, and
+battery spent per device (within 5%). Exit status 1 when a figure misses its
+target.
+
+Examples:
+  hivemind validate examples/missions/s01_face_recognition.hm --devices 10 --duration 60s
+  hivemind validate mission.hm --json --keep validate-run")]
+    Validate(validate::Args),
     /// Manage the deployment's certificates (CA, controller, devices).
     #[command(subcommand)]
     Certs(certs::Certs),
@@ -458,6 +476,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Bench { what, json, sizes } => bench::run(what, json, &sizes),
         Command::Sim(args) => sim::run(args),
         Command::Up(args) => up::run(args),
+        Command::Validate(args) => validate::run(args),
         Command::Certs(cmd) => certs::run(cmd),
         Command::Synth(args) => synth::run(args),
     }

@@ -2,13 +2,12 @@
 //! core in the simulated world, with its synthesized plan and, on request,
 //! the fully centralized and fully decentralized baselines side by side.
 
-use crate::{input, print_diagnostics, status_line};
+use crate::input;
 use anyhow::{anyhow, bail, Context, Result};
-use hivemind_cost::Profile;
 use hivemind_ir::plan::Plan;
 use hivemind_ir::TaskGraph;
 use hivemind_sim::{simulate, Injected, SimOptions, StrategyRun};
-use hivemind_synth::{synthesize, Options, Status};
+use hivemind_synth::Status;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -83,34 +82,18 @@ pub struct Speed {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let name = args.file.display().to_string();
-    let src = input::read_mission(&args.file)?;
-    let compiled = hivemind_dsl::compile(&src, &name);
-    let Some(mut graph) = compiled.graph else {
-        print_diagnostics(&compiled.diagnostics, &name, &src);
-        eprintln!("{}", status_line(&name, &compiled.diagnostics));
-        return Ok(ExitCode::from(1));
-    };
-    if let Some(n) = args.devices {
-        hivemind_sim::scale::scale_fleets(&mut graph, n)?;
-    }
     let stop_us = args.duration.as_deref().map(parse_duration).transpose()?;
-    let profile = match &args.profile {
-        Some(p) => Profile::from_toml(&input::read_text(p, "profile", 1 << 20)?)
-            .map_err(|e| anyhow!("{}: {e}", p.display()))?,
-        None => Profile::default(),
+    let placed = match crate::placed::place(&args.file, args.devices, args.profile.as_deref())? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
     };
-    let synthesis = synthesize(&graph, profile.clone(), &Options::default())
-        .map_err(|e| anyhow!("{name}: {e}"))?;
-    let Some(plan) = synthesis.plan.clone() else {
-        print_diagnostics(
-            &hivemind_synth::report::diagnostics(&graph, &synthesis),
-            &name,
-            &src,
-        );
-        eprintln!("{name}: no plan meets the requirements; see `hivemind synth {name}`");
-        return Ok(ExitCode::from(1));
-    };
+    let crate::placed::Placed {
+        name,
+        graph,
+        profile,
+        synthesis,
+        plan,
+    } = placed;
     if synthesis.status != Status::Optimal {
         eprintln!("{name}: simulating a plan that is feasible but not proven optimal");
     }

@@ -4,14 +4,11 @@
 //! on loopback, run to the end.
 
 use crate::sim::parse_duration;
-use crate::{input, print_diagnostics, status_line};
 use anyhow::{anyhow, bail, Context, Result};
 use hivemind_controller::{Config, MissionReport, Phase, Publication};
-use hivemind_cost::Profile;
 use hivemind_ir::TaskGraph;
 use hivemind_net::pki::{self, Validity};
 use hivemind_runtime::{run_controller, ControllerSetup, DriverConfig, Listening, Mqtt, Outcome};
-use hivemind_synth::{synthesize, Options};
 use hivemind_telemetry::BrokerUrl;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fmt::Write as _;
@@ -73,38 +70,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let name = args.file.display().to_string();
-    let src = input::read_mission(&args.file)?;
-    let compiled = hivemind_dsl::compile(&src, &name);
-    let Some(mut graph) = compiled.graph else {
-        print_diagnostics(&compiled.diagnostics, &name, &src);
-        eprintln!("{}", status_line(&name, &compiled.diagnostics));
-        return Ok(ExitCode::from(1));
-    };
-    if let Some(n) = args.local {
-        if n == 0 {
-            bail!("--local 0: give the number of agents to start (at least 1)");
-        }
-        hivemind_sim::scale::scale_fleets(&mut graph, n)?;
+    if args.local == Some(0) {
+        bail!("--local 0: give the number of agents to start (at least 1)");
     }
     let stop_us = args.duration.as_deref().map(parse_duration).transpose()?;
     let start_timeout = Duration::from_micros(parse_duration(&args.start_timeout)?);
-    let profile = match &args.profile {
-        Some(p) => Profile::from_toml(&input::read_text(p, "profile", 1 << 20)?)
-            .map_err(|e| anyhow!("{}: {e}", p.display()))?,
-        None => Profile::default(),
+    let placed = match crate::placed::place(&args.file, args.local, args.profile.as_deref())? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
     };
-    let synthesis = synthesize(&graph, profile.clone(), &Options::default())
-        .map_err(|e| anyhow!("{name}: {e}"))?;
-    let Some(plan) = synthesis.plan.clone() else {
-        print_diagnostics(
-            &hivemind_synth::report::diagnostics(&graph, &synthesis),
-            &name,
-            &src,
-        );
-        eprintln!("{name}: no plan meets the requirements; see `hivemind synth {name}`");
-        return Ok(ExitCode::from(1));
-    };
+    let crate::placed::Placed {
+        graph,
+        profile,
+        plan,
+        ..
+    } = placed;
     let devices: u32 = graph.fleets.iter().map(|f| f.count).sum();
     let state_dir = match (&args.state_dir, args.local) {
         (Some(d), _) => d.clone(),
@@ -119,21 +99,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .with_context(|| format!("state directory {}", state_dir.display()))?;
     let pki_dir = match (&args.pki, args.local) {
         (Some(p), _) => p.clone(),
-        (None, Some(_)) => {
-            let dir = state_dir.join("pki");
-            if !dir.join(pki::CA_CERT).exists() {
-                pki::init(&dir, Validity::days(7), false).context("local PKI")?;
-                pki::issue_controller(&dir, ["localhost", "127.0.0.1", "::1"], Validity::days(7))
-                    .context("local controller certificate")?;
-            }
-            for d in 0..devices {
-                if !pki::device_paths(&dir, d).0.exists() {
-                    pki::issue_device(&dir, d, Validity::days(7))
-                        .context("local device certificate")?;
-                }
-            }
-            dir
-        }
+        (None, Some(_)) => local_pki(&state_dir.join("pki"), devices)?,
         (None, None) => {
             bail!("give --pki DIR (made by `hivemind certs init`), or --local N for a local demo")
         }
@@ -168,6 +134,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         driver,
         mqtt,
         backend: None,
+        emulate: None,
     };
     let agent_bin = match &args.agent_bin {
         Some(b) => b.clone(),
@@ -207,7 +174,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             );
             if local.is_some() {
-                match spawn_agents(&agent_bin, &graph, l.quic, &pki_dir, &state_dir) {
+                let quic = l.quic;
+                match spawn_agents(&agent_bin, &graph, &|_| quic, &pki_dir, &state_dir) {
                     Ok(c) => *children.lock().unwrap_or_else(|e| e.into_inner()) = c,
                     Err(e) => eprintln!("cannot start the agents: {e:#}"),
                 }
@@ -251,7 +219,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     )
 }
 
-fn progress_bar(duration_us: u64) -> ProgressBar {
+pub fn progress_bar(duration_us: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -266,11 +234,28 @@ fn progress_bar(duration_us: u64) -> ProgressBar {
     b
 }
 
-/// Devices are numbered in fleet order: fleet 0's first, then fleet 1's...
-fn spawn_agents(
+/// A throw-away PKI for `devices` local agents (kept if it exists).
+pub fn local_pki(dir: &Path, devices: u32) -> Result<PathBuf> {
+    if !dir.join(pki::CA_CERT).exists() {
+        pki::init(dir, Validity::days(7), false).context("local PKI")?;
+        pki::issue_controller(dir, ["localhost", "127.0.0.1", "::1"], Validity::days(7))
+            .context("local controller certificate")?;
+    }
+    for d in 0..devices {
+        if !pki::device_paths(dir, d).0.exists() {
+            pki::issue_device(dir, d, Validity::days(7)).context("local device certificate")?;
+        }
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// One `hive-agent` process per device of the mission, device `d`
+/// connecting to `controller(d)`. Devices are numbered in fleet order:
+/// fleet 0's first, then fleet 1's...
+pub fn spawn_agents(
     bin: &Path,
     graph: &TaskGraph,
-    quic: SocketAddr,
+    controller: &dyn Fn(u32) -> SocketAddr,
     pki_dir: &Path,
     state_dir: &Path,
 ) -> Result<Vec<Child>> {
@@ -288,7 +273,7 @@ fn spawn_agents(
             let child = std::process::Command::new(bin)
                 .args([
                     "--controller",
-                    &quic.to_string(),
+                    &controller(id).to_string(),
                     "--server-name",
                     "localhost",
                 ])
@@ -319,7 +304,7 @@ fn spawn_agents(
 
 /// Wait for the agents to leave (they exit when told the mission is over),
 /// then stop stragglers by their PIDs. Returns how each ended.
-fn stop_agents(children: &Arc<Mutex<Vec<Child>>>, grace: Duration) -> Vec<String> {
+pub fn stop_agents(children: &Arc<Mutex<Vec<Child>>>, grace: Duration) -> Vec<String> {
     let mut children = children.lock().unwrap_or_else(|e| e.into_inner());
     let deadline = Instant::now() + grace;
     let mut out = Vec::new();

@@ -90,6 +90,9 @@ struct Agent {
     running: BTreeMap<InstanceId, AbortHandle>,
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
+    /// The device's cores: attempts beyond them wait (FIFO), as on a real
+    /// CPU and in the simulator.
+    cores: Arc<tokio::sync::Semaphore>,
     stats: AgentStats,
 }
 
@@ -119,6 +122,7 @@ pub async fn run(
         running: BTreeMap::new(),
         done_tx,
         done_rx,
+        cores: Arc::new(tokio::sync::Semaphore::new(1)),
         stats: AgentStats::default(),
     };
     let mut backoff = Duration::from_millis(100);
@@ -185,6 +189,22 @@ impl Agent {
         }
     }
 
+    /// The battery pays for what the vehicle model does not see: compute
+    /// and radio.
+    fn spend(&mut self, uj: u64) {
+        let now = self.now_us();
+        if let Some(v) = &mut self.vehicle {
+            v.advance(now);
+            v.drain_uj(uj);
+        }
+    }
+
+    /// Radio energy of `bytes` sent or received.
+    fn radio_uj(&self, bytes: usize) -> u64 {
+        let nj = self.fragment.as_ref().map_or(0, |f| f.radio_nj_per_bit);
+        u64::try_from(bytes as u128 * 8 * u128::from(nj) / 1_000).unwrap_or(u64::MAX)
+    }
+
     /// Finished tasks whose result has not been written yet: write them.
     fn bank_finished(&mut self) {
         while let Ok(d) = self.done_rx.try_recv() {
@@ -197,6 +217,7 @@ impl Agent {
         self.running.remove(&d.instance);
         match d.outcome {
             Ok((payload, items)) => {
+                self.spend(self.radio_uj(payload.len()));
                 let msg = Uplink::Result {
                     epoch: d.epoch,
                     instance: d.instance,
@@ -405,6 +426,11 @@ impl Agent {
                 Err(e) => tracing::error!("the controller's vehicle parameters are refused: {e}"),
             }
         }
+        if self.fragment.as_ref().map(|f| f.cores) != Some(fragment.cores) {
+            self.cores = Arc::new(tokio::sync::Semaphore::new(
+                fragment.cores.clamp(1, 1024) as usize
+            ));
+        }
         self.fragment = Some(fragment);
     }
 
@@ -519,11 +545,15 @@ impl Agent {
             return;
         };
         self.stats.tasks_run += 1;
+        let cpu_mw = self.fragment.as_ref().map_or(0, |f| f.cpu_power_mw);
+        let cpu_uj = u64::try_from(u128::from(cpu_mw) * u128::from(local.service_us) / 1_000)
+            .unwrap_or(u64::MAX);
+        self.spend(cpu_uj.saturating_add(self.radio_uj(payload.len())));
         let params = SyntheticParams {
             busy_us: local.service_us,
             output_bytes: local.output_bytes,
             output_items: Some(local.items),
-            clock: Clock::Wall,
+            clock: Clock::Sleep,
             ..SyntheticParams::default()
         };
         let mut req = Request::new(local.function.clone(), task.0, instance.0);
@@ -535,7 +565,10 @@ impl Agent {
         let backend = self.backend.clone();
         let done = self.done_tx.clone();
         let function = local.function;
+        let cores = self.cores.clone();
         let handle = tokio::spawn(async move {
+            // Closed only if the agent is going away: run anyway.
+            let _core = cores.acquire_owned().await.ok();
             let outcome = match warm_worker(&workers, backend.as_ref(), &function).await {
                 Ok(w) => w
                     .invoke(req)

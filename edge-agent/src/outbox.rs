@@ -1,8 +1,13 @@
 //! Results the controller has not acknowledged yet, on disk.
 //!
-//! Every result is written (to a temporary file, fsynced, renamed) before
-//! it is sent, and removed when the controller's `Ack` for its instance
-//! arrives. After a disconnect, a controller restart or an agent crash the
+//! Every result is queued for writing (to a temporary file, fsynced,
+//! renamed) before it is sent, and removed when the controller's `Ack` for
+//! its instance arrives. The writes happen on the outbox's own thread, in
+//! order, so an fsync never delays a result on the wire and an `Ack` never
+//! overtakes the write it removes; [`Outbox::pending`] waits for the queue
+//! first. A crash can lose only a result whose write was still queued —
+//! one the controller did not acknowledge, so its device's failure makes
+//! the controller run the task again. After a disconnect, a controller restart or an agent crash the
 //! agent sends every file left here again; the controller records a result
 //! once per instance, so a replay is never counted twice. One file per
 //! result keeps a torn write from touching any other result.
@@ -12,11 +17,13 @@
 //! the write of a temporary file cannot leave one: the rename is atomic,
 //! but a disk may still lie) is moved aside, never silently deleted.
 
+use hivemind_proto::crc32::crc32;
 use hivemind_proto::wire::{decode_uplink, encode_uplink};
 use hivemind_proto::{InstanceId, Uplink};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 const MAGIC: &[u8; 4] = b"HMR1";
 
@@ -33,6 +40,14 @@ pub enum OutboxError {
 
 pub struct Outbox {
     dir: PathBuf,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+enum Job {
+    Put(InstanceId, Vec<u8>),
+    Ack(InstanceId),
+    Sync(mpsc::Sender<()>),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutboxError + '_ {
@@ -42,16 +57,55 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutboxError + '_ {
     }
 }
 
+fn file(dir: &Path, instance: InstanceId) -> PathBuf {
+    dir.join(format!("{}.result", instance.0))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)
+}
+
 impl Outbox {
     pub fn open(dir: &Path) -> Result<Outbox, OutboxError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let wdir = dir.to_owned();
+        let writer = std::thread::Builder::new()
+            .name("outbox".into())
+            .spawn(move || {
+                for job in rx {
+                    match job {
+                        Job::Put(instance, bytes) => {
+                            let path = file(&wdir, instance);
+                            if let Err(e) = write_file(&path, &bytes) {
+                                tracing::error!(path = %path.display(), "cannot buffer a result: {e}");
+                            }
+                        }
+                        Job::Ack(instance) => {
+                            let _ = fs::remove_file(file(&wdir, instance));
+                        }
+                        Job::Sync(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            })
+            .map_err(io(dir))?;
         Ok(Outbox {
             dir: dir.to_owned(),
+            jobs: Some(tx),
+            writer: Some(writer),
         })
     }
 
-    fn file(&self, instance: InstanceId) -> PathBuf {
-        self.dir.join(format!("{}.result", instance.0))
+    fn queue(&self, job: Job) {
+        if let Some(tx) = &self.jobs {
+            let _ = tx.send(job);
+        }
     }
 
     /// Keep `result` (an `Uplink::Result`) until it is acknowledged.
@@ -61,23 +115,26 @@ impl Outbox {
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&crc32(&body).to_le_bytes());
         bytes.extend_from_slice(&body);
-        let path = self.file(instance);
-        let tmp = path.with_extension("tmp");
-        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
+        self.queue(Job::Put(instance, bytes));
         Ok(())
     }
 
     /// The controller recorded it.
     pub fn ack(&self, instance: InstanceId) {
-        let _ = fs::remove_file(self.file(instance));
+        self.queue(Job::Ack(instance));
+    }
+
+    /// Wait until every queued write and removal is done.
+    pub fn sync(&self) {
+        let (tx, rx) = mpsc::channel();
+        self.queue(Job::Sync(tx));
+        let _ = rx.recv();
     }
 
     /// Every result still held, oldest instance first. Damaged files are
     /// moved aside (`.damaged`) and reported.
     pub fn pending(&self) -> Result<Vec<Uplink>, OutboxError> {
+        self.sync();
         let mut out = Vec::new();
         let rd = fs::read_dir(&self.dir).map_err(io(&self.dir))?;
         let mut files: Vec<(u64, PathBuf)> = rd
@@ -108,6 +165,7 @@ impl Outbox {
     }
 
     pub fn len(&self) -> usize {
+        self.sync();
         fs::read_dir(&self.dir)
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
@@ -122,6 +180,16 @@ impl Outbox {
     }
 }
 
+impl Drop for Outbox {
+    /// Finish the queued writes.
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
 fn check(bytes: &[u8]) -> Option<Uplink> {
     let rest = bytes.strip_prefix(MAGIC.as_slice())?;
     let (crc, body) = rest.split_at_checked(4)?;
@@ -133,22 +201,6 @@ fn check(bytes: &[u8]) -> Option<Uplink> {
         m @ Uplink::Result { .. } => Some(m),
         _ => None,
     }
-}
-
-/// CRC-32 (IEEE), bitwise: results are small and few.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in bytes {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
 }
 
 #[cfg(test)]
@@ -186,19 +238,16 @@ mod tests {
         let ob = Outbox::open(dir.path()).unwrap();
         ob.put(InstanceId(1), &result(1)).unwrap();
         ob.put(InstanceId(2), &result(2)).unwrap();
+        ob.sync();
         let p = dir.path().join("1.result");
         let mut b = fs::read(&p).unwrap();
         let last = b.len() - 1;
         b[last] ^= 0xFF;
         fs::write(&p, b).unwrap();
         fs::write(dir.path().join("9.result"), b"HM").unwrap();
+        ob.sync();
         assert_eq!(ob.pending().unwrap(), vec![result(2)]);
         assert!(dir.path().join("1.damaged").exists());
         assert!(dir.path().join("9.damaged").exists());
-    }
-
-    #[test]
-    fn crc_matches_the_standard_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     }
 }

@@ -101,6 +101,12 @@ pub struct PlanFragment {
     pub areas: Vec<hivemind_ir::Area>,
     /// The tasks the plan places on this fleet.
     pub tasks: Vec<LocalTask>,
+    /// Cores of the device's CPU: attempts beyond this wait their turn.
+    pub cores: u32,
+    /// What the device's battery pays: CPU power while computing, radio
+    /// energy per bit sent or received (the cost model's figures).
+    pub cpu_power_mw: u64,
+    pub radio_nj_per_bit: u64,
 }
 
 /// One task the device may be told to run, with the figures a synthetic

@@ -19,6 +19,7 @@
 //! **Must not depend on** any IO runtime (tokio, quinn, rumqttc), the
 //! controller, the simulator, the language crate or the synthesizer.
 
+pub mod crc32;
 pub mod device;
 pub mod handoff;
 pub mod ids;

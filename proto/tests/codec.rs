@@ -57,6 +57,9 @@ fn fragment() -> PlanFragment {
             output_bytes: 691_200,
             items: 1,
         }],
+        cores: 1,
+        cpu_power_mw: 1_500,
+        radio_nj_per_bit: 50,
     }
 }
 

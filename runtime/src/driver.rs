@@ -246,6 +246,12 @@ impl Driver {
         ))
     }
 
+    /// Validation mode: the pool takes the simulator's time for cold
+    /// starts and cloud hand-offs.
+    pub fn emulate(&mut self, e: crate::pool_exec::Emulate) {
+        self.pool.emulate = Some(e);
+    }
+
     pub fn observe(&mut self, o: Observer) {
         self.observers.push(o);
     }

@@ -87,6 +87,9 @@ impl Figures {
                             items: t.items,
                         })
                         .collect(),
+                    cores: fp.map_or(f.cores, |p| p.cores).max(1),
+                    cpu_power_mw: fp.map_or(0, |p| p.figures.cpu_power_mw),
+                    radio_nj_per_bit: fp.map_or(0, |p| p.figures.radio_nj_per_bit),
                 }
             })
             .collect();

@@ -22,6 +22,7 @@
 pub mod clock;
 pub mod driver;
 pub mod figures;
+pub mod linkem;
 pub mod pool_exec;
 pub mod publish;
 pub mod server;
@@ -68,6 +69,9 @@ pub struct ControllerSetup {
     /// Functions; `None`: in-process, with the synthetic family for every
     /// function nobody registered.
     pub backend: Option<Arc<dyn Backend>>,
+    /// Validation runs only: cold starts and cloud hand-offs take the
+    /// simulator's time (see `pool_exec::Emulate`).
+    pub emulate: Option<pool_exec::Emulate>,
 }
 
 /// What a running controller tells its caller once it listens.
@@ -182,6 +186,9 @@ pub fn run_controller(
     }
     if let Some(o) = progress {
         driver.observe(o);
+    }
+    if let Some(e) = setup.emulate {
+        driver.emulate(e);
     }
     rt.spawn(server::serve(endpoint.clone(), tx.clone()));
     let ctrl_c = tx.clone();

@@ -41,6 +41,17 @@ pub enum PoolOutcome {
     },
 }
 
+/// A validation run's pool: what the real pool does at once takes the
+/// time the simulator charges for it (a worker's cold start, a hand-off's
+/// fetch from storage or remote memory), so the two runs compare.
+#[derive(Debug, Clone)]
+pub struct Emulate {
+    pub cold_start_us: u64,
+    pub cloud: hivemind_sim::physics::CloudPhysics,
+    /// Per task: a per-item child's share of its input (1: the whole).
+    pub split: Vec<u64>,
+}
+
 enum Slot {
     Starting,
     Up(Arc<dyn Worker>),
@@ -55,6 +66,7 @@ pub struct PoolExec {
     /// Synthetic functions wait out their service time instead of burning
     /// a core of this machine: the cloud's cores are modelled, not ours.
     pub clock: Clock,
+    pub emulate: Option<Emulate>,
 }
 
 impl PoolExec {
@@ -65,7 +77,8 @@ impl PoolExec {
             inputs,
             workers: BTreeMap::new(),
             running: BTreeMap::new(),
-            clock: Clock::Wall,
+            clock: Clock::Sleep,
+            emulate: None,
         }
     }
 
@@ -78,7 +91,10 @@ impl PoolExec {
                 self.workers.insert(worker, Slot::Starting);
                 let start = self.backend.start(&function);
                 let tx = self.inputs.clone();
+                let cold =
+                    Duration::from_micros(self.emulate.as_ref().map_or(0, |e| e.cold_start_us));
                 self.handle.spawn(async move {
+                    tokio::time::sleep(cold).await;
                     let out = match start.await {
                         Ok(w) => Input::WorkerStarted {
                             worker,
@@ -137,7 +153,11 @@ impl PoolExec {
                 req.input_items = u32::from(!req.input.is_empty());
                 req.deadline = INVOKE_DEADLINE;
                 req.params = params.to_value();
-                self.invoke(worker, instance, req);
+                let fetch = self.emulate.as_ref().map_or(0, |e| {
+                    let split = e.split.get(task.index()).copied().unwrap_or(1);
+                    hivemind_sim::physics::fetch_us(&e.cloud, &input, split)
+                });
+                self.invoke(worker, instance, req, Duration::from_micros(fetch));
             }
             PoolAction::Train {
                 worker,
@@ -158,7 +178,7 @@ impl PoolExec {
                 let mut req = Request::new(function, task.0, job.0);
                 req.deadline = INVOKE_DEADLINE;
                 req.params = params.to_value();
-                self.invoke(worker, job, req);
+                self.invoke(worker, job, req, Duration::ZERO);
             }
             PoolAction::Cancel { worker, instance } => {
                 if let Some(a) = self.running.remove(&(worker, instance)) {
@@ -169,7 +189,8 @@ impl PoolExec {
         }
     }
 
-    fn invoke(&mut self, worker: WorkerId, instance: InstanceId, req: Request) {
+    /// Run `req` on the worker after `fetch` (its input's transfer).
+    fn invoke(&mut self, worker: WorkerId, instance: InstanceId, req: Request, fetch: Duration) {
         let tx = self.inputs.clone();
         let Some(Slot::Up(w)) = self.workers.get(&worker) else {
             // The core only invokes ready workers; a worker that died
@@ -183,6 +204,9 @@ impl PoolExec {
         };
         let call = w.invoke(req);
         let task = self.handle.spawn(async move {
+            if !fetch.is_zero() {
+                tokio::time::sleep(fetch).await;
+            }
             let result = call
                 .await
                 .map(|r| (r.output, r.items))

@@ -125,6 +125,27 @@ impl Physics {
 }
 
 /// `bytes` at `bps` plus `latency_us`, rounded up, saturating.
+/// How long a cloud invocation waits for its input before it runs: a
+/// storage hand-off is a put and a get, remote memory one read; a per-item
+/// child fetches only its share (`split`). Relayed and in-worker inputs are
+/// already there. The one rule for the simulator and the runtime's
+/// validation mode.
+pub fn fetch_us(cloud: &CloudPhysics, input: &hivemind_controller::Handoff, split: u64) -> u64 {
+    use hivemind_controller::Handoff;
+    let share = |bytes: u64| bytes / split.max(1);
+    match *input {
+        Handoff::Storage { bytes, .. } => {
+            transfer_us(cloud.storage_latency_us, share(bytes), cloud.storage_bps).saturating_mul(2)
+        }
+        Handoff::RemoteMemory { bytes, .. } => transfer_us(
+            cloud.remote_memory_latency_us,
+            share(bytes),
+            cloud.remote_memory_bps,
+        ),
+        Handoff::None | Handoff::Local | Handoff::InWorker { .. } | Handoff::Relay { .. } => 0,
+    }
+}
+
 pub fn transfer_us(latency_us: u64, bytes: u64, bps: u64) -> u64 {
     crate::radio::air_us(bytes, u128::from(bps)).saturating_add(latency_us)
 }

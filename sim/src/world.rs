@@ -26,7 +26,7 @@
 
 use crate::agenda::Agenda;
 use crate::cpu::Cpu;
-use crate::physics::{transfer_us, Physics};
+use crate::physics::Physics;
 use crate::radio::{Degrade, Link};
 use crate::smallmap::SmallMap;
 use hivemind_controller::effect::{BehaviourCommand, DeviceMsg, Effect, Publication};
@@ -1108,21 +1108,9 @@ impl World {
     /// controller, in the worker, or no input). A per-item child fetches
     /// its item only.
     fn fetch_us(&self, input: &Handoff, task: TaskId) -> u64 {
-        let Some(c) = self.cfg.physics.as_ref().map(|p| p.cloud) else {
-            return 0;
-        };
-        let share = |bytes: u64| bytes / self.split(task);
-        match *input {
-            Handoff::Storage { bytes, .. } => {
-                transfer_us(c.storage_latency_us, share(bytes), c.storage_bps).saturating_mul(2)
-            }
-            Handoff::RemoteMemory { bytes, .. } => transfer_us(
-                c.remote_memory_latency_us,
-                share(bytes),
-                c.remote_memory_bps,
-            ),
-            Handoff::None | Handoff::Local | Handoff::InWorker { .. } | Handoff::Relay { .. } => 0,
-        }
+        self.cfg.physics.as_ref().map_or(0, |p| {
+            crate::physics::fetch_us(&p.cloud, input, self.split(task))
+        })
     }
 
     /// When the next thing happens: a world item or a core deadline.
