@@ -23,7 +23,8 @@
 //!   CPU, output and stderr are bounded ([`Limits`]).
 //!
 //! [`Stack`] puts several backends behind one: the first that knows a name
-//! starts it.
+//! starts it. [`config`] reads a deployment's `[functions.NAME]` tables
+//! (controller and agent alike) into that stack.
 //!
 //! # The subprocess JSON schema
 //!
@@ -63,6 +64,7 @@
 //! it **must not depend on** the controller core, the simulator, the
 //! language crate, the synthesizer or z3, so the edge agent can use it.
 
+pub mod config;
 mod error;
 mod inprocess;
 mod stack;
