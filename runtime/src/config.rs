@@ -24,7 +24,7 @@
 //! the environment and on the command line, from the working directory.
 
 use hivemind_controller::Config;
-use hivemind_functions::config::{parse_duration, FunctionConfig, Time};
+pub use hivemind_functions::config::{parse_duration, FunctionConfig, Time};
 use hivemind_functions::Backend;
 use hivemind_telemetry::BrokerUrl;
 use serde::Deserialize;
