@@ -176,10 +176,17 @@ pub fn run_controller(
         None => None,
     };
     if let Some(p) = &publisher {
+        let publisher_for_joins = p.clone();
         let p = p.clone();
         driver.observe(Box::new(move |pb: &Publication| {
             if let Ok(mut p) = p.lock() {
                 p.publish(pb);
+            }
+        }));
+        let p = publisher_for_joins;
+        driver.observe_joins(Box::new(move |d| {
+            if let Ok(mut p) = p.lock() {
+                p.joined(d);
             }
         }));
     }
