@@ -136,10 +136,11 @@ impl AgentFile {
         flag: Option<&Path>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<AgentFile, AgentConfigError> {
-        match flag
-            .map(Path::to_path_buf)
-            .or_else(|| lookup(ENV_CONFIG).filter(|v| !v.is_empty()).map(PathBuf::from))
-        {
+        match flag.map(Path::to_path_buf).or_else(|| {
+            lookup(ENV_CONFIG)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        }) {
             Some(p) => Self::load(&p),
             None => Ok(AgentFile {
                 base: PathBuf::from("."),
@@ -197,7 +198,11 @@ impl AgentFile {
             key,
             detail,
         };
-        if let Some(c) = s.class.as_deref().filter(|c| !matches!(*c, "drone" | "car")) {
+        if let Some(c) = s
+            .class
+            .as_deref()
+            .filter(|c| !matches!(*c, "drone" | "car"))
+        {
             return Err(value(
                 "agent.class".into(),
                 format!("unknown device class `{c}` (drone or car)"),
@@ -380,8 +385,14 @@ mode = "one-shot"
             ("[agent]\nmax_backoff = \"5 m\"\n", "min"),
             ("[agent]\nclass = \"boat\"\n", "agent.class"),
             ("[agent]\nstay = \"yes\"\n", "stay"),
-            ("[agent.functions.d]\nexec = \"./nope\"\n", "agent.functions.d.exec"),
-            ("[agent.functions.d]\nexec = \"sh\"\nmemmory_mb = 1\n", "memmory_mb"),
+            (
+                "[agent.functions.d]\nexec = \"./nope\"\n",
+                "agent.functions.d.exec",
+            ),
+            (
+                "[agent.functions.d]\nexec = \"sh\"\nmemmory_mb = 1\n",
+                "memmory_mb",
+            ),
             ("[agent", "agent"),
             ("[agent]\ncontroller = \"127.0.", "line 2"),
             ("\u{1}\u{2}garbage", "agent.toml"),

@@ -78,7 +78,9 @@ pub struct Time(pub Duration);
 impl<'de> Deserialize<'de> for Time {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s).map(Time).map_err(serde::de::Error::custom)
+        parse_duration(&s)
+            .map(Time)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -241,7 +243,17 @@ mod tests {
         ok("500 us", 500);
         ok("500 µs", 500);
         ok(" 0 s ", 0);
-        for bad in ["", "s", "10", "5 m", "-1 s", "1e3 s", "1.2.3 s", "10 sx", "99999999 h"] {
+        for bad in [
+            "",
+            "s",
+            "10",
+            "5 m",
+            "-1 s",
+            "1e3 s",
+            "1.2.3 s",
+            "10 sx",
+            "99999999 h",
+        ] {
             let e = parse_duration(bad).expect_err(bad);
             assert!(e.contains('`'), "{bad}: {e}");
         }
@@ -283,7 +295,10 @@ mod tests {
             exec: "sh".into(),
             ..f.clone()
         };
-        assert_eq!(sh.to_action("d", &base()).expect("sh").program, Path::new("sh"));
+        assert_eq!(
+            sh.to_action("d", &base()).expect("sh").program,
+            Path::new("sh")
+        );
     }
 
     #[test]

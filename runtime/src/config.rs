@@ -305,13 +305,18 @@ impl ControllerConfig {
             Some(t) => core_config(t).map_err(|e| value("[core]", e))?,
         };
         let mut settings = file.controller;
-        for p in [&mut settings.pki, &mut settings.state_dir, &mut settings.profile]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut settings.pki,
+            &mut settings.state_dir,
+            &mut settings.profile,
+        ]
+        .into_iter()
+        .flatten()
         {
             *p = base.join(&*p);
         }
-        if settings.store_mb == Some(0) || settings.store_mb.is_some() && settings.store_bytes().is_none()
+        if settings.store_mb == Some(0)
+            || settings.store_mb.is_some() && settings.store_bytes().is_none()
         {
             return Err(value(
                 "controller.store_mb",
@@ -337,10 +342,11 @@ impl ControllerConfig {
         flag: Option<&Path>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<ControllerConfig, ConfigError> {
-        match flag
-            .map(Path::to_path_buf)
-            .or_else(|| lookup(ENV_CONFIG).filter(|v| !v.is_empty()).map(PathBuf::from))
-        {
+        match flag.map(Path::to_path_buf).or_else(|| {
+            lookup(ENV_CONFIG)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        }) {
             Some(p) => Self::load(&p),
             None => Ok(ControllerConfig::default()),
         }
@@ -376,7 +382,10 @@ fn core_config(overrides: toml::Table) -> Result<Config, String> {
         ("tick_us", c.tick_us),
         ("device_slots", c.device_slots.into()),
         ("pool.concurrency", c.pool.concurrency.into()),
-        ("pool.max_workers_per_function", c.pool.max_workers_per_function.into()),
+        (
+            "pool.max_workers_per_function",
+            c.pool.max_workers_per_function.into(),
+        ),
     ];
     if let Some((k, _)) = positive.iter().find(|(_, v)| *v == 0) {
         return Err(format!("{k} must be above 0"));
@@ -508,11 +517,20 @@ controller = "anything: hive-agent checks this"
             ("[controller]\nstart_timeout = \"5 m\"\n", "min"),
             ("[controller]\nduration = \"5\"\n", "unit"),
             ("[controller]\nstore_mb = 0\n", "store_mb"),
-            ("[core]\nheartbeat_period_us = \"1 s\"\n", "heartbeat_period_us"),
+            (
+                "[core]\nheartbeat_period_us = \"1 s\"\n",
+                "heartbeat_period_us",
+            ),
             ("[core]\ntick_us = 0\n", "tick_us"),
             ("[core]\nsuspect_after_us = 10\n", "suspect_after_us"),
-            ("[functions.detect]\nexec = \"./missing.py\"\n", "functions.detect.exec"),
-            ("[functions.detect]\nexec = \"sh\"\nmode = \"forever\"\n", "mode"),
+            (
+                "[functions.detect]\nexec = \"./missing.py\"\n",
+                "functions.detect.exec",
+            ),
+            (
+                "[functions.detect]\nexec = \"sh\"\nmode = \"forever\"\n",
+                "mode",
+            ),
             ("[functions.detect]\nmode = \"persistent\"\n", "exec"),
             ("controller = 3\n", "controller"),
         ] {
@@ -558,10 +576,9 @@ controller = "anything: hive-agent checks this"
         std::fs::write(&p, "[controller]\nstate_dir = \"state\"\n").expect("write");
         let c = ControllerConfig::load(&p).expect("loads");
         assert_eq!(c.settings.state_dir, Some(dir.path().join("state")));
-        let via_env = ControllerConfig::find(None, |v| {
-            (v == ENV_CONFIG).then(|| p.display().to_string())
-        })
-        .expect("found");
+        let via_env =
+            ControllerConfig::find(None, |v| (v == ENV_CONFIG).then(|| p.display().to_string()))
+                .expect("found");
         assert_eq!(via_env.settings, c.settings);
         assert!(ControllerConfig::find(None, |_| None)
             .expect("none")
@@ -610,7 +627,10 @@ controller = "anything: hive-agent checks this"
         assert_eq!(s.pki, Some(PathBuf::from("5")));
         assert_eq!(s.store_mb, Some(5));
         for (var, _) in ENV_VARS {
-            if matches!(*var, "HIVEMIND_PKI" | "HIVEMIND_STATE_DIR" | "HIVEMIND_PROFILE") {
+            if matches!(
+                *var,
+                "HIVEMIND_PKI" | "HIVEMIND_STATE_DIR" | "HIVEMIND_PROFILE"
+            ) {
                 continue;
             }
             let e = Settings::from_env(|v| {
