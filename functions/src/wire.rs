@@ -169,7 +169,7 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
         .strip_suffix(b"==")
         .or_else(|| bytes.strip_suffix(b"="));
     let data = match unpadded {
-        Some(_) if bytes.len() % 4 != 0 => {
+        Some(_) if !bytes.len().is_multiple_of(4) => {
             return Err(format!(
                 "padded length {} is not a multiple of 4",
                 bytes.len()

@@ -621,6 +621,7 @@ impl Driver {
         }
     }
 
+    #[allow(clippy::wrong_self_convention)]
     fn to_device(&mut self, device: DeviceId, epoch: Epoch, msg: DeviceMsg) {
         let Some(link) = self.links.get_mut(&device) else {
             self.stats.stale_msgs_dropped += 1;
