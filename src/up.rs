@@ -5,11 +5,11 @@
 
 use crate::sim::parse_duration;
 use anyhow::{anyhow, bail, Context, Result};
-use hivemind_controller::{Config, MissionReport, Phase, Publication};
+use hivemind_controller::{MissionReport, Phase, Publication};
 use hivemind_ir::TaskGraph;
 use hivemind_net::pki::{self, Validity};
+use hivemind_runtime::config::{self, ControllerConfig, MqttSetting, Settings};
 use hivemind_runtime::{run_controller, ControllerSetup, DriverConfig, Listening, Mqtt, Outcome};
-use hivemind_telemetry::BrokerUrl;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -28,9 +28,14 @@ pub struct Args {
     /// with a fresh PKI; run the mission to its end and report.
     #[arg(long, value_name = "N")]
     pub local: Option<u32>,
-    /// QUIC address agents connect to (with --local: a free loopback port).
-    #[arg(long, default_value = "127.0.0.1:7000")]
-    pub listen: SocketAddr,
+    /// Deployment config file (TOML, see docs/runtime.md); also
+    /// HIVEMIND_CONFIG. Flags beat HIVEMIND_* variables, which beat the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// QUIC address agents connect to [default: 127.0.0.1:7000; with
+    /// --local a free loopback port].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
     /// PKI directory from `hivemind certs init` (with --local: made in the
     /// state directory).
     #[arg(long, value_name = "DIR")]
@@ -42,12 +47,13 @@ pub struct Args {
     /// Stop the mission after this much time (e.g. `60 s`), then drain.
     #[arg(long, value_name = "TIME")]
     pub duration: Option<String>,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// [default: 1]
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Telemetry: `embedded` (a broker on loopback), `off`, or a broker URL
-    /// such as `mqtt://127.0.0.1:1883`.
-    #[arg(long, default_value = "embedded")]
-    pub mqtt: String,
+    /// such as `mqtt://127.0.0.1:1883` [default: embedded].
+    #[arg(long)]
+    pub mqtt: Option<String>,
     /// Port of the embedded broker (default: a free one).
     #[arg(long)]
     pub mqtt_port: Option<u16>,
@@ -55,9 +61,9 @@ pub struct Args {
     /// else every device of the mission's fleets).
     #[arg(long, value_name = "N")]
     pub expect: Option<u32>,
-    /// ...or after this long, whichever comes first.
-    #[arg(long, default_value = "30 s", value_name = "TIME")]
-    pub start_timeout: String,
+    /// ...or after this long, whichever comes first [default: 30 s].
+    #[arg(long, value_name = "TIME")]
+    pub start_timeout: Option<String>,
     /// Cost-model profile (TOML).
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
@@ -73,9 +79,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.local == Some(0) {
         bail!("--local 0: give the number of agents to start (at least 1)");
     }
-    let stop_us = args.duration.as_deref().map(parse_duration).transpose()?;
-    let start_timeout = Duration::from_micros(parse_duration(&args.start_timeout)?);
-    let placed = match crate::placed::place(&args.file, args.local, args.profile.as_deref())? {
+    let file = ControllerConfig::find(args.config.as_deref(), |v| std::env::var(v).ok())?;
+    let s = flag_settings(&args)?
+        .or(Settings::from_env(|v| std::env::var(v).ok())?)
+        .or(file.settings.clone());
+    let stop_us = match config::time(s.duration) {
+        Some(d) if d < Duration::from_secs(1) => bail!("duration: must be at least 1 s"),
+        d => d.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+    };
+    let start_timeout = config::time(s.start_timeout).unwrap_or(Duration::from_secs(30));
+    let placed = match crate::placed::place(&args.file, args.local, s.profile.as_deref())? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -86,7 +99,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ..
     } = placed;
     let devices: u32 = graph.fleets.iter().map(|f| f.count).sum();
-    let state_dir = match (&args.state_dir, args.local) {
+    let state_dir = match (&s.state_dir, args.local) {
         (Some(d), _) => d.clone(),
         (None, Some(_)) => std::env::temp_dir().join(format!(
             "hivemind-up-{}-{}",
@@ -97,45 +110,48 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("state directory {}", state_dir.display()))?;
-    let pki_dir = match (&args.pki, args.local) {
+    let pki_dir = match (&s.pki, args.local) {
         (Some(p), _) => p.clone(),
         (None, Some(_)) => local_pki(&state_dir.join("pki"), devices)?,
         (None, None) => {
             bail!("give --pki DIR (made by `hivemind certs init`), or --local N for a local demo")
         }
     };
-    let listen = if args.local.is_some() && args.listen == "127.0.0.1:7000".parse()? {
-        "127.0.0.1:0".parse()?
-    } else {
-        args.listen
+    let listen = match (s.listen, args.local) {
+        (Some(l), Some(_)) if l == "127.0.0.1:7000".parse()? => "127.0.0.1:0".parse()?,
+        (Some(l), _) => l,
+        (None, Some(_)) => "127.0.0.1:0".parse()?,
+        (None, None) => "127.0.0.1:7000".parse()?,
     };
-    let mqtt = match args.mqtt.as_str() {
-        "embedded" => Mqtt::Embedded {
-            port: args.mqtt_port,
-        },
-        "off" => Mqtt::Off,
-        url => Mqtt::External(
-            url.parse::<BrokerUrl>()
-                .map_err(|e| anyhow!("--mqtt {url}: {e}"))?,
-        ),
+    let mqtt = match s.mqtt.clone().unwrap_or(MqttSetting::Embedded) {
+        MqttSetting::Embedded => Mqtt::Embedded { port: s.mqtt_port },
+        MqttSetting::Off => Mqtt::Off,
+        MqttSetting::Url(u) => Mqtt::External(u),
     };
     let mut driver = DriverConfig::new(&state_dir);
-    driver.expect_devices = args.expect.unwrap_or(devices);
+    driver.expect_devices = s.expect.unwrap_or(devices);
     driver.start_timeout = start_timeout;
     driver.stop_at_us = stop_us;
+    if let Some(b) = s.store_bytes() {
+        driver.store_bytes = b;
+    }
     let setup = ControllerSetup {
         graph: graph.clone(),
         plan,
         profile,
-        config: Config::default(),
-        seed: args.seed,
+        config: file.core.clone(),
+        seed: s.seed.unwrap_or(1),
         listen,
         pki: pki_dir.clone(),
         driver,
         mqtt,
-        backend: None,
+        backend: (!file.functions.is_empty())
+            .then(|| file.backend())
+            .transpose()?,
         emulate: None,
     };
+    // A file with an `[agent]` table configures the local agents too.
+    let agent_config = file.path.clone().filter(|_| file.has_agent);
     let agent_bin = match &args.agent_bin {
         Some(b) => b.clone(),
         None => std::env::current_exe()?
@@ -175,7 +191,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             );
             if local.is_some() {
                 let quic = l.quic;
-                match spawn_agents(&agent_bin, &graph, &|_| quic, &pki_dir, &state_dir) {
+                let cfg = agent_config.as_deref();
+                match spawn_agents(&agent_bin, &graph, &|_| quic, &pki_dir, &state_dir, cfg) {
                     Ok(c) => *children.lock().unwrap_or_else(|e| e.into_inner()) = c,
                     Err(e) => eprintln!("cannot start the agents: {e:#}"),
                 }
@@ -219,6 +236,33 @@ pub fn run(args: Args) -> Result<ExitCode> {
     )
 }
 
+/// The settings given as flags (the highest precedence).
+fn flag_settings(args: &Args) -> Result<Settings> {
+    let time = |t: &Option<String>| -> Result<Option<config::Time>> {
+        Ok(t.as_deref()
+            .map(parse_duration)
+            .transpose()?
+            .map(|us| config::Time(Duration::from_micros(us))))
+    };
+    Ok(Settings {
+        listen: args.listen,
+        pki: args.pki.clone(),
+        state_dir: args.state_dir.clone(),
+        mqtt: args
+            .mqtt
+            .as_deref()
+            .map(|m| m.parse::<MqttSetting>().map_err(|e| anyhow!("--mqtt: {e}")))
+            .transpose()?,
+        mqtt_port: args.mqtt_port,
+        expect: args.expect,
+        start_timeout: time(&args.start_timeout)?,
+        duration: time(&args.duration)?,
+        seed: args.seed,
+        store_mb: None,
+        profile: args.profile.clone(),
+    })
+}
+
 pub fn progress_bar(duration_us: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -258,6 +302,7 @@ pub fn spawn_agents(
     controller: &dyn Fn(u32) -> SocketAddr,
     pki_dir: &Path,
     state_dir: &Path,
+    config: Option<&Path>,
 ) -> Result<Vec<Child>> {
     let logs = state_dir.join("agents");
     std::fs::create_dir_all(&logs)?;
@@ -270,7 +315,11 @@ pub fn spawn_agents(
                 hivemind_ir::DeviceClass::Car => "car",
                 _ => "drone",
             };
-            let child = std::process::Command::new(bin)
+            let mut cmd = std::process::Command::new(bin);
+            if let Some(c) = config {
+                cmd.arg("--config").arg(c);
+            }
+            let child = cmd
                 .args([
                     "--controller",
                     &controller(id).to_string(),

@@ -225,7 +225,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     let addrs: Vec<_> = p.iter().map(|p| p.addr).collect();
                     *proxies.lock().unwrap_or_else(|e| e.into_inner()) = p;
                     let bin = agent_bin.clone();
-                    match spawn_agents(&bin, &graph, &|d| addrs[d as usize], &pki, &dir) {
+                    match spawn_agents(&bin, &graph, &|d| addrs[d as usize], &pki, &dir, None) {
                         Ok(c) => *children.lock().unwrap_or_else(|e| e.into_inner()) = c,
                         Err(e) => eprintln!("cannot start the agents: {e:#}"),
                     }

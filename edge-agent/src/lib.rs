@@ -7,6 +7,8 @@
 //!   running the tasks the plan puts on the device with the same function
 //!   trait as the cloud (`hivemind-functions`), flying the vehicle model in
 //!   real time, reconnecting with backoff.
+//! * [`config`]: the `[agent]` table of a deployment file and the
+//!   `HIVEMIND_AGENT_*` variables (flags > variables > file > defaults).
 //! * [`outbox`]: results on disk until acknowledged (no loss across
 //!   disconnects and restarts; replays are deduplicated by the controller).
 //!
@@ -15,6 +17,7 @@
 //! wire (`hivemind_proto::PlanFragment`).
 
 pub mod agent;
+pub mod config;
 pub mod outbox;
 
 pub use agent::{run, AgentConfig, AgentStats};

@@ -2,15 +2,15 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use hivemind_agent::config::{AgentFile, AgentSettings};
 use hivemind_agent::{run, AgentConfig};
-use hivemind_functions::{InProcess, Registry};
+use hivemind_functions::config::Time;
 use hivemind_ir::{DeviceClass, PointMm};
 use hivemind_net::tls::ClientIdentity;
 use hivemind_proto::DeviceId;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Edge agent for a HiveMind vehicle: connects to the controller with its
@@ -25,18 +25,23 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(version, verbatim_doc_comment)]
 struct Args {
+    /// Config file (TOML, its `[agent]` table; see docs/runtime.md); also
+    /// HIVEMIND_AGENT_CONFIG. Flags beat HIVEMIND_AGENT_* variables, which
+    /// beat the file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Controller address (host:port).
     #[arg(long)]
-    controller: String,
-    /// Name the controller's certificate must carry.
-    #[arg(long, default_value = "localhost")]
-    server_name: String,
+    controller: Option<String>,
+    /// Name the controller's certificate must carry [default: localhost].
+    #[arg(long)]
+    server_name: Option<String>,
     /// PKI directory (from `hivemind certs`): reads ca.cert.pem and
     /// devices/device-<id>.{cert,key}.pem.
-    #[arg(long, value_name = "DIR", required_unless_present_all = ["ca", "cert", "key"])]
+    #[arg(long, value_name = "DIR")]
     pki: Option<PathBuf>,
-    /// CA certificate (instead of --pki).
-    #[arg(long, requires_all = ["cert", "key"])]
+    /// CA certificate (instead of --pki; with --cert and --key).
+    #[arg(long)]
     ca: Option<PathBuf>,
     /// This device's certificate (instead of --pki).
     #[arg(long)]
@@ -46,29 +51,29 @@ struct Args {
     key: Option<PathBuf>,
     /// This device's id (its certificate must name the same).
     #[arg(long)]
-    device: u32,
+    device: Option<u32>,
     /// The mission this agent serves.
     #[arg(long)]
-    mission: String,
+    mission: Option<String>,
     /// The fleet (name in the mission) this device belongs to.
     #[arg(long)]
-    fleet: String,
+    fleet: Option<String>,
     /// Device class, for the battery reported before the controller sends
-    /// the fleet's vehicle parameters: drone or car.
-    #[arg(long, default_value = "drone")]
-    class: String,
+    /// the fleet's vehicle parameters: drone or car [default: drone].
+    #[arg(long)]
+    class: Option<String>,
     /// Where buffered results are kept across restarts.
     #[arg(long, value_name = "DIR")]
-    state_dir: PathBuf,
+    state_dir: Option<PathBuf>,
     /// Where pushed model versions are written.
     #[arg(long, value_name = "DIR")]
     model_dir: Option<PathBuf>,
     /// Start position in metres, `x,y` (default: the fleet's home).
     #[arg(long, value_name = "X,Y")]
     position: Option<String>,
-    /// Longest wait between reconnection attempts, in seconds.
-    #[arg(long, default_value_t = 5.0)]
-    max_backoff: f64,
+    /// Longest wait between reconnection attempts, in seconds [default: 5].
+    #[arg(long)]
+    max_backoff: Option<f64>,
     /// Keep reconnecting after the mission ends (default: exit 0 then).
     #[arg(long)]
     stay: bool,
@@ -104,19 +109,57 @@ fn seconds(what: &str, s: f64) -> Result<Duration> {
 }
 
 fn main_inner(args: Args) -> Result<()> {
-    let controller: SocketAddr = args
-        .controller
+    let env = |v: &str| std::env::var(v).ok();
+    let file = AgentFile::find(args.config.as_deref(), env)?;
+    let flags = AgentSettings {
+        controller: args.controller,
+        server_name: args.server_name,
+        pki: args.pki,
+        ca: args.ca,
+        cert: args.cert,
+        key: args.key,
+        device: args.device,
+        mission: args.mission,
+        fleet: args.fleet,
+        class: args.class,
+        state_dir: args.state_dir,
+        model_dir: args.model_dir,
+        max_backoff: args
+            .max_backoff
+            .map(|s| seconds("--max-backoff", s).map(Time))
+            .transpose()?,
+        give_up_after: args
+            .give_up_after
+            .map(|s| seconds("--give-up-after", s).map(Time))
+            .transpose()?,
+        stay: args.stay.then_some(true),
+        functions: Default::default(),
+    };
+    let s = flags
+        .or(AgentSettings::from_env(env)?)
+        .or(file.settings.clone());
+    let need = |what: &str, flag: &str, v: Option<String>| {
+        v.with_context(|| format!("give {flag} (or `{what}` in [agent] of --config)"))
+    };
+    let device = s
+        .device
+        .with_context(|| "give --device (or `device` in [agent] of --config)")?;
+    let controller_text = need("controller", "--controller", s.controller)?;
+    let controller: SocketAddr = controller_text
         .to_socket_addrs()
-        .with_context(|| format!("controller address `{}`", args.controller))?
+        .with_context(|| format!("controller address `{controller_text}`"))?
         .next()
-        .with_context(|| format!("`{}` resolves to no address", args.controller))?;
-    let identity = match (&args.pki, &args.ca, &args.cert, &args.key) {
+        .with_context(|| format!("`{controller_text}` resolves to no address"))?;
+    let identity = match (&s.pki, &s.ca, &s.cert, &s.key) {
         (_, Some(ca), Some(cert), Some(key)) => ClientIdentity::from_files(ca, cert, key),
-        (Some(dir), ..) => ClientIdentity::load(dir, args.device),
+        (Some(dir), ..) => ClientIdentity::load(dir, device),
         _ => bail!("give --pki DIR, or --ca, --cert and --key"),
     }
     .context("loading the device certificate")?;
-    let class = match args.class.as_str() {
+    let state_dir = s
+        .state_dir
+        .with_context(|| "give --state-dir (or `state_dir` in [agent] of --config)")?;
+    let class = match s.class.as_deref().unwrap_or("drone") {
         "drone" => DeviceClass::Drone,
         "car" => DeviceClass::Car,
         other => bail!("unknown device class `{other}` (drone or car)"),
@@ -124,22 +167,22 @@ fn main_inner(args: Args) -> Result<()> {
     let position = args.position.as_deref().map(parse_point).transpose()?;
     let cfg = AgentConfig {
         controller,
-        server_name: args.server_name,
-        device: DeviceId(args.device),
-        fleet: args.fleet,
-        mission: args.mission,
-        state_dir: args.state_dir,
-        model_dir: args.model_dir,
+        server_name: s.server_name.unwrap_or_else(|| "localhost".into()),
+        device: DeviceId(device),
+        fleet: need("fleet", "--fleet", s.fleet)?,
+        mission: need("mission", "--mission", s.mission)?,
+        state_dir,
+        model_dir: s.model_dir,
         position,
         class,
-        max_backoff: seconds("--max-backoff", args.max_backoff)?,
-        exit_when_done: !args.stay,
-        give_up_after: args
-            .give_up_after
-            .map(|s| seconds("--give-up-after", s))
-            .transpose()?,
+        max_backoff: match s.max_backoff {
+            Some(Time(d)) if d.is_zero() => bail!("max_backoff must be above 0"),
+            t => t.map_or(Duration::from_secs(5), |Time(d)| d),
+        },
+        exit_when_done: !s.stay.unwrap_or(false),
+        give_up_after: s.give_up_after.map(|Time(d)| d),
     };
-    let backend = Arc::new(InProcess::new(Registry::new()).with_synthetic_fallback(true));
+    let backend = file.backend()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

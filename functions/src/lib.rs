@@ -23,7 +23,8 @@
 //!   CPU, output and stderr are bounded ([`Limits`]).
 //!
 //! [`Stack`] puts several backends behind one: the first that knows a name
-//! starts it.
+//! starts it. [`config`] reads a deployment's `[functions.NAME]` tables
+//! (controller and agent alike) into that stack.
 //!
 //! Everything runs on the caller's tokio runtime, which needs its IO and
 //! time drivers (`enable_all()`): child processes are watched through the
@@ -90,6 +91,7 @@
 //! it **must not depend on** the controller core, the simulator, the
 //! language crate, the synthesizer or z3, so the edge agent can use it.
 
+pub mod config;
 mod error;
 mod inprocess;
 mod stack;

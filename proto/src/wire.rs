@@ -317,6 +317,7 @@ pub fn decode_uplink(bytes: &[u8]) -> Result<Uplink, DecodeError> {
         negotiate(range.0, range.1)?;
     }
     let msg: Uplink = decode_whole(kind_name_up(kind), bytes)?;
+    #[allow(clippy::collapsible_match)]
     match &msg {
         Uplink::Hello(h) => {
             bounded("mission", &h.mission, MAX_NAME_BYTES)?;

@@ -142,6 +142,10 @@ pub struct DriverStats {
 /// Sees every publication of the core (telemetry bus, progress bars).
 pub type Observer = Box<dyn FnMut(&Publication) + Send>;
 
+/// Sees each registration the core accepted (journaled), as it is sent to
+/// the device: the telemetry bus's `status: joined`.
+pub type JoinObserver = Box<dyn FnMut(DeviceId) + Send>;
+
 pub struct Driver {
     core: Controller,
     journal: Journal,
@@ -155,6 +159,7 @@ pub struct Driver {
     store: ContentStore,
     rx: Receiver<Input>,
     observers: Vec<Observer>,
+    join_observers: Vec<JoinObserver>,
     cfg: DriverConfig,
     started: Instant,
     stats: DriverStats,
@@ -236,6 +241,7 @@ impl Driver {
                 store,
                 rx: inputs.1,
                 observers: Vec::new(),
+                join_observers: Vec::new(),
                 cfg,
                 started: Instant::now(),
                 stats: DriverStats::default(),
@@ -254,6 +260,10 @@ impl Driver {
 
     pub fn observe(&mut self, o: Observer) {
         self.observers.push(o);
+    }
+
+    pub fn observe_joins(&mut self, o: JoinObserver) {
+        self.join_observers.push(o);
     }
 
     pub fn clock(&self) -> MissionClock {
@@ -617,13 +627,19 @@ impl Driver {
         }
     }
 
+    #[allow(clippy::wrong_self_convention)]
     fn to_device(&mut self, device: DeviceId, epoch: Epoch, msg: DeviceMsg) {
         let Some(link) = self.links.get_mut(&device) else {
             self.stats.stale_msgs_dropped += 1;
             return;
         };
         match &msg {
-            DeviceMsg::Registered { .. } => link.epoch = Some(epoch),
+            DeviceMsg::Registered { .. } => {
+                link.epoch = Some(epoch);
+                for o in &mut self.join_observers {
+                    o(device);
+                }
+            }
             // They name an instance the device may hold from any of its
             // registrations (results buffered while disconnected).
             DeviceMsg::Ack { .. } | DeviceMsg::Cancel { .. } => {}

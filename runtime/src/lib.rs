@@ -13,6 +13,8 @@
 //!   real bytes.
 //! * [`figures`]: what synthetic functions do per task, from the cost model.
 //! * [`publish`]: publications onto the MQTT bus (`hivemind-telemetry`).
+//! * [`config`]: the deployment's config file (`[controller]`, `[core]`,
+//!   `[functions.NAME]`) and `HIVEMIND_*` environment.
 //!
 //! [`run_controller`] puts them together (what `hivemind up` runs).
 //!
@@ -20,6 +22,7 @@
 //! language crate, the synthesizer or the edge agent.
 
 pub mod clock;
+pub mod config;
 pub mod driver;
 pub mod figures;
 pub mod linkem;
@@ -177,10 +180,17 @@ pub fn run_controller(
         None => None,
     };
     if let Some(p) = &publisher {
+        let publisher_for_joins = p.clone();
         let p = p.clone();
         driver.observe(Box::new(move |pb: &Publication| {
             if let Ok(mut p) = p.lock() {
                 p.publish(pb);
+            }
+        }));
+        let p = publisher_for_joins;
+        driver.observe_joins(Box::new(move |d| {
+            if let Ok(mut p) = p.lock() {
+                p.joined(d);
             }
         }));
     }

@@ -63,6 +63,7 @@ pub struct PoolExec {
     inputs: Sender<Input>,
     workers: BTreeMap<WorkerId, Slot>,
     running: BTreeMap<(WorkerId, InstanceId), AbortHandle>,
+    guests: Guests,
     /// Synthetic functions wait out their service time instead of burning
     /// a core of this machine: the cloud's cores are modelled, not ours.
     pub clock: Clock,
@@ -77,6 +78,7 @@ impl PoolExec {
             inputs,
             workers: BTreeMap::new(),
             running: BTreeMap::new(),
+            guests: Guests::default(),
             clock: Clock::Sleep,
             emulate: None,
         }
@@ -121,10 +123,12 @@ impl PoolExec {
                     }
                 }
                 let tx = self.inputs.clone();
+                let guests = self.guests.clone();
                 self.handle.spawn(async move {
                     if let Some(Slot::Up(w)) = slot {
                         w.stop().await;
                     }
+                    stop_guests(&guests, Some(worker)).await;
                     let _ = tx.send(Input::Pool(PoolOutcome::Exited {
                         worker,
                         reason: None,
@@ -202,15 +206,35 @@ impl PoolExec {
             }));
             return;
         };
-        let call = w.invoke(req);
+        // Called inside the runtime: a backend may spawn from `invoke`
+        // (a persistent subprocess runs each exchange as its own task),
+        // and this driver thread is not a tokio thread.
+        let w = w.clone();
+        // A child the plan runs in its parent's worker (`InWorker`) names
+        // another function: its data stays in this worker's memory, but
+        // its code may be another program (a subprocess action), so it
+        // runs on a guest worker of its own function, kept warm beside
+        // the parent's and stopped with it.
+        let guest =
+            (w.function() != req.function).then(|| (self.guests.clone(), self.backend.clone()));
         let task = self.handle.spawn(async move {
             if !fetch.is_zero() {
                 tokio::time::sleep(fetch).await;
             }
-            let result = call
-                .await
-                .map(|r| (r.output, r.items))
-                .map_err(|e| e.to_string());
+            let run = match guest {
+                None => Ok(w),
+                Some((guests, backend)) => {
+                    guest_worker(&guests, backend.as_ref(), worker, &req.function).await
+                }
+            };
+            let result = match run {
+                Ok(w) => w
+                    .invoke(req)
+                    .await
+                    .map(|r| (r.output, r.items))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
             let _ = tx.send(Input::Pool(PoolOutcome::Done {
                 worker,
                 instance,
@@ -260,6 +284,45 @@ impl PoolExec {
                 self.handle.spawn(async move { w.stop().await });
             }
         }
+        let guests = self.guests.clone();
+        self.handle
+            .spawn(async move { stop_guests(&guests, None).await });
+    }
+}
+
+/// Workers of children run beside their parent's worker, by (parent, function).
+type Guests = Arc<tokio::sync::Mutex<BTreeMap<(WorkerId, String), Arc<dyn Worker>>>>;
+
+/// The warm guest of `function` beside `parent`, started on first use.
+async fn guest_worker(
+    guests: &Guests,
+    backend: &dyn Backend,
+    parent: WorkerId,
+    function: &str,
+) -> Result<Arc<dyn Worker>, String> {
+    let mut map = guests.lock().await;
+    let key = (parent, function.to_string());
+    if let Some(w) = map.get(&key).filter(|w| w.is_alive()) {
+        return Ok(w.clone());
+    }
+    let w: Arc<dyn Worker> = Arc::from(backend.start(function).await.map_err(|e| e.to_string())?);
+    map.insert(key, w.clone());
+    Ok(w)
+}
+
+/// Stop the guests of `parent` (None: all).
+async fn stop_guests(guests: &Guests, parent: Option<WorkerId>) {
+    let doomed: Vec<Arc<dyn Worker>> = {
+        let mut map = guests.lock().await;
+        let keys: Vec<_> = map
+            .keys()
+            .filter(|(p, _)| parent.is_none_or(|q| *p == q))
+            .cloned()
+            .collect();
+        keys.into_iter().filter_map(|k| map.remove(&k)).collect()
+    };
+    for w in doomed {
+        w.stop().await;
     }
 }
 

@@ -117,6 +117,16 @@ impl Publisher {
         self.progress(t_us, false);
     }
 
+    /// `status: joined` for a device whose registration the core accepted.
+    pub fn joined(&mut self, device: hivemind_controller::DeviceId) {
+        let _ = self.bus.publish(&Status {
+            device: device_name(device),
+            state: DeviceState::Joined,
+            reason: None,
+            t_us: self.clock.now().0,
+        });
+    }
+
     fn progress(&mut self, t_us: u64, force: bool) {
         if !force
             && self

@@ -24,6 +24,7 @@ pub(super) async fn read_bounded<R: AsyncRead + Unpin>(
 }
 
 /// One line of a persistent worker's stdout.
+#[allow(clippy::enum_variant_names)]
 pub(super) enum Line {
     /// Without its `\n`.
     Text(Vec<u8>),
