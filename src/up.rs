@@ -70,6 +70,11 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Export one trace per task instance over OTLP/gRPC to this collector,
+    /// e.g. `http://127.0.0.1:4317`; --local agents export there too
+    /// (default: $OTEL_EXPORTER_OTLP_ENDPOINT; neither: no export).
+    #[arg(long, value_name = "URL")]
+    pub otlp: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -190,6 +195,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let graph = graph.clone();
         let local = args.local;
         let state_dir = state_dir.clone();
+        let otlp = hivemind_otel::endpoint(args.otlp.as_deref());
         move |l: &Listening| {
             eprintln!(
                 "controller for `{}` on {} (QUIC, mTLS){}; state in {}{}",
@@ -207,7 +213,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             );
             if local.is_some() {
-                match spawn_agents(&agent_bin, &graph, l.quic, &pki_dir, &state_dir) {
+                match spawn_agents(
+                    &agent_bin,
+                    &graph,
+                    l.quic,
+                    &pki_dir,
+                    &state_dir,
+                    otlp.as_deref(),
+                ) {
                     Ok(c) => *children.lock().unwrap_or_else(|e| e.into_inner()) = c,
                     Err(e) => eprintln!("cannot start the agents: {e:#}"),
                 }
@@ -273,6 +286,7 @@ fn spawn_agents(
     quic: SocketAddr,
     pki_dir: &Path,
     state_dir: &Path,
+    otlp: Option<&str>,
 ) -> Result<Vec<Child>> {
     let logs = state_dir.join("agents");
     std::fs::create_dir_all(&logs)?;
@@ -285,7 +299,11 @@ fn spawn_agents(
                 hivemind_ir::DeviceClass::Car => "car",
                 _ => "drone",
             };
-            let child = std::process::Command::new(bin)
+            let mut cmd = std::process::Command::new(bin);
+            if let Some(url) = otlp {
+                cmd.args(["--otlp", url]);
+            }
+            let child = cmd
                 .args([
                     "--controller",
                     &quic.to_string(),

@@ -7,6 +7,8 @@
 //!   running the tasks the plan puts on the device with the same function
 //!   trait as the cloud (`hivemind-functions`), flying the vehicle model in
 //!   real time, reconnecting with backoff.
+//! * [`otel`]: each task runs in a span that continues the controller's
+//!   trace (`traceparent` in the frames); export via `hivemind-otel`.
 //! * [`outbox`]: results on disk until acknowledged (no loss across
 //!   disconnects and restarts; replays are deduplicated by the controller).
 //!
@@ -15,6 +17,7 @@
 //! wire (`hivemind_proto::PlanFragment`).
 
 pub mod agent;
+pub mod otel;
 pub mod outbox;
 
 pub use agent::{run, AgentConfig, AgentStats};

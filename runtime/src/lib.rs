@@ -13,6 +13,9 @@
 //!   real bytes.
 //! * [`figures`]: what synthetic functions do per task, from the cost model.
 //! * [`publish`]: publications onto the MQTT bus (`hivemind-telemetry`).
+//! * [`otel`]: one trace per task instance (dispatch, pool invocation,
+//!   result), its context sent to agents in `traceparent`
+//!   (`hivemind-otel` exports when an endpoint is set).
 //!
 //! [`run_controller`] puts them together (what `hivemind up` runs).
 //!
@@ -22,6 +25,7 @@
 pub mod clock;
 pub mod driver;
 pub mod figures;
+pub mod otel;
 pub mod pool_exec;
 pub mod publish;
 pub mod server;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 
 /// How long an invocation may run before the runtime gives up on it (the
 /// core's straggler policy relaunches much earlier; this only bounds a
@@ -182,17 +183,23 @@ impl PoolExec {
             return;
         };
         let call = w.invoke(req);
-        let task = self.handle.spawn(async move {
-            let result = call
-                .await
-                .map(|r| (r.output, r.items))
-                .map_err(|e| e.to_string());
-            let _ = tx.send(Input::Pool(PoolOutcome::Done {
-                worker,
-                instance,
-                result,
-            }));
-        });
+        // The driver enters the instance's `invoke` span (if traced) around
+        // this call: the invocation's future runs inside it.
+        let span = tracing::Span::current();
+        let task = self.handle.spawn(
+            async move {
+                let result = call
+                    .await
+                    .map(|r| (r.output, r.items))
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(Input::Pool(PoolOutcome::Done {
+                    worker,
+                    instance,
+                    result,
+                }));
+            }
+            .instrument(span),
+        );
         self.running.insert((worker, instance), task.abort_handle());
     }
 
