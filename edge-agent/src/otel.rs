@@ -21,9 +21,9 @@ pub fn execute_span(
         parent: None,
         "execute",
         otel.kind = "consumer",
-        hivemind.device = device.0,
-        hivemind.epoch = epoch.0,
-        hivemind.instance = instance.0,
+        hivemind.device = hivemind_otel::int(device.0),
+        hivemind.epoch = hivemind_otel::int(epoch.0),
+        hivemind.instance = hivemind_otel::int(instance.0),
         hivemind.task = %task.name,
         hivemind.function = %task.function,
         hivemind.items = Empty,
@@ -51,8 +51,11 @@ pub fn answer_traceparent(span: &Span, incoming: &str) -> String {
 pub fn record_outcome(span: &Span, outcome: &Result<(bytes::Bytes, u32), String>) {
     match outcome {
         Ok((output, items)) => {
-            span.record("hivemind.items", items);
-            span.record("hivemind.output_bytes", output.len());
+            span.record("hivemind.items", hivemind_otel::int(*items));
+            span.record(
+                "hivemind.output_bytes",
+                hivemind_otel::int(output.len() as u64),
+            );
         }
         Err(reason) => {
             span.record("hivemind.error", reason.as_str());

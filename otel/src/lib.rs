@@ -213,6 +213,12 @@ pub fn adopt(span: &tracing::Span, parent: &tracing::Span) {
     let _ = span.set_parent(parent.context());
 }
 
+/// A count or id as a span attribute: the OpenTelemetry layer exports a
+/// `u64` as text, an `i64` as an integer (saturating; ids never get near).
+pub fn int(v: impl Into<u64>) -> i64 {
+    i64::try_from(v.into()).unwrap_or(i64::MAX)
+}
+
 /// Whether `traceparent` names a valid remote span.
 pub fn is_valid(traceparent: &str) -> bool {
     remote_context(traceparent).is_some()

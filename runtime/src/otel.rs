@@ -67,7 +67,7 @@ impl Traces {
                 otel.name = %self.name(task),
                 hivemind.mission = %self.mission,
                 hivemind.task = %self.name(task),
-                hivemind.instance = instance.0,
+                hivemind.instance = hivemind_otel::int(instance.0),
                 hivemind.executor = Empty,
                 hivemind.latency_us = Empty,
                 hivemind.outcome = Empty,
@@ -104,9 +104,9 @@ impl Traces {
             "dispatch",
             otel.kind = "producer",
             hivemind.task = %name,
-            hivemind.instance = instance.0,
-            hivemind.device = device.0,
-            hivemind.epoch = epoch.0,
+            hivemind.instance = hivemind_otel::int(instance.0),
+            hivemind.device = hivemind_otel::int(device.0),
+            hivemind.epoch = hivemind_otel::int(epoch.0),
             hivemind.outcome = Empty,
             otel.status_code = Empty,
         );
@@ -142,8 +142,8 @@ impl Traces {
             parent: &open.root,
             "invoke",
             hivemind.task = %name,
-            hivemind.instance = instance.0,
-            hivemind.worker = worker.0,
+            hivemind.instance = hivemind_otel::int(instance.0),
+            hivemind.worker = hivemind_otel::int(worker.0),
             hivemind.function = %function,
             hivemind.kind = kind,
         ))
@@ -179,8 +179,8 @@ impl Traces {
             parent: None,
             "result",
             otel.kind = "consumer",
-            hivemind.instance = instance.0,
-            hivemind.device = device.0,
+            hivemind.instance = hivemind_otel::int(instance.0),
+            hivemind.device = hivemind_otel::int(device.0),
             hivemind.items = Empty,
             hivemind.error = Empty,
             otel.status_code = Empty,
@@ -193,7 +193,7 @@ impl Traces {
         }
         match outcome {
             Ok(items) => {
-                span.record("hivemind.items", items);
+                span.record("hivemind.items", hivemind_otel::int(items));
             }
             Err(reason) => {
                 span.record("hivemind.error", reason);
@@ -203,7 +203,7 @@ impl Traces {
         if let Some(root) = root {
             root.in_scope(|| {
                 tracing::info!(
-                    hivemind.device = device.0,
+                    hivemind.device = hivemind_otel::int(device.0),
                     ok = outcome.is_ok(),
                     "result arrived"
                 )
@@ -215,7 +215,11 @@ impl Traces {
     pub fn worker_answer(&mut self, instance: InstanceId, worker: WorkerId, ok: bool) {
         if let Some(o) = self.open.get(&instance) {
             o.root.in_scope(|| {
-                tracing::info!(hivemind.worker = worker.0, ok, "result arrived");
+                tracing::info!(
+                    hivemind.worker = hivemind_otel::int(worker.0),
+                    ok,
+                    "result arrived"
+                );
             });
         }
     }
@@ -231,7 +235,8 @@ impl Traces {
             } => {
                 if let Some(o) = self.close(*instance) {
                     o.root.record("hivemind.executor", executor.to_string());
-                    o.root.record("hivemind.latency_us", latency_us);
+                    o.root
+                        .record("hivemind.latency_us", hivemind_otel::int(*latency_us));
                     o.root.record("hivemind.outcome", "completed");
                 }
             }
