@@ -63,3 +63,36 @@ pub fn record_outcome(span: &Span, outcome: &Result<(bytes::Bytes, u32), String>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> LocalTask {
+        LocalTask {
+            task: hivemind_ir::TaskId(1),
+            name: "detect".into(),
+            function: "detect".into(),
+            service_us: 1,
+            output_bytes: 1,
+            items: 1,
+        }
+    }
+
+    #[test]
+    fn an_agent_that_exports_nothing_passes_the_controllers_context_on() {
+        // No subscriber here: the execute span has no context of its own.
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let span = execute_span(DeviceId(1), Epoch(1), InstanceId(2), &task(), tp);
+        assert_eq!(answer_traceparent(&span, tp), tp);
+        // Garbage off the wire is not echoed back.
+        for bad in [
+            "",
+            "garbage",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        ] {
+            let span = execute_span(DeviceId(1), Epoch(1), InstanceId(2), &task(), bad);
+            assert_eq!(answer_traceparent(&span, bad), "");
+        }
+    }
+}

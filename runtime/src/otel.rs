@@ -23,7 +23,7 @@ use tracing::Span;
 /// Open instance spans kept at most; beyond, the oldest (lowest instance
 /// id: the core numbers instances in creation order) are ended, so a
 /// mission that runs for days does not grow this without bound.
-const MAX_OPEN: usize = 50_000;
+pub const MAX_OPEN: usize = 50_000;
 
 struct Open {
     root: Span,
