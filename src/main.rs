@@ -250,7 +250,20 @@ Examples:
 fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
-    init_tracing(cli.log.as_deref());
+    // Only the controller exports spans (`up --otlp`, or the standard
+    // environment variable while running `up`).
+    let otlp = match &cli.command {
+        Command::Up(a) => hivemind_otel::endpoint(a.otlp.as_deref()),
+        _ => None,
+    };
+    // Kept to the end of `main`: dropping it flushes the last spans.
+    let _otel = match init_tracing(cli.log.as_deref(), otlp.as_deref()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: tracing: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -272,17 +285,17 @@ fn restore_sigpipe() {
     }
 }
 
-fn init_tracing(filter: Option<&str>) {
+fn init_tracing(
+    filter: Option<&str>,
+    otlp: Option<&str>,
+) -> Result<hivemind_otel::OtelGuard, hivemind_otel::OtelError> {
     use tracing_subscriber::EnvFilter;
     let filter = match filter {
         Some(f) => EnvFilter::new(f),
         None => EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new("warn,rumqttd=off,quinn=off,rustls=off")),
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    hivemind_otel::init("hivemind", otlp, filter)
 }
 
 fn style() -> Style {

@@ -73,6 +73,11 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Export one trace per task instance over OTLP/gRPC to this collector,
+    /// e.g. `http://127.0.0.1:4317`; --local agents export there too
+    /// (default: $OTEL_EXPORTER_OTLP_ENDPOINT; neither: no export).
+    #[arg(long, value_name = "URL")]
+    pub otlp: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -173,6 +178,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let graph = graph.clone();
         let local = args.local;
         let state_dir = state_dir.clone();
+        let otlp = hivemind_otel::endpoint(args.otlp.as_deref());
         move |l: &Listening| {
             eprintln!(
                 "controller for `{}` on {} (QUIC, mTLS){}; state in {}{}",
@@ -192,7 +198,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
             if local.is_some() {
                 let quic = l.quic;
                 let cfg = agent_config.as_deref();
-                match spawn_agents(&agent_bin, &graph, &|_| quic, &pki_dir, &state_dir, cfg) {
+                match spawn_agents(
+                    &agent_bin,
+                    &graph,
+                    &|_| quic,
+                    &pki_dir,
+                    &state_dir,
+                    cfg,
+                    otlp.as_deref(),
+                ) {
                     Ok(c) => *children.lock().unwrap_or_else(|e| e.into_inner()) = c,
                     Err(e) => eprintln!("cannot start the agents: {e:#}"),
                 }
@@ -303,6 +317,7 @@ pub fn spawn_agents(
     pki_dir: &Path,
     state_dir: &Path,
     config: Option<&Path>,
+    otlp: Option<&str>,
 ) -> Result<Vec<Child>> {
     let logs = state_dir.join("agents");
     std::fs::create_dir_all(&logs)?;
@@ -318,6 +333,9 @@ pub fn spawn_agents(
             let mut cmd = std::process::Command::new(bin);
             if let Some(c) = config {
                 cmd.arg("--config").arg(c);
+            }
+            if let Some(url) = otlp {
+                cmd.args(["--otlp", url]);
             }
             let child = cmd
                 .args([

@@ -225,7 +225,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     let addrs: Vec<_> = p.iter().map(|p| p.addr).collect();
                     *proxies.lock().unwrap_or_else(|e| e.into_inner()) = p;
                     let bin = agent_bin.clone();
-                    match spawn_agents(&bin, &graph, &|d| addrs[d as usize], &pki, &dir, None) {
+                    match spawn_agents(&bin, &graph, &|d| addrs[d as usize], &pki, &dir, None, None)
+                    {
                         Ok(c) => *children.lock().unwrap_or_else(|e| e.into_inner()) = c,
                         Err(e) => eprintln!("cannot start the agents: {e:#}"),
                     }
@@ -282,9 +283,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // per-device energy: what each reported spending, to within its last
     // second), the simulated side from the world's own accounting.
     for fr in &sim.fleets {
-        let real_uj: Vec<u64> = real.devices.iter().filter(|d| d.fleet == fr.fleet).map(|d| d.energy_uj).collect();
+        let real_uj: Vec<u64> = real
+            .devices
+            .iter()
+            .filter(|d| d.fleet == fr.fleet)
+            .map(|d| d.energy_uj)
+            .collect();
         let mean = real_uj.iter().sum::<u64>() / (real_uj.len().max(1) as u64);
-        figures.push(compare(format!("{} battery spent per device µJ", fr.fleet), mean, fr.energy_mean_uj, Some(50)));
+        figures.push(compare(
+            format!("{} battery spent per device µJ", fr.fleet),
+            mean,
+            fr.energy_mean_uj,
+            Some(50),
+        ));
     }
     let all_within_target = figures.iter().all(|f| f.within_target);
     let v = Validation {

@@ -10,6 +10,7 @@
 //! it; a new session replays whatever is left (the controller records a
 //! result once per instance, so replays are harmless).
 
+use crate::otel;
 use crate::outbox::Outbox;
 use anyhow::{bail, Context, Result};
 use hivemind_functions::synthetic::{Clock, SyntheticParams};
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -75,6 +77,8 @@ struct Done {
     instance: InstanceId,
     epoch: Epoch,
     outcome: std::result::Result<(bytes::Bytes, u32), String>,
+    /// For the answer's frame (empty: not traced).
+    traceparent: String,
 }
 
 /// State kept across sessions.
@@ -224,6 +228,7 @@ impl Agent {
                     items,
                     model_version: 0,
                     payload: payload.to_vec(),
+                    traceparent: d.traceparent,
                 };
                 if let Err(e) = self.outbox.put(d.instance, &msg) {
                     tracing::error!("cannot buffer the result of {}: {e}", d.instance);
@@ -234,6 +239,7 @@ impl Agent {
                 epoch: d.epoch,
                 instance: d.instance,
                 reason: clip_reason(&reason),
+                traceparent: d.traceparent,
             }),
         }
     }
@@ -367,8 +373,8 @@ impl Agent {
                         Err(e) => return Ok(SessionEnd::Retry { reason: format!("bad frame from the controller: {e}"), now: false }),
                     };
                     match msg {
-                        Downlink::Device { epoch: e, msg, payload } => {
-                            if let Some(end) = self.device_msg(e, msg, payload, &mut epoch, out, &mut heartbeat) {
+                        Downlink::Device { epoch: e, msg, payload, traceparent } => {
+                            if let Some(end) = self.device_msg(e, msg, (payload, traceparent), &mut epoch, out, &mut heartbeat) {
                                 return Ok(end);
                             }
                         }
@@ -438,7 +444,7 @@ impl Agent {
         &mut self,
         e: Epoch,
         msg: DeviceMsg,
-        payload: Vec<u8>,
+        (payload, traceparent): (Vec<u8>, String),
         epoch: &mut Option<Epoch>,
         out: &mpsc::UnboundedSender<Uplink>,
         heartbeat: &mut tokio::time::Interval,
@@ -461,7 +467,7 @@ impl Agent {
                 if *epoch != Some(e) || self.running.contains_key(&instance) {
                     return None;
                 }
-                self.run_task(e, instance, task, input, payload);
+                self.run_task(e, instance, task, input, payload, &traceparent);
             }
             DeviceMsg::Behave(cmd) => {
                 if *epoch != Some(e) {
@@ -530,6 +536,7 @@ impl Agent {
         task: hivemind_ir::TaskId,
         input: Handoff,
         payload: Vec<u8>,
+        traceparent: &str,
     ) {
         let Some(local) = self
             .fragment
@@ -541,6 +548,7 @@ impl Agent {
                 instance,
                 epoch,
                 outcome: Err(format!("task {} is not placed on this fleet", task.0)),
+                traceparent: traceparent.to_owned(),
             });
             return;
         };
@@ -549,6 +557,8 @@ impl Agent {
         let cpu_uj = u64::try_from(u128::from(cpu_mw) * u128::from(local.service_us) / 1_000)
             .unwrap_or(u64::MAX);
         self.spend(cpu_uj.saturating_add(self.radio_uj(payload.len())));
+        let span = otel::execute_span(self.cfg.device, epoch, instance, &local, traceparent);
+        let answer_tp = otel::answer_traceparent(&span, traceparent);
         let params = SyntheticParams {
             busy_us: local.service_us,
             output_bytes: local.output_bytes,
@@ -566,23 +576,28 @@ impl Agent {
         let done = self.done_tx.clone();
         let function = local.function;
         let cores = self.cores.clone();
-        let handle = tokio::spawn(async move {
-            // Closed only if the agent is going away: run anyway.
-            let _core = cores.acquire_owned().await.ok();
-            let outcome = match warm_worker(&workers, backend.as_ref(), &function).await {
-                Ok(w) => w
-                    .invoke(req)
-                    .await
-                    .map(|r| (r.output, r.items))
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            let _ = done.send(Done {
-                instance,
-                epoch,
-                outcome,
-            });
-        });
+        let handle = tokio::spawn(
+            async move {
+                // Closed only if the agent is going away: run anyway.
+                let _core = cores.acquire_owned().await.ok();
+                let outcome = match warm_worker(&workers, backend.as_ref(), &function).await {
+                    Ok(w) => w
+                        .invoke(req)
+                        .await
+                        .map(|r| (r.output, r.items))
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                otel::record_outcome(&tracing::Span::current(), &outcome);
+                let _ = done.send(Done {
+                    instance,
+                    epoch,
+                    outcome,
+                    traceparent: answer_tp,
+                });
+            }
+            .instrument(span),
+        );
         self.running.insert(instance, handle.abort_handle());
     }
 }

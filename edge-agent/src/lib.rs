@@ -9,6 +9,8 @@
 //!   real time, reconnecting with backoff.
 //! * [`config`]: the `[agent]` table of a deployment file and the
 //!   `HIVEMIND_AGENT_*` variables (flags > variables > file > defaults).
+//! * [`otel`]: each task runs in a span that continues the controller's
+//!   trace (`traceparent` in the frames); export via `hivemind-otel`.
 //! * [`outbox`]: results on disk until acknowledged (no loss across
 //!   disconnects and restarts; replays are deduplicated by the controller).
 //!
@@ -18,6 +20,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod otel;
 pub mod outbox;
 
 pub use agent::{run, AgentConfig, AgentStats};

@@ -80,18 +80,27 @@ struct Args {
     /// Exit with an error after this many seconds without a session.
     #[arg(long)]
     give_up_after: Option<f64>,
+    /// Export task spans over OTLP/gRPC to this collector, e.g.
+    /// `http://127.0.0.1:4317` (default: $OTEL_EXPORTER_OTLP_ENDPOINT;
+    /// neither: no export).
+    #[arg(long, value_name = "URL")]
+    otlp: Option<String>,
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,rumqttd=off,quinn=off,rustls=off")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = Args::parse();
+    let log = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,rumqttd=off,quinn=off,rustls=off")
+    });
+    let endpoint = hivemind_otel::endpoint(args.otlp.as_deref());
+    // Spans are flushed when the guard goes, before the process exits.
+    let _otel = match hivemind_otel::init("hive-agent", endpoint.as_deref(), log) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("hive-agent: tracing: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match main_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -215,6 +215,7 @@ mod tests {
             items: 1,
             model_version: 0,
             payload: vec![i as u8; 100],
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
         }
     }
 

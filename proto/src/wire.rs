@@ -47,6 +47,9 @@ pub const MAX_PAYLOAD_BYTES: usize = MAX_FRAME_BYTES - 64 * 1024;
 pub const MAX_NAME_BYTES: usize = 256;
 /// Longest reason (errors, refusals, shutdowns) accepted.
 pub const MAX_REASON_BYTES: usize = 4096;
+/// Longest W3C `traceparent` accepted. Version 00 is 55 characters; the
+/// rest is room for the longer headers later versions may define.
+pub const MAX_TRACEPARENT_BYTES: usize = 128;
 /// ALPN protocol name of the controller link.
 pub const ALPN: &[u8] = b"hivemind/1";
 
@@ -98,12 +101,17 @@ pub enum Uplink {
         model_version: u32,
         #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
+        /// W3C `traceparent` of the span that produced the result (empty:
+        /// not traced), so the result joins its instance's trace.
+        traceparent: String,
     },
     /// Kind 4: the attempt of `instance` failed.
     Error {
         epoch: Epoch,
         instance: InstanceId,
         reason: String,
+        /// As in `Result`.
+        traceparent: String,
     },
     /// Kind 5: version `version` of `task`'s model is loaded.
     ModelLoaded {
@@ -137,6 +145,9 @@ pub enum Downlink {
         msg: DeviceMsg,
         #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
+        /// W3C `traceparent` of the controller's span for a `RunTask`
+        /// (empty: not traced); the agent runs the task in a child span.
+        traceparent: String,
     },
     /// Kind 3: the controller is going away (operator stop, shutdown);
     /// buffer results and reconnect later.
@@ -324,8 +335,19 @@ pub fn decode_uplink(bytes: &[u8]) -> Result<Uplink, DecodeError> {
             bounded("fleet", &h.fleet, MAX_NAME_BYTES)?;
             bounded("agent", &h.agent, MAX_NAME_BYTES)?;
         }
-        Uplink::Error { reason, .. } => bounded("reason", reason, MAX_REASON_BYTES)?,
-        Uplink::Result { payload, .. } => {
+        Uplink::Error {
+            reason,
+            traceparent,
+            ..
+        } => {
+            bounded("reason", reason, MAX_REASON_BYTES)?;
+            bounded("traceparent", traceparent, MAX_TRACEPARENT_BYTES)?;
+        }
+        Uplink::Result {
+            payload,
+            traceparent,
+            ..
+        } => {
             if payload.len() > MAX_PAYLOAD_BYTES {
                 return Err(DecodeError::FieldTooLong {
                     field: "payload",
@@ -333,6 +355,7 @@ pub fn decode_uplink(bytes: &[u8]) -> Result<Uplink, DecodeError> {
                     max: MAX_PAYLOAD_BYTES,
                 });
             }
+            bounded("traceparent", traceparent, MAX_TRACEPARENT_BYTES)?;
         }
         _ => {}
     }
@@ -348,7 +371,9 @@ pub fn decode_downlink(bytes: &[u8]) -> Result<Downlink, DecodeError> {
         Downlink::Refused { reason } | Downlink::Shutdown { reason } => {
             bounded("reason", reason, MAX_REASON_BYTES)?
         }
-        Downlink::Device { .. } => {}
+        Downlink::Device { traceparent, .. } => {
+            bounded("traceparent", traceparent, MAX_TRACEPARENT_BYTES)?
+        }
     }
     Ok(msg)
 }

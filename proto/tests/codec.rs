@@ -3,7 +3,7 @@
 use hivemind_ir::{Area, AreaId, AreaShape, FleetId, PointMm, SrcSpan, TaskId};
 use hivemind_proto::wire::{
     decode_downlink, decode_uplink, encode_downlink, encode_uplink, DecodeError, MAX_FRAME_BYTES,
-    MAX_PAYLOAD_BYTES, MAX_REASON_BYTES, VERSION,
+    MAX_PAYLOAD_BYTES, MAX_REASON_BYTES, MAX_TRACEPARENT_BYTES, VERSION,
 };
 use hivemind_proto::{
     BehaviourCommand, DeviceId, DeviceMsg, Downlink, Epoch, Handoff, Hello, InstanceId, Strip,
@@ -81,11 +81,13 @@ fn every_uplink() -> Vec<Uplink> {
             items: 12,
             model_version: 2,
             payload: vec![0xAB; 1000],
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
         },
         Uplink::Error {
             epoch: Epoch(3),
             instance: InstanceId(9),
             reason: "camera unplugged".into(),
+            traceparent: String::new(),
         },
         Uplink::ModelLoaded {
             epoch: Epoch(3),
@@ -154,6 +156,7 @@ fn every_downlink() -> Vec<Downlink> {
         epoch: Epoch(1),
         msg,
         payload: vec![1, 2, 3],
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
     }));
     out
 }
@@ -261,6 +264,7 @@ fn oversized_frames_and_fields_are_refused() {
         items: 1,
         model_version: 0,
         payload,
+        traceparent: String::new(),
     };
     assert!(
         encode_uplink(&msg).is_err(),
@@ -273,6 +277,7 @@ fn oversized_frames_and_fields_are_refused() {
         items: 1,
         model_version: 0,
         payload,
+        traceparent: String::new(),
     };
     let bytes = encode_uplink(&msg).unwrap();
     assert!(matches!(
@@ -286,6 +291,7 @@ fn oversized_frames_and_fields_are_refused() {
         epoch: Epoch(1),
         instance: InstanceId(1),
         reason: "x".repeat(MAX_REASON_BYTES + 1),
+        traceparent: String::new(),
     };
     let err = decode_uplink(&encode_uplink(&msg).unwrap()).unwrap_err();
     assert!(
@@ -304,6 +310,80 @@ fn oversized_frames_and_fields_are_refused() {
         decode_uplink(&encode_uplink(&Uplink::Hello(h)).unwrap()),
         Err(DecodeError::FieldTooLong { field: "fleet", .. })
     ));
+}
+
+#[test]
+fn an_overlong_traceparent_is_refused_in_every_frame_that_carries_one() {
+    let long = "0".repeat(MAX_TRACEPARENT_BYTES + 1);
+    let ups = [
+        Uplink::Result {
+            epoch: Epoch(1),
+            instance: InstanceId(1),
+            items: 1,
+            model_version: 0,
+            payload: vec![1],
+            traceparent: long.clone(),
+        },
+        Uplink::Error {
+            epoch: Epoch(1),
+            instance: InstanceId(1),
+            reason: "r".into(),
+            traceparent: long.clone(),
+        },
+    ];
+    for m in ups {
+        let err = decode_uplink(&encode_uplink(&m).unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::FieldTooLong {
+                    field: "traceparent",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    let down = Downlink::Device {
+        epoch: Epoch(1),
+        msg: DeviceMsg::Resync,
+        payload: Vec::new(),
+        traceparent: long,
+    };
+    let err = decode_downlink(&encode_downlink(&down).unwrap()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecodeError::FieldTooLong {
+                field: "traceparent",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The longest accepted one still decodes (the bound is inclusive), and
+    // garbage text is the shape's business only: propagation ignores it.
+    let ok = Downlink::Device {
+        epoch: Epoch(1),
+        msg: DeviceMsg::Resync,
+        payload: Vec::new(),
+        traceparent: "z".repeat(MAX_TRACEPARENT_BYTES),
+    };
+    assert_eq!(decode_downlink(&encode_downlink(&ok).unwrap()).unwrap(), ok);
+}
+
+#[test]
+fn a_truncated_traceparent_is_malformed() {
+    let m = Uplink::Error {
+        epoch: Epoch(1),
+        instance: InstanceId(1),
+        reason: "r".into(),
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+    };
+    let bytes = encode_uplink(&m).unwrap();
+    for cut in 1..bytes.len() {
+        assert!(decode_uplink(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
 }
 
 #[test]
@@ -343,8 +423,8 @@ proptest! {
     }
 
     #[test]
-    fn results_round_trip(epoch in any::<u32>(), instance in any::<u64>(), items in any::<u32>(), payload in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let m = Uplink::Result { epoch: Epoch(epoch), instance: InstanceId(instance), items, model_version: 0, payload };
+    fn results_round_trip(epoch in any::<u32>(), instance in any::<u64>(), items in any::<u32>(), payload in proptest::collection::vec(any::<u8>(), 0..512), tp in "[0-9a-f-]{0,60}") {
+        let m = Uplink::Result { epoch: Epoch(epoch), instance: InstanceId(instance), items, model_version: 0, payload, traceparent: tp };
         prop_assert_eq!(decode_uplink(&encode_uplink(&m).unwrap()).unwrap(), m);
     }
 }

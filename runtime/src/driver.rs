@@ -22,6 +22,7 @@
 
 use crate::clock::{ClockError, MissionClock};
 use crate::figures::Figures;
+use crate::otel::Traces;
 use crate::pool_exec::{input_bytes, PoolExec, PoolOutcome};
 use crate::store::ContentStore;
 use bytes::Bytes;
@@ -165,6 +166,7 @@ pub struct Driver {
     stats: DriverStats,
     registered: u32,
     stop_sent: bool,
+    traces: Traces,
 }
 
 /// What a driver run ended with.
@@ -225,6 +227,7 @@ impl Driver {
                 .map_err(|e| DriverError::Setup(e.to_string()))?;
             (core, journal, clock, false)
         };
+        let traces = Traces::new(&core.state().graph);
         let pool = PoolExec::new(backend, handle, inputs.0);
         let store = ContentStore::new(cfg.store_bytes);
         Ok((
@@ -247,6 +250,7 @@ impl Driver {
                 stats: DriverStats::default(),
                 registered: 0,
                 stop_sent: false,
+                traces,
             },
             recovered,
         ))
@@ -407,6 +411,7 @@ impl Driver {
                 result,
             }) => {
                 self.pool.finished(worker, instance);
+                self.traces.worker_answer(instance, worker, result.is_ok());
                 let executor = Executor::Worker { worker };
                 match result {
                     Ok((payload, items)) => {
@@ -544,7 +549,10 @@ impl Driver {
                 items,
                 model_version,
                 payload,
+                traceparent,
             } => {
+                self.traces
+                    .device_answer(instance, device, &traceparent, Ok(items));
                 let bytes = payload.len() as u64;
                 self.stats.payload_bytes_in += bytes;
                 self.store.put(instance, Bytes::from(payload));
@@ -560,11 +568,16 @@ impl Driver {
                 epoch,
                 instance,
                 reason,
-            } => Event::TaskError {
-                instance,
-                executor: Executor::Device { device, epoch },
-                reason,
-            },
+                traceparent,
+            } => {
+                self.traces
+                    .device_answer(instance, device, &traceparent, Err(&reason));
+                Event::TaskError {
+                    instance,
+                    executor: Executor::Device { device, epoch },
+                    reason,
+                }
+            }
             Uplink::ModelLoaded {
                 epoch,
                 task,
@@ -618,8 +631,14 @@ impl Driver {
         match effect {
             Effect::Journal(_) => {}
             Effect::Device { device, epoch, msg } => self.to_device(device, epoch, msg),
-            Effect::Pool(action) => self.pool.act(action, &self.figures, &mut self.store),
+            Effect::Pool(action) => {
+                // The pool's invocation runs in the instance's trace.
+                let span = self.traces.pool(&action);
+                let _entered = span.as_ref().map(tracing::Span::enter);
+                self.pool.act(action, &self.figures, &mut self.store)
+            }
             Effect::Publish(p) => {
+                self.traces.publication(&p);
                 for o in &mut self.observers {
                     o(&p);
                 }
@@ -649,9 +668,16 @@ impl Driver {
             }
             _ => {}
         }
-        let payload = match &msg {
-            DeviceMsg::RunTask { input, .. } => input_bytes(*input, &mut self.store).to_vec(),
-            _ => Vec::new(),
+        let (payload, traceparent) = match &msg {
+            DeviceMsg::RunTask {
+                input,
+                instance,
+                task,
+            } => (
+                input_bytes(*input, &mut self.store).to_vec(),
+                self.traces.dispatch(*instance, *task, device, epoch),
+            ),
+            _ => (Vec::new(), String::new()),
         };
         self.stats.payload_bytes_out += payload.len() as u64;
         self.stats.device_msgs += 1;
@@ -659,6 +685,7 @@ impl Driver {
             epoch,
             msg,
             payload,
+            traceparent,
         }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {

@@ -15,6 +15,9 @@
 //! * [`publish`]: publications onto the MQTT bus (`hivemind-telemetry`).
 //! * [`config`]: the deployment's config file (`[controller]`, `[core]`,
 //!   `[functions.NAME]`) and `HIVEMIND_*` environment.
+//! * [`otel`]: one trace per task instance (dispatch, pool invocation,
+//!   result), its context sent to agents in `traceparent`
+//!   (`hivemind-otel` exports when an endpoint is set).
 //!
 //! [`run_controller`] puts them together (what `hivemind up` runs).
 //!
@@ -26,6 +29,7 @@ pub mod config;
 pub mod driver;
 pub mod figures;
 pub mod linkem;
+pub mod otel;
 pub mod pool_exec;
 pub mod publish;
 pub mod server;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 
 /// How long an invocation may run before the runtime gives up on it (the
 /// core's straggler policy relaunches much earlier; this only bounds a
@@ -217,30 +218,36 @@ impl PoolExec {
         // the parent's and stopped with it.
         let guest =
             (w.function() != req.function).then(|| (self.guests.clone(), self.backend.clone()));
-        let task = self.handle.spawn(async move {
-            if !fetch.is_zero() {
-                tokio::time::sleep(fetch).await;
-            }
-            let run = match guest {
-                None => Ok(w),
-                Some((guests, backend)) => {
-                    guest_worker(&guests, backend.as_ref(), worker, &req.function).await
+        // The driver enters the instance's `invoke` span (if traced) around
+        // this call: the invocation runs inside it.
+        let span = tracing::Span::current();
+        let task = self.handle.spawn(
+            async move {
+                if !fetch.is_zero() {
+                    tokio::time::sleep(fetch).await;
                 }
-            };
-            let result = match run {
-                Ok(w) => w
-                    .invoke(req)
-                    .await
-                    .map(|r| (r.output, r.items))
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            let _ = tx.send(Input::Pool(PoolOutcome::Done {
-                worker,
-                instance,
-                result,
-            }));
-        });
+                let run = match guest {
+                    None => Ok(w),
+                    Some((guests, backend)) => {
+                        guest_worker(&guests, backend.as_ref(), worker, &req.function).await
+                    }
+                };
+                let result = match run {
+                    Ok(w) => w
+                        .invoke(req)
+                        .await
+                        .map(|r| (r.output, r.items))
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                let _ = tx.send(Input::Pool(PoolOutcome::Done {
+                    worker,
+                    instance,
+                    result,
+                }));
+            }
+            .instrument(span),
+        );
         self.running.insert((worker, instance), task.abort_handle());
     }
 
