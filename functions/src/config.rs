@@ -281,6 +281,7 @@ mod tests {
             memory_mb: Some(512),
             cpu_seconds: Some(3),
             max_output_kb: Some(4),
+            ready: false,
         };
         // A bare name is looked up in PATH, not in the base directory.
         assert!(f.to_action("d", &base()).is_err());
@@ -318,6 +319,7 @@ mod tests {
             memory_mb: None,
             cpu_seconds: None,
             max_output_kb: None,
+            ready: false,
         };
         let e = f.to_action("detect", &base()).unwrap_err().to_string();
         assert!(e.starts_with("[functions.detect] exec: "), "{e}");
@@ -356,6 +358,7 @@ mod tests {
                 memory_mb: None,
                 cpu_seconds: None,
                 max_output_kb: None,
+                ready: false,
             },
         );
         let b = backend(&m, &base()).expect("backend");
