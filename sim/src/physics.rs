@@ -55,8 +55,9 @@ pub struct FleetPhysics {
 pub struct CloudPhysics {
     pub storage_latency_us: u64,
     pub storage_bps: u64,
-    pub remote_memory_latency_us: u64,
-    pub remote_memory_bps: u64,
+    /// Remote-memory hand-offs cost what the cost model charges: the
+    /// FPGA cycle model's figure for the profile's variant and clock.
+    pub fpga: hivemind_cost::FpgaProfile,
 }
 
 impl Physics {
@@ -117,8 +118,7 @@ impl Physics {
             cloud: CloudPhysics {
                 storage_latency_us: p.cloud.storage_latency_us,
                 storage_bps: p.cloud.storage_bps,
-                remote_memory_latency_us: p.fpga.remote_memory_latency_us,
-                remote_memory_bps: p.fpga.remote_memory_bps,
+                fpga: p.fpga,
             },
         }
     }

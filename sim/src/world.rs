@@ -1116,11 +1116,9 @@ impl World {
             Handoff::Storage { bytes, .. } => {
                 transfer_us(c.storage_latency_us, share(bytes), c.storage_bps).saturating_mul(2)
             }
-            Handoff::RemoteMemory { bytes, .. } => transfer_us(
-                c.remote_memory_latency_us,
-                share(bytes),
-                c.remote_memory_bps,
-            ),
+            Handoff::RemoteMemory { bytes, .. } => {
+                u64::try_from(c.fpga.remote_memory_us(share(bytes))).unwrap_or(u64::MAX)
+            }
             Handoff::None | Handoff::Local | Handoff::InWorker { .. } | Handoff::Relay { .. } => 0,
         }
     }
