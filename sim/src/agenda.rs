@@ -4,13 +4,14 @@
 //!
 //! A calendar queue. Items wait in buckets of ~1 ms on a ring that covers
 //! the next ~4 s, and beyond that in an overflow heap. The bucket being
-//! drained becomes a small binary heap (a few hundred items even at
-//! 100,000 devices, all in cache), so scheduling and popping cost O(1)
-//! amortised instead of a cache miss per level of one heap over every
-//! pending item. Items sit inline with their keys: a bucket is read
-//! front to back, where a slab beside the keys cost a cache miss on every
-//! pop (13% of a 100,000-device run). (A `BTreeMap` of items spent most of
-//! a large run navigating nodes.)
+//! drained is sorted once (a few hundred items even at 100,000 devices)
+//! and popped from its end; items filed into it while it drains wait in a
+//! small heap beside it. Scheduling and popping cost O(1) amortised
+//! instead of a cache miss per level of one heap over every pending item.
+//! Items sit inline with their keys, so a bucket is read front to back:
+//! a slab beside the keys cost a cache miss on every pop (13% of a
+//! 100,000-device run), and a heap of the whole bucket one per level.
+//! (A `BTreeMap` of items spent most of a large run navigating nodes.)
 
 use hivemind_controller::Micros;
 use std::cmp::Ordering;
@@ -43,7 +44,8 @@ impl<T> PartialOrd for Entry<T> {
         Some(self.cmp(other))
     }
 }
-/// Reversed: `BinaryHeap` pops the greatest, the agenda the earliest.
+/// Reversed: the earliest is the greatest (`BinaryHeap` pops it; an
+/// ascending sort puts it last).
 impl<T> Ord for Entry<T> {
     fn cmp(&self, other: &Self) -> Ordering {
         (other.at, other.seq).cmp(&(self.at, self.seq))
@@ -52,8 +54,10 @@ impl<T> Ord for Entry<T> {
 
 pub struct Agenda<T> {
     seq: u64,
-    /// The bucket being drained (and anything due before the next one).
-    current: BinaryHeap<Entry<T>>,
+    /// The bucket being drained, latest first (popped from the end).
+    current: Vec<Entry<T>>,
+    /// Items filed into the bucket being drained after it was sorted.
+    late: BinaryHeap<Entry<T>>,
     /// Index (time >> SHIFT) of the bucket `current` holds.
     at_bucket: u64,
     ring: Vec<Vec<Entry<T>>>,
@@ -66,7 +70,8 @@ impl<T> Default for Agenda<T> {
     fn default() -> Self {
         Agenda {
             seq: 0,
-            current: BinaryHeap::new(),
+            current: Vec::new(),
+            late: BinaryHeap::new(),
             at_bucket: 0,
             ring: (0..RING).map(|_| Vec::new()).collect(),
             on_ring: 0,
@@ -84,7 +89,7 @@ impl<T> Agenda<T> {
             seq: self.seq,
             item,
         });
-        if self.current.is_empty() {
+        if self.current.is_empty() && self.late.is_empty() {
             self.refill();
         }
     }
@@ -92,7 +97,7 @@ impl<T> Agenda<T> {
     fn file(&mut self, e: Entry<T>) {
         let b = e.at >> SHIFT;
         if b <= self.at_bucket {
-            self.current.push(e);
+            self.late.push(e);
         } else if b < self.at_bucket + RING {
             self.ring[(b % RING) as usize].push(e);
             self.on_ring += 1;
@@ -103,7 +108,7 @@ impl<T> Agenda<T> {
 
     /// Load the next non-empty bucket into `current`.
     fn refill(&mut self) {
-        while self.current.is_empty() {
+        while self.current.is_empty() && self.late.is_empty() {
             if self.on_ring == 0 {
                 // Nothing within the ring's horizon: jump to the overflow.
                 let Some(e) = self.overflow.peek() else {
@@ -114,10 +119,11 @@ impl<T> Agenda<T> {
                 self.at_bucket += 1;
             }
             let slot = (self.at_bucket % RING) as usize;
-            let bucket = std::mem::take(&mut self.ring[slot]);
+            let mut bucket = std::mem::take(&mut self.ring[slot]);
             self.on_ring -= bucket.len();
-            // The drained heap's allocation serves the slot's next turn.
-            let spare = std::mem::replace(&mut self.current, BinaryHeap::from(bucket)).into_vec();
+            bucket.sort_unstable();
+            // The drained bucket's allocation serves the slot's next turn.
+            let spare = std::mem::replace(&mut self.current, bucket);
             if spare.capacity() * std::mem::size_of::<Entry<T>>() <= KEEP_BYTES {
                 self.ring[slot] = spare;
             }
@@ -135,19 +141,28 @@ impl<T> Agenda<T> {
 
     /// When the earliest item is due.
     pub fn next_at(&self) -> Option<Micros> {
-        self.current.peek().map(|e| Micros(e.at))
+        self.current
+            .last()
+            .into_iter()
+            .chain(self.late.peek())
+            .max()
+            .map(|e| Micros(e.at))
     }
 
     pub fn pop(&mut self) -> Option<(Micros, T)> {
-        let e = self.current.pop()?;
-        if self.current.is_empty() {
+        let e = match (self.current.last(), self.late.peek()) {
+            (Some(a), Some(b)) if b > a => self.late.pop(),
+            (Some(_), _) => self.current.pop(),
+            (None, _) => self.late.pop(),
+        }?;
+        if self.current.is_empty() && self.late.is_empty() {
             self.refill();
         }
         Some((Micros(e.at), e.item))
     }
 
     pub fn len(&self) -> usize {
-        self.current.len() + self.on_ring + self.overflow.len()
+        self.current.len() + self.late.len() + self.on_ring + self.overflow.len()
     }
 
     pub fn is_empty(&self) -> bool {
