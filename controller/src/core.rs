@@ -87,9 +87,7 @@ pub enum DeviceStatus {
     Left,
 }
 
-/// (attempts in flight, battery drained in basis points, id): the fleet's
-/// load index orders devices by queue length, then by battery left.
-type LoadKey = (u32, u32, DeviceId);
+use crate::load_index::{LoadIndex, LoadKey, LoadSlot};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
@@ -106,11 +104,14 @@ pub struct Device {
     pub completed: u64,
     pub bytes_sent: u64,
     load_key: Option<LoadKey>,
+    /// Soft: its leaf in the fleet's load index while `load_key` is set.
+    #[serde(skip)]
+    load_slot: LoadSlot,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FleetState {
-    load: BTreeSet<LoadKey>,
+    load: LoadIndex,
     /// Instances waiting for a device: (priority rank, id), best first.
     pending: BTreeSet<(u8, InstanceId)>,
     /// Sweep strips nobody holds (no survivor when their device failed).
@@ -421,11 +422,6 @@ pub struct Controller {
     /// Soft: when each device was last heard from (heartbeat, telemetry,
     /// join). Liveness reads it; recovery resets it to the recovery time.
     seen: seen::Seen,
-    /// Soft: devices whose entry in their fleet's load index may be out of
-    /// date (a slot freed during this handling). Placement reads their
-    /// current key instead; the end of every record's handling indexes
-    /// them, so the journaled state never shows it.
-    stale_load: Vec<DeviceId>,
     /// Soft: the latest `now` the driver gave (`st.now` is the time of the
     /// last journaled change), so time never goes backwards.
     clock: Micros,
@@ -507,7 +503,18 @@ impl Controller {
         Ok(Controller::assemble(st, d))
     }
 
-    fn assemble(st: State, d: Derived) -> Controller {
+    fn assemble(mut st: State, d: Derived) -> Controller {
+        // The load indexes' leaves are soft: index every device by its own
+        // key (what a snapshot's key lists say, unless it lies).
+        for f in &mut st.fleets {
+            f.load = LoadIndex::default();
+        }
+        for (_, dev) in st.devices.iter_mut() {
+            dev.load_slot = match (dev.load_key, st.fleets.get_mut(dev.fleet.index())) {
+                (Some(k), Some(f)) => f.load.insert(k),
+                _ => LoadSlot::NONE,
+            };
+        }
         Controller {
             clock: st.now,
             st,
@@ -515,7 +522,6 @@ impl Controller {
             out: VecDeque::new(),
             timers: Timers::default(),
             seen: seen::Seen::default(),
-            stale_load: Vec::new(),
             strips: strip_index::StripIndex::default(),
         }
     }
@@ -652,10 +658,6 @@ impl Controller {
             }
             // Only valid as the first record; `recover` starts over at one.
             Record::Genesis(_) | Record::Snapshot(_) => self.st.counters.rejected_events += 1,
-        }
-        // (Popped, not taken: the list keeps its allocation.)
-        while let Some(id) = self.stale_load.pop() {
-            self.reindex(id);
         }
     }
 

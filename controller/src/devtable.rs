@@ -113,6 +113,15 @@ impl DeviceTable {
             .chain(self.sparse.iter())
     }
 
+    /// Devices in id order, mutable.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&DeviceId, &mut Device)> + '_ {
+        self.pages
+            .iter_mut()
+            .flatten()
+            .flat_map(|page| page.iter_mut().flatten().map(|(id, d)| (&*id, d)))
+            .chain(self.sparse.iter_mut())
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &DeviceId> + '_ {
         self.iter().map(|(id, _)| id)
     }

@@ -67,6 +67,7 @@ pub mod histogram;
 pub mod ids;
 pub mod idtable;
 pub mod journal;
+pub mod load_index;
 pub mod pool;
 pub mod record;
 pub mod report;

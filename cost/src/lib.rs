@@ -13,4 +13,4 @@ pub use coverage::{coverage, coverage_with, Coverage, Sweep};
 pub use learning::RetrainCost;
 pub use model::*;
 pub use predict::{baseline, plan_for, predicted, profile_hash};
-pub use profile::{Profile, ProfileError};
+pub use profile::{FpgaProfile, FpgaVariant, Profile, ProfileError, FPGA_RPC_ARGUMENT_BYTES};

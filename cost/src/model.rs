@@ -518,11 +518,11 @@ impl<'g> CostModel<'g> {
                             .and_then(|o| o.checked_mul(1_000_000))
                             .map(|o| o / ops_per_s.max(1)),
                     };
-                    let overhead = Sat::new(if m == Modality::CloudFpga {
-                        self.profile.fpga.rpc_overhead_us
+                    let overhead = if m == Modality::CloudFpga {
+                        Sat::from_u128(self.profile.fpga.invocation_overhead_us())
                     } else {
-                        self.profile.cloud.rpc_overhead_us
-                    });
+                        Sat::new(self.profile.cloud.rpc_overhead_us)
+                    };
                     let run = Sat::from_checked(run_us);
                     c.compute_us[k] = Some(run + overhead + expected_cold);
                     c.warm_us[k] = Some((run + overhead).saturated());
@@ -603,11 +603,11 @@ impl<'g> CostModel<'g> {
                         }
                     }
                     ChannelKind::CloudRemoteMemory => {
-                        let f = &self.profile.fpga;
-                        c.transfer_us[ia][ib] = Sat::from_u128(
-                            u128::from(f.remote_memory_latency_us)
-                                + bytes * 8 * 1_000_000 / u128::from(f.remote_memory_bps.max(1)),
-                        );
+                        // The cycle model's WRITE then READ (one source
+                        // of truth with the simulator's fetch).
+                        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+                        c.transfer_us[ia][ib] =
+                            Sat::from_u128(self.profile.fpga.remote_memory_us(bytes));
                     }
                     ChannelKind::CloudStorage => {
                         let s = &self.profile.cloud;

@@ -74,3 +74,42 @@ pub fn figure(v: &Variant, clock_khz: u32, op: Op, bytes: u32) -> Figure {
         throughput_bytes_per_s: f64::from(bytes) / occ_s,
     }
 }
+
+/// Cycles to hand `bytes` from one function to another through remote
+/// memory, one-sided: the producer WRITEs the object into a region and the
+/// consumer READs it back, one packet after the other (packets are
+/// serialised). An object larger than the on-chip memory goes in chunks of
+/// the whole memory (a region spanning it), a WRITE and a READ per chunk;
+/// lengths are padded to whole beats (the ops' alignment rule); an empty
+/// object still costs a header-only WRITE and READ. Exact in `u128` for
+/// any `u64` size.
+pub fn handoff_cycles(p: &HwParams, bytes: u64) -> u128 {
+    let b = u64::from(p.bus_bytes());
+    let chunk = p.mem_bytes() / b * b;
+    let padded = u128::from(bytes.div_ceil(b)) * u128::from(b);
+    let (full, rest) = (padded / u128::from(chunk), padded % u128::from(chunk));
+    // A chunk is at most the memory size (< 2^32 bytes): `ok_cycles` fits.
+    let pair = |len: u128| -> u128 {
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        u128::from(ok_cycles(p, Op::Write, len).occupancy())
+            + u128::from(ok_cycles(p, Op::Read, len).occupancy())
+    };
+    let mut cycles = full * pair(u128::from(chunk));
+    if rest > 0 || full == 0 {
+        cycles += pair(rest);
+    }
+    cycles
+}
+
+/// Cycles the RPC engine spends taking one invocation request with a
+/// `payload`-byte argument (header parse, connection check, enqueue): the
+/// network stack's part of an invocation when it runs in hardware.
+pub fn rpc_cycles(p: &HwParams, payload: u32) -> u128 {
+    u128::from(ok_cycles(p, Op::Rpc, payload).occupancy())
+}
+
+/// `cycles` at `clock_khz` in whole microseconds, rounded up (0 kHz is
+/// treated as 1 kHz).
+pub fn cycles_to_us_ceil(cycles: u128, clock_khz: u32) -> u128 {
+    (cycles * 1_000).div_ceil(u128::from(clock_khz.max(1)))
+}

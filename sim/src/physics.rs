@@ -55,8 +55,9 @@ pub struct FleetPhysics {
 pub struct CloudPhysics {
     pub storage_latency_us: u64,
     pub storage_bps: u64,
-    pub remote_memory_latency_us: u64,
-    pub remote_memory_bps: u64,
+    /// Remote-memory hand-offs cost what the cost model charges: the
+    /// FPGA cycle model's figure for the profile's variant and clock.
+    pub fpga: hivemind_cost::FpgaProfile,
 }
 
 impl Physics {
@@ -117,8 +118,7 @@ impl Physics {
             cloud: CloudPhysics {
                 storage_latency_us: p.cloud.storage_latency_us,
                 storage_bps: p.cloud.storage_bps,
-                remote_memory_latency_us: p.fpga.remote_memory_latency_us,
-                remote_memory_bps: p.fpga.remote_memory_bps,
+                fpga: p.fpga,
             },
         }
     }
@@ -137,11 +137,9 @@ pub fn fetch_us(cloud: &CloudPhysics, input: &hivemind_controller::Handoff, spli
         Handoff::Storage { bytes, .. } => {
             transfer_us(cloud.storage_latency_us, share(bytes), cloud.storage_bps).saturating_mul(2)
         }
-        Handoff::RemoteMemory { bytes, .. } => transfer_us(
-            cloud.remote_memory_latency_us,
-            share(bytes),
-            cloud.remote_memory_bps,
-        ),
+        Handoff::RemoteMemory { bytes, .. } => {
+            u64::try_from(cloud.fpga.remote_memory_us(share(bytes))).unwrap_or(u64::MAX)
+        }
         Handoff::None | Handoff::Local | Handoff::InWorker { .. } | Handoff::Relay { .. } => 0,
     }
 }

@@ -300,3 +300,51 @@ fn compile_file(src: &str, file: &str) -> TaskGraph {
     c.graph
         .unwrap_or_else(|| panic!("{file} does not compile: {:?}", c.diagnostics))
 }
+
+/// A chain through the FPGA fabric: the detector's crops reach the
+/// classifier by remote memory. The fabric runs at 1 MHz here so the
+/// hand-off (the cycle model's 400 kB WRITE then READ: about 100 ms) is
+/// 40% of the path: the simulator charges the cycle model's figure, as
+/// the plan does, and measures the predicted median to within 5%.
+#[test]
+fn an_fpga_chain_meets_its_predicted_median() {
+    use hivemind_ir::plan::Modality;
+    let graph = compile(
+        "mission fpga_chain {
+  duration 5 min
+  fleet d: drone x 4 { cpu 1 GHz; battery 100 Wh; radio 20 Mbit/s; sensors camera }
+  cloud { servers 2; cores 8 each; fpga }
+  task capture on d -> frame: jpeg 100 KB { every 2 s; needs camera }
+  task detect(frame) at cloud -> crops: jpeg 400 KB { work 500 Mop; fn detect }
+  task classify(crops) at cloud { work 500 Mop; fn classify }
+  require latency(capture -> classify) p50 < 5 s
+}
+",
+    );
+    let mut opts = SimOptions::new(&graph, 4);
+    opts.profile.fpga.clock_khz = 1_000;
+    let handoff_us = opts.profile.fpga.remote_memory_us(400_000);
+    assert!((99_000..=101_000).contains(&handoff_us), "{handoff_us} µs");
+    let model = CostModel::new(&graph, opts.profile.clone()).expect("model");
+    let assignment = [Modality::Edge, Modality::CloudFpga, Modality::CloudFpga];
+    let plan = plan_for(&model, &assignment, Strategy::Manual);
+    let r = simulate(&graph, &plan, &opts, &mut |_| {}).expect("simulates");
+    let p = &r.paths[0];
+    assert!(p.samples > 100, "{p:?}");
+    let predicted = p.predicted_median_us.expect("predicted");
+    // Uplink 45 ms, two 52 ms functions, the 100 ms hand-off.
+    assert!(
+        (2 * handoff_us..3 * handoff_us).contains(&u128::from(predicted)),
+        "{predicted} µs"
+    );
+    let e = p.median_error_permille.expect("compared");
+    eprintln!(
+        "fpga chain: median {} µs, predicted {predicted} µs ({e}‰)",
+        p.p50_us
+    );
+    assert!(
+        e.abs() <= 50,
+        "median {} vs predicted {predicted}: {e}‰",
+        p.p50_us
+    );
+}

@@ -17,7 +17,7 @@
 //! * join: the newcomer takes the orphans, else the right half of the widest
 //!   strip of the fleet.
 
-use super::{Controller, Device, DeviceStatus, LoadKey, Phase};
+use super::{Controller, Device, DeviceStatus, LoadKey, LoadSlot, Phase};
 use crate::effect::{BehaviourCommand, DeviceMsg, Effect, Publication};
 use crate::geometry::{cut, Strip};
 use crate::ids::{DeviceId, Epoch, Executor, InstanceId};
@@ -73,10 +73,11 @@ impl Controller {
             completed: 0,
             bytes_sent: 0,
             load_key: None,
+            load_slot: LoadSlot::NONE,
         };
         if let Some(old) = old {
-            if let Some(k) = old.load_key {
-                self.st.fleets[old.fleet.index()].load.remove(&k);
+            if old.load_key.is_some() {
+                self.st.fleets[old.fleet.index()].load.remove(old.load_slot);
             }
             // Energy spent while silent shows in the battery it rejoins with
             // (unless it was swapped for a fuller one).
@@ -639,13 +640,17 @@ pub(super) fn reindex(
     if key == dev.load_key {
         return; // already where it belongs
     }
-    if let Some(k) = dev.load_key.take() {
-        fleets[fleet].load.remove(&k);
+    let index = &mut fleets[fleet].load;
+    match (dev.load_key.is_some(), key) {
+        (true, Some(key)) => index.update(dev.load_slot, key),
+        (true, None) => {
+            index.remove(dev.load_slot);
+            dev.load_slot = LoadSlot::NONE;
+        }
+        (false, Some(key)) => dev.load_slot = index.insert(key),
+        (false, None) => {}
     }
-    if let Some(key) = key {
-        dev.load_key = Some(key);
-        fleets[fleet].load.insert(key);
-    }
+    dev.load_key = key;
 }
 
 /// Give strip `s` (held by nobody in `owned`) to the strips touching it:
@@ -759,6 +764,7 @@ mod tests {
             completed: 0,
             bytes_sent: 0,
             load_key: None,
+            load_slot: LoadSlot::NONE,
         };
         let mut t = DeviceTable::new();
         let mut m: BTreeMap<DeviceId, Device> = BTreeMap::new();

@@ -3,9 +3,7 @@
 //! or in the function pool, results (first wins, idempotent by instance id),
 //! errors with retries, stragglers and re-placement after failures.
 
-use super::{
-    Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, LoadKey, Parent, Waiting,
-};
+use super::{Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, Parent, Waiting};
 use crate::effect::{Effect, Publication};
 use crate::ids::{DeviceId, Executor, GroupId, InstanceId, WorkerId};
 use crate::pool::{Dispatch, Queued};
@@ -216,35 +214,12 @@ impl Controller {
                 }
             }
         }
-        let f = &self.st.fleets[fleet.index()];
-        let fits = |k: &LoadKey| (k.0 as usize) < slots && Some(k.2) != avoid;
-        // The index, except devices whose entry is out of date: their
-        // current key instead (see `Controller::stale_load`).
-        let indexed = f
+        let best = self.st.fleets[fleet.index()]
             .load
-            .iter()
-            .find(|k| fits(k) && !self.stale_load.contains(&k.2))
-            .copied();
-        // Looked up once: usually also the one stale device (its result
-        // freed the slot its consumer is being placed in).
+            .first_fitting(self.st.config.device_slots, avoid);
         let near = affinity
             .filter(|&a| Some(a) != avoid)
             .and_then(|a| Some((a, self.st.devices.get(&a)?)));
-        let best = self
-            .stale_load
-            .iter()
-            .filter_map(|&id| {
-                let d = match near {
-                    Some((a, d)) if a == id => d,
-                    _ => self.st.devices.get(&id)?,
-                };
-                (d.fleet == fleet)
-                    .then(|| super::devices::load_key(&self.st.graph, id, d))
-                    .flatten()
-                    .filter(fits)
-            })
-            .chain(indexed)
-            .min();
         if let (Some((a, d)), Some(b)) = (near, best) {
             if d.status == DeviceStatus::Alive
                 && d.fleet == fleet
@@ -311,7 +286,6 @@ impl Controller {
             epoch: d.epoch,
         };
         super::devices::reindex(&mut st.fleets, &st.graph, dev, d);
-        self.stale_load.retain(|&x| x != dev);
         self.start_attempt(now, id, executor);
     }
 
@@ -415,12 +389,7 @@ impl Controller {
                 };
                 d.in_flight.swap_remove(pos);
                 let fleet = d.fleet;
-                // Indexed at the end of the handling (or when placed on
-                // again: a result followed by its consumer on the same
-                // device leaves the index as it was).
-                if !self.stale_load.contains(&device) {
-                    self.stale_load.push(device);
-                }
+                super::devices::reindex(&mut st.fleets, &st.graph, device, d);
                 self.pump_fleet(now, fleet);
             }
             Executor::Worker { worker } => {
