@@ -226,7 +226,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let outcome = run_controller(setup, on_listen, Some(observer)).map_err(|e| anyhow!("{e}"))?;
     bar.finish_and_clear();
-    let agents = stop_agents(&children, Duration::from_secs(5));
+    let agents = stop_agents(&children, Duration::from_secs(10));
     if args.json {
         let v = serde_json::json!({
             "report": outcome.report,

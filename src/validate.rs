@@ -240,7 +240,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.devices
     );
     let outcome = run_controller(setup, started, None).map_err(|e| anyhow!("{e}"))?;
-    stop_agents(&children, Duration::from_secs(5));
+    stop_agents(&children, Duration::from_secs(10));
     drop(proxies);
     proxies_rt.shutdown_timeout(Duration::from_secs(1));
     if args.keep.is_none() {

@@ -290,10 +290,17 @@ impl Agent {
         let _ = out_tx.send(Uplink::Hello(hello));
 
         let mut end = self.converse(&mut reader, &out_tx).await;
-        if let Some(reason) = refusal(&conn) {
-            end = Err(anyhow::anyhow!(
-                "the controller refused this agent: {reason}"
-            ));
+        match closed_by(&conn) {
+            Some((CLOSE_REFUSED, reason)) => {
+                end = Err(anyhow::anyhow!(
+                    "the controller refused this agent: {reason}"
+                ));
+            }
+            // The shutdown frame may be lost in the close; the close says it too.
+            Some((CLOSE_MISSION_OVER, _)) if matches!(end, Ok(SessionEnd::Retry { .. })) => {
+                end = Ok(SessionEnd::Finished);
+            }
+            _ => {}
         }
         drop(out_tx);
         // Let queued frames (a goodbye, last results) go out.
@@ -618,18 +625,19 @@ async fn warm_worker(
     Ok(w)
 }
 
-/// The controller closes a refused connection with this application code
-/// and the reason as text (`hivemind_runtime::server::close::REFUSED`).
-const CLOSE_REFUSED: u32 = 0x12;
+/// The controller's application close codes
+/// (`hivemind_runtime::server::close`): a refusal, with the reason as
+/// text, and the end of the mission.
+const CLOSE_REFUSED: u64 = 0x12;
+const CLOSE_MISSION_OVER: u64 = 0x14;
 
-/// Why the controller refused us, if it did.
-fn refusal(conn: &quinn::Connection) -> Option<String> {
+/// How the controller closed the connection, if it did: code and reason.
+fn closed_by(conn: &quinn::Connection) -> Option<(u64, String)> {
     match conn.close_reason()? {
-        quinn::ConnectionError::ApplicationClosed(c)
-            if c.error_code == quinn::VarInt::from_u32(CLOSE_REFUSED) =>
-        {
-            Some(String::from_utf8_lossy(&c.reason).into_owned())
-        }
+        quinn::ConnectionError::ApplicationClosed(c) => Some((
+            c.error_code.into_inner(),
+            String::from_utf8_lossy(&c.reason).into_owned(),
+        )),
         _ => None,
     }
 }

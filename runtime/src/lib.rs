@@ -234,7 +234,7 @@ pub fn run_controller(
     rt.block_on(async {
         tokio::time::sleep(Duration::from_millis(300)).await;
     });
-    endpoint.close(0u32.into(), b"mission over");
+    endpoint.close(server::close::MISSION_OVER.into(), b"mission finished");
     if let Some(p) = publisher {
         if let Ok(p) = Arc::try_unwrap(p) {
             if let Ok(p) = p.into_inner() {

@@ -31,6 +31,8 @@ pub mod close {
     pub const PROTOCOL: u32 = 0x10;
     pub const REFUSED: u32 = 0x12;
     pub const SHUTDOWN: u32 = 0x13;
+    /// The mission is over (finished or aborted): the agent may exit.
+    pub const MISSION_OVER: u32 = 0x14;
 }
 
 /// Accept devices on `endpoint` until it is closed.
@@ -119,6 +121,9 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
                 let _ = writer.flush().await;
                 let (code, why) = match &msg {
                     Downlink::Refused { reason } => (close::REFUSED, reason.as_str()),
+                    Downlink::Shutdown { reason } if mission_over(reason) => {
+                        (close::MISSION_OVER, reason.as_str())
+                    }
                     Downlink::Shutdown { reason } => (close::SHUTDOWN, reason.as_str()),
                     _ => (close::SHUTDOWN, ""),
                 };
@@ -175,6 +180,11 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
         conn: conn_id,
     });
     writer_task.abort();
+}
+
+/// The driver's last word to every agent names the mission's end.
+pub fn mission_over(reason: &str) -> bool {
+    reason.starts_with("mission finished") || reason.starts_with("mission aborted")
 }
 
 async fn refuse(

@@ -1,0 +1,49 @@
+//! `hivemind validate`: real processes through emulated links against the
+//! simulator. Counts and bytes must agree exactly, battery within 5 %; the
+//! path latencies are reported (the simulator does not yet model the
+//! controller's journal commit and QUIC's framing: docs/simulator.md).
+
+use serde_json::Value;
+use std::process::Command;
+
+#[test]
+fn validate_runs_both_and_counts_and_bytes_agree_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hivemind"))
+        .args(["validate", "examples/missions/s01_face_recognition.hm"])
+        .args(["--devices", "4", "--duration", "30 s", "--json", "--keep"])
+        .arg(dir.path().join("run"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("hivemind validate");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let figures = v["figures"].as_array().expect("figures");
+    let get = |name: &str| -> Vec<&Value> {
+        figures
+            .iter()
+            .filter(|f| f["what"].as_str().is_some_and(|w| w.contains(name)))
+            .collect()
+    };
+    let completed = get("completed");
+    assert!(completed.len() >= 4, "{v:#}");
+    for f in completed {
+        assert_eq!(f["real"], f["simulated"], "{f}");
+    }
+    let bytes = get("uplink bytes");
+    assert_eq!(bytes[0]["real"], bytes[0]["simulated"], "{v:#}");
+    assert!(bytes[0]["real"].as_u64().unwrap() > 0);
+    for f in get("battery") {
+        let e = f["error_permille"].as_i64().unwrap_or(i64::MAX);
+        assert!(e.abs() <= 50, "battery off by {e}‰: {f}");
+    }
+    let paths = get("median");
+    assert!(!paths.is_empty());
+    for f in paths {
+        assert!(
+            f["real"].as_u64().unwrap() > 0 && f["simulated"].as_u64().unwrap() > 0,
+            "{f}"
+        );
+    }
+}
