@@ -206,6 +206,8 @@ pub struct NetRun {
     pub agent_sessions: u64,
     pub agent_results_sent: u64,
     pub failed: u64,
+    /// Why the first failed instance failed (overload sheds work).
+    pub first_failure: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -397,6 +399,10 @@ fn controller_child() -> Result<ExitCode> {
         agent_sessions: 0,
         agent_results_sent: 0,
         failed: r.tasks.iter().map(|t| t.failed).sum(),
+        first_failure: r
+            .failures
+            .first()
+            .map(|f| format!("{}: {}", f.task, f.reason)),
     };
     println!("{}", serde_json::to_string(&run)?);
     Ok(ExitCode::SUCCESS)
