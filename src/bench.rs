@@ -12,6 +12,9 @@ pub enum Suite {
     Synth,
     /// The simulator with the real core at 100-100,000 devices, beside ARGoS.
     Sim,
+    /// The network runtime on loopback: latency with 1-1,000 agents,
+    /// invocations/s, function starts, RSS per agent, brokers.
+    Net,
 }
 
 /// Target from the foundation issue: 10,000 tasks checked into IR in < 200 ms.
@@ -21,6 +24,7 @@ pub fn run(suite: Suite, json: bool, extra_sizes: &[usize]) -> Result<ExitCode> 
     match suite {
         Suite::Synth => crate::bench_synth::run(json, extra_sizes),
         Suite::Sim => crate::bench_sim::run(json, extra_sizes),
+        Suite::Net => crate::bench_net::run(json, extra_sizes),
         Suite::Dsl => {
             // Warm up caches and the allocator before measuring.
             let _ = measure_compile(1_000, 1, None);

@@ -1,6 +1,7 @@
 //! `hivemind`: the command-line front end of HiveMind-rs.
 
 mod bench;
+mod bench_net;
 mod bench_sim;
 mod bench_synth;
 mod certs;

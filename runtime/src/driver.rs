@@ -167,6 +167,8 @@ pub struct Driver {
     registered: u32,
     stop_sent: bool,
     traces: Traces,
+    /// Effects waiting for their batch's commit (kept to reuse its buffer).
+    held: Vec<Effect>,
 }
 
 /// What a driver run ended with.
@@ -251,6 +253,7 @@ impl Driver {
                 registered: 0,
                 stop_sent: false,
                 traces,
+                held: Vec::new(),
             },
             recovered,
         ))
@@ -595,8 +598,15 @@ impl Driver {
 
     /// Carry out every queued effect: journal records first made durable
     /// (one fsync for the batch) before anything that could acknowledge them.
+    ///
+    /// Group commit: every record the batch produced is appended and made
+    /// durable with one fsync, then the other effects are carried out in
+    /// their order. Holding an effect until records queued after it are
+    /// durable too only delays it; committing before each effect instead
+    /// cost one fsync per event (≈ 4 ms each on this project's disks).
     fn flush(&mut self) -> Result<(), DriverError> {
-        while let Some(effect) = self.core.poll_effect() {
+        let mut rest = std::mem::take(&mut self.held);
+        for effect in self.core.drain_effects() {
             match effect {
                 Effect::Journal(record) => {
                     self.journal.append(&record);
@@ -604,13 +614,15 @@ impl Driver {
                     self.stats.journal_records += 1;
                     self.since_compact += 1;
                 }
-                other => {
-                    self.commit()?;
-                    self.carry_out(other);
-                }
+                other => rest.push(other),
             }
         }
+        // On a failed commit nothing held may leave (the driver stops).
         self.commit()?;
+        for effect in rest.drain(..) {
+            self.carry_out(effect);
+        }
+        self.held = rest;
         if self.since_compact >= self.cfg.compact_after {
             self.journal.compact(&self.core.snapshot())?;
             self.since_compact = 0;

@@ -1,4 +1,6 @@
-//! MQTT throughput (not a timed test: prints figures).
+//! MQTT throughput (not a timed test: prints figures). The broker
+//! rounds are `hivemind_telemetry::throughput`, shared with
+//! `hivemind bench net`.
 //!
 //! 1. Broker throughput, QoS 0, 163-byte payloads (a telemetry JSON): one
 //!    rumqttc publisher (awaiting its queue, so nothing is dropped before the
@@ -12,197 +14,12 @@
 //! `cargo bench -p hivemind-telemetry` runs full size; under `cargo test`
 //! (no `--bench`) the same code runs small as a smoke test.
 
-use hivemind_telemetry::{
-    BrokerUrl, Bus, BusConfig, EmbeddedBroker, EmbeddedConfig, PositionMm, Telemetry,
-};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use hivemind_telemetry::throughput::{round, sample, Mosquitto, PAYLOAD_BYTES};
+use hivemind_telemetry::{Bus, BusConfig, EmbeddedBroker, EmbeddedConfig};
 use std::time::{Duration, Instant};
-
-const TOPIC: &str = "hivemind/bench/drone-0/telemetry";
-const PAYLOAD_BYTES: usize = 163;
 
 fn full_scale() -> bool {
     std::env::args().any(|a| a == "--bench")
-}
-
-/// A telemetry message whose JSON is exactly `PAYLOAD_BYTES` long.
-fn sample() -> Telemetry {
-    let mut t = Telemetry {
-        device: String::new(),
-        position_mm: PositionMm {
-            x: 123_456,
-            y: -78_901,
-        },
-        battery_uj: 59_940_000_000,
-        t_us: 3_600_000_000,
-    };
-    let base = serde_json::to_vec(&t).map(|v| v.len()).unwrap_or(0);
-    t.device = format!(
-        "{:0<width$}",
-        "drone-",
-        width = PAYLOAD_BYTES.saturating_sub(base)
-    );
-    t
-}
-
-fn payload() -> Vec<u8> {
-    let v = serde_json::to_vec(&sample()).unwrap_or_default();
-    assert_eq!(v.len(), PAYLOAD_BYTES);
-    v
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn options(id: &str, url: &BrokerUrl) -> MqttOptions {
-    let mut o = MqttOptions::new(id, url.host(), url.port());
-    o.set_keep_alive(Duration::from_secs(30))
-        .set_max_packet_size(1 << 20, 1 << 20);
-    o
-}
-
-/// Subscribes, signals readiness, then counts publishes until `n` or 2 s of
-/// silence; returns (count, time of the last one).
-fn subscribe(
-    url: BrokerUrl,
-    n: u64,
-    ready: mpsc::Sender<()>,
-) -> thread::JoinHandle<(u64, Instant)> {
-    thread::spawn(move || {
-        runtime().block_on(async move {
-            let (client, mut el) = AsyncClient::new(options("bench-sub", &url), 1000);
-            client
-                .subscribe(TOPIC, QoS::AtMostOnce)
-                .await
-                .expect("subscribe");
-            let mut got = 0u64;
-            let mut last = Instant::now();
-            loop {
-                let silence = if got == 0 { 30 } else { 2 };
-                match tokio::time::timeout(Duration::from_secs(silence), el.poll()).await {
-                    Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
-                        let _ = ready.send(());
-                    }
-                    Ok(Ok(Event::Incoming(Packet::Publish(_)))) => {
-                        got += 1;
-                        last = Instant::now();
-                        if got == n {
-                            break;
-                        }
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => panic!("subscriber: {e}"),
-                    Err(_) => break,
-                }
-            }
-            (got, last)
-        })
-    })
-}
-
-/// Publishes `n` messages with backpressure; returns when the last was
-/// written, and the start time.
-fn publish(url: &BrokerUrl, n: u64) -> Instant {
-    let body = payload();
-    runtime().block_on(async move {
-        let (client, mut el) = AsyncClient::new(options("bench-pub", url), 1000);
-        let driver = tokio::spawn(async move {
-            loop {
-                match el.poll().await {
-                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
-                    Ok(_) => {}
-                    Err(e) => panic!("publisher: {e}"),
-                }
-            }
-        });
-        let start = Instant::now();
-        for _ in 0..n {
-            client
-                .publish(TOPIC, QoS::AtMostOnce, false, body.clone())
-                .await
-                .expect("publish");
-        }
-        client.disconnect().await.expect("disconnect");
-        let _ = driver.await;
-        start
-    })
-}
-
-struct Round {
-    sent: u64,
-    received: u64,
-    rate: f64,
-}
-
-fn round(url: &BrokerUrl, n: u64) -> Round {
-    let (tx, rx) = mpsc::channel();
-    let sub = subscribe(url.clone(), n, tx);
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("subscriber ready");
-    let start = publish(url, n);
-    let (received, last) = sub.join().expect("subscriber thread");
-    let secs = last
-        .saturating_duration_since(start)
-        .as_secs_f64()
-        .max(1e-9);
-    Round {
-        sent: n,
-        received,
-        rate: received as f64 / secs,
-    }
-}
-
-struct Mosquitto(Child);
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn mosquitto() -> (Mosquitto, tempfile::TempDir, BrokerUrl) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
-    )
-    .expect("write config");
-    let bin = [
-        "/usr/sbin/mosquitto",
-        "/usr/local/sbin/mosquitto",
-        "/usr/bin/mosquitto",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).is_file())
-    .unwrap_or_else(|| panic!("mosquitto not found: run scripts/install-deps"));
-    let child = Command::new(bin)
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn mosquitto");
-    let guard = Mosquitto(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "mosquitto did not start");
-        thread::sleep(Duration::from_millis(20));
-    }
-    (guard, dir, BrokerUrl::new("127.0.0.1", port))
 }
 
 fn main() {
@@ -211,7 +28,8 @@ fn main() {
     let rounds = if full { 3 } else { 1 };
 
     let embedded = EmbeddedBroker::start(&EmbeddedConfig::default()).expect("embedded broker");
-    let (_m, _dir, mosq_url) = mosquitto();
+    let mosq = Mosquitto::start().expect("mosquitto");
+    let mosq_url = mosq.url();
     println!(
         "broker throughput, QoS 0, {PAYLOAD_BYTES}-byte payloads, {n} messages per round, 1 publisher -> 1 subscriber (rumqttc), loopback"
     );
@@ -224,7 +42,7 @@ fn main() {
         .iter()
         .enumerate()
         {
-            let x = round(url, n);
+            let x = round(url, n).expect("round");
             best[i] = best[i].max(x.rate);
             println!(
                 "  round {} {name:<20} {:>9.0} msg/s  received {}/{}{}",

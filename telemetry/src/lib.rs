@@ -16,6 +16,7 @@
 pub mod broker;
 pub mod bus;
 pub mod payload;
+pub mod throughput;
 pub mod topic;
 pub mod url;
 

@@ -1,0 +1,108 @@
+//! Group commit: a batch of inputs is made durable with one fsync, and
+//! nothing it produced leaves before that; recovery reads every record.
+
+use hivemind_controller::journal::{identity_of, Journal};
+use hivemind_controller::{Command, Config};
+use hivemind_cost::Profile;
+use hivemind_functions::{Backend, InProcess, Registry};
+use hivemind_ir::PointMm;
+use hivemind_proto::{DeviceId, DeviceMsg, Downlink, Hello};
+use hivemind_runtime::driver::journal_path;
+use hivemind_runtime::{Driver, DriverConfig, Figures, Input};
+use std::sync::Arc;
+
+const MISSION: &str = "mission gc {
+  duration 1 min
+  fleet drones: drone x 64 {
+    cpu 1.0 GHz x 1; battery 1500 mAh @ 11.1 V; radio 20 Mbit/s
+    sensors camera(640x360), gps
+  }
+  cloud { servers 1; cores 4 each }
+  task capture on drones -> stamp: blob 16 B { work 1 op; every 1 s; fn cap }
+  task sink(stamp) at cloud { work 1 op; fn noop }
+}
+";
+
+#[test]
+fn a_batch_of_joins_is_one_fsync_and_every_answer_follows_it() {
+    let graph = hivemind_dsl::compile(MISSION, "gc.hm")
+        .graph
+        .expect("mission compiles");
+    let plan = hivemind_synth::synthesize(&graph, Profile::default(), &Default::default())
+        .expect("synthesis")
+        .plan
+        .expect("a plan");
+    let figures = Figures::new(&graph, &plan, Profile::default()).expect("figures");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let backend: Arc<dyn Backend> = Arc::new(InProcess::new(Registry::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (driver, recovered) = Driver::open(
+        DriverConfig::new(dir.path()),
+        graph.clone(),
+        plan,
+        Config::default(),
+        1,
+        figures,
+        backend,
+        rt.handle().clone(),
+        (tx.clone(), rx),
+    )
+    .expect("driver");
+    assert!(!recovered);
+    let joins = 64u32;
+    let mut links = Vec::new();
+    for d in 0..joins {
+        let (ltx, lrx) = tokio::sync::mpsc::channel(16);
+        let hello = Hello::new(DeviceId(d), "gc", "drones", 1, PointMm { x_mm: 0, y_mm: 0 });
+        tx.send(Input::Connected {
+            device: DeviceId(d),
+            conn: u64::from(d),
+            hello,
+            tx: ltx,
+        })
+        .expect("queued");
+        links.push(lrx);
+    }
+    tx.send(Input::Operator(Command::Abort {
+        reason: "test over".into(),
+    }))
+    .expect("queued");
+    let outcome = driver.run(false).expect("run");
+    let s = &outcome.stats;
+    assert!(
+        s.journal_records >= u64::from(joins),
+        "every join journaled: {s:?}"
+    );
+    // The genesis commit, the batch, and at most the end.
+    assert!(
+        s.journal_commits <= 3,
+        "{} records took {} fsyncs",
+        s.journal_records,
+        s.journal_commits
+    );
+    // Every device got its answer (Accepted, then Registered once durable).
+    for (d, mut rx) in links.into_iter().enumerate() {
+        let mut registered = false;
+        while let Ok(m) = rx.try_recv() {
+            if let Downlink::Device {
+                msg: DeviceMsg::Registered { .. },
+                ..
+            } = m
+            {
+                registered = true;
+            }
+        }
+        assert!(registered, "device {d} was not registered");
+    }
+    // What was acknowledged is on disk.
+    let opened =
+        Journal::open_for(&journal_path(dir.path()), identity_of(&graph)).expect("journal opens");
+    assert!(opened.torn.is_none());
+    assert!(opened.records.len() as u64 >= u64::from(joins));
+    drop(tx);
+}
