@@ -39,7 +39,7 @@ use hivemind_controller::time::Micros;
 use hivemind_controller::{Controller, Handoff};
 use hivemind_cost::{modality_index, CostModel};
 use hivemind_ir::plan::{self, Modality, Plan, Strategy};
-use hivemind_ir::{AreaShape, FleetId, Placement, PointMm, TaskGraph, TaskId};
+use hivemind_ir::{FleetId, Placement, PointMm, TaskGraph, TaskId};
 use hivemind_vehicle::{Maneuver, Vehicle, VehicleParams};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -428,10 +428,8 @@ pub struct World {
     pub restarts: u64,
     /// Per fleet: where its devices start and return to.
     homes: Vec<PointMm>,
-    /// Per area: the centre of its bounding box (where `goto area` flies).
-    area_centres: Vec<PointMm>,
-    /// Per area: its shape (what a sweep covers).
-    area_shapes: Vec<AreaShape>,
+    /// The mission's areas (what sweeps cover and `goto area` flies to).
+    areas: Vec<hivemind_ir::Area>,
     /// The core published that the mission finished or aborted.
     pub over: bool,
     pub observed: Observed,
@@ -465,14 +463,12 @@ impl World {
             restarts: 0,
             over: false,
             homes: Vec::new(),
-            area_centres: Vec::new(),
-            area_shapes: Vec::new(),
+            areas: Vec::new(),
             observed: Observed::default(),
         };
         w.absorb();
         let graph = &w.ctl.state().graph;
-        w.area_centres = graph.areas.iter().map(area_centre).collect();
-        w.area_shapes = graph.areas.iter().map(|a| a.shape.clone()).collect();
+        w.areas = graph.areas.clone();
         w.observed.completions_per_s = vec![Vec::new(); graph.tasks.len()];
         let fleets: Vec<(FleetId, u32, u64, PointMm, VehicleParams, u64)> = graph
             .fleets
@@ -936,34 +932,9 @@ impl World {
         self.cfg.physics.as_ref()?.fleets.get(d.fleet.index())
     }
 
-    /// The vehicle maneuver for a behaviour command.
+    /// The vehicle maneuver for a behaviour command (the agent's mapping).
     fn maneuver(&self, cmd: &BehaviourCommand, home: PointMm) -> Option<Maneuver> {
-        Some(match cmd {
-            BehaviourCommand::Cover {
-                area,
-                strips,
-                lane_mm,
-            } => Maneuver::Cover {
-                shape: self.area_shapes.get(area.index())?.clone(),
-                strips: strips.iter().map(|s| (s.x_min, s.x_max)).collect(),
-                lane_mm: *lane_mm,
-            },
-            BehaviourCommand::GotoPoint { point } => Maneuver::Goto(*point),
-            BehaviourCommand::GotoArea { area } => {
-                Maneuver::Goto(*self.area_centres.get(area.index())?)
-            }
-            BehaviourCommand::Route {
-                waypoints,
-                looping,
-                start_mm,
-            } => Maneuver::Route {
-                waypoints: waypoints.clone(),
-                looping: *looping,
-                start_mm: *start_mm,
-            },
-            BehaviourCommand::ReturnHome => Maneuver::ReturnHome(home),
-            BehaviourCommand::Land => Maneuver::Land,
-        })
+        hivemind_proto::device::maneuver(cmd, &self.areas, home)
     }
 
     fn pool_does(&mut self, a: &PoolAction) {
@@ -1594,15 +1565,5 @@ fn flat_vehicle(f: &hivemind_ir::Fleet) -> VehicleParams {
         parked_mw: 0,
         battery_uj: f.battery_uj,
         ..class
-    }
-}
-
-/// Centre of an area's bounding box.
-fn area_centre(a: &hivemind_ir::Area) -> PointMm {
-    let (lo, hi) = a.shape.bounding_box();
-    let mid = |a: i64, b: i64| ((i128::from(a) + i128::from(b)) / 2) as i64;
-    PointMm {
-        x_mm: mid(lo.x_mm, hi.x_mm),
-        y_mm: mid(lo.y_mm, hi.y_mm),
     }
 }
