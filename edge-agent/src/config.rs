@@ -25,14 +25,14 @@
 //! be in the same file; the agent skips them (the controller checks them).
 //! Relative paths in the file are taken from the file's directory.
 
-use hivemind_functions::config::{parse_duration, FunctionConfig, Time};
+use hivemind_functions::config::{
+    named, parse_duration, read_file, FileError, FunctionConfig, Time,
+};
 use hivemind_functions::Backend;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// The variable naming a config file when `--config` is not given.
 pub const ENV_CONFIG: &str = "HIVEMIND_AGENT_CONFIG";
@@ -136,11 +136,7 @@ impl AgentFile {
         flag: Option<&Path>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<AgentFile, AgentConfigError> {
-        match flag.map(Path::to_path_buf).or_else(|| {
-            lookup(ENV_CONFIG)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        }) {
+        match named(flag, ENV_CONFIG, lookup) {
             Some(p) => Self::load(&p),
             None => Ok(AgentFile {
                 base: PathBuf::from("."),
@@ -151,27 +147,21 @@ impl AgentFile {
 
     pub fn load(path: &Path) -> Result<AgentFile, AgentConfigError> {
         let shown = path.display().to_string();
-        let read = |source| AgentConfigError::Read {
-            path: shown.clone(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(read)?.len();
-        if size > MAX_FILE_BYTES {
-            return Err(AgentConfigError::Parse {
-                path: shown,
+        let (text, base) = read_file(path).map_err(|e| match e {
+            FileError::Read(source) => AgentConfigError::Read {
+                path: shown.clone(),
+                source,
+            },
+            FileError::TooLarge(size) => AgentConfigError::Parse {
+                path: shown.clone(),
                 message: format!("{size} bytes is too large for a config file"),
-            });
-        }
-        let bytes = std::fs::read(path).map_err(read)?;
-        let text = String::from_utf8(bytes).map_err(|e| AgentConfigError::Parse {
-            path: shown.clone(),
-            message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            },
+            FileError::NotUtf8(at) => AgentConfigError::Parse {
+                path: shown.clone(),
+                message: format!("not UTF-8 text (byte {at})"),
+            },
         })?;
-        let base = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        Self::parse(&text, &shown, base)
+        Self::parse(&text, &shown, &base)
     }
 
     pub fn parse(text: &str, shown: &str, base: &Path) -> Result<AgentFile, AgentConfigError> {

@@ -233,6 +233,48 @@ pub fn backend(
     Ok(Arc::new(Stack::new().with(sub).with(inprocess)))
 }
 
+/// The largest deployment file read (1 MiB): a config file, not data.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Why a deployment file could not be read as text.
+#[derive(Debug)]
+pub enum FileError {
+    Read(std::io::Error),
+    TooLarge(u64),
+    /// Not UTF-8: the offset of the first bad byte.
+    NotUtf8(usize),
+}
+
+/// The file a program is told to read: `--config`, else the variable
+/// `env` (an empty value counts as unset), else none.
+pub fn named(
+    flag: Option<&Path>,
+    env: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| lookup(env).filter(|v| !v.is_empty()).map(PathBuf::from))
+}
+
+/// A deployment file's text, checked for size before it is read, and the
+/// directory its relative paths start at. One reader for the controller's
+/// and the agent's files.
+pub fn read_file(path: &Path) -> Result<(String, PathBuf), FileError> {
+    let size = std::fs::metadata(path).map_err(FileError::Read)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(FileError::TooLarge(size));
+    }
+    let bytes = std::fs::read(path).map_err(FileError::Read)?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| FileError::NotUtf8(e.utf8_error().valid_up_to()))?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    Ok((text, base))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,9 @@
 //! the environment and on the command line, from the working directory.
 
 use hivemind_controller::Config;
-pub use hivemind_functions::config::{parse_duration, FunctionConfig, Time};
+pub use hivemind_functions::config::{
+    named, parse_duration, read_file, FileError, FunctionConfig, Time, MAX_FILE_BYTES,
+};
 use hivemind_functions::Backend;
 use hivemind_telemetry::BrokerUrl;
 use serde::Deserialize;
@@ -33,9 +35,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A config file is a few KiB; anything much larger is a mistake.
-const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// The environment variable naming a config file when `--config` is not given.
 pub const ENV_CONFIG: &str = "HIVEMIND_CONFIG";
@@ -269,24 +268,21 @@ impl ControllerConfig {
     /// Read and check a file.
     pub fn load(path: &Path) -> Result<ControllerConfig, ConfigError> {
         let shown = path.display().to_string();
-        let read = |source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(read)?.len();
-        if size > MAX_FILE_BYTES {
-            return Err(ConfigError::TooLarge { path: shown, size });
-        }
-        let bytes = std::fs::read(path).map_err(read)?;
-        let text = String::from_utf8(bytes).map_err(|e| ConfigError::Parse {
-            path: shown.clone(),
-            message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        let (text, base) = read_file(path).map_err(|e| match e {
+            FileError::Read(source) => ConfigError::Read {
+                path: shown.clone(),
+                source,
+            },
+            FileError::TooLarge(size) => ConfigError::TooLarge {
+                path: shown.clone(),
+                size,
+            },
+            FileError::NotUtf8(at) => ConfigError::Parse {
+                path: shown.clone(),
+                message: format!("not UTF-8 text (byte {at})"),
+            },
         })?;
-        let base = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        Self::parse(&text, &shown, base)
+        Self::parse(&text, &shown, &base)
     }
 
     /// Check `text` as the file `shown` whose relative paths start at `base`.
@@ -342,11 +338,7 @@ impl ControllerConfig {
         flag: Option<&Path>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<ControllerConfig, ConfigError> {
-        match flag.map(Path::to_path_buf).or_else(|| {
-            lookup(ENV_CONFIG)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        }) {
+        match named(flag, ENV_CONFIG, lookup) {
             Some(p) => Self::load(&p),
             None => Ok(ControllerConfig::default()),
         }
