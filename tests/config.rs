@@ -19,28 +19,16 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+#[path = "common/processes.rs"]
+mod processes;
+use processes::{agent_bin, camera_patrol, hivemind};
+
+fn mission_text() -> String {
+    camera_patrol("patrol_check", 6)
+}
+
 /// One mission at a time: heartbeats are not starved on a 2-core machine.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-const MISSION: &str = r#"mission patrol_check {
-  duration 3 min
-  area yard = rect(0 m, 0 m, 100 m, 100 m)
-  fleet drones: drone x 6 {
-    cpu 1.0 GHz x 1
-    battery 1500 mAh @ 11.1 V
-    radio 20 Mbit/s range 400 m
-    speed 5 m/s
-    sensors camera(640x360), gps
-    home (0 m, 0 m)
-  }
-  cloud { servers 2; cores 8 each; price $0.0000166667 per GB-s }
-  task sweep on drones { cover yard; lane 10 m }
-  task capture on drones { every 1 s; out frame: image 640x360 }
-  task detect(frame) -> boxes: list<box 32 B> x 10 { work 0.4 Gop }
-  task report(boxes) { at cloud }
-  require latency(capture -> report) p99 < 2 s
-}
-"#;
 
 /// A persistent action in the OpenWhisk blackbox convention: one JSON
 /// request per line in, one JSON response per line out. It logs each
@@ -55,20 +43,6 @@ for line in sys.stdin:
     print(json.dumps({"output_text": "%d input bytes" % len(req["input"]), "items": 1}), flush=True)
 "#;
 
-fn hivemind() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_hivemind"))
-}
-
-fn agent_bin() -> PathBuf {
-    let p = hivemind().with_file_name("hive-agent");
-    assert!(
-        p.exists(),
-        "{} is missing: build it with `cargo build -p hivemind-edge-agent`",
-        p.display()
-    );
-    p
-}
-
 fn paho_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("telemetry/tests/paho_sub.py")
 }
@@ -81,7 +55,7 @@ fn free_tcp_port() -> u16 {
 fn mission_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = dir.path().join("m.hm");
-    std::fs::write(&m, MISSION).expect("write mission");
+    std::fs::write(&m, mission_text()).expect("write mission");
     (dir, m)
 }
 

@@ -14,42 +14,15 @@ mod receiver;
 use receiver::{attr, exporter_spans, text, Receiver};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const MISSION: &str = r#"mission traced {
-  duration 3 min
-  area yard = rect(0 m, 0 m, 100 m, 100 m)
-  fleet drones: drone x 2 {
-    cpu 1.0 GHz x 1
-    battery 1500 mAh @ 11.1 V
-    radio 20 Mbit/s range 400 m
-    speed 5 m/s
-    sensors camera(640x360), gps
-    home (0 m, 0 m)
-  }
-  cloud { servers 2; cores 8 each; price $0.0000166667 per GB-s }
-  task sweep on drones { cover yard; lane 10 m }
-  task capture on drones { every 1 s; out frame: image 640x360 }
-  task detect(frame) -> boxes: list<box 32 B> x 10 { work 0.4 Gop }
-  task report(boxes) { at cloud }
-  require latency(capture -> report) p99 < 2 s
-}
-"#;
+#[path = "common/processes.rs"]
+mod processes;
+use processes::{agent_bin, camera_patrol, hivemind};
 
-fn hivemind() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_hivemind"))
-}
-
-fn agent_bin() -> PathBuf {
-    let p = hivemind().with_file_name("hive-agent");
-    assert!(
-        p.exists(),
-        "{} is missing: build it with `cargo build -p hivemind-edge-agent`",
-        p.display()
-    );
-    p
+fn mission_text() -> String {
+    camera_patrol("traced", 2)
 }
 
 /// Span lists keyed by trace id.
@@ -66,7 +39,7 @@ fn one_task_instance_is_one_trace_across_controller_and_agent() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     let mission = root.join("m.hm");
-    std::fs::write(&mission, MISSION).expect("write mission");
+    std::fs::write(&mission, mission_text()).expect("write mission");
     let rx = Receiver::start(&root.join("spans.jsonl"));
     let _ = agent_bin();
     // The endpoint through the standard variable: `up` resolves it and

@@ -14,43 +14,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+#[path = "common/processes.rs"]
+mod processes;
+use processes::{agent_bin, camera_patrol, hivemind};
+
+fn mission_text() -> String {
+    camera_patrol("patrol_check", 6)
+}
+
 /// These tests start a controller and several agents each: one at a time,
 /// so heartbeats are not starved on a 2-core machine.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-const MISSION: &str = r#"mission patrol_check {
-  duration 3 min
-  area yard = rect(0 m, 0 m, 100 m, 100 m)
-  fleet drones: drone x 6 {
-    cpu 1.0 GHz x 1
-    battery 1500 mAh @ 11.1 V
-    radio 20 Mbit/s range 400 m
-    speed 5 m/s
-    sensors camera(640x360), gps
-    home (0 m, 0 m)
-  }
-  cloud { servers 2; cores 8 each; price $0.0000166667 per GB-s }
-  task sweep on drones { cover yard; lane 10 m }
-  task capture on drones { every 1 s; out frame: image 640x360 }
-  task detect(frame) -> boxes: list<box 32 B> x 10 { work 0.4 Gop }
-  task report(boxes) { at cloud }
-  require latency(capture -> report) p99 < 2 s
-}
-"#;
-
-fn hivemind() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_hivemind"))
-}
-
-fn agent_bin() -> PathBuf {
-    let p = hivemind().with_file_name("hive-agent");
-    assert!(
-        p.exists(),
-        "{} is missing: build it with `cargo build -p hivemind-edge-agent` (cargo test --workspace does)",
-        p.display()
-    );
-    p
-}
 
 fn free_port() -> u16 {
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP port");
@@ -69,7 +43,7 @@ fn setup(devices: u32) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
     let mission = root.join("m.hm");
-    std::fs::write(&mission, MISSION).expect("write mission");
+    std::fs::write(&mission, mission_text()).expect("write mission");
     let pki = root.join("pki");
     run_ok(&["certs", "init", "--dir", pki.to_str().unwrap()]);
     for d in 0..devices {
@@ -233,7 +207,7 @@ fn local_demo_runs_and_its_counts_equal_the_simulator() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let mission = dir.path().join("m.hm");
-    std::fs::write(&mission, MISSION).unwrap();
+    std::fs::write(&mission, mission_text()).unwrap();
     let up = Command::new(hivemind())
         .args(["up"])
         .arg(&mission)
@@ -528,7 +502,7 @@ fn garbage_frames_close_one_connection_not_the_controller() {
 fn up_refuses_bad_input_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let mission = dir.path().join("m.hm");
-    std::fs::write(&mission, MISSION).unwrap();
+    std::fs::write(&mission, mission_text()).unwrap();
     let out = Command::new(hivemind())
         .args(["up"])
         .arg(&mission)
