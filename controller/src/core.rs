@@ -266,6 +266,10 @@ pub struct Counters {
     /// already waiting or running (admission control).
     #[serde(default)]
     pub shed_activations: u64,
+    /// Instances a device ran by itself after their parent (device-local
+    /// chains, `ir::local`): kept on that device, no message sent.
+    #[serde(default)]
+    pub delegated: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -67,6 +67,8 @@ pub struct AgentStats {
     pub results_sent: u64,
     pub results_replayed: u64,
     pub acks: u64,
+    /// Local successors this device started by itself (device-local chains).
+    pub local_runs: u64,
     pub behaviours: u64,
     pub models_loaded: u64,
 }
@@ -76,6 +78,7 @@ type Workers = Arc<tokio::sync::Mutex<BTreeMap<String, Arc<dyn Worker>>>>;
 struct Done {
     instance: InstanceId,
     epoch: Epoch,
+    task: hivemind_ir::TaskId,
     outcome: std::result::Result<(bytes::Bytes, u32), String>,
     /// For the answer's frame (empty: not traced).
     traceparent: String,
@@ -91,7 +94,10 @@ struct Agent {
     vehicle: Option<Vehicle>,
     born: Instant,
     workers: Workers,
-    running: BTreeMap<InstanceId, AbortHandle>,
+    /// Attempts running, by instance and the registration they run for
+    /// (a local successor started under an old registration may meet the
+    /// same instance sent again under the new one).
+    running: BTreeMap<(InstanceId, Epoch), AbortHandle>,
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
     /// The device's cores: attempts beyond them wait (FIFO), as on a real
@@ -216,11 +222,20 @@ impl Agent {
         }
     }
 
-    /// A finished task: its result to disk (errors are reported live only).
+    /// A finished task: its result to disk (errors are reported live only),
+    /// then its local successors started (`hivemind_ir::local`): the result
+    /// is queued first, so the controller hears of the parent before any
+    /// child, and the chain goes on while the controller is out of reach.
     fn record(&mut self, d: Done) -> Option<Uplink> {
-        self.running.remove(&d.instance);
+        self.running.remove(&(d.instance, d.epoch));
         match d.outcome {
             Ok((payload, items)) => {
+                let next = self
+                    .fragment
+                    .as_ref()
+                    .and_then(|f| f.tasks.iter().find(|t| t.task == d.task))
+                    .map(|t| t.local_successors.clone())
+                    .unwrap_or_default();
                 self.spend(self.radio_uj(payload.len()));
                 let msg = Uplink::Result {
                     epoch: d.epoch,
@@ -232,6 +247,24 @@ impl Agent {
                 };
                 if let Err(e) = self.outbox.put(d.instance, &msg) {
                     tracing::error!("cannot buffer the result of {}: {e}", d.instance);
+                }
+                for (task, off) in next {
+                    let Some(id) = d.instance.0.checked_add(u64::from(off)) else {
+                        continue;
+                    };
+                    self.stats.local_runs += 1;
+                    let tp = match &msg {
+                        Uplink::Result { traceparent, .. } => traceparent.clone(),
+                        _ => String::new(),
+                    };
+                    self.run_task(
+                        d.epoch,
+                        InstanceId(id),
+                        task,
+                        Handoff::Local,
+                        payload.to_vec(),
+                        &tp,
+                    );
                 }
                 Some(msg)
             }
@@ -471,7 +504,7 @@ impl Agent {
                 task,
                 input,
             } => {
-                if *epoch != Some(e) || self.running.contains_key(&instance) {
+                if *epoch != Some(e) || self.running.contains_key(&(instance, e)) {
                     return None;
                 }
                 self.run_task(e, instance, task, input, payload, &traceparent);
@@ -494,7 +527,7 @@ impl Agent {
                 }
             }
             DeviceMsg::Cancel { instance } => {
-                if let Some(a) = self.running.remove(&instance) {
+                if let Some(a) = self.running.remove(&(instance, e)) {
                     a.abort();
                 }
             }
@@ -554,6 +587,7 @@ impl Agent {
             let _ = self.done_tx.send(Done {
                 instance,
                 epoch,
+                task,
                 outcome: Err(format!("task {} is not placed on this fleet", task.0)),
                 traceparent: traceparent.to_owned(),
             });
@@ -599,13 +633,15 @@ impl Agent {
                 let _ = done.send(Done {
                     instance,
                     epoch,
+                    task,
                     outcome,
                     traceparent: answer_tp,
                 });
             }
             .instrument(span),
         );
-        self.running.insert(instance, handle.abort_handle());
+        self.running
+            .insert((instance, epoch), handle.abort_handle());
     }
 }
 
@@ -642,19 +678,33 @@ fn closed_by(conn: &quinn::Connection) -> Option<(u64, String)> {
     }
 }
 
+/// Messages written to the stream in one batch at most (results that
+/// finish together, a replay after reconnect).
+const BATCH: usize = 256;
+
+/// Writes what is queued, batched: every message ready when the writer
+/// wakes goes out in one write (completions are reported in batches).
 async fn write_frames(
     mut writer: FrameWriter<quinn::SendStream>,
     mut rx: mpsc::UnboundedReceiver<Uplink>,
 ) {
-    while let Some(msg) = rx.recv().await {
-        let bytes = match encode_uplink(&msg) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("cannot encode {}: {e}", msg.kind_name());
-                continue;
-            }
-        };
-        if writer.write_frame(&bytes).await.is_err() {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let frames: Vec<Vec<u8>> = batch
+            .drain(..)
+            .filter_map(|msg| match encode_uplink(&msg) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::error!("cannot encode {}: {e}", msg.kind_name());
+                    None
+                }
+            })
+            .collect();
+        if writer
+            .write_frames(frames.iter().map(Vec::as_slice))
+            .await
+            .is_err()
+        {
             return;
         }
     }

@@ -76,6 +76,7 @@ mod tests {
             service_us: 1,
             output_bytes: 1,
             items: 1,
+            local_successors: Vec::new(),
         }
     }
 

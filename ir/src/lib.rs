@@ -4,7 +4,8 @@
 //! [`plan`] the placement the synthesizer chooses, [`activation`] the rules
 //! that say when and where each task runs (read by the cost model, the
 //! synthesizer, the controller and the simulator alike), and [`defaults`]
-//! every default a mission may leave unsaid; [`route`] measures paths
+//! every default a mission may leave unsaid, [`local`] which edges a device
+//! runs by itself (device-local chains); [`route`] measures paths
 //! through waypoints; [`quantity::Sat`] is the saturating quantity every
 //! cost-model figure is computed in.
 //!
@@ -14,6 +15,7 @@
 pub mod activation;
 pub mod defaults;
 pub mod graph;
+pub mod local;
 pub mod plan;
 pub mod quantity;
 pub mod route;

@@ -81,15 +81,29 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// Writes one frame. A payload above the maximum is refused before any
     /// byte is written, so the stream stays usable.
     pub async fn write_frame(&mut self, payload: &[u8]) -> Result<(), FrameError> {
-        let len = u32::try_from(payload.len())
-            .ok()
-            .filter(|l| *l <= self.max)
-            .ok_or(FrameError::TooLarge {
-                len: payload.len() as u64,
-                max: self.max,
-            })?;
-        self.inner.write_all(&len.to_be_bytes()).await?;
-        self.inner.write_all(payload).await?;
+        self.write_frames([payload]).await
+    }
+
+    /// Writes several frames with one write to the stream (one wake-up of
+    /// a QUIC connection instead of two per frame). All payloads are
+    /// checked first: if one is too large nothing is written.
+    pub async fn write_frames<'a>(
+        &mut self,
+        payloads: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<(), FrameError> {
+        let mut buf = Vec::new();
+        for payload in payloads {
+            let len = u32::try_from(payload.len())
+                .ok()
+                .filter(|l| *l <= self.max)
+                .ok_or(FrameError::TooLarge {
+                    len: payload.len() as u64,
+                    max: self.max,
+                })?;
+            buf.extend_from_slice(&len.to_be_bytes());
+            buf.extend_from_slice(payload);
+        }
+        self.inner.write_all(&buf).await?;
         Ok(())
     }
 

@@ -277,3 +277,32 @@ proptest! {
         prop_assert_eq!(got, payloads);
     }
 }
+
+#[tokio::test]
+async fn a_batch_of_frames_is_one_write_and_reads_back_in_order() {
+    let mut w = FrameWriter::with_max_frame(Vec::new(), 16);
+    let payloads: [&[u8]; 3] = [b"first", b"", b"third frame"];
+    w.write_frames(payloads).await.unwrap();
+    let bytes = w.into_inner();
+    assert_eq!(bytes, framed(&payloads));
+    let (frames, err) = read_all(&bytes, 16).await;
+    assert!(err.is_none());
+    assert_eq!(frames, payloads.map(<[u8]>::to_vec));
+}
+
+#[tokio::test]
+async fn a_batch_with_one_oversized_frame_writes_nothing() {
+    let mut w = FrameWriter::with_max_frame(Vec::new(), 4);
+    let err = w
+        .write_frames([&b"ok"[..], &b"too long"[..]])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FrameError::TooLarge { len: 8, max: 4 }),
+        "{err}"
+    );
+    assert!(
+        w.into_inner().is_empty(),
+        "no byte of the batch was written"
+    );
+}

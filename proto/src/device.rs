@@ -124,6 +124,10 @@ pub struct LocalTask {
     pub output_bytes: u64,
     /// Items in each result (its output list's stated length, else 1).
     pub items: u32,
+    /// The tasks this device starts by itself when an instance of this one
+    /// completes (device-local chains, `hivemind_ir::local`), each with the
+    /// offset of its instance id from the completed instance's id.
+    pub local_successors: Vec<(TaskId, u32)>,
 }
 
 /// What a vehicle flies for a behaviour command: the one mapping the

@@ -34,9 +34,9 @@ use hivemind_ir::{PointMm, TaskId};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks best.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// The oldest protocol version this build still speaks.
-pub const MIN_VERSION: u16 = 1;
+pub const MIN_VERSION: u16 = 2;
 /// The largest frame body either end sends or accepts (16 MiB): a 640×360
 /// RGB frame is 0.7 MB, so data values fit with room; bigger objects go
 /// through the content store, not the control connection.
@@ -419,8 +419,10 @@ mod tests {
 
     #[test]
     fn negotiation_picks_the_highest_common_version() {
-        assert_eq!(negotiate(1, 1), Ok(1));
+        assert_eq!(negotiate(MIN_VERSION, MIN_VERSION), Ok(MIN_VERSION));
         assert_eq!(negotiate(1, 9), Ok(VERSION));
+        // Version 1 fragments had no local successors: refused, not misread.
+        assert!(negotiate(1, 1).is_err());
         assert!(negotiate(VERSION + 1, VERSION + 3).is_err());
         assert!(negotiate(0, 0).is_err());
         assert!(negotiate(3, 1).is_err(), "an empty range speaks nothing");

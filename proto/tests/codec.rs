@@ -56,6 +56,7 @@ fn fragment() -> PlanFragment {
             service_us: 20_000,
             output_bytes: 691_200,
             items: 1,
+            local_successors: vec![(TaskId(1), 1)],
         }],
         cores: 1,
         cpu_power_mw: 1_500,
@@ -231,7 +232,7 @@ fn unknown_kinds_are_refused_by_number() {
 
 #[test]
 fn a_hello_from_another_version_is_refused_before_its_body_is_read() {
-    // Kind 0, versions 7..=9 (varints), then bytes that are no v1 Hello.
+    // Kind 0, versions 7..=9 (varints), then bytes that are no Hello of ours.
     let err = decode_uplink(&[0, 7, 9, 0xFF, 0xFF, 0xFF]).unwrap_err();
     assert_eq!(
         err,
@@ -241,7 +242,7 @@ fn a_hello_from_another_version_is_refused_before_its_body_is_read() {
         }
     );
     assert!(err.to_string().contains("7..=9"), "{err}");
-    // A range that includes ours is read as a v1 Hello.
+    // A range that includes ours is read as our Hello.
     let mut h = hello();
     h.max_version = 40;
     assert_eq!(

@@ -65,6 +65,7 @@ impl Figures {
                 }
             })
             .collect();
+        let local = hivemind_ir::local::local_chains(graph, plan);
         let fragments = graph
             .fleets
             .iter()
@@ -85,6 +86,7 @@ impl Figures {
                             service_us: t.service_us,
                             output_bytes: t.output_bytes,
                             items: t.items,
+                            local_successors: local.successors(t.task).to_vec(),
                         })
                         .collect(),
                     cores: fp.map_or(f.cores, |p| p.cores).max(1),

@@ -111,15 +111,31 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
     // closed as slow, or the driver stopped) or a refusal/shutdown is sent.
     let writer_conn = conn.clone();
     let writer_task = tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            let last = matches!(msg, Downlink::Refused { .. } | Downlink::Shutdown { .. });
-            if let Err(e) = send_frame(&mut writer, &msg).await {
+        // Everything queued when the writer wakes goes out in one write.
+        let mut batch = Vec::with_capacity(WRITE_BATCH);
+        while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+            let end = batch
+                .iter()
+                .position(|m| matches!(m, Downlink::Refused { .. } | Downlink::Shutdown { .. }));
+            let upto = end.map_or(batch.len(), |i| i + 1);
+            let frames: Result<Vec<Vec<u8>>, String> = batch[..upto]
+                .iter()
+                .map(|m| encode_downlink(m).map_err(|e| e.to_string()))
+                .collect();
+            let sent = match frames {
+                Ok(f) => writer
+                    .write_frames(f.iter().map(Vec::as_slice))
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
                 tracing::info!(%device, "send failed: {e}");
                 break;
             }
-            if last {
+            if let Some(i) = end {
                 let _ = writer.flush().await;
-                let (code, why) = match &msg {
+                let (code, why) = match &batch[i] {
                     Downlink::Refused { reason } => (close::REFUSED, reason.as_str()),
                     Downlink::Shutdown { reason } if mission_over(reason) => {
                         (close::MISSION_OVER, reason.as_str())
@@ -134,6 +150,7 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
                 writer_conn.close(code.into(), &why);
                 return;
             }
+            batch.clear();
         }
         writer_conn.close(
             close::SHUTDOWN.into(),
@@ -181,6 +198,9 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
     });
     writer_task.abort();
 }
+
+/// Messages the writer sends in one write at most.
+const WRITE_BATCH: usize = 256;
 
 /// The driver's last word to every agent names the mission's end.
 pub fn mission_over(reason: &str) -> bool {

@@ -705,6 +705,8 @@ fn path_note(
             ));
         }
     }
+    // Same-device hops the device does not run by itself (a join, a
+    // fan-out, an `assign`: `ir::local`) still go through the controller.
     let local_hops = plan
         .channels
         .iter()
@@ -712,11 +714,12 @@ fn path_note(
             c.kind == hivemind_ir::plan::ChannelKind::DeviceLocal
                 && on_path(c.from)
                 && on_path(c.to)
+                && !hivemind_ir::local::runs_on_device(graph, plan, c.from, c.to)
         })
         .count();
     if local_hops > 0 && p.median_error_permille.is_some_and(|e| e > 0) {
         why.push(format!(
-            "{local_hops} device-local hop(s) on the path: the cost model charges none, but the core dispatches every edge instance through the controller (a round trip over the radio each) until device-local chains run on the agent"
+            "{local_hops} same-device hop(s) on the path that the device does not run by itself (a join, fan-out or `assign` consumer): the cost model charges none, but the core places such a consumer itself (a round trip over the radio each)"
         ));
     }
     if graph.fleets.iter().any(|f| f.radio_shared) {

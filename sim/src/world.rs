@@ -262,6 +262,9 @@ struct SimDevice {
     usage: DeviceUsage,
     /// Energy spent through `spend` (compute, radio, the flat drain).
     other_uj: u64,
+    /// When its latest result reaches the controller: results travel in
+    /// order on one stream (a child's never overtakes its parent's).
+    last_report: Micros,
 }
 
 impl SimDevice {
@@ -433,6 +436,12 @@ pub struct World {
     /// The core published that the mission finished or aborted.
     pub over: bool,
     pub observed: Observed,
+    /// The edges devices run by themselves (`ir::local`), as the agent
+    /// reads them from its plan fragment.
+    local: hivemind_ir::local::LocalChains,
+    /// Device attempts whose run failed (an injected error), reported as
+    /// errors when their answer arrives.
+    failing: std::collections::BTreeSet<(DeviceId, InstanceId)>,
 }
 
 impl World {
@@ -465,8 +474,11 @@ impl World {
             homes: Vec::new(),
             areas: Vec::new(),
             observed: Observed::default(),
+            local: Default::default(),
+            failing: Default::default(),
         };
         w.absorb();
+        w.local = hivemind_ir::local::local_chains(&w.ctl.state().graph, &w.ctl.state().plan);
         let graph = &w.ctl.state().graph;
         w.areas = graph.areas.clone();
         w.observed.completions_per_s = vec![Vec::new(); graph.tasks.len()];
@@ -538,6 +550,7 @@ impl World {
                     slow_milli: 1_000,
                     usage: DeviceUsage::default(),
                     other_uj: 0,
+                    last_report: Micros::ZERO,
                 });
                 w.at(
                     Micros::ZERO,
@@ -720,6 +733,9 @@ impl World {
             DeviceMsg::Registered {
                 heartbeat_period_us,
             } => {
+                if self.device(device).is_some_and(|d| d.epoch != epoch) {
+                    self.failing.retain(|&(d, _)| d != device);
+                }
                 let Some(d) = self.device(device) else {
                     return;
                 };
@@ -1227,6 +1243,7 @@ impl World {
             d.running.clear();
             d.buffered.clear();
         }
+        self.failing.retain(|&(d, _)| d != id);
     }
 
     /// A device that was cut off is back: it replays what it buffered and
@@ -1362,6 +1379,13 @@ impl World {
         let Some(task) = self.running_task(device, epoch, instance) else {
             return;
         };
+        // The run failed or not: known on the device now, so a failed run
+        // starts no local successor.
+        if self.cfg.error_permille > 0 && self.rng.chance(self.cfg.error_permille) {
+            self.failing.insert((device, instance));
+        } else {
+            self.start_local_successors(device, epoch, instance, task);
+        }
         let (_, bytes) = self.result_of(task);
         let connected = self
             .devices
@@ -1373,6 +1397,13 @@ impl World {
         } else {
             self.control_up(device)
         };
+        let at = match self.device(device) {
+            Some(d) => {
+                d.last_report = d.last_report.max(at);
+                d.last_report
+            }
+            None => at,
+        };
         self.at(
             at,
             Pending::Finish {
@@ -1380,6 +1411,41 @@ impl World {
                 instance,
             },
         );
+    }
+
+    /// The device starts the local successors of a run it completed
+    /// (`ir::local`, as the agent does): each queues for a core now, with
+    /// the id the controller expects.
+    fn start_local_successors(
+        &mut self,
+        device: DeviceId,
+        epoch: Epoch,
+        instance: InstanceId,
+        task: TaskId,
+    ) {
+        let next = self.local.successors(task).to_vec();
+        for (c, off) in next {
+            let Some(id) = instance.0.checked_add(u64::from(off)).map(InstanceId) else {
+                continue;
+            };
+            let Some(d) = self.device(device).filter(|d| d.epoch == epoch) else {
+                return;
+            };
+            d.running.insert(id, c);
+            if self.cfg.physics.is_some() {
+                self.arrive(device, epoch, id);
+            } else {
+                let ex = Executor::Device { device, epoch };
+                let us = self.task_time(c, self.cfg.edge_service_us, ex);
+                self.at(
+                    self.now.plus(us),
+                    Pending::Finish {
+                        executor: ex,
+                        instance: id,
+                    },
+                );
+            }
+        }
     }
 
     /// Items and bytes of one result of `task`.
@@ -1396,7 +1462,14 @@ impl World {
     }
 
     fn finish(&mut self, executor: Executor, instance: InstanceId) {
-        let fail = self.cfg.error_permille > 0 && self.rng.chance(self.cfg.error_permille);
+        // A device's run in the physical world failed or not when it
+        // computed (its local successors depend on it); elsewhere now.
+        let fail = match executor {
+            Executor::Device { device, .. } if self.cfg.physics.is_some() => {
+                self.failing.remove(&(device, instance))
+            }
+            _ => self.cfg.error_permille > 0 && self.rng.chance(self.cfg.error_permille),
+        };
         let event = |(items, bytes): (u32, u64), model_version: u32| {
             if fail {
                 Event::TaskError {
@@ -1429,6 +1502,9 @@ impl World {
                 let version = d.models.get(&task).copied().unwrap_or(0);
                 let e = event(self.result_of(task), version);
                 self.report(device, e);
+                if !fail && self.cfg.physics.is_none() {
+                    self.start_local_successors(device, epoch, instance, task);
+                }
             }
             Executor::Worker { worker } => {
                 let done = self.workers.get_mut(&worker).and_then(|w| {

@@ -233,7 +233,7 @@ fn silent_spells(run: &Run) -> Vec<(Micros, Micros)> {
 /// report is the uncrashed run's — unless a device was already silent at
 /// the crash: the grace period then postpones its failure declaration (and
 /// the re-placement of its work), which changes latencies but not the
-/// outcome.
+/// outcome (the declaration itself may come after the mission's end).
 #[test]
 fn crash_and_restart_mid_run_loses_nothing() {
     let run = reference();
@@ -258,7 +258,14 @@ fn crash_and_restart_mid_run_loses_nothing() {
         } else {
             let base: serde_json::Value = serde_json::from_str(&run.report).unwrap_or_default();
             let now: serde_json::Value = serde_json::from_str(&report).unwrap_or_default();
-            for field in ["devices_failed", "rejoins", "failures"] {
+            // The postponed declaration may come after the mission has
+            // ended (nothing left for the silent device to hold up).
+            let failed = |v: &serde_json::Value| v["devices_failed"].as_u64().unwrap_or(0);
+            assert!(
+                failed(&now) <= failed(&base),
+                "crash at {ms} ms: devices_failed"
+            );
+            for field in ["rejoins", "failures"] {
                 assert_eq!(now[field], base[field], "crash at {ms} ms: {field}");
             }
             for (a, b) in r

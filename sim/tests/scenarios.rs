@@ -401,9 +401,11 @@ fn required_paths_are_measured_end_to_end() {
         ("capture", "classify")
     );
     assert_eq!(full.latency.count, classify.completed, "{full:?}");
-    // Two device hops (service + radio) and the cloud step (input + run),
-    // once the pool is warm: the median sample is exact.
-    let expected = (1_000 + net) + (4_000 + 30_000 + net) + (7_000 + 50_000);
+    // The first device hop (service + radio), the second on the same
+    // device right after it (a device-local chain: no controller round
+    // trip, its result follows the first's), and the cloud step (input +
+    // run), once the pool is warm: the median sample is exact.
+    let expected = (1_000 + net) + (4_000 + 30_000) + (7_000 + 50_000);
     assert!(full.latency.p50_us >= expected, "{full:?} vs {expected}");
     assert!(
         full.latency.p50_us <= expected + expected / 128,
@@ -414,7 +416,8 @@ fn required_paths_are_measured_end_to_end() {
     let one = &r.paths[1];
     let detect = r.tasks.iter().find(|t| t.task == "detect").expect("task");
     assert_eq!(one.latency.count, detect.completed);
-    assert!(one.latency.p50_us >= 4_000 + 30_000 + net, "{one:?}");
+    assert!(one.latency.p50_us >= 4_000 + 30_000, "{one:?}");
+    assert!(r.counters.delegated >= detect.completed, "{:?}", r.counters);
 }
 
 /// Failures never fragment the sweep: 99 of 100 drones die, in an order

@@ -55,6 +55,9 @@ pub struct Derived {
     pub on_paths: Vec<Vec<(u16, bool)>>,
     /// The retrains that take effect, in order (`core::learning`).
     pub retrains: Vec<super::learning::RetrainFacts>,
+    /// The edges devices run by themselves and the ids their runs take
+    /// (`ir::local`).
+    pub local: hivemind_ir::local::LocalChains,
 }
 
 impl Derived {
@@ -91,6 +94,7 @@ impl Derived {
             paths,
             on_paths,
             area_extent: graph.areas.iter().map(crate::geometry::x_extent).collect(),
+            local: hivemind_ir::local::local_chains(graph, plan),
             ..Derived::default()
         };
         d.retrains = super::learning::facts(graph, plan);

@@ -35,6 +35,22 @@ impl Controller {
         items: u32,
         from: &Lineage,
     ) {
+        self.activate_from(now, task, parent, items, from, None);
+    }
+
+    /// [`Self::activate`]; `local`: the offset of the instance's id from
+    /// the parent's when the edge runs on the device (`ir::local`): the
+    /// instance takes that id, and stays on the device that ran the parent
+    /// (which starts it by itself) while that registration lives.
+    fn activate_from(
+        &mut self,
+        now: Micros,
+        task: TaskId,
+        parent: Option<Parent>,
+        items: u32,
+        from: &Lineage,
+        local: Option<u32>,
+    ) {
         let i = task.index();
         // Per activation: (origin device of the value, affinity of each of
         // its instances, instances); and for `assign`, the devices chosen
@@ -119,8 +135,16 @@ impl Controller {
                     0 => affinity,
                     k => Some(chosen[j % k]),
                 };
-                let id = InstanceId(self.st.next_instance);
-                self.st.next_instance += 1;
+                let (id, delegate) = match (local, parent) {
+                    (Some(off), Some(p)) if n == 1 => self.local_instance(p, off),
+                    _ => (None, None),
+                };
+                let id = id.unwrap_or_else(|| {
+                    // The block of ids of the instance's local subtree.
+                    let id = InstanceId(self.st.next_instance);
+                    self.st.next_instance += u64::from(self.d.local.span(task));
+                    id
+                });
                 self.st.kinds[i].created += 1;
                 self.st.instances.insert(
                     id,
@@ -137,9 +161,57 @@ impl Controller {
                         retry_at: None,
                     },
                 );
-                self.place(now, id, None);
+                match delegate {
+                    Some(dev) => self.delegate(now, id, dev),
+                    None => self.place(now, id, None),
+                }
             }
         }
+    }
+
+    /// The id of the instance a local edge activates from `parent`, and
+    /// the device that runs it by itself, if its registration lives.
+    fn local_instance(&self, parent: Parent, off: u32) -> (Option<InstanceId>, Option<DeviceId>) {
+        let id = parent
+            .instance
+            .0
+            .checked_add(u64::from(off))
+            .map(InstanceId)
+            .filter(|&id| id.0 < self.st.next_instance);
+        // Reserved by the parent, so fresh unless the core has a bug: then
+        // the instance takes a new id (and the device's run is refused).
+        let Some(id) = id.filter(|&id| !self.st.instances.contains_key(&id) && !self.is_done(id))
+        else {
+            tracing::error!(parent = %parent.instance, off, "local instance id taken");
+            return (None, None);
+        };
+        let dev = match parent.executor {
+            Executor::Device { device, epoch } => self
+                .st
+                .devices
+                .get(&device)
+                .filter(|d| d.status == DeviceStatus::Alive && d.epoch == epoch)
+                .map(|_| device),
+            Executor::Worker { .. } => None,
+        };
+        (Some(id), dev)
+    }
+
+    /// Keep the instance on the device that runs it by itself: an attempt
+    /// there (holding a slot, with a straggler check) and no message.
+    fn delegate(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
+        self.st.counters.delegated = self.st.counters.delegated.saturating_add(1);
+        let st = &mut self.st;
+        let Some(d) = st.devices.get_mut(&dev) else {
+            return;
+        };
+        d.in_flight.push(id);
+        let executor = Executor::Device {
+            device: dev,
+            epoch: d.epoch,
+        };
+        super::devices::reindex(&mut st.fleets, &st.graph, dev, d);
+        self.begin_attempt(now, id, executor, false);
     }
 
     /// Find an executor for the instance, or queue it. `avoid` is an
@@ -291,6 +363,12 @@ impl Controller {
 
     /// Record an attempt, send it, and arm its straggler check.
     fn start_attempt(&mut self, now: Micros, id: InstanceId, executor: Executor) {
+        self.begin_attempt(now, id, executor, true);
+    }
+
+    /// Record an attempt, send it if `send` (else its device started it by
+    /// itself), and arm its straggler check.
+    fn begin_attempt(&mut self, now: Micros, id: InstanceId, executor: Executor, send: bool) {
         let Some(inst) = self.st.instances.get_mut(&id) else {
             return;
         };
@@ -303,8 +381,8 @@ impl Controller {
         let n = inst.attempts.len() as u32 - 1;
         let (task, parent, group) = (inst.task, inst.parent, inst.group);
         let input = self.handoff(parent, executor);
-        if let (true, Executor::Device { device, epoch }) =
-            (self.d.goto_input[task.index()], executor)
+        if let (true, true, Executor::Device { device, epoch }) =
+            (send, self.d.goto_input[task.index()], executor)
         {
             // `goto` an input: move to where the value was sensed, then run.
             if let Some(point) = self.st.groups.get(&group).and_then(|g| g.target) {
@@ -315,7 +393,9 @@ impl Controller {
                 );
             }
         }
-        self.send_attempt(executor, id, task, input);
+        if send {
+            self.send_attempt(executor, id, task, input);
+        }
         if let Some(us) = self.straggler_threshold(task) {
             self.timer(
                 now.plus(us),
@@ -424,13 +504,13 @@ impl Controller {
             return;
         }
         let Some(inst) = self.st.instances.remove(&id) else {
-            self.st.counters.unknown_results += 1;
+            self.unknown_result(executor, id);
             return;
         };
         let Some(win) = inst.attempts.iter().position(|a| a.executor == executor) else {
             // Not an attempt of it: put it back untouched.
             self.st.instances.insert(id, inst);
-            self.st.counters.unknown_results += 1;
+            self.unknown_result(executor, id);
             return;
         };
         self.mark_done(id);
@@ -491,6 +571,17 @@ impl Controller {
         };
         self.group_resolved(now, inst.group, Some(parent), items);
         self.maybe_finish(now);
+    }
+
+    /// A result nothing asked that executor for (e.g. a device's own run
+    /// of a local successor whose parent's value came from elsewhere): it
+    /// is journaled and counted, and a device is told to drop it (else it
+    /// would replay it on every reconnect).
+    fn unknown_result(&mut self, executor: Executor, id: InstanceId) {
+        self.st.counters.unknown_results += 1;
+        if matches!(executor, Executor::Device { .. }) {
+            self.out.push_back(Effect::ack(executor, id));
+        }
     }
 
     fn unqueue(&mut self, inst: &Instance, id: InstanceId) {
@@ -613,7 +704,8 @@ impl Controller {
             }
             return;
         }
-        self.activate(now, consumer, Some(parent), items, &lineage);
+        let local = self.d.local.offset(producer, consumer);
+        self.activate_from(now, consumer, Some(parent), items, &lineage, local);
     }
 
     pub(super) fn on_error(

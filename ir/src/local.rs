@@ -1,0 +1,148 @@
+//! Device-local chains: which edges a device runs by itself, and the
+//! instance ids those runs take. The one rule read by the controller (which
+//! delegates the consumer instead of dispatching it), the edge agent and the
+//! simulator's devices (which start the consumer as soon as the producer
+//! finishes), through [`LocalChains`].
+//!
+//! **The rule.** An edge `P → C` runs on the device that ran `P` when
+//! * the plan makes it a [`ChannelKind::DeviceLocal`] channel (both on the
+//!   edge, one fleet, `C` gathers nothing),
+//! * every activation of `P` is one instance (no fan-out; a per-device task
+//!   is one instance per device) that returns a result (not a behaviour),
+//! * `C` fires once per value of `P` and of nothing else (per input, a
+//!   single producer: no join, no window, no gather) as one instance (no
+//!   fan-out, no `assign`), and commands no behaviour of the vehicle.
+//!
+//! Then the instance of `C` that a completed instance of `P` activates is
+//! known to both sides without a message: the controller keeps it on the
+//! device that ran `P` and the device starts it at once. Every other edge
+//! goes through the controller, which places the consumer.
+//!
+//! **Instance ids.** An instance of a task with local successors reserves
+//! a block of ids, one per task of its local subtree, laid out in preorder:
+//! `C`'s instance is `P`'s id plus [`LocalChains::next`]'s offset, and `C`'s
+//! own successors sit inside the same block. So the id a device gives a run
+//! it started itself is the id the controller journals and deduplicates.
+
+use crate::activation::{activation, Start, Width};
+use crate::graph::{TaskGraph, TaskId};
+use crate::plan::{ChannelKind, Plan};
+
+/// The device-local chains of a placed mission.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalChains {
+    /// Per task: its local successors, each with the offset of its
+    /// instance id from the producer's.
+    pub next: Vec<Vec<(TaskId, u32)>>,
+    /// Per task: the ids one instance reserves (itself and its local
+    /// subtree), at least 1.
+    pub span: Vec<u32>,
+}
+
+impl LocalChains {
+    /// The local successors of `task` (empty for an unknown task).
+    pub fn successors(&self, task: TaskId) -> &[(TaskId, u32)] {
+        self.next.get(task.index()).map_or(&[], Vec::as_slice)
+    }
+
+    /// Ids an instance of `task` takes (1 for an unknown task).
+    pub fn span(&self, task: TaskId) -> u32 {
+        self.span.get(task.index()).copied().unwrap_or(1)
+    }
+
+    /// The offset of `to`'s instance from `from`'s when the edge runs on
+    /// the device.
+    pub fn offset(&self, from: TaskId, to: TaskId) -> Option<u32> {
+        self.successors(from)
+            .iter()
+            .find(|(t, _)| *t == to)
+            .map(|&(_, off)| off)
+    }
+
+    /// Whether any edge runs on a device.
+    pub fn any(&self) -> bool {
+        self.next.iter().any(|n| !n.is_empty())
+    }
+}
+
+/// Whether the device that ran `from` runs `to` itself (the rule above).
+pub fn runs_on_device(graph: &TaskGraph, plan: &Plan, from: TaskId, to: TaskId) -> bool {
+    let (Some(p), Some(c)) = (graph.tasks.get(from.index()), graph.tasks.get(to.index())) else {
+        return false;
+    };
+    let local = plan
+        .channels
+        .iter()
+        .any(|ch| ch.from == from && ch.to == to && ch.kind == ChannelKind::DeviceLocal);
+    if !local {
+        return false;
+    }
+    let (ap, ac) = (activation(graph, from), activation(graph, to));
+    let producer_ok = matches!(ap.width, Width::One | Width::EveryDevice)
+        && !matches!(ap.start, Start::Behaviour | Start::Never)
+        && p.behaviour.is_none();
+    let single_producer = graph
+        .edges
+        .iter()
+        .filter(|e| e.to == to)
+        .all(|e| e.from == from);
+    let consumer_ok = ac.start == Start::PerInput
+        && ac.width == Width::One
+        && c.assign.is_none()
+        && c.behaviour.is_none()
+        && single_producer;
+    producer_ok && consumer_ok
+}
+
+/// The device-local chains of `plan` (empty for a plan of another graph).
+pub fn local_chains(graph: &TaskGraph, plan: &Plan) -> LocalChains {
+    let n = graph.tasks.len();
+    let mut chains = LocalChains {
+        next: vec![Vec::new(); n],
+        span: vec![1; n],
+    };
+    if plan.tasks.len() != n {
+        return chains;
+    }
+    let mut children: Vec<Vec<TaskId>> = vec![Vec::new(); n];
+    for (from, list) in graph.successors().iter().enumerate() {
+        let from = TaskId(from as u32);
+        children[from.index()] = list
+            .iter()
+            .copied()
+            .filter(|&to| runs_on_device(graph, plan, from, to))
+            .collect();
+    }
+    // Each consumer has one producer, so the local edges form a forest:
+    // spans bottom-up (memoised, iterative), offsets in preorder.
+    fn span_of(t: usize, children: &[Vec<TaskId>], span: &mut [Option<u32>]) -> u32 {
+        let mut stack = vec![(t, false)];
+        while let Some((u, expanded)) = stack.pop() {
+            if span[u].is_some() {
+                continue;
+            }
+            if expanded {
+                let s = children[u].iter().fold(1u32, |acc, c| {
+                    acc.saturating_add(span[c.index()].unwrap_or(1))
+                });
+                span[u] = Some(s);
+            } else {
+                stack.push((u, true));
+                stack.extend(children[u].iter().map(|c| (c.index(), false)));
+            }
+        }
+        span[t].unwrap_or(1)
+    }
+    let mut span = vec![None; n];
+    for t in 0..n {
+        chains.span[t] = span_of(t, &children, &mut span);
+    }
+    for t in 0..n {
+        let mut off = 1u32;
+        for &c in &children[t] {
+            chains.next[t].push((c, off));
+            off = off.saturating_add(chains.span[c.index()]);
+        }
+    }
+    chains
+}

@@ -1,0 +1,220 @@
+//! Device-local chains (`ir::local`): which edges a device runs by itself,
+//! the ids those runs take, and that the controller keeps exactly-once
+//! accounting when devices start work it never sent — through failures,
+//! results nobody asked for, and controller restarts.
+
+#[path = "support/common.rs"]
+mod common;
+
+use common::*;
+use hivemind_controller::{
+    Config, Controller, DeviceId, DeviceMsg, Effect, Event, Executor, InstanceId, Micros, Phase,
+};
+use hivemind_ir::local::{local_chains, runs_on_device};
+use hivemind_ir::{TaskGraph, TaskId};
+use hivemind_sim::{simple_plan, WorldConfig};
+
+/// Every kind of edge between tasks of one fleet, and some that leave it.
+fn rules() -> TaskGraph {
+    let src = "mission rules {
+  duration 1 min
+  fleet drones: drone x 3 {
+    cpu 1.0 GHz x 2
+    battery 1500 mAh @ 11.1 V
+    radio 20 Mbit/s
+    sensors camera(1280x720)
+    home (0 m, 0 m)
+  }
+  cloud { servers 1; cores 4 each }
+  task capture on drones -> frame: jpeg 120 KB { every 1 s; needs camera(1280x720) }
+  task detect(frame) on drones -> boxes: list<box 32 B> x 4 { work 0.1 Gop }
+  task track(boxes) on drones -> tracks: track 64 B { work 10 Mop }
+  task split(frame) on drones -> parts: list<part 1 KB> x 4 { work 10 Mop }
+  task each(parts) on drones -> bits: bit 8 B { work 1 Mop; fanout per item }
+  task both(boxes, parts) on drones -> pairs: pair 8 B { work 1 Mop }
+  task window(tracks) on drones -> sums: sum 8 B { every 5 s }
+  task report(tracks) at cloud { work 1 Mop }
+}
+";
+    let c = hivemind_dsl::compile(src, "rules.hm");
+    let errors: Vec<String> = c.errors().map(|d| d.message.clone()).collect();
+    c.graph
+        .unwrap_or_else(|| panic!("test mission does not compile: {errors:?}"))
+}
+
+fn id(g: &TaskGraph, name: &str) -> TaskId {
+    g.tasks
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no task {name}"))
+        .id
+}
+
+#[test]
+fn only_single_producer_single_instance_edges_on_one_device_are_local() {
+    let g = rules();
+    let plan = simple_plan(&g);
+    let local = |a: &str, b: &str| runs_on_device(&g, &plan, id(&g, a), id(&g, b));
+    assert!(local("capture", "detect"));
+    assert!(local("detect", "track"));
+    assert!(local("capture", "split"));
+    assert!(
+        !local("split", "each"),
+        "a fan-out is placed by the controller"
+    );
+    assert!(!local("detect", "both"), "a join is the controller's");
+    assert!(!local("split", "both"), "a join is the controller's");
+    assert!(!local("track", "window"), "a window is the controller's");
+    assert!(!local("track", "report"), "the cloud is not the device");
+    assert!(!local("detect", "capture"), "no such edge");
+}
+
+#[test]
+fn an_instance_reserves_ids_for_its_local_subtree_in_preorder() {
+    let g = rules();
+    let chains = local_chains(&g, &simple_plan(&g));
+    let (capture, detect, track, split) = (
+        id(&g, "capture"),
+        id(&g, "detect"),
+        id(&g, "track"),
+        id(&g, "split"),
+    );
+    // capture [detect [track]] [split]
+    assert_eq!(chains.span(capture), 4);
+    assert_eq!(chains.span(detect), 2);
+    assert_eq!(chains.span(track), 1);
+    assert_eq!(chains.successors(capture), &[(detect, 1), (split, 3)]);
+    assert_eq!(chains.successors(detect), &[(track, 1)]);
+    assert_eq!(chains.offset(capture, split), Some(3));
+    assert_eq!(chains.offset(split, id(&g, "each")), None);
+    // A plan of another graph has no chains rather than wrong ones.
+    let other = survey(2);
+    assert!(!local_chains(&other, &simple_plan(&g)).any());
+}
+
+/// The controller never sends the chain's later tasks: the device starts
+/// them, each completes once under the id its parent reserved.
+#[test]
+fn a_chain_runs_on_the_device_and_is_counted_once() {
+    let g = rules();
+    let (detect, track, split) = (id(&g, "detect"), id(&g, "track"), id(&g, "split"));
+    let cfg = WorldConfig {
+        seed: 3,
+        ..WorldConfig::default()
+    };
+    let mut w = world(g, cfg);
+    w.stop_at(Micros::from_secs(10));
+    w.run_to_end(Micros::from_secs(60));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished, "{r:#?}");
+    assert_exactly_once(&w, 3);
+    let sent_local = w
+        .effects
+        .iter()
+        .filter(|(_, e)| {
+            matches!(e, Effect::Device { msg: DeviceMsg::RunTask { task, .. }, .. }
+                if [detect, track, split].contains(task))
+        })
+        .count();
+    assert_eq!(
+        sent_local, 0,
+        "the controller sent a task the device runs itself"
+    );
+    let completed = |t: TaskId| r.tasks[t.index()].completed;
+    assert!(completed(track) > 0);
+    assert_eq!(
+        r.counters.delegated,
+        completed(detect) + completed(track) + completed(split),
+        "{:?}",
+        r.counters
+    );
+    for t in &r.tasks {
+        assert_eq!(t.created, t.completed + t.failed, "{}", t.task);
+    }
+    assert_eq!(r.counters.unknown_results, 0);
+}
+
+/// A device dies while its chains run: what it had not reported is placed
+/// on another device by the controller (sent, with the parent's value
+/// relayed), and nothing is lost or counted twice.
+#[test]
+fn a_device_dying_mid_chain_loses_nothing() {
+    for seed in [1, 2, 3, 4] {
+        let g = rules();
+        let detect = id(&g, "detect");
+        let cfg = WorldConfig {
+            seed,
+            slow: vec![(DeviceId(1), 20)],
+            ..WorldConfig::default()
+        };
+        let mut w = world(g, cfg);
+        w.kill(Micros::from_millis(4_030), DeviceId(1));
+        w.stop_at(Micros::from_secs(10));
+        w.run_to_end(Micros::from_secs(60));
+        let r = w.ctl.report();
+        assert_eq!(r.phase, Phase::Finished, "seed {seed}: {r:#?}");
+        assert_exactly_once(&w, seed);
+        for t in &r.tasks {
+            assert_eq!(t.created, t.completed + t.failed, "seed {seed}: {}", t.task);
+        }
+        let replaced = w.effects.iter().any(|(_, e)| {
+            matches!(e, Effect::Device { device, msg: DeviceMsg::RunTask { task, .. }, .. }
+                if *task == detect && *device != DeviceId(1))
+        });
+        assert!(
+            replaced,
+            "seed {seed}: the dead device's local work was re-placed"
+        );
+    }
+}
+
+/// A device reports a result for an id nothing gave it (a local successor
+/// of a run that lost, or plain garbage): journaled, counted as unknown,
+/// acknowledged so the device drops it, and it completes nothing.
+#[test]
+fn a_result_nobody_asked_for_is_acknowledged_and_not_counted() {
+    let g = rules();
+    let plan = simple_plan(&g);
+    let mut c = Controller::new(Config::default(), g, plan, 1).expect("valid plan");
+    let fleet = hivemind_ir::FleetId(0);
+    let at = hivemind_ir::PointMm { x_mm: 0, y_mm: 0 };
+    c.handle(
+        Micros::ZERO,
+        Event::DeviceJoined {
+            device: DeviceId(0),
+            fleet,
+            battery_uj: 1_000_000_000,
+            position: at,
+        },
+    );
+    let epoch = c.state().devices.get(&DeviceId(0)).map(|d| d.epoch);
+    let epoch = epoch.expect("registered");
+    c.drain_effects().for_each(drop);
+    let bogus = InstanceId(1_000_000);
+    c.handle(
+        Micros::from_millis(5),
+        Event::TaskResult {
+            instance: bogus,
+            executor: Executor::Device {
+                device: DeviceId(0),
+                epoch,
+            },
+            items: 1,
+            bytes: 10,
+            model_version: 0,
+        },
+    );
+    let effects: Vec<Effect> = c.drain_effects().collect();
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Journal(_))),
+        "{effects:?}"
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e,
+            Effect::Device { device: DeviceId(0), epoch: ep, msg: DeviceMsg::Ack { instance } }
+                if *instance == bogus && *ep == epoch)),
+        "{effects:?}"
+    );
+    assert_eq!(c.state().counters.unknown_results, 1);
+    assert!(c.report().tasks.iter().all(|t| t.completed == 0));
+}
