@@ -109,7 +109,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let crate::placed::Placed {
         graph,
-        profile,
+        mut profile,
         plan,
         ..
     } = placed;
@@ -126,18 +126,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
             agent_bin.display()
         );
     }
-
-    // The simulated run.
-    eprintln!(
-        "simulating {} devices for {} s...",
-        args.devices,
-        duration_us / 1_000_000
-    );
-    let mut opts = SimOptions::new(&graph, args.seed);
-    opts.duration_us = duration_us;
-    opts.profile = profile.clone();
-    let sim =
-        simulate(&graph, &plan, &opts, &mut |_| {}).map_err(|e| anyhow!("simulation: {e}"))?;
 
     // The real run.
     let temp;
@@ -169,7 +157,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let setup = ControllerSetup {
         graph: graph.clone(),
         plan: plan.clone(),
-        profile,
+        profile: profile.clone(),
         config: Config::default(),
         seed: args.seed,
         listen: "127.0.0.1:0".parse()?,
@@ -246,6 +234,32 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.keep.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    // The simulated run, charging each journal commit what the real
+    // controller's took (its median) on this machine, in this run.
+    let commit = outcome.stats.commit_us.quantile_bp(5_000);
+    if let Some(us) = commit {
+        profile.runtime.journal_commit_us = us;
+    }
+    eprintln!(
+        "journal commits of the real controller: {} (median {}); the simulator charges the median",
+        outcome.stats.journal_commits,
+        commit.map_or("none".to_string(), |us| format!(
+            "{:.2} ms",
+            us as f64 / 1e3
+        ))
+    );
+    // The simulated run.
+    eprintln!(
+        "simulating {} devices for {} s...",
+        args.devices,
+        duration_us / 1_000_000
+    );
+    let mut opts = SimOptions::new(&graph, args.seed);
+    opts.duration_us = duration_us;
+    opts.profile = profile.clone();
+    let sim =
+        simulate(&graph, &plan, &opts, &mut |_| {}).map_err(|e| anyhow!("simulation: {e}"))?;
 
     let real = outcome.report;
     let simulated = sim.controller;

@@ -1,7 +1,6 @@
 //! `hivemind validate`: real processes through emulated links against the
-//! simulator. Counts and bytes must agree exactly, battery within 5 %; the
-//! path latencies are reported (the simulator does not yet model the
-//! controller's journal commit and QUIC's framing: docs/simulator.md).
+//! simulator. Counts and bytes must agree exactly, battery within 5 %, path
+//! latencies within twice their targets (docs/simulator.md).
 
 use serde_json::Value;
 use std::process::Command;
@@ -38,6 +37,10 @@ fn validate_runs_both_and_counts_and_bytes_agree_exactly() {
         let e = f["error_permille"].as_i64().unwrap_or(i64::MAX);
         assert!(e.abs() <= 50, "battery off by {e}‰: {f}");
     }
+    // The path latencies: the simulator charges the real controller's own
+    // journal commit (validate measures it) and the transport's bytes.
+    // Measured quietly here: median +2.5 to +4.5 %, p99 −6 to +2 % (targets
+    // 5 % and 10 %); the test allows twice that for a loaded CI machine.
     let paths = get("median");
     assert!(!paths.is_empty());
     for f in paths {
@@ -45,5 +48,11 @@ fn validate_runs_both_and_counts_and_bytes_agree_exactly() {
             f["real"].as_u64().unwrap() > 0 && f["simulated"].as_u64().unwrap() > 0,
             "{f}"
         );
+        let e = f["error_permille"].as_i64().unwrap_or(i64::MAX);
+        assert!(e.abs() <= 100, "path median off by {e}‰: {f}");
+    }
+    for f in get("p99") {
+        let e = f["error_permille"].as_i64().unwrap_or(i64::MAX);
+        assert!(e.abs() <= 200, "path p99 off by {e}‰: {f}");
     }
 }

@@ -13,4 +13,6 @@ pub use coverage::{coverage, coverage_with, Coverage, Sweep};
 pub use learning::RetrainCost;
 pub use model::*;
 pub use predict::{baseline, plan_for, predicted, profile_hash};
-pub use profile::{FpgaProfile, FpgaVariant, Profile, ProfileError, FPGA_RPC_ARGUMENT_BYTES};
+pub use profile::{
+    FpgaProfile, FpgaVariant, Profile, ProfileError, RuntimeProfile, FPGA_RPC_ARGUMENT_BYTES,
+};

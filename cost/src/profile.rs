@@ -16,6 +16,7 @@ pub struct Profile {
     pub cloud: CloudProfile,
     pub fpga: FpgaProfile,
     pub tail: TailProfile,
+    pub runtime: RuntimeProfile,
     /// Measured values for one fleet, by fleet name.
     pub fleet: BTreeMap<String, FleetMeasured>,
     /// Measured execution times for one task, by task name.
@@ -30,6 +31,7 @@ impl Default for Profile {
             cloud: CloudProfile::default(),
             fpga: FpgaProfile::default(),
             tail: TailProfile::default(),
+            runtime: RuntimeProfile::default(),
             fleet: BTreeMap::new(),
             task: BTreeMap::new(),
         }
@@ -257,6 +259,35 @@ impl TailProfile {
             9_001..=9_500 => self.p95_permille,
             9_501..=9_900 => self.p99_permille,
             _ => self.p100_permille,
+        }
+    }
+}
+
+/// What the network runtime adds to every hop through the controller and
+/// every transfer over a radio: the simulator charges both, so that its
+/// runs match real ones (`hivemind validate`). The cost model does not
+/// charge them yet; the simulator's report says so where they matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeProfile {
+    /// One group commit of the controller's journal (append + fsync): the
+    /// effects of an event wait for it (journal before acknowledgement).
+    /// Default: the runtime driver's own commit median as `hivemind
+    /// validate` measured it on this project's build machine (ext4 on a
+    /// virtual disk: 0.34–0.44 ms), rounded up; `validate` always charges
+    /// the median of its own real run.
+    pub journal_commit_us: u64,
+    /// Bytes the transport adds on the air per 1000 bytes of payload
+    /// (QUIC short headers, AEAD tags, UDP/IP headers, acknowledgements).
+    /// Default: about 40 bytes per 1,200–1,452-byte datagram.
+    pub transport_overhead_permille: u64,
+}
+
+impl Default for RuntimeProfile {
+    fn default() -> Self {
+        RuntimeProfile {
+            journal_commit_us: 500,
+            transport_overhead_permille: 30,
         }
     }
 }
@@ -492,6 +523,20 @@ impl Profile {
                 });
             }
         }
+        within(
+            "runtime.journal_commit_us",
+            self.runtime.journal_commit_us,
+            0,
+            MINUTE_US,
+            "at most a minute",
+        )?;
+        within(
+            "runtime.transport_overhead_permille",
+            self.runtime.transport_overhead_permille,
+            0,
+            1_000,
+            "at most as many bytes again",
+        )?;
         for (name, f) in &self.fleet {
             let k = |key: &str| format!("fleet.{name}.{key}");
             for (key, v, min, max, why) in [
@@ -606,6 +651,11 @@ mod tests {
         assert!(err("[cloud]\nprice_nusd_per_gb_s = 5000000000").contains("at most $1 per GB-s"));
         assert!(err("[cloud]\ncpu_hz = 0").contains("greater than zero"));
         assert!(err("[tail]\np99_permille = 1100").contains("tail.p99_permille"));
+        assert!(
+            err("[runtime]\njournal_commit_us = 61000000").contains("runtime.journal_commit_us")
+        );
+        assert!(err("[runtime]\ntransport_overhead_permille = 1001")
+            .contains("runtime.transport_overhead_permille"));
         assert!(err("[drone]\nmotion_powr_mw = 1").contains("motion_powr_mw"));
         assert!(err("[drone]\nmotion_power_mw = -5").contains("invalid"));
         assert!(err("[drone]\nmotion_power_mw = \"fast\"").contains("invalid"));

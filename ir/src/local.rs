@@ -137,10 +137,10 @@ pub fn local_chains(graph: &TaskGraph, plan: &Plan) -> LocalChains {
     for t in 0..n {
         chains.span[t] = span_of(t, &children, &mut span);
     }
-    for t in 0..n {
+    for (next, kids) in chains.next.iter_mut().zip(&children) {
         let mut off = 1u32;
-        for &c in &children[t] {
-            chains.next[t].push((c, off));
+        for &c in kids {
+            next.push((c, off));
             off = off.saturating_add(chains.span[c.index()]);
         }
     }

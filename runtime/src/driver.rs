@@ -138,6 +138,10 @@ pub struct DriverStats {
     pub payload_bytes_out: u64,
     pub store_evicted: u64,
     pub store_misses: u64,
+    /// How long each journal commit (append + fsync) took, µs: what the
+    /// simulator charges per commit (`hivemind validate` feeds it the
+    /// median measured here).
+    pub commit_us: hivemind_controller::histogram::Histogram,
 }
 
 /// Sees every publication of the core (telemetry bus, progress bars).
@@ -632,7 +636,10 @@ impl Driver {
 
     fn commit(&mut self) -> Result<(), DriverError> {
         if self.dirty {
+            let t = std::time::Instant::now();
             self.journal.commit()?;
+            let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.stats.commit_us.record(us);
             self.dirty = false;
             self.stats.journal_commits += 1;
         }

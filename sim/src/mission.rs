@@ -722,6 +722,13 @@ fn path_note(
             "{local_hops} same-device hop(s) on the path that the device does not run by itself (a join, fan-out or `assign` consumer): the cost model charges none, but the core places such a consumer itself (a round trip over the radio each)"
         ));
     }
+    let commit_us = model.profile.runtime.journal_commit_us;
+    if commit_us > 0 && p.median_error_permille.is_some_and(|e| e > 0) {
+        why.push(format!(
+            "every hop through the controller waits for the journal's group commit ({:.1} ms) before the next task is sent, which the cost model does not charge",
+            commit_us as f64 / 1e3
+        ));
+    }
     if graph.fleets.iter().any(|f| f.radio_shared) {
         why.push("a shared radio: transfers of the fleet's devices queue on one channel".into());
     }

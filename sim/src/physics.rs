@@ -17,6 +17,9 @@ pub struct Physics {
     pub tasks: Vec<TaskPhysics>,
     pub fleets: Vec<FleetPhysics>,
     pub cloud: CloudPhysics,
+    /// The controller's journal commit and the transport's bytes on the
+    /// air (the profile's `[runtime]`).
+    pub runtime: hivemind_cost::RuntimeProfile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +123,7 @@ impl Physics {
                 storage_bps: p.cloud.storage_bps,
                 fpga: p.fpga,
             },
+            runtime: p.runtime,
         }
     }
 }

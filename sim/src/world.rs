@@ -182,7 +182,7 @@ pub enum Input {
     Timeout,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Pending {
     Deliver(Event),
     Beat(DeviceId),
@@ -221,6 +221,18 @@ enum Pending {
     Sample,
     Stop,
     Crash,
+    /// A batch's effects, once the journal commit holding its records is
+    /// done.
+    Release(Vec<Effect>),
+}
+
+/// The controller's journal in the physical world: when its group commits
+/// run, and when the latest batch's effects went out.
+#[derive(Debug, Clone, Copy, Default)]
+struct Commits {
+    start: Micros,
+    end: Micros,
+    released: Micros,
 }
 
 #[derive(Debug, Clone)]
@@ -439,6 +451,7 @@ pub struct World {
     /// The edges devices run by themselves (`ir::local`), as the agent
     /// reads them from its plan fragment.
     local: hivemind_ir::local::LocalChains,
+    commit: Commits,
     /// Device attempts whose run failed (an injected error), reported as
     /// errors when their answer arrives.
     failing: std::collections::BTreeSet<(DeviceId, InstanceId)>,
@@ -475,6 +488,7 @@ impl World {
             areas: Vec::new(),
             observed: Observed::default(),
             local: Default::default(),
+            commit: Commits::default(),
             failing: Default::default(),
         };
         w.absorb();
@@ -686,16 +700,70 @@ impl World {
         us.max(1)
     }
 
-    /// Carry out the core's effects.
+    /// Carry out the core's effects: journal records now; the rest, in the
+    /// physical world, once the journal commit that holds the batch's
+    /// records is done (group commit, as the runtime's driver does: a
+    /// batch handled while a commit runs joins the next one; a batch
+    /// without records goes out after the batches before it).
     fn absorb(&mut self) {
+        let commit_us = self
+            .cfg
+            .physics
+            .as_ref()
+            .map_or(0, |p| p.runtime.journal_commit_us);
+        let mut batch = Vec::new();
+        let mut records = false;
         while let Some(e) = self.ctl.poll_effect() {
-            match &e {
-                Effect::Journal(r) => {
-                    if self.cfg.keep_journal {
-                        self.journal.push(r.clone());
-                    }
-                    continue;
+            if let Effect::Journal(r) = &e {
+                records = true;
+                if self.cfg.keep_journal {
+                    self.journal.push(r.clone());
                 }
+                continue;
+            }
+            if commit_us == 0 {
+                self.carry_out(e);
+            } else {
+                batch.push(e);
+            }
+        }
+        if batch.is_empty() && !records {
+            return;
+        }
+        let now = self.now;
+        let release = if records && commit_us > 0 {
+            let c = &mut self.commit;
+            if now < c.start {
+                // The next commit has not begun: the batch joins it.
+            } else if now < c.end {
+                // One is running: the batch waits for the one after it.
+                c.start = c.end;
+                c.end = c.end.plus(commit_us);
+            } else {
+                c.start = now;
+                c.end = now.plus(commit_us);
+            }
+            c.end
+        } else {
+            self.commit.released.max(now)
+        };
+        self.commit.released = release;
+        if batch.is_empty() {
+            return;
+        }
+        if release <= now {
+            for e in batch {
+                self.carry_out(e);
+            }
+        } else {
+            self.at(release, Pending::Release(batch));
+        }
+    }
+
+    fn carry_out(&mut self, e: Effect) {
+        {
+            match &e {
+                Effect::Journal(_) => {}
                 Effect::Device { device, epoch, msg } => self.device_hears(*device, *epoch, msg),
                 Effect::Pool(a) => self.pool_does(a),
                 Effect::Publish(p) => {
@@ -905,6 +973,11 @@ impl World {
         let nj = self
             .fleet_physics(device)
             .map_or(0, |f| f.figures.radio_nj_per_bit);
+        let overhead = self
+            .cfg
+            .physics
+            .as_ref()
+            .map_or(0, |p| p.runtime.transport_overhead_permille.min(1_000));
         let Some(d) = self.devices.get_mut(device.0 as usize) else {
             return now;
         };
@@ -916,9 +989,12 @@ impl World {
         let Some(link) = link else {
             return now.plus(self.cfg.net_latency_us);
         };
-        let at = link.send(now, bytes, &mut self.rng);
+        // The transport's own bytes go on the air too.
+        let on_air = u64::try_from(u128::from(bytes) * u128::from(1_000 + overhead) / 1_000)
+            .unwrap_or(u64::MAX);
+        let at = link.send(now, on_air, &mut self.rng);
         let radio_uj =
-            u64::try_from(u128::from(bytes) * 8 * u128::from(nj) / 1_000).unwrap_or(u64::MAX);
+            u64::try_from(u128::from(on_air) * 8 * u128::from(nj) / 1_000).unwrap_or(u64::MAX);
         if up {
             d.usage.bytes_up = d.usage.bytes_up.saturating_add(bytes);
         } else {
@@ -1180,6 +1256,11 @@ impl World {
                 }
             }
             Pending::Crash => self.restart(),
+            Pending::Release(effects) => {
+                for e in effects {
+                    self.carry_out(e);
+                }
+            }
             Pending::Disconnect(id) => {
                 if let Some(d) = self.device(id) {
                     d.link_up = false;

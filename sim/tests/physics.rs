@@ -147,6 +147,29 @@ fn an_uncontended_chain_meets_its_predicted_median() {
     assert_eq!(r.bytes.uplink_error_permille, Some(0), "{:?}", r.bytes);
 }
 
+/// The controller's journal commit (`[runtime] journal_commit_us`): every
+/// hop through the controller waits for the commit holding its event, so
+/// a slower disk lengthens the chain by a few commits (the capture's
+/// dispatch, its result before the detector is invoked), not by one per
+/// event in the world: events handled during a commit share the next one.
+#[test]
+fn each_hop_through_the_controller_waits_for_its_journal_commit() {
+    let graph = compile(CHAIN);
+    let median = |commit_us: u64| {
+        let mut opts = SimOptions::new(&graph, 3);
+        opts.profile.runtime.journal_commit_us = commit_us;
+        opts.profile.runtime.transport_overhead_permille = 0;
+        let r = simulate(&graph, &plan(&graph), &opts, &mut |_| {}).expect("simulates");
+        r.paths[0].p50_us
+    };
+    let (none, slow) = (median(0), median(50_000));
+    let added = slow.saturating_sub(none);
+    assert!(
+        (2 * 50_000..=4 * 50_000).contains(&added),
+        "a 50 ms commit added {added} µs to the median ({none} -> {slow})"
+    );
+}
+
 /// Same seed, same report (and same event log); another seed, another.
 #[test]
 fn runs_are_a_function_of_the_seed() {
