@@ -44,7 +44,7 @@ module hm_fpga #(
     wire [15:0] ev_func;
     wire [7:0] ev_queue, ev_op, ev_status;
     wire mem_we, mem_re;
-    wire [AW-1:0] mem_addr;
+    wire [AW-1:0] mem_waddr, mem_raddr;
     wire [DW-1:0] mem_wdata, mem_q;
 
     assign pkt_done = ev_done;
@@ -63,8 +63,8 @@ module hm_fpga #(
         .ev_commit(ev_commit), .ev_func(ev_func), .ev_queue(ev_queue), .ev_done(ev_done),
         .ev_op(ev_op), .ev_status(ev_status), .ev_suppressed(ev_suppressed),
         .ev_swapped(ev_swapped), .idle(idle),
-        .mem_we(mem_we), .mem_re(mem_re), .mem_addr(mem_addr), .mem_wdata(mem_wdata),
-        .mem_q(mem_q)
+        .mem_we(mem_we), .mem_waddr(mem_waddr), .mem_wdata(mem_wdata),
+        .mem_re(mem_re), .mem_raddr(mem_raddr), .mem_q(mem_q)
     );
 
     hm_csr #(
@@ -86,7 +86,8 @@ module hm_fpga #(
     );
 
     hm_ram #(.DW(DW), .AW(AW)) ram (
-        .clk(clk), .we(mem_we), .re(mem_re), .addr(mem_addr), .wdata(mem_wdata), .q(mem_q)
+        .clk(clk), .we(mem_we), .waddr(mem_waddr), .wdata(mem_wdata),
+        .re(mem_re), .raddr(mem_raddr), .q(mem_q)
     );
 endmodule
 

@@ -152,12 +152,19 @@ fn parse_hex_le(s: &str, bytes: usize) -> Option<Vec<u8>> {
     Some(v)
 }
 
+/// Cycles from `start` to `at`, if `at` is not earlier and the gap fits.
+fn rel(at: u64, start: u64) -> Option<u32> {
+    at.checked_sub(start).and_then(|d| u32::try_from(d).ok())
+}
+
 /// Parses the testbench log into events (relative cycles) and memory.
 pub fn parse_log(text: &str, params: &HwParams) -> Result<Trace, LogError> {
     let bb = params.bus_bytes() as usize;
     let mut events = Vec::new();
     let mut memory = vec![0u8; params.mem_bytes() as usize];
-    let mut start: Option<u64> = None;
+    // Packets overlap in the pipeline: starts queue up; responses and ends
+    // come in packet order and belong to the oldest packet not yet done.
+    let mut starts: std::collections::VecDeque<u64> = std::collections::VecDeque::new();
     let mut response = Vec::new();
     let mut first_out = None;
     let mut finished = false;
@@ -173,22 +180,26 @@ pub fn parse_log(text: &str, params: &HwParams) -> Result<Trace, LogError> {
                 .ok_or_else(|| bad("number expected"))
         };
         match f.first().copied() {
-            Some("S") => start = Some(num(1)?),
+            Some("S") => starts.push_back(num(1)?),
             Some("O") => {
-                let s = start.ok_or_else(|| bad("response outside a packet"))?;
+                let s = *starts
+                    .front()
+                    .ok_or_else(|| bad("response outside a packet"))?;
                 if first_out.is_none() {
-                    first_out = Some((num(1)? - s) as u32);
+                    first_out = Some(rel(num(1)?, s).ok_or_else(|| bad("beat before its packet"))?);
                 }
                 let data = f.get(3).and_then(|h| parse_hex_le(h, bb));
                 response.push(data.ok_or_else(|| bad("beat data"))?);
             }
             Some("D") => {
-                let s = start.take().ok_or_else(|| bad("done outside a packet"))?;
+                let s = starts
+                    .pop_front()
+                    .ok_or_else(|| bad("done outside a packet"))?;
                 events.push(Event::Packet {
                     status: num(2)? as u8,
                     response: std::mem::take(&mut response),
                     first_out: first_out.take(),
-                    done: (num(1)? - s) as u32,
+                    done: rel(num(1)?, s).ok_or_else(|| bad("end before its packet"))?,
                 });
             }
             Some("C") => events.push(Event::CsrWrite { err: num(1)? as u8 }),

@@ -57,11 +57,11 @@ fn main() {
                 op.name(),
                 f.first_out_ns,
                 f.done_ns,
-                f.cycles.occupancy(),
+                f.cycles.interval,
                 if bytes == 0 {
                     format!(
                         "{:.1} M packets/s",
-                        1e3 * f64::from(*khz) / f64::from(f.cycles.occupancy()) / 1e6
+                        1e3 * f64::from(*khz) / f64::from(f.cycles.interval) / 1e6
                     )
                 } else {
                     format!("{:.2} Gbit/s", f.throughput_bytes_per_s * 8.0 / 1e9)
@@ -70,8 +70,8 @@ fn main() {
         }
     }
     let _ = writeln!(s, "\nLine rate: 10 GbE needs 64 bit × 156.25 MHz = 10 Gbit/s on the data path; 100 GbE needs 512 bit × 200 MHz = 102.4 Gbit/s. The engine moves one beat per cycle inside a packet, so a READ or WRITE runs at line rate minus its per-packet overhead (header beats + 1 decode cycle + response header: {} cycles at 64 bit, {} at 512 bit); header processing takes {} cycles per packet, not one.\n",
-        timing::ok_cycles(&VARIANTS[0].params, Op::Write, 0).occupancy(),
-        timing::ok_cycles(&VARIANTS[2].params, Op::Write, 0).occupancy(),
+        timing::ok_cycles(&VARIANTS[0].params, Op::Write, 0).latency(),
+        timing::ok_cycles(&VARIANTS[2].params, Op::Write, 0).latency(),
         VARIANTS[0].params.header_beats() + 1);
 
     // Software fallback measured here.

@@ -28,7 +28,8 @@ impl ModelledFabric {
         &self.acc
     }
 
-    /// Engine cycles spent on all packets so far (back-to-back occupancy).
+    /// Engine cycles spent on all packets so far, each call waiting for the
+    /// previous one's response (the sum of their latencies).
     pub fn cycles(&self) -> u64 {
         self.cycles
     }
@@ -40,7 +41,7 @@ impl ModelledFabric {
         let Some(out) = self.acc.packet(&beats) else {
             return (Status::BadHeader, Vec::new(), 0);
         };
-        self.cycles += u64::from(out.occupancy());
+        self.cycles += u64::from(out.latency());
         let hb = self.acc.params().header_beats() as usize;
         let mut hbytes = [0u8; 16];
         let take = (bb as usize).min(16);
