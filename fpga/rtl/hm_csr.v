@@ -1,8 +1,9 @@
 // CSR block: the register map (rtl/generated/hm_defs.vh, generated from
 // fpga/src/regmap.rs), the connection / function / queue / region tables,
 // the load balancer state and the counters. Soft reconfiguration = writes
-// here. Lookups for the engine are combinational; the engine samples them
-// in its DEC cycle.
+// here. Lookups for the engine are combinational; the engine registers the
+// static ones with a header's last beat and reads the queue choice in its
+// DEC cycle.
 `default_nettype none
 
 module hm_csr #(
@@ -33,9 +34,11 @@ module hm_csr #(
     output wire        conn_ok,
     output wire        conn_rpc,
     output wire        conn_mem,
-    // Function -> queue lookup (weighted round robin choice).
-    input  wire [15:0] lk_func,
+    // Function lookup: enable (taken with the header), then the queue the
+    // weighted round robin chooses (in the decode cycle).
+    input  wire [15:0] lk_func_s,
     output wire        func_ok,
+    input  wire [15:0] lk_func,
     output wire [7:0]  sel_queue,
     output wire        q_full,
     output wire [7:0]  q_tail,
@@ -98,9 +101,13 @@ module hm_csr #(
     assign conn_rpc = c_rpc[ci];
     assign conn_mem = c_mem[ci];
 
-    wire          f_in = {16'd0, lk_func} < N_FUNC;
-    wire [FW-1:0] fi = lk_func[FW-1:0];
-    assign func_ok = f_in && f_en[fi] && f_cnt[fi] != 8'd0;
+    wire          f_in = {16'd0, lk_func_s} < N_FUNC;
+    wire [FW-1:0] fs = lk_func_s[FW-1:0];
+    assign func_ok = f_in && f_en[fs] && f_cnt[fs] != 8'd0;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [15:0]   lk_func_d = lk_func; // only ids that passed func_ok matter
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [FW-1:0] fi = lk_func_d[FW-1:0];
     assign sel_queue = f_first[fi] + f_cur[fi];
     wire [QW-1:0] qi = sel_queue[QW-1:0];
     assign q_full = q_count[qi] >= q_depth[qi];

@@ -50,8 +50,9 @@ module hm_engine #(
     input  wire          conn_ok,
     input  wire          conn_rpc,
     input  wire          conn_mem,
-    output wire [15:0]   lk_func,
+    output wire [15:0]   lk_func_s,
     input  wire          func_ok,
+    output wire [15:0]   lk_func,
     input  wire [7:0]    sel_queue,
     input  wire          q_full,
     input  wire [7:0]    q_tail,
@@ -154,81 +155,127 @@ module hm_engine #(
     assign in_ready = !s_valid || !hold;
     wire in_fire = in_valid && in_ready;
 
-    // ---------------------------------------------------------------- DEC
-    reg [127:0] dhdr;
+    // ---------------------------------------------------------------- IN: pre-decode
+    // The checks against tables that only CSR writes change (connections,
+    // function enables, regions, SLOT_SHIFT) and all header arithmetic are
+    // made as the header's last beat is taken, into registers; DEC adds
+    // the queue state (which the previous packet's commit may just have
+    // changed) and picks the first failure. Same cycle counts, shorter
+    // paths.
+    reg [127:0] ahdr;  // the header as it completes with this beat
     generate
         if (DW >= 128) begin : g_wide_hdr
-            always @* dhdr = s_data[127:0];
+            always @* ahdr = in_data[127:0];
         end else begin : g_narrow_hdr
             reg [DW-1:0] hdr_lo;
-            always @(posedge clk) if (go && s_kind == K_HDR) hdr_lo <= s_data;
+            always @(posedge clk)
+                if (in_fire && !in_pay && hcnt != HB_LAST && !in_last) hdr_lo <= in_data;
             // A truncated header is its first beat; the rest reads as 0.
-            always @* dhdr = s_trunc ? {64'd0, s_data} : {s_data, hdr_lo};
+            always @* ahdr = (hcnt != HB_LAST) ? {64'd0, in_data[63:0]} : {in_data, hdr_lo};
         end
     endgenerate
 
-    wire [7:0]  h_op     = dhdr[HM_HDR_OP_LSB +: 8];
-    wire [7:0]  h_flags  = dhdr[HM_HDR_FLAGS_LSB +: 8];
-    wire [15:0] h_func   = dhdr[HM_HDR_FUNC_LSB +: 16];
-    wire [23:0] h_offset = dhdr[HM_HDR_OFFSET_LSB +: 24];
-    wire [31:0] h_len    = dhdr[HM_HDR_LEN_LSB +: 32];
+    wire [7:0]  a_op     = ahdr[HM_HDR_OP_LSB +: 8];
+    wire [7:0]  a_flags  = ahdr[HM_HDR_FLAGS_LSB +: 8];
+    wire [23:0] a_offset = ahdr[HM_HDR_OFFSET_LSB +: 24];
+    wire [31:0] a_len    = ahdr[HM_HDR_LEN_LSB +: 32];
+    wire a_rpc   = a_op == HM_OP_RPC;
+    wire a_read  = a_op == HM_OP_READ;
+    wire a_write = a_op == HM_OP_WRITE;
+    wire a_cas   = a_op == HM_OP_CAS;
 
-    wire is_rpc   = h_op == HM_OP_RPC;
-    wire is_read  = h_op == HM_OP_READ;
-    wire is_write = h_op == HM_OP_WRITE;
-    wire is_cas   = h_op == HM_OP_CAS;
-    wire op_known = is_rpc || is_read || is_write || is_cas;
+    assign lk_conn = ahdr[HM_HDR_CONN_LSB +: 16];
+    assign lk_func_s = ahdr[HM_HDR_FUNC_LSB +: 16];
+    assign lk_region = ahdr[HM_HDR_REGION_LSB +: 8];
 
-    assign lk_conn = dhdr[HM_HDR_CONN_LSB +: 16];
-    assign lk_func = h_func;
-    assign lk_region = dhdr[HM_HDR_REGION_LSB +: 8];
-
-    wire [32:0] len_beats = ({1'b0, h_len} + B - 1) >> LB;
-    wire [32:0] slot_cap = (33'd1 << slot_shift) - 33'd1;
-    wire [23:0] off_w = h_offset >> LB;
-    wire [32:0] len_w = is_cas ? 33'd1 : {1'b0, h_len >> LB};
+    wire [32:0] len_beats = ({1'b0, a_len} + B - 1) >> LB;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [32:0] big_beats = len_beats >> slot_shift;      // nonzero: more than a slot holds
+    wire [23:0] off_in_word = a_offset & WORD_MASK;       // bits [LW+2:3]: the CAS lane
+    wire [31:0] a_len_w = a_len >> LB;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [23:0] off_w = a_offset >> LB;
+    wire [32:0] len_w = a_cas ? 33'd1 : {1'b0, a_len_w};
     wire [33:0] end_w = {10'd0, off_w} + {1'b0, len_w};
     wire [33:0] end_abs = end_w + {{(34-AW){1'b0}}, reg_base};
-    wire bus_aligned = h_offset[LB-1:0] == {LB{1'b0}} && h_len[LB-1:0] == {LB{1'b0}};
-    wire cas_aligned = h_offset[2:0] == 3'd0;
+    wire a_bus_aligned = a_offset[LB-1:0] == {LB{1'b0}} && a_len[LB-1:0] == {LB{1'b0}};
+    wire a_cas_aligned = a_offset[2:0] == 3'd0;
+
+    reg [EW-1:0] a_expected;
+    always @* begin
+        a_expected = {EW{1'b0}};
+        if (a_rpc) a_expected = len_beats[EW-1:0];
+        else if (a_write) a_expected = len_w[EW-1:0];
+        else if (a_cas) a_expected = CAS_BEATS;
+    end
+
+    // Registered with the header's last beat.
+    reg [127:0]  s_hdr;
+    reg          p_rpc, p_read, p_cas, p_badhdr, p_conn_ok, p_conn_perm, p_func_ok, p_rpc_big;
+    reg          p_reg_ok, p_reg_perm, p_cas_len, p_misaligned, p_oob, p_promise;
+    reg [EW-1:0] p_expected;
+    reg [AW-1:0] p_mem_word;
+    reg [LW-1:0] p_lane;
+    reg [RW-1:0] p_read_lastb;
+    always @(posedge clk) begin
+        if (in_fire) begin
+            s_hdr <= ahdr;
+            p_rpc <= a_rpc;
+            p_read <= a_read;
+            p_cas <= a_cas;
+            p_badhdr <= !(a_rpc || a_read || a_write || a_cas) || (a_flags & HM_FLAGS_RESERVED) != 8'd0;
+            p_conn_ok <= conn_ok;
+            p_conn_perm <= a_rpc ? conn_rpc : conn_mem;
+            p_func_ok <= func_ok;
+            p_rpc_big <= big_beats != 33'd0;
+            p_reg_ok <= reg_ok;
+            p_reg_perm <= a_read ? reg_r : a_write ? reg_w : reg_a;
+            p_cas_len <= a_cas && a_len != HM_CAS_BYTES;
+            p_misaligned <= a_cas ? !a_cas_aligned : !a_bus_aligned;
+            p_oob <= end_w > {{(33-AW){1'b0}}, reg_size} || end_abs > MEM_WORDS;
+            p_promise <= in_last && a_expected != {EW{1'b0}};
+            p_expected <= a_expected;
+            p_mem_word <= reg_base + off_w[AW-1:0];
+            p_lane <= off_in_word[LW+2:3];
+            p_read_lastb <= HB_LAST_R + a_len_w[RW-1:0];
+        end
+    end
+
+    // ---------------------------------------------------------------- DEC
+    wire [127:0] dhdr = s_hdr;
+    wire [15:0]  h_func = dhdr[HM_HDR_FUNC_LSB +: 16];
+    wire [15:0]  h_len16 = dhdr[HM_HDR_LEN_LSB +: 16];
+    assign lk_func = h_func;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] slot_off = {24'd0, q_tail} << slot_shift; // wraps modulo memory words
-    wire [23:0] off_in_word = h_offset & WORD_MASK;       // bits [LW+2:3]: the CAS lane
     /* verilator lint_on UNUSEDSIGNAL */
     wire [AW-1:0] rpc_slot_addr = q_base + slot_off[AW-1:0];
-    wire [AW-1:0] mem_word = reg_base + off_w[AW-1:0];
 
-    reg [7:0]    dec_status;
-    reg [EW-1:0] dec_expected;
+    reg [7:0] dec_status;
     always @* begin
-        dec_expected = {EW{1'b0}};
-        if (is_rpc) dec_expected = len_beats[EW-1:0];
-        else if (is_write) dec_expected = len_w[EW-1:0];
-        else if (is_cas) dec_expected = CAS_BEATS;
-
         if (s_trunc) dec_status = HM_ST_TRUNCATED;
         else if (!enable) dec_status = HM_ST_DISABLED;
-        else if (!op_known || (h_flags & HM_FLAGS_RESERVED) != 8'd0) dec_status = HM_ST_BAD_HEADER;
-        else if (!conn_ok) dec_status = HM_ST_UNKNOWN_CONNECTION;
-        else if (is_rpc ? !conn_rpc : !conn_mem) dec_status = HM_ST_PERMISSION_DENIED;
-        else if (is_rpc) begin
-            if (!func_ok) dec_status = HM_ST_UNKNOWN_FUNCTION;
-            else if (len_beats > slot_cap) dec_status = HM_ST_BAD_LENGTH;
+        else if (p_badhdr) dec_status = HM_ST_BAD_HEADER;
+        else if (!p_conn_ok) dec_status = HM_ST_UNKNOWN_CONNECTION;
+        else if (!p_conn_perm) dec_status = HM_ST_PERMISSION_DENIED;
+        else if (p_rpc) begin
+            if (!p_func_ok) dec_status = HM_ST_UNKNOWN_FUNCTION;
+            else if (p_rpc_big) dec_status = HM_ST_BAD_LENGTH;
             else if (q_full) dec_status = HM_ST_QUEUE_FULL;
+            else if (p_promise) dec_status = HM_ST_BAD_LENGTH;
             else dec_status = HM_ST_OK;
         end else begin
-            if (!reg_ok) dec_status = HM_ST_UNKNOWN_REGION;
-            else if (is_read ? !reg_r : is_write ? !reg_w : !reg_a) dec_status = HM_ST_PERMISSION_DENIED;
-            else if (is_cas && h_len != HM_CAS_BYTES) dec_status = HM_ST_BAD_LENGTH;
-            else if (is_cas ? !cas_aligned : !bus_aligned) dec_status = HM_ST_MISALIGNED;
-            else if (end_w > {{(33-AW){1'b0}}, reg_size} || end_abs > MEM_WORDS)
-                dec_status = HM_ST_OUT_OF_BOUNDS;
+            if (!p_reg_ok) dec_status = HM_ST_UNKNOWN_REGION;
+            else if (!p_reg_perm) dec_status = HM_ST_PERMISSION_DENIED;
+            else if (p_cas_len) dec_status = HM_ST_BAD_LENGTH;
+            else if (p_misaligned) dec_status = HM_ST_MISALIGNED;
+            else if (p_oob) dec_status = HM_ST_OUT_OF_BOUNDS;
+            // A header that ends its packet must not promise a payload.
+            else if (p_promise) dec_status = HM_ST_BAD_LENGTH;
             else dec_status = HM_ST_OK;
         end
-        // A header that ends its packet must not promise a payload.
-        if (dec_status == HM_ST_OK && s_last && dec_expected != {EW{1'b0}})
-            dec_status = HM_ST_BAD_LENGTH;
     end
+    wire is_rpc = p_rpc;
 
     // ---------------------------------------------------------------- EXE
     // Packet context, written by DEC, used by the payload beats.
@@ -244,11 +291,14 @@ module hm_engine #(
     reg [15:0]   c_func;
     /* verilator lint_off UNUSEDSIGNAL */
     reg [63:0]   c_ops_lo;  // CAS expected value (64-bit paths only)
+    reg [RW-1:0] c_read_lastb;
     /* verilator lint_on UNUSEDSIGNAL */
 
     wire [7:0] c_op = c_hdr[HM_HDR_OP_LSB +: 8];
     wire c_is_rpc = c_op == HM_OP_RPC;
     wire c_is_write = c_op == HM_OP_WRITE;
+    wire c_is_read = c_op == HM_OP_READ;
+    wire c_is_cas = c_op == HM_OP_CAS;
     wire [EW-1:0] pcnt_inc = (&c_pcnt) ? c_pcnt : c_pcnt + 1'b1;
     wire pay_store = c_status == HM_ST_OK && c_pcnt < c_expected;
     wire [7:0] st_beat = (c_status == HM_ST_OK && !pay_store) ? HM_ST_BAD_LENGTH : c_status;
@@ -268,17 +318,15 @@ module hm_engine #(
     wire [7:0]   e_status = d_act ? dec_status : st_end;
     wire [7:0]   e_op     = e_hdr[HM_HDR_OP_LSB +: 8];
     wire [7:0]   e_flags  = e_hdr[HM_HDR_FLAGS_LSB +: 8];
-    wire [31:0]  e_len    = e_hdr[HM_HDR_LEN_LSB +: 32];
     wire e_ok = e_status == HM_ST_OK;
-    wire e_read = e_ok && e_op == HM_OP_READ;
-    wire e_cas = e_ok && e_op == HM_OP_CAS;
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] e_len_w = e_len >> LB;  // < 2^AW words for an OK READ
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire [RW-1:0] e_lastb = HB_LAST_R + (e_read ? e_len_w[RW-1:0] : {RW{1'b0}})
-                            + (e_cas ? {{(RW-1){1'b0}}, 1'b1} : {RW{1'b0}});
+    wire e_rpc = d_act ? p_rpc : c_is_rpc;
+    wire e_read = e_ok && (d_act ? p_read : c_is_read);
+    wire e_cas = e_ok && (d_act ? p_cas : c_is_cas);
+    // Index of the last response beat: header, then READ data or the CAS value.
+    wire [RW-1:0] e_lastb = e_read ? (d_act ? p_read_lastb : c_read_lastb)
+                          : e_cas ? HB_R : HB_LAST_R;
 
-    assign ev_commit = go && ends && e_ok && e_op == HM_OP_RPC;
+    assign ev_commit = go && ends && e_ok && e_rpc;
     assign ev_func = d_act ? h_func : c_func;
     assign ev_queue = d_act ? sel_queue : c_queue;
 
@@ -374,6 +422,7 @@ module hm_engine #(
             c_waddr <= {AW{1'b0}};
             c_addr <= {AW{1'b0}};
             c_lane <= {LW{1'b0}};
+            c_read_lastb <= {RW{1'b0}};
             c_slot <= 8'd0;
             c_queue <= 8'd0;
             c_func <= 16'd0;
@@ -424,25 +473,26 @@ module hm_engine #(
             if (go && d_act) begin
                 c_hdr <= dhdr;
                 c_status <= dec_status;
-                c_expected <= dec_expected;
+                c_expected <= p_expected;
                 c_pcnt <= {EW{1'b0}};
                 c_func <= h_func;
                 c_queue <= sel_queue;
                 c_slot <= q_tail;
-                c_lane <= off_in_word[LW+2:3];
+                c_lane <= p_lane;
+                c_read_lastb <= p_read_lastb;
                 if (is_rpc) begin
                     c_addr <= rpc_slot_addr;
                     c_waddr <= rpc_slot_addr + 1'b1;
                 end else begin
-                    c_addr <= mem_word;
-                    c_waddr <= mem_word;
+                    c_addr <= p_mem_word;
+                    c_waddr <= p_mem_word;
                 end
                 // The RPC descriptor goes into its slot as soon as the
                 // header passes; the slot counts only once committed.
                 w_en <= is_rpc && dec_status == HM_ST_OK;
                 w_addr <= rpc_slot_addr;
                 w_data <= {DW{1'b0}};
-                w_data[63:0] <= {h_len[15:0], lk_conn, dhdr[HM_HDR_REQ_LSB +: 32]};
+                w_data[63:0] <= {h_len16, dhdr[HM_HDR_CONN_LSB +: 16], dhdr[HM_HDR_REQ_LSB +: 32]};
             end
             if (go && x_act) begin
                 c_pcnt <= pcnt_inc;
@@ -478,8 +528,8 @@ module hm_engine #(
                 r_status <= e_status;
                 r_queue <= ev_queue;
                 r_slot <= d_act ? q_tail : c_slot;
-                r_addr <= d_act ? mem_word : c_addr;
-                r_lane <= d_act ? off_in_word[LW+2:3] : c_lane;
+                r_addr <= d_act ? p_mem_word : c_addr;
+                r_lane <= d_act ? p_lane : c_lane;
                 r_ops <= ops_now;
                 r_cnt <= {RW{1'b0}};
                 r_lastb <= e_lastb;

@@ -34,7 +34,7 @@ module hm_fpga #(
 );
     wire enable;
     wire [4:0] slot_shift;
-    wire [15:0] lk_conn, lk_func;
+    wire [15:0] lk_conn, lk_func, lk_func_s;
     wire [7:0] lk_region;
     wire conn_ok, conn_rpc, conn_mem, func_ok, q_full, reg_ok, reg_r, reg_w, reg_a;
     wire [7:0] sel_queue, q_tail;
@@ -56,7 +56,7 @@ module hm_fpga #(
         .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data), .out_last(out_last),
         .enable(enable), .slot_shift(slot_shift),
         .lk_conn(lk_conn), .conn_ok(conn_ok), .conn_rpc(conn_rpc), .conn_mem(conn_mem),
-        .lk_func(lk_func), .func_ok(func_ok), .sel_queue(sel_queue), .q_full(q_full),
+        .lk_func_s(lk_func_s), .func_ok(func_ok), .lk_func(lk_func), .sel_queue(sel_queue), .q_full(q_full),
         .q_tail(q_tail), .q_base(q_base),
         .lk_region(lk_region), .reg_ok(reg_ok), .reg_r(reg_r), .reg_w(reg_w), .reg_a(reg_a),
         .reg_base(reg_base), .reg_size(reg_size),
@@ -76,7 +76,7 @@ module hm_fpga #(
         .csr_wdata(csr_wdata), .csr_rdata(csr_rdata), .csr_err(csr_err),
         .eng_idle(idle), .enable(enable), .slot_shift(slot_shift),
         .lk_conn(lk_conn), .conn_ok(conn_ok), .conn_rpc(conn_rpc), .conn_mem(conn_mem),
-        .lk_func(lk_func), .func_ok(func_ok), .sel_queue(sel_queue), .q_full(q_full),
+        .lk_func_s(lk_func_s), .func_ok(func_ok), .lk_func(lk_func), .sel_queue(sel_queue), .q_full(q_full),
         .q_tail(q_tail), .q_base(q_base),
         .lk_region(lk_region), .reg_ok(reg_ok), .reg_r(reg_r), .reg_w(reg_w), .reg_a(reg_a),
         .reg_base(reg_base), .reg_size(reg_size),
