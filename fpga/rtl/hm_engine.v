@@ -56,7 +56,7 @@ module hm_engine #(
     input  wire [7:0]    sel_queue,
     input  wire          q_full,
     input  wire [7:0]    q_tail,
-    input  wire [AW-1:0] q_base,
+    input  wire [AW-1:0] q_taddr,  // the chosen queue's tail slot
     output wire [7:0]    lk_region,
     input  wire          reg_ok,
     input  wire          reg_r,
@@ -246,10 +246,7 @@ module hm_engine #(
     wire [15:0]  h_func = dhdr[HM_HDR_FUNC_LSB +: 16];
     wire [15:0]  h_len16 = dhdr[HM_HDR_LEN_LSB +: 16];
     assign lk_func = h_func;
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] slot_off = {24'd0, q_tail} << slot_shift; // wraps modulo memory words
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire [AW-1:0] rpc_slot_addr = q_base + slot_off[AW-1:0];
+    wire [AW-1:0] rpc_slot_addr = q_taddr;
 
     reg [7:0] dec_status;
     always @* begin

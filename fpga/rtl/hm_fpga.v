@@ -38,7 +38,7 @@ module hm_fpga #(
     wire [7:0] lk_region;
     wire conn_ok, conn_rpc, conn_mem, func_ok, q_full, reg_ok, reg_r, reg_w, reg_a;
     wire [7:0] sel_queue, q_tail;
-    wire [AW-1:0] q_base, reg_base;
+    wire [AW-1:0] q_taddr, reg_base;
     wire [AW:0] reg_size;
     wire ev_commit, ev_done, ev_suppressed, ev_swapped;
     wire [15:0] ev_func;
@@ -57,7 +57,7 @@ module hm_fpga #(
         .enable(enable), .slot_shift(slot_shift),
         .lk_conn(lk_conn), .conn_ok(conn_ok), .conn_rpc(conn_rpc), .conn_mem(conn_mem),
         .lk_func_s(lk_func_s), .func_ok(func_ok), .lk_func(lk_func), .sel_queue(sel_queue), .q_full(q_full),
-        .q_tail(q_tail), .q_base(q_base),
+        .q_tail(q_tail), .q_taddr(q_taddr),
         .lk_region(lk_region), .reg_ok(reg_ok), .reg_r(reg_r), .reg_w(reg_w), .reg_a(reg_a),
         .reg_base(reg_base), .reg_size(reg_size),
         .ev_commit(ev_commit), .ev_func(ev_func), .ev_queue(ev_queue), .ev_done(ev_done),
@@ -77,7 +77,7 @@ module hm_fpga #(
         .eng_idle(idle), .enable(enable), .slot_shift(slot_shift),
         .lk_conn(lk_conn), .conn_ok(conn_ok), .conn_rpc(conn_rpc), .conn_mem(conn_mem),
         .lk_func_s(lk_func_s), .func_ok(func_ok), .lk_func(lk_func), .sel_queue(sel_queue), .q_full(q_full),
-        .q_tail(q_tail), .q_base(q_base),
+        .q_tail(q_tail), .q_taddr(q_taddr),
         .lk_region(lk_region), .reg_ok(reg_ok), .reg_r(reg_r), .reg_w(reg_w), .reg_a(reg_a),
         .reg_base(reg_base), .reg_size(reg_size),
         .ev_commit(ev_commit), .ev_func(ev_func), .ev_queue(ev_queue), .ev_done(ev_done),
