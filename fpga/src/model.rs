@@ -64,6 +64,11 @@ impl Accelerator {
         if beats.is_empty() {
             return None;
         }
-        Some(engine::run(&mut self.tables, &mut self.mem, &mut self.pipe, beats))
+        Some(engine::run(
+            &mut self.tables,
+            &mut self.mem,
+            &mut self.pipe,
+            beats,
+        ))
     }
 }

@@ -47,7 +47,10 @@ fn rtl_matches_model_cycle_for_cycle_on_42000_random_packets() {
         .filter(|e| matches!(e, Event::Packet { next: Some(n), done, .. } if n <= done))
         .count();
     println!("{overlapped} packets overlap the next one in the pipeline");
-    assert!(overlapped >= 10_000, "too few back-to-back packets: {overlapped}");
+    assert!(
+        overlapped >= 10_000,
+        "too few back-to-back packets: {overlapped}"
+    );
     let rtl = rtl::simulate(&p, &cmds, "random64", None);
     rtl::assert_same(&model, &rtl, true, seed);
 }
