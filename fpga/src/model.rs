@@ -54,6 +54,12 @@ impl Accelerator {
         self.tables.csr_write(addr, value)
     }
 
+    /// Waits for the engine to drain (a host that waits for each response
+    /// before sending the next request): the next packet finds it idle.
+    pub fn wait_idle(&mut self) {
+        self.pipe = Pipe::default();
+    }
+
     /// Runs one packet: `beats` up to and including the beat with `last`
     /// (the final element), offered right after the previous packet's last
     /// beat (back to back: its timing depends on what the pipeline still

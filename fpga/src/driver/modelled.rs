@@ -38,6 +38,9 @@ impl ModelledFabric {
     fn call(&mut self, req: Request, payload: &[u8]) -> (Status, Vec<u8>, u128) {
         let bb = self.acc.params().bus_bytes();
         let beats = packet::to_beats(req.encode(), payload, bb);
+        // A driver call waits for its response: requests never overlap in
+        // the pipeline, and each costs its full latency.
+        self.acc.wait_idle();
         let Some(out) = self.acc.packet(&beats) else {
             return (Status::BadHeader, Vec::new(), 0);
         };
