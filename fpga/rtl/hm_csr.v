@@ -1,8 +1,9 @@
 // CSR block: the register map (rtl/generated/hm_defs.vh, generated from
 // fpga/src/regmap.rs), the connection / function / queue / region tables,
 // the load balancer state and the counters. Soft reconfiguration = writes
-// here. Lookups for the engine are combinational; the engine samples them
-// in its DEC cycle.
+// here. Lookups for the engine are combinational; the engine registers the
+// static ones with a header's last beat and reads the queue choice in its
+// DEC cycle.
 `default_nettype none
 
 module hm_csr #(
@@ -33,13 +34,15 @@ module hm_csr #(
     output wire        conn_ok,
     output wire        conn_rpc,
     output wire        conn_mem,
-    // Function -> queue lookup (weighted round robin choice).
-    input  wire [15:0] lk_func,
+    // Function lookup: enable (taken with the header), then the queue the
+    // weighted round robin chooses (in the decode cycle).
+    input  wire [15:0] lk_func_s,
     output wire        func_ok,
+    input  wire [15:0] lk_func,
     output wire [7:0]  sel_queue,
     output wire        q_full,
     output wire [7:0]  q_tail,
-    output wire [AW-1:0] q_base,
+    output wire [AW-1:0] q_taddr,  // word address of the tail slot
     // Region lookup.
     input  wire [7:0]  lk_region,
     output wire        reg_ok,
@@ -84,6 +87,13 @@ module hm_csr #(
     reg [7:0] q_weight[0:(1<<QW)-1];
     reg [7:0] q_head  [0:(1<<QW)-1];
     reg [7:0] q_count [0:(1<<QW)-1];
+    // Kept up to date with the state above so that the engine's decode
+    // reads them without arithmetic: a function's current queue, a
+    // queue's tail slot, its word address, whether it is full.
+    reg [7:0] f_sel   [0:(1<<FW)-1];
+    reg [7:0] q_tail_r[0:(1<<QW)-1];
+    reg [AW-1:0] q_taddr_r [0:(1<<QW)-1];
+    reg       q_full_r[0:(1<<QW)-1];
     reg [AW-1:0] r_base [0:(1<<RW)-1];
     reg [AW:0] r_size [0:(1<<RW)-1];
     reg [3:0] r_perm  [0:(1<<RW)-1];
@@ -98,18 +108,19 @@ module hm_csr #(
     assign conn_rpc = c_rpc[ci];
     assign conn_mem = c_mem[ci];
 
-    wire          f_in = {16'd0, lk_func} < N_FUNC;
-    wire [FW-1:0] fi = lk_func[FW-1:0];
-    assign func_ok = f_in && f_en[fi] && f_cnt[fi] != 8'd0;
-    assign sel_queue = f_first[fi] + f_cur[fi];
-    wire [QW-1:0] qi = sel_queue[QW-1:0];
-    assign q_full = q_count[qi] >= q_depth[qi];
-    wire [8:0] tail_sum = {1'b0, q_head[qi]} + {1'b0, q_count[qi]};
+    wire          f_in = {16'd0, lk_func_s} < N_FUNC;
+    wire [FW-1:0] fs = lk_func_s[FW-1:0];
+    assign func_ok = f_in && f_en[fs] && f_cnt[fs] != 8'd0;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [8:0] tail_wrap = tail_sum - {1'b0, q_depth[qi]}; // < depth when used
+    wire [15:0]   lk_func_d = lk_func; // only ids that passed func_ok matter
     /* verilator lint_on UNUSEDSIGNAL */
-    assign q_tail = (tail_sum >= {1'b0, q_depth[qi]}) ? tail_wrap[7:0] : tail_sum[7:0];
-    assign q_base = q_base_r[qi];
+    wire [FW-1:0] fi = lk_func_d[FW-1:0];
+    assign sel_queue = f_sel[fi];
+    wire [QW-1:0] qi = sel_queue[QW-1:0];
+    assign q_full = q_full_r[qi];
+    assign q_tail = q_tail_r[qi];
+    assign q_taddr = q_taddr_r[qi];
+    wire [AW-1:0] slot_words = {{(AW-1){1'b0}}, 1'b1} << slot_shift; // 0 when a slot is the memory
 
     wire          r_in = {24'd0, lk_region} < N_REGION;
     wire [RW-1:0] ri = lk_region[RW-1:0];
@@ -241,6 +252,16 @@ module hm_csr #(
     wire [FW-1:0] ef = ev_func[FW-1:0];
     wire [QW-1:0] eq = ev_queue[QW-1:0];
     wire [7:0] used_next = f_used[ef] + 8'd1;
+    wire [7:0] cur_next = (f_cur[ef] + 8'd1 >= f_cnt[ef]) ? 8'd0 : f_cur[ef] + 8'd1;
+
+    reg [7:0] q_count_next [0:(1<<QW)-1];
+    integer j;
+    always @* begin
+        for (j = 0; j < (1 << QW); j = j + 1)
+            q_count_next[j] = q_count[j]
+                + ((ev_commit && eq == j[QW-1:0]) ? 8'd1 : 8'd0)
+                - ((wr_queue && wq == j[QW-1:0] && a_sub == 2'd3) ? 8'd1 : 8'd0);
+    end
 
     integer i;
     always @(posedge clk) begin
@@ -254,10 +275,12 @@ module hm_csr #(
             end
             for (i = 0; i < (1 << FW); i = i + 1) begin
                 f_en[i] <= 1'b0; f_first[i] <= 8'd0; f_cnt[i] <= 8'd0; f_cur[i] <= 8'd0; f_used[i] <= 8'd0;
+                f_sel[i] <= 8'd0;
             end
             for (i = 0; i < (1 << QW); i = i + 1) begin
                 q_base_r[i] <= {AW{1'b0}}; q_depth[i] <= 8'd0; q_weight[i] <= 8'd1;
                 q_head[i] <= 8'd0; q_count[i] <= 8'd0;
+                q_tail_r[i] <= 8'd0; q_taddr_r[i] <= {AW{1'b0}}; q_full_r[i] <= 1'b1;
             end
             for (i = 0; i < (1 << RW); i = i + 1) begin
                 r_base[i] <= {AW{1'b0}}; r_size[i] <= {(AW+1){1'b0}}; r_perm[i] <= 4'd0;
@@ -279,14 +302,15 @@ module hm_csr #(
             if (ev_commit) begin
                 if (used_next >= q_weight[eq]) begin
                     f_used[ef] <= 8'd0;
-                    f_cur[ef] <= (f_cur[ef] + 8'd1 >= f_cnt[ef]) ? 8'd0 : f_cur[ef] + 8'd1;
+                    f_cur[ef] <= cur_next;
+                    f_sel[ef] <= f_first[ef] + cur_next;
                 end else begin
                     f_used[ef] <= used_next;
                 end
             end
             if (do_wr && is_func) begin
                 f_en[wf] <= csr_wdata[0]; f_first[wf] <= csr_wdata[15:8]; f_cnt[wf] <= csr_wdata[23:16];
-                f_cur[wf] <= 8'd0; f_used[wf] <= 8'd0;
+                f_cur[wf] <= 8'd0; f_used[wf] <= 8'd0; f_sel[wf] <= csr_wdata[15:8];
             end
             // Queues: commit pushes, a Q_STATUS write pops, a base/depth
             // write or a SLOT_SHIFT write flushes.
@@ -294,12 +318,26 @@ module hm_csr #(
                 if (wr_shift || (wr_queue && wq == i[QW-1:0] && a_sub[1] == 1'b0)) begin
                     q_head[i] <= 8'd0;
                     q_count[i] <= 8'd0;
+                    q_tail_r[i] <= 8'd0;
+                    q_taddr_r[i] <= (wr_queue && wq == i[QW-1:0] && a_sub == 2'd0)
+                                    ? csr_wdata[AW-1:0] : q_base_r[i];
+                    q_full_r[i] <= ((wr_queue && wq == i[QW-1:0] && a_sub == 2'd1)
+                                    ? csr_wdata[7:0] : q_depth[i]) == 8'd0;
                 end else begin
                     if (wr_queue && wq == i[QW-1:0] && a_sub == 2'd3)
                         q_head[i] <= (q_head[i] + 8'd1 >= q_depth[i]) ? 8'd0 : q_head[i] + 8'd1;
-                    q_count[i] <= q_count[i]
-                        + ((ev_commit && eq == i[QW-1:0]) ? 8'd1 : 8'd0)
-                        - ((wr_queue && wq == i[QW-1:0] && a_sub == 2'd3) ? 8'd1 : 8'd0);
+                    q_count[i] <= q_count_next[i];
+                    q_full_r[i] <= q_count_next[i] >= q_depth[i];
+                    // A push moves the tail; a pop moves the head, not the tail.
+                    if (ev_commit && eq == i[QW-1:0]) begin
+                        if (q_tail_r[i] + 8'd1 >= q_depth[i]) begin
+                            q_tail_r[i] <= 8'd0;
+                            q_taddr_r[i] <= q_base_r[i];
+                        end else begin
+                            q_tail_r[i] <= q_tail_r[i] + 8'd1;
+                            q_taddr_r[i] <= q_taddr_r[i] + slot_words;
+                        end
+                    end
                 end
             end
             if (wr_queue && a_sub == 2'd0) q_base_r[wq] <= csr_wdata[AW-1:0];

@@ -1,14 +1,30 @@
 // Packet engine: RPC header parser + dispatcher to per-function queues and
-// the remote-memory engine, one packet at a time.
+// the remote-memory engine, pipelined so that a new header beat is taken
+// every cycle one is offered.
 //
-//   HDR (H beats) -> DEC (1) -> PAY (payload beats, drained on error)
-//     -> COMMIT (RPC: descriptor, queue push)  |  CAS_RD -> CAS_WR
-//     -> RESP (response header [+ data]; 1 silent cycle if SUPPRESS_OK)
+//   IN  : one input register; every accepted beat spends one cycle in it
+//         before it is processed (the header's last beat is "decoded", a
+//         payload beat is "executed"; at most one of the two per cycle).
+//   DEC : every check of the specification, in order, on the whole header
+//         (the first beat of a 64-bit header waits in hdr_lo); the
+//         decision goes to the packet context. A header-only packet ends
+//         here: an RPC commits (queue push) in this very cycle, so the
+//         next packet's DEC, one cycle later at the earliest, sees it.
+//   EXE : payload beats against the context (written through the write
+//         register one cycle later, or kept as CAS operands, or drained);
+//         the last beat ends the packet, an RPC commits.
+//   RESP: the ended packet's response job: header beats, then READ data
+//         (streamed from the RAM's read port) or the CAS value (read,
+//         compare, write in its first two cycles); one silent cycle for a
+//         suppressed response. One job at a time, in packet order.
 //
-// Every check happens in DEC in the order of the specification; a length
-// mismatch is detected in PAY. A packet always ends (at its `last` beat),
-// so a bad packet can never hang the engine. The Rust cycle model
-// (fpga/src/model/engine.rs) follows these states cycle for cycle.
+// The input register holds (in_ready low) when the beat in it cannot be
+// processed: a beat that ends a packet while RESP is still busy with the
+// previous job, or a header while RESP still has memory accesses to make
+// for an earlier packet (READ data not yet read, CAS not yet written), so
+// memory sees every packet's accesses in packet order. Every packet ends
+// at its `last` beat, so no input can hang the engine. The Rust cycle
+// model (fpga/src/model/engine.rs) follows these rules cycle for cycle.
 `default_nettype none
 
 module hm_engine #(
@@ -34,12 +50,13 @@ module hm_engine #(
     input  wire          conn_ok,
     input  wire          conn_rpc,
     input  wire          conn_mem,
-    output wire [15:0]   lk_func,
+    output wire [15:0]   lk_func_s,
     input  wire          func_ok,
+    output wire [15:0]   lk_func,
     input  wire [7:0]    sel_queue,
     input  wire          q_full,
     input  wire [7:0]    q_tail,
-    input  wire [AW-1:0] q_base,
+    input  wire [AW-1:0] q_taddr,  // the chosen queue's tail slot
     output wire [7:0]    lk_region,
     input  wire          reg_ok,
     input  wire          reg_r,
@@ -49,19 +66,20 @@ module hm_engine #(
     input  wire [AW:0]   reg_size,
     // Events to the CSR block.
     output wire          ev_commit,
-    output reg  [15:0]   ev_func,
-    output reg  [7:0]    ev_queue,
+    output wire [15:0]   ev_func,
+    output wire [7:0]    ev_queue,
     output wire          ev_done,
     output wire [7:0]    ev_op,
     output wire [7:0]    ev_status,
     output wire          ev_suppressed,
     output reg           ev_swapped,
     output wire          idle,
-    // Memory port.
-    output reg           mem_we,
-    output reg           mem_re,
-    output reg  [AW-1:0] mem_addr,
-    output reg  [DW-1:0] mem_wdata,
+    // Memory: one write port, one read port (simple dual-port RAM).
+    output wire          mem_we,
+    output wire [AW-1:0] mem_waddr,
+    output wire [DW-1:0] mem_wdata,
+    output wire          mem_re,
+    output wire [AW-1:0] mem_raddr,
     input  wire [DW-1:0] mem_q
 );
 `include "generated/hm_defs.vh"
@@ -72,187 +90,251 @@ module hm_engine #(
     localparam integer HBW = (HB > 1) ? $clog2(HB) : 1;
     localparam integer LANES = B / 8;
     localparam integer LW = (LANES > 1) ? $clog2(LANES) : 1;
-    localparam [32:0] CAS_BEATS = (DW >= 128) ? 33'd1 : 33'd2;
+    // Payload beat counts of a packet that passed DEC fit in EW bits (RPC:
+    // < 2^16, WRITE: <= 2^AW, CAS: 2); the count saturates below 2^EW.
+    localparam integer EW = (AW + 2 > 17) ? AW + 2 : 17;
+    // Response beats of an OK READ: H + up to 2^AW data beats.
+    localparam integer RW = AW + 2;
+    localparam [EW-1:0] CAS_BEATS = (DW >= 128) ? 1 : 2;
     localparam [33:0] MEM_WORDS = 34'd1 << AW;
     localparam integer BM1 = B - 1;
     localparam integer HBM1 = HB - 1;
     localparam [23:0] WORD_MASK = BM1[23:0];
-    localparam [31:0] HBM1_32 = HBM1;
-    localparam [32:0] HB33 = (DW >= 128) ? 33'd1 : 33'd2; // HB for the widths supported (>= 64)
-    localparam [32:0] HB_LAST33 = {1'b0, HBM1_32};
     localparam [HBW-1:0] HB_LAST = HBM1[HBW-1:0];
+    localparam [RW-1:0] HB_LAST_R = HBM1[RW-1:0];
+    localparam [RW-1:0] HB_R = HB[RW-1:0];
 
-    localparam [2:0] S_HDR = 3'd0, S_DEC = 3'd1, S_PAY = 3'd2, S_COMMIT = 3'd3,
-                     S_CASRD = 3'd4, S_CASWR = 3'd5, S_RESP = 3'd6;
+    localparam [1:0] K_HDR = 2'd0, K_DEC = 2'd1, K_PAY = 2'd2;
 
-    reg [2:0]     state;
-    reg [127:0]   hdr;
-    reg [HBW-1:0] hcnt;
-    reg           trunc;
-    reg           got_last;
-    reg [7:0]     status;
-    reg [32:0]    expected;
-    reg [32:0]    pcnt;
-    reg [AW-1:0]  waddr;     // next payload write / READ data address
-    reg [AW-1:0]  slot_addr; // RPC descriptor word, CAS word
-    reg [LW-1:0]  lane;
-    reg [7:0]     slot;
-    reg [127:0]   operands;
-    reg [63:0]    old;
-    reg [32:0]    rcnt;
+    // ---------------------------------------------------------------- IN
+    reg           s_valid;
+    reg [DW-1:0]  s_data;
+    reg           s_last;
+    reg [1:0]     s_kind;
+    reg           s_trunc;
+    reg [HBW-1:0] hcnt;     // header beats of the packet being received
+    reg           in_pay;   // the packet being received is past its header
 
-    // ---- header fields ----
-    wire [7:0]  h_op     = hdr[HM_HDR_OP_LSB +: 8];
-    wire [7:0]  h_flags  = hdr[HM_HDR_FLAGS_LSB +: 8];
-    wire [15:0] h_conn   = hdr[HM_HDR_CONN_LSB +: 16];
-    wire [31:0] h_req    = hdr[HM_HDR_REQ_LSB +: 32];
-    wire [15:0] h_func   = hdr[HM_HDR_FUNC_LSB +: 16];
-    wire [7:0]  h_region = hdr[HM_HDR_REGION_LSB +: 8];
-    wire [23:0] h_offset = hdr[HM_HDR_OFFSET_LSB +: 24];
-    wire [31:0] h_len    = hdr[HM_HDR_LEN_LSB +: 32];
+    // ---------------------------------------------------------------- RESP
+    reg           r_busy;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [127:0]   r_hdr;    // the request header (its flags are used when the job is taken)
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg [7:0]     r_status;
+    reg [7:0]     r_queue;
+    reg [7:0]     r_slot;
+    reg [AW-1:0]  r_addr;   // next READ word / the CAS word
+    reg [LW-1:0]  r_lane;
+    reg [127:0]   r_ops;    // CAS: expected (63:0), new (127:64)
+    reg [63:0]    r_old;
+    reg [RW-1:0]  r_cnt;    // response beats sent
+    reg [RW-1:0]  r_lastb;  // index of the last response beat
+    reg           r_mem;    // memory accesses still to make
+    reg           r_casw;   // CAS: the read was made, compare/write now
+    reg           r_sup;
 
-    wire is_rpc   = h_op == HM_OP_RPC;
-    wire is_read  = h_op == HM_OP_READ;
-    wire is_write = h_op == HM_OP_WRITE;
-    wire is_cas   = h_op == HM_OP_CAS;
-    wire op_known = is_rpc || is_read || is_write || is_cas;
+    wire r_ok = r_status == HM_ST_OK;
+    wire [7:0] r_op = r_hdr[HM_HDR_OP_LSB +: 8];
+    wire r_is_read = r_op == HM_OP_READ;
+    wire r_is_cas = r_op == HM_OP_CAS;
+    wire r_hdr_phase = r_cnt < HB_R;
+    assign out_valid = r_busy && !r_sup && (r_hdr_phase || !(r_is_cas && r_mem));
+    assign out_last = r_cnt == r_lastb;
+    wire out_fire = out_valid && out_ready;
+    wire resp_end = r_busy && (r_sup || (out_fire && out_last));
+    wire r_free = !r_busy || resp_end;
 
-    assign lk_conn = h_conn;
-    assign lk_func = h_func;
-    assign lk_region = h_region;
+    // ---------------------------------------------------------------- hold
+    wire d_act = s_valid && s_kind == K_DEC;
+    wire x_act = s_valid && s_kind == K_PAY;
+    wire ends = (d_act || x_act) && s_last;
+    // A header's writes land a cycle after its DEC, so it may run while the
+    // CAS write (r_casw) is being made, not before.
+    wire hold = (d_act && r_mem && !r_casw) || (ends && !r_free);
+    wire go = s_valid && !hold;
+    assign in_ready = !s_valid || !hold;
+    wire in_fire = in_valid && in_ready;
 
-    // ---- DEC: every check, first failure wins ----
-    wire [32:0] len_beats = ({1'b0, h_len} + B - 1) >> LB;
-    wire [32:0] slot_cap = (33'd1 << slot_shift) - 33'd1;
-    wire [23:0] off_w = h_offset >> LB;
-    wire [32:0] len_w = is_cas ? 33'd1 : {1'b0, h_len >> LB};
+    // ---------------------------------------------------------------- IN: pre-decode
+    // The checks against tables that only CSR writes change (connections,
+    // function enables, regions, SLOT_SHIFT) and all header arithmetic are
+    // made as the header's last beat is taken, into registers; DEC adds
+    // the queue state (which the previous packet's commit may just have
+    // changed) and picks the first failure. Same cycle counts, shorter
+    // paths.
+    reg [127:0] ahdr;  // the header as it completes with this beat
+    generate
+        if (DW >= 128) begin : g_wide_hdr
+            always @* ahdr = in_data[127:0];
+        end else begin : g_narrow_hdr
+            reg [DW-1:0] hdr_lo;
+            always @(posedge clk)
+                if (in_fire && !in_pay && hcnt != HB_LAST && !in_last) hdr_lo <= in_data;
+            // A truncated header is its first beat; the rest reads as 0.
+            always @* ahdr = (hcnt != HB_LAST) ? {64'd0, in_data[63:0]} : {in_data, hdr_lo};
+        end
+    endgenerate
+
+    wire [7:0]  a_op     = ahdr[HM_HDR_OP_LSB +: 8];
+    wire [7:0]  a_flags  = ahdr[HM_HDR_FLAGS_LSB +: 8];
+    wire [23:0] a_offset = ahdr[HM_HDR_OFFSET_LSB +: 24];
+    wire [31:0] a_len    = ahdr[HM_HDR_LEN_LSB +: 32];
+    wire a_rpc   = a_op == HM_OP_RPC;
+    wire a_read  = a_op == HM_OP_READ;
+    wire a_write = a_op == HM_OP_WRITE;
+    wire a_cas   = a_op == HM_OP_CAS;
+
+    assign lk_conn = ahdr[HM_HDR_CONN_LSB +: 16];
+    assign lk_func_s = ahdr[HM_HDR_FUNC_LSB +: 16];
+    assign lk_region = ahdr[HM_HDR_REGION_LSB +: 8];
+
+    wire [32:0] len_beats = ({1'b0, a_len} + B - 1) >> LB;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [32:0] big_beats = len_beats >> slot_shift;      // nonzero: more than a slot holds
+    wire [23:0] off_in_word = a_offset & WORD_MASK;       // bits [LW+2:3]: the CAS lane
+    wire [31:0] a_len_w = a_len >> LB;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [23:0] off_w = a_offset >> LB;
+    wire [32:0] len_w = a_cas ? 33'd1 : {1'b0, a_len_w};
     wire [33:0] end_w = {10'd0, off_w} + {1'b0, len_w};
     wire [33:0] end_abs = end_w + {{(34-AW){1'b0}}, reg_base};
-    wire bus_aligned = h_offset[LB-1:0] == {LB{1'b0}} && h_len[LB-1:0] == {LB{1'b0}};
-    wire cas_aligned = h_offset[2:0] == 3'd0;
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] slot_off = {24'd0, q_tail} << slot_shift; // wraps modulo memory words
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire [AW-1:0] rpc_slot_addr = q_base + slot_off[AW-1:0];
+    wire a_bus_aligned = a_offset[LB-1:0] == {LB{1'b0}} && a_len[LB-1:0] == {LB{1'b0}};
+    wire a_cas_aligned = a_offset[2:0] == 3'd0;
 
-    reg [7:0]  dec_status;
-    reg [32:0] dec_expected;
+    reg [EW-1:0] a_expected;
     always @* begin
-        dec_expected = 33'd0;
-        if (is_rpc) dec_expected = len_beats;
-        else if (is_write) dec_expected = len_w;
-        else if (is_cas) dec_expected = CAS_BEATS;
+        a_expected = {EW{1'b0}};
+        if (a_rpc) a_expected = len_beats[EW-1:0];
+        else if (a_write) a_expected = len_w[EW-1:0];
+        else if (a_cas) a_expected = CAS_BEATS;
+    end
 
-        if (trunc) dec_status = HM_ST_TRUNCATED;
+    // Registered with the header's last beat.
+    reg [127:0]  s_hdr;
+    reg          p_rpc, p_read, p_cas, p_badhdr, p_conn_ok, p_conn_perm, p_func_ok, p_rpc_big;
+    reg          p_reg_ok, p_reg_perm, p_cas_len, p_misaligned, p_oob, p_promise;
+    reg [EW-1:0] p_expected;
+    reg [AW-1:0] p_mem_word;
+    reg [LW-1:0] p_lane;
+    reg [RW-1:0] p_read_lastb;
+    always @(posedge clk) begin
+        if (in_fire) begin
+            s_hdr <= ahdr;
+            p_rpc <= a_rpc;
+            p_read <= a_read;
+            p_cas <= a_cas;
+            p_badhdr <= !(a_rpc || a_read || a_write || a_cas) || (a_flags & HM_FLAGS_RESERVED) != 8'd0;
+            p_conn_ok <= conn_ok;
+            p_conn_perm <= a_rpc ? conn_rpc : conn_mem;
+            p_func_ok <= func_ok;
+            p_rpc_big <= big_beats != 33'd0;
+            p_reg_ok <= reg_ok;
+            p_reg_perm <= a_read ? reg_r : a_write ? reg_w : reg_a;
+            p_cas_len <= a_cas && a_len != HM_CAS_BYTES;
+            p_misaligned <= a_cas ? !a_cas_aligned : !a_bus_aligned;
+            p_oob <= end_w > {{(33-AW){1'b0}}, reg_size} || end_abs > MEM_WORDS;
+            p_promise <= in_last && a_expected != {EW{1'b0}};
+            p_expected <= a_expected;
+            p_mem_word <= reg_base + off_w[AW-1:0];
+            p_lane <= off_in_word[LW+2:3];
+            p_read_lastb <= HB_LAST_R + a_len_w[RW-1:0];
+        end
+    end
+
+    // ---------------------------------------------------------------- DEC
+    wire [127:0] dhdr = s_hdr;
+    wire [15:0]  h_func = dhdr[HM_HDR_FUNC_LSB +: 16];
+    wire [15:0]  h_len16 = dhdr[HM_HDR_LEN_LSB +: 16];
+    assign lk_func = h_func;
+    wire [AW-1:0] rpc_slot_addr = q_taddr;
+
+    reg [7:0] dec_status;
+    always @* begin
+        if (s_trunc) dec_status = HM_ST_TRUNCATED;
         else if (!enable) dec_status = HM_ST_DISABLED;
-        else if (!op_known || (h_flags & HM_FLAGS_RESERVED) != 8'd0) dec_status = HM_ST_BAD_HEADER;
-        else if (!conn_ok) dec_status = HM_ST_UNKNOWN_CONNECTION;
-        else if (is_rpc ? !conn_rpc : !conn_mem) dec_status = HM_ST_PERMISSION_DENIED;
-        else if (is_rpc) begin
-            if (!func_ok) dec_status = HM_ST_UNKNOWN_FUNCTION;
-            else if (len_beats > slot_cap) dec_status = HM_ST_BAD_LENGTH;
+        else if (p_badhdr) dec_status = HM_ST_BAD_HEADER;
+        else if (!p_conn_ok) dec_status = HM_ST_UNKNOWN_CONNECTION;
+        else if (!p_conn_perm) dec_status = HM_ST_PERMISSION_DENIED;
+        else if (p_rpc) begin
+            if (!p_func_ok) dec_status = HM_ST_UNKNOWN_FUNCTION;
+            else if (p_rpc_big) dec_status = HM_ST_BAD_LENGTH;
             else if (q_full) dec_status = HM_ST_QUEUE_FULL;
+            else if (p_promise) dec_status = HM_ST_BAD_LENGTH;
             else dec_status = HM_ST_OK;
         end else begin
-            if (!reg_ok) dec_status = HM_ST_UNKNOWN_REGION;
-            else if (is_read ? !reg_r : is_write ? !reg_w : !reg_a) dec_status = HM_ST_PERMISSION_DENIED;
-            else if (is_cas && h_len != HM_CAS_BYTES) dec_status = HM_ST_BAD_LENGTH;
-            else if (is_cas ? !cas_aligned : !bus_aligned) dec_status = HM_ST_MISALIGNED;
-            else if (end_w > {{(33-AW){1'b0}}, reg_size} || end_abs > MEM_WORDS)
-                dec_status = HM_ST_OUT_OF_BOUNDS;
+            if (!p_reg_ok) dec_status = HM_ST_UNKNOWN_REGION;
+            else if (!p_reg_perm) dec_status = HM_ST_PERMISSION_DENIED;
+            else if (p_cas_len) dec_status = HM_ST_BAD_LENGTH;
+            else if (p_misaligned) dec_status = HM_ST_MISALIGNED;
+            else if (p_oob) dec_status = HM_ST_OUT_OF_BOUNDS;
+            // A header that ends its packet must not promise a payload.
+            else if (p_promise) dec_status = HM_ST_BAD_LENGTH;
             else dec_status = HM_ST_OK;
         end
-        if (dec_status == HM_ST_OK && got_last && dec_expected != 33'd0)
-            dec_status = HM_ST_BAD_LENGTH;
     end
+    wire is_rpc = p_rpc;
 
-    // ---- PAY: status after this beat ----
-    wire in_fire = in_valid && in_ready;
-    wire [7:0] st_beat = (status == HM_ST_OK && pcnt >= expected) ? HM_ST_BAD_LENGTH : status;
-    wire [7:0] st_end = (st_beat == HM_ST_OK && pcnt + 33'd1 < expected) ? HM_ST_BAD_LENGTH : st_beat;
-    wire pay_store = status == HM_ST_OK && pcnt < expected;
-
-    // ---- RESP ----
-    wire ok = status == HM_ST_OK;
-    wire suppress = ok && (h_flags & HM_FLAG_SUPPRESS_OK) != 8'd0 && (is_rpc || is_write);
-    wire [31:0] data_bytes = !ok ? 32'd0 : is_read ? h_len : is_cas ? 32'd8 : 32'd0;
-    reg [127:0] rhdr;
-    always @* begin
-        rhdr = 128'd0;
-        rhdr[HM_HDR_ROP_LSB +: 8] = h_op | HM_RESPONSE_BIT;
-        rhdr[HM_HDR_RSTATUS_LSB +: 8] = status;
-        rhdr[HM_HDR_RCONN_LSB +: 16] = h_conn;
-        rhdr[HM_HDR_RREQ_LSB +: 32] = h_req;
-        if (is_rpc) begin
-            rhdr[HM_HDR_RQUEUE_LSB +: 16] = ok ? {8'd0, ev_queue} : 16'd0;
-            rhdr[HM_HDR_RSLOT_LSB +: 16] = ok ? {8'd0, slot} : 16'd0;
-            rhdr[HM_HDR_RLEN_LSB +: 32] = h_len;
-        end else if (op_known) begin
-            rhdr[HM_HDR_REGION_LSB +: 8] = h_region;
-            rhdr[HM_HDR_OFFSET_LSB +: 24] = h_offset;
-            rhdr[HM_HDR_RLEN_LSB +: 32] = data_bytes;
-        end
-    end
-
-    // Index of the last response beat: header, then READ data or the CAS value.
-    wire [32:0] rlast = HB_LAST33 + ((ok && is_read) ? len_w : 33'd0) + ((ok && is_cas) ? 33'd1 : 33'd0);
+    // ---------------------------------------------------------------- EXE
+    // Packet context, written by DEC, used by the payload beats.
+    reg [127:0]  c_hdr;
+    reg [7:0]    c_status;
+    reg [EW-1:0] c_expected;
+    reg [EW-1:0] c_pcnt;
+    reg [AW-1:0] c_waddr;
+    reg [AW-1:0] c_addr;
+    reg [LW-1:0] c_lane;
+    reg [7:0]    c_slot;
+    reg [7:0]    c_queue;
+    reg [15:0]   c_func;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [23:0] off_in_word = h_offset & WORD_MASK; // bits [LW+2:3] select the CAS lane
+    reg [63:0]   c_ops_lo;  // CAS expected value (64-bit paths only)
+    reg [RW-1:0] c_read_lastb;
     /* verilator lint_on UNUSEDSIGNAL */
 
-    // Header and CAS operand capture for either path width.
-    reg [127:0] hdr_next;
-    reg [127:0] operands_next;
+    wire [7:0] c_op = c_hdr[HM_HDR_OP_LSB +: 8];
+    wire c_is_rpc = c_op == HM_OP_RPC;
+    wire c_is_write = c_op == HM_OP_WRITE;
+    wire c_is_read = c_op == HM_OP_READ;
+    wire c_is_cas = c_op == HM_OP_CAS;
+    wire [EW-1:0] pcnt_inc = (&c_pcnt) ? c_pcnt : c_pcnt + 1'b1;
+    wire pay_store = c_status == HM_ST_OK && c_pcnt < c_expected;
+    wire [7:0] st_beat = (c_status == HM_ST_OK && !pay_store) ? HM_ST_BAD_LENGTH : c_status;
+    wire [7:0] st_end = (st_beat == HM_ST_OK && pcnt_inc < c_expected) ? HM_ST_BAD_LENGTH : st_beat;
+    // CAS operands with this beat: the last payload beat completes them.
+    reg [127:0] ops_now;
     generate
-        if (DW >= 128) begin : g_wide_in
-            always @* begin
-                hdr_next = in_data[127:0];
-                operands_next = in_data[127:0];
-            end
-        end else begin : g_narrow_in
-            always @* begin
-                hdr_next = hdr;
-                hdr_next[hcnt*DW +: DW] = in_data;
-                operands_next = operands;
-                operands_next[pcnt[0]*64 +: 64] = in_data[63:0];
-            end
+        if (DW >= 128) begin : g_wide_ops
+            always @* ops_now = s_data[127:0];
+        end else begin : g_narrow_ops
+            always @* ops_now = {s_data[63:0], c_ops_lo};
         end
     endgenerate
 
-    wire in_resp = state == S_RESP;
-    assign out_valid = in_resp && !suppress;
-    assign out_last = rcnt == rlast;
-    wire out_fire = out_valid && out_ready;
-    wire resp_end = in_resp && (suppress || (out_fire && out_last));
-    wire hdr_phase = rcnt < HB33;
+    // ---------------------------------------------------------------- end of a packet
+    wire [127:0] e_hdr    = d_act ? dhdr : c_hdr;
+    wire [7:0]   e_status = d_act ? dec_status : st_end;
+    wire [7:0]   e_op     = e_hdr[HM_HDR_OP_LSB +: 8];
+    wire [7:0]   e_flags  = e_hdr[HM_HDR_FLAGS_LSB +: 8];
+    wire e_ok = e_status == HM_ST_OK;
+    wire e_rpc = d_act ? p_rpc : c_is_rpc;
+    wire e_read = e_ok && (d_act ? p_read : c_is_read);
+    wire e_cas = e_ok && (d_act ? p_cas : c_is_cas);
+    // Index of the last response beat: header, then READ data or the CAS value.
+    wire [RW-1:0] e_lastb = e_read ? (d_act ? p_read_lastb : c_read_lastb)
+                          : e_cas ? HB_R : HB_LAST_R;
 
-    generate
-        if (DW >= 128) begin : g_wide_out
-            always @* begin
-                out_data = {DW{1'b0}};
-                if (hdr_phase) out_data[127:0] = rhdr;
-                else if (is_cas) out_data[63:0] = old;
-                else out_data = mem_q;
-            end
-        end else begin : g_narrow_out
-            always @* begin
-                out_data = {DW{1'b0}};
-                if (hdr_phase) out_data = rhdr[rcnt[HBW-1:0]*DW +: DW];
-                else if (is_cas) out_data[63:0] = old;
-                else out_data = mem_q;
-            end
-        end
-    endgenerate
+    assign ev_commit = go && ends && e_ok && e_rpc;
+    assign ev_func = d_act ? h_func : c_func;
+    assign ev_queue = d_act ? sel_queue : c_queue;
 
-    assign in_ready = state == S_HDR || state == S_PAY;
-    assign idle = state == S_HDR && hcnt == {HBW{1'b0}};
-    assign ev_commit = state == S_COMMIT;
-    assign ev_done = resp_end;
-    assign ev_op = h_op;
-    assign ev_status = status;
-    assign ev_suppressed = suppress;
+    // ---------------------------------------------------------------- memory
+    // Writes from DEC (RPC descriptor) and EXE (payload) go through a write
+    // register; the CAS write comes from RESP. They never coincide: a
+    // header is held while RESP has memory accesses to make.
+    reg          w_en;
+    reg [AW-1:0] w_addr;
+    reg [DW-1:0] w_data;
 
-    // CAS: the addressed lane of the word read in CAS_RD.
     reg [63:0] cur_lane;
     reg [DW-1:0] merged;
     integer l;
@@ -260,132 +342,200 @@ module hm_engine #(
         cur_lane = 64'd0;
         merged = mem_q;
         for (l = 0; l < LANES; l = l + 1) begin
-            if (lane == l[LW-1:0]) begin
+            if (r_lane == l[LW-1:0]) begin
                 cur_lane = mem_q[l*64 +: 64];
-                merged[l*64 +: 64] = operands[127:64];
+                merged[l*64 +: 64] = r_ops[127:64];
             end
         end
     end
+    wire cas_swap = r_casw && cur_lane == r_ops[63:0];
+    assign mem_we = w_en || cas_swap;
+    assign mem_waddr = r_casw ? r_addr : w_addr;
+    assign mem_wdata = r_casw ? merged : w_data;
 
-    // Memory port.
-    wire read_issue = in_resp && is_read && ok && out_fire && rcnt + 33'd1 >= HB33 && rcnt < rlast;
+    wire read_issue = r_busy && r_ok && r_is_read && out_fire && r_cnt + 1'b1 >= HB_R && r_cnt < r_lastb;
+    wire cas_read = r_busy && r_is_cas && r_mem && !r_casw;
+    assign mem_re = read_issue || cas_read;
+    assign mem_raddr = r_addr;
+
+    // ---------------------------------------------------------------- RESP data
+    reg [127:0] rhdr;
     always @* begin
-        mem_we = 1'b0;
-        mem_re = 1'b0;
-        mem_addr = waddr;
-        mem_wdata = in_data;
-        case (state)
-            S_PAY: mem_we = in_fire && pay_store && (is_rpc || is_write);
-            S_COMMIT: begin
-                mem_we = 1'b1;
-                mem_addr = slot_addr;
-                mem_wdata = {DW{1'b0}};
-                mem_wdata[63:0] = {h_len[15:0], h_conn, h_req};
-            end
-            S_CASRD: begin
-                mem_re = 1'b1;
-                mem_addr = slot_addr;
-            end
-            S_CASWR: begin
-                mem_we = cur_lane == operands[63:0];
-                mem_addr = slot_addr;
-                mem_wdata = merged;
-            end
-            S_RESP: mem_re = read_issue;
-            default: ;
-        endcase
+        rhdr = 128'd0;
+        rhdr[HM_HDR_ROP_LSB +: 8] = r_op | HM_RESPONSE_BIT;
+        rhdr[HM_HDR_RSTATUS_LSB +: 8] = r_status;
+        rhdr[HM_HDR_RCONN_LSB +: 16] = r_hdr[HM_HDR_CONN_LSB +: 16];
+        rhdr[HM_HDR_RREQ_LSB +: 32] = r_hdr[HM_HDR_REQ_LSB +: 32];
+        if (r_op == HM_OP_RPC) begin
+            rhdr[HM_HDR_RQUEUE_LSB +: 16] = r_ok ? {8'd0, r_queue} : 16'd0;
+            rhdr[HM_HDR_RSLOT_LSB +: 16] = r_ok ? {8'd0, r_slot} : 16'd0;
+            rhdr[HM_HDR_RLEN_LSB +: 32] = r_hdr[HM_HDR_LEN_LSB +: 32];
+        end else if (r_is_read || r_is_cas || r_op == HM_OP_WRITE) begin
+            rhdr[HM_HDR_REGION_LSB +: 8] = r_hdr[HM_HDR_REGION_LSB +: 8];
+            rhdr[HM_HDR_OFFSET_LSB +: 24] = r_hdr[HM_HDR_OFFSET_LSB +: 24];
+            rhdr[HM_HDR_RLEN_LSB +: 32] = !r_ok ? 32'd0 : r_is_read ? r_hdr[HM_HDR_LEN_LSB +: 32]
+                                        : r_is_cas ? 32'd8 : 32'd0;
+        end
     end
 
+    generate
+        if (DW >= 128) begin : g_wide_out
+            always @* begin
+                out_data = {DW{1'b0}};
+                if (r_hdr_phase) out_data[127:0] = rhdr;
+                else if (r_is_cas) out_data[63:0] = r_old;
+                else out_data = mem_q;
+            end
+        end else begin : g_narrow_out
+            always @* begin
+                out_data = {DW{1'b0}};
+                if (r_hdr_phase) out_data = rhdr[r_cnt[HBW-1:0]*DW +: DW];
+                else if (r_is_cas) out_data[63:0] = r_old;
+                else out_data = mem_q;
+            end
+        end
+    endgenerate
+
+    assign idle = !s_valid && !r_busy && !w_en && !in_pay && hcnt == {HBW{1'b0}};
+    assign ev_done = resp_end;
+    assign ev_op = r_op;
+    assign ev_status = r_status;
+    assign ev_suppressed = r_sup;
+
+    // ---------------------------------------------------------------- registers
     always @(posedge clk) begin
         if (rst) begin
-            state <= S_HDR;
-            hdr <= 128'd0;
+            s_valid <= 1'b0;
+            s_data <= {DW{1'b0}};
+            s_last <= 1'b0;
+            s_kind <= K_HDR;
+            s_trunc <= 1'b0;
             hcnt <= {HBW{1'b0}};
-            trunc <= 1'b0;
-            got_last <= 1'b0;
-            status <= HM_ST_OK;
-            expected <= 33'd0;
-            pcnt <= 33'd0;
-            waddr <= {AW{1'b0}};
-            slot_addr <= {AW{1'b0}};
-            lane <= {LW{1'b0}};
-            slot <= 8'd0;
-            operands <= 128'd0;
-            old <= 64'd0;
-            rcnt <= 33'd0;
-            ev_func <= 16'd0;
-            ev_queue <= 8'd0;
+            in_pay <= 1'b0;
+            c_hdr <= 128'd0;
+            c_status <= HM_ST_OK;
+            c_expected <= {EW{1'b0}};
+            c_pcnt <= {EW{1'b0}};
+            c_waddr <= {AW{1'b0}};
+            c_addr <= {AW{1'b0}};
+            c_lane <= {LW{1'b0}};
+            c_read_lastb <= {RW{1'b0}};
+            c_slot <= 8'd0;
+            c_queue <= 8'd0;
+            c_func <= 16'd0;
+            c_ops_lo <= 64'd0;
+            w_en <= 1'b0;
+            w_addr <= {AW{1'b0}};
+            w_data <= {DW{1'b0}};
+            r_busy <= 1'b0;
+            r_hdr <= 128'd0;
+            r_status <= HM_ST_OK;
+            r_queue <= 8'd0;
+            r_slot <= 8'd0;
+            r_addr <= {AW{1'b0}};
+            r_lane <= {LW{1'b0}};
+            r_ops <= 128'd0;
+            r_old <= 64'd0;
+            r_cnt <= {RW{1'b0}};
+            r_lastb <= {RW{1'b0}};
+            r_mem <= 1'b0;
+            r_casw <= 1'b0;
+            r_sup <= 1'b0;
             ev_swapped <= 1'b0;
         end else begin
-            case (state)
-                S_HDR: if (in_fire) begin
-                    hdr <= hdr_next;
+            // IN: take a beat, classify it by where the packet is.
+            if (in_fire) begin
+                s_data <= in_data;
+                s_last <= in_last;
+                if (in_pay) begin
+                    s_kind <= K_PAY;
+                    s_trunc <= 1'b0;
+                    if (in_last) in_pay <= 1'b0;
+                end else if (hcnt == HB_LAST || in_last) begin
+                    s_kind <= K_DEC;
+                    s_trunc <= hcnt != HB_LAST;
+                    hcnt <= {HBW{1'b0}};
+                    in_pay <= !in_last;
+                end else begin
+                    s_kind <= K_HDR;
+                    s_trunc <= 1'b0;
                     hcnt <= hcnt + 1'b1;
-                    if (in_last) begin
-                        got_last <= 1'b1;
-                        trunc <= hcnt != HB_LAST;
-                        state <= S_DEC;
-                    end else if (hcnt == HB_LAST) begin
-                        state <= S_DEC;
-                    end
                 end
-                S_DEC: begin
-                    status <= dec_status;
-                    expected <= dec_expected;
-                    pcnt <= 33'd0;
-                    ev_func <= h_func;
-                    ev_queue <= sel_queue;
-                    ev_swapped <= 1'b0;
-                    slot <= q_tail;
-                    lane <= off_in_word[LW+2:3];
-                    if (is_rpc) begin
-                        slot_addr <= rpc_slot_addr;
-                        waddr <= rpc_slot_addr + 1'b1;
-                    end else begin
-                        slot_addr <= reg_base + off_w[AW-1:0];
-                        waddr <= reg_base + off_w[AW-1:0];
-                    end
-                    rcnt <= 33'd0;
-                    if (!got_last) state <= S_PAY;
-                    else if (dec_status != HM_ST_OK) state <= S_RESP;
-                    else if (is_rpc) state <= S_COMMIT;
-                    else state <= S_RESP;
+            end
+            if (in_fire) s_valid <= 1'b1;
+            else if (go) s_valid <= 1'b0;
+
+            // DEC / EXE
+            w_en <= 1'b0;
+            if (go && d_act) begin
+                c_hdr <= dhdr;
+                c_status <= dec_status;
+                c_expected <= p_expected;
+                c_pcnt <= {EW{1'b0}};
+                c_func <= h_func;
+                c_queue <= sel_queue;
+                c_slot <= q_tail;
+                c_lane <= p_lane;
+                c_read_lastb <= p_read_lastb;
+                if (is_rpc) begin
+                    c_addr <= rpc_slot_addr;
+                    c_waddr <= rpc_slot_addr + 1'b1;
+                end else begin
+                    c_addr <= p_mem_word;
+                    c_waddr <= p_mem_word;
                 end
-                S_PAY: if (in_fire) begin
-                    pcnt <= pcnt + 33'd1;
-                    if (pay_store) begin
-                        if (is_rpc || is_write) waddr <= waddr + 1'b1;
-                        if (is_cas) operands <= operands_next;
-                    end
-                    status <= st_beat;
-                    if (in_last) begin
-                        status <= st_end;
-                        if (st_end != HM_ST_OK) state <= S_RESP;
-                        else if (is_rpc) state <= S_COMMIT;
-                        else if (is_cas) state <= S_CASRD;
-                        else state <= S_RESP;
-                    end
+                // The RPC descriptor goes into its slot as soon as the
+                // header passes; the slot counts only once committed.
+                w_en <= is_rpc && dec_status == HM_ST_OK;
+                w_addr <= rpc_slot_addr;
+                w_data <= {DW{1'b0}};
+                w_data[63:0] <= {h_len16, dhdr[HM_HDR_CONN_LSB +: 16], dhdr[HM_HDR_REQ_LSB +: 32]};
+            end
+            if (go && x_act) begin
+                c_pcnt <= pcnt_inc;
+                c_status <= st_beat;
+                if (pay_store) begin
+                    c_waddr <= c_waddr + 1'b1;
+                    c_ops_lo <= s_data[63:0];
                 end
-                S_COMMIT: state <= S_RESP;
-                S_CASRD: state <= S_CASWR;
-                S_CASWR: begin
-                    old <= cur_lane;
-                    ev_swapped <= cur_lane == operands[63:0];
-                    state <= S_RESP;
+                w_en <= pay_store && (c_is_rpc || c_is_write);
+                w_addr <= c_waddr;
+                w_data <= s_data;
+            end
+
+            // RESP: take the ended packet's job, or advance the current one.
+            if (r_busy) begin
+                if (out_fire) r_cnt <= r_cnt + 1'b1;
+                if (read_issue) begin
+                    r_addr <= r_addr + 1'b1;
+                    if (r_cnt + 1'b1 == r_lastb) r_mem <= 1'b0;
                 end
-                S_RESP: begin
-                    if (out_fire) rcnt <= rcnt + 33'd1;
-                    if (read_issue) waddr <= waddr + 1'b1;
-                    if (resp_end) begin
-                        state <= S_HDR;
-                        hdr <= 128'd0;
-                        hcnt <= {HBW{1'b0}};
-                        trunc <= 1'b0;
-                        got_last <= 1'b0;
-                    end
+                if (cas_read) r_casw <= 1'b1;
+                if (r_casw) begin
+                    r_casw <= 1'b0;
+                    r_mem <= 1'b0;
+                    r_old <= cur_lane;
+                    ev_swapped <= cas_swap;
                 end
-                default: state <= S_HDR;
-            endcase
+                if (resp_end) r_busy <= 1'b0;
+            end
+            if (go && ends) begin
+                r_busy <= 1'b1;
+                r_hdr <= e_hdr;
+                r_status <= e_status;
+                r_queue <= ev_queue;
+                r_slot <= d_act ? q_tail : c_slot;
+                r_addr <= d_act ? p_mem_word : c_addr;
+                r_lane <= d_act ? p_lane : c_lane;
+                r_ops <= ops_now;
+                r_cnt <= {RW{1'b0}};
+                r_lastb <= e_lastb;
+                r_mem <= e_cas || (e_read && e_lastb != HB_LAST_R);
+                r_casw <= 1'b0;
+                r_sup <= e_ok && (e_flags & HM_FLAG_SUPPRESS_OK) != 8'd0
+                         && (e_op == HM_OP_RPC || e_op == HM_OP_WRITE);
+                ev_swapped <= 1'b0;
+            end
         end
     end
 endmodule

@@ -34,17 +34,17 @@ module hm_fpga #(
 );
     wire enable;
     wire [4:0] slot_shift;
-    wire [15:0] lk_conn, lk_func;
+    wire [15:0] lk_conn, lk_func, lk_func_s;
     wire [7:0] lk_region;
     wire conn_ok, conn_rpc, conn_mem, func_ok, q_full, reg_ok, reg_r, reg_w, reg_a;
     wire [7:0] sel_queue, q_tail;
-    wire [AW-1:0] q_base, reg_base;
+    wire [AW-1:0] q_taddr, reg_base;
     wire [AW:0] reg_size;
     wire ev_commit, ev_done, ev_suppressed, ev_swapped;
     wire [15:0] ev_func;
     wire [7:0] ev_queue, ev_op, ev_status;
     wire mem_we, mem_re;
-    wire [AW-1:0] mem_addr;
+    wire [AW-1:0] mem_waddr, mem_raddr;
     wire [DW-1:0] mem_wdata, mem_q;
 
     assign pkt_done = ev_done;
@@ -56,15 +56,15 @@ module hm_fpga #(
         .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data), .out_last(out_last),
         .enable(enable), .slot_shift(slot_shift),
         .lk_conn(lk_conn), .conn_ok(conn_ok), .conn_rpc(conn_rpc), .conn_mem(conn_mem),
-        .lk_func(lk_func), .func_ok(func_ok), .sel_queue(sel_queue), .q_full(q_full),
-        .q_tail(q_tail), .q_base(q_base),
+        .lk_func_s(lk_func_s), .func_ok(func_ok), .lk_func(lk_func), .sel_queue(sel_queue), .q_full(q_full),
+        .q_tail(q_tail), .q_taddr(q_taddr),
         .lk_region(lk_region), .reg_ok(reg_ok), .reg_r(reg_r), .reg_w(reg_w), .reg_a(reg_a),
         .reg_base(reg_base), .reg_size(reg_size),
         .ev_commit(ev_commit), .ev_func(ev_func), .ev_queue(ev_queue), .ev_done(ev_done),
         .ev_op(ev_op), .ev_status(ev_status), .ev_suppressed(ev_suppressed),
         .ev_swapped(ev_swapped), .idle(idle),
-        .mem_we(mem_we), .mem_re(mem_re), .mem_addr(mem_addr), .mem_wdata(mem_wdata),
-        .mem_q(mem_q)
+        .mem_we(mem_we), .mem_waddr(mem_waddr), .mem_wdata(mem_wdata),
+        .mem_re(mem_re), .mem_raddr(mem_raddr), .mem_q(mem_q)
     );
 
     hm_csr #(
@@ -76,8 +76,8 @@ module hm_fpga #(
         .csr_wdata(csr_wdata), .csr_rdata(csr_rdata), .csr_err(csr_err),
         .eng_idle(idle), .enable(enable), .slot_shift(slot_shift),
         .lk_conn(lk_conn), .conn_ok(conn_ok), .conn_rpc(conn_rpc), .conn_mem(conn_mem),
-        .lk_func(lk_func), .func_ok(func_ok), .sel_queue(sel_queue), .q_full(q_full),
-        .q_tail(q_tail), .q_base(q_base),
+        .lk_func_s(lk_func_s), .func_ok(func_ok), .lk_func(lk_func), .sel_queue(sel_queue), .q_full(q_full),
+        .q_tail(q_tail), .q_taddr(q_taddr),
         .lk_region(lk_region), .reg_ok(reg_ok), .reg_r(reg_r), .reg_w(reg_w), .reg_a(reg_a),
         .reg_base(reg_base), .reg_size(reg_size),
         .ev_commit(ev_commit), .ev_func(ev_func), .ev_queue(ev_queue), .ev_done(ev_done),
@@ -86,7 +86,8 @@ module hm_fpga #(
     );
 
     hm_ram #(.DW(DW), .AW(AW)) ram (
-        .clk(clk), .we(mem_we), .re(mem_re), .addr(mem_addr), .wdata(mem_wdata), .q(mem_q)
+        .clk(clk), .we(mem_we), .waddr(mem_waddr), .wdata(mem_wdata),
+        .re(mem_re), .raddr(mem_raddr), .q(mem_q)
     );
 endmodule
 

@@ -1,4 +1,6 @@
-// On-chip memory: one read/write port, synchronous read with read enable.
+// On-chip memory: one write port and one read port (simple dual-port, as
+// iCE40 SB_RAM40_4K and FPGA block RAMs provide), synchronous read with read
+// enable; a read and a write of the same word in one cycle read the old word.
 // `q` changes only on a cycle with `re`, so a stalled reader keeps its word
 // (the READ response streams at one beat per cycle with backpressure).
 // Infers block RAM (iCE40 SB_RAM40_4K, FPGA BRAM) in yosys.
@@ -10,9 +12,10 @@ module hm_ram #(
 ) (
     input  wire          clk,
     input  wire          we,
-    input  wire          re,
-    input  wire [AW-1:0] addr,
+    input  wire [AW-1:0] waddr,
     input  wire [DW-1:0] wdata,
+    input  wire          re,
+    input  wire [AW-1:0] raddr,
     output reg  [DW-1:0] q
 );
     reg [DW-1:0] mem [0:(1<<AW)-1];
@@ -24,8 +27,8 @@ module hm_ram #(
     end
 
     always @(posedge clk) begin
-        if (we) mem[addr] <= wdata;
-        if (re) q <= mem[addr];
+        if (we) mem[waddr] <= wdata;
+        if (re) q <= mem[raddr];
     end
 
 `ifdef HM_SIM_DUMP

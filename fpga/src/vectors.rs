@@ -56,6 +56,10 @@ pub enum Event {
         /// Cycles after the first request beat; `None` when nothing was sent.
         first_out: Option<u32>,
         done: u32,
+        /// Cycles from this packet's first beat to the next packet's, when
+        /// the next command is a packet (sent back to back); `None` before
+        /// a CSR access or at the end.
+        next: Option<u32>,
     },
     CsrWrite {
         err: u8,
@@ -75,10 +79,23 @@ pub struct Trace {
 
 /// Runs commands through the model.
 pub fn run_model(acc: &mut Accelerator, cmds: &[Command]) -> Trace {
-    let events = cmds.iter().filter_map(|c| step(acc, c)).collect();
+    let mut events: Vec<Event> = cmds.iter().filter_map(|c| step(acc, c)).collect();
+    keep_next_only_back_to_back(&mut events);
     Trace {
         events,
         memory: acc.memory().to_vec(),
+    }
+}
+
+/// `next` is only meaningful when the following event is a packet.
+fn keep_next_only_back_to_back(events: &mut [Event]) {
+    for i in 0..events.len() {
+        let followed = matches!(events.get(i + 1), Some(Event::Packet { .. }));
+        if let Some(Event::Packet { next, .. }) = events.get_mut(i) {
+            if !followed {
+                *next = None;
+            }
+        }
     }
 }
 
@@ -91,6 +108,7 @@ fn step(acc: &mut Accelerator, cmd: &Command) -> Option<Event> {
                 response: o.response,
                 first_out: o.first_out,
                 done: o.done,
+                next: Some(o.next),
             }
         }
         Command::CsrWrite(a, v) => Event::CsrWrite {
@@ -152,12 +170,20 @@ fn parse_hex_le(s: &str, bytes: usize) -> Option<Vec<u8>> {
     Some(v)
 }
 
+/// Cycles from `start` to `at`, if `at` is not earlier and the gap fits.
+fn rel(at: u64, start: u64) -> Option<u32> {
+    at.checked_sub(start).and_then(|d| u32::try_from(d).ok())
+}
+
 /// Parses the testbench log into events (relative cycles) and memory.
 pub fn parse_log(text: &str, params: &HwParams) -> Result<Trace, LogError> {
     let bb = params.bus_bytes() as usize;
     let mut events = Vec::new();
     let mut memory = vec![0u8; params.mem_bytes() as usize];
-    let mut start: Option<u64> = None;
+    // Packets overlap in the pipeline: starts queue up; responses and ends
+    // come in packet order and belong to the oldest packet not yet done.
+    let mut starts: std::collections::VecDeque<u64> = std::collections::VecDeque::new();
+    let mut all_starts: Vec<u64> = Vec::new();
     let mut response = Vec::new();
     let mut first_out = None;
     let mut finished = false;
@@ -173,22 +199,30 @@ pub fn parse_log(text: &str, params: &HwParams) -> Result<Trace, LogError> {
                 .ok_or_else(|| bad("number expected"))
         };
         match f.first().copied() {
-            Some("S") => start = Some(num(1)?),
+            Some("S") => {
+                starts.push_back(num(1)?);
+                all_starts.push(num(1)?);
+            }
             Some("O") => {
-                let s = start.ok_or_else(|| bad("response outside a packet"))?;
+                let s = *starts
+                    .front()
+                    .ok_or_else(|| bad("response outside a packet"))?;
                 if first_out.is_none() {
-                    first_out = Some((num(1)? - s) as u32);
+                    first_out = Some(rel(num(1)?, s).ok_or_else(|| bad("beat before its packet"))?);
                 }
                 let data = f.get(3).and_then(|h| parse_hex_le(h, bb));
                 response.push(data.ok_or_else(|| bad("beat data"))?);
             }
             Some("D") => {
-                let s = start.take().ok_or_else(|| bad("done outside a packet"))?;
+                let s = starts
+                    .pop_front()
+                    .ok_or_else(|| bad("done outside a packet"))?;
                 events.push(Event::Packet {
                     status: num(2)? as u8,
                     response: std::mem::take(&mut response),
                     first_out: first_out.take(),
-                    done: (num(1)? - s) as u32,
+                    done: rel(num(1)?, s).ok_or_else(|| bad("end before its packet"))?,
+                    next: None,
                 });
             }
             Some("C") => events.push(Event::CsrWrite { err: num(1)? as u8 }),
@@ -221,6 +255,18 @@ pub fn parse_log(text: &str, params: &HwParams) -> Result<Trace, LogError> {
     if !finished {
         return Err(LogError::Unfinished);
     }
+    // Packet k's spacing: the gap to packet k + 1's first beat.
+    let mut k = 0;
+    for e in events.iter_mut() {
+        if let Event::Packet { next, .. } = e {
+            *next = match (all_starts.get(k), all_starts.get(k + 1)) {
+                (Some(a), Some(b)) => rel(*b, *a),
+                _ => None,
+            };
+            k += 1;
+        }
+    }
+    keep_next_only_back_to_back(&mut events);
     Ok(Trace { events, memory })
 }
 

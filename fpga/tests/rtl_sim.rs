@@ -41,6 +41,16 @@ fn rtl_matches_model_cycle_for_cycle_on_42000_random_packets() {
     for (s, count) in Status::ALL.iter().zip(&n) {
         assert!(*count >= 10, "status {s:?} exercised only {count} times");
     }
+    let overlapped = model
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Packet { next: Some(n), done, .. } if n <= done))
+        .count();
+    println!("{overlapped} packets overlap the next one in the pipeline");
+    assert!(
+        overlapped >= 10_000,
+        "too few back-to-back packets: {overlapped}"
+    );
     let rtl = rtl::simulate(&p, &cmds, "random64", None);
     rtl::assert_same(&model, &rtl, true, seed);
 }
@@ -95,6 +105,76 @@ fn rtl_rejects_each_bad_packet_with_the_specified_status() {
     for (case, event) in cases.iter().zip(&rtl.events[skip..]) {
         if let (Some(want), Event::Packet { status, .. }) = (case.expect, event) {
             assert_eq!(*status, want.code(), "{}: RTL status", case.name);
+        }
+    }
+}
+
+/// Back-to-back bursts with no CSR access in between: header-only RPCs
+/// (all accepted), header-only READs and one-word WRITEs. The RTL takes a
+/// header every cycle it is offered one: a header-only packet every `H`
+/// cycles (1 at 512 bits, 2 at 64), a one-word WRITE every `H + 1`.
+#[test]
+fn rtl_takes_back_to_back_headers_without_bubbles() {
+    use hivemind_fpga::packet::{self, Op, Request, Target};
+    use hivemind_fpga::regmap;
+    for bits in [64u32, 512] {
+        let p = HwParams {
+            data_bits: bits,
+            ..HwParams::TEST
+        };
+        let bb = p.bus_bytes();
+        let h = p.header_beats();
+        let mut cmds = vectors::setup(&p);
+        // Function 0's queues (0, 1): 8 slots each.
+        for q in 0..2 {
+            cmds.push(vectors::Command::CsrWrite(
+                regmap::Q_DEPTH.offset + 16 * q,
+                8,
+            ));
+        }
+        let burst = 12usize; // weights 1 and 2: 4 RPCs on queue 0, 8 on queue 1
+        let pkt = |op: Op, target: Target, len: u32, payload: &[u8], id: u32| {
+            let req = Request {
+                op: op.code(),
+                flags: 0,
+                conn: 0,
+                req_id: id,
+                target,
+                len,
+            };
+            vectors::Command::Packet(packet::to_beats(req.encode(), payload, bb))
+        };
+        let mem0 = Target::Memory {
+            region: 0,
+            offset: 0,
+        };
+        let first = cmds.len();
+        for i in 0..burst as u32 {
+            cmds.push(pkt(Op::Rpc, Target::Function(0), 0, &[], i));
+        }
+        for i in 0..burst as u32 {
+            cmds.push(pkt(Op::Read, mem0, 0, &[], 100 + i));
+        }
+        for i in 0..burst as u32 {
+            let data = vec![i as u8; bb as usize];
+            cmds.push(pkt(Op::Write, mem0, bb, &data, 200 + i));
+        }
+        let model = vectors::run_model(&mut Accelerator::new(p, 1), &cmds);
+        let rtl = rtl::simulate(&p, &cmds, &format!("burst{bits}"), None);
+        rtl::assert_same(&model, &rtl, true, 0);
+        let spacing: Vec<(u8, Option<u32>)> = rtl.events[first..]
+            .iter()
+            .map(|e| match e {
+                Event::Packet { status, next, .. } => (*status, *next),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        for (i, (status, next)) in spacing.iter().enumerate() {
+            assert_eq!(*status, 0, "{bits} bits, packet {i}: status");
+            let want = if i < 2 * burst { h } else { h + 1 };
+            if i + 1 < spacing.len() && i + 1 != burst && i + 1 != 2 * burst {
+                assert_eq!(*next, Some(want), "{bits} bits, packet {i}: spacing");
+            }
         }
     }
 }

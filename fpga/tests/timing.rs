@@ -96,3 +96,65 @@ fn the_ice40_fmax_constant_is_the_reported_one() {
         "update timing::ICE40_FMAX_KHZ"
     );
 }
+
+/// The steady-state spacing `ok_cycles(..).interval` is what the cycle
+/// model gives identical packets sent back to back.
+#[test]
+fn intervals_match_the_cycle_model() {
+    for bits in [64, 128, 256, 512] {
+        let p = HwParams {
+            data_bits: bits,
+            ..HwParams::TEST
+        };
+        let bb = p.bus_bytes();
+        for op in Op::ALL {
+            for words in 0..8u32 {
+                let mut acc = Accelerator::new(p, 1);
+                for c in vectors::setup(&p) {
+                    if let Command::CsrWrite(a, v) = c {
+                        acc.csr_write(a, v);
+                    }
+                }
+                for q in 0..2 {
+                    acc.csr_write(hivemind_fpga::regmap::Q_DEPTH.offset + 16 * q, 8);
+                }
+                let len = match op {
+                    Op::Rpc => words * bb - words.min(1) * 3,
+                    Op::Cas => 8,
+                    _ => words * bb,
+                };
+                let target = match op {
+                    Op::Rpc => Target::Function(0),
+                    _ => Target::Memory {
+                        region: 0,
+                        offset: 0,
+                    },
+                };
+                let payload = match op {
+                    Op::Rpc | Op::Write => vec![1; len as usize],
+                    Op::Cas => vec![0; 16],
+                    Op::Read => vec![],
+                };
+                let outs: Vec<_> = (0..4)
+                    .map(|i| {
+                        let req = Request {
+                            op: op.code(),
+                            flags: 0,
+                            conn: 0,
+                            req_id: i,
+                            target,
+                            len,
+                        };
+                        acc.packet(&packet::to_beats(req.encode(), &payload, bb))
+                            .unwrap()
+                    })
+                    .collect();
+                let want = ok_cycles(&p, op, len).interval;
+                for o in &outs[1..3] {
+                    assert_eq!(o.status, Status::Ok, "{op:?} {len} B at {bits} bits");
+                    assert_eq!(o.next, want, "{op:?} {len} B at {bits} bits: spacing");
+                }
+            }
+        }
+    }
+}

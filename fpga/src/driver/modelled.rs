@@ -28,7 +28,8 @@ impl ModelledFabric {
         &self.acc
     }
 
-    /// Engine cycles spent on all packets so far (back-to-back occupancy).
+    /// Engine cycles spent on all packets so far, each call waiting for the
+    /// previous one's response (the sum of their latencies).
     pub fn cycles(&self) -> u64 {
         self.cycles
     }
@@ -37,10 +38,13 @@ impl ModelledFabric {
     fn call(&mut self, req: Request, payload: &[u8]) -> (Status, Vec<u8>, u128) {
         let bb = self.acc.params().bus_bytes();
         let beats = packet::to_beats(req.encode(), payload, bb);
+        // A driver call waits for its response: requests never overlap in
+        // the pipeline, and each costs its full latency.
+        self.acc.wait_idle();
         let Some(out) = self.acc.packet(&beats) else {
             return (Status::BadHeader, Vec::new(), 0);
         };
-        self.cycles += u64::from(out.occupancy());
+        self.cycles += u64::from(out.latency());
         let hb = self.acc.params().header_beats() as usize;
         let mut hbytes = [0u8; 16];
         let take = (bb as usize).min(16);

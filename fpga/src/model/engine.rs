@@ -1,12 +1,17 @@
 //! One packet through the engine: the checks in their specified order, the
-//! memory effects, the response, and the cycle at which each phase happens.
-//! The phases are exactly the RTL FSM's states (`hm_engine.v`):
+//! memory effects, the response, and the cycle at which each happens. The
+//! timing follows the RTL pipeline (`hm_engine.v`) stage for stage:
 //!
 //! ```text
-//! HDR (H beats) → DEC (1) → PAY (p beats) → [COMMIT (1) | CAS_RD, CAS_WR (2)] → RESP (k beats | 1 if suppressed)
+//! IN (every beat, 1 cycle) → DEC (header's last beat) | EXE (payload beat) → RESP (one job at a time)
 //! ```
 //!
-//! with the source always valid and the sink always ready.
+//! with the source always valid and the sink always ready. A beat is
+//! accepted in the cycle the beat before it leaves the input register; it
+//! leaves one cycle after it came, unless it must wait: a header waits for
+//! the response stage to finish an earlier packet's memory accesses
+//! ([`Pipe::mem_free`]), a packet's last beat for the response stage to
+//! take its job ([`Pipe::resp_done`]).
 
 use super::tables::Tables;
 use crate::packet::{self, Op, CAS_BYTES, CAS_PAYLOAD_BYTES, FLAGS_RESERVED, FLAG_SUPPRESS_OK};
@@ -20,16 +25,36 @@ pub struct Outcome {
     pub response: Vec<Vec<u8>>,
     /// Cycle of the first response beat, counted from the first input beat.
     pub first_out: Option<u32>,
-    /// Cycle the engine finishes (last response beat); the next packet's
-    /// first beat is accepted one cycle later.
+    /// Cycle the engine finishes the packet (its last response beat, or
+    /// the silent response cycle).
     pub done: u32,
+    /// Cycle the next packet's first beat is accepted, when it is offered
+    /// right after this packet's last beat: the spacing of back-to-back
+    /// packets.
+    pub next: u32,
 }
 
 impl Outcome {
-    /// Cycles the packet occupies the engine (back-to-back spacing).
-    pub fn occupancy(&self) -> u32 {
+    /// Cycles from the first request beat to the end of the response: the
+    /// packet's latency on an otherwise idle engine.
+    pub fn latency(&self) -> u32 {
         self.done + 1
     }
+}
+
+/// Pipeline state carried from one packet to the next, in cycles from an
+/// arbitrary origin. `Pipe::default()` is the idle engine (after a CSR
+/// access, which waits for `STATUS.IDLE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pipe {
+    /// Cycle the next packet's first beat is accepted.
+    accept: u64,
+    /// Cycle the response stage finishes its current job; it takes the next
+    /// one at the end of that cycle, so a packet can end from then on.
+    resp_done: u64,
+    /// First cycle a header may be decoded: the response stage has made
+    /// every memory access of earlier packets (READ data, CAS write).
+    mem_free: u64,
 }
 
 /// Decision made in the DEC cycle.
@@ -45,7 +70,7 @@ pub(crate) struct Decision {
     pub(crate) lane: u32,
 }
 
-pub(crate) fn run(t: &mut Tables, mem: &mut [u8], beats: &[Vec<u8>]) -> Outcome {
+pub(crate) fn run(t: &mut Tables, mem: &mut [u8], pipe: &mut Pipe, beats: &[Vec<u8>]) -> Outcome {
     let p = t.params;
     let bb = p.bus_bytes() as usize;
     let hb = p.header_beats() as usize;
@@ -76,8 +101,11 @@ pub(crate) fn run(t: &mut Tables, mem: &mut [u8], beats: &[Vec<u8>]) -> Outcome 
     if d.status == Status::Ok && last_in_header && d.expected_beats > 0 {
         d.status = Status::BadLength;
     }
-    let mut cycle = n_hdr as u32; // the DEC cycle
-    cycle += 1;
+    // The descriptor goes into the slot as soon as the header passes; the
+    // slot only counts once the RPC commits at the end of the packet.
+    if d.status == Status::Ok && op == Some(Op::Rpc) {
+        write_descriptor(mem, bb, d.addr, header);
+    }
 
     // PAY
     let payload_beats = beats.len().saturating_sub(hb);
@@ -110,23 +138,17 @@ pub(crate) fn run(t: &mut Tables, mem: &mut [u8], beats: &[Vec<u8>]) -> Outcome 
     if d.status == Status::Ok && (payload_beats as u64) < d.expected_beats {
         d.status = Status::BadLength;
     }
-    cycle = cycle.saturating_add(u32::try_from(payload_beats).unwrap_or(u32::MAX));
 
-    // COMMIT / CAS
+    // End of the packet: commit / CAS / READ data
     let mut data: Vec<u8> = Vec::new();
     let mut swapped = false;
     if d.status == Status::Ok {
         match op {
-            Some(Op::Rpc) => {
-                write_descriptor(mem, bb, d.addr, header);
-                commit_rpc(t, &d);
-                cycle += 1;
-            }
+            Some(Op::Rpc) => commit_rpc(t, &d),
             Some(Op::Cas) => {
                 let (old, s) = cas(mem, bb, &d, &operands);
                 data = old.to_vec();
                 swapped = s;
-                cycle += 2;
             }
             Some(Op::Read) => {
                 let at = d.addr as usize * bb;
@@ -144,18 +166,48 @@ pub(crate) fn run(t: &mut Tables, mem: &mut [u8], beats: &[Vec<u8>]) -> Outcome 
     } else {
         packet::to_beats(r, &data, p.bus_bytes())
     };
-    let (first_out, done) = if suppressed {
-        (None, cycle)
-    } else {
-        (Some(cycle), cycle + response.len() as u32 - 1)
-    };
     account(t, op, d.status, suppressed, swapped);
 
+    // Timing. Beat i is accepted at acc, processed at the first cycle after
+    // it that it need not wait; the next beat is accepted in that cycle.
+    let start = pipe.accept;
+    let dec_beat = n_hdr - 1;
+    let mut cycle = start;
+    for i in 0..beats.len() {
+        cycle += 1;
+        if i == dec_beat {
+            cycle = cycle.max(pipe.mem_free);
+        }
+        if i + 1 == beats.len() {
+            cycle = cycle.max(pipe.resp_done);
+        }
+    }
+    let ended = cycle;
+    let first = ended + 1; // the response stage's first cycle with the job
+    let ok = d.status == Status::Ok;
+    let done = if suppressed {
+        first
+    } else if ok && op == Some(Op::Cas) {
+        // Read, then compare and write; the old value goes out after both.
+        (first + hb as u64).max(first + 2)
+    } else {
+        first + response.len() as u64 - 1
+    };
+    if ok && op == Some(Op::Cas) {
+        // DEC may run in the write cycle: its own writes land a cycle later.
+        pipe.mem_free = first + 1;
+    } else if ok && op == Some(Op::Read) && len > 0 {
+        pipe.mem_free = done;
+    }
+    pipe.accept = ended;
+    pipe.resp_done = done;
+    let rel = |c: u64| u32::try_from(c - start).unwrap_or(u32::MAX);
     Outcome {
         status: d.status,
         response,
-        first_out,
-        done,
+        first_out: (!suppressed).then(|| rel(first)),
+        done: rel(done),
+        next: rel(ended),
     }
 }
 

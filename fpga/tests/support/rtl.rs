@@ -137,12 +137,14 @@ fn strip_cycles(e: &Event) -> Event {
             status,
             response,
             first_out,
+            next,
             ..
         } => Event::Packet {
             status: *status,
             response: response.clone(),
             first_out: first_out.map(|_| 0),
             done: 0,
+            next: next.map(|_| 0),
         },
         other => other.clone(),
     }
