@@ -270,6 +270,10 @@ pub struct Counters {
     /// chains, `ir::local`): kept on that device, no message sent.
     #[serde(default)]
     pub delegated: u64,
+    /// Straggler relaunches not made because the copy would have carried
+    /// a device-local value across the radio.
+    #[serde(default)]
+    pub relaunches_withheld: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

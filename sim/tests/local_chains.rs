@@ -15,8 +15,8 @@ use hivemind_ir::{TaskGraph, TaskId};
 use hivemind_sim::{simple_plan, WorldConfig};
 
 /// Every kind of edge between tasks of one fleet, and some that leave it.
-fn rules() -> TaskGraph {
-    let src = "mission rules {
+fn rules_source() -> String {
+    "mission rules {
   duration 1 min
   fleet drones: drone x 3 {
     cpu 1.0 GHz x 2
@@ -35,8 +35,13 @@ fn rules() -> TaskGraph {
   task window(tracks) on drones -> sums: sum 8 B { every 5 s }
   task report(tracks) at cloud { work 1 Mop }
 }
-";
-    let c = hivemind_dsl::compile(src, "rules.hm");
+"
+    .to_string()
+}
+
+fn rules() -> TaskGraph {
+    let src = rules_source();
+    let c = hivemind_dsl::compile(&src, "rules.hm");
     let errors: Vec<String> = c.errors().map(|d| d.message.clone()).collect();
     c.graph
         .unwrap_or_else(|| panic!("test mission does not compile: {errors:?}"))
@@ -144,10 +149,11 @@ fn a_device_dying_mid_chain_loses_nothing() {
         let detect = id(&g, "detect");
         let cfg = WorldConfig {
             seed,
-            slow: vec![(DeviceId(1), 20)],
             ..WorldConfig::default()
         };
         let mut w = world(g, cfg);
+        // Each second a capture (~20 ms) then, on the device, its detect
+        // (~20 ms): at 4.03 s device 1 is in the middle of a detect.
         w.kill(Micros::from_millis(4_030), DeviceId(1));
         w.stop_at(Micros::from_secs(10));
         w.run_to_end(Micros::from_secs(60));
@@ -217,4 +223,37 @@ fn a_result_nobody_asked_for_is_acknowledged_and_not_counted() {
     );
     assert_eq!(c.state().counters.unknown_results, 1);
     assert!(c.report().tasks.iter().all(|t| t.completed == 0));
+}
+
+/// A straggler whose input the plan keeps on its device is not copied to
+/// another device: the copy would carry the value across the radio (the
+/// link that is usually why it is slow). Other stragglers still are.
+#[test]
+fn a_straggler_with_a_device_local_input_is_not_relaunched_elsewhere() {
+    let src = rules_source().replace(
+        "  task report(tracks) at cloud { work 1 Mop }\n",
+        "  task report(tracks) at cloud { work 1 Mop }\n  on straggler(2x median) { relaunch }\n",
+    );
+    let c = hivemind_dsl::compile(&src, "rules.hm");
+    let g = c.graph.expect("compiles");
+    let both = id(&g, "both");
+    let cfg = WorldConfig {
+        seed: 5,
+        slow: vec![(DeviceId(2), 6)],
+        ..WorldConfig::default()
+    };
+    let mut w = world(g, cfg);
+    w.stop_at(Micros::from_secs(20));
+    w.run_to_end(Micros::from_secs(120));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished, "{r:#?}");
+    assert!(r.counters.relaunches_withheld > 0, "{:?}", r.counters);
+    let relaunched_both = w.publications.iter().any(|(_, p)| {
+        matches!(p, hivemind_controller::Publication::Relaunched { task, .. } if *task == both)
+    });
+    assert!(
+        !relaunched_both,
+        "a join fed on its device was copied elsewhere"
+    );
+    assert_exactly_once(&w, 5);
 }

@@ -851,6 +851,18 @@ impl Controller {
         if !a.live || live != 1 || inst.relaunches >= self.st.config.max_relaunches {
             return;
         }
+        // A copy elsewhere would haul the value the plan keeps on the
+        // device across the radio, up and down again: on the link that is
+        // the bottleneck that feeds the slowness it means to cure (S4's
+        // 230 KB frames under a p95 policy flooded the downlink).
+        if inst
+            .parent
+            .is_some_and(|p| p.channel == ChannelKind::DeviceLocal && p.bytes > 0)
+        {
+            self.st.counters.relaunches_withheld =
+                self.st.counters.relaunches_withheld.saturating_add(1);
+            return;
+        }
         // Re-check against the current threshold: the timer was armed with
         // the one known at dispatch.
         let task = inst.task;
