@@ -233,6 +233,12 @@ fn local_demo_runs_and_its_counts_equal_the_simulator() {
         String::from_utf8_lossy(&up.stderr)
     );
     assert_nothing_lost(&real, "local demo");
+    // Every consumer found its input, and the payloads of finished chains
+    // were freed while the mission ran (not kept to the end).
+    let rt = &real["runtime"];
+    assert_eq!(rt["store_misses"], 0, "{rt:#}");
+    assert_eq!(rt["store_evicted"], 0, "{rt:#}");
+    assert!(rt["store_freed"].as_u64().unwrap_or(0) > 0, "{rt:#}");
     assert_eq!(real["agents"].as_array().map(Vec::len), Some(4));
     assert!(
         real["agents"]

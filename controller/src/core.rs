@@ -588,6 +588,30 @@ impl Controller {
         }))
     }
 
+    /// Instances whose output some value still in play names: the
+    /// parents of unresolved instances, the values of activations not yet
+    /// resolved, held by a join or gathered in an open batch. A payload of
+    /// any other instance can never be read again (the runtime's content
+    /// store frees it).
+    pub fn live_values(&self) -> std::collections::BTreeSet<InstanceId> {
+        let st = &self.st;
+        st.instances
+            .values()
+            .filter_map(|i| i.parent.map(|p| p.instance))
+            .chain(
+                st.groups
+                    .values()
+                    .filter_map(|g| g.last.map(|p| p.instance)),
+            )
+            .chain(
+                st.join
+                    .values()
+                    .flat_map(|j| j.held.iter().map(|(p, _, _)| p.instance)),
+            )
+            .chain(st.batches.parents())
+            .collect()
+    }
+
     pub fn state(&self) -> &State {
         &self.st
     }

@@ -42,6 +42,9 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::error::TrySendError;
 
+/// How often the content store is swept against the core's live values.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// Inputs handled between two journal commits at most.
 const BATCH: usize = 512;
 
@@ -84,8 +87,12 @@ pub struct DriverConfig {
     /// Stop the mission (drain, then finish) at this mission time, if
     /// earlier than its own end.
     pub stop_at_us: Option<u64>,
-    /// Content-store budget.
+    /// Content-store budget in memory; beyond it payloads spill to
+    /// `state_dir/store`.
     pub store_bytes: usize,
+    /// Content-store budget on disk; beyond it the oldest spilled payloads
+    /// are evicted (counted).
+    pub spill_bytes: u64,
     /// Compact the journal after this many records.
     pub compact_after: u64,
 }
@@ -98,6 +105,7 @@ impl DriverConfig {
             start_timeout: Duration::from_secs(30),
             stop_at_us: None,
             store_bytes: 256 << 20,
+            spill_bytes: 4 << 30,
             compact_after: 200_000,
         }
     }
@@ -138,6 +146,10 @@ pub struct DriverStats {
     pub payload_bytes_out: u64,
     pub store_evicted: u64,
     pub store_misses: u64,
+    /// Payloads the content store wrote to disk (over its memory budget).
+    pub store_spilled: u64,
+    /// Payloads freed because every consumer had resolved.
+    pub store_freed: u64,
     /// How long each journal commit (append + fsync) took, µs: what the
     /// simulator charges per commit (`hivemind validate` feeds it the
     /// median measured here).
@@ -162,6 +174,7 @@ pub struct Driver {
     links: BTreeMap<DeviceId, Link>,
     pool: PoolExec,
     store: ContentStore,
+    last_sweep: std::time::Instant,
     rx: Receiver<Input>,
     observers: Vec<Observer>,
     join_observers: Vec<JoinObserver>,
@@ -235,7 +248,12 @@ impl Driver {
         };
         let traces = Traces::new(&core.state().graph);
         let pool = PoolExec::new(backend, handle, inputs.0);
-        let store = ContentStore::new(cfg.store_bytes);
+        let store = ContentStore::with_spill(
+            cfg.store_bytes,
+            cfg.state_dir.join("store"),
+            cfg.spill_bytes,
+        )
+        .map_err(|e| DriverError::Setup(format!("content store: {e}")))?;
         Ok((
             Driver {
                 core,
@@ -248,6 +266,7 @@ impl Driver {
                 links: BTreeMap::new(),
                 pool,
                 store,
+                last_sweep: std::time::Instant::now(),
                 rx: inputs.1,
                 observers: Vec::new(),
                 join_observers: Vec::new(),
@@ -329,6 +348,11 @@ impl Driver {
                 self.core.handle_timeout(now);
             }
             self.flush()?;
+            if self.last_sweep.elapsed() >= SWEEP_EVERY {
+                self.last_sweep = std::time::Instant::now();
+                let live = self.core.live_values();
+                self.store.sweep(&live);
+            }
         }
         self.flush()?;
         for link in self.links.values() {
@@ -339,6 +363,8 @@ impl Driver {
         self.pool.stop_all();
         self.stats.store_evicted = self.store.evicted;
         self.stats.store_misses = self.store.misses;
+        self.stats.store_spilled = self.store.spilled;
+        self.stats.store_freed = self.store.freed;
         Ok(Outcome {
             phase: self.core.state().phase.clone(),
             report: self.core.report(),

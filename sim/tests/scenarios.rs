@@ -511,3 +511,24 @@ fn ninety_percent_of_24_killed_stays_fast_and_complete() {
     assert!(most <= 3, "a survivor holds {most} strips");
     eprintln!("21 of 24 devices killed in {:?}", started.elapsed());
 }
+
+/// `live_values` names every value a consumer may still read: the parent
+/// of every unresolved instance while the mission runs; nothing once it
+/// has finished (the runtime's content store frees what it does not name).
+#[test]
+fn live_values_cover_every_unresolved_parent_and_end_empty() {
+    let mut w = world(survey(4), WorldConfig::default());
+    w.stop_at(Micros::from_secs(6));
+    for t in [1_500, 3_000, 4_500, 6_200] {
+        w.run_until(Micros::from_millis(t));
+        let live = w.ctl.live_values();
+        for inst in w.ctl.state().instances.values() {
+            if let Some(p) = inst.parent {
+                assert!(live.contains(&p.instance), "at {t} ms: {:?}", p.instance);
+            }
+        }
+    }
+    w.run_to_end(Micros::from_secs(100));
+    assert_eq!(w.ctl.state().phase, Phase::Finished);
+    assert!(w.ctl.live_values().is_empty());
+}

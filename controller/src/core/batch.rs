@@ -69,6 +69,15 @@ pub struct Batches {
 }
 
 impl Batches {
+    /// The producers whose values the open batches hold (their consumer's
+    /// input is read from them when the batch fires).
+    pub(super) fn parents(&self) -> impl Iterator<Item = crate::ids::InstanceId> + '_ {
+        self.rounds
+            .values()
+            .chain(self.open.values())
+            .map(|b| b.last.instance)
+    }
+
     pub(super) fn opened(&mut self, round: GroupId, task: TaskId, activations: u32) {
         let n = self.live.entry((round, task)).or_default();
         *n = n.saturating_add(activations);
