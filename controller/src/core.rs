@@ -303,6 +303,10 @@ pub struct State {
     /// idempotency record, 1 bit per instance ever created.
     done: Vec<u64>,
     next_instance: u64,
+    /// Instances and training jobs created (ids are handed out in blocks:
+    /// an instance reserves ids for its local subtree, `ir::local`).
+    #[serde(default)]
+    created: u64,
     next_group: u64,
     groups: IdTable<GroupId, Group>,
     /// Open batches of windows and gathers.
@@ -495,6 +499,7 @@ impl Controller {
             instances: IdTable::new(),
             done: Vec::new(),
             next_instance: 0,
+            created: 0,
             next_group: 0,
             groups: IdTable::new(),
             batches: batch::Batches::default(),
@@ -1138,9 +1143,10 @@ impl Controller {
         self.st.done[w] |= 1 << b;
     }
 
-    /// Ids handed out so far; every id below is live, completed or failed.
+    /// Instances (and training jobs) created so far: each is live,
+    /// completed or failed.
     pub fn instances_created(&self) -> u64 {
-        self.st.next_instance
+        self.st.created
     }
 
     /// Whether the instance is resolved (completed or failed).

@@ -198,6 +198,7 @@ impl Controller {
         self.st.learning.models[k].jobs_started += 1;
         let id = InstanceId(self.st.next_instance);
         self.st.next_instance += 1;
+        self.st.created += 1;
         self.st.learning.jobs.insert(
             id,
             Job {

@@ -146,6 +146,7 @@ impl Controller {
                     id
                 });
                 self.st.kinds[i].created += 1;
+                self.st.created += 1;
                 self.st.instances.insert(
                     id,
                     Instance {
@@ -829,11 +830,12 @@ impl Controller {
         let p = self.st.graph.policies.straggler.as_ref()?;
         let h = &self.st.kinds[task.index()].service;
         let enough = h.count() >= self.st.config.straggler_min_samples;
+        let floor = self.st.config.straggler_floor_us;
         let us = match p.threshold {
             StragglerThreshold::FactorOfMedian { permille } if enough => {
-                h.quantile_bp(5_000)?.saturating_mul(u64::from(permille)) / 1000
+                (h.quantile_bp(5_000)?.saturating_mul(u64::from(permille)) / 1000).max(floor)
             }
-            StragglerThreshold::Percentile { bp } if enough => h.quantile_bp(bp)?,
+            StragglerThreshold::Percentile { bp } if enough => h.quantile_bp(bp)?.max(floor),
             StragglerThreshold::Absolute { us } => us,
             _ => return None,
         };
