@@ -196,8 +196,13 @@ module hm_engine #(
     /* verilator lint_on UNUSEDSIGNAL */
     wire [23:0] off_w = a_offset >> LB;
     wire [32:0] len_w = a_cas ? 33'd1 : {1'b0, a_len_w};
-    wire [33:0] end_w = {10'd0, off_w} + {1'b0, len_w};
-    wire [33:0] end_abs = end_w + {{(34-AW){1'b0}}, reg_base};
+    // Bounds: a region is at most the memory (2^AW words), so an offset or
+    // a length of 2^(AW+1) words or more is out of bounds whatever the
+    // rest; below that the end fits AW+2 bits. Short adders, same result
+    // as the full-width end > size || base + end > memory.
+    wire        big_w = off_w[23:AW+1] != {(23-AW){1'b0}} || len_w[32:AW+1] != {(32-AW){1'b0}};
+    wire [AW+1:0] end_w = {1'b0, off_w[AW:0]} + {1'b0, len_w[AW:0]};
+    wire [AW+2:0] end_abs = {1'b0, end_w} + {3'd0, reg_base};
     wire a_bus_aligned = a_offset[LB-1:0] == {LB{1'b0}} && a_len[LB-1:0] == {LB{1'b0}};
     wire a_cas_aligned = a_offset[2:0] == 3'd0;
 
@@ -232,7 +237,7 @@ module hm_engine #(
             p_reg_perm <= a_read ? reg_r : a_write ? reg_w : reg_a;
             p_cas_len <= a_cas && a_len != HM_CAS_BYTES;
             p_misaligned <= a_cas ? !a_cas_aligned : !a_bus_aligned;
-            p_oob <= end_w > {{(33-AW){1'b0}}, reg_size} || end_abs > MEM_WORDS;
+            p_oob <= big_w || end_w > {1'b0, reg_size} || end_abs > MEM_WORDS[AW+2:0];
             p_promise <= in_last && a_expected != {EW{1'b0}};
             p_expected <= a_expected;
             p_mem_word <= reg_base + off_w[AW-1:0];
