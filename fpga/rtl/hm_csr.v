@@ -71,7 +71,7 @@ module hm_csr #(
     localparam integer RW = (N_REGION > 1) ? $clog2(N_REGION) : 1;
     localparam integer LB = $clog2(DW / 8);
     localparam integer SLOT_SHIFT_MAX = (AW < 16 - LB) ? AW : 16 - LB;
-    localparam [32:0] MEM_WORDS = 33'd1 << AW;
+    localparam [31:0] N_QUEUE_W = N_QUEUE;
 
     // Tables (power-of-two sized; entries >= N are never written).
     reg       c_valid [0:(1<<CW)-1];
@@ -193,6 +193,23 @@ module hm_csr #(
         end
     end
 
+    // Value checks of writes. Written as "high bits zero" plus a short
+    // compare rather than 32-bit compares (carry chains): each write
+    // strobe below depends only on its own check, which keeps the CSR bus
+    // off the queue-state paths.
+    localparam [31:0] QDEPTH_MAX_W = QDEPTH_MAX;
+    localparam [31:0] SLOT_SHIFT_MAX_W = SLOT_SHIFT_MAX;
+    wire hi0_8  = csr_wdata[31:8] == 24'd0;
+    wire hi0_aw = csr_wdata[31:AW] == {(32-AW){1'b0}};
+    wire ok_shift  = csr_wdata[31:5] == 27'd0 && csr_wdata[4:0] <= SLOT_SHIFT_MAX_W[4:0];
+    wire ok_func   = {1'b0, csr_wdata[15:8]} + {1'b0, csr_wdata[23:16]} <= N_QUEUE_W[8:0];
+    wire ok_addr   = hi0_aw;                                   // < MEM_WORDS
+    wire ok_depth  = hi0_8 && csr_wdata[7:0] <= QDEPTH_MAX_W[7:0];
+    wire ok_weight = hi0_8 && csr_wdata[7:0] != 8'd0;
+    wire ok_size   = hi0_aw || (csr_wdata[31:AW+1] == {(31-AW){1'b0}}
+                                && csr_wdata[AW-1:0] == {AW{1'b0}}); // <= MEM_WORDS
+    wire ok_pop    = q_count[wq] != 8'd0;
+
     // Result of a write, computed before it takes effect.
     reg [7:0] wr_err;
     always @* begin
@@ -200,8 +217,7 @@ module hm_csr #(
         if (is_scalar) begin
             case (csr_addr[7:0])
                 HM_REG_CTRL[7:0]: wr_err = HM_CSR_NONE;
-                HM_REG_SLOT_SHIFT[7:0]:
-                    wr_err = (csr_wdata > SLOT_SHIFT_MAX) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+                HM_REG_SLOT_SHIFT[7:0]: wr_err = ok_shift ? HM_CSR_NONE : HM_CSR_BAD_VALUE;
                 HM_REG_ID[7:0], HM_REG_VERSION[7:0], HM_REG_STATUS[7:0], HM_REG_CAPS0[7:0],
                 HM_REG_CAPS1[7:0]: wr_err = HM_CSR_READ_ONLY;
                 default: wr_err = HM_CSR_BAD_ADDRESS;
@@ -209,19 +225,18 @@ module hm_csr #(
         end else if (is_conn) begin
             wr_err = HM_CSR_NONE;
         end else if (is_func) begin
-            wr_err = ({24'd0, csr_wdata[15:8]} + {24'd0, csr_wdata[23:16]} > N_QUEUE)
-                     ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+            wr_err = ok_func ? HM_CSR_NONE : HM_CSR_BAD_VALUE;
         end else if (is_queue) begin
             case (a_sub)
-                2'd0: wr_err = ({1'b0, csr_wdata} >= MEM_WORDS) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
-                2'd1: wr_err = (csr_wdata > QDEPTH_MAX) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
-                2'd2: wr_err = (csr_wdata == 32'd0 || csr_wdata > 32'd255) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
-                default: wr_err = (q_count[wq] == 8'd0) ? HM_CSR_QUEUE_EMPTY : HM_CSR_NONE;
+                2'd0: wr_err = ok_addr ? HM_CSR_NONE : HM_CSR_BAD_VALUE;
+                2'd1: wr_err = ok_depth ? HM_CSR_NONE : HM_CSR_BAD_VALUE;
+                2'd2: wr_err = ok_weight ? HM_CSR_NONE : HM_CSR_BAD_VALUE;
+                default: wr_err = ok_pop ? HM_CSR_NONE : HM_CSR_QUEUE_EMPTY;
             endcase
         end else if (is_region) begin
             case (a_sub)
-                2'd0: wr_err = ({1'b0, csr_wdata} >= MEM_WORDS) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
-                2'd1: wr_err = ({1'b0, csr_wdata} > MEM_WORDS) ? HM_CSR_BAD_VALUE : HM_CSR_NONE;
+                2'd0: wr_err = ok_addr ? HM_CSR_NONE : HM_CSR_BAD_VALUE;
+                2'd1: wr_err = ok_size ? HM_CSR_NONE : HM_CSR_BAD_VALUE;
                 default: wr_err = HM_CSR_NONE;
             endcase
         end else if (is_count) begin
@@ -231,11 +246,19 @@ module hm_csr #(
         end
     end
 
-    wire do_wr = csr_valid && csr_write && wr_err == HM_CSR_NONE;
-    wire wr_ctrl  = do_wr && is_scalar && csr_addr[7:0] == HM_REG_CTRL[7:0];
-    wire wr_shift = do_wr && is_scalar && csr_addr[7:0] == HM_REG_SLOT_SHIFT[7:0];
-    wire wr_queue = do_wr && is_queue;
-    wire wr_region = do_wr && is_region;
+    // Write strobes, each the same as "wr_err is NONE" for its register.
+    wire wr_any   = csr_valid && csr_write;
+    wire wr_ctrl  = wr_any && is_scalar && csr_addr[7:0] == HM_REG_CTRL[7:0];
+    wire wr_shift = wr_any && is_scalar && csr_addr[7:0] == HM_REG_SLOT_SHIFT[7:0] && ok_shift;
+    wire wr_conn  = wr_any && is_conn;
+    wire wr_func  = wr_any && is_func && ok_func;
+    wire wr_qbase = wr_any && is_queue && a_sub == 2'd0 && ok_addr;
+    wire wr_qdep  = wr_any && is_queue && a_sub == 2'd1 && ok_depth;
+    wire wr_qwt   = wr_any && is_queue && a_sub == 2'd2 && ok_weight;
+    wire wr_qpop  = wr_any && is_queue && a_sub == 2'd3 && ok_pop;
+    wire wr_rbase = wr_any && is_region && a_sub == 2'd0 && ok_addr;
+    wire wr_rsize = wr_any && is_region && a_sub == 2'd1 && ok_size;
+    wire wr_rperm = wr_any && is_region && a_sub == 2'd2;
 
     // Named counter a successful packet increments.
     reg [4:0] ok_idx;
@@ -254,13 +277,32 @@ module hm_csr #(
     wire [7:0] used_next = f_used[ef] + 8'd1;
     wire [7:0] cur_next = (f_cur[ef] + 8'd1 >= f_cnt[ef]) ? 8'd0 : f_cur[ef] + 8'd1;
 
+    // A queue's next count and full flag: the candidates (push, pop,
+    // neither) come from registers only; the events just pick one, so the
+    // engine's commit and the CSR bus reach them through a mux, not an
+    // adder and a compare.
     reg [7:0] q_count_next [0:(1<<QW)-1];
+    reg       q_full_next  [0:(1<<QW)-1];
+    reg       q_push, q_pop;
+    reg [7:0] q_inc, q_dec;
     integer j;
     always @* begin
-        for (j = 0; j < (1 << QW); j = j + 1)
-            q_count_next[j] = q_count[j]
-                + ((ev_commit && eq == j[QW-1:0]) ? 8'd1 : 8'd0)
-                - ((wr_queue && wq == j[QW-1:0] && a_sub == 2'd3) ? 8'd1 : 8'd0);
+        for (j = 0; j < (1 << QW); j = j + 1) begin
+            q_push = ev_commit && eq == j[QW-1:0];
+            q_pop = wr_qpop && wq == j[QW-1:0];
+            q_inc = q_count[j] + 8'd1;
+            q_dec = q_count[j] - 8'd1;
+            if (q_push && !q_pop) begin
+                q_count_next[j] = q_inc;
+                q_full_next[j] = q_inc >= q_depth[j];
+            end else if (q_pop && !q_push) begin
+                q_count_next[j] = q_dec;
+                q_full_next[j] = q_dec >= q_depth[j];
+            end else begin
+                q_count_next[j] = q_count[j];
+                q_full_next[j] = q_count[j] >= q_depth[j];
+            end
+        end
     end
 
     integer i;
@@ -294,7 +336,7 @@ module hm_csr #(
             end
             if (wr_ctrl) enable <= csr_wdata[0];
             if (wr_shift) slot_shift <= csr_wdata[4:0];
-            if (do_wr && is_conn) begin
+            if (wr_conn) begin
                 c_valid[wc] <= csr_wdata[0]; c_rpc[wc] <= csr_wdata[1]; c_mem[wc] <= csr_wdata[2];
             end
             // Load balancer: a commit advances the function's round robin;
@@ -308,26 +350,26 @@ module hm_csr #(
                     f_used[ef] <= used_next;
                 end
             end
-            if (do_wr && is_func) begin
+            if (wr_func) begin
                 f_en[wf] <= csr_wdata[0]; f_first[wf] <= csr_wdata[15:8]; f_cnt[wf] <= csr_wdata[23:16];
                 f_cur[wf] <= 8'd0; f_used[wf] <= 8'd0; f_sel[wf] <= csr_wdata[15:8];
             end
             // Queues: commit pushes, a Q_STATUS write pops, a base/depth
             // write or a SLOT_SHIFT write flushes.
             for (i = 0; i < (1 << QW); i = i + 1) begin
-                if (wr_shift || (wr_queue && wq == i[QW-1:0] && a_sub[1] == 1'b0)) begin
+                if (wr_shift || ((wr_qbase || wr_qdep) && wq == i[QW-1:0])) begin
                     q_head[i] <= 8'd0;
                     q_count[i] <= 8'd0;
                     q_tail_r[i] <= 8'd0;
-                    q_taddr_r[i] <= (wr_queue && wq == i[QW-1:0] && a_sub == 2'd0)
+                    q_taddr_r[i] <= (wr_qbase && wq == i[QW-1:0])
                                     ? csr_wdata[AW-1:0] : q_base_r[i];
-                    q_full_r[i] <= ((wr_queue && wq == i[QW-1:0] && a_sub == 2'd1)
+                    q_full_r[i] <= ((wr_qdep && wq == i[QW-1:0])
                                     ? csr_wdata[7:0] : q_depth[i]) == 8'd0;
                 end else begin
-                    if (wr_queue && wq == i[QW-1:0] && a_sub == 2'd3)
+                    if (wr_qpop && wq == i[QW-1:0])
                         q_head[i] <= (q_head[i] + 8'd1 >= q_depth[i]) ? 8'd0 : q_head[i] + 8'd1;
                     q_count[i] <= q_count_next[i];
-                    q_full_r[i] <= q_count_next[i] >= q_depth[i];
+                    q_full_r[i] <= q_full_next[i];
                     // A push moves the tail; a pop moves the head, not the tail.
                     if (ev_commit && eq == i[QW-1:0]) begin
                         if (q_tail_r[i] + 8'd1 >= q_depth[i]) begin
@@ -340,12 +382,12 @@ module hm_csr #(
                     end
                 end
             end
-            if (wr_queue && a_sub == 2'd0) q_base_r[wq] <= csr_wdata[AW-1:0];
-            if (wr_queue && a_sub == 2'd1) q_depth[wq] <= csr_wdata[7:0];
-            if (wr_queue && a_sub == 2'd2) q_weight[wq] <= csr_wdata[7:0];
-            if (wr_region && a_sub == 2'd0) r_base[wr] <= csr_wdata[AW-1:0];
-            if (wr_region && a_sub == 2'd1) r_size[wr] <= csr_wdata[AW:0];
-            if (wr_region && a_sub == 2'd2) r_perm[wr] <= csr_wdata[3:0];
+            if (wr_qbase) q_base_r[wq] <= csr_wdata[AW-1:0];
+            if (wr_qdep) q_depth[wq] <= csr_wdata[7:0];
+            if (wr_qwt) q_weight[wq] <= csr_wdata[7:0];
+            if (wr_rbase) r_base[wr] <= csr_wdata[AW-1:0];
+            if (wr_rsize) r_size[wr] <= csr_wdata[AW:0];
+            if (wr_rperm) r_perm[wr] <= csr_wdata[3:0];
             // Counters.
             if (wr_ctrl && csr_wdata[1]) begin
                 for (i = 0; i < HM_CNT_COUNT; i = i + 1) cnt_ev[i] <= 32'd0;

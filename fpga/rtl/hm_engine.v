@@ -196,8 +196,13 @@ module hm_engine #(
     /* verilator lint_on UNUSEDSIGNAL */
     wire [23:0] off_w = a_offset >> LB;
     wire [32:0] len_w = a_cas ? 33'd1 : {1'b0, a_len_w};
-    wire [33:0] end_w = {10'd0, off_w} + {1'b0, len_w};
-    wire [33:0] end_abs = end_w + {{(34-AW){1'b0}}, reg_base};
+    // Bounds: a region is at most the memory (2^AW words), so an offset or
+    // a length of 2^(AW+1) words or more is out of bounds whatever the
+    // rest; below that the end fits AW+2 bits. Short adders, same result
+    // as the full-width end > size || base + end > memory.
+    wire        big_w = off_w[23:AW+1] != {(23-AW){1'b0}} || len_w[32:AW+1] != {(32-AW){1'b0}};
+    wire [AW+1:0] end_w = {1'b0, off_w[AW:0]} + {1'b0, len_w[AW:0]};
+    wire [AW+2:0] end_abs = {1'b0, end_w} + {3'd0, reg_base};
     wire a_bus_aligned = a_offset[LB-1:0] == {LB{1'b0}} && a_len[LB-1:0] == {LB{1'b0}};
     wire a_cas_aligned = a_offset[2:0] == 3'd0;
 
@@ -232,7 +237,7 @@ module hm_engine #(
             p_reg_perm <= a_read ? reg_r : a_write ? reg_w : reg_a;
             p_cas_len <= a_cas && a_len != HM_CAS_BYTES;
             p_misaligned <= a_cas ? !a_cas_aligned : !a_bus_aligned;
-            p_oob <= end_w > {{(33-AW){1'b0}}, reg_size} || end_abs > MEM_WORDS;
+            p_oob <= big_w || end_w > {1'b0, reg_size} || end_abs > MEM_WORDS[AW+2:0];
             p_promise <= in_last && a_expected != {EW{1'b0}};
             p_expected <= a_expected;
             p_mem_word <= reg_base + off_w[AW-1:0];
@@ -278,8 +283,13 @@ module hm_engine #(
     // Packet context, written by DEC, used by the payload beats.
     reg [127:0]  c_hdr;
     reg [7:0]    c_status;
-    reg [EW-1:0] c_expected;
-    reg [EW-1:0] c_pcnt;
+    // Payload beats still expected, and whether that is >= 1 / >= 2, kept
+    // as flags so that a payload beat's end-of-packet status (and so the
+    // RPC commit) needs no counter compare.
+    reg [EW-1:0] c_rem;
+    reg          c_more;
+    reg          c_more2;
+    reg          c_ok;      // c_status == OK
     reg [AW-1:0] c_waddr;
     reg [AW-1:0] c_addr;
     reg [LW-1:0] c_lane;
@@ -296,10 +306,14 @@ module hm_engine #(
     wire c_is_write = c_op == HM_OP_WRITE;
     wire c_is_read = c_op == HM_OP_READ;
     wire c_is_cas = c_op == HM_OP_CAS;
-    wire [EW-1:0] pcnt_inc = (&c_pcnt) ? c_pcnt : c_pcnt + 1'b1;
-    wire pay_store = c_status == HM_ST_OK && c_pcnt < c_expected;
-    wire [7:0] st_beat = (c_status == HM_ST_OK && !pay_store) ? HM_ST_BAD_LENGTH : c_status;
-    wire [7:0] st_end = (st_beat == HM_ST_OK && pcnt_inc < c_expected) ? HM_ST_BAD_LENGTH : st_beat;
+    wire pay_store = c_ok && c_more;
+    wire [7:0] st_beat = (c_ok && !c_more) ? HM_ST_BAD_LENGTH : c_status;
+    wire st_end_ok = c_ok && c_more && !c_more2;
+    wire [7:0] st_end = (c_ok && c_more2) ? HM_ST_BAD_LENGTH : st_beat;
+    wire [EW-1:0] rem_dec = c_rem - {{(EW-1){1'b0}}, c_more};
+    wire rem_ge3 = c_rem[EW-1:2] != {(EW-2){1'b0}} || c_rem[1:0] == 2'd3;
+    wire p_more = p_expected != {EW{1'b0}};
+    wire p_more2 = p_expected[EW-1:1] != {(EW-1){1'b0}};
     // CAS operands with this beat: the last payload beat completes them.
     reg [127:0] ops_now;
     generate
@@ -315,7 +329,8 @@ module hm_engine #(
     wire [7:0]   e_status = d_act ? dec_status : st_end;
     wire [7:0]   e_op     = e_hdr[HM_HDR_OP_LSB +: 8];
     wire [7:0]   e_flags  = e_hdr[HM_HDR_FLAGS_LSB +: 8];
-    wire e_ok = e_status == HM_ST_OK;
+    wire dec_ok = dec_status == HM_ST_OK;
+    wire e_ok = d_act ? dec_ok : st_end_ok;
     wire e_rpc = d_act ? p_rpc : c_is_rpc;
     wire e_read = e_ok && (d_act ? p_read : c_is_read);
     wire e_cas = e_ok && (d_act ? p_cas : c_is_cas);
@@ -414,8 +429,10 @@ module hm_engine #(
             in_pay <= 1'b0;
             c_hdr <= 128'd0;
             c_status <= HM_ST_OK;
-            c_expected <= {EW{1'b0}};
-            c_pcnt <= {EW{1'b0}};
+            c_rem <= {EW{1'b0}};
+            c_more <= 1'b0;
+            c_more2 <= 1'b0;
+            c_ok <= 1'b1;
             c_waddr <= {AW{1'b0}};
             c_addr <= {AW{1'b0}};
             c_lane <= {LW{1'b0}};
@@ -470,8 +487,10 @@ module hm_engine #(
             if (go && d_act) begin
                 c_hdr <= dhdr;
                 c_status <= dec_status;
-                c_expected <= p_expected;
-                c_pcnt <= {EW{1'b0}};
+                c_ok <= dec_ok;
+                c_rem <= p_expected;
+                c_more <= p_more;
+                c_more2 <= p_more2;
                 c_func <= h_func;
                 c_queue <= sel_queue;
                 c_slot <= q_tail;
@@ -486,14 +505,17 @@ module hm_engine #(
                 end
                 // The RPC descriptor goes into its slot as soon as the
                 // header passes; the slot counts only once committed.
-                w_en <= is_rpc && dec_status == HM_ST_OK;
+                w_en <= is_rpc && dec_ok;
                 w_addr <= rpc_slot_addr;
                 w_data <= {DW{1'b0}};
                 w_data[63:0] <= {h_len16, dhdr[HM_HDR_CONN_LSB +: 16], dhdr[HM_HDR_REQ_LSB +: 32]};
             end
             if (go && x_act) begin
-                c_pcnt <= pcnt_inc;
+                c_rem <= rem_dec;
+                c_more <= c_more2;
+                c_more2 <= rem_ge3;
                 c_status <= st_beat;
+                c_ok <= pay_store;
                 if (pay_store) begin
                     c_waddr <= c_waddr + 1'b1;
                     c_ops_lo <= s_data[63:0];

@@ -9,7 +9,7 @@ use crate::params::{HwParams, Variant};
 
 /// Fmax nextpnr reported for the `ice40` variant on an iCE40 HX8K
 /// (`reports/synth.md`; `tests/timing.rs` checks the two agree).
-pub const ICE40_FMAX_KHZ: u32 = 46_300;
+pub const ICE40_FMAX_KHZ: u32 = 61_200;
 
 /// Cycles from the first request beat (cycle 0) to the first response beat
 /// and to the last one, with the source always valid and the sink ready,
