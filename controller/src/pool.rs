@@ -25,7 +25,7 @@ use crate::ids::{InstanceId, WorkerId};
 use crate::time::Micros;
 use hivemind_ir::TaskId;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What the pool's driver (containers, processes, the simulator's workers)
 /// must do. `Invoke`, `Cancel` and `Ack` are decided by the core's
@@ -163,9 +163,103 @@ pub struct Pool {
     next_worker: u32,
     pub functions: BTreeMap<String, Function>,
     pub stats: PoolStats,
+    /// Derived from `workers`, never serialized (rebuilt on first use
+    /// after a snapshot is read), ignored by equality.
+    #[serde(skip)]
+    index: Index,
 }
 
+/// Per function: its warm workers with a free slot, by (running, id) —
+/// the least loaded first, as the placement rule wants — and the slots of
+/// its workers still starting. Kept in step with every change of a
+/// worker's state or load ([`Pool::sync`]), so placing an invocation costs
+/// O(log W) instead of a scan of the function's W workers.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    built: bool,
+    free: BTreeMap<String, BTreeSet<(u32, WorkerId)>>,
+    /// Where each worker is listed in `free`, if it is.
+    listed: BTreeMap<WorkerId, (String, u32)>,
+    starting: BTreeMap<String, u32>,
+    /// Each starting worker's function and slots.
+    starting_of: BTreeMap<WorkerId, (String, u32)>,
+}
+
+impl PartialEq for Index {
+    fn eq(&self, _: &Index) -> bool {
+        true
+    }
+}
+
+impl Eq for Index {}
+
 impl Pool {
+    /// Build the index from the workers if it is not (a pool read from a
+    /// snapshot).
+    fn indexed(&mut self) {
+        if self.index.built {
+            return;
+        }
+        self.index = Index {
+            built: true,
+            ..Index::default()
+        };
+        let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
+        for w in ids {
+            self.sync(w);
+        }
+    }
+
+    /// Re-list `w` after its state or load changed (or it was removed).
+    fn sync(&mut self, w: WorkerId) {
+        if !self.index.built {
+            return;
+        }
+        let ix = &mut self.index;
+        if let Some((f, r)) = ix.listed.remove(&w) {
+            if let Some(set) = ix.free.get_mut(&f) {
+                set.remove(&(r, w));
+            }
+        }
+        if let Some((f, n)) = ix.starting_of.remove(&w) {
+            if let Some(c) = ix.starting.get_mut(&f) {
+                *c = c.saturating_sub(n);
+            }
+        }
+        let Some(worker) = self.workers.get(&w) else {
+            return;
+        };
+        let slots = self.slots(worker);
+        let ix = &mut self.index;
+        match worker.state {
+            WorkerState::Warm if worker.running < slots => {
+                ix.free
+                    .entry(worker.function.clone())
+                    .or_default()
+                    .insert((worker.running, w));
+                ix.listed
+                    .insert(w, (worker.function.clone(), worker.running));
+            }
+            WorkerState::Starting => {
+                *ix.starting.entry(worker.function.clone()).or_default() += slots;
+                ix.starting_of.insert(w, (worker.function.clone(), slots));
+            }
+            _ => {}
+        }
+    }
+
+    /// The least loaded warm worker of `function` with a free slot, lowest
+    /// id first among equals, other than `avoid`.
+    fn least_loaded(&mut self, function: &str, avoid: Option<WorkerId>) -> Option<WorkerId> {
+        self.indexed();
+        self.index
+            .free
+            .get(function)?
+            .iter()
+            .map(|&(_, w)| w)
+            .find(|&w| Some(w) != avoid)
+    }
+
     pub fn new(cfg: PoolConfig, servers: u32, cores_per_server: u32) -> Pool {
         let servers = servers.max(1);
         let cores_per_server = cores_per_server.max(1);
@@ -181,6 +275,10 @@ impl Pool {
             next_worker: 0,
             functions: BTreeMap::new(),
             stats: PoolStats::default(),
+            index: Index {
+                built: true,
+                ..Index::default()
+            },
         }
     }
 
@@ -236,6 +334,7 @@ impl Pool {
                 idle_since: None,
             },
         );
+        self.sync(id);
         self.stats.cold_starts += 1;
         self.stats.peak_workers = self.stats.peak_workers.max(self.workers.len() as u64);
         out.actions.push(PoolAction::StartWorker {
@@ -269,6 +368,7 @@ impl Pool {
             worker.running += 1;
             worker.idle_since = None;
         }
+        self.sync(w);
     }
 
     /// Place or queue an invocation. `parent` is the producer's worker when
@@ -296,13 +396,7 @@ impl Pool {
         if !self.functions.contains_key(function) {
             self.declare(function, false);
         }
-        let best = self.functions.get(function).and_then(|f| {
-            f.workers
-                .iter()
-                .copied()
-                .filter(|&w| self.free_slot(w) && Some(w) != q.avoid)
-                .min_by_key(|w| (self.workers.get(w).map_or(u32::MAX, |x| x.running), *w))
-        });
+        let best = self.least_loaded(function, q.avoid);
         if let Some(w) = best {
             self.take_slot(w);
             self.stats.warm_invocations += 1;
@@ -332,6 +426,9 @@ impl Pool {
     }
 
     fn starting_capacity(&self, function: &str) -> u32 {
+        if self.index.built {
+            return self.index.starting.get(function).copied().unwrap_or(0);
+        }
         self.functions.get(function).map_or(0, |f| {
             f.workers
                 .iter()
@@ -353,13 +450,9 @@ impl Pool {
                 break;
             };
             let avoid = front.avoid;
-            let w = f
-                .workers
-                .iter()
-                .copied()
-                .filter(|&w| self.free_slot(w) && Some(w) != avoid)
-                .min_by_key(|w| (self.workers.get(w).map_or(u32::MAX, |x| x.running), *w));
-            let Some(w) = w else { break };
+            let Some(w) = self.least_loaded(function, avoid) else {
+                break;
+            };
             let Some(q) = self
                 .functions
                 .get_mut(function)
@@ -385,6 +478,7 @@ impl Pool {
         };
         w.state = WorkerState::Warm;
         let function = w.function.clone();
+        self.sync(worker);
         self.pump(&function)
     }
 
@@ -395,6 +489,7 @@ impl Pool {
         };
         w.running = w.running.saturating_sub(1);
         let function = w.function.clone();
+        self.sync(worker);
         let d = self.pump(&function);
         if let Some(w) = self.workers.get_mut(&worker) {
             if w.running == 0 && w.idle_since.is_none() {
@@ -452,6 +547,7 @@ impl Pool {
         if let Some(f) = self.functions.get_mut(&w.function) {
             f.workers.retain(|&x| x != worker);
         }
+        self.sync(worker);
         Some(w.function)
     }
 
@@ -632,5 +728,87 @@ mod tests {
             .expect("in parent");
         assert_eq!(d.worker, WorkerId(0));
         assert_eq!(p.stats.in_worker_invocations, 1);
+    }
+
+    /// The index answers what a scan of the function's workers answers,
+    /// through random starts, readiness, invocations, completions, exits
+    /// and keep-alive stops, and after the pool is read back from JSON
+    /// (the index is rebuilt, never serialized).
+    #[test]
+    fn the_worker_index_agrees_with_a_scan() {
+        fn scan(p: &Pool, f: &str, avoid: Option<WorkerId>) -> Option<WorkerId> {
+            p.functions[f]
+                .workers
+                .iter()
+                .copied()
+                .filter(|&w| p.free_slot(w) && Some(w) != avoid)
+                .min_by_key(|w| (p.workers[w].running, *w))
+        }
+        for seed in 0..20u64 {
+            let mut rng = crate::rng::Rng::new(seed);
+            let mut p = Pool::new(
+                PoolConfig {
+                    concurrency: 3,
+                    max_workers_per_function: 6,
+                    ..cfg()
+                },
+                2,
+                4,
+            );
+            let mut out = PoolOut::default();
+            for f in ["f", "g"] {
+                p.declare(f, false);
+            }
+            let mut next = 0u64;
+            for step in 0..400u64 {
+                let f = if rng.chance(500) { "f" } else { "g" };
+                let ids: Vec<WorkerId> = p.workers.keys().copied().collect();
+                let pick = |rng: &mut crate::rng::Rng| {
+                    (!ids.is_empty()).then(|| ids[rng.below(ids.len() as u64) as usize])
+                };
+                let now = Micros(step * 100);
+                match rng.below(5) {
+                    0 | 1 => {
+                        next += 1;
+                        let _ = p.submit(now, f, q(next), None, &mut out);
+                    }
+                    2 => {
+                        if let Some(w) = pick(&mut rng) {
+                            let _ = p.on_ready(w);
+                        }
+                    }
+                    3 => {
+                        if let Some(w) = pick(&mut rng) {
+                            let _ = p.on_done(now, w, &mut out);
+                            p.on_keep_alive(Micros(now.0 + 5_000), w, &mut out);
+                        }
+                    }
+                    _ => {
+                        if let Some(w) = pick(&mut rng) {
+                            if rng.chance(200) {
+                                p.remove(w);
+                            }
+                        }
+                    }
+                }
+                let avoid = pick(&mut rng);
+                for f in ["f", "g"] {
+                    let want = scan(&p, f, avoid);
+                    assert_eq!(p.least_loaded(f, avoid), want, "seed {seed} step {step}");
+                    let starting: u32 = p.functions[f]
+                        .workers
+                        .iter()
+                        .filter(|w| p.workers[w].state == WorkerState::Starting)
+                        .map(|w| p.slots(&p.workers[w]))
+                        .sum();
+                    assert_eq!(p.starting_capacity(f), starting, "seed {seed} step {step}");
+                }
+            }
+            let mut back: Pool = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+            assert_eq!(back, p);
+            for f in ["f", "g"] {
+                assert_eq!(back.least_loaded(f, None), scan(&p, f, None), "seed {seed}");
+            }
+        }
     }
 }
