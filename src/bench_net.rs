@@ -63,6 +63,13 @@ const MISSION: &str = "net_bench";
 const FLEET: &str = "drones";
 const CAPTURE_FN: &str = "bench_capture";
 const SINK_FN: &str = "bench_noop";
+/// A device-local successor of the capture (latency runs only): it
+/// records how long after the capture's function returned it started.
+const STEP_FN: &str = "bench_step";
+
+/// The agents' process: each local step's start minus its parent
+/// capture's return, ns.
+static CHAIN_NS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
 
 // Targets of issue #18.
 const TARGET_P50_US: f64 = 1_000.0;
@@ -72,7 +79,19 @@ const TARGET_WARM_US: f64 = 50.0;
 const TARGET_COLD_SUBPROCESS_US: f64 = 20_000.0;
 const TARGET_BROKER: f64 = 100_000.0;
 
+/// The latency runs (a capture a second per agent) carry a device-local
+/// chain too; the saturation runs do not (their agents' CPU is the
+/// controller's competition).
+fn chained(period_ms: u64) -> bool {
+    period_ms >= 1_000
+}
+
 fn mission(agents: u32, period_ms: u64) -> String {
+    let step = if chained(period_ms) {
+        format!("  task step(stamp) on {FLEET} {{ work 1 op; fn {STEP_FN} }}\n")
+    } else {
+        String::new()
+    };
     format!(
         "mission {MISSION} {{
   duration 10 min
@@ -83,7 +102,7 @@ fn mission(agents: u32, period_ms: u64) -> String {
   cloud {{ servers 12; cores 40 each }}
   task capture on {FLEET} -> stamp: blob 16 B {{ work 1 op; every {period_ms} ms; fn {CAPTURE_FN} }}
   task sink(stamp) at cloud {{ work 1 op; fn {SINK_FN} }}
-  require latency(capture -> sink) p99 < 1 s
+{step}  require latency(capture -> sink) p99 < 1 s
 }}
 "
     )
@@ -208,6 +227,10 @@ pub struct NetRun {
     pub failed: u64,
     /// Why the first failed instance failed (overload sheds work).
     pub first_failure: Option<String>,
+    /// Latency runs: a device-local chain's own cost, from the capture
+    /// function's return to its local successor's start (same agent).
+    #[serde(default)]
+    pub chain: Quantiles,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -216,6 +239,7 @@ struct AgentFigures {
     tasks_run: u64,
     results_sent: u64,
     errors: Vec<String>,
+    chain_ns: Vec<u64>,
 }
 
 fn parse_spec() -> Result<RunSpec> {
@@ -404,6 +428,7 @@ fn controller_child() -> Result<ExitCode> {
             .failures
             .first()
             .map(|f| format!("{}: {}", f.task, f.reason)),
+        chain: Quantiles::default(),
     };
     println!("{}", serde_json::to_string(&run)?);
     Ok(ExitCode::SUCCESS)
@@ -420,6 +445,14 @@ fn agents_child() -> Result<ExitCode> {
         let mut out = mono_ns().to_le_bytes().to_vec();
         out.resize(16, 0);
         Ok(Response::new(out, 1))
+    });
+    registry.register(STEP_FN, |_: &Ctx, req: &Request| {
+        let now = mono_ns();
+        if let Some(b) = req.input.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            let gap = now.saturating_sub(u64::from_le_bytes(b));
+            CHAIN_NS.lock().unwrap_or_else(|e| e.into_inner()).push(gap);
+        }
+        Ok(Response::new(Vec::new(), 1))
     });
     let backend: Arc<dyn Backend> = Arc::new(InProcess::new(registry));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -458,6 +491,7 @@ fn agents_child() -> Result<ExitCode> {
             tasks_run: 0,
             results_sent: 0,
             errors: Vec::new(),
+            chain_ns: Vec::new(),
         };
         for t in tasks {
             match t.await {
@@ -475,6 +509,7 @@ fn agents_child() -> Result<ExitCode> {
                 Err(e) => f.errors.push(e.to_string()),
             }
         }
+        f.chain_ns = std::mem::take(&mut *CHAIN_NS.lock().unwrap_or_else(|e| e.into_inner()));
         anyhow::Ok(f)
     })?;
     println!("{}", serde_json::to_string(&figures)?);
@@ -567,6 +602,7 @@ fn net_run(mut spec: RunSpec, journal: &str) -> Result<NetRun> {
     run.journal = journal.into();
     run.agent_sessions = a.sessions;
     run.agent_results_sent = a.results_sent;
+    run.chain = Quantiles::of_ns(a.chain_ns);
     let _ = std::fs::remove_dir_all(&spec.journal_dir);
     let _ = std::fs::remove_dir_all(&spec.agent_dir);
     Ok(run)
@@ -895,6 +931,21 @@ fn render(
             r.records_per_commit,
             r.cpu_us_per_invocation,
             r.rss_per_agent_kib,
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\ndevice-local chain (the capture's function returns -> its local successor starts, same agent):"
+    );
+    for r in runs.iter().filter(|r| r.chain.count > 0) {
+        let _ = writeln!(
+            o,
+            "  {:<20} {:>8} samples   p50 {:>9}   p99 {:>9}   max {:>9}",
+            r.label,
+            r.chain.count,
+            ms(r.chain.p50_us),
+            ms(r.chain.p99_us),
+            ms(r.chain.max_us)
         );
     }
     let _ = writeln!(o, "\nfunction starts (hivemind-functions):");
