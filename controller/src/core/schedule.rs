@@ -202,17 +202,7 @@ impl Controller {
     /// there (holding a slot, with a straggler check) and no message.
     fn delegate(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
         self.st.counters.delegated = self.st.counters.delegated.saturating_add(1);
-        let st = &mut self.st;
-        let Some(d) = st.devices.get_mut(&dev) else {
-            return;
-        };
-        d.in_flight.push(id);
-        let executor = Executor::Device {
-            device: dev,
-            epoch: d.epoch,
-        };
-        super::devices::reindex(&mut st.fleets, &st.graph, dev, d);
-        self.begin_attempt(now, id, executor, false);
+        self.occupy_device(now, id, dev, false);
     }
 
     /// Find an executor for the instance, or queue it. `avoid` is an
@@ -349,6 +339,12 @@ impl Controller {
     }
 
     fn dispatch_device(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
+        self.occupy_device(now, id, dev, true);
+    }
+
+    /// An attempt of the instance on `dev`'s current registration, holding
+    /// one of its slots; sent to it if `send` (else the device started it).
+    fn occupy_device(&mut self, now: Micros, id: InstanceId, dev: DeviceId, send: bool) {
         let st = &mut self.st;
         let Some(d) = st.devices.get_mut(&dev) else {
             return;
@@ -359,7 +355,7 @@ impl Controller {
             epoch: d.epoch,
         };
         super::devices::reindex(&mut st.fleets, &st.graph, dev, d);
-        self.start_attempt(now, id, executor);
+        self.begin_attempt(now, id, executor, send);
     }
 
     /// Record an attempt, send it, and arm its straggler check.
