@@ -79,12 +79,13 @@ def predictions(name, r):
 
 
 def summary(r):
-    if r["paths"]:
-        p50 = max(p["p50_us"] for p in r["paths"])
-        p99 = max(p["p99_us"] for p in r["paths"])
+    sampled = [p for p in r["paths"] if p["samples"] > 0]
+    if sampled:
+        p50 = max(p["p50_us"] for p in sampled)
+        p99 = max(p["p99_us"] for p in sampled)
         lat = f"{short(p50)} / {short(p99)}"
     else:
-        lat = "—"
+        lat = "no path completed"
     energy = max((f["energy_mean_uj"] for f in r["fleets"]), default=0)
     up = r["bytes"]["uplink"] / 1e6
     done = sum(t["completed"] for t in r["controller"]["tasks"])
@@ -111,7 +112,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     print("\n".join(pred))
     print()
-    print("Baselines (worst required path p50 / p99, energy per device, bytes sent up, cloud cost, instances completed):")
+    print("Baselines (worst required path p50 / p99, energy per device (the highest fleet mean), bytes sent up, cloud cost, instances completed):")
     print()
     print("| scenario | synthesized | fully centralized | fully decentralized |")
     print("|---|---|---|---|")
