@@ -7,11 +7,13 @@
 //! oracle and the greedy heuristic in [`search`] evaluate the same cost
 //! model directly. This is the only crate that links z3.
 
+pub mod bench;
 mod bounds;
 mod encode;
 mod explain;
 pub mod report;
 pub mod search;
+mod watchdog;
 
 use bounds::{Metric, Presolve};
 use encode::Encoding;
@@ -23,15 +25,28 @@ use z3::ast::{Bool, Int};
 use z3::{Optimize, Params, SatResult};
 
 pub use explain::Conflict;
+pub use watchdog::{resident_bytes, Stop};
+use watchdog::Limits;
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Stop the optimiser after this long and keep the best plan found.
+    /// A hard deadline: the call returns the best plan found (greedy's at
+    /// least) within this, plus the time to build the answer's plans
+    /// (milliseconds), whatever z3 is doing — a watchdog interrupts it.
     pub timeout: Duration,
-    /// Also enumerate the Pareto front of the objectives.
+    /// Also enumerate the Pareto front of the objectives (within the same
+    /// deadline).
     pub pareto: bool,
     pub max_pareto_points: usize,
+    /// Stop the search (keeping the best plan so far) once the process's
+    /// resident memory exceeds this many MiB; `None`: no cap. Checked by
+    /// the watchdog every few milliseconds, so it may be passed by what z3
+    /// allocates in that time. Linux only (`/proc/self/status`).
+    pub memory_mib: Option<u64>,
 }
+
+/// The default memory cap: 1 GiB of resident memory.
+pub const DEFAULT_MEMORY_MIB: u64 = 1_024;
 
 impl Default for Options {
     fn default() -> Self {
@@ -39,6 +54,7 @@ impl Default for Options {
             timeout: Duration::from_secs(10),
             pareto: false,
             max_pareto_points: 32,
+            memory_mib: Some(DEFAULT_MEMORY_MIB),
         }
     }
 }
@@ -83,6 +99,13 @@ pub struct Synthesis {
     /// tie-breaker (and the ones after it) short: among equally good plans,
     /// which one is chosen depends on timing and is not proven.
     pub tie_break_cut: Option<String>,
+    /// What cut the search short (the deadline or the memory cap), if
+    /// anything did; the stage it cut is `gap.objective` (or
+    /// `tie_break_cut`). A cut depends on how much CPU the process got, so
+    /// only an uncut answer is reproducible on another machine or load.
+    pub stopped: Option<Stop>,
+    /// The largest resident memory of the process seen during the call, MiB.
+    pub peak_rss_mib: u64,
 }
 
 /// An optimality gap: no plan meeting every requirement (with the earlier
@@ -124,8 +147,12 @@ pub fn synthesize(
     profile: Profile,
     options: &Options,
 ) -> Result<Synthesis, SynthError> {
+    let started = Instant::now();
+    let limits = Limits::new(started, options.timeout, options.memory_mib);
     z3::with_z3_config(&z3::Config::new(), || {
-        synthesize_in_context(graph, profile, options)
+        watchdog::guarded(&limits, || {
+            synthesize_in_context(graph, profile, options, started, &limits)
+        })
     })
 }
 
@@ -133,8 +160,9 @@ fn synthesize_in_context(
     graph: &TaskGraph,
     profile: Profile,
     options: &Options,
+    started: Instant,
+    limits: &Limits,
 ) -> Result<Synthesis, SynthError> {
-    let started = Instant::now();
     let graph_sha256 = graph.identity_sha256();
     let profile_sha256 = hivemind_cost::profile_hash(&profile);
     let model = CostModel::new(graph, profile)?;
@@ -174,7 +202,16 @@ fn synthesize_in_context(
     let (status, chosen) = if !short_coverage.is_empty() {
         (Status::Infeasible, None)
     } else {
-        match lexmin_timed(&enc, &mut presolve, incumbent, &[], deadline, &mut progress)? {
+        let found = lexmin_timed(
+            &enc,
+            &mut presolve,
+            incumbent,
+            &[],
+            deadline,
+            limits,
+            &mut progress,
+        )?;
+        match found {
             Lexmin::Optimal(a) => (
                 Status::Optimal,
                 Some(plan_for(&model, &a, Strategy::Optimised { proven: true })),
@@ -224,7 +261,9 @@ fn synthesize_in_context(
             })
             .collect()
     } else if status == Status::Infeasible {
-        let mut found = explain::conflicts(&model, options.timeout);
+        limits.set_stage_deadline(None);
+        let left = limits.deadline().saturating_duration_since(Instant::now());
+        let mut found = explain::conflicts(&model, left.max(Duration::from_millis(1)));
         // Nothing a user can relax: every placement's totals are too large
         // to compute. Say which.
         let overflow = bounds::overflowing(&model);
@@ -244,7 +283,8 @@ fn synthesize_in_context(
         Vec::new()
     };
     let pareto = if options.pareto && status != Status::Infeasible {
-        pareto_front(&model, options)
+        limits.set_stage_deadline(None);
+        pareto_front(&model, options, limits)
     } else {
         Vec::new()
     };
@@ -287,6 +327,14 @@ fn synthesize_in_context(
                         format!("{o:?}").to_lowercase()
                     })
             }),
+        stopped: match limits.stopped() {
+            Some(Stop::Memory) => Some(Stop::Memory),
+            _ if progress.timed_out.is_some() || progress.ties_cut.is_some() => {
+                Some(Stop::Deadline)
+            }
+            _ => None,
+        },
+        peak_rss_mib: limits.peak_rss_mib(),
         proven_ms: progress
             .proven_at
             .filter(|_| status == Status::Optimal)
@@ -319,7 +367,12 @@ fn optimizer(deadline: Instant) -> Optimize {
 /// multi-objective mode returned non-optimal secondary objectives on some
 /// runs (found by the oracle property test), so it is not used.
 /// `hard` constraints restrict the problem (Unsat means infeasible).
-fn lexmin(enc: &Encoding, hard: &[Bool], deadline: Instant) -> Result<Lexmin, SynthError> {
+fn lexmin(
+    enc: &Encoding,
+    hard: &[Bool],
+    deadline: Instant,
+    limits: &Limits,
+) -> Result<Lexmin, SynthError> {
     let mut presolve = Presolve::new(enc.model);
     lexmin_timed(
         enc,
@@ -327,6 +380,7 @@ fn lexmin(enc: &Encoding, hard: &[Bool], deadline: Instant) -> Result<Lexmin, Sy
         None,
         hard,
         deadline,
+        limits,
         &mut Progress::default(),
     )
 }
@@ -359,6 +413,7 @@ fn lexmin_timed(
     incumbent: Option<&[Modality]>,
     hard: &[Bool],
     deadline: Instant,
+    limits: &Limits,
     progress: &mut Progress,
 ) -> Result<Lexmin, SynthError> {
     let model = enc.model;
@@ -399,7 +454,9 @@ fn lexmin_timed(
             let left = deadline.saturating_duration_since(Instant::now());
             stage_deadline = Instant::now() + left / 10;
         }
-        if stage >= enc.stated_objectives && Instant::now() >= stage_deadline {
+        if stage >= enc.stated_objectives
+            && (Instant::now() >= stage_deadline || limits.stopped().is_some())
+        {
             progress.ties_cut = Some(stage);
             break;
         }
@@ -427,6 +484,7 @@ fn lexmin_timed(
             }
         }
         let opt = optimizer(stage_deadline);
+        limits.set_stage_deadline(Some(stage_deadline));
         for c in enc
             .structure
             .iter()
@@ -534,13 +592,13 @@ fn presolve_cuts(enc: &Encoding, presolve: &Presolve, term: &Int, lower: u64) ->
 /// placements not weakly dominated by any point found so far. Each such
 /// minimum is Pareto-optimal (anything dominating it would be
 /// lexicographically smaller and equally undominated).
-fn pareto_front(model: &CostModel, options: &Options) -> Vec<Plan> {
+fn pareto_front(model: &CostModel, options: &Options, limits: &Limits) -> Vec<Plan> {
     let enc = Encoding::new(model, false);
-    let deadline = Instant::now() + options.timeout;
+    let deadline = limits.deadline();
     let mut out: Vec<Plan> = Vec::new();
     let mut blocks: Vec<Bool> = Vec::new();
     while out.len() < options.max_pareto_points {
-        let Ok(Lexmin::Optimal(a)) = lexmin(&enc, &blocks, deadline) else {
+        let Ok(Lexmin::Optimal(a)) = lexmin(&enc, &blocks, deadline, limits) else {
             break;
         };
         let values = model.objective_vector(&model.evaluate(&a));
