@@ -283,29 +283,32 @@ pub fn mission(family: Family, tasks: usize, seed: u64) -> Result<String, Family
             })
         }
         Family::Cpu => {
-            let clocks: Vec<(String, u64)> = graph
+            let clocks: Vec<(String, u64, u64)> = graph
                 .fleets
                 .iter()
                 .enumerate()
                 .map(|(f, fleet)| {
-                    // 1.2 GHz at `busy`‰ → the clock that makes it 2000‰.
+                    // 4 × 1.2 GHz at `busy`‰ → the clock × cores that make it
+                    // 2000‰, at most 3 GHz per core.
                     let busy = all_edge.fleet_busy_permille[f].saturated().max(1);
-                    (fleet.name.clone(), (1_200 * busy / 2_000).max(1))
+                    let total = (4 * 1_200 * busy / 2_000).max(1);
+                    let cores = total.div_ceil(3_000);
+                    (fleet.name.clone(), (total / cores).max(1), cores)
                 })
                 .collect();
             Box::new(move |step| {
                 let mut text = String::new();
                 for l in body.lines() {
-                    let clock = clocks.iter().find(|(name, _)| {
+                    let clock = clocks.iter().find(|(name, _, _)| {
                         l.trim_start().starts_with(&format!("fleet {name}:"))
                     });
                     let _ = match clock {
-                        Some((_, mhz)) => writeln!(
+                        Some((_, mhz, cores)) => writeln!(
                             text,
                             "{}",
                             l.replace(
-                                "cpu 1.2 GHz",
-                                &format!("cpu {} MHz", mhz * (20 + step) / 20)
+                                "cpu 1.2 GHz x 4",
+                                &format!("cpu {} MHz x {cores}", mhz * (20 + step) / 20)
                             )
                         ),
                         None => writeln!(text, "{l}"),

@@ -11,6 +11,7 @@ pub mod bench;
 mod bounds;
 mod encode;
 mod explain;
+mod lns;
 pub mod report;
 pub mod search;
 mod watchdog;
@@ -392,6 +393,8 @@ struct Progress {
     proven_at: Option<Instant>,
     /// Stages proven by their lower bound, without search.
     by_bound: usize,
+    /// Stages proven by the neighbourhood search's whole-problem window.
+    by_search: usize,
     /// The stage the time ran out in, and its lower bound.
     timed_out: Option<(usize, u64)>,
     /// The first tie-breaking stage the time limit cut short: where it is
@@ -430,16 +433,20 @@ fn lexmin_timed(
     // order of preference), while it stays lexicographically optimal so far
     // (`None` once some stage found better).
     // A feasible plan's totals are never too large (`Evaluation::overflow`).
-    let mut incumbent_values: Option<Vec<u64>> = incumbent
-        .map(|a| (a, model.evaluate(a)))
-        .filter(|(_, e)| e.feasible())
-        .map(|(a, e)| {
+    let values_of = |a: &[Modality]| -> Option<Vec<u64>> {
+        let e = model.evaluate(a);
+        e.feasible().then(|| {
             model
                 .preference_vector(&e, a)
                 .into_iter()
                 .map(Sat::saturated)
                 .collect()
-        });
+        })
+    };
+    let mut incumbent_values: Option<Vec<u64>> = incumbent.and_then(values_of);
+    let mut incumbent: Option<Vec<Modality>> = incumbent
+        .filter(|_| incumbent_values.is_some())
+        .map(<[Modality]>::to_vec);
     debug_assert!(incumbent_values
         .as_ref()
         .is_none_or(|v| v.len() == stages.len()));
@@ -469,7 +476,63 @@ fn lexmin_timed(
             presolve.bound(metric, value);
         }
         let lower = presolve.lower_bound(metric);
-        if let (Some(value), Some(a)) = (ceiling, incumbent) {
+        let mut ceiling = ceiling;
+        // Not proven by the bound: improve the incumbent by large-neighbourhood
+        // search on half of the stage's time, which may also prove it.
+        if let (Some(value), Some(a), true) = (
+            ceiling,
+            incumbent.as_ref(),
+            stage < enc.stated_objectives && lower < ceiling.unwrap_or(0),
+        ) {
+            let mut constraints: Vec<Bool> = enc
+                .structure
+                .iter()
+                .chain(&enc.capacity)
+                .chain(&enc.requirements)
+                .chain(hard)
+                .chain(&fixed)
+                .cloned()
+                .collect();
+            constraints.extend(presolve_cuts(enc, presolve, term, lower));
+            let now = Instant::now();
+            let lns_deadline = now + stage_deadline.saturating_duration_since(now) / 2;
+            limits.set_stage_deadline(Some(lns_deadline));
+            let found = lns::improve(
+                enc,
+                &constraints,
+                term,
+                a.clone(),
+                value,
+                lower,
+                lns_deadline,
+                limits,
+                stage as u64,
+            );
+            if found.value < value {
+                if let Some(v) = values_of(&found.assignment) {
+                    tracing::debug!(stage, from = value, to = v[stage], "neighbourhood search improved");
+                    presolve.bound(metric, v[stage]);
+                    ceiling = Some(v[stage]);
+                    incumbent_values = Some(v);
+                    incumbent = Some(found.assignment);
+                }
+            }
+            if found.proven && ceiling.is_some_and(|c| c <= found.value) {
+                progress.by_search += 1;
+                best = incumbent.clone();
+                let value = ceiling.unwrap_or(found.value);
+                fixed.push(term.le(Int::from_u64(value)));
+                presolve.bound(metric, value);
+                stage += 1;
+                continue;
+            }
+        }
+        let lower = if ceiling.is_some() {
+            presolve.lower_bound(metric)
+        } else {
+            lower
+        };
+        if let (Some(value), Some(a)) = (ceiling, incumbent.as_ref()) {
             if value <= lower {
                 tracing::debug!(
                     stage,
@@ -525,9 +588,9 @@ fn lexmin_timed(
                     enc.assignment(&m)
                         .ok_or_else(|| SynthError::Solver("model misses a task".into()))?,
                 );
-                if ceiling.is_some_and(|c| value < c) {
-                    incumbent_values = None;
-                }
+                // z3's optimum is the incumbent for the later stages.
+                incumbent_values = best.as_deref().and_then(values_of);
+                incumbent = best.clone().filter(|_| incumbent_values.is_some());
                 fixed.push(term.le(Int::from_u64(value)));
                 presolve.bound(metric, value);
                 if presolve.infeasible {
@@ -541,6 +604,7 @@ fn lexmin_timed(
                 // cannot cut everything off; never trust it blindly.
                 tracing::warn!(stage, "incumbent's ceiling was unsatisfiable; dropped");
                 incumbent_values = None;
+                incumbent = None;
                 if let Some(p) = before_ceiling {
                     *presolve = p;
                 }
@@ -560,7 +624,19 @@ fn lexmin_timed(
             SatResult::Unknown => {
                 progress.timed_out = Some((stage, lower));
                 let seen = opt.get_model().and_then(|m| enc.assignment(&m));
-                return Ok(Lexmin::TimedOut(seen.or(best)));
+                // The best of z3's last model, the incumbent and the
+                // earlier stages' optimum.
+                let chosen = [seen, incumbent, best]
+                    .into_iter()
+                    .flatten()
+                    .map(|a| {
+                        let e = model.evaluate(&a);
+                        (a, e)
+                    })
+                    .filter(|(_, e)| e.feasible())
+                    .min_by(|(_, x), (_, y)| search::better(model, x, y))
+                    .map(|(a, _)| a);
+                return Ok(Lexmin::TimedOut(chosen));
             }
         }
         stage += 1;
