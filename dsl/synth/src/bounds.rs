@@ -536,6 +536,84 @@ pub(crate) struct Presolve<'m, 'g> {
     /// One shape per latency requirement (by requirement index), for the
     /// per-path bounds handed to the solver.
     paths: Vec<Option<PathShape>>,
+    /// Per latency requirement: one chain of its path as a separable sum
+    /// (see [`critical_chain`]); the whole graph's chain last.
+    chains: Vec<Option<Separable>>,
+    whole_chain: Option<Separable>,
+}
+
+/// A separable relaxation of a path metric: the latency of one chain of
+/// tasks inside the path (its computes plus the transfers along it), which
+/// the path's latency (a longest path, finish times bounded below by every
+/// predecessor) is never below. A chain is a tree, so the forest bound of
+/// it is exact, and as a separable metric it joins the Lagrangian bounds:
+/// a deadline and a budget pulling against each other become visible. The
+/// chain is the one with the largest earliest finish under `dom`, ending at
+/// `end` (`None`: at the task finishing latest).
+fn critical_chain(
+    model: &CostModel,
+    adj: &Adjacency,
+    dom: &Domains,
+    shape: &PathShape,
+    end: Option<usize>,
+) -> Option<Separable> {
+    let g = model.graph;
+    let pb = PathBounds::new(model, adj, dom, shape);
+    let least = |t: usize| pb.fwd[t].iter().copied().min().unwrap_or(NONE);
+    let mut t = match end {
+        Some(t) => t,
+        None => (0..dom.len())
+            .filter(|&t| shape.on_path[t] && least(t) != NONE)
+            .max_by_key(|&t| (least(t), std::cmp::Reverse(t)))?,
+    };
+    if !shape.on_path.get(t).copied().unwrap_or(false) {
+        return None;
+    }
+    let mut chain = Separable {
+        constant: 0,
+        unary: vec![[0; 3]; dom.len()],
+        pairwise: vec![[[0; 3]; 3]; g.edges.len()],
+    };
+    let mut seen = vec![false; dom.len()];
+    loop {
+        seen[t] = true;
+        chain.unary[t] = std::array::from_fn(|m| {
+            model.tasks[t].compute_us[m].map_or(0, Sat::saturated)
+        });
+        let counts = |k: usize| {
+            let e = &g.edges[k];
+            shape.on_path[e.from.index()] && Some(e.to) != shape.from
+        };
+        let Some(k) = adj.into[t]
+            .iter()
+            .copied()
+            .filter(|&k| counts(k) && !seen[g.edges[k].from.index()])
+            .max_by_key(|&k| (least(g.edges[k].from.index()), std::cmp::Reverse(k)))
+        else {
+            return Some(chain);
+        };
+        chain.pairwise[k] = model.edges[k].transfer_us.map(|row| row.map(Sat::saturated));
+        t = g.edges[k].from.index();
+    }
+}
+
+/// `a + b`, term by term (saturating: towards "impossible").
+fn sum_separable(a: &Separable, b: &Separable) -> Separable {
+    Separable {
+        constant: a.constant.saturating_add(b.constant),
+        unary: a
+            .unary
+            .iter()
+            .zip(&b.unary)
+            .map(|(x, y)| std::array::from_fn(|m| x[m].saturating_add(y[m])))
+            .collect(),
+        pairwise: a
+            .pairwise
+            .iter()
+            .zip(&b.pairwise)
+            .map(|(x, y)| std::array::from_fn(|i| std::array::from_fn(|j| x[i][j].saturating_add(y[i][j]))))
+            .collect(),
+    }
 }
 
 impl<'m, 'g> Presolve<'m, 'g> {
@@ -567,6 +645,8 @@ impl<'m, 'g> Presolve<'m, 'g> {
             limits: Vec::new(),
             infeasible: false,
             paths: Vec::new(),
+            chains: Vec::new(),
+            whole_chain: None,
         };
         p.paths = g
             .requirements
@@ -580,6 +660,18 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 _ => None,
             })
             .collect();
+        p.chains = g
+            .requirements
+            .iter()
+            .zip(&p.paths)
+            .map(|(req, shape)| match (&req.kind, shape) {
+                (&RequirementKind::Latency { to, .. }, Some(shape)) => {
+                    critical_chain(model, &p.adj, &p.domains, shape, Some(to.index()))
+                }
+                _ => None,
+            })
+            .collect();
+        p.whole_chain = critical_chain(model, &p.adj, &p.domains, &p.whole_graph(), None);
         for r in (0..g.requirements.len()).filter(|&r| active.requirements[r]) {
             match p.requirement_limits(r) {
                 Some(limits) => p.limits.extend(limits),
@@ -652,10 +744,20 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 percentile_bp,
                 bound_us,
                 ..
-            } => one(
-                LimitKind::PathSum(self.paths[r].iter().cloned().collect()),
-                max_mean(factor(percentile_bp), bound_us, strict)?,
-            ),
+            } => {
+                let max = max_mean(factor(percentile_bp), bound_us, strict)?;
+                let mut limits = vec![Limit {
+                    kind: LimitKind::PathSum(self.paths[r].iter().cloned().collect()),
+                    max,
+                }];
+                if let Some(Some(chain)) = self.chains.get(r) {
+                    limits.push(Limit {
+                        kind: LimitKind::Separable(chain.clone()),
+                        max,
+                    });
+                }
+                Some(limits)
+            }
             RequirementKind::ExecTime {
                 task: Some(t),
                 percentile_bp,
@@ -830,7 +932,12 @@ impl<'m, 'g> Presolve<'m, 'g> {
     pub fn lower_bound(&self, metric: Metric) -> u64 {
         let (kind, offset) = self.limit_kind(metric);
         let mut lb = self.bound_of(&kind);
-        if let LimitKind::Separable(a) = &kind {
+        let relaxed = match &kind {
+            LimitKind::Separable(a) => Some(a.clone()),
+            _ => self.path_relaxation(metric),
+        };
+        if let Some(a) = &relaxed {
+            lb = lb.max(a.forest(self.model, &self.adj, &self.domains).lower_bound);
             // Lagrangian bounds: A ≥ min(A + λ·B) − λ·max_B for every
             // separable limit B ≤ max_B (a budget, a battery, CPU, ...).
             for limit in &self.limits {
@@ -860,11 +967,47 @@ impl<'m, 'g> Presolve<'m, 'g> {
         }
     }
 
+    /// The separable relaxation of a path metric (latency: the sum of its
+    /// paths' chains; execution time: the whole graph's chain, without the
+    /// mission's duration), if it has one.
+    fn path_relaxation(&self, metric: Metric) -> Option<Separable> {
+        match metric {
+            Metric::Objective(Objective::Latency) => {
+                if self.paths.iter().all(Option::is_none) {
+                    return self.whole_chain.clone();
+                }
+                let mut total: Option<Separable> = None;
+                for (shape, chain) in self.paths.iter().zip(&self.chains) {
+                    match (shape, chain) {
+                        (None, _) => {}
+                        (Some(_), Some(c)) => {
+                            total = Some(total.map_or_else(|| c.clone(), |t| sum_separable(&t, c)));
+                        }
+                        // A path without a chain: the sum would be too low
+                        // to add anything; still a lower bound, keep it.
+                        (Some(_), None) => {}
+                    }
+                }
+                total
+            }
+            Metric::Objective(Objective::ExecTime) => self.whole_chain.clone(),
+            _ => None,
+        }
+    }
+
     /// Add `metric ≤ max` (an objective fixed at its optimum) and reduce.
     pub fn bound(&mut self, metric: Metric, max: u64) {
         let (kind, offset) = self.limit_kind(metric);
         match max.checked_sub(offset) {
-            Some(max) => self.limits.push(Limit { kind, max }),
+            Some(max) => {
+                if let Some(relaxed) = self.path_relaxation(metric) {
+                    self.limits.push(Limit {
+                        kind: LimitKind::Separable(relaxed),
+                        max,
+                    });
+                }
+                self.limits.push(Limit { kind, max })
+            }
             None => self.infeasible = true,
         }
         self.propagate();

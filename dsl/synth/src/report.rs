@@ -218,6 +218,22 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             g.percent()
         );
     }
+    match s.stopped {
+        Some(crate::Stop::Memory) => {
+            let _ = writeln!(
+                out,
+                "stopped: the memory cap cut the search at {} MiB resident; the plan is the best found before",
+                s.peak_rss_mib
+            );
+        }
+        Some(crate::Stop::Deadline) if s.gap.is_some() => {
+            let _ = writeln!(
+                out,
+                "stopped: the deadline cut the search in the stage above; with more CPU time (another machine or load) the plan may differ"
+            );
+        }
+        _ => {}
+    }
     if s.status == Status::Optimal {
         let stated = graph.objectives.len();
         let _ = match s.proven_by_bound {
