@@ -31,6 +31,26 @@ fn main() {
         timeout: Duration::from_secs_f64(timeout),
         ..Options::default()
     };
+    if args.iter().any(|a| a == "greedy") {
+        for f in &families {
+            for &n in &sizes {
+                for &seed in &seeds {
+                    let src = hivemind_synth::bench::mission(*f, n, seed).expect("mission");
+                    let graph = hivemind_dsl::compile(&src, "f.hm").graph.expect("graph");
+                    let model = hivemind_cost::CostModel::new(&graph, Default::default()).expect("model");
+                    for limit in [2.5, 1000.0] {
+                        let t = std::time::Instant::now();
+                        let g = hivemind_synth::search::greedy_within(&model, Some(t + Duration::from_secs_f64(limit)));
+                        let e = g.as_ref().map(|(_, e)| e);
+                        println!("{} {n} {seed} limit {limit}: {:.2}s feasible {:?} unmet {:?} busy {:?} cloud {:?}", f.name(), t.elapsed().as_secs_f64(),
+                            e.map(|e| e.feasible()), e.map(|e| e.requirements.iter().filter(|r| !r.met).count()),
+                            e.map(|e| e.fleet_busy_permille.clone()), e.map(|e| e.cloud_busy_permille));
+                    }
+                }
+            }
+        }
+        return;
+    }
     if args.iter().any(|a| a == "show") {
         for f in &families {
             for &n in &sizes {
@@ -55,7 +75,7 @@ fn main() {
                         f.name(),
                         r.tasks,
                         seed,
-                        r.status.map_or("none".into(), |s| format!("{s:?}")),
+                        r.status.map_or(format!("none ({:?})", r.error), |s| format!("{s:?}")),
                         r.gap_percent.map_or("-".into(), |g| format!("{g:.2}%")),
                         r.stopped.map_or("-".into(), |s| format!("{s:?}")),
                         r.seconds,

@@ -443,6 +443,8 @@ pub struct Row {
     pub seed: u64,
     /// None: no plan (an error, e.g. nothing found in time).
     pub status: Option<crate::Status>,
+    /// Why there is no status.
+    pub error: Option<String>,
     /// The gap of the first objective not proven, % (None: proven or no plan).
     pub gap_percent: Option<f64>,
     /// The objective the gap is on.
@@ -480,7 +482,9 @@ pub fn measure(
     let greedy = crate::search::greedy_within(&model, Some(t + options.timeout / 4));
     let greedy_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let out = crate::synthesize(&graph, Profile::default(), options).ok();
+    let out = crate::synthesize(&graph, Profile::default(), options);
+    let error = out.as_ref().err().map(ToString::to_string);
+    let out = out.ok();
     let seconds = t.elapsed().as_secs_f64();
     let plan_values = out
         .as_ref()
@@ -508,6 +512,7 @@ pub fn measure(
         tasks: graph.tasks.len(),
         seed,
         status: out.as_ref().map(|o| o.status),
+        error,
         gap_percent: out.as_ref().and_then(|o| o.gap.as_ref()).map(|g| g.percent()),
         gap_objective: out.as_ref().and_then(|o| o.gap.as_ref()).map(|g| g.objective),
         stopped: out.as_ref().and_then(|o| o.stopped),

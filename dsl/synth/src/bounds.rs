@@ -540,6 +540,10 @@ pub(crate) struct Presolve<'m, 'g> {
     /// (see [`critical_chain`]); the whole graph's chain last.
     chains: Vec<Option<Separable>>,
     whole_chain: Option<Separable>,
+    /// Past this, reductions and Lagrangian bounds stop early (which only
+    /// weakens them: a sound bound stays sound), so that presolve keeps
+    /// the synthesizer's deadline on large missions.
+    deadline: Option<std::time::Instant>,
 }
 
 /// A separable relaxation of a path metric: the latency of one chain of
@@ -622,8 +626,27 @@ impl<'m, 'g> Presolve<'m, 'g> {
         Self::with(model, &Active::all(model))
     }
 
+    /// [`Presolve::new`], cutting its work short past `deadline` (now and
+    /// in every later reduction).
+    pub fn until(model: &'m CostModel<'g>, deadline: std::time::Instant) -> Self {
+        Self::build(model, &Active::all(model), Some(deadline))
+    }
+
+    fn late(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+    }
+
     /// Presolve with only the `active` requirements, CPU capacities and pins.
     pub fn with(model: &'m CostModel<'g>, active: &Active) -> Self {
+        Self::build(model, active, None)
+    }
+
+    fn build(
+        model: &'m CostModel<'g>,
+        active: &Active,
+        deadline: Option<std::time::Instant>,
+    ) -> Self {
         let g = model.graph;
         let initial: Domains = g
             .tasks
@@ -647,6 +670,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
             paths: Vec::new(),
             chains: Vec::new(),
             whole_chain: None,
+            deadline,
         };
         p.paths = g
             .requirements
@@ -944,6 +968,9 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 let LimitKind::Separable(b) = &limit.kind else {
                     continue;
                 };
+                if self.late() {
+                    break;
+                }
                 let (_, score) = best_multiplier(a, b, |p| {
                     let forest = a
                         .combined(b, p)
@@ -952,8 +979,75 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 });
                 lb = lb.max(score.clamp(0, i128::from(NONE)) as u64);
             }
+            if !self.late() {
+                lb = lb.max(self.joint_lagrangian(a));
+            }
         }
         lb.saturating_add(offset)
+    }
+
+    /// The Lagrangian bound with every separable limit at once:
+    /// A ≥ min(A + Σ λᵢ·Bᵢ) − Σ λᵢ·maxᵢ, the multipliers found by
+    /// coordinate ascent (a golden-section search per limit, the others
+    /// held). Several limits that only bind together (a budget that pushes
+    /// work to the drones, a reserve that keeps it off them, a deadline on
+    /// the tasks in between) are invisible to the pairs above.
+    fn joint_lagrangian(&self, a: &Separable) -> u64 {
+        let limits: Vec<(&Separable, u64)> = self
+            .limits
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LimitKind::Separable(b) => Some((b, l.max)),
+                _ => None,
+            })
+            .collect();
+        if limits.len() < 2 {
+            return 0;
+        }
+        let (model, adj, dom) = (self.model, &self.adj, &self.domains);
+        let mut ps = vec![0u64; limits.len()];
+        // A + Σ_{j≠skip} λⱼBⱼ, and Σ_{j≠skip} ⌈λⱼ·maxⱼ⌉.
+        let others = |ps: &[u64], skip: usize| -> (Separable, u64) {
+            let mut combined = a.clone();
+            let mut rhs = 0u64;
+            for (j, &(b, max)) in limits.iter().enumerate() {
+                if j != skip && ps[j] > 0 {
+                    combined = combined.combined(b, ps[j]);
+                    rhs = rhs.saturating_add(lambda_ceil(ps[j], max));
+                }
+            }
+            (combined, rhs)
+        };
+        let score_of = |base: &Separable, rhs: u64, b: &Separable, max: u64, p: u64| -> i128 {
+            let lb = base.combined(b, p).forest(model, adj, dom).lower_bound;
+            if lb == NONE {
+                // Saturated: not a usable bound.
+                return i128::MIN;
+            }
+            i128::from(lb) - i128::from(rhs) - i128::from(lambda_ceil(p, max))
+        };
+        let mut best = i128::from(a.forest(model, adj, dom).lower_bound);
+        for _sweep in 0..3 {
+            let before = best;
+            for (i, &(b, max)) in limits.iter().enumerate() {
+                if self.late() {
+                    break;
+                }
+                let (base, rhs) = others(&ps, i);
+                let current = score_of(&base, rhs, b, max, ps[i]);
+                let (p, score) = best_multiplier(&base, b, |p| score_of(&base, rhs, b, max, p));
+                if score > current {
+                    ps[i] = p;
+                    best = best.max(score);
+                } else {
+                    best = best.max(current);
+                }
+            }
+            if best <= before {
+                break;
+            }
+        }
+        best.clamp(0, i128::from(NONE)) as u64
     }
 
     /// A lower bound on the latency of requirement `r`'s path (0 if `r` is
@@ -1038,6 +1132,9 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 self.infeasible = true;
                 return;
             }
+            if self.late() {
+                return;
+            }
             let mut removed = Vec::new();
             for limit in &self.limits {
                 let (model, adj, dom) = (self.model, &self.adj, &self.domains);
@@ -1084,7 +1181,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     }
                 }
             }
-            if removed.is_empty() {
+            if removed.is_empty() && !self.late() {
                 removed = self.lagrangian_fixing();
             }
             if removed.is_empty() {
@@ -1116,6 +1213,9 @@ impl<'m, 'g> Presolve<'m, 'g> {
             for (j, &(b, b_max)) in separable.iter().enumerate() {
                 if i == j {
                     continue;
+                }
+                if self.late() {
+                    break;
                 }
                 // Integer terms: A + ⌊λB⌋ ≤ a + ⌊λb⌋ for every placement meeting both.
                 // Saturating: a right-hand side past 2⁶⁴ removes nothing.

@@ -183,12 +183,12 @@ fn synthesize_in_context(
         .as_ref()
         .map(|(a, _)| plan_for(&model, a, Strategy::Greedy));
 
-    let enc = Encoding::new(&model, false);
-    let mut presolve = Presolve::new(&model);
     // Leave a twentieth of the budget (at most 0.5 s) for what follows the
     // search (baselines, predictions), so the whole call keeps its budget.
     let deadline =
         started + options.timeout - (options.timeout / 20).min(Duration::from_millis(500));
+    let enc = Encoding::new(&model, false);
+    let mut presolve = Presolve::until(&model, deadline);
     // The greedy plan is the incumbent: it bounds each stage from above,
     // and proves it when it reaches the stage's lower bound.
     let mut progress = Progress::default();

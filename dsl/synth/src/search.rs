@@ -17,7 +17,7 @@ pub(crate) fn better(model: &CostModel, a: &Evaluation, b: &Evaluation) -> Order
 }
 
 /// Total violation of the requirements, in units of their bounds (‰), CPU
-/// overload (‰ above 100% per fleet and for the cloud) and totals too
+/// and radio overload (‰ above 100% per fleet and for the cloud) and totals too
 /// large to compute (each as 2⁶⁴ ‰), to steer the greedy search towards
 /// feasibility.
 fn violation(e: &Evaluation) -> u128 {
@@ -34,10 +34,12 @@ fn violation(e: &Evaluation) -> u128 {
             None => TOO_LARGE,
         })
         .sum();
+    // CPU of every fleet and of the cloud, and every fleet's radio.
     let overload: u128 = e
         .fleet_busy_permille
         .iter()
         .chain(std::iter::once(&e.cloud_busy_permille))
+        .chain(&e.fleet_radio_permille)
         .map(|b| b.wide().unwrap_or(TOO_LARGE))
         .filter(|&b| b > 1_000)
         .map(|b| b - 1_000 + 1)
