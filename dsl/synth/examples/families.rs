@@ -45,6 +45,11 @@ fn main() {
                         println!("{} {n} {seed} limit {limit}: {:.2}s feasible {:?} unmet {:?} busy {:?} cloud {:?}", f.name(), t.elapsed().as_secs_f64(),
                             e.map(|e| e.feasible()), e.map(|e| e.requirements.iter().filter(|r| !r.met).count()),
                             e.map(|e| e.fleet_busy_permille.clone()), e.map(|e| e.cloud_busy_permille));
+                        if let Some(e) = e {
+                            for (r, v) in e.requirements.iter().enumerate().filter(|(_, v)| !v.met) {
+                                println!("  unmet {:?}: predicted {:?} bound {}", graph.requirements[r].kind, v.predicted, v.bound);
+                            }
+                        }
                     }
                 }
             }

@@ -520,6 +520,10 @@ enum LimitKind {
 struct Limit {
     kind: LimitKind,
     max: u64,
+    /// A separable relaxation of a path limit (a chain): used in the joint
+    /// Lagrangian bound and for reduction on its own, not in the pairwise
+    /// Lagrangian passes, whose cost grows with the square of the limits.
+    relaxation: bool,
 }
 
 /// The current domains and the limits they have been reduced against.
@@ -642,6 +646,16 @@ impl<'m, 'g> Presolve<'m, 'g> {
         Self::build(model, active, None)
     }
 
+    /// [`Presolve::with`], cut short past `deadline` (fewer reductions: a
+    /// mission it calls infeasible is infeasible, not the other way round).
+    pub fn with_until(
+        model: &'m CostModel<'g>,
+        active: &Active,
+        deadline: std::time::Instant,
+    ) -> Self {
+        Self::build(model, active, Some(deadline))
+    }
+
     fn build(
         model: &'m CostModel<'g>,
         active: &Active,
@@ -729,6 +743,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     pairwise: Vec::new(),
                 }),
                 max: cap_max(model.fleet_capacity_us_per_hour[f]),
+                relaxation: false,
             });
         }
         let cloud = model
@@ -750,6 +765,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     pairwise: Vec::new(),
                 }),
                 max: cap_max(model.cloud_capacity_us_per_hour),
+                relaxation: false,
             });
         }
         p.propagate();
@@ -762,7 +778,13 @@ impl<'m, 'g> Presolve<'m, 'g> {
         let req = &model.graph.requirements[r];
         let strict = !req.inclusive;
         let factor = |bp| model.profile.tail.factor(bp);
-        let one = |kind, max| Some(vec![Limit { kind, max }]);
+        let one = |kind, max| {
+            Some(vec![Limit {
+                kind,
+                max,
+                relaxation: false,
+            }])
+        };
         match req.kind {
             RequirementKind::Latency {
                 percentile_bp,
@@ -773,11 +795,13 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 let mut limits = vec![Limit {
                     kind: LimitKind::PathSum(self.paths[r].iter().cloned().collect()),
                     max,
+                    relaxation: false,
                 }];
                 if let Some(Some(chain)) = self.chains.get(r) {
                     limits.push(Limit {
                         kind: LimitKind::Separable(chain.clone()),
                         max,
+                        relaxation: true,
                     });
                 }
                 Some(limits)
@@ -821,6 +845,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                         (cap > 0 && room >= 0).then(|| Limit {
                             kind: LimitKind::Separable(self.fleet_energy(f.id.index())),
                             max: u64::try_from(room / 10_000).unwrap_or(u64::MAX),
+                            relaxation: false,
                         })
                     })
                     .collect()
@@ -964,7 +989,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
             lb = lb.max(a.forest(self.model, &self.adj, &self.domains).lower_bound);
             // Lagrangian bounds: A ≥ min(A + λ·B) − λ·max_B for every
             // separable limit B ≤ max_B (a budget, a battery, CPU, ...).
-            for limit in &self.limits {
+            for limit in self.limits.iter().filter(|l| !l.relaxation) {
                 let LimitKind::Separable(b) = &limit.kind else {
                     continue;
                 };
@@ -1098,9 +1123,14 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     self.limits.push(Limit {
                         kind: LimitKind::Separable(relaxed),
                         max,
+                        relaxation: true,
                     });
                 }
-                self.limits.push(Limit { kind, max })
+                self.limits.push(Limit {
+                    kind,
+                    max,
+                    relaxation: false,
+                })
             }
             None => self.infeasible = true,
         }
@@ -1203,6 +1233,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
         let separable: Vec<(&Separable, u64)> = self
             .limits
             .iter()
+            .filter(|l| !l.relaxation)
             .filter_map(|l| match &l.kind {
                 LimitKind::Separable(s) => Some((s, l.max)),
                 _ => None,
