@@ -37,17 +37,25 @@ fn main() {
                 for &seed in &seeds {
                     let src = hivemind_synth::bench::mission(*f, n, seed).expect("mission");
                     let graph = hivemind_dsl::compile(&src, "f.hm").graph.expect("graph");
-                    let model = hivemind_cost::CostModel::new(&graph, Default::default()).expect("model");
+                    let model =
+                        hivemind_cost::CostModel::new(&graph, Default::default()).expect("model");
                     for limit in [2.5, 1000.0] {
                         let t = std::time::Instant::now();
-                        let g = hivemind_synth::search::greedy_within(&model, Some(t + Duration::from_secs_f64(limit)));
+                        let g = hivemind_synth::search::greedy_within(
+                            &model,
+                            Some(t + Duration::from_secs_f64(limit)),
+                        );
                         let e = g.as_ref().map(|(_, e)| e);
                         println!("{} {n} {seed} limit {limit}: {:.2}s feasible {:?} unmet {:?} busy {:?} cloud {:?}", f.name(), t.elapsed().as_secs_f64(),
                             e.map(|e| e.feasible()), e.map(|e| e.requirements.iter().filter(|r| !r.met).count()),
                             e.map(|e| e.fleet_busy_permille.clone()), e.map(|e| e.cloud_busy_permille));
                         if let Some(e) = e {
-                            for (r, v) in e.requirements.iter().enumerate().filter(|(_, v)| !v.met) {
-                                println!("  unmet {:?}: predicted {:?} bound {}", graph.requirements[r].kind, v.predicted, v.bound);
+                            for (r, v) in e.requirements.iter().enumerate().filter(|(_, v)| !v.met)
+                            {
+                                println!(
+                                    "  unmet {:?}: predicted {:?} bound {}",
+                                    graph.requirements[r].kind, v.predicted, v.bound
+                                );
                             }
                         }
                     }
@@ -64,8 +72,17 @@ fn main() {
                     let graph = hivemind_dsl::compile(&src, "f.hm").graph.expect("graph");
                     let out = hivemind_synth::synthesize(&graph, Default::default(), &options)
                         .expect("synth");
-                    let reqs: Vec<&str> = src.lines().filter(|l| l.contains("require") || l.contains("minimize") || l.contains("fleet")).collect();
-                    println!("{}\n{}", reqs.join("\n"), hivemind_synth::report::render(&graph, &out));
+                    let reqs: Vec<&str> = src
+                        .lines()
+                        .filter(|l| {
+                            l.contains("require") || l.contains("minimize") || l.contains("fleet")
+                        })
+                        .collect();
+                    println!(
+                        "{}\n{}",
+                        reqs.join("\n"),
+                        hivemind_synth::report::render(&graph, &out)
+                    );
                 }
             }
         }

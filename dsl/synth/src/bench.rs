@@ -11,7 +11,7 @@
 
 use crate::encode::Encoding;
 use crate::watchdog::{self, Limits};
-use crate::{SynthError, Stop};
+use crate::{Stop, SynthError};
 use hivemind_cost::{baseline, CostModel, Profile};
 use hivemind_ir::plan::Modality;
 use hivemind_ir::{Sat, TaskGraph};
@@ -119,7 +119,13 @@ fn uniform(model: &CostModel, order: [Modality; 3]) -> Vec<Modality> {
             .graph
             .tasks
             .iter()
-            .map(|t| model.choices(t.id).first().copied().unwrap_or(Modality::Cloud))
+            .map(|t| {
+                model
+                    .choices(t.id)
+                    .first()
+                    .copied()
+                    .unwrap_or(Modality::Cloud)
+            })
             .collect()
     })
 }
@@ -128,7 +134,11 @@ const CLOUD_FIRST: [Modality; 3] = [Modality::Cloud, Modality::CloudFpga, Modali
 const EDGE_FIRST: [Modality; 3] = [Modality::Edge, Modality::Cloud, Modality::CloudFpga];
 
 fn dollars(nusd: u64) -> String {
-    format!("${}.{:06}", nusd / 1_000_000_000, nusd % 1_000_000_000 / 1_000)
+    format!(
+        "${}.{:06}",
+        nusd / 1_000_000_000,
+        nusd % 1_000_000_000 / 1_000
+    )
 }
 
 /// Greedy's plan for a mission text: its drone-fleet energy, its
@@ -235,7 +245,9 @@ pub fn mission(family: Family, tasks: usize, seed: u64) -> Result<String, Family
             Box::new(move |step| {
                 let allowed = u128::from(lo + (hi - lo) / 2 + (hi - lo) / 10 * step);
                 // In basis points, rounded down (a little looser).
-                let bp = 10_000u128.saturating_sub(allowed * 10_000 / cap).clamp(1, 9_999);
+                let bp = 10_000u128
+                    .saturating_sub(allowed * 10_000 / cap)
+                    .clamp(1, 9_999);
                 let reserve = format!("{}.{:02}", bp / 100, bp % 100);
                 Ok(finish(
                     body.clone(),
@@ -301,9 +313,9 @@ pub fn mission(family: Family, tasks: usize, seed: u64) -> Result<String, Family
             Box::new(move |step| {
                 let mut text = String::new();
                 for l in body.lines() {
-                    let clock = clocks.iter().find(|(name, _, _)| {
-                        l.trim_start().starts_with(&format!("fleet {name}:"))
-                    });
+                    let clock = clocks
+                        .iter()
+                        .find(|(name, _, _)| l.trim_start().starts_with(&format!("fleet {name}:")));
                     let _ = match clock {
                         Some((_, mhz, cores)) => writeln!(
                             text,
@@ -318,10 +330,7 @@ pub fn mission(family: Family, tasks: usize, seed: u64) -> Result<String, Family
                 }
                 Ok(finish(
                     text,
-                    &with(&[
-                        loose_budget.clone(),
-                        "  minimize cost then latency".into(),
-                    ]),
+                    &with(&[loose_budget.clone(), "  minimize cost then latency".into()]),
                 ))
             })
         }
@@ -331,7 +340,12 @@ pub fn mission(family: Family, tasks: usize, seed: u64) -> Result<String, Family
                 "  minimize latency then cost then energy",
                 "  minimize cost then energy",
             ][(seed % 3) as usize];
-            Box::new(move |_| Ok(finish(body.clone(), &with(&[loose_budget.clone(), order.into()]))))
+            Box::new(move |_| {
+                Ok(finish(
+                    body.clone(),
+                    &with(&[loose_budget.clone(), order.into()]),
+                ))
+            })
         }
     };
     let mut src = build(0)?;
@@ -501,12 +515,24 @@ pub fn measure(
         _ => None,
     };
     let naive = if with_naive {
-        naive(&graph, Profile::default(), options.timeout, options.memory_mib).ok()
+        naive(
+            &graph,
+            Profile::default(),
+            options.timeout,
+            options.memory_mib,
+        )
+        .ok()
     } else {
         None
     };
     let naive_excess_percent = match (&naive, &plan_values) {
-        (Some(Naive { objectives: Some(n), .. }), Some(p)) => excess(first(n), first(p)),
+        (
+            Some(Naive {
+                objectives: Some(n),
+                ..
+            }),
+            Some(p),
+        ) => excess(first(n), first(p)),
         _ => None,
     };
     Ok(Row {
@@ -515,8 +541,14 @@ pub fn measure(
         seed,
         status: out.as_ref().map(|o| o.status),
         error,
-        gap_percent: out.as_ref().and_then(|o| o.gap.as_ref()).map(|g| g.percent()),
-        gap_objective: out.as_ref().and_then(|o| o.gap.as_ref()).map(|g| g.objective),
+        gap_percent: out
+            .as_ref()
+            .and_then(|o| o.gap.as_ref())
+            .map(|g| g.percent()),
+        gap_objective: out
+            .as_ref()
+            .and_then(|o| o.gap.as_ref())
+            .map(|g| g.objective),
         stopped: out.as_ref().and_then(|o| o.stopped),
         seconds,
         peak_rss_mib: out.as_ref().map_or(0, |o| o.peak_rss_mib),

@@ -585,9 +585,8 @@ fn critical_chain(
     let mut seen = vec![false; dom.len()];
     loop {
         seen[t] = true;
-        chain.unary[t] = std::array::from_fn(|m| {
-            model.tasks[t].compute_us[m].map_or(0, Sat::saturated)
-        });
+        chain.unary[t] =
+            std::array::from_fn(|m| model.tasks[t].compute_us[m].map_or(0, Sat::saturated));
         let counts = |k: usize| {
             let e = &g.edges[k];
             shape.on_path[e.from.index()] && Some(e.to) != shape.from
@@ -600,7 +599,9 @@ fn critical_chain(
         else {
             return Some(chain);
         };
-        chain.pairwise[k] = model.edges[k].transfer_us.map(|row| row.map(Sat::saturated));
+        chain.pairwise[k] = model.edges[k]
+            .transfer_us
+            .map(|row| row.map(Sat::saturated));
         t = g.edges[k].from.index();
     }
 }
@@ -619,7 +620,9 @@ fn sum_separable(a: &Separable, b: &Separable) -> Separable {
             .pairwise
             .iter()
             .zip(&b.pairwise)
-            .map(|(x, y)| std::array::from_fn(|i| std::array::from_fn(|j| x[i][j].saturating_add(y[i][j]))))
+            .map(|(x, y)| {
+                std::array::from_fn(|i| std::array::from_fn(|j| x[i][j].saturating_add(y[i][j])))
+            })
             .collect(),
     }
 }

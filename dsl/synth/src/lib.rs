@@ -26,8 +26,8 @@ use z3::ast::{Bool, Int};
 use z3::{Optimize, Params, SatResult};
 
 pub use explain::Conflict;
-pub use watchdog::{resident_bytes, Stop};
 use watchdog::Limits;
+pub use watchdog::{resident_bytes, Stop};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -177,8 +177,13 @@ fn synthesize_in_context(
         [Modality::Edge, Modality::Cloud, Modality::CloudFpga],
     )
     .map(|a| plan_for(&model, &a, Strategy::Decentralized));
-    // Greedy gets a quarter of the budget: it is the warm start and the fallback.
-    let greedy = search::greedy_within(&model, Some(started + options.timeout / 4));
+    // Greedy gets a quarter of the budget to improve a feasible plan, up to
+    // three quarters to find one: it is the warm start and the fallback.
+    let greedy = search::greedy_until(
+        &model,
+        Some(started + options.timeout / 4),
+        Some(started + options.timeout * 3 / 4),
+    );
     let greedy_plan = greedy
         .as_ref()
         .map(|(a, _)| plan_for(&model, a, Strategy::Greedy));
@@ -510,7 +515,12 @@ fn lexmin_timed(
             );
             if found.value < value {
                 if let Some(v) = values_of(&found.assignment) {
-                    tracing::debug!(stage, from = value, to = v[stage], "neighbourhood search improved");
+                    tracing::debug!(
+                        stage,
+                        from = value,
+                        to = v[stage],
+                        "neighbourhood search improved"
+                    );
                     presolve.bound(metric, v[stage]);
                     ceiling = Some(v[stage]);
                     incumbent_values = Some(v);

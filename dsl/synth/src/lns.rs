@@ -79,7 +79,7 @@ pub(crate) fn improve(
         in_window.fill(false);
         if size >= n {
             in_window.fill(true);
-        } else if round % 2 == 0 {
+        } else if round.is_multiple_of(2) {
             let begin = rng.below(n - size + 1);
             for &t in &topo[begin..begin + size] {
                 in_window[t] = true;
@@ -143,8 +143,15 @@ pub(crate) fn improve(
         }
     }
     found.proven |= found.value <= lower;
-    if std::env::var_os("HIVEMIND_LNS_DEBUG").is_some() {
-        eprintln!("lns: rounds {round}, size {size}/{n}, value {value} -> {}, lower {lower}, proven {}", found.value, found.proven);
-    }
+    tracing::debug!(
+        rounds = round,
+        window = size,
+        tasks = n,
+        from = value,
+        to = found.value,
+        lower,
+        proven = found.proven,
+        "neighbourhood search"
+    );
     found
 }
