@@ -6,6 +6,14 @@
 //! search is z3's `Optimize` over the encoding in `encode`; the exhaustive
 //! oracle and the greedy heuristic in [`search`] evaluate the same cost
 //! model directly. This is the only crate that links z3.
+//!
+//! Every call keeps a hard deadline and a memory cap ([`Options`]): a
+//! watchdog thread interrupts z3 (which does not honour its own timeout in
+//! `Optimize::check` on libz3 4.8.12), and the best plan found — greedy's at
+//! least — comes back with what cut the search ([`Synthesis::stopped`]).
+//! [`bench`] holds the benchmark families whose constraints bind and the
+//! naive one-shot z3 baseline. Must not be a dependency of the controller,
+//! the simulator's core or the agent: they read plans.
 
 pub mod bench;
 mod bounds;

@@ -205,7 +205,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
     if let Some(t) = &s.tie_break_cut {
         let _ = writeln!(
             out,
-            "tie-breaking not proven: the time limit cut the `{t}` tie-breaker short, so another run may choose another plan as good in every stated objective"
+            "tie-breaking not proven: the time (or memory) limit cut the `{t}` tie-breaker short, so another run may choose another plan as good in every stated objective"
         );
     }
     if let Some(g) = &s.gap {
