@@ -8,7 +8,8 @@ use std::process::ExitCode;
 pub enum Suite {
     /// Compile generated 1,000- and 10,000-task missions.
     Dsl,
-    /// Placement synthesis on generated 10-1,000-task missions vs the oracle and greedy.
+    /// Placement synthesis on generated 10-1,000-task missions vs the oracle
+    /// and greedy, and families whose constraints bind vs the naive z3 encoding.
     Synth,
     /// The simulator with the real core at 100-100,000 devices, beside ARGoS.
     Sim,
@@ -20,9 +21,27 @@ pub enum Suite {
 /// Target from the foundation issue: 10,000 tasks checked into IR in < 200 ms.
 const TARGET_10K_MS: f64 = 200.0;
 
-pub fn run(suite: Suite, json: bool, extra_sizes: &[usize]) -> Result<ExitCode> {
+/// Options only `bench synth` reads.
+pub struct SynthBench {
+    pub timeout: std::time::Duration,
+    pub seeds: u64,
+    pub memory_mib: Option<u64>,
+}
+
+pub fn run(
+    suite: Suite,
+    json: bool,
+    extra_sizes: &[usize],
+    synth: &SynthBench,
+) -> Result<ExitCode> {
     match suite {
-        Suite::Synth => crate::bench_synth::run(json, extra_sizes),
+        Suite::Synth => crate::bench_synth::run(
+            json,
+            extra_sizes,
+            synth.timeout,
+            synth.seeds,
+            synth.memory_mib,
+        ),
         Suite::Sim => crate::bench_sim::run(json, extra_sizes),
         Suite::Net => crate::bench_net::run(json, extra_sizes),
         Suite::Dsl => {

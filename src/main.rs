@@ -225,7 +225,13 @@ the same run.
         IR): tasks/s, peak heap, and the 10k/1k time ratio (linear = 10x).
   synth placement synthesis on generated missions of 10, 50, 200 and 1,000
         tasks (3 modalities each): time to the proven optimum, the exhaustive
-        oracle at 10 and 12 tasks, and the greedy heuristic's quality gap.
+        oracle at 10 and 12 tasks, and the greedy heuristic's quality gap;
+        then families whose constraints bind (a budget at 70-90% of the
+        all-cloud cost, a battery reserve, latency bounds on long chains,
+        edge CPU for half the work, other objective orders) at 50, 200 and
+        1,000 tasks: status, gap, time and peak RSS per row, beside greedy
+        and the naive one-shot z3 encoding under the same limits
+        (--timeout, --memory; --seeds per size).
   sim   the simulator driving the real controller core with 100 to 100,000
         devices (S2's survey workload), with and without 1% failures:
         simulated seconds per wall second, events/s, peak RSS and KiB per
@@ -245,6 +251,15 @@ Examples:
         /// More mission sizes to measure after 1k and 10k (e.g. `--sizes 40000`).
         #[arg(long, value_delimiter = ',', value_name = "TASKS")]
         sizes: Vec<usize>,
+        /// `synth`: the deadline of every synthesis, seconds.
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        timeout: f64,
+        /// `synth`: seeds per family and size.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        seeds: u64,
+        /// `synth`: resident-memory cap of the search, MiB (0: none).
+        #[arg(long, default_value_t = hivemind_synth::DEFAULT_MEMORY_MIB, value_name = "MIB")]
+        memory: u64,
     },
 }
 
@@ -487,7 +502,26 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(status)
         }
-        Command::Bench { what, json, sizes } => bench::run(what, json, &sizes),
+        Command::Bench {
+            what,
+            json,
+            sizes,
+            timeout,
+            seeds,
+            memory,
+        } => {
+            if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
+                return Err(anyhow::anyhow!(
+                    "--timeout must be between 0 and 86400 seconds"
+                ));
+            }
+            let synth = bench::SynthBench {
+                timeout: std::time::Duration::from_secs_f64(timeout),
+                seeds,
+                memory_mib: (memory > 0).then_some(memory),
+            };
+            bench::run(what, json, &sizes, &synth)
+        }
         Command::Sim(args) => sim::run(args),
         Command::Up(args) => up::run(args),
         Command::Validate(args) => validate::run(args),

@@ -19,9 +19,14 @@ pub struct Args {
     /// Also enumerate the Pareto front of the objectives.
     #[arg(long)]
     pub pareto: bool,
-    /// Stop optimising after this many seconds and keep the best plan.
+    /// A hard deadline: after this many seconds the search is interrupted
+    /// and the best plan found (the greedy plan at least) is returned.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// Stop the search (keeping the best plan so far) once the process's
+    /// resident memory exceeds this many MiB; 0: no cap.
+    #[arg(long, default_value_t = hivemind_synth::DEFAULT_MEMORY_MIB, value_name = "MIB")]
+    pub memory: u64,
     /// Write the chosen plan (JSON) here.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -64,6 +69,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let options = Options {
         timeout: Duration::from_secs_f64(args.timeout),
         pareto: args.pareto,
+        memory_mib: (args.memory > 0).then_some(args.memory),
         ..Options::default()
     };
     let result = synthesize(&graph, profile, &options).map_err(|e| anyhow!("{name}: {e}"))?;
@@ -143,6 +149,8 @@ fn evaluate(
             proven_by_bound: 0,
             gap: None,
             tie_break_cut: None,
+            stopped: None,
+            peak_rss_mib: 0,
         };
         print!("{}", report::render(graph, &shown));
     }

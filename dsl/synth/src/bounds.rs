@@ -520,6 +520,10 @@ enum LimitKind {
 struct Limit {
     kind: LimitKind,
     max: u64,
+    /// A separable relaxation of a path limit (a chain): used in the joint
+    /// Lagrangian bound and for reduction on its own, not in the pairwise
+    /// Lagrangian passes, whose cost grows with the square of the limits.
+    relaxation: bool,
 }
 
 /// The current domains and the limits they have been reduced against.
@@ -536,6 +540,91 @@ pub(crate) struct Presolve<'m, 'g> {
     /// One shape per latency requirement (by requirement index), for the
     /// per-path bounds handed to the solver.
     paths: Vec<Option<PathShape>>,
+    /// Per latency requirement: one chain of its path as a separable sum
+    /// (see [`critical_chain`]); the whole graph's chain last.
+    chains: Vec<Option<Separable>>,
+    whole_chain: Option<Separable>,
+    /// Past this, reductions and Lagrangian bounds stop early (which only
+    /// weakens them: a sound bound stays sound), so that presolve keeps
+    /// the synthesizer's deadline on large missions.
+    deadline: Option<std::time::Instant>,
+}
+
+/// A separable relaxation of a path metric: the latency of one chain of
+/// tasks inside the path (its computes plus the transfers along it), which
+/// the path's latency (a longest path, finish times bounded below by every
+/// predecessor) is never below. A chain is a tree, so the forest bound of
+/// it is exact, and as a separable metric it joins the Lagrangian bounds:
+/// a deadline and a budget pulling against each other become visible. The
+/// chain is the one with the largest earliest finish under `dom`, ending at
+/// `end` (`None`: at the task finishing latest).
+fn critical_chain(
+    model: &CostModel,
+    adj: &Adjacency,
+    dom: &Domains,
+    shape: &PathShape,
+    end: Option<usize>,
+) -> Option<Separable> {
+    let g = model.graph;
+    let pb = PathBounds::new(model, adj, dom, shape);
+    let least = |t: usize| pb.fwd[t].iter().copied().min().unwrap_or(NONE);
+    let mut t = match end {
+        Some(t) => t,
+        None => (0..dom.len())
+            .filter(|&t| shape.on_path[t] && least(t) != NONE)
+            .max_by_key(|&t| (least(t), std::cmp::Reverse(t)))?,
+    };
+    if !shape.on_path.get(t).copied().unwrap_or(false) {
+        return None;
+    }
+    let mut chain = Separable {
+        constant: 0,
+        unary: vec![[0; 3]; dom.len()],
+        pairwise: vec![[[0; 3]; 3]; g.edges.len()],
+    };
+    let mut seen = vec![false; dom.len()];
+    loop {
+        seen[t] = true;
+        chain.unary[t] =
+            std::array::from_fn(|m| model.tasks[t].compute_us[m].map_or(0, Sat::saturated));
+        let counts = |k: usize| {
+            let e = &g.edges[k];
+            shape.on_path[e.from.index()] && Some(e.to) != shape.from
+        };
+        let Some(k) = adj.into[t]
+            .iter()
+            .copied()
+            .filter(|&k| counts(k) && !seen[g.edges[k].from.index()])
+            .max_by_key(|&k| (least(g.edges[k].from.index()), std::cmp::Reverse(k)))
+        else {
+            return Some(chain);
+        };
+        chain.pairwise[k] = model.edges[k]
+            .transfer_us
+            .map(|row| row.map(Sat::saturated));
+        t = g.edges[k].from.index();
+    }
+}
+
+/// `a + b`, term by term (saturating: towards "impossible").
+fn sum_separable(a: &Separable, b: &Separable) -> Separable {
+    Separable {
+        constant: a.constant.saturating_add(b.constant),
+        unary: a
+            .unary
+            .iter()
+            .zip(&b.unary)
+            .map(|(x, y)| std::array::from_fn(|m| x[m].saturating_add(y[m])))
+            .collect(),
+        pairwise: a
+            .pairwise
+            .iter()
+            .zip(&b.pairwise)
+            .map(|(x, y)| {
+                std::array::from_fn(|i| std::array::from_fn(|j| x[i][j].saturating_add(y[i][j])))
+            })
+            .collect(),
+    }
 }
 
 impl<'m, 'g> Presolve<'m, 'g> {
@@ -544,8 +633,37 @@ impl<'m, 'g> Presolve<'m, 'g> {
         Self::with(model, &Active::all(model))
     }
 
+    /// [`Presolve::new`], cutting its work short past `deadline` (now and
+    /// in every later reduction).
+    pub fn until(model: &'m CostModel<'g>, deadline: std::time::Instant) -> Self {
+        Self::build(model, &Active::all(model), Some(deadline))
+    }
+
+    fn late(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+    }
+
     /// Presolve with only the `active` requirements, CPU capacities and pins.
     pub fn with(model: &'m CostModel<'g>, active: &Active) -> Self {
+        Self::build(model, active, None)
+    }
+
+    /// [`Presolve::with`], cut short past `deadline` (fewer reductions: a
+    /// mission it calls infeasible is infeasible, not the other way round).
+    pub fn with_until(
+        model: &'m CostModel<'g>,
+        active: &Active,
+        deadline: std::time::Instant,
+    ) -> Self {
+        Self::build(model, active, Some(deadline))
+    }
+
+    fn build(
+        model: &'m CostModel<'g>,
+        active: &Active,
+        deadline: Option<std::time::Instant>,
+    ) -> Self {
         let g = model.graph;
         let initial: Domains = g
             .tasks
@@ -567,6 +685,9 @@ impl<'m, 'g> Presolve<'m, 'g> {
             limits: Vec::new(),
             infeasible: false,
             paths: Vec::new(),
+            chains: Vec::new(),
+            whole_chain: None,
+            deadline,
         };
         p.paths = g
             .requirements
@@ -580,6 +701,18 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 _ => None,
             })
             .collect();
+        p.chains = g
+            .requirements
+            .iter()
+            .zip(&p.paths)
+            .map(|(req, shape)| match (&req.kind, shape) {
+                (&RequirementKind::Latency { to, .. }, Some(shape)) => {
+                    critical_chain(model, &p.adj, &p.domains, shape, Some(to.index()))
+                }
+                _ => None,
+            })
+            .collect();
+        p.whole_chain = critical_chain(model, &p.adj, &p.domains, &p.whole_graph(), None);
         for r in (0..g.requirements.len()).filter(|&r| active.requirements[r]) {
             match p.requirement_limits(r) {
                 Some(limits) => p.limits.extend(limits),
@@ -613,6 +746,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     pairwise: Vec::new(),
                 }),
                 max: cap_max(model.fleet_capacity_us_per_hour[f]),
+                relaxation: false,
             });
         }
         let cloud = model
@@ -634,6 +768,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     pairwise: Vec::new(),
                 }),
                 max: cap_max(model.cloud_capacity_us_per_hour),
+                relaxation: false,
             });
         }
         p.propagate();
@@ -646,16 +781,34 @@ impl<'m, 'g> Presolve<'m, 'g> {
         let req = &model.graph.requirements[r];
         let strict = !req.inclusive;
         let factor = |bp| model.profile.tail.factor(bp);
-        let one = |kind, max| Some(vec![Limit { kind, max }]);
+        let one = |kind, max| {
+            Some(vec![Limit {
+                kind,
+                max,
+                relaxation: false,
+            }])
+        };
         match req.kind {
             RequirementKind::Latency {
                 percentile_bp,
                 bound_us,
                 ..
-            } => one(
-                LimitKind::PathSum(self.paths[r].iter().cloned().collect()),
-                max_mean(factor(percentile_bp), bound_us, strict)?,
-            ),
+            } => {
+                let max = max_mean(factor(percentile_bp), bound_us, strict)?;
+                let mut limits = vec![Limit {
+                    kind: LimitKind::PathSum(self.paths[r].iter().cloned().collect()),
+                    max,
+                    relaxation: false,
+                }];
+                if let Some(Some(chain)) = self.chains.get(r) {
+                    limits.push(Limit {
+                        kind: LimitKind::Separable(chain.clone()),
+                        max,
+                        relaxation: true,
+                    });
+                }
+                Some(limits)
+            }
             RequirementKind::ExecTime {
                 task: Some(t),
                 percentile_bp,
@@ -695,6 +848,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                         (cap > 0 && room >= 0).then(|| Limit {
                             kind: LimitKind::Separable(self.fleet_energy(f.id.index())),
                             max: u64::try_from(room / 10_000).unwrap_or(u64::MAX),
+                            relaxation: false,
                         })
                     })
                     .collect()
@@ -830,13 +984,21 @@ impl<'m, 'g> Presolve<'m, 'g> {
     pub fn lower_bound(&self, metric: Metric) -> u64 {
         let (kind, offset) = self.limit_kind(metric);
         let mut lb = self.bound_of(&kind);
-        if let LimitKind::Separable(a) = &kind {
+        let relaxed = match &kind {
+            LimitKind::Separable(a) => Some(a.clone()),
+            _ => self.path_relaxation(metric),
+        };
+        if let Some(a) = &relaxed {
+            lb = lb.max(a.forest(self.model, &self.adj, &self.domains).lower_bound);
             // Lagrangian bounds: A ≥ min(A + λ·B) − λ·max_B for every
             // separable limit B ≤ max_B (a budget, a battery, CPU, ...).
-            for limit in &self.limits {
+            for limit in self.limits.iter().filter(|l| !l.relaxation) {
                 let LimitKind::Separable(b) = &limit.kind else {
                     continue;
                 };
+                if self.late() {
+                    break;
+                }
                 let (_, score) = best_multiplier(a, b, |p| {
                     let forest = a
                         .combined(b, p)
@@ -845,8 +1007,75 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 });
                 lb = lb.max(score.clamp(0, i128::from(NONE)) as u64);
             }
+            if !self.late() {
+                lb = lb.max(self.joint_lagrangian(a));
+            }
         }
         lb.saturating_add(offset)
+    }
+
+    /// The Lagrangian bound with every separable limit at once:
+    /// A ≥ min(A + Σ λᵢ·Bᵢ) − Σ λᵢ·maxᵢ, the multipliers found by
+    /// coordinate ascent (a golden-section search per limit, the others
+    /// held). Several limits that only bind together (a budget that pushes
+    /// work to the drones, a reserve that keeps it off them, a deadline on
+    /// the tasks in between) are invisible to the pairs above.
+    fn joint_lagrangian(&self, a: &Separable) -> u64 {
+        let limits: Vec<(&Separable, u64)> = self
+            .limits
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LimitKind::Separable(b) => Some((b, l.max)),
+                _ => None,
+            })
+            .collect();
+        if limits.len() < 2 {
+            return 0;
+        }
+        let (model, adj, dom) = (self.model, &self.adj, &self.domains);
+        let mut ps = vec![0u64; limits.len()];
+        // A + Σ_{j≠skip} λⱼBⱼ, and Σ_{j≠skip} ⌈λⱼ·maxⱼ⌉.
+        let others = |ps: &[u64], skip: usize| -> (Separable, u64) {
+            let mut combined = a.clone();
+            let mut rhs = 0u64;
+            for (j, &(b, max)) in limits.iter().enumerate() {
+                if j != skip && ps[j] > 0 {
+                    combined = combined.combined(b, ps[j]);
+                    rhs = rhs.saturating_add(lambda_ceil(ps[j], max));
+                }
+            }
+            (combined, rhs)
+        };
+        let score_of = |base: &Separable, rhs: u64, b: &Separable, max: u64, p: u64| -> i128 {
+            let lb = base.combined(b, p).forest(model, adj, dom).lower_bound;
+            if lb == NONE {
+                // Saturated: not a usable bound.
+                return i128::MIN;
+            }
+            i128::from(lb) - i128::from(rhs) - i128::from(lambda_ceil(p, max))
+        };
+        let mut best = i128::from(a.forest(model, adj, dom).lower_bound);
+        for _sweep in 0..3 {
+            let before = best;
+            for (i, &(b, max)) in limits.iter().enumerate() {
+                if self.late() {
+                    break;
+                }
+                let (base, rhs) = others(&ps, i);
+                let current = score_of(&base, rhs, b, max, ps[i]);
+                let (p, score) = best_multiplier(&base, b, |p| score_of(&base, rhs, b, max, p));
+                if score > current {
+                    ps[i] = p;
+                    best = best.max(score);
+                } else {
+                    best = best.max(current);
+                }
+            }
+            if best <= before {
+                break;
+            }
+        }
+        best.clamp(0, i128::from(NONE)) as u64
     }
 
     /// A lower bound on the latency of requirement `r`'s path (0 if `r` is
@@ -860,11 +1089,52 @@ impl<'m, 'g> Presolve<'m, 'g> {
         }
     }
 
+    /// The separable relaxation of a path metric (latency: the sum of its
+    /// paths' chains; execution time: the whole graph's chain, without the
+    /// mission's duration), if it has one.
+    fn path_relaxation(&self, metric: Metric) -> Option<Separable> {
+        match metric {
+            Metric::Objective(Objective::Latency) => {
+                if self.paths.iter().all(Option::is_none) {
+                    return self.whole_chain.clone();
+                }
+                let mut total: Option<Separable> = None;
+                for (shape, chain) in self.paths.iter().zip(&self.chains) {
+                    match (shape, chain) {
+                        (None, _) => {}
+                        (Some(_), Some(c)) => {
+                            total = Some(total.map_or_else(|| c.clone(), |t| sum_separable(&t, c)));
+                        }
+                        // A path without a chain: the sum would be too low
+                        // to add anything; still a lower bound, keep it.
+                        (Some(_), None) => {}
+                    }
+                }
+                total
+            }
+            Metric::Objective(Objective::ExecTime) => self.whole_chain.clone(),
+            _ => None,
+        }
+    }
+
     /// Add `metric ≤ max` (an objective fixed at its optimum) and reduce.
     pub fn bound(&mut self, metric: Metric, max: u64) {
         let (kind, offset) = self.limit_kind(metric);
         match max.checked_sub(offset) {
-            Some(max) => self.limits.push(Limit { kind, max }),
+            Some(max) => {
+                if let Some(relaxed) = self.path_relaxation(metric) {
+                    self.limits.push(Limit {
+                        kind: LimitKind::Separable(relaxed),
+                        max,
+                        relaxation: true,
+                    });
+                }
+                self.limits.push(Limit {
+                    kind,
+                    max,
+                    relaxation: false,
+                })
+            }
             None => self.infeasible = true,
         }
         self.propagate();
@@ -893,6 +1163,9 @@ impl<'m, 'g> Presolve<'m, 'g> {
         loop {
             if self.infeasible || self.domains.iter().any(|d| !d.contains(&true)) {
                 self.infeasible = true;
+                return;
+            }
+            if self.late() {
                 return;
             }
             let mut removed = Vec::new();
@@ -941,7 +1214,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     }
                 }
             }
-            if removed.is_empty() {
+            if removed.is_empty() && !self.late() {
                 removed = self.lagrangian_fixing();
             }
             if removed.is_empty() {
@@ -963,6 +1236,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
         let separable: Vec<(&Separable, u64)> = self
             .limits
             .iter()
+            .filter(|l| !l.relaxation)
             .filter_map(|l| match &l.kind {
                 LimitKind::Separable(s) => Some((s, l.max)),
                 _ => None,
@@ -973,6 +1247,9 @@ impl<'m, 'g> Presolve<'m, 'g> {
             for (j, &(b, b_max)) in separable.iter().enumerate() {
                 if i == j {
                     continue;
+                }
+                if self.late() {
+                    break;
                 }
                 // Integer terms: A + ⌊λB⌋ ≤ a + ⌊λb⌋ for every placement meeting both.
                 // Saturating: a right-hand side past 2⁶⁴ removes nothing.

@@ -101,7 +101,7 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
 /// remaining parts are kept untried: the conflict stays true, only less small.
 fn bound_cores(model: &CostModel, deadline: Instant) -> Vec<Core> {
     let g = model.graph;
-    let infeasible = |a: &Active| Presolve::with(model, a).infeasible;
+    let infeasible = |a: &Active| Presolve::with_until(model, a, deadline).infeasible;
     // Whether `core` no longer conflicts without the part just switched off
     // (so the part is needed); only tried in time.
     let needed = |core: &Active| Instant::now() >= deadline || !infeasible(core);

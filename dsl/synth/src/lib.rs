@@ -6,12 +6,23 @@
 //! search is z3's `Optimize` over the encoding in `encode`; the exhaustive
 //! oracle and the greedy heuristic in [`search`] evaluate the same cost
 //! model directly. This is the only crate that links z3.
+//!
+//! Every call keeps a hard deadline and a memory cap ([`Options`]): a
+//! watchdog thread interrupts z3 (which does not honour its own timeout in
+//! `Optimize::check` on libz3 4.8.12), and the best plan found — greedy's at
+//! least — comes back with what cut the search ([`Synthesis::stopped`]).
+//! [`bench`] holds the benchmark families whose constraints bind and the
+//! naive one-shot z3 baseline. Must not be a dependency of the controller,
+//! the simulator's core or the agent: they read plans.
 
+pub mod bench;
 mod bounds;
 mod encode;
 mod explain;
+mod lns;
 pub mod report;
 pub mod search;
+mod watchdog;
 
 use bounds::{Metric, Presolve};
 use encode::Encoding;
@@ -23,15 +34,28 @@ use z3::ast::{Bool, Int};
 use z3::{Optimize, Params, SatResult};
 
 pub use explain::Conflict;
+use watchdog::Limits;
+pub use watchdog::{resident_bytes, Stop};
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Stop the optimiser after this long and keep the best plan found.
+    /// A hard deadline: the call returns the best plan found (greedy's at
+    /// least) within this, plus the time to build the answer's plans
+    /// (milliseconds), whatever z3 is doing — a watchdog interrupts it.
     pub timeout: Duration,
-    /// Also enumerate the Pareto front of the objectives.
+    /// Also enumerate the Pareto front of the objectives (within the same
+    /// deadline).
     pub pareto: bool,
     pub max_pareto_points: usize,
+    /// Stop the search (keeping the best plan so far) once the process's
+    /// resident memory exceeds this many MiB; `None`: no cap. Checked by
+    /// the watchdog every few milliseconds, so it may be passed by what z3
+    /// allocates in that time. Linux only (`/proc/self/status`).
+    pub memory_mib: Option<u64>,
 }
+
+/// The default memory cap: 1 GiB of resident memory.
+pub const DEFAULT_MEMORY_MIB: u64 = 1_024;
 
 impl Default for Options {
     fn default() -> Self {
@@ -39,6 +63,7 @@ impl Default for Options {
             timeout: Duration::from_secs(10),
             pareto: false,
             max_pareto_points: 32,
+            memory_mib: Some(DEFAULT_MEMORY_MIB),
         }
     }
 }
@@ -83,6 +108,13 @@ pub struct Synthesis {
     /// tie-breaker (and the ones after it) short: among equally good plans,
     /// which one is chosen depends on timing and is not proven.
     pub tie_break_cut: Option<String>,
+    /// What cut the search short (the deadline or the memory cap), if
+    /// anything did; the stage it cut is `gap.objective` (or
+    /// `tie_break_cut`). A cut depends on how much CPU the process got, so
+    /// only an uncut answer is reproducible on another machine or load.
+    pub stopped: Option<Stop>,
+    /// The largest resident memory of the process seen during the call, MiB.
+    pub peak_rss_mib: u64,
 }
 
 /// An optimality gap: no plan meeting every requirement (with the earlier
@@ -124,8 +156,12 @@ pub fn synthesize(
     profile: Profile,
     options: &Options,
 ) -> Result<Synthesis, SynthError> {
+    let started = Instant::now();
+    let limits = Limits::new(started, options.timeout, options.memory_mib);
     z3::with_z3_config(&z3::Config::new(), || {
-        synthesize_in_context(graph, profile, options)
+        watchdog::guarded(&limits, || {
+            synthesize_in_context(graph, profile, options, started, &limits)
+        })
     })
 }
 
@@ -133,8 +169,9 @@ fn synthesize_in_context(
     graph: &TaskGraph,
     profile: Profile,
     options: &Options,
+    started: Instant,
+    limits: &Limits,
 ) -> Result<Synthesis, SynthError> {
-    let started = Instant::now();
     let graph_sha256 = graph.identity_sha256();
     let profile_sha256 = hivemind_cost::profile_hash(&profile);
     let model = CostModel::new(graph, profile)?;
@@ -148,18 +185,23 @@ fn synthesize_in_context(
         [Modality::Edge, Modality::Cloud, Modality::CloudFpga],
     )
     .map(|a| plan_for(&model, &a, Strategy::Decentralized));
-    // Greedy gets a quarter of the budget: it is the warm start and the fallback.
-    let greedy = search::greedy_within(&model, Some(started + options.timeout / 4));
+    // Greedy gets a quarter of the budget to improve a feasible plan, up to
+    // three quarters to find one: it is the warm start and the fallback.
+    let greedy = search::greedy_until(
+        &model,
+        Some(started + options.timeout / 4),
+        Some(started + options.timeout * 3 / 4),
+    );
     let greedy_plan = greedy
         .as_ref()
         .map(|(a, _)| plan_for(&model, a, Strategy::Greedy));
 
-    let enc = Encoding::new(&model, false);
-    let mut presolve = Presolve::new(&model);
     // Leave a twentieth of the budget (at most 0.5 s) for what follows the
     // search (baselines, predictions), so the whole call keeps its budget.
     let deadline =
         started + options.timeout - (options.timeout / 20).min(Duration::from_millis(500));
+    let enc = Encoding::new(&model, false);
+    let mut presolve = Presolve::until(&model, deadline);
     // The greedy plan is the incumbent: it bounds each stage from above,
     // and proves it when it reaches the stage's lower bound.
     let mut progress = Progress::default();
@@ -174,7 +216,16 @@ fn synthesize_in_context(
     let (status, chosen) = if !short_coverage.is_empty() {
         (Status::Infeasible, None)
     } else {
-        match lexmin_timed(&enc, &mut presolve, incumbent, &[], deadline, &mut progress)? {
+        let found = lexmin_timed(
+            &enc,
+            &mut presolve,
+            incumbent,
+            &[],
+            deadline,
+            limits,
+            &mut progress,
+        )?;
+        match found {
             Lexmin::Optimal(a) => (
                 Status::Optimal,
                 Some(plan_for(&model, &a, Strategy::Optimised { proven: true })),
@@ -224,7 +275,9 @@ fn synthesize_in_context(
             })
             .collect()
     } else if status == Status::Infeasible {
-        let mut found = explain::conflicts(&model, options.timeout);
+        limits.set_stage_deadline(None);
+        let left = limits.deadline().saturating_duration_since(Instant::now());
+        let mut found = explain::conflicts(&model, left.max(Duration::from_millis(1)));
         // Nothing a user can relax: every placement's totals are too large
         // to compute. Say which.
         let overflow = bounds::overflowing(&model);
@@ -244,7 +297,8 @@ fn synthesize_in_context(
         Vec::new()
     };
     let pareto = if options.pareto && status != Status::Infeasible {
-        pareto_front(&model, options)
+        limits.set_stage_deadline(None);
+        pareto_front(&model, options, limits)
     } else {
         Vec::new()
     };
@@ -287,6 +341,14 @@ fn synthesize_in_context(
                         format!("{o:?}").to_lowercase()
                     })
             }),
+        stopped: match limits.stopped() {
+            Some(Stop::Memory) => Some(Stop::Memory),
+            _ if progress.timed_out.is_some() || progress.ties_cut.is_some() => {
+                Some(Stop::Deadline)
+            }
+            _ => None,
+        },
+        peak_rss_mib: limits.peak_rss_mib(),
         proven_ms: progress
             .proven_at
             .filter(|_| status == Status::Optimal)
@@ -319,7 +381,12 @@ fn optimizer(deadline: Instant) -> Optimize {
 /// multi-objective mode returned non-optimal secondary objectives on some
 /// runs (found by the oracle property test), so it is not used.
 /// `hard` constraints restrict the problem (Unsat means infeasible).
-fn lexmin(enc: &Encoding, hard: &[Bool], deadline: Instant) -> Result<Lexmin, SynthError> {
+fn lexmin(
+    enc: &Encoding,
+    hard: &[Bool],
+    deadline: Instant,
+    limits: &Limits,
+) -> Result<Lexmin, SynthError> {
     let mut presolve = Presolve::new(enc.model);
     lexmin_timed(
         enc,
@@ -327,6 +394,7 @@ fn lexmin(enc: &Encoding, hard: &[Bool], deadline: Instant) -> Result<Lexmin, Sy
         None,
         hard,
         deadline,
+        limits,
         &mut Progress::default(),
     )
 }
@@ -338,6 +406,8 @@ struct Progress {
     proven_at: Option<Instant>,
     /// Stages proven by their lower bound, without search.
     by_bound: usize,
+    /// Stages proven by the neighbourhood search's whole-problem window.
+    by_search: usize,
     /// The stage the time ran out in, and its lower bound.
     timed_out: Option<(usize, u64)>,
     /// The first tie-breaking stage the time limit cut short: where it is
@@ -359,6 +429,7 @@ fn lexmin_timed(
     incumbent: Option<&[Modality]>,
     hard: &[Bool],
     deadline: Instant,
+    limits: &Limits,
     progress: &mut Progress,
 ) -> Result<Lexmin, SynthError> {
     let model = enc.model;
@@ -375,16 +446,20 @@ fn lexmin_timed(
     // order of preference), while it stays lexicographically optimal so far
     // (`None` once some stage found better).
     // A feasible plan's totals are never too large (`Evaluation::overflow`).
-    let mut incumbent_values: Option<Vec<u64>> = incumbent
-        .map(|a| (a, model.evaluate(a)))
-        .filter(|(_, e)| e.feasible())
-        .map(|(a, e)| {
+    let values_of = |a: &[Modality]| -> Option<Vec<u64>> {
+        let e = model.evaluate(a);
+        e.feasible().then(|| {
             model
                 .preference_vector(&e, a)
                 .into_iter()
                 .map(Sat::saturated)
                 .collect()
-        });
+        })
+    };
+    let mut incumbent_values: Option<Vec<u64>> = incumbent.and_then(values_of);
+    let mut incumbent: Option<Vec<Modality>> = incumbent
+        .filter(|_| incumbent_values.is_some())
+        .map(<[Modality]>::to_vec);
     debug_assert!(incumbent_values
         .as_ref()
         .is_none_or(|v| v.len() == stages.len()));
@@ -399,7 +474,9 @@ fn lexmin_timed(
             let left = deadline.saturating_duration_since(Instant::now());
             stage_deadline = Instant::now() + left / 10;
         }
-        if stage >= enc.stated_objectives && Instant::now() >= stage_deadline {
+        if stage >= enc.stated_objectives
+            && (Instant::now() >= stage_deadline || limits.stopped().is_some())
+        {
             progress.ties_cut = Some(stage);
             break;
         }
@@ -412,7 +489,68 @@ fn lexmin_timed(
             presolve.bound(metric, value);
         }
         let lower = presolve.lower_bound(metric);
-        if let (Some(value), Some(a)) = (ceiling, incumbent) {
+        let mut ceiling = ceiling;
+        // Not proven by the bound: improve the incumbent by large-neighbourhood
+        // search on half of the stage's time, which may also prove it.
+        if let (Some(value), Some(a), true) = (
+            ceiling,
+            incumbent.as_ref(),
+            stage < enc.stated_objectives && lower < ceiling.unwrap_or(0),
+        ) {
+            let mut constraints: Vec<Bool> = enc
+                .structure
+                .iter()
+                .chain(&enc.capacity)
+                .chain(&enc.requirements)
+                .chain(hard)
+                .chain(&fixed)
+                .cloned()
+                .collect();
+            constraints.extend(presolve_cuts(enc, presolve, term, lower));
+            let now = Instant::now();
+            let lns_deadline = now + stage_deadline.saturating_duration_since(now) / 2;
+            limits.set_stage_deadline(Some(lns_deadline));
+            let found = lns::improve(
+                enc,
+                &constraints,
+                term,
+                a.clone(),
+                value,
+                lower,
+                lns_deadline,
+                limits,
+                stage as u64,
+            );
+            if found.value < value {
+                if let Some(v) = values_of(&found.assignment) {
+                    tracing::debug!(
+                        stage,
+                        from = value,
+                        to = v[stage],
+                        "neighbourhood search improved"
+                    );
+                    presolve.bound(metric, v[stage]);
+                    ceiling = Some(v[stage]);
+                    incumbent_values = Some(v);
+                    incumbent = Some(found.assignment);
+                }
+            }
+            if found.proven && ceiling.is_some_and(|c| c <= found.value) {
+                progress.by_search += 1;
+                best = incumbent.clone();
+                let value = ceiling.unwrap_or(found.value);
+                fixed.push(term.le(Int::from_u64(value)));
+                presolve.bound(metric, value);
+                stage += 1;
+                continue;
+            }
+        }
+        let lower = if ceiling.is_some() {
+            presolve.lower_bound(metric)
+        } else {
+            lower
+        };
+        if let (Some(value), Some(a)) = (ceiling, incumbent.as_ref()) {
             if value <= lower {
                 tracing::debug!(
                     stage,
@@ -427,6 +565,7 @@ fn lexmin_timed(
             }
         }
         let opt = optimizer(stage_deadline);
+        limits.set_stage_deadline(Some(stage_deadline));
         for c in enc
             .structure
             .iter()
@@ -467,9 +606,9 @@ fn lexmin_timed(
                     enc.assignment(&m)
                         .ok_or_else(|| SynthError::Solver("model misses a task".into()))?,
                 );
-                if ceiling.is_some_and(|c| value < c) {
-                    incumbent_values = None;
-                }
+                // z3's optimum is the incumbent for the later stages.
+                incumbent_values = best.as_deref().and_then(values_of);
+                incumbent = best.clone().filter(|_| incumbent_values.is_some());
                 fixed.push(term.le(Int::from_u64(value)));
                 presolve.bound(metric, value);
                 if presolve.infeasible {
@@ -483,6 +622,7 @@ fn lexmin_timed(
                 // cannot cut everything off; never trust it blindly.
                 tracing::warn!(stage, "incumbent's ceiling was unsatisfiable; dropped");
                 incumbent_values = None;
+                incumbent = None;
                 if let Some(p) = before_ceiling {
                     *presolve = p;
                 }
@@ -502,7 +642,19 @@ fn lexmin_timed(
             SatResult::Unknown => {
                 progress.timed_out = Some((stage, lower));
                 let seen = opt.get_model().and_then(|m| enc.assignment(&m));
-                return Ok(Lexmin::TimedOut(seen.or(best)));
+                // The best of z3's last model, the incumbent and the
+                // earlier stages' optimum.
+                let chosen = [seen, incumbent, best]
+                    .into_iter()
+                    .flatten()
+                    .map(|a| {
+                        let e = model.evaluate(&a);
+                        (a, e)
+                    })
+                    .filter(|(_, e)| e.feasible())
+                    .min_by(|(_, x), (_, y)| search::better(model, x, y))
+                    .map(|(a, _)| a);
+                return Ok(Lexmin::TimedOut(chosen));
             }
         }
         stage += 1;
@@ -534,13 +686,13 @@ fn presolve_cuts(enc: &Encoding, presolve: &Presolve, term: &Int, lower: u64) ->
 /// placements not weakly dominated by any point found so far. Each such
 /// minimum is Pareto-optimal (anything dominating it would be
 /// lexicographically smaller and equally undominated).
-fn pareto_front(model: &CostModel, options: &Options) -> Vec<Plan> {
+fn pareto_front(model: &CostModel, options: &Options, limits: &Limits) -> Vec<Plan> {
     let enc = Encoding::new(model, false);
-    let deadline = Instant::now() + options.timeout;
+    let deadline = limits.deadline();
     let mut out: Vec<Plan> = Vec::new();
     let mut blocks: Vec<Bool> = Vec::new();
     while out.len() < options.max_pareto_points {
-        let Ok(Lexmin::Optimal(a)) = lexmin(&enc, &blocks, deadline) else {
+        let Ok(Lexmin::Optimal(a)) = lexmin(&enc, &blocks, deadline, limits) else {
             break;
         };
         let values = model.objective_vector(&model.evaluate(&a));

@@ -205,7 +205,7 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
     if let Some(t) = &s.tie_break_cut {
         let _ = writeln!(
             out,
-            "tie-breaking not proven: the time limit cut the `{t}` tie-breaker short, so another run may choose another plan as good in every stated objective"
+            "tie-breaking not proven: the time (or memory) limit cut the `{t}` tie-breaker short, so another run may choose another plan as good in every stated objective"
         );
     }
     if let Some(g) = &s.gap {
@@ -217,6 +217,22 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
             objective_value(g.objective, g.lower_bound),
             g.percent()
         );
+    }
+    match s.stopped {
+        Some(crate::Stop::Memory) => {
+            let _ = writeln!(
+                out,
+                "stopped: the memory cap cut the search at {} MiB resident; the plan is the best found before",
+                s.peak_rss_mib
+            );
+        }
+        Some(crate::Stop::Deadline) if s.gap.is_some() => {
+            let _ = writeln!(
+                out,
+                "stopped: the deadline cut the search in the stage above; with more CPU time (another machine or load) the plan may differ"
+            );
+        }
+        _ => {}
     }
     if s.status == Status::Optimal {
         let stated = graph.objectives.len();

@@ -17,7 +17,7 @@ pub(crate) fn better(model: &CostModel, a: &Evaluation, b: &Evaluation) -> Order
 }
 
 /// Total violation of the requirements, in units of their bounds (‰), CPU
-/// overload (‰ above 100% per fleet and for the cloud) and totals too
+/// and radio overload (‰ above 100% per fleet and for the cloud) and totals too
 /// large to compute (each as 2⁶⁴ ‰), to steer the greedy search towards
 /// feasibility.
 fn violation(e: &Evaluation) -> u128 {
@@ -34,10 +34,12 @@ fn violation(e: &Evaluation) -> u128 {
             None => TOO_LARGE,
         })
         .sum();
+    // CPU of every fleet and of the cloud, and every fleet's radio.
     let overload: u128 = e
         .fleet_busy_permille
         .iter()
         .chain(std::iter::once(&e.cloud_busy_permille))
+        .chain(&e.fleet_radio_permille)
         .map(|b| b.wide().unwrap_or(TOO_LARGE))
         .filter(|&b| b > 1_000)
         .map(|b| b - 1_000 + 1)
@@ -116,6 +118,23 @@ pub fn greedy_within(
     model: &CostModel,
     deadline: Option<std::time::Instant>,
 ) -> Option<(Vec<Modality>, Evaluation)> {
+    greedy_until(model, deadline, deadline)
+}
+
+/// [`greedy`], stopping at `improve_until` once its plan is feasible, and
+/// at `give_up` (not before `improve_until`) while it is not: the greedy
+/// plan is the synthesizer's fallback, so reaching feasibility is worth
+/// more of the budget than improving a feasible plan.
+pub fn greedy_until(
+    model: &CostModel,
+    improve_until: Option<std::time::Instant>,
+    give_up: Option<std::time::Instant>,
+) -> Option<(Vec<Modality>, Evaluation)> {
+    let stop = |e: &Evaluation| {
+        let now = std::time::Instant::now();
+        let d = if e.feasible() { improve_until } else { give_up };
+        d.is_some_and(|d| now >= d)
+    };
     let choices = model.all_choices()?;
     // Start from the better of "everything in the cloud" and "everything on
     // the edge": the cloud start usually meets deadlines and capacity, and
@@ -140,7 +159,7 @@ pub fn greedy_within(
         let mut improved = false;
         for &t in &model.topo {
             let i = t.index();
-            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            if stop(&current) {
                 return Some((assignment, current));
             }
             for &m in &choices[i] {
@@ -161,7 +180,7 @@ pub fn greedy_within(
         }
         if !improved
             && (current.feasible()
-                || !pair_move(model, &choices, &mut assignment, &mut current, deadline))
+                || !pair_move(model, &choices, &mut assignment, &mut current, give_up))
         {
             break;
         }

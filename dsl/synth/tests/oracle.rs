@@ -9,7 +9,57 @@ use hivemind_synth::{objective_values, search, synthesize, Options, Status};
 use proptest::prelude::*;
 
 fn check_against_oracle(seed: u64, n: usize) {
+    check_source_against_oracle(seed, random_mission(seed, n));
+}
+
+/// [`random_mission`] with limits that bind: its own cloud budget and
+/// battery reserves replaced by a budget at 60–95% of the all-cloud cost
+/// and a reserve on `f0` half-way between its all-cloud and all-edge use
+/// (by seed; the mission may become infeasible, which the oracle checks too).
+fn binding_mission(seed: u64, n: usize) -> String {
     let src = random_mission(seed, n);
+    let mut kept: Vec<&str> = src
+        .lines()
+        .filter(|l| !l.contains("require cloud_cost") && !l.contains("require battery"))
+        .collect();
+    kept.pop(); // the closing brace
+    let mut body = kept.join("\n");
+    let graph = hivemind_dsl::compile(&(body.clone() + "\n}\n"), "b.hm")
+        .graph
+        .expect("compiles");
+    let model = CostModel::new(&graph, Profile::default()).expect("model");
+    use hivemind_ir::plan::Modality::{Cloud, CloudFpga, Edge};
+    let cloud =
+        hivemind_cost::baseline(&model, [Cloud, CloudFpga, Edge]).map(|a| model.evaluate(&a));
+    let edge =
+        hivemind_cost::baseline(&model, [Edge, Cloud, CloudFpga]).map(|a| model.evaluate(&a));
+    if let (Some(cloud), Some(edge)) = (cloud, edge) {
+        let cost = cloud.cloud_cost_nusd_per_hour.saturated();
+        let budget = cost / 100 * (60 + seed % 36);
+        if budget > 0 {
+            body += &format!(
+                "\n  require cloud_cost <= ${}.{:06} per hour",
+                budget / 1_000_000_000,
+                budget % 1_000_000_000 / 1_000
+            );
+        }
+        let (a, b) = (
+            cloud.fleet_energy_uj[0].saturated(),
+            edge.fleet_energy_uj[0].saturated(),
+        );
+        let allowed = u128::from(a.min(b) + a.abs_diff(b) / 2);
+        let cap = model.battery_uj[0].max(1);
+        let bp = 10_000u128
+            .saturating_sub(allowed * 10_000 / cap)
+            .clamp(1, 9_999);
+        if seed.is_multiple_of(2) {
+            body += &format!("\n  require battery(f0) >= {}.{:02}%", bp / 100, bp % 100);
+        }
+    }
+    body + "\n}\n"
+}
+
+fn check_source_against_oracle(seed: u64, src: String) {
     let out = hivemind_dsl::compile(&src, "rand.hm");
     let graph = out.graph.unwrap_or_else(|| {
         panic!(
@@ -68,6 +118,15 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+    /// The same on missions whose budget and battery reserve bind.
+    #[test]
+    fn z3_matches_the_oracle_where_limits_bind(seed in any::<u64>(), n in 2usize..=9) {
+        check_source_against_oracle(seed, binding_mission(seed, n));
+    }
+}
+
 #[test]
 fn z3_matches_the_oracle_at_twelve_tasks() {
     for seed in [1u64, 7, 42] {
@@ -117,7 +176,7 @@ proptest! {
         let graph = hivemind_dsl::compile(&src, "rand.hm").graph.expect("compiles");
         let model = CostModel::new(&graph, Profile::default()).expect("model");
         let exact = search::exhaustive_front(&model, 1_000_000).expect("small");
-        let opts = Options { pareto: true, max_pareto_points: 1_000, timeout: std::time::Duration::from_secs(60) };
+        let opts = Options { pareto: true, max_pareto_points: 1_000, timeout: std::time::Duration::from_secs(60), ..Options::default() };
         let out = synthesize(&graph, Profile::default(), &opts).expect("synthesize");
         let mut found: Vec<Vec<hivemind_ir::Sat>> = out.pareto.iter().map(|p| objective_values(&model, p)).collect();
         found.sort();
@@ -132,9 +191,14 @@ proptest! {
 #[test]
 fn reported_gaps_are_sound() {
     let mut gaps = 0;
-    for seed in 0..300u64 {
+    for seed in 0..400u64 {
         let n = 6 + (seed % 4) as usize;
-        let src = random_mission(seed, n);
+        // Half of them with a budget and a reserve that bind.
+        let src = if seed.is_multiple_of(2) {
+            random_mission(seed, n)
+        } else {
+            binding_mission(seed, n)
+        };
         let graph = hivemind_dsl::compile(&src, "r.hm").graph.expect("compiles");
         let model = CostModel::new(&graph, Profile::default()).expect("model");
         let opts = Options {
