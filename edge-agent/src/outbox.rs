@@ -5,7 +5,9 @@
 //! its instance arrives. The writes happen on the outbox's own thread, in
 //! order, so an fsync never delays a result on the wire and an `Ack` never
 //! overtakes the write it removes; [`Outbox::pending`] waits for the queue
-//! first. A crash can lose only a result whose write was still queued —
+//! first. A result whose `Ack` is already queued behind its write is not
+//! written at all (the controller journaled it: the write and its fsync
+//! would only be deleted). A crash can lose only a result whose write was still queued —
 //! one the controller did not acknowledge, so its device's failure makes
 //! the controller run the task again. After a disconnect, a controller restart or an agent crash the
 //! agent sends every file left here again; the controller records a result
@@ -77,19 +79,25 @@ impl Outbox {
         let writer = std::thread::Builder::new()
             .name("outbox".into())
             .spawn(move || {
-                for job in rx {
-                    match job {
-                        Job::Put(instance, bytes) => {
-                            let path = file(&wdir, instance);
-                            if let Err(e) = write_file(&path, &bytes) {
-                                tracing::error!(path = %path.display(), "cannot buffer a result: {e}");
+                // Everything queued when the thread wakes is one batch; a
+                // result acknowledged within its batch is never written.
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(rx.try_iter());
+                    for job in settle(batch) {
+                        match job {
+                            Job::Put(instance, bytes) => {
+                                let path = file(&wdir, instance);
+                                if let Err(e) = write_file(&path, &bytes) {
+                                    tracing::error!(path = %path.display(), "cannot buffer a result: {e}");
+                                }
                             }
-                        }
-                        Job::Ack(instance) => {
-                            let _ = fs::remove_file(file(&wdir, instance));
-                        }
-                        Job::Sync(done) => {
-                            let _ = done.send(());
+                            Job::Ack(instance) => {
+                                let _ = fs::remove_file(file(&wdir, instance));
+                            }
+                            Job::Sync(done) => {
+                                let _ = done.send(());
+                            }
                         }
                     }
                 }
@@ -190,6 +198,33 @@ impl Drop for Outbox {
     }
 }
 
+/// A batch of jobs without the writes that would only be deleted: a
+/// result acknowledged later in the same batch is not written (the
+/// controller already journaled it). The acknowledgement itself stays —
+/// an earlier batch may have left a file for that instance — and costs an
+/// unlink, not a write and an fsync. Order is kept.
+fn settle(batch: Vec<Job>) -> Vec<Job> {
+    let mut cancelled = vec![false; batch.len()];
+    // Per instance, the indices of its puts not yet followed by an ack.
+    let mut open: std::collections::HashMap<InstanceId, Vec<usize>> = Default::default();
+    for (k, job) in batch.iter().enumerate() {
+        match job {
+            Job::Put(i, _) => open.entry(*i).or_default().push(k),
+            Job::Ack(i) => {
+                for p in open.remove(i).unwrap_or_default() {
+                    cancelled[p] = true;
+                }
+            }
+            Job::Sync(_) => {}
+        }
+    }
+    batch
+        .into_iter()
+        .zip(cancelled)
+        .filter_map(|(job, gone)| (!gone).then_some(job))
+        .collect()
+}
+
 fn check(bytes: &[u8]) -> Option<Uplink> {
     let rest = bytes.strip_prefix(MAGIC.as_slice())?;
     let (crc, body) = rest.split_at_checked(4)?;
@@ -231,6 +266,36 @@ mod tests {
         let ob = Outbox::open(dir.path()).unwrap();
         assert_eq!(ob.pending().unwrap(), vec![result(1), result(3)]);
         assert_eq!(ob.len(), 2);
+    }
+
+    #[test]
+    fn a_result_acknowledged_in_its_batch_is_never_written() {
+        let put = |i| Job::Put(InstanceId(i), vec![i as u8]);
+        let kinds = |jobs: Vec<Job>| -> Vec<String> {
+            jobs.into_iter()
+                .map(|j| match j {
+                    Job::Put(i, _) => format!("put {}", i.0),
+                    Job::Ack(i) => format!("ack {}", i.0),
+                    Job::Sync(_) => "sync".into(),
+                })
+                .collect()
+        };
+        let (tx, _rx) = mpsc::channel();
+        let batch = vec![
+            put(1),
+            put(2),
+            Job::Ack(InstanceId(1)),
+            Job::Sync(tx),
+            Job::Ack(InstanceId(3)),
+            put(2),
+            Job::Ack(InstanceId(2)),
+        ];
+        // Every put followed by its instance's ack in the batch is not
+        // written; the acks stay (an older batch may have left a file).
+        assert_eq!(
+            kinds(settle(batch)),
+            vec!["ack 1", "sync", "ack 3", "ack 2"]
+        );
     }
 
     #[test]
