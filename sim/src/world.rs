@@ -222,8 +222,9 @@ enum Pending {
     Stop,
     Crash,
     /// A batch's effects, once the journal commit holding its records is
-    /// done.
-    Release(Vec<Effect>),
+    /// done — unless the controller that made them has crashed since
+    /// (the number of its incarnation: `World::restarts`).
+    Release(u64, Vec<Effect>),
 }
 
 /// The controller's journal in the physical world: when its group commits
@@ -756,7 +757,7 @@ impl World {
                 self.carry_out(e);
             }
         } else {
-            self.at(release, Pending::Release(batch));
+            self.at(release, Pending::Release(self.restarts, batch));
         }
     }
 
@@ -1256,9 +1257,13 @@ impl World {
                 }
             }
             Pending::Crash => self.restart(),
-            Pending::Release(effects) => {
-                for e in effects {
-                    self.carry_out(e);
+            // A crashed controller's unreleased effects never left it (the
+            // recovered one re-sends what its journal holds).
+            Pending::Release(incarnation, effects) => {
+                if incarnation == self.restarts {
+                    for e in effects {
+                        self.carry_out(e);
+                    }
                 }
             }
             Pending::Disconnect(id) => {
@@ -1654,6 +1659,7 @@ impl World {
             Ok(ctl) => {
                 self.ctl = ctl;
                 self.restarts += 1;
+                self.commit = Commits::default();
                 self.absorb();
             }
             // Without a kept journal there is nothing to restart from.

@@ -170,6 +170,32 @@ fn each_hop_through_the_controller_waits_for_its_journal_commit() {
     );
 }
 
+/// A controller crash drops the effects still waiting for its journal
+/// commit (they never left the dead process); the recovered controller
+/// re-sends what its journal holds, and nothing is lost or done twice.
+#[test]
+fn a_crash_drops_the_effects_waiting_for_their_commit() {
+    let graph = compile(CHAIN);
+    for seed in [1, 2, 3] {
+        let mut opts = SimOptions::new(&graph, seed);
+        opts.profile.runtime.journal_commit_us = 20_000;
+        opts.faults = hivemind_sim::faults::injections(
+            "at 30 s crash controller\nat 61 s crash controller\n",
+            &graph,
+            opts.duration_us,
+            seed,
+        )
+        .expect("valid script");
+        let r = simulate(&graph, &plan(&graph), &opts, &mut |_| {}).expect("simulates");
+        assert_eq!(r.phase, "finished", "seed {seed}");
+        assert_eq!(r.faults.restarts, 2, "seed {seed}");
+        for t in &r.controller.tasks {
+            assert_eq!(t.created, t.completed + t.failed, "seed {seed}: {}", t.task);
+            assert_eq!(t.failed, 0, "seed {seed}: {}", t.task);
+        }
+    }
+}
+
 /// Same seed, same report (and same event log); another seed, another.
 #[test]
 fn runs_are_a_function_of_the_seed() {
