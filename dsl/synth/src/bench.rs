@@ -413,12 +413,7 @@ pub fn naive(
         watchdog::guarded(&limits, || {
             let enc = Encoding::new(&model, false);
             let opt = Optimize::new();
-            for c in enc
-                .structure
-                .iter()
-                .chain(&enc.capacity)
-                .chain(&enc.requirements)
-            {
+            for c in enc.constraints([]) {
                 opt.assert(c);
             }
             for (_, term) in enc.objectives.iter().take(enc.stated_objectives) {

@@ -65,6 +65,19 @@ fn sum(terms: Vec<Int>) -> Int {
 }
 
 impl<'m, 'g> Encoding<'m, 'g> {
+    /// Every constraint a stage's search holds: structure, capacities and
+    /// requirements, then `extra` (hard limits, values fixed by presolve).
+    pub fn constraints<'a>(
+        &'a self,
+        extra: impl IntoIterator<Item = &'a Bool> + 'a,
+    ) -> impl Iterator<Item = &'a Bool> + 'a {
+        self.structure
+            .iter()
+            .chain(&self.capacity)
+            .chain(&self.requirements)
+            .chain(extra)
+    }
+
     /// `with_pins_as_constraints`: create variables for modalities excluded
     /// only by pins and assert the pins separately (so an unsat core can name them).
     pub fn new(model: &'m CostModel<'g>, with_pins_as_constraints: bool) -> Self {

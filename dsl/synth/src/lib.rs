@@ -498,12 +498,7 @@ fn lexmin_timed(
             stage < enc.stated_objectives && lower < ceiling.unwrap_or(0),
         ) {
             let mut constraints: Vec<Bool> = enc
-                .structure
-                .iter()
-                .chain(&enc.capacity)
-                .chain(&enc.requirements)
-                .chain(hard)
-                .chain(&fixed)
+                .constraints(hard.iter().chain(&fixed))
                 .cloned()
                 .collect();
             constraints.extend(presolve_cuts(enc, presolve, term, lower));
@@ -566,14 +561,7 @@ fn lexmin_timed(
         }
         let opt = optimizer(stage_deadline);
         limits.set_stage_deadline(Some(stage_deadline));
-        for c in enc
-            .structure
-            .iter()
-            .chain(&enc.capacity)
-            .chain(&enc.requirements)
-            .chain(hard)
-            .chain(&fixed)
-        {
+        for c in enc.constraints(hard.iter().chain(&fixed)) {
             opt.assert(c);
         }
         for c in presolve_cuts(enc, presolve, term, lower) {
@@ -731,12 +719,7 @@ mod tests {
             z3::with_z3_config(&z3::Config::new(), || {
                 let enc = Encoding::new(&model, false);
                 let solver = z3::Solver::new();
-                for c in enc
-                    .structure
-                    .iter()
-                    .chain(&enc.capacity)
-                    .chain(&enc.requirements)
-                {
+                for c in enc.constraints([]) {
                     solver.assert(c);
                 }
                 assert_eq!(solver.check(), SatResult::Sat, "{}", s.file);
