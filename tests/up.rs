@@ -18,8 +18,19 @@ use std::time::{Duration, Instant};
 mod processes;
 use processes::{agent_bin, camera_patrol, hivemind};
 
+/// The camera patrol plus a device-local chain (`capture -> thumb` runs on
+/// the drone that captured, `ir::local`), so the agent's own starts are
+/// checked against the simulator and through every fault below.
 fn mission_text() -> String {
-    camera_patrol("patrol_check", 6)
+    let text = camera_patrol("patrol_check", 6).replace(
+        "  task report(boxes) { at cloud }\n",
+        "  task report(boxes) { at cloud }\n  task thumb(frame) on drones -> small: image 64x36 { work 5 Mop }\n",
+    );
+    assert!(
+        text.contains("task thumb"),
+        "the patrol mission changed: {text}"
+    );
+    text
 }
 
 /// These tests start a controller and several agents each: one at a time,
@@ -239,6 +250,20 @@ fn local_demo_runs_and_its_counts_equal_the_simulator() {
     assert_eq!(rt["store_misses"], 0, "{rt:#}");
     assert_eq!(rt["store_evicted"], 0, "{rt:#}");
     assert!(rt["store_freed"].as_u64().unwrap_or(0) > 0, "{rt:#}");
+    // Every thumb ran on the drone that captured, started by its agent.
+    let thumbs = counts(&real)
+        .into_iter()
+        .find(|(t, ..)| t == "thumb")
+        .map_or(0, |(_, _, done, _)| done);
+    // The core's counters are fields of its report.
+    let counters = &real["report"];
+    assert!(thumbs > 0, "{counters:#}");
+    assert_eq!(counters["delegated"].as_u64(), Some(thumbs), "{counters:#}");
+    assert_eq!(
+        counters["unknown_results"].as_u64(),
+        Some(0),
+        "{counters:#}"
+    );
     assert_eq!(real["agents"].as_array().map(Vec::len), Some(4));
     assert!(
         real["agents"]
