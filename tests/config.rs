@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/processes.rs"]
 mod processes;
-use processes::{agent_bin, camera_patrol, hivemind};
+use processes::{agent_bin, assert_all_completed, camera_patrol, counts, hivemind, sim_counts};
 
 fn mission_text() -> String {
     camera_patrol("patrol_check", 6)
@@ -83,62 +83,13 @@ fn up_local(mission: &Path, state: &Path, n: u32, extra: &[&str]) -> (Output, Va
     (out, v)
 }
 
-/// (task, created, completed, failed) per task.
-fn counts(report: &Value) -> Vec<(String, u64, u64, u64)> {
-    report["report"]["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .map(|t| {
-            (
-                t["task"].as_str().unwrap_or("?").to_string(),
-                t["created"].as_u64().unwrap_or(0),
-                t["completed"].as_u64().unwrap_or(0),
-                t["failed"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect()
-}
-
 fn assert_complete(out: &Output, report: &Value, context: &str) {
     assert!(
         out.status.success(),
         "{context}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(report["report"]["phase"], "finished", "{context}");
-    for (task, created, completed, failed) in counts(report) {
-        assert_eq!(failed, 0, "{context}: {task} failed: {report:#}");
-        assert_eq!(created, completed, "{context}: {task} lost: {report:#}");
-    }
-}
-
-fn sim_counts(mission: &Path, n: u32, duration: &str) -> Vec<(String, u64, u64)> {
-    let sim = Command::new(hivemind())
-        .arg("sim")
-        .arg(mission)
-        .args([
-            "--devices",
-            &n.to_string(),
-            "--duration",
-            duration,
-            "--json",
-        ])
-        .output()
-        .expect("hivemind sim");
-    let sim: Value = serde_json::from_slice(&sim.stdout).expect("sim JSON");
-    sim["runs"][0]["tasks"]
-        .as_array()
-        .expect("sim tasks")
-        .iter()
-        .map(|t| {
-            (
-                t["task"].as_str().unwrap_or("?").to_string(),
-                t["created"].as_u64().unwrap_or(0),
-                t["completed"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect()
+    assert_all_completed(report, context);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/processes.rs"]
 mod processes;
-use processes::{agent_bin, camera_patrol, hivemind};
+use processes::{agent_bin, assert_all_completed, camera_patrol, counts, hivemind, sim_counts};
 
 /// The camera patrol plus a device-local chain (`capture -> thumb` runs on
 /// the drone that captured, `ir::local`), so the agent's own starts are
@@ -176,37 +176,10 @@ fn stop_all(children: &mut [Child]) {
     }
 }
 
-/// (task, created, completed, failed) per task.
-fn counts(report: &Value) -> Vec<(String, u64, u64, u64)> {
-    report["report"]["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .map(|t| {
-            (
-                t["task"].as_str().unwrap_or("?").to_string(),
-                t["created"].as_u64().unwrap_or(0),
-                t["completed"].as_u64().unwrap_or(0),
-                t["failed"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect()
-}
-
 /// Nothing lost: every instance created completed exactly once (the core
 /// counts a result once per instance; duplicates are discarded and counted).
 fn assert_nothing_lost(report: &Value, context: &str) {
-    assert_eq!(
-        report["report"]["phase"], "finished",
-        "{context}: {report:#}"
-    );
-    for (task, created, completed, failed) in counts(report) {
-        assert_eq!(failed, 0, "{context}: {task} had failures: {report:#}");
-        assert_eq!(
-            created, completed,
-            "{context}: {task} lost instances: {report:#}"
-        );
-    }
+    assert_all_completed(report, context);
     assert!(
         counts(report).iter().any(|c| c.2 > 0),
         "{context}: nothing ran"
@@ -274,25 +247,7 @@ fn local_demo_runs_and_its_counts_equal_the_simulator() {
         "{real:#}"
     );
 
-    let sim = Command::new(hivemind())
-        .args(["sim"])
-        .arg(&mission)
-        .args(["--devices", "4", "--duration", "8 s", "--json"])
-        .output()
-        .expect("hivemind sim");
-    let sim: Value = serde_json::from_slice(&sim.stdout).expect("sim JSON");
-    let sim_counts: Vec<(String, u64, u64)> = sim["runs"][0]["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["task"].as_str().unwrap().to_string(),
-                t["created"].as_u64().unwrap(),
-                t["completed"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let sim_counts = sim_counts(&mission, 4, "8 s");
     let real_counts: Vec<(String, u64, u64)> = counts(&real)
         .into_iter()
         .map(|(t, c, d, _)| (t, c, d))

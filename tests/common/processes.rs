@@ -1,8 +1,13 @@
 //! What the process tests share: the binaries they start and the mission
 //! they fly (a camera patrol: drones sweep a yard and photograph it every
-//! second, a cloud step detects and reports).
+//! second, a cloud step detects and reports), and how they read the
+//! reports of `hivemind up --json` and `hivemind sim --json`.
+// Each test crate uses its own subset.
+#![allow(dead_code)]
 
-use std::path::PathBuf;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 pub fn hivemind() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hivemind"))
@@ -42,4 +47,68 @@ pub fn camera_patrol(name: &str, drones: u32) -> String {
 }}
 "#
     )
+}
+
+/// (task, created, completed, failed) per task of a `hivemind up --json`
+/// report.
+pub fn counts(report: &Value) -> Vec<(String, u64, u64, u64)> {
+    report["report"]["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| {
+            (
+                t["task"].as_str().unwrap_or("?").to_string(),
+                t["created"].as_u64().unwrap_or(0),
+                t["completed"].as_u64().unwrap_or(0),
+                t["failed"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// The mission finished and every instance created completed (none
+/// failed, none lost).
+pub fn assert_all_completed(report: &Value, context: &str) {
+    assert_eq!(
+        report["report"]["phase"], "finished",
+        "{context}: {report:#}"
+    );
+    for (task, created, completed, failed) in counts(report) {
+        assert_eq!(failed, 0, "{context}: {task} had failures: {report:#}");
+        assert_eq!(
+            created, completed,
+            "{context}: {task} lost instances: {report:#}"
+        );
+    }
+}
+
+/// (task, created, completed) per task of the simulator's run of
+/// `mission` with `devices` devices for `duration`.
+pub fn sim_counts(mission: &Path, devices: u32, duration: &str) -> Vec<(String, u64, u64)> {
+    let sim = Command::new(hivemind())
+        .arg("sim")
+        .arg(mission)
+        .args([
+            "--devices",
+            &devices.to_string(),
+            "--duration",
+            duration,
+            "--json",
+        ])
+        .output()
+        .expect("hivemind sim");
+    let sim: Value = serde_json::from_slice(&sim.stdout).expect("sim JSON");
+    sim["runs"][0]["tasks"]
+        .as_array()
+        .expect("sim tasks")
+        .iter()
+        .map(|t| {
+            (
+                t["task"].as_str().unwrap_or("?").to_string(),
+                t["created"].as_u64().unwrap_or(0),
+                t["completed"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
 }
