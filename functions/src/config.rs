@@ -349,10 +349,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn bad_values_name_function_and_key() {
-        let f = FunctionConfig {
-            exec: "./no-such-file".into(),
+    /// A one-shot function running `exec`, every other key unset.
+    fn one_shot(exec: &str) -> FunctionConfig {
+        FunctionConfig {
+            exec: exec.into(),
             args: vec![],
             env: BTreeMap::new(),
             dir: None,
@@ -362,7 +362,12 @@ mod tests {
             cpu_seconds: None,
             max_output_kb: None,
             ready: false,
-        };
+        }
+    }
+
+    #[test]
+    fn bad_values_name_function_and_key() {
+        let f = one_shot("./no-such-file");
         let e = f.to_action("detect", &base()).unwrap_err().to_string();
         assert!(e.starts_with("[functions.detect] exec: "), "{e}");
         let g = FunctionConfig {
@@ -388,21 +393,7 @@ mod tests {
     #[test]
     fn unmapped_names_fall_back_to_synthetic() {
         let mut m = BTreeMap::new();
-        m.insert(
-            "detect".to_string(),
-            FunctionConfig {
-                exec: "sh".into(),
-                args: vec![],
-                env: BTreeMap::new(),
-                dir: None,
-                mode: ModeName::OneShot,
-                timeout: None,
-                memory_mb: None,
-                cpu_seconds: None,
-                max_output_kb: None,
-                ready: false,
-            },
-        );
+        m.insert("detect".to_string(), one_shot("sh"));
         let b = backend(&m, &base()).expect("backend");
         assert!(b.has("detect"));
         assert!(b.has("anything_else"));
