@@ -186,6 +186,22 @@ fn assert_nothing_lost(report: &Value, context: &str) {
     );
 }
 
+/// Every agent's log under `hivemind up`'s state dir, for a failure message
+/// (the temporary directory is gone once the test ends).
+fn agent_logs(state: &Path) -> String {
+    let mut out = String::new();
+    let Ok(rd) = std::fs::read_dir(state.join("agents")) else {
+        return "no agent logs".into();
+    };
+    let mut paths: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        out += &format!("--- {}\n{text}\n", p.display());
+    }
+    out
+}
+
 #[test]
 fn local_demo_runs_and_its_counts_equal_the_simulator() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -244,7 +260,9 @@ fn local_demo_runs_and_its_counts_equal_the_simulator() {
             .unwrap()
             .iter()
             .all(|a| a == "exited"),
-        "{real:#}"
+        "{:#}\n{}",
+        real["agents"],
+        agent_logs(&dir.path().join("state"))
     );
 
     let sim_counts = sim_counts(&mission, 4, "8 s");

@@ -147,6 +147,7 @@ pub async fn run(
         match end {
             Ok(SessionEnd::Finished) => {
                 if agent.cfg.exit_when_done {
+                    tracing::info!(device = %agent.cfg.device, "the controller ended the mission: leaving");
                     return Ok(agent.stats);
                 }
                 backoff = Duration::from_millis(500);

@@ -197,7 +197,11 @@ fn main_inner(args: Args) -> Result<()> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
-    let stats = rt.block_on(run(cfg, identity, backend))?;
+    let stats = rt.block_on(run(cfg, identity, backend));
+    // A function still running when the mission ended must not hold the
+    // process: its result is not wanted any more.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let stats = stats?;
     tracing::info!(?stats, "mission over");
     Ok(())
 }

@@ -22,6 +22,7 @@
 use hivemind_proto::crc32::crc32;
 use hivemind_proto::wire::{decode_uplink, encode_uplink};
 use hivemind_proto::{InstanceId, Uplink};
+use std::collections::VecDeque;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -79,25 +80,39 @@ impl Outbox {
         let writer = std::thread::Builder::new()
             .name("outbox".into())
             .spawn(move || {
-                // Everything queued when the thread wakes is one batch; a
-                // result acknowledged within its batch is never written.
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    batch.extend(rx.try_iter());
-                    for job in settle(batch) {
-                        match job {
-                            Job::Put(instance, bytes) => {
-                                let path = file(&wdir, instance);
-                                if let Err(e) = write_file(&path, &bytes) {
-                                    tracing::error!(path = %path.display(), "cannot buffer a result: {e}");
-                                }
+                // A result acknowledged before its write starts is never
+                // written: what arrived is settled against the queue before
+                // every job, not once per wake-up, so an agent told the
+                // mission is over (everything acknowledged) does not wait
+                // for fsyncs of results the controller already journaled.
+                let mut queue: VecDeque<Job> = VecDeque::new();
+                loop {
+                    if queue.is_empty() {
+                        match rx.recv() {
+                            Ok(job) => queue.push_back(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let before = queue.len();
+                    queue.extend(rx.try_iter());
+                    if queue.len() > before {
+                        queue = settle(queue.into()).into();
+                    }
+                    let Some(job) = queue.pop_front() else {
+                        continue;
+                    };
+                    match job {
+                        Job::Put(instance, bytes) => {
+                            let path = file(&wdir, instance);
+                            if let Err(e) = write_file(&path, &bytes) {
+                                tracing::error!(path = %path.display(), "cannot buffer a result: {e}");
                             }
-                            Job::Ack(instance) => {
-                                let _ = fs::remove_file(file(&wdir, instance));
-                            }
-                            Job::Sync(done) => {
-                                let _ = done.send(());
-                            }
+                        }
+                        Job::Ack(instance) => {
+                            let _ = fs::remove_file(file(&wdir, instance));
+                        }
+                        Job::Sync(done) => {
+                            let _ = done.send(());
                         }
                     }
                 }
@@ -198,8 +213,8 @@ impl Drop for Outbox {
     }
 }
 
-/// A batch of jobs without the writes that would only be deleted: a
-/// result acknowledged later in the same batch is not written (the
+/// Queued jobs without the writes that would only be deleted: a
+/// result acknowledged later in the queue is not written (the
 /// controller already journaled it). The acknowledgement itself stays —
 /// an earlier batch may have left a file for that instance — and costs an
 /// unlink, not a write and an fsync. Order is kept.
