@@ -1,18 +1,20 @@
 //! Results the controller has not acknowledged yet, on disk.
 //!
 //! Every result is queued for writing (to a temporary file, fsynced,
-//! renamed) before it is sent, and removed when the controller's `Ack` for
+//! renamed) when it is sent, and removed when the controller's `Ack` for
 //! its instance arrives. The writes happen on the outbox's own thread, in
 //! order, so an fsync never delays a result on the wire and an `Ack` never
 //! overtakes the write it removes; [`Outbox::pending`] waits for the queue
-//! first. A result whose `Ack` is already queued behind its write is not
-//! written at all (the controller journaled it: the write and its fsync
-//! would only be deleted). A crash can lose only a result whose write was still queued —
-//! one the controller did not acknowledge, so its device's failure makes
-//! the controller run the task again. After a disconnect, a controller restart or an agent crash the
-//! agent sends every file left here again; the controller records a result
-//! once per instance, so a replay is never counted twice. One file per
-//! result keeps a torn write from touching any other result.
+//! first. A queued result waits up to [`WRITE_BEHIND`] for its `Ack`, and
+//! one acknowledged before its write starts is not written at all (the
+//! controller journaled it: the write and its fsync would only be
+//! deleted). A crash can lose only a result still in the queue — one the
+//! controller did not acknowledge, so its device's failure makes the
+//! controller run the task again. After a disconnect, a controller restart
+//! or an agent crash the agent sends every file left here again; the
+//! controller records a result once per instance, so a replay is never
+//! counted twice. One file per result keeps a torn write from touching any
+//! other result.
 //!
 //! File format: `HMR1` magic, crc32 of the rest, then the encoded
 //! `Uplink::Result` frame. A file that fails its check (a crash during
@@ -22,11 +24,12 @@
 use hivemind_proto::crc32::crc32;
 use hivemind_proto::wire::{decode_uplink, encode_uplink};
 use hivemind_proto::{InstanceId, Uplink};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 const MAGIC: &[u8; 4] = b"HMR1";
 
@@ -47,8 +50,17 @@ pub struct Outbox {
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
+/// How long a result waits in memory for its acknowledgement before it
+/// is written. On a working link the controller's `Ack` (journaled, one
+/// round trip) comes well within it, so results reach the disk only while
+/// the link is slow or down: no write, fsync and unlink per result (flash
+/// wear on a vehicle, CPU beside its functions). A crash in this window
+/// loses only results the controller has not acknowledged, as a crash
+/// during a queued write always could: the controller runs those again.
+pub const WRITE_BEHIND: Duration = Duration::from_millis(100);
+
 enum Job {
-    Put(InstanceId, Vec<u8>),
+    Put(InstanceId, Vec<u8>, Instant),
     Ack(InstanceId),
     Sync(mpsc::Sender<()>),
 }
@@ -64,6 +76,26 @@ fn file(dir: &Path, instance: InstanceId) -> PathBuf {
     dir.join(format!("{}.result", instance.0))
 }
 
+/// The result files in `dir`, oldest instance first.
+fn result_files(dir: &Path) -> Result<Vec<(InstanceId, PathBuf)>, OutboxError> {
+    let rd = fs::read_dir(dir).map_err(io(dir))?;
+    let mut files: Vec<(InstanceId, PathBuf)> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter_map(|p| {
+            let n = p
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".result")?
+                .parse()
+                .ok()?;
+            Some((InstanceId(n), p))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp)?;
@@ -77,46 +109,10 @@ impl Outbox {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let (tx, rx) = mpsc::channel::<Job>();
         let wdir = dir.to_owned();
+        let on_disk: HashSet<InstanceId> = result_files(dir)?.into_iter().map(|(i, _)| i).collect();
         let writer = std::thread::Builder::new()
             .name("outbox".into())
-            .spawn(move || {
-                // A result acknowledged before its write starts is never
-                // written: what arrived is settled against the queue before
-                // every job, not once per wake-up, so an agent told the
-                // mission is over (everything acknowledged) does not wait
-                // for fsyncs of results the controller already journaled.
-                let mut queue: VecDeque<Job> = VecDeque::new();
-                loop {
-                    if queue.is_empty() {
-                        match rx.recv() {
-                            Ok(job) => queue.push_back(job),
-                            Err(_) => break,
-                        }
-                    }
-                    let before = queue.len();
-                    queue.extend(rx.try_iter());
-                    if queue.len() > before {
-                        queue = settle(queue.into()).into();
-                    }
-                    let Some(job) = queue.pop_front() else {
-                        continue;
-                    };
-                    match job {
-                        Job::Put(instance, bytes) => {
-                            let path = file(&wdir, instance);
-                            if let Err(e) = write_file(&path, &bytes) {
-                                tracing::error!(path = %path.display(), "cannot buffer a result: {e}");
-                            }
-                        }
-                        Job::Ack(instance) => {
-                            let _ = fs::remove_file(file(&wdir, instance));
-                        }
-                        Job::Sync(done) => {
-                            let _ = done.send(());
-                        }
-                    }
-                }
-            })
+            .spawn(move || writer(&wdir, &rx, on_disk))
             .map_err(io(dir))?;
         Ok(Outbox {
             dir: dir.to_owned(),
@@ -138,7 +134,7 @@ impl Outbox {
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&crc32(&body).to_le_bytes());
         bytes.extend_from_slice(&body);
-        self.queue(Job::Put(instance, bytes));
+        self.queue(Job::Put(instance, bytes, Instant::now()));
         Ok(())
     }
 
@@ -159,21 +155,7 @@ impl Outbox {
     pub fn pending(&self) -> Result<Vec<Uplink>, OutboxError> {
         self.sync();
         let mut out = Vec::new();
-        let rd = fs::read_dir(&self.dir).map_err(io(&self.dir))?;
-        let mut files: Vec<(u64, PathBuf)> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter_map(|p| {
-                let n = p
-                    .file_name()?
-                    .to_str()?
-                    .strip_suffix(".result")?
-                    .parse()
-                    .ok()?;
-                Some((n, p))
-            })
-            .collect();
-        files.sort();
+        let files = result_files(&self.dir)?;
         for (_, path) in files {
             let bytes = fs::read(&path).map_err(io(&path))?;
             match check(&bytes) {
@@ -189,13 +171,7 @@ impl Outbox {
 
     pub fn len(&self) -> usize {
         self.sync();
-        fs::read_dir(&self.dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "result"))
-                    .count()
-            })
-            .unwrap_or(0)
+        result_files(&self.dir).map_or(0, |f| f.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -213,6 +189,78 @@ impl Drop for Outbox {
     }
 }
 
+/// The outbox thread: jobs in order; a put waits up to [`WRITE_BEHIND`]
+/// for its acknowledgement (a sync, or the outbox closing, ends the wait).
+/// What arrived is settled against the whole queue before every job, so
+/// a result acknowledged before its write starts is never written.
+fn writer(dir: &Path, rx: &mpsc::Receiver<Job>, mut on_disk: HashSet<InstanceId>) {
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    let mut open = true;
+    loop {
+        let before = queue.len();
+        match queue.front() {
+            None if !open => return,
+            None => match rx.recv() {
+                Ok(job) => queue.push_back(job),
+                Err(_) => open = false,
+            },
+            Some(Job::Put(_, _, at)) if open => {
+                let due = *at + WRITE_BEHIND;
+                let syncing = queue.iter().any(|j| matches!(j, Job::Sync(_)));
+                let now = Instant::now();
+                if !syncing && due > now {
+                    match rx.recv_timeout(due - now) {
+                        Ok(job) => queue.push_back(job),
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => open = false,
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+        queue.extend(rx.try_iter());
+        if queue.len() > before {
+            queue = settle(queue.into()).into();
+        }
+        // A put still inside its wait stays at the front.
+        let ready = match queue.front() {
+            Some(Job::Put(_, _, at)) => {
+                !open
+                    || at.elapsed() >= WRITE_BEHIND
+                    || queue.iter().any(|j| matches!(j, Job::Sync(_)))
+            }
+            Some(_) => true,
+            None => false,
+        };
+        if !ready {
+            continue;
+        }
+        match queue.pop_front() {
+            Some(Job::Put(instance, bytes, _)) => {
+                let path = file(dir, instance);
+                match write_file(&path, &bytes) {
+                    Ok(()) => {
+                        on_disk.insert(instance);
+                    }
+                    Err(e) => {
+                        tracing::error!(path = %path.display(), "cannot buffer a result: {e}")
+                    }
+                }
+            }
+            // Most results are acknowledged before their write: no unlink.
+            Some(Job::Ack(instance)) => {
+                if on_disk.remove(&instance) {
+                    let _ = fs::remove_file(file(dir, instance));
+                }
+            }
+            Some(Job::Sync(done)) => {
+                let _ = done.send(());
+            }
+            None => {}
+        }
+    }
+}
+
 /// Queued jobs without the writes that would only be deleted: a
 /// result acknowledged later in the queue is not written (the
 /// controller already journaled it). The acknowledgement itself stays —
@@ -224,7 +272,7 @@ fn settle(batch: Vec<Job>) -> Vec<Job> {
     let mut open: std::collections::HashMap<InstanceId, Vec<usize>> = Default::default();
     for (k, job) in batch.iter().enumerate() {
         match job {
-            Job::Put(i, _) => open.entry(*i).or_default().push(k),
+            Job::Put(i, _, _) => open.entry(*i).or_default().push(k),
             Job::Ack(i) => {
                 for p in open.remove(i).unwrap_or_default() {
                     cancelled[p] = true;
@@ -285,11 +333,11 @@ mod tests {
 
     #[test]
     fn a_result_acknowledged_in_its_batch_is_never_written() {
-        let put = |i| Job::Put(InstanceId(i), vec![i as u8]);
+        let put = |i| Job::Put(InstanceId(i), vec![i as u8], Instant::now());
         let kinds = |jobs: Vec<Job>| -> Vec<String> {
             jobs.into_iter()
                 .map(|j| match j {
-                    Job::Put(i, _) => format!("put {}", i.0),
+                    Job::Put(i, _, _) => format!("put {}", i.0),
                     Job::Ack(i) => format!("ack {}", i.0),
                     Job::Sync(_) => "sync".into(),
                 })
@@ -311,6 +359,26 @@ mod tests {
             kinds(settle(batch)),
             vec!["ack 1", "sync", "ack 3", "ack 2"]
         );
+    }
+
+    #[test]
+    fn an_unacknowledged_result_reaches_the_disk_after_its_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        ob.put(InstanceId(7), &result(7)).unwrap();
+        ob.put(InstanceId(8), &result(8)).unwrap();
+        ob.ack(InstanceId(8));
+        // No sync: the writer alone writes 7 once its wait is over, and
+        // never 8 (acknowledged within it).
+        let path = dir.path().join("7.result");
+        let waited = Instant::now();
+        while !path.exists() && waited.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(path.exists(), "7 was never written");
+        assert!(waited.elapsed() >= WRITE_BEHIND / 2);
+        assert!(!dir.path().join("8.result").exists());
+        assert_eq!(ob.pending().unwrap(), vec![result(7)]);
     }
 
     #[test]
