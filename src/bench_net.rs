@@ -274,7 +274,10 @@ fn controller_child() -> Result<ExitCode> {
     {
         let produced = produced.clone();
         let uplink = uplink.clone();
-        registry.register(SINK_FN, move |_: &Ctx, req: &Request| {
+        // The benchmark's functions never block (a clock read, a short
+        // lock): registered inline, they run on the runtime's thread, as a
+        // user registers a handler that does not block.
+        registry.register_inline(SINK_FN, move |_: &Ctx, req: &Request| {
             let now = mono_ns();
             if let Some(t0) = req
                 .input
@@ -441,12 +444,12 @@ fn agents_child() -> Result<ExitCode> {
         .controller
         .ok_or_else(|| anyhow!("no controller address"))?;
     let mut registry = Registry::new();
-    registry.register(CAPTURE_FN, |_: &Ctx, _: &Request| {
+    registry.register_inline(CAPTURE_FN, |_: &Ctx, _: &Request| {
         let mut out = mono_ns().to_le_bytes().to_vec();
         out.resize(16, 0);
         Ok(Response::new(out, 1))
     });
-    registry.register(STEP_FN, |_: &Ctx, req: &Request| {
+    registry.register_inline(STEP_FN, |_: &Ctx, req: &Request| {
         let now = mono_ns();
         if let Some(b) = req.input.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
             let gap = now.saturating_sub(u64::from_le_bytes(b));

@@ -28,7 +28,7 @@ use std::collections::{HashSet, VecDeque};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const MAGIC: &[u8; 4] = b"HMR1";
@@ -46,8 +46,25 @@ pub enum OutboxError {
 
 pub struct Outbox {
     dir: PathBuf,
-    jobs: Option<mpsc::Sender<Job>>,
+    shared: Arc<Shared>,
     writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The queue between the agent and the outbox thread. The thread is woken
+/// only when it has to act (a job in an empty queue, a sync, the close),
+/// not per job: at hundreds of results a second a wake-up per result cost
+/// more than the results themselves.
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Jobs arrived since the last settle.
+    fresh: bool,
+    closed: bool,
 }
 
 /// How long a result waits in memory for its acknowledgement before it
@@ -63,6 +80,12 @@ enum Job {
     Put(InstanceId, Vec<u8>, Instant),
     Ack(InstanceId),
     Sync(mpsc::Sender<()>),
+}
+
+impl Job {
+    fn is_sync(&self) -> bool {
+        matches!(self, Job::Sync(_))
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutboxError + '_ {
@@ -107,23 +130,32 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 impl Outbox {
     pub fn open(dir: &Path) -> Result<Outbox, OutboxError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
-        let (tx, rx) = mpsc::channel::<Job>();
         let wdir = dir.to_owned();
         let on_disk: HashSet<InstanceId> = result_files(dir)?.into_iter().map(|(i, _)| i).collect();
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+        });
+        let theirs = shared.clone();
         let writer = std::thread::Builder::new()
             .name("outbox".into())
-            .spawn(move || writer(&wdir, &rx, on_disk))
+            .spawn(move || writer(&wdir, &theirs, on_disk))
             .map_err(io(dir))?;
         Ok(Outbox {
             dir: dir.to_owned(),
-            jobs: Some(tx),
+            shared,
             writer: Some(writer),
         })
     }
 
     fn queue(&self, job: Job) {
-        if let Some(tx) = &self.jobs {
-            let _ = tx.send(job);
+        let mut q = self.shared.lock();
+        let wake = q.jobs.is_empty() || job.is_sync();
+        q.jobs.push_back(job);
+        q.fresh = true;
+        drop(q);
+        if wake {
+            self.shared.wake.notify_one();
         }
     }
 
@@ -182,10 +214,19 @@ impl Outbox {
 impl Drop for Outbox {
     /// Finish the queued writes.
     fn drop(&mut self) {
-        drop(self.jobs.take());
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+    }
+}
+
+impl Shared {
+    /// The queue, even if a thread panicked holding it (its jobs are
+    /// still in order).
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -193,50 +234,49 @@ impl Drop for Outbox {
 /// for its acknowledgement (a sync, or the outbox closing, ends the wait).
 /// What arrived is settled against the whole queue before every job, so
 /// a result acknowledged before its write starts is never written.
-fn writer(dir: &Path, rx: &mpsc::Receiver<Job>, mut on_disk: HashSet<InstanceId>) {
-    let mut queue: VecDeque<Job> = VecDeque::new();
-    let mut open = true;
+fn writer(dir: &Path, shared: &Shared, mut on_disk: HashSet<InstanceId>) {
+    let mut q = shared.lock();
     loop {
-        let before = queue.len();
-        match queue.front() {
-            None if !open => return,
-            None => match rx.recv() {
-                Ok(job) => queue.push_back(job),
-                Err(_) => open = false,
-            },
-            Some(Job::Put(_, _, at)) if open => {
+        if std::mem::take(&mut q.fresh) {
+            let jobs = std::mem::take(&mut q.jobs);
+            q.jobs = settle(jobs.into(), &on_disk).into();
+        }
+        let wait = match q.jobs.front() {
+            None if q.closed => return,
+            None => None,
+            Some(Job::Put(_, _, at)) if !q.closed && !q.jobs.iter().any(Job::is_sync) => {
                 let due = *at + WRITE_BEHIND;
-                let syncing = queue.iter().any(|j| matches!(j, Job::Sync(_)));
                 let now = Instant::now();
-                if !syncing && due > now {
-                    match rx.recv_timeout(due - now) {
-                        Ok(job) => queue.push_back(job),
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(mpsc::RecvTimeoutError::Disconnected) => open = false,
-                    }
+                if due > now {
+                    Some(due - now)
+                } else {
+                    Some(Duration::ZERO)
                 }
+            }
+            Some(_) => Some(Duration::ZERO),
+        };
+        match wait {
+            None => {
+                q = shared.wake.wait(q).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            Some(d) if !d.is_zero() => {
+                q = shared
+                    .wake
+                    .wait_timeout(q, d)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
+                continue;
             }
             Some(_) => {}
         }
-        queue.extend(rx.try_iter());
-        if queue.len() > before {
-            queue = settle(queue.into()).into();
-        }
-        // A put still inside its wait stays at the front.
-        let ready = match queue.front() {
-            Some(Job::Put(_, _, at)) => {
-                !open
-                    || at.elapsed() >= WRITE_BEHIND
-                    || queue.iter().any(|j| matches!(j, Job::Sync(_)))
-            }
-            Some(_) => true,
-            None => false,
-        };
-        if !ready {
+        let Some(job) = q.jobs.pop_front() else {
             continue;
-        }
-        match queue.pop_front() {
-            Some(Job::Put(instance, bytes, _)) => {
+        };
+        // The disk work happens without the lock: the agent keeps queueing.
+        drop(q);
+        match job {
+            Job::Put(instance, bytes, _) => {
                 let path = file(dir, instance);
                 match write_file(&path, &bytes) {
                     Ok(()) => {
@@ -247,26 +287,26 @@ fn writer(dir: &Path, rx: &mpsc::Receiver<Job>, mut on_disk: HashSet<InstanceId>
                     }
                 }
             }
-            // Most results are acknowledged before their write: no unlink.
-            Some(Job::Ack(instance)) => {
+            Job::Ack(instance) => {
                 if on_disk.remove(&instance) {
                     let _ = fs::remove_file(file(dir, instance));
                 }
             }
-            Some(Job::Sync(done)) => {
+            Job::Sync(done) => {
                 let _ = done.send(());
             }
-            None => {}
         }
+        q = shared.lock();
     }
 }
 
 /// Queued jobs without the writes that would only be deleted: a
 /// result acknowledged later in the queue is not written (the
-/// controller already journaled it). The acknowledgement itself stays —
-/// an earlier batch may have left a file for that instance — and costs an
-/// unlink, not a write and an fsync. Order is kept.
-fn settle(batch: Vec<Job>) -> Vec<Job> {
+/// controller already journaled it). The acknowledgement itself stays
+/// while a file for that instance is on disk (`on_disk`: an earlier write)
+/// or a put for it is still queued; otherwise it has nothing left to do.
+/// Order is kept.
+fn settle(batch: Vec<Job>, on_disk: &HashSet<InstanceId>) -> Vec<Job> {
     let mut cancelled = vec![false; batch.len()];
     // Per instance, the indices of its puts not yet followed by an ack.
     let mut open: std::collections::HashMap<InstanceId, Vec<usize>> = Default::default();
@@ -276,6 +316,9 @@ fn settle(batch: Vec<Job>) -> Vec<Job> {
             Job::Ack(i) => {
                 for p in open.remove(i).unwrap_or_default() {
                     cancelled[p] = true;
+                }
+                if !on_disk.contains(i) && !open.contains_key(i) {
+                    cancelled[k] = true;
                 }
             }
             Job::Sync(_) => {}
@@ -343,21 +386,29 @@ mod tests {
                 })
                 .collect()
         };
-        let (tx, _rx) = mpsc::channel();
-        let batch = vec![
-            put(1),
-            put(2),
-            Job::Ack(InstanceId(1)),
-            Job::Sync(tx),
-            Job::Ack(InstanceId(3)),
-            put(2),
-            Job::Ack(InstanceId(2)),
-        ];
-        // Every put followed by its instance's ack in the batch is not
-        // written; the acks stay (an older batch may have left a file).
+        let batch = || {
+            let (tx, _rx) = mpsc::channel();
+            vec![
+                put(1),
+                put(2),
+                Job::Ack(InstanceId(1)),
+                Job::Sync(tx),
+                Job::Ack(InstanceId(3)),
+                put(2),
+                Job::Ack(InstanceId(2)),
+                put(4),
+            ]
+        };
+        // Every put followed by its instance's ack in the queue is not
+        // written; an ack stays only where an earlier write left a file.
         assert_eq!(
-            kinds(settle(batch)),
-            vec!["ack 1", "sync", "ack 3", "ack 2"]
+            kinds(settle(batch(), &HashSet::new())),
+            vec!["sync", "put 4"]
+        );
+        let on_disk = [1, 3].map(InstanceId).into_iter().collect();
+        assert_eq!(
+            kinds(settle(batch(), &on_disk)),
+            vec!["ack 1", "sync", "ack 3", "put 4"]
         );
     }
 

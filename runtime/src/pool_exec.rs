@@ -11,6 +11,7 @@ use bytes::Bytes;
 use hivemind_controller::{Handoff, InstanceId, PoolAction, WorkerId};
 use hivemind_functions::synthetic::{Clock, SyntheticParams};
 use hivemind_functions::{Backend, Request, Worker};
+use hivemind_ir::TaskId;
 use std::collections::BTreeMap;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -67,8 +68,13 @@ pub struct PoolExec {
     guests: Guests,
     /// Synthetic functions wait out their service time instead of burning
     /// a core of this machine: the cloud's cores are modelled, not ours.
+    /// Set before the first action: the synthetic parameters of each
+    /// task are built once (`invoke_params`).
     pub clock: Clock,
     pub emulate: Option<Emulate>,
+    /// Each task's synthetic parameters as sent (a JSON value built once,
+    /// not per invocation).
+    invoke_params: BTreeMap<TaskId, serde_json::Value>,
 }
 
 impl PoolExec {
@@ -82,6 +88,7 @@ impl PoolExec {
             guests: Guests::default(),
             clock: Clock::Sleep,
             emulate: None,
+            invoke_params: BTreeMap::new(),
         }
     }
 
@@ -144,20 +151,24 @@ impl PoolExec {
                 input,
                 model_version,
             } => {
-                let fig = figures.task(task);
-                let params = SyntheticParams {
-                    busy_us: fig.map_or(0, |f| f.service_us),
-                    output_bytes: fig.map_or(0, |f| f.output_bytes),
-                    output_items: fig.map(|f| f.items),
-                    clock: self.clock,
-                    ..SyntheticParams::default()
-                };
+                let clock = self.clock;
+                let params = self.invoke_params.entry(task).or_insert_with(|| {
+                    let fig = figures.task(task);
+                    SyntheticParams {
+                        busy_us: fig.map_or(0, |f| f.service_us),
+                        output_bytes: fig.map_or(0, |f| f.output_bytes),
+                        output_items: fig.map(|f| f.items),
+                        clock,
+                        ..SyntheticParams::default()
+                    }
+                    .to_value()
+                });
                 let mut req = Request::new(function, task.0, instance.0);
                 req.model_version = model_version;
                 req.input = input_bytes(input, store);
                 req.input_items = u32::from(!req.input.is_empty());
                 req.deadline = INVOKE_DEADLINE;
-                req.params = params.to_value();
+                req.params = params.clone();
                 let fetch = self.emulate.as_ref().map_or(0, |e| {
                     let split = e.split.get(task.index()).copied().unwrap_or(1);
                     hivemind_sim::physics::fetch_us(&e.cloud, &input, split)
