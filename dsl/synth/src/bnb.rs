@@ -37,6 +37,10 @@ pub(crate) struct Outcome {
     /// A lower bound on the stage's optimum.
     pub lower: u64,
     pub nodes: u64,
+    /// Placements reached, and how many of them the cost model refused
+    /// (a limit presolve does not see, e.g. radio capacity).
+    pub leaves: u64,
+    pub refused: u64,
     pub cut: Option<Cut>,
 }
 
@@ -44,7 +48,34 @@ pub(crate) struct Outcome {
 struct Open {
     dom: Domains,
     bound: u64,
+    /// Creation order: among equal bounds the newest first (deterministic).
+    seq: u64,
 }
+
+impl PartialEq for Open {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl Eq for Open {}
+impl PartialOrd for Open {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Open {
+    /// The heap's greatest is the lowest bound, then the newest.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other
+            .bound
+            .cmp(&self.bound)
+            .then(self.seq.cmp(&other.seq))
+    }
+}
+
+/// Open nodes kept for best-first selection, in domain entries (tasks ×
+/// nodes); past it the search only dives (depth-first), which needs no more.
+const OPEN_ENTRIES: usize = 16 << 20;
 
 /// Search the stage `metric` over presolve's domains for a placement that
 /// `value_of` accepts (feasible, earlier stages at their optimum; it
@@ -65,19 +96,29 @@ pub(crate) fn search(
     let bounds = StageBounds::new(pre, metric);
     let mut best = best;
     let mut improved: Option<(Vec<Modality>, u64)> = None;
-    let mut stack = vec![Open {
+    // Best-first with dives: the open node with the lowest bound is taken,
+    // then its best child, and so on down until a placement or a prune
+    // (which finds placements early); the other children wait in the heap.
+    // The heap's least bound is the search's lower bound.
+    let mut heap = std::collections::BinaryHeap::new();
+    let mut dive = Some(Open {
         dom: bounds.root(),
         bound: 0,
-    }];
+        seq: 0,
+    });
+    let mut stack: Vec<Open> = Vec::new();
+    let mut seq = 0u64;
+    let per_node = pre.domains.len().max(1);
     let mut nodes = 0u64;
+    let (mut leaves, mut refused) = (0u64, 0u64);
     let mut cut = None;
-    while let Some(node) = stack.pop() {
+    while let Some(node) = dive.take().or_else(|| stack.pop()).or_else(|| heap.pop()) {
         if node.bound >= best {
             continue;
         }
         if nodes >= node_budget {
             cut = Some(Cut::Nodes);
-            stack.push(node);
+            heap.push(node);
             break;
         }
         // The clock is polled every few nodes (a node costs microseconds
@@ -85,7 +126,7 @@ pub(crate) fn search(
         if nodes.is_multiple_of(16) && (Instant::now() >= deadline || limits.stopped().is_some())
         {
             cut = Some(Cut::Clock);
-            stack.push(node);
+            heap.push(node);
             break;
         }
         nodes += 1;
@@ -109,11 +150,14 @@ pub(crate) fn search(
                 .iter()
                 .map(|d| Modality::ALL[d.iter().position(|&b| b).unwrap_or(0)])
                 .collect();
-            if let Some(v) = value_of(&a) {
-                if v < best {
+            leaves += 1;
+            match value_of(&a) {
+                Some(v) if v < best => {
                     best = v;
                     improved = Some((a, v));
                 }
+                Some(_) => {}
+                None => refused += 1,
             }
             continue;
         };
@@ -122,21 +166,33 @@ pub(crate) fn search(
         let preferred = prefer.map(|p| hivemind_cost::modality_index(p[t]));
         let mut children: Vec<usize> = (0..3).filter(|&m| dom[t][m]).collect();
         children.sort_by_key(|&m| (nb.with[t][m], Some(m) != preferred, m));
-        for &m in children.iter().rev() {
+        for &m in children.iter() {
             if nb.with[t][m] >= best {
                 continue;
             }
             let mut child = dom.clone();
             child[t] = [false; 3];
             child[t][m] = true;
-            stack.push(Open {
+            seq += 1;
+            let open = Open {
                 dom: child,
                 bound: nb.with[t][m].max(nb.lower),
-            });
+                seq,
+            };
+            if dive.is_none() {
+                dive = Some(open);
+            } else if heap.len().saturating_mul(per_node) < OPEN_ENTRIES {
+                heap.push(open);
+            } else {
+                // Memory: depth-first from here (a stack of at most two
+                // siblings per level), taken before the heap.
+                stack.push(open);
+            }
         }
     }
-    let open = stack
+    let open = heap
         .iter()
+        .chain(&stack)
         .map(|o| o.bound)
         .filter(|&b| b < best)
         .min()
@@ -146,6 +202,8 @@ pub(crate) fn search(
         proven: cut.is_none(),
         lower: open.min(best),
         nodes,
+        leaves,
+        refused,
         cut,
     }
 }

@@ -460,6 +460,7 @@ pub(crate) fn overflowing(model: &CostModel) -> Vec<Total> {
     let mut active = Active::all(model);
     active.requirements.fill(false);
     active.capacity.fill(false);
+    active.radio = false;
     let p = Presolve::with(model, &active);
     let mut out: Vec<Total> = (0..g.fleets.len())
         .filter(|&f| p.bound_of(&LimitKind::Separable(p.fleet_energy(f))) == NONE)
@@ -493,6 +494,9 @@ pub(crate) struct Active {
     pub capacity: Vec<bool>,
     /// Per task: its pin restricts its domain.
     pub pins: Vec<bool>,
+    /// Every fleet's radio capacity (the search needs it; explanations,
+    /// which name CPU capacities only, switch it off).
+    pub radio: bool,
 }
 
 impl Active {
@@ -502,6 +506,7 @@ impl Active {
             requirements: vec![true; g.requirements.len()],
             capacity: vec![true; g.fleets.len() + 1],
             pins: vec![true; g.tasks.len()],
+            radio: true,
         }
     }
 }
@@ -746,6 +751,49 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     pairwise: Vec::new(),
                 }),
                 max: cap_max(model.fleet_capacity_us_per_hour[f]),
+                relaxation: false,
+            });
+        }
+        // Radio: every fleet's links carry what its edge tasks push and
+        // what the transfers put on them (both ends' fleets), in bytes/h.
+        for f in (0..g.fleets.len()).filter(|_| active.radio) {
+            let is_f = |x: Option<hivemind_ir::FleetId>| x.is_some_and(|x| x.index() == f);
+            let unary = g
+                .tasks
+                .iter()
+                .map(|t| match model.edge_fleet[t.id.index()] {
+                    Some(x) if x.index() == f => [
+                        model.tasks[t.id.index()]
+                            .edge_radio_bytes_per_hour
+                            .saturated(),
+                        0,
+                        0,
+                    ],
+                    _ => [0; 3],
+                })
+                .collect();
+            let pairwise = model
+                .edges
+                .iter()
+                .map(|c| {
+                    std::array::from_fn(|a| {
+                        std::array::from_fn(|b| {
+                            c.radio_load[a][b]
+                                .iter()
+                                .filter(|(x, _)| is_f(*x))
+                                .map(|(_, load)| load.saturated())
+                                .fold(0, u64::saturating_add)
+                        })
+                    })
+                })
+                .collect();
+            p.limits.push(Limit {
+                kind: LimitKind::Separable(Separable {
+                    constant: 0,
+                    unary,
+                    pairwise,
+                }),
+                max: cap_max(model.fleet_radio_bytes_per_hour[f]),
                 relaxation: false,
             });
         }
@@ -1341,7 +1389,7 @@ pub(crate) struct NodeBound {
 
 /// Reduction rounds per node: past them the node is branched on as it is
 /// (fewer removals only: still sound).
-const NODE_ROUNDS: usize = 6;
+const NODE_ROUNDS: usize = 2;
 
 impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
     pub fn new(pre: &'p Presolve<'m, 'g>, metric: Metric) -> Self {

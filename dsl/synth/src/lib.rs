@@ -542,6 +542,9 @@ fn lexmin_timed(
                 "branch-and-bound"
             );
             progress.bnb_nodes += found.nodes;
+            if std::env::var_os("BNB_DEBUG").is_some() {
+                eprintln!("stage {stage} lower {lower} ceiling {ceiling:?} bnb leaves {} refused {} nodes {} lower {} proven {} cut {:?} improved {:?} in {:?}", found.leaves, found.refused, found.nodes, found.lower, found.proven, found.cut, found.improved.as_ref().map(|(_, v)| *v), now.elapsed());
+            }
             if let Some((a, v)) = found.improved {
                 if let Some(values) = values_of(&a) {
                     presolve.bound(metric, v);
