@@ -66,10 +66,7 @@ impl PartialOrd for Open {
 impl Ord for Open {
     /// The heap's greatest is the lowest bound, then the newest.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other
-            .bound
-            .cmp(&self.bound)
-            .then(self.seq.cmp(&other.seq))
+        other.bound.cmp(&self.bound).then(self.seq.cmp(&other.seq))
     }
 }
 
@@ -123,8 +120,7 @@ pub(crate) fn search(
         }
         // The clock is polled every few nodes (a node costs microseconds
         // to a millisecond).
-        if nodes.is_multiple_of(16) && (Instant::now() >= deadline || limits.stopped().is_some())
-        {
+        if nodes.is_multiple_of(16) && (Instant::now() >= deadline || limits.stopped().is_some()) {
             cut = Some(Cut::Clock);
             heap.push(node);
             break;
@@ -141,7 +137,10 @@ pub(crate) fn search(
         let pick = (0..dom.len())
             .filter(|&t| dom[t].iter().filter(|&&b| b).count() > 1)
             .max_by_key(|&t| {
-                let mut v: Vec<u64> = (0..3).filter(|&m| dom[t][m]).map(|m| nb.with[t][m]).collect();
+                let mut v: Vec<u64> = (0..3)
+                    .filter(|&m| dom[t][m])
+                    .map(|m| nb.with[t][m])
+                    .collect();
                 v.sort_unstable();
                 (v[1] - v[0], std::cmp::Reverse(t))
             });
@@ -275,7 +274,16 @@ mod tests {
             assert_eq!(optimum, None, "seed {seed}: presolve infeasible\n{src}");
             return (false, 0);
         }
-        let out = search(&pre, metric, NONE, None, value_of, u64::MAX, deadline, &limits);
+        let out = search(
+            &pre,
+            metric,
+            NONE,
+            None,
+            value_of,
+            u64::MAX,
+            deadline,
+            &limits,
+        );
         assert!(out.proven, "seed {seed}");
         assert_eq!(
             out.improved.as_ref().map(|(_, v)| *v),
@@ -284,10 +292,21 @@ mod tests {
         );
         let nodes = out.nodes;
         if let (Some((a, _)), Some(opt)) = (&oracle, optimum) {
-            let out = search(&pre, metric, opt, Some(a), value_of, u64::MAX, deadline, &limits);
+            let out = search(
+                &pre,
+                metric,
+                opt,
+                Some(a),
+                value_of,
+                u64::MAX,
+                deadline,
+                &limits,
+            );
             assert!(out.proven && out.improved.is_none(), "seed {seed}\n{src}");
             for budget in [1, 2, 5] {
-                let out = search(&pre, metric, NONE, None, value_of, budget, deadline, &limits);
+                let out = search(
+                    &pre, metric, NONE, None, value_of, budget, deadline, &limits,
+                );
                 assert!(
                     out.lower <= opt,
                     "seed {seed}: lower bound {} above the optimum {opt} after {budget} nodes\n{src}",
@@ -309,7 +328,10 @@ mod tests {
             branched += usize::from(nodes > 1);
         }
         eprintln!("branch-and-bound: {feasible} feasible, {branched} branched of 200");
-        assert!(feasible >= 30 && branched >= 20, "{feasible} feasible, {branched} branched");
+        assert!(
+            feasible >= 30 && branched >= 20,
+            "{feasible} feasible, {branched} branched"
+        );
     }
 
     proptest::proptest! {

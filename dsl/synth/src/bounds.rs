@@ -1449,9 +1449,9 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
                             return None;
                         }
                         for (t, d) in dom.iter_mut().enumerate() {
-                            for m in 0..3 {
-                                if d[m] && f.lower_bound_if(t, m) > limit.max {
-                                    d[m] = false;
+                            for (m, allowed) in d.iter_mut().enumerate() {
+                                if *allowed && f.lower_bound_if(t, m) > limit.max {
+                                    *allowed = false;
                                     removed = true;
                                 }
                             }
@@ -1470,15 +1470,15 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
                             return None;
                         }
                         for (t, d) in dom.iter_mut().enumerate() {
-                            for m in 0..3 {
-                                if d[m]
+                            for (m, allowed) in d.iter_mut().enumerate() {
+                                if *allowed
                                     && bounds
                                         .iter()
                                         .map(|b| b.through(t, m))
                                         .fold(0, u64::saturating_add)
                                         > limit.max
                                 {
-                                    d[m] = false;
+                                    *allowed = false;
                                     removed = true;
                                 }
                             }
@@ -1581,7 +1581,15 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             lower: lower.saturating_add(self.offset),
             with: with
                 .into_iter()
-                .map(|w| w.map(|v| if v == NONE { NONE } else { v.saturating_add(self.offset) }))
+                .map(|w| {
+                    w.map(|v| {
+                        if v == NONE {
+                            NONE
+                        } else {
+                            v.saturating_add(self.offset)
+                        }
+                    })
+                })
                 .collect(),
         })
     }

@@ -303,6 +303,14 @@ fn synthesize_in_context(
     } else {
         Vec::new()
     };
+    tracing::debug!(
+        by_bound = progress.by_bound,
+        by_search = progress.by_search,
+        by_bnb = progress.by_bnb,
+        bnb_nodes = progress.bnb_nodes,
+        bnb_out_of_nodes = ?progress.bnb_cut,
+        "search summary"
+    );
     let gap = progress.timed_out.and_then(|(stage, lower_bound)| {
         let plan = chosen.as_ref()?;
         let objective = *model.objectives.get(stage)?;
@@ -535,6 +543,8 @@ fn lexmin_timed(
             tracing::debug!(
                 stage,
                 nodes = found.nodes,
+                leaves = found.leaves,
+                refused = found.refused,
                 lower = found.lower,
                 proven = found.proven,
                 cut = ?found.cut,
@@ -542,9 +552,6 @@ fn lexmin_timed(
                 "branch-and-bound"
             );
             progress.bnb_nodes += found.nodes;
-            if std::env::var_os("BNB_DEBUG").is_some() {
-                eprintln!("stage {stage} lower {lower} ceiling {ceiling:?} bnb leaves {} refused {} nodes {} lower {} proven {} cut {:?} improved {:?} in {:?}", found.leaves, found.refused, found.nodes, found.lower, found.proven, found.cut, found.improved.as_ref().map(|(_, v)| *v), now.elapsed());
-            }
             if let Some((a, v)) = found.improved {
                 if let Some(values) = values_of(&a) {
                     presolve.bound(metric, v);
