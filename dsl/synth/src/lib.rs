@@ -514,7 +514,9 @@ fn lexmin_timed(
         let mut ceiling = ceiling;
         // Not proven by the bound: branch-and-bound on part of the stage's
         // time, which may prove the incumbent, improve it, or raise the bound.
-        if ceiling.is_none_or(|c| lower < c) && limits.stopped().is_none() {
+        // Not with `hard` constraints (the Pareto front's blocks), which
+        // only z3 sees.
+        if hard.is_empty() && ceiling.is_none_or(|c| lower < c) && limits.stopped().is_none() {
             let now = Instant::now();
             let share = if stage < enc.stated_objectives {
                 BNB_SHARE
