@@ -460,6 +460,7 @@ pub(crate) fn overflowing(model: &CostModel) -> Vec<Total> {
     let mut active = Active::all(model);
     active.requirements.fill(false);
     active.capacity.fill(false);
+    active.radio = false;
     let p = Presolve::with(model, &active);
     let mut out: Vec<Total> = (0..g.fleets.len())
         .filter(|&f| p.bound_of(&LimitKind::Separable(p.fleet_energy(f))) == NONE)
@@ -493,6 +494,9 @@ pub(crate) struct Active {
     pub capacity: Vec<bool>,
     /// Per task: its pin restricts its domain.
     pub pins: Vec<bool>,
+    /// Every fleet's radio capacity (the search needs it; explanations,
+    /// which name CPU capacities only, switch it off).
+    pub radio: bool,
 }
 
 impl Active {
@@ -502,6 +506,7 @@ impl Active {
             requirements: vec![true; g.requirements.len()],
             capacity: vec![true; g.fleets.len() + 1],
             pins: vec![true; g.tasks.len()],
+            radio: true,
         }
     }
 }
@@ -746,6 +751,49 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     pairwise: Vec::new(),
                 }),
                 max: cap_max(model.fleet_capacity_us_per_hour[f]),
+                relaxation: false,
+            });
+        }
+        // Radio: every fleet's links carry what its edge tasks push and
+        // what the transfers put on them (both ends' fleets), in bytes/h.
+        for f in (0..g.fleets.len()).filter(|_| active.radio) {
+            let is_f = |x: Option<hivemind_ir::FleetId>| x.is_some_and(|x| x.index() == f);
+            let unary = g
+                .tasks
+                .iter()
+                .map(|t| match model.edge_fleet[t.id.index()] {
+                    Some(x) if x.index() == f => [
+                        model.tasks[t.id.index()]
+                            .edge_radio_bytes_per_hour
+                            .saturated(),
+                        0,
+                        0,
+                    ],
+                    _ => [0; 3],
+                })
+                .collect();
+            let pairwise = model
+                .edges
+                .iter()
+                .map(|c| {
+                    std::array::from_fn(|a| {
+                        std::array::from_fn(|b| {
+                            c.radio_load[a][b]
+                                .iter()
+                                .filter(|(x, _)| is_f(*x))
+                                .map(|(_, load)| load.saturated())
+                                .fold(0, u64::saturating_add)
+                        })
+                    })
+                })
+                .collect();
+            p.limits.push(Limit {
+                kind: LimitKind::Separable(Separable {
+                    constant: 0,
+                    unary,
+                    pairwise,
+                }),
+                max: cap_max(model.fleet_radio_bytes_per_hour[f]),
                 relaxation: false,
             });
         }
@@ -1021,16 +1069,24 @@ impl<'m, 'g> Presolve<'m, 'g> {
     /// work to the drones, a reserve that keeps it off them, a deadline on
     /// the tasks in between) are invisible to the pairs above.
     fn joint_lagrangian(&self, a: &Separable) -> u64 {
-        let limits: Vec<(&Separable, u64)> = self
+        self.joint_multipliers(a).map_or(0, |(_, best)| best)
+    }
+
+    /// The multipliers of [`Presolve::joint_lagrangian`] (λ = p / 2²⁰, one
+    /// per separable limit in `self.limits` order, 0 for the others) and the
+    /// bound they give; `None` with fewer than two separable limits.
+    fn joint_multipliers(&self, a: &Separable) -> Option<(Vec<u64>, u64)> {
+        let limits: Vec<(usize, &Separable, u64)> = self
             .limits
             .iter()
-            .filter_map(|l| match &l.kind {
-                LimitKind::Separable(b) => Some((b, l.max)),
+            .enumerate()
+            .filter_map(|(i, l)| match &l.kind {
+                LimitKind::Separable(b) => Some((i, b, l.max)),
                 _ => None,
             })
             .collect();
         if limits.len() < 2 {
-            return 0;
+            return None;
         }
         let (model, adj, dom) = (self.model, &self.adj, &self.domains);
         let mut ps = vec![0u64; limits.len()];
@@ -1038,7 +1094,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
         let others = |ps: &[u64], skip: usize| -> (Separable, u64) {
             let mut combined = a.clone();
             let mut rhs = 0u64;
-            for (j, &(b, max)) in limits.iter().enumerate() {
+            for (j, &(_, b, max)) in limits.iter().enumerate() {
                 if j != skip && ps[j] > 0 {
                     combined = combined.combined(b, ps[j]);
                     rhs = rhs.saturating_add(lambda_ceil(ps[j], max));
@@ -1057,7 +1113,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
         let mut best = i128::from(a.forest(model, adj, dom).lower_bound);
         for _sweep in 0..3 {
             let before = best;
-            for (i, &(b, max)) in limits.iter().enumerate() {
+            for (i, &(_, b, max)) in limits.iter().enumerate() {
                 if self.late() {
                     break;
                 }
@@ -1075,7 +1131,11 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 break;
             }
         }
-        best.clamp(0, i128::from(NONE)) as u64
+        let mut all = vec![0u64; self.limits.len()];
+        for (&(i, _, _), &p) in limits.iter().zip(&ps) {
+            all[i] = p;
+        }
+        Some((all, best.clamp(0, i128::from(NONE)) as u64))
     }
 
     /// A lower bound on the latency of requirement `r`'s path (0 if `r` is
@@ -1298,6 +1358,240 @@ impl<'m, 'g> Presolve<'m, 'g> {
             }
         }
         out
+    }
+}
+
+/// The bounds the branch-and-bound ([`crate::bnb`]) evaluates at every
+/// node of one lexicographic stage: presolve's limits, the stage's
+/// objective, and its Lagrangian combination with every separable limit,
+/// the multipliers fixed at the root (a bound for any fixed λ ≥ 0, so it
+/// stays sound at every node; only its strength varies).
+pub(crate) struct StageBounds<'p, 'm, 'g> {
+    pre: &'p Presolve<'m, 'g>,
+    objective: LimitKind,
+    /// What the metric's value exceeds `objective`'s by (execution time:
+    /// the mission's duration).
+    offset: u64,
+    /// A path objective's separable relaxation (its chains).
+    relaxed: Option<Separable>,
+    /// `A + Σ λᵢ·Bᵢ` and `Σ ⌈λᵢ·maxᵢ⌉`.
+    combined: Option<(Separable, u64)>,
+}
+
+/// What one node's reduction found.
+pub(crate) struct NodeBound {
+    /// A lower bound on the stage's metric over the node's placements.
+    pub lower: u64,
+    /// Per (task, modality): a lower bound with the task at that modality
+    /// (`NONE` outside the domain); what branching looks at.
+    pub with: Vec<[u64; 3]>,
+}
+
+/// Reduction rounds per node: past them the node is branched on as it is
+/// (fewer removals only: still sound).
+const NODE_ROUNDS: usize = 2;
+
+impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
+    pub fn new(pre: &'p Presolve<'m, 'g>, metric: Metric) -> Self {
+        let (objective, offset) = pre.limit_kind(metric);
+        let relaxed = match &objective {
+            LimitKind::Separable(a) => Some(a.clone()),
+            _ => pre.path_relaxation(metric),
+        };
+        let combined = relaxed.as_ref().and_then(|a| {
+            let (ps, _) = pre.joint_multipliers(a)?;
+            let mut combined = a.clone();
+            let mut rhs = 0u64;
+            for (l, &p) in pre.limits.iter().zip(&ps) {
+                if let (LimitKind::Separable(b), true) = (&l.kind, p > 0) {
+                    combined = combined.combined(b, p);
+                    rhs = rhs.saturating_add(lambda_ceil(p, l.max));
+                }
+            }
+            (combined.largest_total() < u128::from(NONE)).then_some((combined, rhs))
+        });
+        StageBounds {
+            pre,
+            objective,
+            offset,
+            relaxed,
+            combined,
+        }
+    }
+
+    /// The domains the stage starts from (presolve's).
+    pub fn root(&self) -> Domains {
+        self.pre.domains.clone()
+    }
+
+    /// Reduce `dom` against every limit and against "the metric is below
+    /// `below`" (`NONE`: no such limit) until nothing changes (at most a
+    /// few rounds); `None` when no placement in `dom` can meet them all.
+    /// Removes only values no placement meeting them uses.
+    pub fn reduce(&self, dom: &mut Domains, below: u64) -> Option<NodeBound> {
+        let (model, adj) = (self.pre.model, &self.pre.adj);
+        let n = dom.len();
+        // The objective's own terms (without the offset) must stay ≤ max_obj.
+        let max_obj = if below == NONE {
+            NONE - 1
+        } else {
+            below.checked_sub(1)?.checked_sub(self.offset)?
+        };
+        let mut with = vec![[NONE; 3]; n];
+        let mut lower = 0u64;
+        for _round in 0..NODE_ROUNDS {
+            let mut removed = false;
+            for limit in &self.pre.limits {
+                match &limit.kind {
+                    LimitKind::Separable(s) => {
+                        let f = s.forest(model, adj, dom);
+                        if f.lower_bound > limit.max {
+                            return None;
+                        }
+                        for (t, d) in dom.iter_mut().enumerate() {
+                            for (m, allowed) in d.iter_mut().enumerate() {
+                                if *allowed && f.lower_bound_if(t, m) > limit.max {
+                                    *allowed = false;
+                                    removed = true;
+                                }
+                            }
+                        }
+                    }
+                    LimitKind::PathSum(shapes) => {
+                        let bounds: Vec<PathBounds> = shapes
+                            .iter()
+                            .map(|s| PathBounds::new(model, adj, dom, s))
+                            .collect();
+                        let total = bounds
+                            .iter()
+                            .map(|b| b.lower_bound)
+                            .fold(0, u64::saturating_add);
+                        if total > limit.max {
+                            return None;
+                        }
+                        for (t, d) in dom.iter_mut().enumerate() {
+                            for (m, allowed) in d.iter_mut().enumerate() {
+                                if *allowed
+                                    && bounds
+                                        .iter()
+                                        .map(|b| b.through(t, m))
+                                        .fold(0, u64::saturating_add)
+                                        > limit.max
+                                {
+                                    *allowed = false;
+                                    removed = true;
+                                }
+                            }
+                        }
+                    }
+                    LimitKind::TaskValue(task, v) => {
+                        for m in 0..3 {
+                            if dom[*task][m] && v[m] > limit.max {
+                                dom[*task][m] = false;
+                                removed = true;
+                            }
+                        }
+                    }
+                }
+                if dom.iter().any(|d| !d.contains(&true)) {
+                    return None;
+                }
+            }
+            // The objective: its own bound, its relaxation's and the
+            // Lagrangian combination's, the largest of them per value.
+            for w in with.iter_mut() {
+                *w = [0; 3];
+            }
+            lower = 0;
+            let mut raise = |lb: u64, at: &dyn Fn(usize, usize) -> u64| {
+                lower = lower.max(lb);
+                for (t, w) in with.iter_mut().enumerate() {
+                    for (m, v) in w.iter_mut().enumerate() {
+                        *v = (*v).max(at(t, m));
+                    }
+                }
+            };
+            match &self.objective {
+                LimitKind::Separable(_) => {}
+                LimitKind::PathSum(shapes) => {
+                    let bounds: Vec<PathBounds> = shapes
+                        .iter()
+                        .map(|s| PathBounds::new(model, adj, dom, s))
+                        .collect();
+                    let total = bounds
+                        .iter()
+                        .map(|b| b.lower_bound)
+                        .fold(0, u64::saturating_add);
+                    raise(total, &|t, m| {
+                        bounds
+                            .iter()
+                            .map(|b| b.through(t, m))
+                            .fold(0, u64::saturating_add)
+                    });
+                }
+                LimitKind::TaskValue(task, v) => {
+                    let least = (0..3).filter(|&m| dom[*task][m]).map(|m| v[m]).min();
+                    raise(least.unwrap_or(NONE), &|t, m| {
+                        if t == *task {
+                            v[m]
+                        } else {
+                            0
+                        }
+                    });
+                }
+            }
+            if let Some(a) = &self.relaxed {
+                let f = a.forest(model, adj, dom);
+                raise(f.lower_bound, &|t, m| f.lower_bound_if(t, m));
+            }
+            if let Some((c, rhs)) = &self.combined {
+                let f = c.forest(model, adj, dom);
+                let rhs = *rhs;
+                raise(f.lower_bound.saturating_sub(rhs), &|t, m| {
+                    let v = f.lower_bound_if(t, m);
+                    if v == NONE {
+                        NONE
+                    } else {
+                        v.saturating_sub(rhs)
+                    }
+                });
+            }
+            if lower > max_obj {
+                return None;
+            }
+            for (t, d) in dom.iter_mut().enumerate() {
+                for m in 0..3 {
+                    if !d[m] {
+                        with[t][m] = NONE;
+                    } else if with[t][m] > max_obj {
+                        d[m] = false;
+                        with[t][m] = NONE;
+                        removed = true;
+                    }
+                }
+                if !d.contains(&true) {
+                    return None;
+                }
+            }
+            if !removed {
+                break;
+            }
+        }
+        Some(NodeBound {
+            lower: lower.saturating_add(self.offset),
+            with: with
+                .into_iter()
+                .map(|w| {
+                    w.map(|v| {
+                        if v == NONE {
+                            NONE
+                        } else {
+                            v.saturating_add(self.offset)
+                        }
+                    })
+                })
+                .collect(),
+        })
     }
 }
 

@@ -106,6 +106,9 @@ fn bound_cores(model: &CostModel, deadline: Instant) -> Vec<Core> {
     // (so the part is needed); only tried in time.
     let needed = |core: &Active| Instant::now() >= deadline || !infeasible(core);
     let mut active = Active::all(model);
+    // Conflicts name CPU capacities, requirements and pins: radio stays out
+    // of the proof (a conflict found without it holds with it).
+    active.radio = false;
     // Pins that restrict a task, as deletable parts (kept fixed when there
     // are too many to try one by one).
     let restricting: Vec<usize> = (0..g.tasks.len())

@@ -5,7 +5,10 @@
 //! mission's requirements hold, optimising its objectives in order. The
 //! search is z3's `Optimize` over the encoding in `encode`; the exhaustive
 //! oracle and the greedy heuristic in [`search`] evaluate the same cost
-//! model directly. This is the only crate that links z3.
+//! model directly. A stage the bounds do not prove first gets a plain-Rust
+//! branch-and-bound (`bnb`) over the same bounds, which may prove it,
+//! improve the incumbent or raise the reported lower bound. This is the
+//! only crate that links z3.
 //!
 //! Every call keeps a hard deadline and a memory cap ([`Options`]): a
 //! watchdog thread interrupts z3 (which does not honour its own timeout in
@@ -16,6 +19,7 @@
 //! the simulator's core or the agent: they read plans.
 
 pub mod bench;
+mod bnb;
 mod bounds;
 mod encode;
 mod explain;
@@ -302,6 +306,14 @@ fn synthesize_in_context(
     } else {
         Vec::new()
     };
+    tracing::debug!(
+        by_bound = progress.by_bound,
+        by_search = progress.by_search,
+        by_bnb = progress.by_bnb,
+        bnb_nodes = progress.bnb_nodes,
+        bnb_out_of_nodes = ?progress.bnb_cut,
+        "search summary"
+    );
     let gap = progress.timed_out.and_then(|(stage, lower_bound)| {
         let plan = chosen.as_ref()?;
         let objective = *model.objectives.get(stage)?;
@@ -364,6 +376,12 @@ enum Lexmin {
     TimedOut(Option<Vec<Modality>>),
 }
 
+/// The share of a stated stage's time the branch-and-bound gets (the
+/// neighbourhood search and z3 share the rest); tie-breakers give it all.
+const BNB_SHARE: f64 = 0.5;
+/// Nodes per stage: a deterministic budget, past what the clock usually allows.
+const BNB_NODES: u64 = 2_000_000;
+
 fn optimizer(deadline: Instant) -> Optimize {
     let opt = Optimize::new();
     let mut p = Params::new();
@@ -408,6 +426,11 @@ struct Progress {
     by_bound: usize,
     /// Stages proven by the neighbourhood search's whole-problem window.
     by_search: usize,
+    /// Stated stages proven by branch-and-bound, and its nodes in all stages.
+    by_bnb: usize,
+    bnb_nodes: u64,
+    /// The first stage whose branch-and-bound ran out of nodes (not time).
+    bnb_cut: Option<usize>,
     /// The stage the time ran out in, and its lower bound.
     timed_out: Option<(usize, u64)>,
     /// The first tie-breaking stage the time limit cut short: where it is
@@ -464,6 +487,8 @@ fn lexmin_timed(
         .as_ref()
         .is_none_or(|v| v.len() == stages.len()));
     let mut fixed: Vec<Bool> = Vec::new();
+    // The optimum of every stage fixed so far (what `fixed` says).
+    let mut fixed_values: Vec<u64> = Vec::new();
     let mut best: Option<Vec<Modality>> = None;
     let mut stage_deadline = deadline;
     let mut stage = 0;
@@ -488,8 +513,71 @@ fn lexmin_timed(
             // against that (the incumbent itself stays in the domains).
             presolve.bound(metric, value);
         }
-        let lower = presolve.lower_bound(metric);
+        let mut lower = presolve.lower_bound(metric);
         let mut ceiling = ceiling;
+        // Not proven by the bound: branch-and-bound on part of the stage's
+        // time, which may prove the incumbent, improve it, or raise the bound.
+        // Not with `hard` constraints (the Pareto front's blocks), which
+        // only z3 sees.
+        if hard.is_empty() && ceiling.is_none_or(|c| lower < c) && limits.stopped().is_none() {
+            let now = Instant::now();
+            let share = if stage < enc.stated_objectives {
+                BNB_SHARE
+            } else {
+                1.0
+            };
+            let bnb_deadline = now + stage_deadline.saturating_duration_since(now).mul_f64(share);
+            let value_of = |a: &[Modality]| {
+                let v = values_of(a)?;
+                fixed_values
+                    .iter()
+                    .zip(&v)
+                    .all(|(f, x)| x <= f)
+                    .then_some(v[stage])
+            };
+            let found = bnb::search(
+                presolve,
+                metric,
+                ceiling.unwrap_or(bounds::NONE),
+                incumbent.as_deref(),
+                value_of,
+                BNB_NODES,
+                bnb_deadline,
+                limits,
+            );
+            tracing::debug!(
+                stage,
+                nodes = found.nodes,
+                leaves = found.leaves,
+                refused = found.refused,
+                lower = found.lower,
+                proven = found.proven,
+                cut = ?found.cut,
+                improved = ?found.improved.as_ref().map(|(_, v)| *v),
+                "branch-and-bound"
+            );
+            progress.bnb_nodes += found.nodes;
+            if let Some((a, v)) = found.improved {
+                if let Some(values) = values_of(&a) {
+                    presolve.bound(metric, v);
+                    ceiling = Some(v);
+                    incumbent_values = Some(values);
+                    incumbent = Some(a);
+                }
+            }
+            lower = lower.max(found.lower);
+            if found.cut == Some(bnb::Cut::Nodes) {
+                progress.bnb_cut = Some(stage);
+            }
+            if let (true, Some(value), Some(a)) = (found.proven, ceiling, incumbent.as_ref()) {
+                progress.by_bnb += usize::from(stage < enc.stated_objectives);
+                best = Some(a.clone());
+                fixed.push(term.le(Int::from_u64(value)));
+                fixed_values.push(value);
+                stage += 1;
+                continue;
+            }
+        }
         // Not proven by the bound: improve the incumbent by large-neighbourhood
         // search on half of the stage's time, which may also prove it.
         if let (Some(value), Some(a), true) = (
@@ -535,13 +623,14 @@ fn lexmin_timed(
                 best = incumbent.clone();
                 let value = ceiling.unwrap_or(found.value);
                 fixed.push(term.le(Int::from_u64(value)));
+                fixed_values.push(value);
                 presolve.bound(metric, value);
                 stage += 1;
                 continue;
             }
         }
         let lower = if ceiling.is_some() {
-            presolve.lower_bound(metric)
+            presolve.lower_bound(metric).max(lower)
         } else {
             lower
         };
@@ -555,6 +644,7 @@ fn lexmin_timed(
                 best = Some(a.to_vec());
                 progress.by_bound += usize::from(stage < enc.stated_objectives);
                 fixed.push(term.le(Int::from_u64(value)));
+                fixed_values.push(value);
                 stage += 1;
                 continue;
             }
@@ -598,6 +688,7 @@ fn lexmin_timed(
                 incumbent_values = best.as_deref().and_then(values_of);
                 incumbent = best.clone().filter(|_| incumbent_values.is_some());
                 fixed.push(term.le(Int::from_u64(value)));
+                fixed_values.push(value);
                 presolve.bound(metric, value);
                 if presolve.infeasible {
                     return Err(SynthError::Solver(format!(

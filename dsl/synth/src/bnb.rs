@@ -1,0 +1,348 @@
+//! Branch-and-bound over task modalities, in plain Rust, for one
+//! lexicographic stage: the bounds of [`crate::bounds`] (per-limit forest
+//! and path bounds, the stage objective's Lagrangian combination with
+//! multipliers fixed at the root) are recomputed at every node over the
+//! node's domains, which both prunes the node and removes values
+//! (reduced-cost fixing); a node whose domains are all single values is a
+//! placement, checked exactly by the cost model.
+//!
+//! Depth-first, the child with the lowest bound first; the task branched
+//! on is the one with the largest regret (its second-best value's bound
+//! above its best's). Everything is deterministic: the search is budgeted
+//! in nodes, and when a node budget or the wall clock (the same
+//! [`Limits`] as every other stage) cuts it, the smallest bound among the
+//! nodes still open is a lower bound on the stage's optimum.
+
+use crate::bounds::{Domains, Metric, Presolve, StageBounds};
+use crate::watchdog::Limits;
+use hivemind_ir::plan::Modality;
+use std::time::Instant;
+
+/// What cut a search short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The node budget ran out (reproducible on any machine).
+    Nodes,
+    /// The wall clock or the memory cap (depends on the machine).
+    Clock,
+}
+
+/// What the search of one stage found.
+pub(crate) struct Outcome {
+    /// A placement better than the incumbent, with its value.
+    pub improved: Option<(Vec<Modality>, u64)>,
+    /// No placement has a value below `best` (the incumbent's or the
+    /// improvement's): the search space was exhausted.
+    pub proven: bool,
+    /// A lower bound on the stage's optimum.
+    pub lower: u64,
+    pub nodes: u64,
+    /// Placements reached, and how many of them the cost model refused
+    /// (a limit presolve does not see, e.g. radio capacity).
+    pub leaves: u64,
+    pub refused: u64,
+    pub cut: Option<Cut>,
+}
+
+/// One open node: its domains and the bound its parent saw for it.
+struct Open {
+    dom: Domains,
+    bound: u64,
+    /// Creation order: among equal bounds the newest first (deterministic).
+    seq: u64,
+}
+
+impl PartialEq for Open {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl Eq for Open {}
+impl PartialOrd for Open {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Open {
+    /// The heap's greatest is the lowest bound, then the newest.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.bound.cmp(&self.bound).then(self.seq.cmp(&other.seq))
+    }
+}
+
+/// Open nodes kept for best-first selection, in domain entries (tasks ×
+/// nodes); past it the search only dives (depth-first), which needs no more.
+const OPEN_ENTRIES: usize = 16 << 20;
+
+/// Search the stage `metric` over presolve's domains for a placement that
+/// `value_of` accepts (feasible, earlier stages at their optimum; it
+/// returns the stage's value) with a value below `best` (the incumbent's;
+/// `NONE` when there is none), visiting at most `node_budget` nodes and
+/// stopping at `deadline` or when `limits` say so.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn search(
+    pre: &Presolve,
+    metric: Metric,
+    best: u64,
+    prefer: Option<&[Modality]>,
+    value_of: impl Fn(&[Modality]) -> Option<u64>,
+    node_budget: u64,
+    deadline: Instant,
+    limits: &Limits,
+) -> Outcome {
+    let bounds = StageBounds::new(pre, metric);
+    let mut best = best;
+    let mut improved: Option<(Vec<Modality>, u64)> = None;
+    // Best-first with dives: the open node with the lowest bound is taken,
+    // then its best child, and so on down until a placement or a prune
+    // (which finds placements early); the other children wait in the heap.
+    // The heap's least bound is the search's lower bound.
+    let mut heap = std::collections::BinaryHeap::new();
+    let mut dive = Some(Open {
+        dom: bounds.root(),
+        bound: 0,
+        seq: 0,
+    });
+    let mut stack: Vec<Open> = Vec::new();
+    let mut seq = 0u64;
+    let per_node = pre.domains.len().max(1);
+    let mut nodes = 0u64;
+    let (mut leaves, mut refused) = (0u64, 0u64);
+    let mut cut = None;
+    while let Some(node) = dive.take().or_else(|| stack.pop()).or_else(|| heap.pop()) {
+        if node.bound >= best {
+            continue;
+        }
+        if nodes >= node_budget {
+            cut = Some(Cut::Nodes);
+            heap.push(node);
+            break;
+        }
+        // The clock is polled every few nodes (a node costs microseconds
+        // to a millisecond).
+        if nodes.is_multiple_of(16) && (Instant::now() >= deadline || limits.stopped().is_some()) {
+            cut = Some(Cut::Clock);
+            heap.push(node);
+            break;
+        }
+        nodes += 1;
+        let mut dom = node.dom;
+        let Some(nb) = bounds.reduce(&mut dom, best) else {
+            continue;
+        };
+        if nb.lower >= best {
+            continue;
+        }
+        // The unfixed task with the largest regret.
+        let pick = (0..dom.len())
+            .filter(|&t| dom[t].iter().filter(|&&b| b).count() > 1)
+            .max_by_key(|&t| {
+                let mut v: Vec<u64> = (0..3)
+                    .filter(|&m| dom[t][m])
+                    .map(|m| nb.with[t][m])
+                    .collect();
+                v.sort_unstable();
+                (v[1] - v[0], std::cmp::Reverse(t))
+            });
+        let Some(t) = pick else {
+            let a: Vec<Modality> = dom
+                .iter()
+                .map(|d| Modality::ALL[d.iter().position(|&b| b).unwrap_or(0)])
+                .collect();
+            leaves += 1;
+            match value_of(&a) {
+                Some(v) if v < best => {
+                    best = v;
+                    improved = Some((a, v));
+                }
+                Some(_) => {}
+                None => refused += 1,
+            }
+            continue;
+        };
+        // Children, the most promising popped first: lowest bound, then
+        // the preferred placement's modality.
+        let preferred = prefer.map(|p| hivemind_cost::modality_index(p[t]));
+        let mut children: Vec<usize> = (0..3).filter(|&m| dom[t][m]).collect();
+        children.sort_by_key(|&m| (nb.with[t][m], Some(m) != preferred, m));
+        for &m in children.iter() {
+            if nb.with[t][m] >= best {
+                continue;
+            }
+            let mut child = dom.clone();
+            child[t] = [false; 3];
+            child[t][m] = true;
+            seq += 1;
+            let open = Open {
+                dom: child,
+                bound: nb.with[t][m].max(nb.lower),
+                seq,
+            };
+            if dive.is_none() {
+                dive = Some(open);
+            } else if heap.len().saturating_mul(per_node) < OPEN_ENTRIES {
+                heap.push(open);
+            } else {
+                // Memory: depth-first from here (a stack of at most two
+                // siblings per level), taken before the heap.
+                stack.push(open);
+            }
+        }
+    }
+    let open = heap
+        .iter()
+        .chain(&stack)
+        .map(|o| o.bound)
+        .filter(|&b| b < best)
+        .min()
+        .unwrap_or(best);
+    Outcome {
+        improved,
+        proven: cut.is_none(),
+        lower: open.min(best),
+        nodes,
+        leaves,
+        refused,
+        cut,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bounds::NONE;
+    use hivemind_cost::{CostModel, Profile};
+    use hivemind_dsl::synthetic::random_mission;
+
+    /// A random mission with a cloud budget at 60–95% of the all-cloud
+    /// cost (by seed), so that the budget binds.
+    fn binding(seed: u64, n: usize) -> String {
+        let src = random_mission(seed, n);
+        let mut kept: Vec<&str> = src
+            .lines()
+            .filter(|l| !l.contains("require cloud_cost"))
+            .collect();
+        kept.pop();
+        let body = kept.join("\n");
+        let Some(graph) = hivemind_dsl::compile(&(body.clone() + "\n}\n"), "b.hm").graph else {
+            return src;
+        };
+        let model = CostModel::new(&graph, Profile::default()).expect("model");
+        use hivemind_ir::plan::Modality::{Cloud, CloudFpga, Edge};
+        let Some(cloud) =
+            hivemind_cost::baseline(&model, [Cloud, CloudFpga, Edge]).map(|a| model.evaluate(&a))
+        else {
+            return src;
+        };
+        let budget = cloud.cloud_cost_nusd_per_hour.saturated() / 100 * (60 + seed % 36);
+        if budget < 1_000 {
+            return src;
+        }
+        format!(
+            "{body}\n  require cloud_cost <= ${}.{:06} per hour\n}}\n",
+            budget / 1_000_000_000,
+            budget % 1_000_000_000 / 1_000
+        )
+    }
+
+    /// With no incumbent and no budget, the search finds the exhaustive
+    /// optimum of the first objective and proves it; with the optimum as
+    /// the incumbent it proves it without an improvement; a cut search's
+    /// lower bound is never above the optimum.
+    /// Returns whether the mission had a feasible plan, and the nodes the
+    /// search from no incumbent took.
+    fn check(seed: u64, n: usize) -> (bool, u64) {
+        let src = if seed.is_multiple_of(2) {
+            binding(seed, n)
+        } else {
+            random_mission(seed, n)
+        };
+        let graph = hivemind_dsl::compile(&src, "r.hm").graph.expect("compiles");
+        let model = CostModel::new(&graph, Profile::default()).expect("model");
+        let oracle = crate::search::exhaustive(&model, 2_000_000).expect("small");
+        let limits = Limits::new(Instant::now(), std::time::Duration::from_secs(60), None);
+        let deadline = limits.deadline();
+        let pre = Presolve::new(&model);
+        let first = model.objectives[0];
+        let value_of = |a: &[Modality]| {
+            let e = model.evaluate(a);
+            e.feasible().then(|| e.objective(first).saturated())
+        };
+        let metric = Metric::Objective(first);
+        let optimum = oracle.as_ref().map(|(_, e)| e.objective(first).saturated());
+        if pre.infeasible {
+            assert_eq!(optimum, None, "seed {seed}: presolve infeasible\n{src}");
+            return (false, 0);
+        }
+        let out = search(
+            &pre,
+            metric,
+            NONE,
+            None,
+            value_of,
+            u64::MAX,
+            deadline,
+            &limits,
+        );
+        assert!(out.proven, "seed {seed}");
+        assert_eq!(
+            out.improved.as_ref().map(|(_, v)| *v),
+            optimum,
+            "seed {seed}: branch-and-bound optimum differs from the exhaustive one\n{src}"
+        );
+        let nodes = out.nodes;
+        if let (Some((a, _)), Some(opt)) = (&oracle, optimum) {
+            let out = search(
+                &pre,
+                metric,
+                opt,
+                Some(a),
+                value_of,
+                u64::MAX,
+                deadline,
+                &limits,
+            );
+            assert!(out.proven && out.improved.is_none(), "seed {seed}\n{src}");
+            for budget in [1, 2, 5] {
+                let out = search(
+                    &pre, metric, NONE, None, value_of, budget, deadline, &limits,
+                );
+                assert!(
+                    out.lower <= opt,
+                    "seed {seed}: lower bound {} above the optimum {opt} after {budget} nodes\n{src}",
+                    out.lower
+                );
+            }
+        }
+        (optimum.is_some(), nodes)
+    }
+
+    /// The property above is not vacuous: most missions have a plan and
+    /// many need branching.
+    #[test]
+    fn branch_and_bound_branches() {
+        let (mut feasible, mut branched) = (0, 0);
+        for seed in 0..200u64 {
+            let (f, nodes) = check(seed, 3 + (seed % 6) as usize);
+            feasible += usize::from(f);
+            branched += usize::from(nodes > 1);
+        }
+        eprintln!("branch-and-bound: {feasible} feasible, {branched} branched of 200");
+        assert!(
+            feasible >= 30 && branched >= 20,
+            "{feasible} feasible, {branched} branched"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+        #[test]
+        fn branch_and_bound_matches_the_exhaustive_optimum(seed in proptest::prelude::any::<u64>(), n in 2usize..=8) {
+            check(seed, n);
+        }
+    }
+}
