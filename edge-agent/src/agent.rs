@@ -14,7 +14,7 @@ use crate::otel;
 use crate::outbox::Outbox;
 use anyhow::{bail, Context, Result};
 use hivemind_functions::synthetic::{Clock, SyntheticParams};
-use hivemind_functions::{Backend, Request, Worker};
+use hivemind_functions::{Backend, Request, WarmWorkers};
 use hivemind_ir::{DeviceClass, PointMm};
 use hivemind_net::frame::{FrameReader, FrameWriter};
 use hivemind_net::quic;
@@ -73,7 +73,7 @@ pub struct AgentStats {
     pub models_loaded: u64,
 }
 
-type Workers = Arc<tokio::sync::Mutex<BTreeMap<String, Arc<dyn Worker>>>>;
+type Workers = Arc<WarmWorkers<String>>;
 
 struct Done {
     instance: InstanceId,
@@ -622,14 +622,10 @@ impl Agent {
             async move {
                 // Closed only if the agent is going away: run anyway.
                 let _core = cores.acquire_owned().await.ok();
-                let outcome = match warm_worker(&workers, backend.as_ref(), &function).await {
-                    Ok(w) => w
-                        .invoke(req)
-                        .await
-                        .map(|r| (r.output, r.items))
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e),
-                };
+                let worker = workers
+                    .get(function.clone(), backend.as_ref(), &function)
+                    .await;
+                let outcome = hivemind_functions::invoke(worker, req).await;
                 otel::record_outcome(&tracing::Span::current(), &outcome);
                 let _ = done.send(Done {
                     instance,
@@ -644,22 +640,6 @@ impl Agent {
         self.running
             .insert((instance, epoch), handle.abort_handle());
     }
-}
-
-/// The function's warm worker, started (a cold start) when there is none
-/// or the last one died.
-async fn warm_worker(
-    workers: &Workers,
-    backend: &dyn Backend,
-    function: &str,
-) -> std::result::Result<Arc<dyn Worker>, String> {
-    let mut map = workers.lock().await;
-    if let Some(w) = map.get(function).filter(|w| w.is_alive()) {
-        return Ok(w.clone());
-    }
-    let w: Arc<dyn Worker> = Arc::from(backend.start(function).await.map_err(|e| e.to_string())?);
-    map.insert(function.to_owned(), w.clone());
-    Ok(w)
 }
 
 /// The controller's application close codes

@@ -97,12 +97,14 @@ mod inprocess;
 mod stack;
 mod subprocess;
 pub mod synthetic;
+mod warm;
 pub mod wire;
 
 pub use error::FnError;
 pub use inprocess::{Ctx, Handler, HandlerResult, InProcess, Registry};
 pub use stack::Stack;
 pub use subprocess::{ActionSpec, Limits, Mode, Subprocess};
+pub use warm::{invoke, WarmWorkers};
 
 use bytes::Bytes;
 use std::future::Future;

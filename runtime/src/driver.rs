@@ -24,6 +24,7 @@ use crate::clock::{ClockError, MissionClock};
 use crate::figures::Figures;
 use crate::otel::Traces;
 use crate::pool_exec::{input_bytes, PoolExec, PoolOutcome};
+use crate::remote::{self, RemoteArena};
 use crate::store::ContentStore;
 use bytes::Bytes;
 use hivemind_controller::journal::{identity_of, Journal, JournalError};
@@ -150,6 +151,10 @@ pub struct DriverStats {
     pub store_spilled: u64,
     /// Payloads freed because every consumer had resolved.
     pub store_freed: u64,
+    /// Payloads placed in remote memory (a `RemoteMemory` hand-off's
+    /// producer), and those that did not fit there (kept in the store).
+    pub remote_puts: u64,
+    pub remote_fallbacks: u64,
     /// How long each journal commit (append + fsync) took, µs: what the
     /// simulator charges per commit (`hivemind validate` feeds it the
     /// median measured here).
@@ -248,12 +253,18 @@ impl Driver {
         };
         let traces = Traces::new(&core.state().graph);
         let pool = PoolExec::new(backend, handle, inputs.0);
-        let store = ContentStore::with_spill(
+        let mut store = ContentStore::with_spill(
             cfg.store_bytes,
             cfg.state_dir.join("store"),
             cfg.spill_bytes,
         )
         .map_err(|e| DriverError::Setup(format!("content store: {e}")))?;
+        // Remote memory only where the plan hands data over through it.
+        if figures.tasks.iter().any(|t| t.remote_out) {
+            let arena = RemoteArena::software(remote::FALLBACK)
+                .map_err(|e| DriverError::Setup(e.to_string()))?;
+            store = store.with_remote(arena);
+        }
         Ok((
             Driver {
                 core,
@@ -365,6 +376,8 @@ impl Driver {
         self.stats.store_misses = self.store.misses;
         self.stats.store_spilled = self.store.spilled;
         self.stats.store_freed = self.store.freed;
+        self.stats.remote_puts = self.store.remote_puts;
+        self.stats.remote_fallbacks = self.store.remote_fallbacks;
         Ok(Outcome {
             phase: self.core.state().phase.clone(),
             report: self.core.report(),
@@ -449,7 +462,7 @@ impl Driver {
                 match result {
                     Ok((payload, items)) => {
                         let bytes = payload.len() as u64;
-                        self.store.put(instance, payload);
+                        self.keep(instance, payload);
                         self.core.handle(
                             now,
                             Event::TaskResult {
@@ -588,7 +601,7 @@ impl Driver {
                     .device_answer(instance, device, &traceparent, Ok(items));
                 let bytes = payload.len() as u64;
                 self.stats.payload_bytes_in += bytes;
-                self.store.put(instance, Bytes::from(payload));
+                self.keep(instance, Bytes::from(payload));
                 Event::TaskResult {
                     instance,
                     executor: Executor::Device { device, epoch },
@@ -658,6 +671,23 @@ impl Driver {
             self.since_compact = 0;
         }
         Ok(())
+    }
+
+    /// Keep a result's payload for its consumers: in remote memory when
+    /// one reads it from there, else in the content store.
+    fn keep(&mut self, instance: hivemind_controller::InstanceId, payload: Bytes) {
+        let remote = self
+            .core
+            .state()
+            .instances
+            .get(&instance)
+            .and_then(|i| self.figures.task(i.task))
+            .is_some_and(|f| f.remote_out);
+        if remote {
+            self.store.put_remote(instance, payload);
+        } else {
+            self.store.put(instance, payload);
+        }
     }
 
     fn commit(&mut self) -> Result<(), DriverError> {

@@ -6,6 +6,7 @@
 use hivemind_controller::{Plan, TaskGraph};
 use hivemind_cost::{CostModel, Profile, ProfileError};
 use hivemind_ir::activation::activation;
+use hivemind_ir::plan::ChannelKind;
 use hivemind_ir::{FleetId, TaskId};
 use hivemind_proto::{LocalTask, PlanFragment};
 use hivemind_sim::world::Timing;
@@ -27,6 +28,9 @@ pub struct TaskFigures {
     /// Items in each result (its output list's stated length, else 1).
     pub items: u32,
     pub fleet: Option<FleetId>,
+    /// A consumer reads its result from remote memory (a
+    /// `CloudRemoteMemory` channel out of it).
+    pub remote_out: bool,
 }
 
 /// The figures for a whole mission, and each fleet's plan fragment.
@@ -44,9 +48,15 @@ impl Figures {
         let timing = Timing::predicted(&model, plan);
         let physics = Physics::new(&model, plan);
         let mut output = vec![0u64; graph.tasks.len()];
+        let mut remote_out = vec![false; graph.tasks.len()];
         for c in &plan.channels {
             if let Some(o) = output.get_mut(c.from.index()) {
                 *o = (*o).max(c.bytes);
+            }
+            if c.kind == ChannelKind::CloudRemoteMemory {
+                if let Some(r) = remote_out.get_mut(c.from.index()) {
+                    *r = true;
+                }
             }
         }
         let tasks: Vec<TaskFigures> = graph
@@ -62,6 +72,7 @@ impl Figures {
                     output_bytes: output[i],
                     items: physics.tasks.get(i).map_or(1, |p| p.items.max(1)),
                     fleet: plan.tasks.get(i).and_then(|p| p.fleet),
+                    remote_out: remote_out[i],
                 }
             })
             .collect();

@@ -32,6 +32,7 @@ pub mod linkem;
 pub mod otel;
 pub mod pool_exec;
 pub mod publish;
+pub mod remote;
 pub mod server;
 pub mod store;
 

@@ -10,7 +10,7 @@ use crate::store::ContentStore;
 use bytes::Bytes;
 use hivemind_controller::{Handoff, InstanceId, PoolAction, WorkerId};
 use hivemind_functions::synthetic::{Clock, SyntheticParams};
-use hivemind_functions::{Backend, Request, Worker};
+use hivemind_functions::{Backend, Request, WarmWorkers, Worker};
 use hivemind_ir::TaskId;
 use std::collections::BTreeMap;
 use std::sync::mpsc::Sender;
@@ -136,7 +136,7 @@ impl PoolExec {
                     if let Some(Slot::Up(w)) = slot {
                         w.stop().await;
                     }
-                    stop_guests(&guests, Some(worker)).await;
+                    guests.stop_where(|(p, _)| *p == worker).await;
                     let _ = tx.send(Input::Pool(PoolOutcome::Exited {
                         worker,
                         reason: None,
@@ -240,17 +240,13 @@ impl PoolExec {
                 let run = match guest {
                     None => Ok(w),
                     Some((guests, backend)) => {
-                        guest_worker(&guests, backend.as_ref(), worker, &req.function).await
+                        let function = req.function.clone();
+                        guests
+                            .get((worker, function.clone()), backend.as_ref(), &function)
+                            .await
                     }
                 };
-                let result = match run {
-                    Ok(w) => w
-                        .invoke(req)
-                        .await
-                        .map(|r| (r.output, r.items))
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e),
-                };
+                let result = hivemind_functions::invoke(run, req).await;
                 let _ = tx.send(Input::Pool(PoolOutcome::Done {
                     worker,
                     instance,
@@ -304,45 +300,12 @@ impl PoolExec {
         }
         let guests = self.guests.clone();
         self.handle
-            .spawn(async move { stop_guests(&guests, None).await });
+            .spawn(async move { guests.stop_where(|_| true).await });
     }
 }
 
 /// Workers of children run beside their parent's worker, by (parent, function).
-type Guests = Arc<tokio::sync::Mutex<BTreeMap<(WorkerId, String), Arc<dyn Worker>>>>;
-
-/// The warm guest of `function` beside `parent`, started on first use.
-async fn guest_worker(
-    guests: &Guests,
-    backend: &dyn Backend,
-    parent: WorkerId,
-    function: &str,
-) -> Result<Arc<dyn Worker>, String> {
-    let mut map = guests.lock().await;
-    let key = (parent, function.to_string());
-    if let Some(w) = map.get(&key).filter(|w| w.is_alive()) {
-        return Ok(w.clone());
-    }
-    let w: Arc<dyn Worker> = Arc::from(backend.start(function).await.map_err(|e| e.to_string())?);
-    map.insert(key, w.clone());
-    Ok(w)
-}
-
-/// Stop the guests of `parent` (None: all).
-async fn stop_guests(guests: &Guests, parent: Option<WorkerId>) {
-    let doomed: Vec<Arc<dyn Worker>> = {
-        let mut map = guests.lock().await;
-        let keys: Vec<_> = map
-            .keys()
-            .filter(|(p, _)| parent.is_none_or(|q| *p == q))
-            .cloned()
-            .collect();
-        keys.into_iter().filter_map(|k| map.remove(&k)).collect()
-    };
-    for w in doomed {
-        w.stop().await;
-    }
-}
+type Guests = Arc<WarmWorkers<(WorkerId, String)>>;
 
 /// The input bytes of an attempt, from where the core says they are.
 pub fn input_bytes(input: Handoff, store: &mut ContentStore) -> Bytes {

@@ -18,6 +18,7 @@
 //! copies nothing. Spilled files are scratch: the directory is emptied
 //! when the store opens (payloads do not outlive the controller process).
 
+use crate::remote::{Placement, RemoteArena};
 use bytes::Bytes;
 use hivemind_controller::InstanceId;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -26,10 +27,18 @@ use std::path::PathBuf;
 #[derive(Debug)]
 struct Entry {
     len: usize,
-    /// In memory, or `None` when spilled to its file.
-    bytes: Option<Bytes>,
+    at: Location,
     /// The sweep generation it was stored in.
     generation: u64,
+}
+
+#[derive(Debug)]
+enum Location {
+    Memory(Bytes),
+    /// Spilled to its file.
+    Disk,
+    /// In remote memory (a `RemoteMemory` hand-off's producer).
+    Remote(Placement),
 }
 
 #[derive(Debug)]
@@ -55,6 +64,11 @@ pub struct ContentStore {
     pub spilled: u64,
     /// Payloads freed by a sweep (every reader resolved).
     pub freed: u64,
+    remote: Option<RemoteArena>,
+    /// Payloads placed in remote memory.
+    pub remote_puts: u64,
+    /// Payloads meant for remote memory that did not fit there (kept here).
+    pub remote_fallbacks: u64,
 }
 
 impl ContentStore {
@@ -74,7 +88,39 @@ impl ContentStore {
             misses: 0,
             spilled: 0,
             freed: 0,
+            remote: None,
+            remote_puts: 0,
+            remote_fallbacks: 0,
         }
+    }
+
+    /// Payloads of `RemoteMemory` hand-offs go to `arena` ([`Self::put_remote`]).
+    pub fn with_remote(mut self, arena: RemoteArena) -> ContentStore {
+        self.remote = Some(arena);
+        self
+    }
+
+    /// Keep `payload` as `instance`'s output in remote memory, where its
+    /// consumers read it one-sided; in this store when there is no remote
+    /// memory or it does not fit (counted).
+    pub fn put_remote(&mut self, instance: InstanceId, payload: Bytes) {
+        if self.entries.contains_key(&instance) {
+            return;
+        }
+        let placed = self.remote.as_mut().and_then(|r| r.put(&payload));
+        let Some(at) = placed else {
+            self.remote_fallbacks += u64::from(self.remote.is_some());
+            return self.put(instance, payload);
+        };
+        self.remote_puts += 1;
+        self.entries.insert(
+            instance,
+            Entry {
+                len: payload.len(),
+                at: Location::Remote(at),
+                generation: self.generation,
+            },
+        );
     }
 
     /// A store that spills beyond `memory_budget` to files in `dir` (up to
@@ -110,7 +156,7 @@ impl ContentStore {
             instance,
             Entry {
                 len,
-                bytes: Some(payload),
+                at: Location::Memory(payload),
                 generation: self.generation,
             },
         );
@@ -127,7 +173,10 @@ impl ContentStore {
             let Some(id) = self.memory_order.pop_front() else {
                 break;
             };
-            let Some(bytes) = self.entries.get_mut(&id).and_then(|e| e.bytes.take()) else {
+            let Some(e) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            let Location::Memory(bytes) = std::mem::replace(&mut e.at, Location::Disk) else {
                 continue;
             };
             self.in_memory -= bytes.len();
@@ -151,7 +200,11 @@ impl ContentStore {
             let Some(id) = self.disk_order.pop_front() else {
                 break;
             };
-            if self.entries.get(&id).is_some_and(|e| e.bytes.is_none()) {
+            if self
+                .entries
+                .get(&id)
+                .is_some_and(|e| matches!(e.at, Location::Disk))
+            {
                 tracing::warn!(
                     "content store over its disk budget ({} bytes): {id} evicted",
                     self.disk_budget
@@ -173,12 +226,17 @@ impl ContentStore {
         let Some(e) = self.entries.remove(&id) else {
             return false;
         };
-        match e.bytes {
-            Some(b) => self.in_memory -= b.len(),
-            None => {
+        match e.at {
+            Location::Memory(b) => self.in_memory -= b.len(),
+            Location::Disk => {
                 self.on_disk = self.on_disk.saturating_sub(e.len as u64);
                 if let Some(path) = self.file(id) {
                     let _ = std::fs::remove_file(path);
+                }
+            }
+            Location::Remote(at) => {
+                if let Some(r) = &mut self.remote {
+                    r.release(at);
                 }
             }
         }
@@ -188,9 +246,20 @@ impl ContentStore {
     /// The output of `instance` (empty, counted as a miss, when it was
     /// never stored or has been evicted).
     pub fn get(&mut self, instance: InstanceId) -> Bytes {
-        let spilled = match self.entries.get(&instance) {
-            Some(Entry { bytes: Some(b), .. }) => return b.clone(),
-            Some(_) => self.file(instance),
+        let spilled = match self.entries.get(&instance).map(|e| &e.at) {
+            Some(Location::Memory(b)) => return b.clone(),
+            Some(Location::Disk) => self.file(instance),
+            Some(&Location::Remote(at)) => {
+                let read = self.remote.as_mut().map(|r| r.get(at));
+                return match read {
+                    Some(Ok(b)) => Bytes::from(b),
+                    other => {
+                        tracing::warn!(?other, "cannot read {instance} from remote memory");
+                        self.misses += 1;
+                        Bytes::new()
+                    }
+                };
+            }
             None => None,
         };
         match spilled.map(std::fs::read) {
@@ -224,10 +293,16 @@ impl ContentStore {
         self.generation += 1;
         // The order queues forget what is gone.
         let entries = &self.entries;
-        self.memory_order
-            .retain(|id| entries.get(id).is_some_and(|e| e.bytes.is_some()));
-        self.disk_order
-            .retain(|id| entries.get(id).is_some_and(|e| e.bytes.is_none()));
+        self.memory_order.retain(|id| {
+            entries
+                .get(id)
+                .is_some_and(|e| matches!(e.at, Location::Memory(_)))
+        });
+        self.disk_order.retain(|id| {
+            entries
+                .get(id)
+                .is_some_and(|e| matches!(e.at, Location::Disk))
+        });
         doomed.len()
     }
 
@@ -254,6 +329,36 @@ mod tests {
 
     fn b(s: &'static [u8]) -> Bytes {
         Bytes::from_static(s)
+    }
+
+    #[test]
+    fn remote_payloads_are_read_back_freed_and_kept_here_when_they_do_not_fit() {
+        // 64 words of 8 bytes: 512 bytes of remote memory.
+        let arena = RemoteArena::software(hivemind_fpga::HwParams {
+            data_bits: 64,
+            mem_addr_bits: 6,
+            ..crate::remote::FALLBACK
+        })
+        .unwrap();
+        let mut s = ContentStore::new(1 << 20).with_remote(arena);
+        let a = Bytes::from(vec![1u8; 300]);
+        let big = Bytes::from(vec![2u8; 300]);
+        s.put_remote(InstanceId(1), a.clone());
+        // No room left for a second 300 bytes: kept in memory, counted.
+        s.put_remote(InstanceId(2), big.clone());
+        assert_eq!((s.remote_puts, s.remote_fallbacks), (1, 1));
+        assert_eq!(s.held_bytes(), 300);
+        assert_eq!(s.get(InstanceId(1)), a);
+        assert_eq!(s.get(InstanceId(2)), big);
+        // Two sweeps free both (stored before the previous sweep), and the
+        // remote space is reusable.
+        s.sweep(&BTreeSet::new());
+        s.sweep(&BTreeSet::new());
+        assert!(s.is_empty());
+        s.put_remote(InstanceId(3), big.clone());
+        assert_eq!(s.remote_puts, 2);
+        assert_eq!(s.get(InstanceId(3)), big);
+        assert_eq!(s.misses, 0);
     }
 
     #[test]
