@@ -304,6 +304,11 @@ fn killed_agents_and_a_killed_controller_lose_nothing() {
     let report = s.report("b");
     assert_eq!(report["recovered"], true, "{report:#}");
     assert_nothing_lost(&report, "after kills and a controller restart");
+    // Every consumer re-run after the restart read its producer's real
+    // bytes (the payload log), not an empty input.
+    let rt = &report["runtime"];
+    assert_eq!(rt["store_misses"], 0, "{rt:#}");
+    assert_eq!(rt["store_evicted"], 0, "{rt:#}");
     let failed = report["report"]["devices_failed"].as_u64().unwrap_or(0);
     assert!(
         failed >= 3,

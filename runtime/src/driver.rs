@@ -124,6 +124,8 @@ pub enum DriverError {
     Recover(String),
     #[error("cannot create the state directory {0}: {1}")]
     StateDir(String, std::io::Error),
+    #[error("payload log: {0}")]
+    Payloads(std::io::Error),
 }
 
 struct Link {
@@ -155,6 +157,8 @@ pub struct DriverStats {
     /// producer), and those that did not fit there (kept in the store).
     pub remote_puts: u64,
     pub remote_fallbacks: u64,
+    /// Payloads found in the payload log at a restart.
+    pub payloads_recovered: u64,
     /// How long each journal commit (append + fsync) took, µs: what the
     /// simulator charges per commit (`hivemind validate` feeds it the
     /// median measured here).
@@ -253,12 +257,16 @@ impl Driver {
         };
         let traces = Traces::new(&core.state().graph);
         let pool = PoolExec::new(backend, handle, inputs.0);
-        let mut store = ContentStore::with_spill(
+        let mut store = ContentStore::with_log(
             cfg.store_bytes,
-            cfg.state_dir.join("store"),
+            &payload_log_path(&cfg.state_dir),
             cfg.spill_bytes,
+            recovered,
         )
         .map_err(|e| DriverError::Setup(format!("content store: {e}")))?;
+        if store.recovered > 0 {
+            tracing::info!(payloads = store.recovered, "recovered the payload log");
+        }
         // Remote memory only where the plan hands data over through it.
         if figures.tasks.iter().any(|t| t.remote_out) {
             let arena = RemoteArena::software(remote::FALLBACK)
@@ -378,6 +386,7 @@ impl Driver {
         self.stats.store_freed = self.store.freed;
         self.stats.remote_puts = self.store.remote_puts;
         self.stats.remote_fallbacks = self.store.remote_fallbacks;
+        self.stats.payloads_recovered = self.store.recovered;
         Ok(Outcome {
             phase: self.core.state().phase.clone(),
             report: self.core.report(),
@@ -693,6 +702,8 @@ impl Driver {
     fn commit(&mut self) -> Result<(), DriverError> {
         if self.dirty {
             let t = std::time::Instant::now();
+            // The payloads first: a result the journal holds has its bytes.
+            self.store.sync().map_err(DriverError::Payloads)?;
             self.journal.commit()?;
             let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
             self.stats.commit_us.record(us);
@@ -780,6 +791,11 @@ impl Driver {
 
 pub fn journal_path(state_dir: &Path) -> PathBuf {
     state_dir.join("journal")
+}
+
+/// Where the result payloads are kept beside the journal.
+pub fn payload_log_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("payloads.log")
 }
 
 fn record_time(r: &Record) -> u64 {

@@ -30,6 +30,7 @@ pub mod driver;
 pub mod figures;
 pub mod linkem;
 pub mod otel;
+pub mod payload_log;
 pub mod pool_exec;
 pub mod publish;
 pub mod remote;
