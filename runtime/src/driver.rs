@@ -699,12 +699,42 @@ impl Driver {
         }
     }
 
+    /// The journal's commit and the payloads it records, made durable
+    /// together: the payload frames reach the kernel before the journal's
+    /// write (a killed controller keeps both), then both files are synced
+    /// at once, so the payloads cost no second fsync in a row. Only a
+    /// machine crash between the two syncs could keep a cloud result
+    /// without its bytes (a device's result is replayed from its outbox:
+    /// no acknowledgement left before both syncs ended).
+    fn commit_with_payloads(&mut self) -> Result<(), DriverError> {
+        let Some(log) = self.store.log_mut() else {
+            self.journal.commit()?;
+            return Ok(());
+        };
+        if !log.write().map_err(DriverError::Payloads)? {
+            self.journal.commit()?;
+            return Ok(());
+        }
+        let log: &crate::payload_log::PayloadLog = log;
+        let journal = &mut self.journal;
+        let (payloads, records) = std::thread::scope(|s| {
+            let payloads = s.spawn(|| log.sync_data());
+            let records = journal.commit();
+            (payloads.join(), records)
+        });
+        records?;
+        match payloads {
+            Ok(r) => r.map_err(DriverError::Payloads),
+            Err(_) => Err(DriverError::Payloads(std::io::Error::other(
+                "the payload sync panicked",
+            ))),
+        }
+    }
+
     fn commit(&mut self) -> Result<(), DriverError> {
         if self.dirty {
             let t = std::time::Instant::now();
-            // The payloads first: a result the journal holds has its bytes.
-            self.store.sync().map_err(DriverError::Payloads)?;
-            self.journal.commit()?;
+            self.commit_with_payloads()?;
             let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
             self.stats.commit_us.record(us);
             self.dirty = false;

@@ -146,14 +146,28 @@ impl PayloadLog {
 
     /// Write what was appended and make it durable (one `fdatasync`).
     pub fn sync(&mut self) -> io::Result<()> {
+        if self.write()? {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Hand what was appended to the kernel (it survives the process, not
+    /// the machine); whether there was anything. [`PayloadLog::sync_data`]
+    /// makes it durable.
+    pub fn write(&mut self) -> io::Result<bool> {
         if self.pending.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         self.file.write_all_at(&self.pending, self.end)?;
-        self.file.sync_data()?;
         self.end += self.pending.len() as u64;
         self.pending.clear();
-        Ok(())
+        Ok(true)
+    }
+
+    /// Make what was written durable.
+    pub fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
     }
 
     /// The bytes at `offset` (appended, synced or not).

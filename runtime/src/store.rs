@@ -232,6 +232,11 @@ impl ContentStore {
         }
     }
 
+    /// The payload log, if any (the driver syncs it beside the journal).
+    pub fn log_mut(&mut self) -> Option<&mut PayloadLog> {
+        self.log.as_mut()
+    }
+
     /// Drop the oldest payloads from memory (logged: they stay readable;
     /// not logged: evicted) until the memory budget holds, then evict the
     /// oldest disk-only ones until the disk budget does.
