@@ -2,14 +2,17 @@
 //! nothing it produced leaves before that; recovery reads every record.
 
 use hivemind_controller::journal::{identity_of, Journal};
-use hivemind_controller::{Command, Config};
+use hivemind_controller::Command;
 use hivemind_cost::Profile;
 use hivemind_functions::{Backend, InProcess, Registry};
 use hivemind_ir::PointMm;
 use hivemind_proto::{DeviceId, DeviceMsg, Downlink, Hello};
 use hivemind_runtime::driver::journal_path;
-use hivemind_runtime::{Driver, DriverConfig, Figures, Input};
+use hivemind_runtime::{Figures, Input};
 use std::sync::Arc;
+
+#[path = "common/driver.rs"]
+mod common;
 
 const MISSION: &str = "mission gc {
   duration 1 min
@@ -34,25 +37,9 @@ fn a_batch_of_joins_is_one_fsync_and_every_answer_follows_it() {
         .expect("a plan");
     let figures = Figures::new(&graph, &plan, Profile::default()).expect("figures");
     let dir = tempfile::tempdir().expect("temp dir");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
     let backend: Arc<dyn Backend> = Arc::new(InProcess::new(Registry::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (driver, recovered) = Driver::open(
-        DriverConfig::new(dir.path()),
-        graph.clone(),
-        plan,
-        Config::default(),
-        1,
-        figures,
-        backend,
-        rt.handle().clone(),
-        (tx.clone(), rx),
-    )
-    .expect("driver");
+    let (driver, recovered, tx, _rt) =
+        common::open(dir.path(), graph.clone(), plan, figures, backend);
     assert!(!recovered);
     let joins = 64u32;
     let mut links = Vec::new();

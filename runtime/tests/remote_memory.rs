@@ -4,12 +4,14 @@
 //! consumer's input is read back from there, byte for byte.
 
 use bytes::Bytes;
-use hivemind_controller::Config;
 use hivemind_cost::Profile;
 use hivemind_functions::{Backend, Ctx, InProcess, Registry, Request, Response};
 use hivemind_ir::plan::{assemble, ChannelKind, Modality};
-use hivemind_runtime::{Driver, DriverConfig, Figures};
+use hivemind_runtime::Figures;
 use std::sync::{Arc, Mutex};
+
+#[path = "common/driver.rs"]
+mod common;
 
 const MISSION: &str = "mission rm {
   duration 2 s
@@ -82,24 +84,7 @@ fn a_remote_memory_hand_off_reads_the_producers_bytes_back() {
     }
     let backend: Arc<dyn Backend> = Arc::new(InProcess::new(registry));
     let dir = tempfile::tempdir().expect("temp dir");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (driver, _) = Driver::open(
-        DriverConfig::new(dir.path()),
-        graph,
-        plan,
-        Config::default(),
-        1,
-        figures,
-        backend,
-        rt.handle().clone(),
-        (tx.clone(), rx),
-    )
-    .expect("driver");
+    let (driver, _, tx, _rt) = common::open(dir.path(), graph, plan, figures, backend);
     tx.send(hivemind_runtime::Input::Operator(
         hivemind_controller::Command::Start,
     ))
