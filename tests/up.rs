@@ -19,12 +19,14 @@ mod processes;
 use processes::{agent_bin, assert_all_completed, camera_patrol, counts, hivemind, sim_counts};
 
 /// The camera patrol plus a device-local chain (`capture -> thumb` runs on
-/// the drone that captured, `ir::local`), so the agent's own starts are
-/// checked against the simulator and through every fault below.
+/// the drone that captured, `ir::local`) and a join of both on the drone
+/// (`pair`: started by the agent once it holds a thumb under its
+/// registration), so the agent's own starts are checked against the
+/// simulator and through every fault below.
 fn mission_text() -> String {
     let text = camera_patrol("patrol_check", 6).replace(
         "  task report(boxes) { at cloud }\n",
-        "  task report(boxes) { at cloud }\n  task thumb(frame) on drones -> small: image 64x36 { work 5 Mop }\n",
+        "  task report(boxes) { at cloud }\n  task thumb(frame) on drones -> small: image 64x36 { work 5 Mop }\n  task pair(frame, small) on drones { work 1 Mop }\n",
     );
     assert!(
         text.contains("task thumb"),
@@ -244,10 +246,20 @@ fn local_demo_runs_and_its_counts_equal_the_simulator() {
         .into_iter()
         .find(|(t, ..)| t == "thumb")
         .map_or(0, |(_, _, done, _)| done);
+    let pairs = counts(&real)
+        .into_iter()
+        .find(|(t, ..)| t == "pair")
+        .map_or(0, |(_, _, done, _)| done);
     // The core's counters are fields of its report.
     let counters = &real["report"];
-    assert!(thumbs > 0, "{counters:#}");
-    assert_eq!(counters["delegated"].as_u64(), Some(thumbs), "{counters:#}");
+    assert!(thumbs > 0 && pairs > 0, "{counters:#}");
+    // Every thumb, and every pair but (at most) each drone's first — before
+    // it held a thumb — was started by its agent.
+    let delegated = counters["delegated"].as_u64().unwrap_or(0);
+    assert!(
+        delegated <= thumbs + pairs && delegated + 4 >= thumbs + pairs,
+        "delegated {delegated}, thumbs {thumbs}, pairs {pairs}: {counters:#}"
+    );
     assert_eq!(
         counters["unknown_results"].as_u64(),
         Some(0),

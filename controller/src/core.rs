@@ -171,6 +171,11 @@ pub struct Lineage {
 pub struct Join {
     pub latest: Vec<Option<Vec<(u16, Micros)>>>,
     pub held: Vec<(Parent, u32, Lineage)>,
+    /// Per producer, the executor of its latest value: a join the device
+    /// runs itself (`ir::local`) stays there only when every latest value
+    /// came from the pacer's registration.
+    #[serde(default)]
+    pub from: Vec<Option<Executor>>,
 }
 
 /// The producer an instance was triggered by.

@@ -15,6 +15,7 @@ use crate::outbox::Outbox;
 use anyhow::{bail, Context, Result};
 use hivemind_functions::synthetic::{Clock, SyntheticParams};
 use hivemind_functions::{Backend, Request, WarmWorkers};
+use hivemind_ir::TaskId;
 use hivemind_ir::{DeviceClass, PointMm};
 use hivemind_net::frame::{FrameReader, FrameWriter};
 use hivemind_net::quic;
@@ -25,7 +26,7 @@ use hivemind_proto::{
     PlanFragment, Uplink,
 };
 use hivemind_vehicle::{Maneuver, Vehicle, VehicleParams};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,6 +105,9 @@ struct Agent {
     /// CPU and in the simulator.
     cores: Arc<tokio::sync::Semaphore>,
     stats: AgentStats,
+    /// The tasks that completed under the newest registration seen in a
+    /// result: what a join run on the device needs (`LocalTask::needs`).
+    delivered: (Option<Epoch>, BTreeSet<TaskId>),
 }
 
 enum SessionEnd {
@@ -134,6 +138,7 @@ pub async fn run(
         done_rx,
         cores: Arc::new(tokio::sync::Semaphore::new(1)),
         stats: AgentStats::default(),
+        delivered: (None, BTreeSet::new()),
     };
     let mut backoff = Duration::from_millis(100);
     // The last moment the agent had an accepted session (or started).
@@ -237,6 +242,7 @@ impl Agent {
                     .and_then(|f| f.tasks.iter().find(|t| t.task == d.task))
                     .map(|t| t.local_successors.clone())
                     .unwrap_or_default();
+                self.delivered_under(d.epoch, d.task);
                 self.spend(self.radio_uj(payload.len()));
                 let msg = Uplink::Result {
                     epoch: d.epoch,
@@ -253,6 +259,11 @@ impl Agent {
                     let Some(id) = d.instance.0.checked_add(u64::from(off)) else {
                         continue;
                     };
+                    if !self.ready_under(d.epoch, task) {
+                        // A join whose other inputs are not all here: the
+                        // controller places it (it knows it too).
+                        continue;
+                    }
                     self.stats.local_runs += 1;
                     let tp = match &msg {
                         Uplink::Result { traceparent, .. } => traceparent.clone(),
@@ -276,6 +287,34 @@ impl Agent {
                 traceparent: d.traceparent,
             }),
         }
+    }
+
+    /// `task` completed under registration `epoch` (an older
+    /// registration's completions no longer count).
+    fn delivered_under(&mut self, epoch: Epoch, task: TaskId) {
+        let (current, tasks) = &mut self.delivered;
+        match *current {
+            Some(e) if e > epoch => return,
+            Some(e) if e == epoch => {}
+            _ => {
+                *current = Some(epoch);
+                tasks.clear();
+            }
+        }
+        tasks.insert(task);
+    }
+
+    /// Whether a local successor `task` may start under `epoch`: a join
+    /// needs each of its other producers completed under that epoch.
+    fn ready_under(&self, epoch: Epoch, task: TaskId) -> bool {
+        let needs = self
+            .fragment
+            .as_ref()
+            .and_then(|f| f.tasks.iter().find(|t| t.task == task))
+            .map_or(&[][..], |t| t.needs.as_slice());
+        needs.is_empty()
+            || (self.delivered.0 == Some(epoch)
+                && needs.iter().all(|n| self.delivered.1.contains(n)))
     }
 
     async fn session(&mut self) -> Result<SessionEnd> {
@@ -324,7 +363,11 @@ impl Agent {
         let _ = out_tx.send(Uplink::Hello(hello));
 
         let mut end = self.converse(&mut reader, &out_tx).await;
-        match closed_by(&conn) {
+        let closed = closed_by(&conn);
+        if let (Ok(SessionEnd::Retry { .. }), Some((code, why))) = (&end, &closed) {
+            tracing::info!(device = %self.cfg.device, code, "the controller closed the connection: {why}");
+        }
+        match closed {
             Some((CLOSE_REFUSED, reason)) => {
                 end = Err(anyhow::anyhow!(
                     "the controller refused this agent: {reason}"

@@ -77,6 +77,7 @@ mod tests {
             output_bytes: 1,
             items: 1,
             local_successors: Vec::new(),
+            needs: Vec::new(),
         }
     }
 

@@ -18,6 +18,17 @@
 //! device that ran `P` and the device starts it at once. Every other edge
 //! goes through the controller, which places the consumer.
 //!
+//! **Joins on the device.** A join `C` of several producers, joined per
+//! device (its pacer is `ir::activation::join_pacers`', its values come
+//! from one fleet), whose every input is a device-local channel, runs on
+//! the device too: the edge from its pacer `P` is local as above, and the
+//! other producers are `C`'s [`LocalChains::needs`]. The device starts `C`
+//! when `P` completes if each of them has completed on it under the same
+//! registration (epoch); the controller, which hears a device's results in
+//! the order they completed, keeps `C` on the device exactly then — when
+//! the latest value of each producer came from that registration and no
+//! older value of `P` was waiting. Otherwise the controller places `C`.
+//!
 //! **Instance ids.** An instance of a task with local successors reserves
 //! a block of ids, one per task of its local subtree, laid out in preorder:
 //! `C`'s instance is `P`'s id plus [`LocalChains::next`]'s offset, and `C`'s
@@ -37,6 +48,10 @@ pub struct LocalChains {
     /// Per task: the ids one instance reserves (itself and its local
     /// subtree), at least 1.
     pub span: Vec<u32>,
+    /// Per join run on the device: the producers other than its pacer,
+    /// each of which must have completed under the pacer's registration.
+    /// Empty for every other task.
+    pub needs: Vec<Vec<TaskId>>,
 }
 
 impl LocalChains {
@@ -63,6 +78,56 @@ impl LocalChains {
     pub fn any(&self) -> bool {
         self.next.iter().any(|n| !n.is_empty())
     }
+
+    /// The producers a device-local join `task` needs besides its pacer.
+    pub fn needs(&self, task: TaskId) -> &[TaskId] {
+        self.needs.get(task.index()).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The pacer of `to` when `to` is a join the device runs itself (the rule
+/// in the module doc).
+pub fn local_join_pacer(graph: &TaskGraph, plan: &Plan, to: TaskId) -> Option<TaskId> {
+    let c = graph.tasks.get(to.index())?;
+    let producers: Vec<TaskId> = graph
+        .predecessors()
+        .get(to.index())
+        .cloned()
+        .unwrap_or_default();
+    if producers.len() < 2 {
+        return None;
+    }
+    let topo = crate::topological_order(graph);
+    let rates = crate::activation::rates(graph, &topo, graph.duration_us);
+    let pacer = crate::activation::join_pacers(graph, &rates)
+        .get(to.index())
+        .copied()
+        .flatten()?;
+    let by_device = crate::activation::origin_fleets(graph, &topo)
+        .get(to.index())
+        .copied()
+        .flatten()
+        .is_some();
+    let ac = activation(graph, to);
+    let consumer_ok = ac.start == Start::PerInput
+        && ac.width == Width::One
+        && c.assign.is_none()
+        && c.behaviour.is_none();
+    let inputs_local = graph.edges.iter().filter(|e| e.to == to).all(|e| {
+        plan.channels
+            .iter()
+            .any(|ch| ch.from == e.from && ch.to == to && ch.kind == ChannelKind::DeviceLocal)
+    });
+    let producers_ok = producers.iter().all(|&p| {
+        let ap = activation(graph, p);
+        matches!(ap.width, Width::One | Width::EveryDevice)
+            && !matches!(ap.start, Start::Behaviour | Start::Never)
+            && graph
+                .tasks
+                .get(p.index())
+                .is_some_and(|t| t.behaviour.is_none())
+    });
+    (by_device && consumer_ok && inputs_local && producers_ok).then_some(pacer)
 }
 
 /// Whether the device that ran `from` runs `to` itself (the rule above).
@@ -86,6 +151,9 @@ pub fn runs_on_device(graph: &TaskGraph, plan: &Plan, from: TaskId, to: TaskId) 
         .iter()
         .filter(|e| e.to == to)
         .all(|e| e.from == from);
+    if !single_producer {
+        return local_join_pacer(graph, plan, to) == Some(from);
+    }
     let consumer_ok = ac.start == Start::PerInput
         && ac.width == Width::One
         && c.assign.is_none()
@@ -100,9 +168,17 @@ pub fn local_chains(graph: &TaskGraph, plan: &Plan) -> LocalChains {
     let mut chains = LocalChains {
         next: vec![Vec::new(); n],
         span: vec![1; n],
+        needs: vec![Vec::new(); n],
     };
     if plan.tasks.len() != n {
         return chains;
+    }
+    for t in &graph.tasks {
+        if let Some(pacer) = local_join_pacer(graph, plan, t.id) {
+            let mut others = graph.predecessors()[t.id.index()].clone();
+            others.retain(|&p| p != pacer);
+            chains.needs[t.id.index()] = others;
+        }
     }
     let mut children: Vec<Vec<TaskId>> = vec![Vec::new(); n];
     for (from, list) in graph.successors().iter().enumerate() {

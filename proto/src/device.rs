@@ -128,6 +128,11 @@ pub struct LocalTask {
     /// completes (device-local chains, `hivemind_ir::local`), each with the
     /// offset of its instance id from the completed instance's id.
     pub local_successors: Vec<(TaskId, u32)>,
+    /// For a join the device runs itself: the producers other than its
+    /// pacer, each of which must have completed on this device under the
+    /// pacer's registration before the device starts it (else the
+    /// controller places it). Empty for every other task.
+    pub needs: Vec<TaskId>,
 }
 
 /// What a vehicle flies for a behaviour command: the one mapping the

@@ -57,6 +57,7 @@ fn fragment() -> PlanFragment {
             output_bytes: 691_200,
             items: 1,
             local_successors: vec![(TaskId(1), 1)],
+            needs: vec![TaskId(2)],
         }],
         cores: 1,
         cpu_power_mw: 1_500,

@@ -98,6 +98,7 @@ impl Figures {
                             output_bytes: t.output_bytes,
                             items: t.items,
                             local_successors: local.successors(t.task).to_vec(),
+                            needs: local.needs(t.task).to_vec(),
                         })
                         .collect(),
                     cores: fp.map_or(f.cores, |p| p.cores).max(1),

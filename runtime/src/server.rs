@@ -157,6 +157,10 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
             b"connection dropped by the controller",
         );
     });
+    // Whether the driver stopped taking input (the mission ended): then
+    // the writer still has the last word (the shutdown frame and the
+    // mission-over close), so it is awaited rather than aborted.
+    let mut driver_gone = false;
     loop {
         match reader.read_frame().await {
             Ok(Some(bytes)) => match decode_uplink(&bytes) {
@@ -174,6 +178,7 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
                         })
                         .is_err()
                     {
+                        driver_gone = true;
                         break;
                     }
                 }
@@ -196,7 +201,17 @@ async fn serve_connection(accepted: quic::Accepted, conn_id: u64, inputs: Sender
         device,
         conn: conn_id,
     });
-    writer_task.abort();
+    if driver_gone {
+        let abort = writer_task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), writer_task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    } else {
+        writer_task.abort();
+    }
 }
 
 /// Messages the writer sends in one write at most.

@@ -278,6 +278,9 @@ struct SimDevice {
     /// When its latest result reaches the controller: results travel in
     /// order on one stream (a child's never overtakes its parent's).
     last_report: Micros,
+    /// Tasks a device-local join needs that completed here under
+    /// registration `.0` (`ir::local`; as the agent keeps them).
+    delivered: (Epoch, Vec<TaskId>),
 }
 
 impl SimDevice {
@@ -452,6 +455,8 @@ pub struct World {
     /// The edges devices run by themselves (`ir::local`), as the agent
     /// reads them from its plan fragment.
     local: hivemind_ir::local::LocalChains,
+    /// Per task: some device-local join needs it (`LocalChains::needs`).
+    needed: Vec<bool>,
     commit: Commits,
     /// Device attempts whose run failed (an injected error), reported as
     /// errors when their answer arrives.
@@ -489,11 +494,18 @@ impl World {
             areas: Vec::new(),
             observed: Observed::default(),
             local: Default::default(),
+            needed: Vec::new(),
             commit: Commits::default(),
             failing: Default::default(),
         };
         w.absorb();
         w.local = hivemind_ir::local::local_chains(&w.ctl.state().graph, &w.ctl.state().plan);
+        w.needed = vec![false; w.local.needs.len()];
+        for &t in w.local.needs.iter().flatten() {
+            if let Some(n) = w.needed.get_mut(t.index()) {
+                *n = true;
+            }
+        }
         let graph = &w.ctl.state().graph;
         w.areas = graph.areas.clone();
         w.observed.completions_per_s = vec![Vec::new(); graph.tasks.len()];
@@ -566,6 +578,7 @@ impl World {
                     usage: DeviceUsage::default(),
                     other_uj: 0,
                     last_report: Micros::ZERO,
+                    delivered: (Epoch(0), Vec::new()),
                 });
                 w.at(
                     Micros::ZERO,
@@ -1509,14 +1522,32 @@ impl World {
         instance: InstanceId,
         task: TaskId,
     ) {
+        let needed = self.needed.get(task.index()).copied().unwrap_or(false);
+        if let Some(d) = self.device(device).filter(|_| needed) {
+            if d.delivered.0 != epoch {
+                d.delivered = (epoch, Vec::new());
+            }
+            if !d.delivered.1.contains(&task) {
+                d.delivered.1.push(task);
+            }
+        }
         let next = self.local.successors(task).to_vec();
         for (c, off) in next {
             let Some(id) = instance.0.checked_add(u64::from(off)).map(InstanceId) else {
                 continue;
             };
+            let needs = self.local.needs(c).to_vec();
             let Some(d) = self.device(device).filter(|d| d.epoch == epoch) else {
                 return;
             };
+            // A join whose other inputs are not all here: the controller
+            // places it (it knows it too).
+            if !needs
+                .iter()
+                .all(|n| d.delivered.0 == epoch && d.delivered.1.contains(n))
+            {
+                continue;
+            }
             d.running.insert(id, c);
             if self.cfg.physics.is_some() {
                 self.arrive(device, epoch, id);

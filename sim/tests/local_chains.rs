@@ -67,8 +67,17 @@ fn only_single_producer_single_instance_edges_on_one_device_are_local() {
         !local("split", "each"),
         "a fan-out is placed by the controller"
     );
-    assert!(!local("detect", "both"), "a join is the controller's");
-    assert!(!local("split", "both"), "a join is the controller's");
+    // A join per device with device-local inputs: the edge from its pacer
+    // (the first producer on a tie of rates) is local, and the device
+    // needs the other producer's value under the same registration.
+    assert!(
+        local("detect", "both"),
+        "a join of local inputs runs on the device"
+    );
+    assert!(!local("split", "both"), "only the pacer's edge starts it");
+    let chains = local_chains(&g, &plan);
+    assert_eq!(chains.needs(id(&g, "both")), &[id(&g, "split")]);
+    assert!(chains.needs(id(&g, "detect")).is_empty());
     assert!(!local("track", "window"), "a window is the controller's");
     assert!(!local("track", "report"), "the cloud is not the device");
     assert!(!local("detect", "capture"), "no such edge");
@@ -78,19 +87,20 @@ fn only_single_producer_single_instance_edges_on_one_device_are_local() {
 fn an_instance_reserves_ids_for_its_local_subtree_in_preorder() {
     let g = rules();
     let chains = local_chains(&g, &simple_plan(&g));
-    let (capture, detect, track, split) = (
+    let (capture, detect, track, split, both) = (
         id(&g, "capture"),
         id(&g, "detect"),
         id(&g, "track"),
         id(&g, "split"),
+        id(&g, "both"),
     );
-    // capture [detect [track]] [split]
-    assert_eq!(chains.span(capture), 4);
-    assert_eq!(chains.span(detect), 2);
+    // capture [detect [track] [both]] [split]
+    assert_eq!(chains.span(capture), 5);
+    assert_eq!(chains.span(detect), 3);
     assert_eq!(chains.span(track), 1);
-    assert_eq!(chains.successors(capture), &[(detect, 1), (split, 3)]);
-    assert_eq!(chains.successors(detect), &[(track, 1)]);
-    assert_eq!(chains.offset(capture, split), Some(3));
+    assert_eq!(chains.successors(capture), &[(detect, 1), (split, 4)]);
+    assert_eq!(chains.successors(detect), &[(track, 1), (both, 2)]);
+    assert_eq!(chains.offset(capture, split), Some(4));
     assert_eq!(chains.offset(split, id(&g, "each")), None);
     // A plan of another graph has no chains rather than wrong ones.
     let other = survey(2);
@@ -102,6 +112,7 @@ fn an_instance_reserves_ids_for_its_local_subtree_in_preorder() {
 #[test]
 fn a_chain_runs_on_the_device_and_is_counted_once() {
     let g = rules();
+    let g2 = g.clone();
     let (detect, track, split) = (id(&g, "detect"), id(&g, "track"), id(&g, "split"));
     let cfg = WorldConfig {
         seed: 3,
@@ -127,9 +138,21 @@ fn a_chain_runs_on_the_device_and_is_counted_once() {
     );
     let completed = |t: TaskId| r.tasks[t.index()].completed;
     assert!(completed(track) > 0);
+    // The join `both` runs on the device once the device holds a value of
+    // `split` under its registration: every time but each device's first.
+    let both = id(&g2, "both");
+    let both_sent = w
+        .effects
+        .iter()
+        .filter(|(_, e)| {
+            matches!(e, Effect::Device { msg: DeviceMsg::RunTask { task, .. }, .. } if *task == both)
+        })
+        .count() as u64;
+    assert!(both_sent <= 3, "{both_sent} joins sent for 3 devices");
+    assert!(completed(both) > both_sent);
     assert_eq!(
         r.counters.delegated,
-        completed(detect) + completed(track) + completed(split),
+        completed(detect) + completed(track) + completed(split) + completed(both) - both_sent,
         "{:?}",
         r.counters
     );

@@ -684,8 +684,21 @@ impl Controller {
             let j = self.st.join.entry(key).or_insert_with(|| Join {
                 latest: vec![None; n],
                 held: Vec::new(),
+                from: vec![None; n],
             });
+            j.from.resize(n, None);
             j.latest[k] = Some(lineage.path_starts.clone());
+            j.from[k] = Some(parent.executor);
+            // A join its device runs itself (`ir::local`): the device
+            // starts it when this pacer value completed there if every
+            // other producer completed under the same registration — the
+            // latest values here, heard in the order they completed.
+            let local = self.d.local.offset(producer, consumer).filter(|_| {
+                pacer
+                    && j.held.is_empty()
+                    && matches!(parent.executor, Executor::Device { .. })
+                    && j.from.iter().all(|f| *f == Some(parent.executor))
+            });
             if pacer {
                 j.held.push((parent, items, lineage));
             }
@@ -697,7 +710,7 @@ impl Controller {
             let others: Vec<(u16, Micros)> = j.latest.iter().flatten().flatten().copied().collect();
             for (parent, items, mut lineage) in std::mem::take(&mut j.held) {
                 super::batch::merge_earliest(&mut lineage.path_starts, &others);
-                self.activate(now, consumer, Some(parent), items, &lineage);
+                self.activate_from(now, consumer, Some(parent), items, &lineage, local);
             }
             return;
         }
