@@ -56,7 +56,7 @@ const SPEC: &str = "HIVEMIND_BENCH_NET_SPEC";
 /// Mission seconds of each network run (default 20).
 const SECONDS_ENV: &str = "HIVEMIND_BENCH_NET_SECONDS";
 /// Which parts to run (comma-separated; default all): latency, tmpfs,
-/// saturate, starts, brokers. For profiling one part.
+/// saturate, blocking, starts, brokers. For profiling one part.
 const PARTS_ENV: &str = "HIVEMIND_BENCH_NET_PARTS";
 
 const MISSION: &str = "net_bench";
@@ -185,6 +185,11 @@ struct RunSpec {
     pki: PathBuf,
     agent_dir: PathBuf,
     controller: Option<SocketAddr>,
+    /// The no-op functions go through the blocking pool (`Registry::
+    /// register`) instead of running inline: what a handler that may
+    /// block costs per invocation.
+    #[serde(default)]
+    blocking: bool,
 }
 
 /// What one network run measured (the controller child's figures plus
@@ -276,8 +281,9 @@ fn controller_child() -> Result<ExitCode> {
         let uplink = uplink.clone();
         // The benchmark's functions never block (a clock read, a short
         // lock): registered inline, they run on the runtime's thread, as a
-        // user registers a handler that does not block.
-        registry.register_inline(SINK_FN, move |_: &Ctx, req: &Request| {
+        // user registers a handler that does not block (the `blocking`
+        // runs measure the blocking pool instead).
+        let sink = move |_: &Ctx, req: &Request| {
             let now = mono_ns();
             if let Some(t0) = req
                 .input
@@ -299,7 +305,12 @@ fn controller_child() -> Result<ExitCode> {
                 }
             }
             Ok(Response::new(Bytes::new(), 1))
-        });
+        };
+        if spec.blocking {
+            registry.register(SINK_FN, sink);
+        } else {
+            registry.register_inline(SINK_FN, sink);
+        }
     }
     let backend: Arc<dyn Backend> = Arc::new(InProcess::new(registry));
 
@@ -444,11 +455,16 @@ fn agents_child() -> Result<ExitCode> {
         .controller
         .ok_or_else(|| anyhow!("no controller address"))?;
     let mut registry = Registry::new();
-    registry.register_inline(CAPTURE_FN, |_: &Ctx, _: &Request| {
+    let capture = |_: &Ctx, _: &Request| {
         let mut out = mono_ns().to_le_bytes().to_vec();
         out.resize(16, 0);
         Ok(Response::new(out, 1))
-    });
+    };
+    if spec.blocking {
+        registry.register(CAPTURE_FN, capture);
+    } else {
+        registry.register_inline(CAPTURE_FN, capture);
+    }
     registry.register_inline(STEP_FN, |_: &Ctx, req: &Request| {
         let now = mono_ns();
         if let Some(b) = req.input.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
@@ -775,8 +791,8 @@ pub fn run(json: bool, sizes: &[usize]) -> Result<ExitCode> {
             .map(|&n| u32::try_from(n))
             .collect::<Result<_, _>>()?
     };
-    let parts =
-        std::env::var(PARTS_ENV).unwrap_or_else(|_| "latency,tmpfs,saturate,starts,brokers".into());
+    let parts = std::env::var(PARTS_ENV)
+        .unwrap_or_else(|_| "latency,tmpfs,saturate,blocking,starts,brokers".into());
     let part = |p: &str| parts.split(',').any(|x| x.trim() == p);
     let max = sizes.iter().copied().max().unwrap_or(1).max(200);
     let base = std::env::temp_dir().join(format!("hivemind-bench-net-{}", std::process::id()));
@@ -805,6 +821,7 @@ pub fn run(json: bool, sizes: &[usize]) -> Result<ExitCode> {
             pki: pki_dir.clone(),
             agent_dir: fast.join(format!("agents-{label}")),
             controller: None,
+            blocking: false,
         };
         let mut runs = Vec::new();
         for &n in &sizes {
@@ -837,6 +854,13 @@ pub fn run(json: bool, sizes: &[usize]) -> Result<ExitCode> {
                 spec(&format!("saturate-{journal}"), 200, 5, dir),
                 journal,
             )?);
+        }
+        // The same on tmpfs with the no-op functions in the blocking pool.
+        if part("blocking") {
+            eprintln!("bench net: saturation, functions in the blocking pool…");
+            let mut s = spec("saturate-tmpfs-blocking", 200, 5, &fast);
+            s.blocking = true;
+            runs.push(net_run(s, "tmpfs")?);
         }
         let starts = if part("starts") {
             eprintln!("bench net: function starts…");
@@ -997,9 +1021,14 @@ fn render(
         }
     }
     for r in runs.iter().filter(|r| r.label.starts_with("saturate")) {
+        let pool = if r.label.ends_with("blocking") {
+            ", functions in the blocking pool"
+        } else {
+            ""
+        };
         let _ = writeln!(
             o,
-            "  invocations/s, journal on {}: {:.0} ({:.2}x of >= 20,000); {:.1} records per fsync, {:.0} fsyncs/s",
+            "  invocations/s, journal on {}{pool}: {:.0} ({:.2}x of >= 20,000); {:.1} records per fsync, {:.0} fsyncs/s",
             r.journal,
             r.sink_per_s,
             r.sink_per_s / TARGET_RATE,
