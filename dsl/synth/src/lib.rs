@@ -379,6 +379,8 @@ enum Lexmin {
 /// The share of a stated stage's time the branch-and-bound gets (the
 /// neighbourhood search and z3 share the rest); tie-breakers give it all.
 const BNB_SHARE: f64 = 0.5;
+/// Rounds of path-chain cutting planes per stage ([`Presolve::add_chains`]).
+const CHAIN_ROUNDS: usize = 30;
 /// Nodes per stage: a deterministic budget, past what the clock usually allows.
 const BNB_NODES: u64 = 2_000_000;
 
@@ -514,6 +516,28 @@ fn lexmin_timed(
             presolve.bound(metric, value);
         }
         let mut lower = presolve.lower_bound(metric);
+        if ceiling.is_none_or(|c| lower < c) && limits.stopped().is_none() {
+            // Not proven by the bound: strengthen it with the path chains
+            // its relaxation breaks, on a tenth of the stage's time at most.
+            let now = Instant::now();
+            let until = now + stage_deadline.saturating_duration_since(now) / 10;
+            let added = presolve.add_chains(metric, CHAIN_ROUNDS, until);
+            if added > 0 {
+                let raised = presolve.lower_bound(metric);
+                tracing::debug!(stage, added, from = lower, to = raised, "path chains");
+                lower = lower.max(raised);
+            }
+            if presolve.infeasible {
+                // Sound limits only: with nothing fixed yet and no
+                // incumbent, no placement is feasible.
+                if stage == 0 && ceiling.is_none() {
+                    return Ok(Lexmin::Infeasible);
+                }
+                return Err(SynthError::Solver(format!(
+                    "the path chains contradict a feasible placement at stage {stage}"
+                )));
+            }
+        }
         let mut ceiling = ceiling;
         // Not proven by the bound: branch-and-bound on part of the stage's
         // time, which may prove the incumbent, improve it, or raise the bound.
