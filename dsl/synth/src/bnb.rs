@@ -109,7 +109,22 @@ pub(crate) fn search(
     let mut nodes = 0u64;
     let (mut leaves, mut refused) = (0u64, 0u64);
     let mut cut = None;
-    while let Some(node) = dive.take().or_else(|| stack.pop()).or_else(|| heap.pop()) {
+    // Every other dive follows the incumbent (the best placement known)
+    // where its domains allow: the lowest-bound child follows the
+    // relaxation, which the limits often prune before any placement is
+    // reached; the guided dive leaves the incumbent only where the bounds
+    // force it to, a neighbourhood search inside the tree.
+    let mut guide: Option<Vec<Modality>> = prefer.map(<[Modality]>::to_vec);
+    let mut dives = 0u64;
+    let mut guided = false;
+    while let Some(node) = match dive.take() {
+        Some(d) => Some(d),
+        None => {
+            dives += 1;
+            guided = dives.is_multiple_of(2) && guide.is_some();
+            stack.pop().or_else(|| heap.pop())
+        }
+    } {
         if node.bound >= best {
             continue;
         }
@@ -153,6 +168,7 @@ pub(crate) fn search(
             match value_of(&a) {
                 Some(v) if v < best => {
                     best = v;
+                    guide = Some(a.clone());
                     improved = Some((a, v));
                 }
                 Some(_) => {}
@@ -162,9 +178,15 @@ pub(crate) fn search(
         };
         // Children, the most promising popped first: lowest bound, then
         // the preferred placement's modality.
-        let preferred = prefer.map(|p| hivemind_cost::modality_index(p[t]));
+        let preferred = guide
+            .as_ref()
+            .map(|p| hivemind_cost::modality_index(p[t]));
         let mut children: Vec<usize> = (0..3).filter(|&m| dom[t][m]).collect();
-        children.sort_by_key(|&m| (nb.with[t][m], Some(m) != preferred, m));
+        if guided {
+            children.sort_by_key(|&m| (Some(m) != preferred, nb.with[t][m], m));
+        } else {
+            children.sort_by_key(|&m| (nb.with[t][m], Some(m) != preferred, m));
+        }
         for &m in children.iter() {
             if nb.with[t][m] >= best {
                 continue;

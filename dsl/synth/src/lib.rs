@@ -21,6 +21,7 @@
 pub mod bench;
 mod bnb;
 mod bounds;
+mod cut;
 mod encode;
 mod explain;
 mod lns;
