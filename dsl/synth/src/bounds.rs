@@ -331,6 +331,13 @@ impl Separable {
     /// a lower bound). Exact on every edge where the forest bound is exact
     /// on its tree edges only. `NONE` when no placement is in `dom`.
     fn cut_bound(&self, model: &CostModel, dom: &Domains) -> u64 {
+        self.cut_solve(model, dom, false).0
+    }
+
+    /// [`Separable::cut_bound`], and with `labels` a placement reaching it
+    /// (modality indices; in the cloud the cheaper of the two modalities by
+    /// the task's own term), `None` when no placement is in `dom`.
+    fn cut_solve(&self, model: &CostModel, dom: &Domains, labels: bool) -> (u64, Option<Vec<usize>>) {
         let n = dom.len();
         let g = model.graph;
         // Above every finite energy: the cost of a label outside the domain.
@@ -355,7 +362,7 @@ impl Separable {
                     .min()
             };
             let (u0, u1) = match (least(0), least(1)) {
-                (None, None) => return NONE,
+                (None, None) => return (NONE, None),
                 (Some(a), Some(b)) => (a, b),
                 (Some(a), None) => (a, big),
                 (None, Some(b)) => (big, b),
@@ -406,9 +413,24 @@ impl Separable {
         let total = constant.saturating_add(i128::try_from(net.max_flow()).unwrap_or(i128::MAX));
         let total = u128::try_from(total).unwrap_or(0);
         if total >= big {
-            return NONE;
+            return (NONE, None);
         }
-        u64::try_from(total).unwrap_or(NONE)
+        let placement = labels.then(|| {
+            let edge = net.source_side();
+            (0..n)
+                .map(|t| {
+                    if edge[t + 2] && dom[t][0] {
+                        0
+                    } else {
+                        (1..3)
+                            .filter(|&m| dom[t][m])
+                            .min_by_key(|&m| (self.unary[t][m], m))
+                            .unwrap_or(0)
+                    }
+                })
+                .collect()
+        });
+        (u64::try_from(total).unwrap_or(NONE), placement)
     }
 }
 
@@ -1732,6 +1754,16 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             combined,
             cut_combined,
         }
+    }
+
+    /// The placement that minimises the stage's cut-scored Lagrangian
+    /// combination over presolve's domains: usually infeasible (the limits
+    /// are only priced), but close to good feasible placements, a start
+    /// for a repairing local search (a Lagrangian heuristic).
+    pub fn relaxed_placement(&self) -> Option<Vec<Modality>> {
+        let (c, _) = self.cut_combined.as_ref().or(self.combined.as_ref())?;
+        let (_, x) = c.cut_solve(self.pre.model, &self.pre.domains, true);
+        Some(x?.into_iter().map(|m| Modality::ALL[m]).collect())
     }
 
     /// The domains the stage starts from (presolve's).

@@ -82,6 +82,24 @@ impl Network {
         }
     }
 
+    /// After [`Network::max_flow`]: which nodes the source still reaches
+    /// in the residual network (the source side of a minimum cut).
+    pub fn source_side(&self) -> Vec<bool> {
+        let mut seen = vec![false; self.adj.len()];
+        seen[SOURCE] = true;
+        let mut stack = vec![SOURCE];
+        while let Some(v) = stack.pop() {
+            for &a in &self.adj[v] {
+                let w = self.to[a];
+                if self.cap[a] > 0 && !seen[w] {
+                    seen[w] = true;
+                    stack.push(w);
+                }
+            }
+        }
+        seen
+    }
+
     /// One blocking-flow path by iterative depth-first search along the
     /// level graph; the flow pushed (0: none left in this phase).
     fn augment(&mut self, level: &[usize], next: &mut [usize]) -> u128 {

@@ -560,6 +560,23 @@ fn lexmin_timed(
                     .all(|(f, x)| x <= f)
                     .then_some(v[stage])
             };
+            // A Lagrangian heuristic first: the relaxation's placement,
+            // repaired into a feasible one, on a tenth of the share.
+            let relaxed = bounds::StageBounds::new(presolve, metric).relaxed_placement();
+            if let Some(x) = relaxed {
+                let until = now + stage_deadline.saturating_duration_since(now).mul_f64(share / 10.0);
+                let repaired = search::repair(model, x, stage, until);
+                let value = repaired.as_ref().and_then(|(a, _)| Some((value_of(a)?, a)));
+                tracing::debug!(stage, value = ?value.map(|(v, _)| v), ?ceiling, "lagrangian heuristic");
+                if let Some((v, a)) = value.filter(|(v, _)| ceiling.is_none_or(|c| *v < c)) {
+                    if let Some(values) = values_of(a) {
+                        presolve.bound(metric, v);
+                        ceiling = Some(v);
+                        incumbent_values = Some(values);
+                        incumbent = Some(a.clone());
+                    }
+                }
+            }
             let found = bnb::search(
                 presolve,
                 metric,

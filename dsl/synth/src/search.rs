@@ -189,6 +189,92 @@ pub fn greedy_until(
     Some((assignment, current))
 }
 
+/// The second half of a Lagrangian heuristic: from `start` (a relaxation's
+/// placement, which usually breaks some limit), move one task at a time,
+/// each time the move that removes the most violation per unit of the
+/// preference vector's `stage` entry it adds, until the placement is
+/// feasible; then one-task improvements of the whole order of preference,
+/// as greedy's. `None` when no single move reduces the violation any more
+/// or `deadline` passes first.
+pub(crate) fn repair(
+    model: &CostModel,
+    start: Vec<Modality>,
+    stage: usize,
+    deadline: std::time::Instant,
+) -> Option<(Vec<Modality>, Evaluation)> {
+    let choices = model.all_choices()?;
+    let mut assignment = start;
+    for (a, c) in assignment.iter_mut().zip(&choices) {
+        if !c.contains(a) {
+            *a = c[0];
+        }
+    }
+    let late = || std::time::Instant::now() >= deadline;
+    let entry = |e: &Evaluation, a: &[Modality]| -> u128 {
+        model
+            .preference_vector(e, a)
+            .get(stage)
+            .map_or(0, |v| v.wide().unwrap_or(u128::MAX))
+    };
+    let mut current = model.evaluate(&assignment);
+    let mut v0 = violation(&current);
+    while v0 > 0 {
+        let base = entry(&current, &assignment);
+        let mut best: Option<(f64, usize, Modality, Evaluation, u128)> = None;
+        for i in 0..assignment.len() {
+            if late() {
+                return None;
+            }
+            let old = assignment[i];
+            for &m in choices[i].iter().filter(|&&m| m != old) {
+                assignment[i] = m;
+                let e = model.evaluate(&assignment);
+                let v1 = violation(&e);
+                if v1 < v0 {
+                    let added = entry(&e, &assignment).saturating_sub(base);
+                    let ratio = (v0 - v1) as f64 / (1.0 + added as f64);
+                    if best.as_ref().is_none_or(|b| ratio > b.0) {
+                        best = Some((ratio, i, m, e, v1));
+                    }
+                }
+            }
+            assignment[i] = old;
+        }
+        let (_, i, m, e, v1) = best?;
+        assignment[i] = m;
+        (current, v0) = (e, v1);
+    }
+    let mut key = greedy_key(model, &current, &assignment);
+    for _pass in 0..4 {
+        let mut improved = false;
+        for &t in &model.topo {
+            let i = t.index();
+            for &m in &choices[i] {
+                if late() {
+                    return Some((assignment, current));
+                }
+                if m == assignment[i] {
+                    continue;
+                }
+                let old = assignment[i];
+                assignment[i] = m;
+                let e = model.evaluate(&assignment);
+                let k = greedy_key(model, &e, &assignment);
+                if k < key {
+                    (current, key) = (e, k);
+                    improved = true;
+                } else {
+                    assignment[i] = old;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    Some((assignment, current))
+}
+
 /// What the greedy search minimises: violations first, then the
 /// synthesizer's whole order of preference (objectives, tie-breakers, FPGA
 /// count), so that its plan can prove every stage by the bounds.
