@@ -522,7 +522,8 @@ fn lexmin_timed(
             // its relaxation breaks, on a tenth of the stage's time at most.
             let now = Instant::now();
             let until = now + stage_deadline.saturating_duration_since(now) / 10;
-            let added = presolve.add_chains(metric, CHAIN_ROUNDS, until);
+            let added = presolve.add_chains(metric, CHAIN_ROUNDS, until)
+                + presolve.mix_path_chains(metric, CHAIN_ROUNDS, until);
             if added > 0 {
                 let raised = presolve.lower_bound(metric);
                 tracing::debug!(stage, added, from = lower, to = raised, "path chains");
@@ -565,7 +566,7 @@ fn lexmin_timed(
             let relaxed = bounds::StageBounds::new(presolve, metric).relaxed_placement();
             if let Some(x) = relaxed {
                 let until = now + stage_deadline.saturating_duration_since(now).mul_f64(share / 10.0);
-                let repaired = search::repair(model, x, stage, until);
+                let repaired = search::repair(model, x, stage, &fixed_values, until);
                 let value = repaired.as_ref().and_then(|(a, _)| Some((value_of(a)?, a)));
                 tracing::debug!(stage, value = ?value.map(|(v, _)| v), ?ceiling, "lagrangian heuristic");
                 if let Some((v, a)) = value.filter(|(v, _)| ceiling.is_none_or(|c| *v < c)) {

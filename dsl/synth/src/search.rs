@@ -193,13 +193,15 @@ pub fn greedy_until(
 /// placement, which usually breaks some limit), move one task at a time,
 /// each time the move that removes the most violation per unit of the
 /// preference vector's `stage` entry it adds, until the placement is
-/// feasible; then one-task improvements of the whole order of preference,
-/// as greedy's. `None` when no single move reduces the violation any more
+/// feasible with the earlier entries at most `fixed` (the earlier stages'
+/// optima; an excess counts as a violation); then one-task improvements
+/// of the whole order of preference, as greedy's, that keep it so. `None` when no single move reduces the violation any more
 /// or `deadline` passes first.
 pub(crate) fn repair(
     model: &CostModel,
     start: Vec<Modality>,
     stage: usize,
+    fixed: &[u64],
     deadline: std::time::Instant,
 ) -> Option<(Vec<Modality>, Evaluation)> {
     let choices = model.all_choices()?;
@@ -216,8 +218,26 @@ pub(crate) fn repair(
             .get(stage)
             .map_or(0, |v| v.wide().unwrap_or(u128::MAX))
     };
+    // Violations, and the earlier stages' excess over their optima, in ‰.
+    let violation = |e: &Evaluation, a: &[Modality]| -> u128 {
+        let over: u128 = model
+            .preference_vector(e, a)
+            .iter()
+            .zip(fixed)
+            .map(|(v, &f)| {
+                let v = v.wide().unwrap_or(u128::MAX);
+                let f = u128::from(f);
+                if v > f {
+                    (v - f).saturating_mul(1_000) / f.max(1) + 1
+                } else {
+                    0
+                }
+            })
+            .fold(0, u128::saturating_add);
+        violation(e).saturating_add(over)
+    };
     let mut current = model.evaluate(&assignment);
-    let mut v0 = violation(&current);
+    let mut v0 = violation(&current, &assignment);
     while v0 > 0 {
         let base = entry(&current, &assignment);
         let mut best: Option<(f64, usize, Modality, Evaluation, u128)> = None;
@@ -229,7 +249,7 @@ pub(crate) fn repair(
             for &m in choices[i].iter().filter(|&&m| m != old) {
                 assignment[i] = m;
                 let e = model.evaluate(&assignment);
-                let v1 = violation(&e);
+                let v1 = violation(&e, &assignment);
                 if v1 < v0 {
                     let added = entry(&e, &assignment).saturating_sub(base);
                     let ratio = (v0 - v1) as f64 / (1.0 + added as f64);
