@@ -70,6 +70,9 @@ impl Ord for Open {
     }
 }
 
+/// Nodes between two runs of the Lagrangian heuristic inside the search.
+const HEURISTIC_EVERY: u64 = 64;
+
 /// Open nodes kept for best-first selection, in domain entries (tasks ×
 /// nodes); past it the search only dives (depth-first), which needs no more.
 const OPEN_ENTRIES: usize = 16 << 20;
@@ -86,10 +89,15 @@ pub(crate) fn search(
     best: u64,
     prefer: Option<&[Modality]>,
     value_of: impl Fn(&[Modality]) -> Option<u64>,
+    repair: impl Fn(Vec<Modality>, Instant) -> Option<Vec<Modality>>,
     node_budget: u64,
     deadline: Instant,
     limits: &Limits,
 ) -> Outcome {
+    let started = Instant::now();
+    // Time spent in the Lagrangian heuristic at nodes, kept to a share.
+    let mut heuristic = std::time::Duration::ZERO;
+    let mut since_heuristic = 0u64;
     let bounds = StageBounds::new(pre, metric);
     let mut best = best;
     let mut improved: Option<(Vec<Modality>, u64)> = None;
@@ -116,6 +124,7 @@ pub(crate) fn search(
     // force it to, a neighbourhood search inside the tree.
     let mut guide: Option<Vec<Modality>> = prefer.map(<[Modality]>::to_vec);
     let mut dives = 0u64;
+    let mut heuristic_hits = 0u64;
     let mut guided = false;
     while let Some(node) = match dive.take() {
         Some(d) => Some(d),
@@ -147,6 +156,28 @@ pub(crate) fn search(
         };
         if nb.lower >= best {
             continue;
+        }
+        // A Lagrangian heuristic at some nodes: the relaxation's placement
+        // in the node's domains, repaired; at most a fifth of the time.
+        since_heuristic += 1;
+        if since_heuristic >= HEURISTIC_EVERY && heuristic * 5 < started.elapsed() {
+            since_heuristic = 0;
+            let t0 = Instant::now();
+            if let Some(a) = bounds
+                .relaxed_placement_in(&dom)
+                .and_then(|x| repair(x, deadline))
+            {
+                if let Some(v) = value_of(&a).filter(|&v| v < best) {
+                    best = v;
+                    guide = Some(a.clone());
+                    improved = Some((a, v));
+                    heuristic_hits += 1;
+                }
+            }
+            heuristic += t0.elapsed();
+            if nb.lower >= best {
+                continue;
+            }
         }
         // The unfixed task with the largest regret.
         let pick = (0..dom.len())
@@ -218,6 +249,7 @@ pub(crate) fn search(
         .filter(|&b| b < best)
         .min()
         .unwrap_or(best);
+    tracing::trace!(heuristic_hits, heuristic_ms = heuristic.as_millis() as u64, "branch-and-bound heuristic");
     Outcome {
         improved,
         proven: cut.is_none(),
@@ -291,6 +323,10 @@ mod tests {
             e.feasible().then(|| e.objective(first).saturated())
         };
         let metric = Metric::Objective(first);
+        let no_repair = |_: Vec<Modality>, _: Instant| None;
+        let repair = |x: Vec<Modality>, until: Instant| {
+            crate::search::repair(&model, x, 0, &[], until).map(|(a, _)| a)
+        };
         let optimum = oracle.as_ref().map(|(_, e)| e.objective(first).saturated());
         if pre.infeasible {
             assert_eq!(optimum, None, "seed {seed}: presolve infeasible\n{src}");
@@ -302,6 +338,13 @@ mod tests {
             NONE,
             None,
             value_of,
+            |x: Vec<Modality>, until: Instant| {
+                if seed.is_multiple_of(3) {
+                    no_repair(x, until)
+                } else {
+                    repair(x, until)
+                }
+            },
             u64::MAX,
             deadline,
             &limits,
@@ -320,6 +363,7 @@ mod tests {
                 opt,
                 Some(a),
                 value_of,
+                repair,
                 u64::MAX,
                 deadline,
                 &limits,
@@ -327,7 +371,7 @@ mod tests {
             assert!(out.proven && out.improved.is_none(), "seed {seed}\n{src}");
             for budget in [1, 2, 5] {
                 let out = search(
-                    &pre, metric, NONE, None, value_of, budget, deadline, &limits,
+                    &pre, metric, NONE, None, value_of, repair, budget, deadline, &limits,
                 );
                 assert!(
                     out.lower <= opt,

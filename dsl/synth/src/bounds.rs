@@ -1970,8 +1970,13 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
     /// are only priced), but close to good feasible placements, a start
     /// for a repairing local search (a Lagrangian heuristic).
     pub fn relaxed_placement(&self) -> Option<Vec<Modality>> {
+        self.relaxed_placement_in(&self.pre.domains)
+    }
+
+    /// [`StageBounds::relaxed_placement`] over a node's domains.
+    pub fn relaxed_placement_in(&self, dom: &Domains) -> Option<Vec<Modality>> {
         let (c, _) = self.cut_combined.as_ref().or(self.combined.as_ref())?;
-        let (_, x) = c.cut_solve(self.pre.model, &self.pre.domains, true);
+        let (_, x) = c.cut_solve(self.pre.model, dom, true);
         Some(x?.into_iter().map(|m| Modality::ALL[m]).collect())
     }
 

@@ -566,9 +566,16 @@ fn lexmin_timed(
             let relaxed = bounds::StageBounds::new(presolve, metric).relaxed_placement();
             if let Some(x) = relaxed {
                 let until = now + stage_deadline.saturating_duration_since(now).mul_f64(share / 10.0);
+                let started = Instant::now();
                 let repaired = search::repair(model, x, stage, &fixed_values, until);
                 let value = repaired.as_ref().and_then(|(a, _)| Some((value_of(a)?, a)));
-                tracing::debug!(stage, value = ?value.map(|(v, _)| v), ?ceiling, "lagrangian heuristic");
+                tracing::debug!(
+                    stage,
+                    value = ?value.map(|(v, _)| v),
+                    ?ceiling,
+                    ms = started.elapsed().as_millis() as u64,
+                    "lagrangian heuristic"
+                );
                 if let Some((v, a)) = value.filter(|(v, _)| ceiling.is_none_or(|c| *v < c)) {
                     if let Some(values) = values_of(a) {
                         presolve.bound(metric, v);
@@ -584,6 +591,7 @@ fn lexmin_timed(
                 ceiling.unwrap_or(bounds::NONE),
                 incumbent.as_deref(),
                 value_of,
+                |x, until| search::repair(model, x, stage, &fixed_values, until).map(|(a, _)| a),
                 BNB_NODES,
                 bnb_deadline,
                 limits,
