@@ -209,9 +209,7 @@ pub(crate) fn search(
         };
         // Children, the most promising popped first: lowest bound, then
         // the preferred placement's modality.
-        let preferred = guide
-            .as_ref()
-            .map(|p| hivemind_cost::modality_index(p[t]));
+        let preferred = guide.as_ref().map(|p| hivemind_cost::modality_index(p[t]));
         let mut children: Vec<usize> = (0..3).filter(|&m| dom[t][m]).collect();
         if guided {
             children.sort_by_key(|&m| (Some(m) != preferred, nb.with[t][m], m));
@@ -249,7 +247,11 @@ pub(crate) fn search(
         .filter(|&b| b < best)
         .min()
         .unwrap_or(best);
-    tracing::trace!(heuristic_hits, heuristic_ms = heuristic.as_millis() as u64, "branch-and-bound heuristic");
+    tracing::trace!(
+        heuristic_hits,
+        heuristic_ms = heuristic.as_millis() as u64,
+        "branch-and-bound heuristic"
+    );
     Outcome {
         improved,
         proven: cut.is_none(),

@@ -337,7 +337,12 @@ impl Separable {
     /// [`Separable::cut_bound`], and with `labels` a placement reaching it
     /// (modality indices; in the cloud the cheaper of the two modalities by
     /// the task's own term), `None` when no placement is in `dom`.
-    fn cut_solve(&self, model: &CostModel, dom: &Domains, labels: bool) -> (u64, Option<Vec<usize>>) {
+    fn cut_solve(
+        &self,
+        model: &CostModel,
+        dom: &Domains,
+        labels: bool,
+    ) -> (u64, Option<Vec<usize>>) {
         let n = dom.len();
         let g = model.graph;
         // Above every finite energy: the cost of a label outside the domain.
@@ -1470,7 +1475,12 @@ impl<'m, 'g> Presolve<'m, 'g> {
     /// weight (a golden-section search, the Lagrangian dual being concave
     /// in it) that maximises the joint Lagrangian bound. Up to `rounds`
     /// rounds or `until`; returns the chains mixed in.
-    pub fn mix_path_chains(&mut self, metric: Metric, rounds: usize, until: std::time::Instant) -> usize {
+    pub fn mix_path_chains(
+        &mut self,
+        metric: Metric,
+        rounds: usize,
+        until: std::time::Instant,
+    ) -> usize {
         // The paths of the objective: (requirement or the whole graph, shape).
         let whole = matches!(metric, Metric::Objective(Objective::ExecTime))
             || (matches!(metric, Metric::Objective(Objective::Latency))
@@ -1615,7 +1625,12 @@ impl<'m, 'g> Presolve<'m, 'g> {
     /// again, for up to `rounds` rounds or until `until`, or until the
     /// relaxation's placement meets every path limit. Returns the chains
     /// added; the domains are reduced against them.
-    pub fn add_chains(&mut self, metric: Metric, rounds: usize, until: std::time::Instant) -> usize {
+    pub fn add_chains(
+        &mut self,
+        metric: Metric,
+        rounds: usize,
+        until: std::time::Instant,
+    ) -> usize {
         let (kind, _) = self.limit_kind(metric);
         let Some(a) = (match &kind {
             LimitKind::Separable(a) => Some(a.clone()),
@@ -2227,20 +2242,19 @@ mod tests {
             }
         }
         let src = random_mission(seed, n);
-        if seed % 3 == 0 {
+        if seed.is_multiple_of(3) {
             return src;
         }
         src.lines()
-            .map(|l| match (l.contains("require latency"), l.rsplit_once("< ")) {
-                (true, Some((head, tail))) => {
-                    let ms: u64 = tail
-                        .trim_end_matches(" ms")
-                        .parse()
-                        .unwrap_or(1_000);
-                    format!("{head}< {} ms", (ms / (2 + seed % 8)).max(1))
-                }
-                _ => l.to_string(),
-            })
+            .map(
+                |l| match (l.contains("require latency"), l.rsplit_once("< ")) {
+                    (true, Some((head, tail))) => {
+                        let ms: u64 = tail.trim_end_matches(" ms").parse().unwrap_or(1_000);
+                        format!("{head}< {} ms", (ms / (2 + seed % 8)).max(1))
+                    }
+                    _ => l.to_string(),
+                },
+            )
             .collect::<Vec<_>>()
             .join("\n")
             + "\n"
@@ -2394,7 +2408,7 @@ mod tests {
                             state ^= state << 13;
                             state ^= state >> 7;
                             state ^= state << 17;
-                            if state % 4 == 0 {
+                            if state.is_multiple_of(4) {
                                 *v = false;
                             }
                         }
@@ -2411,7 +2425,9 @@ mod tests {
                         .min();
                     let cut = s.cut_bound(&model, &dom);
                     match exact {
-                        None => assert_eq!(cut, NONE, "seed {seed} round {round}: no placement\n{src}"),
+                        None => {
+                            assert_eq!(cut, NONE, "seed {seed} round {round}: no placement\n{src}")
+                        }
                         Some(exact) => {
                             assert!(
                                 u128::from(cut) <= exact || cut == NONE && exact >= u128::from(NONE),
@@ -2425,7 +2441,10 @@ mod tests {
             }
         }
         eprintln!("cut bound above the forest's: {above_forest}");
-        assert!(above_forest >= 10, "cut bound above the forest's on {above_forest}");
+        assert!(
+            above_forest >= 10,
+            "cut bound above the forest's on {above_forest}"
+        );
     }
 
     /// Path chains are not vacuous: on generated missions the relaxation's
@@ -2437,7 +2456,11 @@ mod tests {
         let (mut added, mut stronger) = (0, 0);
         for seed in 0..300u64 {
             // Every third: a layered family mission of 40 tasks.
-            let n = if seed % 3 == 1 { 40 } else { 3 + (seed % 6) as usize };
+            let n = if seed % 3 == 1 {
+                40
+            } else {
+                3 + (seed % 6) as usize
+            };
             let src = tight_mission(seed, n);
             let graph = hivemind_dsl::compile(&src, "r.hm").graph.expect("compiles");
             let model = CostModel::new(&graph, Profile::default()).expect("model");
@@ -2457,7 +2480,10 @@ mod tests {
             }
         }
         eprintln!("path chains: added on {added}, stronger on {stronger} of 300");
-        assert!(added >= 10 && stronger >= 3, "added {added}, stronger {stronger}");
+        assert!(
+            added >= 10 && stronger >= 3,
+            "added {added}, stronger {stronger}"
+        );
     }
 
     /// Path chains on layered family missions (where chains do get added,
@@ -2470,8 +2496,8 @@ mod tests {
         let (mut added, mut mixes) = (0, 0);
         let mut state = 0x0123_4567_89AB_CDEFu64;
         for seed in 0..12u64 {
-            let family = [crate::bench::Family::Latency, crate::bench::Family::Battery]
-                [(seed % 2) as usize];
+            let family =
+                [crate::bench::Family::Latency, crate::bench::Family::Battery][(seed % 2) as usize];
             let Ok(src) = crate::bench::mission(family, 40, seed) else {
                 continue;
             };
@@ -2508,10 +2534,8 @@ mod tests {
                     let LimitKind::PathSum(shapes) = &l.kind else {
                         return 0;
                     };
-                    let single: Domains = x
-                        .iter()
-                        .map(|&m| std::array::from_fn(|k| k == m))
-                        .collect();
+                    let single: Domains =
+                        x.iter().map(|&m| std::array::from_fn(|k| k == m)).collect();
                     shapes
                         .iter()
                         .map(|sh| {
@@ -2558,7 +2582,10 @@ mod tests {
             }
         }
         eprintln!("path chains on layered missions: {added} added, {mixes} mixed");
-        assert!(added >= 5 && mixes >= 2, "path chains added {added}, mixed {mixes}");
+        assert!(
+            added >= 5 && mixes >= 2,
+            "path chains added {added}, mixed {mixes}"
+        );
     }
 
     /// The bounds are not vacuous: on generated missions they often decide

@@ -565,7 +565,10 @@ fn lexmin_timed(
             // repaired into a feasible one, on a tenth of the share.
             let relaxed = bounds::StageBounds::new(presolve, metric).relaxed_placement();
             if let Some(x) = relaxed {
-                let until = now + stage_deadline.saturating_duration_since(now).mul_f64(share / 2.0);
+                let until = now
+                    + stage_deadline
+                        .saturating_duration_since(now)
+                        .mul_f64(share / 2.0);
                 let started = Instant::now();
                 let repaired = search::repair(model, x, stage, &fixed_values, until);
                 let value = repaired.as_ref().and_then(|(a, _)| Some((value_of(a)?, a)));

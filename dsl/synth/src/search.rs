@@ -240,7 +240,7 @@ pub(crate) fn repair(
     let mut v0 = violation(&current, &assignment);
     while v0 > 0 {
         let base = entry(&current, &assignment);
-        let mut best: Option<(f64, Vec<(usize, Modality)>, Evaluation, u128)> = None;
+        let mut best: Option<Step> = None;
         // Single moves that reduce nothing, least violation first: the
         // first halves of pairs.
         let mut firsts: Vec<(u128, usize, Modality)> = Vec::new();
@@ -384,6 +384,10 @@ pub(crate) fn repair(
     }
     Some((assignment, current))
 }
+
+/// A repair step: its violation removed per unit of objective added, its
+/// moves, the evaluation after them and their violation.
+type Step = (f64, Vec<(usize, Modality)>, Evaluation, u128);
 
 /// First moves tried in pairs (repair and descent).
 const PAIR_FIRSTS: usize = 8;
