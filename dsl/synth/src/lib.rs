@@ -5,10 +5,11 @@
 //! mission's requirements hold, optimising its objectives in order. The
 //! search is z3's `Optimize` over the encoding in `encode`; the exhaustive
 //! oracle and the greedy heuristic in [`search`] evaluate the same cost
-//! model directly. A stage the bounds do not prove first gets a plain-Rust
-//! branch-and-bound (`bnb`) over the same bounds, which may prove it,
-//! improve the incumbent or raise the reported lower bound. This is the
-//! only crate that links z3.
+//! model directly. A stage the bounds do not prove first gets a Lagrangian
+//! heuristic (the relaxation's minimum-cut placement, `cut`, repaired by
+//! [`search`]) and a plain-Rust branch-and-bound (`bnb`) over the same
+//! bounds, which may prove it, improve the incumbent or raise the reported
+//! lower bound. This is the only crate that links z3.
 //!
 //! Every call keeps a hard deadline and a memory cap ([`Options`]): a
 //! watchdog thread interrupts z3 (which does not honour its own timeout in
