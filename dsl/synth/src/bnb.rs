@@ -71,7 +71,7 @@ impl Ord for Open {
 }
 
 /// Nodes between two runs of the Lagrangian heuristic inside the search.
-const HEURISTIC_EVERY: u64 = 64;
+const HEURISTIC_EVERY: u64 = 512;
 
 /// Open nodes kept for best-first selection, in domain entries (tasks ×
 /// nodes); past it the search only dives (depth-first), which needs no more.
@@ -94,7 +94,6 @@ pub(crate) fn search(
     deadline: Instant,
     limits: &Limits,
 ) -> Outcome {
-    let started = Instant::now();
     // Time spent in the Lagrangian heuristic at nodes, kept to a share.
     let mut heuristic = std::time::Duration::ZERO;
     let mut since_heuristic = 0u64;
@@ -158,9 +157,10 @@ pub(crate) fn search(
             continue;
         }
         // A Lagrangian heuristic at some nodes: the relaxation's placement
-        // in the node's domains, repaired; at most a fifth of the time.
+        // in the node's domains, repaired; every so many nodes (counted, so
+        // that where it runs does not depend on the machine).
         since_heuristic += 1;
-        if since_heuristic >= HEURISTIC_EVERY && heuristic * 5 < started.elapsed() {
+        if since_heuristic >= HEURISTIC_EVERY {
             since_heuristic = 0;
             let t0 = Instant::now();
             if let Some(a) = bounds
