@@ -94,7 +94,7 @@ pub(crate) fn search(
     deadline: Instant,
     limits: &Limits,
 ) -> Outcome {
-    // Time spent in the Lagrangian heuristic at nodes, kept to a share.
+    // Time spent in the Lagrangian heuristic at nodes (traced).
     let mut heuristic = std::time::Duration::ZERO;
     let mut since_heuristic = 0u64;
     let bounds = StageBounds::new(pre, metric);

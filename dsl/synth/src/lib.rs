@@ -563,7 +563,7 @@ fn lexmin_timed(
                     .then_some(v[stage])
             };
             // A Lagrangian heuristic first: the relaxation's placement,
-            // repaired into a feasible one, on a tenth of the share.
+            // repaired into a feasible one, on up to half of the share.
             let relaxed = bounds::StageBounds::new(presolve, metric).relaxed_placement();
             if let Some(x) = relaxed {
                 let until = now
