@@ -9,6 +9,16 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let timeout: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(10.0);
     let naive = args.iter().any(|a| a == "naive");
+    // `trace`: the synthesizer's debug events (RUST_LOG filters them).
+    if args.iter().any(|a| a == "trace") {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "hivemind_synth=debug".into()),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let pick = |key: &str| {
         args.iter()
             .find_map(|a| a.strip_prefix(&format!("{key}=")))

@@ -70,6 +70,9 @@ impl Ord for Open {
     }
 }
 
+/// Nodes between two runs of the Lagrangian heuristic inside the search.
+const HEURISTIC_EVERY: u64 = 512;
+
 /// Open nodes kept for best-first selection, in domain entries (tasks ×
 /// nodes); past it the search only dives (depth-first), which needs no more.
 const OPEN_ENTRIES: usize = 16 << 20;
@@ -86,10 +89,14 @@ pub(crate) fn search(
     best: u64,
     prefer: Option<&[Modality]>,
     value_of: impl Fn(&[Modality]) -> Option<u64>,
+    repair: impl Fn(Vec<Modality>, Instant) -> Option<Vec<Modality>>,
     node_budget: u64,
     deadline: Instant,
     limits: &Limits,
 ) -> Outcome {
+    // Time spent in the Lagrangian heuristic at nodes (traced).
+    let mut heuristic = std::time::Duration::ZERO;
+    let mut since_heuristic = 0u64;
     let bounds = StageBounds::new(pre, metric);
     let mut best = best;
     let mut improved: Option<(Vec<Modality>, u64)> = None;
@@ -109,7 +116,23 @@ pub(crate) fn search(
     let mut nodes = 0u64;
     let (mut leaves, mut refused) = (0u64, 0u64);
     let mut cut = None;
-    while let Some(node) = dive.take().or_else(|| stack.pop()).or_else(|| heap.pop()) {
+    // Every other dive follows the incumbent (the best placement known)
+    // where its domains allow: the lowest-bound child follows the
+    // relaxation, which the limits often prune before any placement is
+    // reached; the guided dive leaves the incumbent only where the bounds
+    // force it to, a neighbourhood search inside the tree.
+    let mut guide: Option<Vec<Modality>> = prefer.map(<[Modality]>::to_vec);
+    let mut dives = 0u64;
+    let mut heuristic_hits = 0u64;
+    let mut guided = false;
+    while let Some(node) = match dive.take() {
+        Some(d) => Some(d),
+        None => {
+            dives += 1;
+            guided = dives.is_multiple_of(2) && guide.is_some();
+            stack.pop().or_else(|| heap.pop())
+        }
+    } {
         if node.bound >= best {
             continue;
         }
@@ -133,6 +156,29 @@ pub(crate) fn search(
         if nb.lower >= best {
             continue;
         }
+        // A Lagrangian heuristic at some nodes: the relaxation's placement
+        // in the node's domains, repaired; every so many nodes (counted, so
+        // that where it runs does not depend on the machine).
+        since_heuristic += 1;
+        if since_heuristic >= HEURISTIC_EVERY {
+            since_heuristic = 0;
+            let t0 = Instant::now();
+            if let Some(a) = bounds
+                .relaxed_placement_in(&dom)
+                .and_then(|x| repair(x, deadline))
+            {
+                if let Some(v) = value_of(&a).filter(|&v| v < best) {
+                    best = v;
+                    guide = Some(a.clone());
+                    improved = Some((a, v));
+                    heuristic_hits += 1;
+                }
+            }
+            heuristic += t0.elapsed();
+            if nb.lower >= best {
+                continue;
+            }
+        }
         // The unfixed task with the largest regret.
         let pick = (0..dom.len())
             .filter(|&t| dom[t].iter().filter(|&&b| b).count() > 1)
@@ -153,6 +199,7 @@ pub(crate) fn search(
             match value_of(&a) {
                 Some(v) if v < best => {
                     best = v;
+                    guide = Some(a.clone());
                     improved = Some((a, v));
                 }
                 Some(_) => {}
@@ -162,9 +209,13 @@ pub(crate) fn search(
         };
         // Children, the most promising popped first: lowest bound, then
         // the preferred placement's modality.
-        let preferred = prefer.map(|p| hivemind_cost::modality_index(p[t]));
+        let preferred = guide.as_ref().map(|p| hivemind_cost::modality_index(p[t]));
         let mut children: Vec<usize> = (0..3).filter(|&m| dom[t][m]).collect();
-        children.sort_by_key(|&m| (nb.with[t][m], Some(m) != preferred, m));
+        if guided {
+            children.sort_by_key(|&m| (Some(m) != preferred, nb.with[t][m], m));
+        } else {
+            children.sort_by_key(|&m| (nb.with[t][m], Some(m) != preferred, m));
+        }
         for &m in children.iter() {
             if nb.with[t][m] >= best {
                 continue;
@@ -196,6 +247,11 @@ pub(crate) fn search(
         .filter(|&b| b < best)
         .min()
         .unwrap_or(best);
+    tracing::trace!(
+        heuristic_hits,
+        heuristic_ms = heuristic.as_millis() as u64,
+        "branch-and-bound heuristic"
+    );
     Outcome {
         improved,
         proven: cut.is_none(),
@@ -269,6 +325,10 @@ mod tests {
             e.feasible().then(|| e.objective(first).saturated())
         };
         let metric = Metric::Objective(first);
+        let no_repair = |_: Vec<Modality>, _: Instant| None;
+        let repair = |x: Vec<Modality>, until: Instant| {
+            crate::search::repair(&model, x, 0, &[], until).map(|(a, _)| a)
+        };
         let optimum = oracle.as_ref().map(|(_, e)| e.objective(first).saturated());
         if pre.infeasible {
             assert_eq!(optimum, None, "seed {seed}: presolve infeasible\n{src}");
@@ -280,6 +340,13 @@ mod tests {
             NONE,
             None,
             value_of,
+            |x: Vec<Modality>, until: Instant| {
+                if seed.is_multiple_of(3) {
+                    no_repair(x, until)
+                } else {
+                    repair(x, until)
+                }
+            },
             u64::MAX,
             deadline,
             &limits,
@@ -298,6 +365,7 @@ mod tests {
                 opt,
                 Some(a),
                 value_of,
+                repair,
                 u64::MAX,
                 deadline,
                 &limits,
@@ -305,7 +373,7 @@ mod tests {
             assert!(out.proven && out.improved.is_none(), "seed {seed}\n{src}");
             for budget in [1, 2, 5] {
                 let out = search(
-                    &pre, metric, NONE, None, value_of, budget, deadline, &limits,
+                    &pre, metric, NONE, None, value_of, repair, budget, deadline, &limits,
                 );
                 assert!(
                     out.lower <= opt,

@@ -5,10 +5,11 @@
 //! mission's requirements hold, optimising its objectives in order. The
 //! search is z3's `Optimize` over the encoding in `encode`; the exhaustive
 //! oracle and the greedy heuristic in [`search`] evaluate the same cost
-//! model directly. A stage the bounds do not prove first gets a plain-Rust
-//! branch-and-bound (`bnb`) over the same bounds, which may prove it,
-//! improve the incumbent or raise the reported lower bound. This is the
-//! only crate that links z3.
+//! model directly. A stage the bounds do not prove first gets a Lagrangian
+//! heuristic (the relaxation's minimum-cut placement, `cut`, repaired by
+//! [`search`]) and a plain-Rust branch-and-bound (`bnb`) over the same
+//! bounds, which may prove it, improve the incumbent or raise the reported
+//! lower bound. This is the only crate that links z3.
 //!
 //! Every call keeps a hard deadline and a memory cap ([`Options`]): a
 //! watchdog thread interrupts z3 (which does not honour its own timeout in
@@ -21,6 +22,7 @@
 pub mod bench;
 mod bnb;
 mod bounds;
+mod cut;
 mod encode;
 mod explain;
 mod lns;
@@ -379,6 +381,8 @@ enum Lexmin {
 /// The share of a stated stage's time the branch-and-bound gets (the
 /// neighbourhood search and z3 share the rest); tie-breakers give it all.
 const BNB_SHARE: f64 = 0.5;
+/// Rounds of path-chain cutting planes per stage ([`Presolve::add_chains`]).
+const CHAIN_ROUNDS: usize = 30;
 /// Nodes per stage: a deterministic budget, past what the clock usually allows.
 const BNB_NODES: u64 = 2_000_000;
 
@@ -514,6 +518,29 @@ fn lexmin_timed(
             presolve.bound(metric, value);
         }
         let mut lower = presolve.lower_bound(metric);
+        if ceiling.is_none_or(|c| lower < c) && limits.stopped().is_none() {
+            // Not proven by the bound: strengthen it with the path chains
+            // its relaxation breaks, on a tenth of the stage's time at most.
+            let now = Instant::now();
+            let until = now + stage_deadline.saturating_duration_since(now) / 10;
+            let added = presolve.add_chains(metric, CHAIN_ROUNDS, until)
+                + presolve.mix_path_chains(metric, CHAIN_ROUNDS, until);
+            if added > 0 {
+                let raised = presolve.lower_bound(metric);
+                tracing::debug!(stage, added, from = lower, to = raised, "path chains");
+                lower = lower.max(raised);
+            }
+            if presolve.infeasible {
+                // Sound limits only: with nothing fixed yet and no
+                // incumbent, no placement is feasible.
+                if stage == 0 && ceiling.is_none() {
+                    return Ok(Lexmin::Infeasible);
+                }
+                return Err(SynthError::Solver(format!(
+                    "the path chains contradict a feasible placement at stage {stage}"
+                )));
+            }
+        }
         let mut ceiling = ceiling;
         // Not proven by the bound: branch-and-bound on part of the stage's
         // time, which may prove the incumbent, improve it, or raise the bound.
@@ -535,12 +562,40 @@ fn lexmin_timed(
                     .all(|(f, x)| x <= f)
                     .then_some(v[stage])
             };
+            // A Lagrangian heuristic first: the relaxation's placement,
+            // repaired into a feasible one, on up to half of the share.
+            let relaxed = bounds::StageBounds::new(presolve, metric).relaxed_placement();
+            if let Some(x) = relaxed {
+                let until = now
+                    + stage_deadline
+                        .saturating_duration_since(now)
+                        .mul_f64(share / 2.0);
+                let started = Instant::now();
+                let repaired = search::repair(model, x, stage, &fixed_values, until);
+                let value = repaired.as_ref().and_then(|(a, _)| Some((value_of(a)?, a)));
+                tracing::debug!(
+                    stage,
+                    value = ?value.map(|(v, _)| v),
+                    ?ceiling,
+                    ms = started.elapsed().as_millis() as u64,
+                    "lagrangian heuristic"
+                );
+                if let Some((v, a)) = value.filter(|(v, _)| ceiling.is_none_or(|c| *v < c)) {
+                    if let Some(values) = values_of(a) {
+                        presolve.bound(metric, v);
+                        ceiling = Some(v);
+                        incumbent_values = Some(values);
+                        incumbent = Some(a.clone());
+                    }
+                }
+            }
             let found = bnb::search(
                 presolve,
                 metric,
                 ceiling.unwrap_or(bounds::NONE),
                 incumbent.as_deref(),
                 value_of,
+                |x, until| search::repair(model, x, stage, &fixed_values, until).map(|(a, _)| a),
                 BNB_NODES,
                 bnb_deadline,
                 limits,

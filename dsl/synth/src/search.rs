@@ -189,6 +189,211 @@ pub fn greedy_until(
     Some((assignment, current))
 }
 
+/// The second half of a Lagrangian heuristic: from `start` (a relaxation's
+/// placement, which usually breaks some limit), move one task at a time,
+/// each time the move that removes the most violation per unit of the
+/// preference vector's `stage` entry it adds, until the placement is
+/// feasible with the earlier entries at most `fixed` (the earlier stages'
+/// optima; an excess counts as a violation); then one-task improvements
+/// of the whole order of preference, as greedy's, that keep it so. `None` when no single move reduces the violation any more
+/// or `deadline` passes first.
+pub(crate) fn repair(
+    model: &CostModel,
+    start: Vec<Modality>,
+    stage: usize,
+    fixed: &[u64],
+    deadline: std::time::Instant,
+) -> Option<(Vec<Modality>, Evaluation)> {
+    let choices = model.all_choices()?;
+    let mut assignment = start;
+    for (a, c) in assignment.iter_mut().zip(&choices) {
+        if !c.contains(a) {
+            *a = c[0];
+        }
+    }
+    let late = || std::time::Instant::now() >= deadline;
+    let entry = |e: &Evaluation, a: &[Modality]| -> u128 {
+        model
+            .preference_vector(e, a)
+            .get(stage)
+            .map_or(0, |v| v.wide().unwrap_or(u128::MAX))
+    };
+    // Violations, and the earlier stages' excess over their optima, in ‰.
+    let violation = |e: &Evaluation, a: &[Modality]| -> u128 {
+        let over: u128 = model
+            .preference_vector(e, a)
+            .iter()
+            .zip(fixed)
+            .map(|(v, &f)| {
+                let v = v.wide().unwrap_or(u128::MAX);
+                let f = u128::from(f);
+                if v > f {
+                    (v - f).saturating_mul(1_000) / f.max(1) + 1
+                } else {
+                    0
+                }
+            })
+            .fold(0, u128::saturating_add);
+        violation(e).saturating_add(over)
+    };
+    let mut current = model.evaluate(&assignment);
+    let mut v0 = violation(&current, &assignment);
+    while v0 > 0 {
+        let base = entry(&current, &assignment);
+        let mut best: Option<Step> = None;
+        // Single moves that reduce nothing, least violation first: the
+        // first halves of pairs.
+        let mut firsts: Vec<(u128, usize, Modality)> = Vec::new();
+        for i in 0..assignment.len() {
+            if late() {
+                return None;
+            }
+            let old = assignment[i];
+            for &m in choices[i].iter().filter(|&&m| m != old) {
+                assignment[i] = m;
+                let e = model.evaluate(&assignment);
+                let v1 = violation(&e, &assignment);
+                if v1 < v0 {
+                    let added = entry(&e, &assignment).saturating_sub(base);
+                    let ratio = (v0 - v1) as f64 / (1.0 + added as f64);
+                    if best.as_ref().is_none_or(|b| ratio > b.0) {
+                        best = Some((ratio, vec![(i, m)], e, v1));
+                    }
+                } else {
+                    firsts.push((v1, i, m));
+                }
+            }
+            assignment[i] = old;
+        }
+        if best.is_none() {
+            firsts.sort_unstable_by_key(|&(v, i, m)| (v, i, hivemind_cost::modality_index(m)));
+            for &(_, i, mi) in firsts.iter().take(PAIR_FIRSTS) {
+                let old_i = assignment[i];
+                assignment[i] = mi;
+                for j in (0..assignment.len()).filter(|&j| j != i) {
+                    if late() {
+                        return None;
+                    }
+                    let old_j = assignment[j];
+                    for &mj in choices[j].iter().filter(|&&m| m != old_j) {
+                        assignment[j] = mj;
+                        let e = model.evaluate(&assignment);
+                        let v1 = violation(&e, &assignment);
+                        if v1 < v0 {
+                            let added = entry(&e, &assignment).saturating_sub(base);
+                            let ratio = (v0 - v1) as f64 / (1.0 + added as f64);
+                            if best.as_ref().is_none_or(|b| ratio > b.0) {
+                                best = Some((ratio, vec![(i, mi), (j, mj)], e, v1));
+                            }
+                        }
+                    }
+                    assignment[j] = old_j;
+                }
+                assignment[i] = old_i;
+            }
+        }
+        let Some((_, moves, e, v1)) = best else {
+            tracing::trace!(violation = v0, "repair stuck");
+            return None;
+        };
+        for (i, m) in moves {
+            assignment[i] = m;
+        }
+        (current, v0) = (e, v1);
+    }
+    let mut key = greedy_key(model, &current, &assignment);
+    // Descent: one-task moves until none improves, then a pair: one of the
+    // moves that would improve the stage's entry but break a limit, with
+    // the move that makes the pair better overall (e.g. a task moved to the
+    // cloud for latency, another to the drones to pay for it).
+    for _round in 0..PAIR_ROUNDS {
+        for _pass in 0..4 {
+            let mut improved = false;
+            for &t in &model.topo {
+                let i = t.index();
+                for &m in &choices[i] {
+                    if late() {
+                        return Some((assignment, current));
+                    }
+                    if m == assignment[i] {
+                        continue;
+                    }
+                    let old = assignment[i];
+                    assignment[i] = m;
+                    let e = model.evaluate(&assignment);
+                    let k = greedy_key(model, &e, &assignment);
+                    if k < key {
+                        (current, key) = (e, k);
+                        improved = true;
+                    } else {
+                        assignment[i] = old;
+                    }
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+        let base = entry(&current, &assignment);
+        let mut firsts: Vec<(u128, usize, Modality)> = Vec::new();
+        for i in 0..assignment.len() {
+            let old = assignment[i];
+            for &m in choices[i].iter().filter(|&&m| m != old) {
+                if late() {
+                    return Some((assignment, current));
+                }
+                assignment[i] = m;
+                let e = model.evaluate(&assignment);
+                let value = entry(&e, &assignment);
+                if value < base {
+                    firsts.push((base - value, i, m));
+                }
+            }
+            assignment[i] = old;
+        }
+        firsts.sort_unstable_by_key(|&(gain, i, m)| {
+            (std::cmp::Reverse(gain), i, hivemind_cost::modality_index(m))
+        });
+        let mut paired = false;
+        'firsts: for &(_, i, mi) in firsts.iter().take(PAIR_FIRSTS) {
+            let old_i = assignment[i];
+            assignment[i] = mi;
+            for j in (0..assignment.len()).filter(|&j| j != i) {
+                let old_j = assignment[j];
+                for &mj in choices[j].iter().filter(|&&m| m != old_j) {
+                    if late() {
+                        assignment[i] = old_i;
+                        return Some((assignment, current));
+                    }
+                    assignment[j] = mj;
+                    let e = model.evaluate(&assignment);
+                    let k = greedy_key(model, &e, &assignment);
+                    if k < key {
+                        (current, key) = (e, k);
+                        paired = true;
+                        break 'firsts;
+                    }
+                }
+                assignment[j] = old_j;
+            }
+            assignment[i] = old_i;
+        }
+        if !paired {
+            break;
+        }
+    }
+    Some((assignment, current))
+}
+
+/// A repair step: its violation removed per unit of objective added, its
+/// moves, the evaluation after them and their violation.
+type Step = (f64, Vec<(usize, Modality)>, Evaluation, u128);
+
+/// First moves tried in pairs (repair and descent).
+const PAIR_FIRSTS: usize = 8;
+/// Pair moves in a descent, at most.
+const PAIR_ROUNDS: usize = 32;
+
 /// What the greedy search minimises: violations first, then the
 /// synthesizer's whole order of preference (objectives, tie-breakers, FPGA
 /// count), so that its plan can prove every stage by the bounds.
