@@ -197,6 +197,22 @@ pub fn greedy_until(
 /// optima; an excess counts as a violation); then one-task improvements
 /// of the whole order of preference, as greedy's, that keep it so. `None` when no single move reduces the violation any more
 /// or `deadline` passes first.
+/// Keep `moves` as the repair's best step if it removes the most violation
+/// per unit of the stage's objective it adds so far.
+fn offer(
+    best: &mut Option<Step>,
+    removed: u128,
+    added: u128,
+    moves: Vec<(usize, Modality)>,
+    e: Evaluation,
+    v1: u128,
+) {
+    let ratio = removed as f64 / (1.0 + added as f64);
+    if best.as_ref().is_none_or(|b| ratio > b.0) {
+        *best = Some((ratio, moves, e, v1));
+    }
+}
+
 pub(crate) fn repair(
     model: &CostModel,
     start: Vec<Modality>,
@@ -255,10 +271,7 @@ pub(crate) fn repair(
                 let v1 = violation(&e, &assignment);
                 if v1 < v0 {
                     let added = entry(&e, &assignment).saturating_sub(base);
-                    let ratio = (v0 - v1) as f64 / (1.0 + added as f64);
-                    if best.as_ref().is_none_or(|b| ratio > b.0) {
-                        best = Some((ratio, vec![(i, m)], e, v1));
-                    }
+                    offer(&mut best, v0 - v1, added, vec![(i, m)], e, v1);
                 } else {
                     firsts.push((v1, i, m));
                 }
@@ -281,10 +294,7 @@ pub(crate) fn repair(
                         let v1 = violation(&e, &assignment);
                         if v1 < v0 {
                             let added = entry(&e, &assignment).saturating_sub(base);
-                            let ratio = (v0 - v1) as f64 / (1.0 + added as f64);
-                            if best.as_ref().is_none_or(|b| ratio > b.0) {
-                                best = Some((ratio, vec![(i, mi), (j, mj)], e, v1));
-                            }
+                            offer(&mut best, v0 - v1, added, vec![(i, mi), (j, mj)], e, v1);
                         }
                     }
                     assignment[j] = old_j;
