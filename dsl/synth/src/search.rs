@@ -156,28 +156,17 @@ pub fn greedy_until(
     let mut current = model.evaluate(&assignment);
     let mut current_key = greedy_key(model, &current, &assignment);
     for _pass in 0..4 {
-        let mut improved = false;
-        for &t in &model.topo {
-            let i = t.index();
-            if stop(&current) {
-                return Some((assignment, current));
-            }
-            for &m in &choices[i] {
-                if m == assignment[i] {
-                    continue;
-                }
-                let old = assignment[i];
-                assignment[i] = m;
-                let e = model.evaluate(&assignment);
-                let k = greedy_key(model, &e, &assignment);
-                if k < current_key {
-                    (current, current_key) = (e, k);
-                    improved = true;
-                } else {
-                    assignment[i] = old;
-                }
-            }
-        }
+        let pass = descent_pass(
+            model,
+            &choices,
+            &mut assignment,
+            &mut current,
+            &mut current_key,
+            stop,
+        );
+        let Some(improved) = pass else {
+            return Some((assignment, current));
+        };
         if !improved
             && (current.feasible()
                 || !pair_move(model, &choices, &mut assignment, &mut current, give_up))
@@ -189,14 +178,6 @@ pub fn greedy_until(
     Some((assignment, current))
 }
 
-/// The second half of a Lagrangian heuristic: from `start` (a relaxation's
-/// placement, which usually breaks some limit), move one task at a time,
-/// each time the move that removes the most violation per unit of the
-/// preference vector's `stage` entry it adds, until the placement is
-/// feasible with the earlier entries at most `fixed` (the earlier stages'
-/// optima; an excess counts as a violation); then one-task improvements
-/// of the whole order of preference, as greedy's, that keep it so. `None` when no single move reduces the violation any more
-/// or `deadline` passes first.
 /// Keep `moves` as the repair's best step if it removes the most violation
 /// per unit of the stage's objective it adds so far.
 fn offer(
@@ -213,6 +194,14 @@ fn offer(
     }
 }
 
+/// The second half of a Lagrangian heuristic: from `start` (a relaxation's
+/// placement, which usually breaks some limit), move one task at a time,
+/// each time the move that removes the most violation per unit of the
+/// preference vector's `stage` entry it adds, until the placement is
+/// feasible with the earlier entries at most `fixed` (the earlier stages'
+/// optima; an excess counts as a violation); then one-task improvements
+/// of the whole order of preference, as greedy's, that keep it so. `None` when no single move reduces the violation any more
+/// or `deadline` passes first.
 pub(crate) fn repair(
     model: &CostModel,
     start: Vec<Modality>,
@@ -318,30 +307,18 @@ pub(crate) fn repair(
     // cloud for latency, another to the drones to pay for it).
     for _round in 0..PAIR_ROUNDS {
         for _pass in 0..4 {
-            let mut improved = false;
-            for &t in &model.topo {
-                let i = t.index();
-                for &m in &choices[i] {
-                    if late() {
-                        return Some((assignment, current));
-                    }
-                    if m == assignment[i] {
-                        continue;
-                    }
-                    let old = assignment[i];
-                    assignment[i] = m;
-                    let e = model.evaluate(&assignment);
-                    let k = greedy_key(model, &e, &assignment);
-                    if k < key {
-                        (current, key) = (e, k);
-                        improved = true;
-                    } else {
-                        assignment[i] = old;
-                    }
-                }
-            }
-            if !improved {
-                break;
+            let pass = descent_pass(
+                model,
+                &choices,
+                &mut assignment,
+                &mut current,
+                &mut key,
+                |_| late(),
+            );
+            match pass {
+                None => return Some((assignment, current)),
+                Some(false) => break,
+                Some(true) => {}
             }
         }
         let base = entry(&current, &assignment);
@@ -407,6 +384,43 @@ const PAIR_ROUNDS: usize = 32;
 /// What the greedy search minimises: violations first, then the
 /// synthesizer's whole order of preference (objectives, tie-breakers, FPGA
 /// count), so that its plan can prove every stage by the bounds.
+/// One pass of one-task moves in topological order, keeping each that
+/// lowers greedy's key (greedy's improvement and the repair's descent).
+/// `None` when `halt`, asked before each task, says to stop; else whether
+/// a move was kept.
+fn descent_pass(
+    model: &CostModel,
+    choices: &[Vec<Modality>],
+    assignment: &mut [Modality],
+    current: &mut Evaluation,
+    key: &mut (u128, Vec<Sat>),
+    halt: impl Fn(&Evaluation) -> bool,
+) -> Option<bool> {
+    let mut improved = false;
+    for &t in &model.topo {
+        let i = t.index();
+        if halt(current) {
+            return None;
+        }
+        for &m in &choices[i] {
+            if m == assignment[i] {
+                continue;
+            }
+            let old = assignment[i];
+            assignment[i] = m;
+            let e = model.evaluate(assignment);
+            let k = greedy_key(model, &e, assignment);
+            if k < *key {
+                (*current, *key) = (e, k);
+                improved = true;
+            } else {
+                assignment[i] = old;
+            }
+        }
+    }
+    Some(improved)
+}
+
 fn greedy_key(model: &CostModel, e: &Evaluation, a: &[Modality]) -> (u128, Vec<Sat>) {
     (violation(e), model.preference_vector(e, a))
 }
