@@ -85,81 +85,95 @@ impl LocalChains {
     }
 }
 
-/// The pacer of `to` when `to` is a join the device runs itself (the rule
-/// in the module doc).
-pub fn local_join_pacer(graph: &TaskGraph, plan: &Plan, to: TaskId) -> Option<TaskId> {
-    let c = graph.tasks.get(to.index())?;
-    let producers: Vec<TaskId> = graph
-        .predecessors()
-        .get(to.index())
-        .cloned()
-        .unwrap_or_default();
-    if producers.len() < 2 {
-        return None;
-    }
+/// Each join's pacer when the join is joined per device (its values come
+/// from one fleet): computed once per graph, read per edge.
+fn per_device_pacers(graph: &TaskGraph) -> Vec<Option<TaskId>> {
     let topo = crate::topological_order(graph);
     let rates = crate::activation::rates(graph, &topo, graph.duration_us);
-    let pacer = crate::activation::join_pacers(graph, &rates)
-        .get(to.index())
-        .copied()
-        .flatten()?;
-    let by_device = crate::activation::origin_fleets(graph, &topo)
-        .get(to.index())
-        .copied()
-        .flatten()
-        .is_some();
-    let ac = activation(graph, to);
-    let consumer_ok = ac.start == Start::PerInput
+    let origin = crate::activation::origin_fleets(graph, &topo);
+    crate::activation::join_pacers(graph, &rates)
+        .into_iter()
+        .zip(origin)
+        .map(|(pacer, fleet)| pacer.filter(|_| fleet.is_some()))
+        .collect()
+}
+
+/// A producer whose every activation is one instance returning a result.
+fn producer_ok(graph: &TaskGraph, p: TaskId) -> bool {
+    let ap = activation(graph, p);
+    matches!(ap.width, Width::One | Width::EveryDevice)
+        && !matches!(ap.start, Start::Behaviour | Start::Never)
+        && graph
+            .tasks
+            .get(p.index())
+            .is_some_and(|t| t.behaviour.is_none())
+}
+
+/// A consumer that fires per input as one instance, commanding nothing.
+fn consumer_ok(graph: &TaskGraph, c: TaskId) -> bool {
+    let ac = activation(graph, c);
+    ac.start == Start::PerInput
         && ac.width == Width::One
-        && c.assign.is_none()
-        && c.behaviour.is_none();
-    let inputs_local = graph.edges.iter().filter(|e| e.to == to).all(|e| {
-        plan.channels
-            .iter()
-            .any(|ch| ch.from == e.from && ch.to == to && ch.kind == ChannelKind::DeviceLocal)
-    });
-    let producers_ok = producers.iter().all(|&p| {
-        let ap = activation(graph, p);
-        matches!(ap.width, Width::One | Width::EveryDevice)
-            && !matches!(ap.start, Start::Behaviour | Start::Never)
-            && graph
-                .tasks
-                .get(p.index())
-                .is_some_and(|t| t.behaviour.is_none())
-    });
-    (by_device && consumer_ok && inputs_local && producers_ok).then_some(pacer)
+        && graph
+            .tasks
+            .get(c.index())
+            .is_some_and(|t| t.assign.is_none() && t.behaviour.is_none())
+}
+
+fn local_channel(plan: &Plan, from: TaskId, to: TaskId) -> bool {
+    plan.channels
+        .iter()
+        .any(|ch| ch.from == from && ch.to == to && ch.kind == ChannelKind::DeviceLocal)
+}
+
+/// The pacer of `to` when `to` is a join the device runs itself (the rule
+/// in the module doc); `pacers` from [`per_device_pacers`].
+fn local_join_pacer(
+    graph: &TaskGraph,
+    plan: &Plan,
+    pacers: &[Option<TaskId>],
+    to: TaskId,
+) -> Option<TaskId> {
+    let pacer = pacers.get(to.index()).copied().flatten()?;
+    let mut inputs = graph.edges.iter().filter(|e| e.to == to);
+    let ok = consumer_ok(graph, to)
+        && inputs.all(|e| local_channel(plan, e.from, to) && producer_ok(graph, e.from));
+    ok.then_some(pacer)
 }
 
 /// Whether the device that ran `from` runs `to` itself (the rule above).
 pub fn runs_on_device(graph: &TaskGraph, plan: &Plan, from: TaskId, to: TaskId) -> bool {
-    let (Some(p), Some(c)) = (graph.tasks.get(from.index()), graph.tasks.get(to.index())) else {
-        return false;
-    };
-    let local = plan
-        .channels
-        .iter()
-        .any(|ch| ch.from == from && ch.to == to && ch.kind == ChannelKind::DeviceLocal);
-    if !local {
+    runs_on_device_with(graph, plan, None, from, to)
+}
+
+/// [`runs_on_device`]; `pacers`: [`per_device_pacers`] if already known
+/// (computed here only for an edge into a join).
+fn runs_on_device_with(
+    graph: &TaskGraph,
+    plan: &Plan,
+    pacers: Option<&[Option<TaskId>]>,
+    from: TaskId,
+    to: TaskId,
+) -> bool {
+    if graph.tasks.get(from.index()).is_none()
+        || graph.tasks.get(to.index()).is_none()
+        || !local_channel(plan, from, to)
+    {
         return false;
     }
-    let (ap, ac) = (activation(graph, from), activation(graph, to));
-    let producer_ok = matches!(ap.width, Width::One | Width::EveryDevice)
-        && !matches!(ap.start, Start::Behaviour | Start::Never)
-        && p.behaviour.is_none();
     let single_producer = graph
         .edges
         .iter()
         .filter(|e| e.to == to)
         .all(|e| e.from == from);
     if !single_producer {
-        return local_join_pacer(graph, plan, to) == Some(from);
+        let pacer = match pacers {
+            Some(p) => local_join_pacer(graph, plan, p, to),
+            None => local_join_pacer(graph, plan, &per_device_pacers(graph), to),
+        };
+        return pacer == Some(from);
     }
-    let consumer_ok = ac.start == Start::PerInput
-        && ac.width == Width::One
-        && c.assign.is_none()
-        && c.behaviour.is_none()
-        && single_producer;
-    producer_ok && consumer_ok
+    producer_ok(graph, from) && consumer_ok(graph, to)
 }
 
 /// The device-local chains of `plan` (empty for a plan of another graph).
@@ -173,11 +187,10 @@ pub fn local_chains(graph: &TaskGraph, plan: &Plan) -> LocalChains {
     if plan.tasks.len() != n {
         return chains;
     }
-    for t in &graph.tasks {
-        if let Some(pacer) = local_join_pacer(graph, plan, t.id) {
-            let mut others = graph.predecessors()[t.id.index()].clone();
-            others.retain(|&p| p != pacer);
-            chains.needs[t.id.index()] = others;
+    let pacers = per_device_pacers(graph);
+    for (t, producers) in graph.tasks.iter().zip(graph.predecessors()) {
+        if let Some(pacer) = local_join_pacer(graph, plan, &pacers, t.id) {
+            chains.needs[t.id.index()] = producers.into_iter().filter(|&p| p != pacer).collect();
         }
     }
     let mut children: Vec<Vec<TaskId>> = vec![Vec::new(); n];
@@ -186,7 +199,7 @@ pub fn local_chains(graph: &TaskGraph, plan: &Plan) -> LocalChains {
         children[from.index()] = list
             .iter()
             .copied()
-            .filter(|&to| runs_on_device(graph, plan, from, to))
+            .filter(|&to| runs_on_device_with(graph, plan, Some(&pacers), from, to))
             .collect();
     }
     // Each consumer has one producer, so the local edges form a forest:
