@@ -1536,16 +1536,18 @@ impl World {
             let Some(id) = instance.0.checked_add(u64::from(off)).map(InstanceId) else {
                 continue;
             };
-            let needs = self.local.needs(c).to_vec();
+            // A join whose other inputs are not all here: the controller
+            // places it (it knows it too).
+            let ready = self.devices.get(device.0 as usize).is_some_and(|d| {
+                self.local
+                    .needs(c)
+                    .iter()
+                    .all(|n| d.delivered.0 == epoch && d.delivered.1.contains(n))
+            });
             let Some(d) = self.device(device).filter(|d| d.epoch == epoch) else {
                 return;
             };
-            // A join whose other inputs are not all here: the controller
-            // places it (it knows it too).
-            if !needs
-                .iter()
-                .all(|n| d.delivered.0 == epoch && d.delivered.1.contains(n))
-            {
+            if !ready {
                 continue;
             }
             d.running.insert(id, c);
