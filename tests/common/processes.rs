@@ -52,7 +52,13 @@ pub fn camera_patrol(name: &str, drones: u32) -> String {
 /// (task, created, completed, failed) per task of a `hivemind up --json`
 /// report.
 pub fn counts(report: &Value) -> Vec<(String, u64, u64, u64)> {
-    report["report"]["tasks"]
+    task_rows(&report["report"]["tasks"])
+}
+
+/// (task, created, completed, failed) per row of a report's task table
+/// (the controller's and the simulator's have the same fields).
+fn task_rows(tasks: &Value) -> Vec<(String, u64, u64, u64)> {
+    tasks
         .as_array()
         .expect("tasks")
         .iter()
@@ -99,16 +105,8 @@ pub fn sim_counts(mission: &Path, devices: u32, duration: &str) -> Vec<(String, 
         .output()
         .expect("hivemind sim");
     let sim: Value = serde_json::from_slice(&sim.stdout).expect("sim JSON");
-    sim["runs"][0]["tasks"]
-        .as_array()
-        .expect("sim tasks")
-        .iter()
-        .map(|t| {
-            (
-                t["task"].as_str().unwrap_or("?").to_string(),
-                t["created"].as_u64().unwrap_or(0),
-                t["completed"].as_u64().unwrap_or(0),
-            )
-        })
+    task_rows(&sim["runs"][0]["tasks"])
+        .into_iter()
+        .map(|(task, created, completed, _)| (task, created, completed))
         .collect()
 }
