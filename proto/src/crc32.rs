@@ -24,12 +24,20 @@ const fn table() -> [u32; 256] {
 
 static TABLE: [u32; 256] = table();
 
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = !0u32;
+fn update(mut c: u32, bytes: &[u8]) -> u32 {
     for &b in bytes {
         c = TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
     }
-    !c
+    c
+}
+
+pub fn crc32(bytes: &[u8]) -> u32 {
+    !update(!0, bytes)
+}
+
+/// The CRC-32 of `parts` laid end to end, without joining them.
+pub fn crc32_parts(parts: &[&[u8]]) -> u32 {
+    !parts.iter().fold(!0, |c, p| update(c, p))
 }
 
 #[cfg(test)]
@@ -38,5 +46,6 @@ mod tests {
     fn check_value() {
         assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(super::crc32(b""), 0);
+        assert_eq!(super::crc32_parts(&[b"1234", b"", b"56789"]), 0xCBF4_3926);
     }
 }

@@ -17,7 +17,7 @@
 //! payloads into a new file (fsync, rename, directory fsync).
 
 use hivemind_controller::InstanceId;
-use hivemind_proto::crc32::crc32;
+use hivemind_proto::crc32::crc32_parts;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
@@ -45,11 +45,8 @@ pub struct PayloadLog {
 }
 
 fn frame_crc(instance: InstanceId, bytes: &[u8]) -> u32 {
-    let mut head = Vec::with_capacity(12 + bytes.len());
-    head.extend_from_slice(&instance.0.to_le_bytes());
-    head.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    head.extend_from_slice(bytes);
-    crc32(&head)
+    let len = (bytes.len() as u32).to_le_bytes();
+    crc32_parts(&[&instance.0.to_le_bytes(), &len, bytes])
 }
 
 fn push_frame(out: &mut Vec<u8>, instance: InstanceId, bytes: &[u8]) {
