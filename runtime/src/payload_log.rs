@@ -19,7 +19,7 @@
 use hivemind_controller::InstanceId;
 use hivemind_proto::crc32::crc32_parts;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -49,6 +49,32 @@ fn frame_crc(instance: InstanceId, bytes: &[u8]) -> u32 {
     crc32_parts(&[&instance.0.to_le_bytes(), &len, bytes])
 }
 
+/// Whether what follows the last good frame (`from..size`) is what a crash
+/// leaves: zeros, or one partial frame — no frame's magic after its first
+/// byte (zeros hold none either). Read in chunks.
+fn torn_tail(file: &File, from: u64, size: u64) -> io::Result<bool> {
+    const CHUNK: usize = 1 << 20;
+    // The last 3 bytes of the previous chunk, so a magic across chunks is seen.
+    let mut carry: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = from;
+    while at < size {
+        let n = usize::try_from((size - at).min(CHUNK as u64)).unwrap_or(CHUNK);
+        file.read_exact_at(&mut buf[..n], at)?;
+        let chunk = &buf[..n];
+        let mut window = std::mem::take(&mut carry);
+        window.extend_from_slice(chunk);
+        // Skip the position of the first bad frame's own magic.
+        let skip = usize::from(at == from);
+        if window.windows(4).skip(skip).any(|w| w == MAGIC) {
+            return Ok(false);
+        }
+        carry = window[window.len().saturating_sub(3)..].to_vec();
+        at += n as u64;
+    }
+    Ok(true)
+}
+
 fn push_frame(out: &mut Vec<u8>, instance: InstanceId, bytes: &[u8]) {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&instance.0.to_le_bytes());
@@ -60,42 +86,48 @@ fn push_frame(out: &mut Vec<u8>, instance: InstanceId, bytes: &[u8]) {
 impl PayloadLog {
     /// Open (or create) the log and index every intact frame.
     pub fn open(path: &Path) -> io::Result<(PayloadLog, Vec<Found>)> {
-        let mut data = Vec::new();
-        if path.exists() {
-            File::open(path)?.read_to_end(&mut data)?;
-        }
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .open(path)?;
+        let size = file.metadata()?.len();
+        // Frame by frame (a log may hold gigabytes; memory holds one frame,
+        // and a length field past the end of the file is a torn frame, not
+        // an allocation).
         let mut found = Vec::new();
-        let mut at = 0usize;
+        let mut at = 0u64;
+        let mut head = [0u8; HEADER as usize];
+        let mut bytes = Vec::new();
         let good_end = loop {
-            let Some(head) = data.get(at..at + HEADER as usize) else {
+            if at + HEADER > size || file.read_exact_at(&mut head, at).is_err() {
                 break at;
-            };
+            }
             let instance = InstanceId(u64::from_le_bytes(head[4..12].try_into().unwrap_or([0; 8])));
             let len = u32::from_le_bytes(head[12..16].try_into().unwrap_or([0; 4]));
             let crc = u32::from_le_bytes(head[16..20].try_into().unwrap_or([0; 4]));
-            let start = at + HEADER as usize;
-            let Some(bytes) = start
-                .checked_add(len as usize)
-                .and_then(|stop| data.get(start..stop))
-            else {
+            let start = at + HEADER;
+            let stop = start + u64::from(len);
+            if &head[..4] != MAGIC || stop > size {
                 break at;
-            };
-            if &head[..4] != MAGIC || frame_crc(instance, bytes) != crc {
+            }
+            bytes.resize(len as usize, 0);
+            if file.read_exact_at(&mut bytes, start).is_err() || frame_crc(instance, &bytes) != crc
+            {
                 break at;
             }
             found.push(Found {
                 instance,
-                offset: start as u64,
+                offset: start,
                 len,
             });
-            at = start + len as usize;
+            at = stop;
         };
-        if good_end < data.len() {
-            let rest = &data[good_end..];
+        if good_end < size {
             // A crash leaves at most one partial frame, or zeros after the
             // last one; anything else is damage: keep a copy.
-            let torn = rest.iter().all(|&b| b == 0) || !rest.windows(4).skip(1).any(|w| w == MAGIC);
-            if !torn {
+            if !torn_tail(&file, good_end, size)? {
                 let aside = path.with_extension("damaged");
                 fs::copy(path, &aside)?;
                 tracing::error!(
@@ -108,19 +140,13 @@ impl PayloadLog {
                 tracing::warn!(path = %path.display(), at = good_end, "payload log: torn tail cut");
             }
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(path)?;
-        file.set_len(good_end as u64)?;
+        file.set_len(good_end)?;
         file.sync_all()?;
         Ok((
             PayloadLog {
                 path: path.to_owned(),
                 file,
-                end: good_end as u64,
+                end: good_end,
                 pending: Vec::new(),
             },
             found,
@@ -280,8 +306,12 @@ mod tests {
         let (_, found) = PayloadLog::open(&path).unwrap();
         assert!(found.is_empty());
         assert_eq!(fs::read(path.with_extension("damaged")).unwrap(), bad);
-        // Garbage and an oversized length never panic.
-        for junk in [&b"HMP1"[..], b"garbage garbage garbage", &[0xFF; 64]] {
+        // Garbage and an oversized length never panic (nor allocate it).
+        let mut huge = b"HMP1".to_vec();
+        huge.extend_from_slice(&7u64.to_le_bytes());
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        huge.extend_from_slice(&[0; 4 + 16]);
+        for junk in [&b"HMP1"[..], b"garbage garbage garbage", &[0xFF; 64], &huge] {
             fs::write(&path, junk).unwrap();
             let (log, found) = PayloadLog::open(&path).unwrap();
             assert!(found.is_empty());
