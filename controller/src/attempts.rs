@@ -84,6 +84,7 @@ mod tests {
             },
             started: Micros(u64::from(n)),
             live: n.is_multiple_of(2),
+            check: Default::default(),
         };
         let mut a = Attempts::default();
         let mut v: Vec<Attempt> = Vec::new();

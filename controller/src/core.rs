@@ -141,6 +141,35 @@ pub struct Attempt {
     pub executor: Executor,
     pub started: Micros,
     pub live: bool,
+    /// Where its straggler check stands (kept, so a recovered core arms
+    /// exactly the checks the live one had armed, at the same instants).
+    #[serde(default, skip_serializing_if = "StragglerCheck::is_unarmed")]
+    pub check: StragglerCheck,
+}
+
+/// The straggler check of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StragglerCheck {
+    /// None armed: the kind had no threshold yet when it began (armed when
+    /// it gets one).
+    #[default]
+    Unarmed,
+    /// Due at this instant.
+    At(Micros),
+    /// Judged: relaunched, or the relaunch was withheld.
+    Judged,
+}
+
+impl StragglerCheck {
+    fn is_unarmed(&self) -> bool {
+        *self == StragglerCheck::Unarmed
+    }
+
+    /// A check due at or before `now`.
+    pub fn due(&self, now: Micros) -> bool {
+        matches!(*self, StragglerCheck::At(t) if t <= now)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -796,7 +825,9 @@ impl Controller {
             }
             Timer::Straggler { instance, attempt } => {
                 st.instances.get(&instance).is_some_and(|i| {
-                    i.attempts.get(attempt as usize).is_some_and(|a| a.live)
+                    i.attempts
+                        .get(attempt as usize)
+                        .is_some_and(|a| a.live && a.check.due(now))
                         && i.attempts.iter().filter(|a| a.live).count() == 1
                         && i.relaunches < st.config.max_relaunches
                 })
@@ -1089,17 +1120,16 @@ impl Controller {
             if inst.waiting == Waiting::Backoff {
                 self.timer(inst.retry_at.unwrap_or(now), Timer::Retry { instance: id });
             }
-            let threshold = self.straggler_threshold(inst.task);
             for (n, a) in inst.attempts.iter().enumerate() {
                 if !a.live {
                     continue;
                 }
-                if let Some(us) = threshold {
+                if let StragglerCheck::At(at) = a.check {
                     let timer = Timer::Straggler {
                         instance: id,
                         attempt: n as u32,
                     };
-                    self.timer(a.started.plus(us), timer);
+                    self.timer(at, timer);
                 }
                 let input = self.handoff(inst.parent, a.executor);
                 self.send_attempt(a.executor, id, inst.task, input);

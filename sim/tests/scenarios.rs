@@ -181,6 +181,56 @@ fn flapping_device() {
     assert!(dev.energy_uj >= 15_000_000, "{dev:?}");
 }
 
+/// Jobs the cloud hands to any drone (not a device's own sensing, which
+/// is never copied elsewhere), under a relaunch policy.
+fn relay(drones: u32) -> hivemind_ir::TaskGraph {
+    let src = format!(
+        "mission relay {{
+  duration 10 min
+  fleet drones: drone x {drones} {{
+    cpu 1.0 GHz x 1
+    battery 1500 mAh @ 11.1 V
+    radio 20 Mbit/s
+    speed 5 m/s
+    home (0 m, 0 m)
+  }}
+  cloud {{ servers 2; cores 8 each }}
+  task tile at cloud -> job: blob 4 KB {{ every 100 ms; work 1 Mop }}
+  task solve(job) on drones -> answer: blob 1 KB {{ work 0.1 Gop }}
+  task log(answer) at cloud {{ work 1 Mop }}
+  on straggler(2x median) {{ relaunch }}
+}}
+"
+    );
+    hivemind_dsl::compile(&src, "relay.hm")
+        .graph
+        .expect("relay compiles")
+}
+
+/// A device's own sensing (`capture` on every drone, and the detector fed
+/// on the drone) is never copied to another drone when it straggles: the
+/// copy would sense another place, and its device-local chain would run
+/// twice. The slow drone's work still completes, exactly once.
+#[test]
+fn a_slow_devices_own_sensing_is_not_relaunched_elsewhere() {
+    let cfg = WorldConfig {
+        slow: vec![(DeviceId(0), 20)],
+        ..WorldConfig::default()
+    };
+    let mut w = world(survey(4), cfg);
+    w.stop_at(Micros::from_secs(10));
+    w.run_to_end(Micros::from_secs(120));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished, "{r:#?}");
+    assert_eq!(r.counters.relaunches, 0, "{:?}", r.counters);
+    assert!(r.counters.relaunches_withheld > 0, "{:?}", r.counters);
+    assert_eq!(r.counters.unknown_results, 0, "{:?}", r.counters);
+    for t in &r.tasks {
+        assert_eq!(t.created, t.completed, "{}", t.task);
+    }
+    assert_exactly_once(&w, 1);
+}
+
 /// Device 0 runs 20x slower. Once the task kind has a median, its attempts
 /// exceed 2x the median and are relaunched on another device; the first
 /// result wins, the loser is cancelled, and nothing is counted twice.
@@ -190,7 +240,7 @@ fn straggler_relaunch_first_result_wins() {
         slow: vec![(DeviceId(0), 20)],
         ..WorldConfig::default()
     };
-    let mut w = world(survey(4), cfg);
+    let mut w = world(relay(4), cfg);
     w.stop_at(Micros::from_secs(10));
     w.run_to_end(Micros::from_secs(120));
     let r = w.ctl.report();

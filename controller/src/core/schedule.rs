@@ -3,7 +3,10 @@
 //! or in the function pool, results (first wins, idempotent by instance id),
 //! errors with retries, stragglers and re-placement after failures.
 
-use super::{Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, Parent, Waiting};
+use super::{
+    Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, Parent, StragglerCheck,
+    Waiting,
+};
 use crate::effect::{Effect, Publication};
 use crate::ids::{DeviceId, Executor, GroupId, InstanceId, WorkerId};
 use crate::pool::{Dispatch, Queued};
@@ -373,6 +376,7 @@ impl Controller {
             executor,
             started: now,
             live: true,
+            check: StragglerCheck::Unarmed,
         });
         inst.waiting = Waiting::Running;
         let n = inst.attempts.len() as u32 - 1;
@@ -394,8 +398,21 @@ impl Controller {
             self.send_attempt(executor, id, task, input);
         }
         if let Some(us) = self.straggler_threshold(task) {
+            self.arm_straggler(id, n, now.plus(us));
+        }
+    }
+
+    /// Arm the straggler check of attempt `n` of `id` at `at`.
+    fn arm_straggler(&mut self, id: InstanceId, n: u32, at: Micros) {
+        if let Some(a) = self
+            .st
+            .instances
+            .get_mut(&id)
+            .and_then(|i| i.attempts.get_mut(n as usize))
+        {
+            a.check = StragglerCheck::At(at);
             self.timer(
-                now.plus(us),
+                at,
                 Timer::Straggler {
                     instance: id,
                     attempt: n,
@@ -519,6 +536,10 @@ impl Controller {
         let k = &mut self.st.kinds[task.index()];
         k.service.record(now.since(winner.started));
         k.latency.record(now.since(inst.created));
+        // The kind's threshold is known from now: the attempts that began
+        // without one are watched too (as a recovered core, which arms
+        // every live attempt, watches them).
+        let threshold_known = k.service.count() == self.st.config.straggler_min_samples;
         let on_paths = !self.d.on_paths[task.index()].is_empty();
         if let Some(g) = self.st.groups.get(&inst.group).filter(|_| on_paths) {
             for &(p, start) in &g.path_starts {
@@ -529,6 +550,9 @@ impl Controller {
         }
         k.completed += 1;
         self.count_result_version(task, model_version);
+        if threshold_known {
+            self.watch_stragglers(task);
+        }
         // The device's credit for the result: given when its slot is freed
         // (one lookup), unless the winning attempt holds no slot any more.
         let credit_on_release = winner.live;
@@ -835,6 +859,30 @@ impl Controller {
         self.maybe_finish(now);
     }
 
+    /// Arm the straggler check of every live attempt of `task` not yet
+    /// judged, against the kind's current threshold.
+    fn watch_stragglers(&mut self, task: TaskId) {
+        let Some(us) = self.straggler_threshold(task) else {
+            return;
+        };
+        let due: Vec<(InstanceId, u32, Micros)> = self
+            .st
+            .instances
+            .iter()
+            .filter(|(_, i)| i.task == task)
+            .flat_map(|(id, i)| {
+                i.attempts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.live && a.check == StragglerCheck::Unarmed)
+                    .map(move |(n, a)| (id, n as u32, a.started.plus(us)))
+            })
+            .collect();
+        for (id, n, at) in due {
+            self.arm_straggler(id, n, at);
+        }
+    }
+
     pub(super) fn straggler_threshold(&self, task: TaskId) -> Option<u64> {
         let p = self.st.graph.policies.straggler.as_ref()?;
         let h = &self.st.kinds[task.index()].service;
@@ -859,34 +907,46 @@ impl Controller {
             return;
         };
         let live = inst.attempts.iter().filter(|a| a.live).count();
-        if !a.live || live != 1 || inst.relaunches >= self.st.config.max_relaunches {
+        if !a.live
+            || !a.check.due(now)
+            || live != 1
+            || inst.relaunches >= self.st.config.max_relaunches
+        {
             return;
+        }
+        // Judged against the current threshold: the check was armed with
+        // the one known when the attempt began. If that has grown, judge
+        // it then.
+        let (task, started, avoid, parent) = (inst.task, a.started, a.executor, inst.parent);
+        let Some(th) = self.straggler_threshold(task) else {
+            return;
+        };
+        if now.since(started) < th {
+            self.arm_straggler(id, attempt, started.plus(th));
+            return;
+        }
+        let Some(inst) = self.st.instances.get_mut(&id) else {
+            return;
+        };
+        if let Some(a) = inst.attempts.get_mut(attempt as usize) {
+            a.check = StragglerCheck::Judged;
         }
         // A copy elsewhere would haul the value the plan keeps on the
         // device across the radio, up and down again: on the link that is
         // the bottleneck that feeds the slowness it means to cure (S4's
         // 230 KB frames under a p95 policy flooded the downlink).
-        if inst
-            .parent
-            .is_some_and(|p| p.channel == ChannelKind::DeviceLocal && p.bytes > 0)
+        // A per-device task's value is its device's own (a sensor read
+        // where that device is, the chain its agent runs after it): a copy
+        // elsewhere senses another place, and the device-local chain of
+        // the loser runs as well (a join on the vehicle ran twice).
+        if self.d.per_device[task.index()]
+            || parent.is_some_and(|p| p.channel == ChannelKind::DeviceLocal && p.bytes > 0)
         {
             self.st.counters.relaunches_withheld =
                 self.st.counters.relaunches_withheld.saturating_add(1);
             return;
         }
-        // Re-check against the current threshold: the timer was armed with
-        // the one known at dispatch.
-        let task = inst.task;
-        let Some(th) = self.straggler_threshold(task) else {
-            return;
-        };
-        if now.since(a.started) < th {
-            return;
-        }
-        let avoid = a.executor;
-        if let Some(i) = self.st.instances.get_mut(&id) {
-            i.relaunches += 1;
-        }
+        inst.relaunches += 1;
         self.st.kinds[task.index()].relaunches += 1;
         self.st.counters.relaunches += 1;
         self.publish(Publication::Relaunched { instance: id, task });
