@@ -41,7 +41,15 @@ pub struct Config {
     /// and counted instead of queued without bound.
     #[serde(default = "default_max_unresolved")]
     pub max_unresolved_instances: u64,
+    /// The phases of a per-device periodic source are at least this far
+    /// apart (`ir::activation::Phasing`).
+    #[serde(default = "default_phase_gap_us")]
+    pub phase_gap_us: u64,
     pub pool: PoolConfig,
+}
+
+fn default_phase_gap_us() -> u64 {
+    1_000
 }
 
 fn default_max_unresolved() -> u64 {
@@ -88,6 +96,7 @@ impl Default for Config {
             straggler_floor_us: default_straggler_floor_us(),
             drain_timeout_us: 60_000_000,
             max_unresolved_instances: default_max_unresolved(),
+            phase_gap_us: default_phase_gap_us(),
             pool: PoolConfig::default(),
         }
     }

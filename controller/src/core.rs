@@ -125,6 +125,10 @@ pub struct KindState {
     /// Instance latency (created to completed): what the report shows.
     pub latency: Histogram,
     next_due: Option<Micros>,
+    /// A phased per-device source (`ir::activation::Phasing`): when
+    /// its current period began, the slot due next, and the period's slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phases: Option<Phases>,
     /// Activations (firings; a per-device firing counts one per device).
     #[serde(default)]
     pub activations: u64,
@@ -134,6 +138,15 @@ pub struct KindState {
     pub failed: u64,
     pub relaunches: u64,
     pub duplicates: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phases {
+    pub period_start: Micros,
+    pub slot: u32,
+    /// This period's slots and window (`ir::activation::Phasing`).
+    pub slots: u32,
+    pub window_us: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -953,8 +966,17 @@ impl Controller {
         for i in 0..self.st.graph.tasks.len() {
             let t = TaskId(i as u32);
             match self.d.activation[i].start {
-                Start::Periodic { .. } => {
+                Start::Periodic { period_us } => {
                     self.st.kinds[i].next_due = Some(now);
+                    if self.d.phased[i] {
+                        let phasing = self.phasing(t, period_us);
+                        self.st.kinds[i].phases = Some(Phases {
+                            period_start: now,
+                            slot: 0,
+                            slots: phasing.slots,
+                            window_us: phasing.window_us,
+                        });
+                    }
                     self.on_periodic(now, t);
                 }
                 Start::Window { period_us } => {
@@ -987,9 +1009,13 @@ impl Controller {
         if due > now {
             return; // stale or early timer: the right one is armed
         }
+        let period = period_us.max(1);
+        if let Some(phases) = self.st.kinds[task.index()].phases {
+            self.fire_phase(now, task, period, phases);
+            return;
+        }
         // Catch up without bursting: one activation (or window close), then
         // the next due time after `now` (a late timer does not create a backlog).
-        let period = period_us.max(1);
         let behind = now.since(due) / period;
         let next = due.plus((behind + 1) * period);
         self.st.kinds[task.index()].next_due = Some(next);
@@ -999,6 +1025,52 @@ impl Controller {
             self.activate(now, task, None, 1, &Lineage::default());
         }
         self.timer(next, Timer::Periodic { task: task.0 });
+    }
+
+    /// Fire one phase of a phased per-device source (its devices in the
+    /// slot), then arm the next: the next slot, or the first of the next
+    /// period, whose slots count the devices live then. A timer late by a
+    /// whole period skips to the current one (no backlog).
+    fn fire_phase(&mut self, now: Micros, task: TaskId, period: u64, p: Phases) {
+        self.activate_phase(now, task, (p.slot, p.slots));
+        let mut phasing = hivemind_ir::activation::Phasing {
+            window_us: p.window_us,
+            slots: p.slots,
+        };
+        let (mut start, mut next_slot) = (p.period_start, p.slot + 1);
+        if next_slot >= phasing.slots || now.since(start) >= period {
+            let periods = (now.since(start) / period).max(1);
+            start = start.plus(periods.saturating_mul(period));
+            next_slot = 0;
+            phasing = self.phasing(task, period);
+        }
+        let next = start.plus(phasing.offset_us(next_slot));
+        let k = &mut self.st.kinds[task.index()];
+        k.phases = Some(Phases {
+            period_start: start,
+            slot: next_slot,
+            slots: phasing.slots,
+            window_us: phasing.window_us,
+        });
+        k.next_due = Some(next);
+        self.timer(next, Timer::Periodic { task: task.0 });
+    }
+
+    /// The phases of `task`'s next period: by its fleet's live devices.
+    fn phasing(&self, task: TaskId, period: u64) -> hivemind_ir::activation::Phasing {
+        let fleet = self.st.plan.tasks[task.index()].fleet;
+        let live = self
+            .st
+            .devices
+            .values()
+            .filter(|d| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive)
+            .count();
+        hivemind_ir::activation::Phasing::new(
+            period,
+            self.st.graph.duration_us,
+            live,
+            self.st.config.phase_gap_us,
+        )
     }
 
     fn begin_drain(&mut self, now: Micros) {

@@ -534,6 +534,11 @@ impl Pool {
             .collect()
     }
 
+    /// Every worker the pool knows, starting or warm.
+    pub fn worker_ids(&self) -> Vec<WorkerId> {
+        self.workers.keys().copied().collect()
+    }
+
     /// The worker is gone. Returns the function it served, so the core can
     /// re-place what ran there.
     pub fn remove(&mut self, worker: WorkerId) -> Option<String> {

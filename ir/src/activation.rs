@@ -12,6 +12,12 @@
 //! * **Periodic source** (`every P`, no inputs): fires at mission start and
 //!   every `P` after, while the mission runs (at `0, P, 2P, …` strictly
 //!   before the mission's end).
+//!   A periodic source that runs on every device (below) fires each
+//!   device at its own phase in the period, so a fleet's values do not all
+//!   arrive at once: see [`Phasing`]. Each device still fires every `P`,
+//!   as many times as the rule says. When some task gathers rounds
+//!   (`gather all`), every device fires at `0, P, 2P, …` together instead,
+//!   so one firing is one round.
 //! * **Once** (`once`): fires at mission start.
 //! * **Per device**: a source pinned to a fleet (`on drones`), reading a
 //!   sensor (`needs camera`), or a swarm behaviour runs as one instance on
@@ -55,6 +61,42 @@
 use crate::graph::{FanOut, Gather, Placement, Task, TaskGraph, TaskId, Trigger};
 
 const HOUR_US: u128 = 3_600_000_000;
+
+/// The phases of a per-device periodic source (`every P`, mission of
+/// duration `D`): device `d` fires at its phase `φ` and every `P` after,
+/// in slot `d mod slots` of the phase window `[0, W)`, `φ = slot × W /
+/// slots`. `W = D − (K − 1)·P` with `K = ⌈D / P⌉` (the window is `P` when
+/// `D` is a multiple of `P`): every device fires `K` times, as many as
+/// the rule without phases, and the cost model's counts hold. `slots` is
+/// the number of live devices of the fleet when the period begins, at most
+/// one per `min_gap_us` of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phasing {
+    pub window_us: u64,
+    pub slots: u32,
+}
+
+impl Phasing {
+    pub fn new(period_us: u64, duration_us: u64, devices: usize, min_gap_us: u64) -> Phasing {
+        let period = period_us.max(1);
+        let k = duration_us.div_ceil(period).max(1);
+        let window_us = duration_us
+            .saturating_sub((k - 1).saturating_mul(period))
+            .clamp(1, period);
+        let by_gap = window_us / min_gap_us.max(1);
+        let n = u64::try_from(devices).unwrap_or(u64::MAX).min(by_gap);
+        Phasing {
+            window_us,
+            slots: u32::try_from(n).unwrap_or(u32::MAX).max(1),
+        }
+    }
+
+    /// When slot `slot` fires, µs into its period.
+    pub fn offset_us(&self, slot: u32) -> u64 {
+        let at = u128::from(self.window_us) * u128::from(slot) / u128::from(self.slots.max(1));
+        u64::try_from(at).unwrap_or(self.window_us)
+    }
+}
 
 /// What starts a task: one variant per rule above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -458,5 +500,34 @@ mod tests {
         assert_eq!(retrain_rounds(60_000_000, 301_000_000), 5, "1..5 min");
         assert_eq!(retrain_rounds(60_000_000, 60_000_000), 0);
         assert_eq!(retrain_rounds(60_000_000, 1), 0);
+    }
+
+    #[test]
+    fn phases_keep_every_devices_count_and_their_gap() {
+        let s = 1_000_000;
+        // D a multiple of P: the window is the period.
+        let p = Phasing::new(s, 10 * s, 4, 1_000);
+        assert_eq!((p.window_us, p.slots), (s, 4));
+        assert_eq!(
+            (0..4).map(|k| p.offset_us(k)).collect::<Vec<_>>(),
+            [0, 250_000, 500_000, 750_000]
+        );
+        // 10.5 s of `every 1 s`: 11 firings each; the last phase is
+        // before 10.5 s only within the first half second.
+        let p = Phasing::new(s, 10 * s + s / 2, 4, 1_000);
+        assert_eq!((p.window_us, p.slots), (s / 2, 4));
+        assert!(10 * s + p.offset_us(3) < 10 * s + s / 2);
+        // A period longer than the mission: one firing each, spread over
+        // the mission (20 s of `every 2 min`).
+        let p = Phasing::new(120 * s, 20 * s, 8, 1_000);
+        assert_eq!((p.window_us, p.slots), (20 * s, 8));
+        // Slots at least the gap apart; one device, or none, is one slot.
+        assert_eq!(Phasing::new(5_000, 10 * s, 200, 1_000).slots, 5);
+        assert_eq!(Phasing::new(s, 10 * s, 1, 1_000).slots, 1);
+        assert_eq!(Phasing::new(s, 10 * s, 0, 1_000).slots, 1);
+        assert_eq!(Phasing::new(0, 0, 3, 0).slots, 1);
+        // Overflow-free at the extremes.
+        let p = Phasing::new(u64::MAX, u64::MAX, usize::MAX, 1);
+        assert!(p.offset_us(p.slots - 1) < p.window_us);
     }
 }

@@ -322,6 +322,16 @@ impl Driver {
     /// Run until the mission finishes or aborts (or every input sender is
     /// gone). Blocking: give it its own thread.
     pub fn run(mut self, recovered: bool) -> Result<Outcome, DriverError> {
+        if recovered {
+            // The workers the journal knows died with the controller's
+            // process: their attempts are re-placed on new ones (else the
+            // recovered core invokes workers that are not running, and
+            // its retries pick them again).
+            let now = self.clock.now();
+            for worker in self.core.state().pool.worker_ids() {
+                self.core.handle(now, Event::WorkerExited { worker });
+            }
+        }
         self.flush()?;
         loop {
             let phase = self.core.state().phase.clone();

@@ -125,7 +125,11 @@ fn assign_sends_the_nearest_cars_where_the_value_was_sensed_and_ranks_by_battery
         (6, 1, p(900, 900), full),
     ];
     let mut d = driven(graph, &spots);
-    // The per-reading source runs on both scouts at start; complete scout 1's.
+    // The per-reading source runs on both scouts, each at its phase
+    // (`ir::activation::Phasing`): scout 0 at the start (1 ms), scout 1
+    // half its 1 s period later. Complete scout 1's.
+    d.ctl.handle_timeout(Micros::from_millis(501));
+    d.drain();
     let (listen, _) = sent(&d.effects, 0);
     assert_eq!(listen, [DeviceId(0), DeviceId(1)]);
     let instance = d
@@ -143,7 +147,7 @@ fn assign_sends_the_nearest_cars_where_the_value_was_sensed_and_ranks_by_battery
     d.effects.clear();
     let epoch = d.epochs[&DeviceId(1)];
     d.handle(
-        Micros::from_millis(30),
+        Micros::from_millis(530),
         Event::TaskResult {
             instance,
             executor: Executor::Device {

@@ -176,8 +176,10 @@ fn a_device_dying_mid_chain_loses_nothing() {
         };
         let mut w = world(g, cfg);
         // Each second a capture (~20 ms) then, on the device, its detect
-        // (~20 ms): at 4.03 s device 1 is in the middle of a detect.
-        w.kill(Micros::from_millis(4_030), DeviceId(1));
+        // (~20 ms); device 1 captures a third of a second into each second
+        // (its phase, `ir::activation::Phasing`): at 4.363 s it is in the
+        // middle of a detect.
+        w.kill(Micros::from_millis(4_363), DeviceId(1));
         w.stop_at(Micros::from_secs(10));
         w.run_to_end(Micros::from_secs(60));
         let r = w.ctl.report();

@@ -582,3 +582,74 @@ fn live_values_cover_every_unresolved_parent_and_end_empty() {
     assert_eq!(w.ctl.state().phase, Phase::Finished);
     assert!(w.ctl.live_values().is_empty());
 }
+
+/// When each device ran `task` (its attempts' dispatch instants, from mission start).
+fn runs_of(w: &World, task: &str) -> BTreeMap<DeviceId, Vec<u64>> {
+    let st = w.ctl.state();
+    let t = st
+        .graph
+        .tasks
+        .iter()
+        .position(|x| x.name == task)
+        .expect("task");
+    let start = st.started_at.unwrap_or(Micros::ZERO);
+    let mut at: BTreeMap<DeviceId, Vec<u64>> = BTreeMap::new();
+    for (when, e) in &w.effects {
+        if let Effect::Device {
+            device,
+            msg: DeviceMsg::RunTask { task, .. },
+            ..
+        } = e
+        {
+            if task.index() == t {
+                at.entry(*device).or_default().push(when.since(start));
+            }
+        }
+    }
+    at
+}
+
+/// A fleet's periodic source fires each device at its own phase
+/// (`ir::activation::Phasing`): four drones capturing every second start
+/// a quarter of a second apart, each fires every second, and each as many
+/// times as without phases. With a `gather all` downstream, one firing is
+/// one round: all fire together.
+#[test]
+fn a_fleets_periodic_source_fires_each_device_at_its_own_phase() {
+    let src = |gather: &str| {
+        format!(
+            "mission phases {{
+  duration 10 s
+  fleet drones: drone x 4 {{ cpu 1 GHz x 1; battery 100 Wh; radio 20 Mbit/s; speed 5 m/s }}
+  cloud {{ servers 1; cores 4 each }}
+  task capture on drones -> frame: jpeg 10 KB {{ every 1 s; work 1 Mop }}
+  task count(frame) at cloud -> n: count 8 B {{ work 1 Mop }}
+{gather}}}
+"
+        )
+    };
+    let run = |gather: &str| {
+        let g = hivemind_dsl::compile(&src(gather), "phases.hm")
+            .graph
+            .expect("compiles");
+        let mut w = world(g, WorldConfig::default());
+        w.run_to_end(Micros::from_secs(60));
+        assert_eq!(w.ctl.report().phase, Phase::Finished);
+        runs_of(&w, "capture")
+    };
+    let phased = run("");
+    assert_eq!(phased.len(), 4, "{phased:?}");
+    for (d, at) in &phased {
+        assert_eq!(at.len(), 10, "device {d}: {at:?}");
+        let phase = u64::from(d.0) * 250_000;
+        for (k, &t) in at.iter().enumerate() {
+            assert_eq!(t, k as u64 * 1_000_000 + phase, "device {d}: {at:?}");
+        }
+    }
+    let together = run("  task all(n) at cloud { gather all; work 1 Mop }\n");
+    assert_eq!(together.len(), 4, "{together:?}");
+    for (d, at) in &together {
+        let ticks: Vec<u64> = (0..10).map(|k| k * 1_000_000).collect();
+        assert_eq!(at, &ticks, "device {d}");
+    }
+}

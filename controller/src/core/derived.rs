@@ -25,6 +25,9 @@ pub struct Derived {
     pub activation: Vec<Activation>,
     /// Runs as one activation on every live device of its fleet.
     pub per_device: Vec<bool>,
+    /// A per-device periodic source firing each device at its own phase
+    /// (`ir::activation::Phasing`): unless rounds are gathered.
+    pub phased: Vec<bool>,
     /// Function name of each task (its `fn`, else its name).
     pub function: Vec<String>,
     /// For joins: the pacer, as an index into `preds` (`ir::activation::join_pacers`).
@@ -163,6 +166,14 @@ impl Derived {
             }
         }
         d.gathers_rounds = d.activation.iter().any(|a| a.start == Start::GatherRound);
+        d.phased = d
+            .activation
+            .iter()
+            .zip(&d.per_device)
+            .map(|(a, &per_device)| {
+                per_device && matches!(a.start, Start::Periodic { .. }) && !d.gathers_rounds
+            })
+            .collect();
         d
     }
 

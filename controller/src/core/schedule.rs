@@ -25,6 +25,19 @@ fn rank(p: Priority) -> u8 {
     }
 }
 
+/// How an activation is fired, beyond the rules and its producer's value.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Via {
+    /// As the rules say.
+    Rule,
+    /// Over a local edge (`ir::local`): the offset of the instance's id
+    /// from the parent's.
+    Local(u32),
+    /// One phase of a phased per-device source: the devices in slot `.0`
+    /// of `.1` (device `d` is in slot `d mod .1`).
+    Phase(u32, u32),
+}
+
 impl Controller {
     /// Fire `task` once (`ir::activation`): one activation (a group of
     /// instances), or for a per-device task one activation on every live
@@ -38,7 +51,15 @@ impl Controller {
         items: u32,
         from: &Lineage,
     ) {
-        self.activate_from(now, task, parent, items, from, None);
+        self.activate_from(now, task, parent, items, from, Via::Rule);
+    }
+
+    /// One phase of a phased per-device source: [`Self::activate`] on the
+    /// live devices of its fleet in `slot` (`(slot, slots)`: device `d` is
+    /// in slot `d mod slots`), all devices when `None`.
+    pub(super) fn activate_phase(&mut self, now: Micros, task: TaskId, slot: (u32, u32)) {
+        let via = Via::Phase(slot.0, slot.1.max(1));
+        self.activate_from(now, task, None, 1, &Lineage::default(), via);
     }
 
     /// [`Self::activate`]; `local`: the offset of the instance's id from
@@ -52,7 +73,7 @@ impl Controller {
         parent: Option<Parent>,
         items: u32,
         from: &Lineage,
-        local: Option<u32>,
+        via: Via,
     ) {
         let i = task.index();
         // Per activation: (origin device of the value, affinity of each of
@@ -67,6 +88,10 @@ impl Controller {
                 .devices
                 .iter()
                 .filter(|(_, d)| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive)
+                .filter(|(id, _)| match via {
+                    Via::Phase(slot, slots) => id.0 % slots == slot,
+                    _ => true,
+                })
                 .map(|(&id, _)| (Some(id), Some(id), 1))
                 .collect()
         } else {
@@ -138,8 +163,8 @@ impl Controller {
                     0 => affinity,
                     k => Some(chosen[j % k]),
                 };
-                let (id, delegate) = match (local, parent) {
-                    (Some(off), Some(p)) if n == 1 => self.local_instance(p, off),
+                let (id, delegate) = match (via, parent) {
+                    (Via::Local(off), Some(p)) if n == 1 => self.local_instance(p, off),
                     _ => (None, None),
                 };
                 let id = id.unwrap_or_else(|| {
@@ -734,12 +759,14 @@ impl Controller {
             let others: Vec<(u16, Micros)> = j.latest.iter().flatten().flatten().copied().collect();
             for (parent, items, mut lineage) in std::mem::take(&mut j.held) {
                 super::batch::merge_earliest(&mut lineage.path_starts, &others);
-                self.activate_from(now, consumer, Some(parent), items, &lineage, local);
+                let via = local.map_or(Via::Rule, Via::Local);
+                self.activate_from(now, consumer, Some(parent), items, &lineage, via);
             }
             return;
         }
         let local = self.d.local.offset(producer, consumer);
-        self.activate_from(now, consumer, Some(parent), items, &lineage, local);
+        let via = local.map_or(Via::Rule, Via::Local);
+        self.activate_from(now, consumer, Some(parent), items, &lineage, via);
     }
 
     pub(super) fn on_error(
