@@ -11,8 +11,11 @@
 //! * **Group commit, journal before acknowledgement**: inputs are taken in
 //!   batches (everything waiting, up to [`BATCH`]); each is handled, the
 //!   effects are drained, journal records are appended and, before the
-//!   first effect that is not a journal record, the journal is fsynced
-//!   once. A failed fsync stops the driver: nothing unjournaled may leave.
+//!   first effect that leaves the process (a device message, a
+//!   publication), the journal is fsynced once. A failed fsync stops the
+//!   driver: nothing unjournaled may leave. The pool's actions go before
+//!   the commit (its workers die with the process), and the answers of
+//!   inline functions join it ([`Driver::flush`]).
 //! * **Epochs**: each device has at most one connection; a message of the
 //!   core for an epoch the connection has not registered under is dropped,
 //!   except `Ack` and `Cancel`, which name an instance the device may still
@@ -46,8 +49,12 @@ use tokio::sync::mpsc::error::TrySendError;
 /// How often the content store is swept against the core's live values.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Inputs handled between two journal commits at most.
+/// Inputs handled between two journal commits at most (per fold round).
 const BATCH: usize = 512;
+
+/// Rounds of pool answers folded into one commit at most
+/// ([`Driver::flush`]).
+const FOLD_ROUNDS: usize = 4;
 
 /// Everything that reaches the core, from any task of the runtime.
 pub enum Input {
@@ -141,6 +148,9 @@ pub struct DriverStats {
     pub inputs: u64,
     pub journal_commits: u64,
     pub journal_records: u64,
+    /// Inputs (mostly inline functions' answers) handled in the commit of
+    /// the pool actions before them ([`Driver::flush`]).
+    pub folded_inputs: u64,
     pub device_msgs: u64,
     pub stale_msgs_dropped: u64,
     pub slow_links_closed: u64,
@@ -666,17 +676,51 @@ impl Driver {
     /// their order. Holding an effect until records queued after it are
     /// durable too only delays it; committing before each effect instead
     /// cost one fsync per event (≈ 4 ms each on this project's disks).
+    ///
+    /// The pool's actions go before the commit: its workers live in this
+    /// process and die with it, so nothing they were asked can outlive an
+    /// unjournaled decision (a recovered core re-places their work). An
+    /// inline function answers while it is invoked; its answer, and what
+    /// the core makes of it, join this commit (a cloud function fed by a
+    /// device then costs one fsync, not two in a row). At most
+    /// [`FOLD_ROUNDS`] such rounds fold into one commit.
     fn flush(&mut self) -> Result<(), DriverError> {
         let mut rest = std::mem::take(&mut self.held);
-        for effect in self.core.drain_effects() {
-            match effect {
-                Effect::Journal(record) => {
-                    self.journal.append(&record);
-                    self.dirty = true;
-                    self.stats.journal_records += 1;
-                    self.since_compact += 1;
+        let mut pool = Vec::new();
+        for round in 0..=FOLD_ROUNDS {
+            for effect in self.core.drain_effects() {
+                match effect {
+                    Effect::Journal(record) => {
+                        self.journal.append(&record);
+                        self.dirty = true;
+                        self.stats.journal_records += 1;
+                        self.since_compact += 1;
+                    }
+                    p @ Effect::Pool(_) => pool.push(p),
+                    other => rest.push(other),
                 }
-                other => rest.push(other),
+            }
+            let invoked = !pool.is_empty();
+            for p in pool.drain(..) {
+                self.carry_out(p);
+            }
+            if !invoked || round == FOLD_ROUNDS {
+                break;
+            }
+            // The answers already waiting (only those: no wait).
+            let mut answered = false;
+            for _ in 0..BATCH {
+                match self.rx.try_recv() {
+                    Ok(i) => {
+                        self.input(i);
+                        self.stats.folded_inputs += 1;
+                        answered = true;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !answered {
+                break;
             }
         }
         // On a failed commit nothing held may leave (the driver stops).

@@ -13,6 +13,7 @@ use hivemind_functions::synthetic::{Clock, SyntheticParams};
 use hivemind_functions::{Backend, Request, WarmWorkers, Worker};
 use hivemind_ir::TaskId;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
@@ -232,7 +233,7 @@ impl PoolExec {
         // The driver enters the instance's `invoke` span (if traced) around
         // this call: the invocation runs inside it.
         let span = tracing::Span::current();
-        let task = self.handle.spawn(
+        let mut job = Box::pin(
             async move {
                 if !fetch.is_zero() {
                     tokio::time::sleep(fetch).await;
@@ -255,7 +256,20 @@ impl PoolExec {
             }
             .instrument(span),
         );
-        self.running.insert((worker, instance), task.abort_handle());
+        // Polled once here, on the driver's thread: an inline function
+        // (`Registry::register_inline`: it returns in microseconds)
+        // answers during this call, so its result reaches the driver in
+        // the batch that invoked it and joins the same journal commit.
+        // Anything that waits goes on to the runtime.
+        let polled = {
+            let _runtime = self.handle.enter();
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            job.as_mut().poll(&mut cx)
+        };
+        if polled.is_pending() {
+            let task = self.handle.spawn(job);
+            self.running.insert((worker, instance), task.abort_handle());
+        }
     }
 
     /// A start finished: the worker takes invocations from now on.

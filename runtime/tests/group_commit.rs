@@ -93,3 +93,92 @@ fn a_batch_of_joins_is_one_fsync_and_every_answer_follows_it() {
     assert!(opened.records.len() as u64 >= u64::from(joins));
     drop(tx);
 }
+
+/// A device's result feeding an inline cloud function: the function is
+/// invoked before the result's commit, answers at once, and its answer
+/// joins that commit, so the capture's `Ack` and the sink's completion
+/// leave together after one fsync.
+#[test]
+fn an_inline_functions_answer_joins_the_commit_that_invoked_it() {
+    let graph = hivemind_dsl::compile(MISSION, "gc.hm")
+        .graph
+        .expect("mission compiles");
+    let plan = hivemind_synth::synthesize(&graph, Profile::default(), &Default::default())
+        .expect("synthesis")
+        .plan
+        .expect("a plan");
+    let figures = Figures::new(&graph, &plan, Profile::default()).expect("figures");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut reg = Registry::new();
+    reg.register_inline(
+        "noop",
+        |_: &hivemind_functions::Ctx, req: &hivemind_functions::Request| {
+            Ok(hivemind_functions::Response::new(req.input.clone(), 1))
+        },
+    );
+    let backend: Arc<dyn Backend> = Arc::new(InProcess::new(reg));
+    let (mut driver, _, tx, _rt) = common::open(dir.path(), graph.clone(), plan, figures, backend);
+    let sink = graph
+        .tasks
+        .iter()
+        .position(|t| t.name == "sink")
+        .expect("sink") as u32;
+    let stop = tx.clone();
+    driver.observe(Box::new(move |p: &hivemind_controller::Publication| {
+        if matches!(p, hivemind_controller::Publication::Completed { task, .. } if task.0 == sink) {
+            let _ = stop.send(Input::Operator(Command::Abort {
+                reason: "the sink completed".into(),
+            }));
+        }
+    }));
+    let run = std::thread::spawn(move || driver.run(false));
+    let (ltx, mut lrx) = tokio::sync::mpsc::channel(1024);
+    let hello = Hello::new(DeviceId(0), "gc", "drones", 1, PointMm { x_mm: 0, y_mm: 0 });
+    tx.send(Input::Connected {
+        device: DeviceId(0),
+        conn: 0,
+        hello,
+        tx: ltx,
+    })
+    .expect("queued");
+    tx.send(Input::Operator(Command::Start)).expect("queued");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (epoch, instance) = loop {
+        assert!(std::time::Instant::now() < deadline, "no capture sent");
+        match lrx.try_recv() {
+            Ok(Downlink::Device {
+                epoch,
+                msg: DeviceMsg::RunTask { instance, .. },
+                ..
+            }) => break (epoch, instance),
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
+        }
+    };
+    tx.send(Input::Uplink {
+        device: DeviceId(0),
+        conn: 0,
+        msg: hivemind_proto::Uplink::Result {
+            epoch,
+            instance,
+            items: 1,
+            model_version: 0,
+            payload: vec![1; 16],
+            traceparent: String::new(),
+        },
+    })
+    .expect("queued");
+    let outcome = run.join().expect("driver thread").expect("run");
+    let sink_row = outcome
+        .report
+        .tasks
+        .iter()
+        .find(|t| t.task == "sink")
+        .expect("sink row");
+    assert_eq!(sink_row.completed, 1, "{:#?}", outcome.report);
+    assert!(
+        outcome.stats.folded_inputs >= 1,
+        "the sink's answer waited for a commit of its own: {:?}",
+        outcome.stats
+    );
+}
