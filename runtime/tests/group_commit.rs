@@ -3,12 +3,11 @@
 
 use hivemind_controller::journal::{identity_of, Journal};
 use hivemind_controller::Command;
-use hivemind_cost::Profile;
 use hivemind_functions::{Backend, InProcess, Registry};
 use hivemind_ir::PointMm;
 use hivemind_proto::{DeviceId, DeviceMsg, Downlink, Hello};
 use hivemind_runtime::driver::journal_path;
-use hivemind_runtime::{Figures, Input};
+use hivemind_runtime::Input;
 use std::sync::Arc;
 
 #[path = "common/driver.rs"]
@@ -28,14 +27,7 @@ const MISSION: &str = "mission gc {
 
 #[test]
 fn a_batch_of_joins_is_one_fsync_and_every_answer_follows_it() {
-    let graph = hivemind_dsl::compile(MISSION, "gc.hm")
-        .graph
-        .expect("mission compiles");
-    let plan = hivemind_synth::synthesize(&graph, Profile::default(), &Default::default())
-        .expect("synthesis")
-        .plan
-        .expect("a plan");
-    let figures = Figures::new(&graph, &plan, Profile::default()).expect("figures");
+    let (graph, plan, figures) = common::planned(MISSION, "gc.hm");
     let dir = tempfile::tempdir().expect("temp dir");
     let backend: Arc<dyn Backend> = Arc::new(InProcess::new(Registry::new()));
     let (driver, recovered, tx, _rt) =
@@ -100,14 +92,7 @@ fn a_batch_of_joins_is_one_fsync_and_every_answer_follows_it() {
 /// leave together after one fsync.
 #[test]
 fn an_inline_functions_answer_joins_the_commit_that_invoked_it() {
-    let graph = hivemind_dsl::compile(MISSION, "gc.hm")
-        .graph
-        .expect("mission compiles");
-    let plan = hivemind_synth::synthesize(&graph, Profile::default(), &Default::default())
-        .expect("synthesis")
-        .plan
-        .expect("a plan");
-    let figures = Figures::new(&graph, &plan, Profile::default()).expect("figures");
+    let (graph, plan, figures) = common::planned(MISSION, "gc.hm");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut reg = Registry::new();
     reg.register_inline(
@@ -132,29 +117,12 @@ fn an_inline_functions_answer_joins_the_commit_that_invoked_it() {
         }
     }));
     let run = std::thread::spawn(move || driver.run(false));
-    let (ltx, mut lrx) = tokio::sync::mpsc::channel(1024);
-    let hello = Hello::new(DeviceId(0), "gc", "drones", 1, PointMm { x_mm: 0, y_mm: 0 });
-    tx.send(Input::Connected {
-        device: DeviceId(0),
-        conn: 0,
-        hello,
-        tx: ltx,
-    })
-    .expect("queued");
+    let mut lrx = common::connect(&tx, "gc", "drones", 0, 0);
     tx.send(Input::Operator(Command::Start)).expect("queued");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let (epoch, instance) = loop {
-        assert!(std::time::Instant::now() < deadline, "no capture sent");
-        match lrx.try_recv() {
-            Ok(Downlink::Device {
-                epoch,
-                msg: DeviceMsg::RunTask { instance, .. },
-                ..
-            }) => break (epoch, instance),
-            Ok(_) => {}
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
-        }
-    };
+    let (epoch, instance) = common::next_msg(&mut lrx, |epoch, m| match m {
+        DeviceMsg::RunTask { instance, .. } => Some((epoch, *instance)),
+        _ => None,
+    });
     tx.send(Input::Uplink {
         device: DeviceId(0),
         conn: 0,

@@ -4,11 +4,9 @@
 //! is not running until its retries are spent).
 
 use hivemind_controller::{Command, Publication};
-use hivemind_cost::Profile;
 use hivemind_functions::{Backend, Ctx, InProcess, Registry, Request, Response};
-use hivemind_ir::PointMm;
-use hivemind_proto::{DeviceId, DeviceMsg, Downlink, Epoch, Hello, Uplink};
-use hivemind_runtime::{Figures, Input};
+use hivemind_proto::{DeviceId, DeviceMsg, Uplink};
+use hivemind_runtime::Input;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -31,46 +29,6 @@ const MISSION: &str = "mission restart {
 }
 ";
 
-/// Connect `device` as connection `conn`; its downlink.
-fn connect(tx: &Sender<Input>, device: u32, conn: u64) -> tokio::sync::mpsc::Receiver<Downlink> {
-    let (ltx, lrx) = tokio::sync::mpsc::channel(1024);
-    let hello = Hello::new(
-        DeviceId(device),
-        "restart",
-        "drones",
-        1,
-        PointMm { x_mm: 0, y_mm: 0 },
-    );
-    tx.send(Input::Connected {
-        device: DeviceId(device),
-        conn,
-        hello,
-        tx: ltx,
-    })
-    .expect("queued");
-    lrx
-}
-
-/// Wait for the next device message `pick` accepts.
-fn next<T>(
-    rx: &mut tokio::sync::mpsc::Receiver<Downlink>,
-    mut pick: impl FnMut(Epoch, &DeviceMsg) -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        match rx.try_recv() {
-            Ok(Downlink::Device { epoch, msg, .. }) => {
-                if let Some(t) = pick(epoch, &msg) {
-                    return t;
-                }
-            }
-            Ok(_) => {}
-            Err(_) => std::thread::sleep(Duration::from_millis(2)),
-        }
-    }
-    panic!("no such device message within 20 s");
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read dir") {
@@ -83,14 +41,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn work_on_workers_that_died_with_the_controller_is_re_placed() {
-    let graph = hivemind_dsl::compile(MISSION, "restart.hm")
-        .graph
-        .expect("mission compiles");
-    let plan = hivemind_synth::synthesize(&graph, Profile::default(), &Default::default())
-        .expect("synthesis")
-        .plan
-        .expect("a plan");
-    let figures = Figures::new(&graph, &plan, Profile::default()).expect("figures");
+    let (graph, plan, figures) = common::planned(MISSION, "restart.hm");
     let dir = tempfile::tempdir().expect("temp dir");
     let first_dir = dir.path().join("first");
     let crashed_dir = dir.path().join("crashed");
@@ -120,10 +71,12 @@ fn work_on_workers_that_died_with_the_controller_is_re_placed() {
     assert!(!recovered);
     let first = std::thread::spawn(move || driver.run(false));
     // Three drones, each a capture whose sink blocks a worker of its own.
-    let mut downs: Vec<_> = (0..DRONES).map(|d| connect(&tx, d, u64::from(d))).collect();
+    let mut downs: Vec<_> = (0..DRONES)
+        .map(|d| common::connect(&tx, "restart", "drones", d, u64::from(d)))
+        .collect();
     tx.send(Input::Operator(Command::Start)).expect("queued");
     for (d, down) in (0..DRONES).zip(downs.iter_mut()) {
-        let (epoch, instance) = next(down, |epoch, m| match m {
+        let (epoch, instance) = common::next_msg(down, |epoch, m| match m {
             DeviceMsg::RunTask { instance, .. } => Some((epoch, *instance)),
             _ => None,
         });
@@ -141,7 +94,7 @@ fn work_on_workers_that_died_with_the_controller_is_re_placed() {
         })
         .expect("queued");
         // Acknowledged: the capture's result is durable; its sink runs.
-        next(down, |_, m| match m {
+        common::next_msg(down, |_, m| match m {
             DeviceMsg::Ack { instance: i } if *i == instance => Some(()),
             _ => None,
         });
@@ -182,7 +135,7 @@ fn work_on_workers_that_died_with_the_controller_is_re_placed() {
     }));
     let second = std::thread::spawn(move || driver.run(true));
     let _downs2: Vec<_> = (0..DRONES)
-        .map(|d| connect(&tx2, d, u64::from(d) + 10))
+        .map(|d| common::connect(&tx2, "restart", "drones", d, u64::from(d) + 10))
         .collect();
     let outcome = second.join().expect("driver thread").expect("run");
     let r = &outcome.report;
