@@ -15,9 +15,9 @@
 //!   A periodic source that runs on every device (below) fires each
 //!   device at its own phase in the period, so a fleet's values do not all
 //!   arrive at once: see [`Phasing`]. Each device still fires every `P`,
-//!   as many times as the rule says. When some task gathers rounds
-//!   (`gather all`), every device fires at `0, P, 2P, …` together instead,
-//!   so one firing is one round.
+//!   as many times as the rule says. When a `gather all` downstream waits
+//!   for its rounds ([`feeds_a_gather`]), every device fires at `0, P,
+//!   2P, …` together instead, so one firing is one round.
 //! * **Once** (`once`): fires at mission start.
 //! * **Per device**: a source pinned to a fleet (`on drones`), reading a
 //!   sensor (`needs camera`), or a swarm behaviour runs as one instance on
@@ -61,6 +61,21 @@
 use crate::graph::{FanOut, Gather, Placement, Task, TaskGraph, TaskId, Trigger};
 
 const HOUR_US: u128 = 3_600_000_000;
+
+/// Per task: whether a `gather all` downstream of it waits for its
+/// rounds (a round of a periodic source is then one firing on every
+/// device together, not phased).
+pub fn feeds_a_gather(graph: &TaskGraph) -> Vec<bool> {
+    let n = graph.tasks.len();
+    let succ = graph.successors();
+    let mut feeds = vec![false; n];
+    for &t in crate::topological_order(graph).iter().rev() {
+        feeds[t.index()] = succ[t.index()]
+            .iter()
+            .any(|s| feeds[s.index()] || activation(graph, *s).start == Start::GatherRound);
+    }
+    feeds
+}
 
 /// The phases of a per-device periodic source (`every P`, mission of
 /// duration `D`): device `d` fires at its phase `φ` and every `P` after,

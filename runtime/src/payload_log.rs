@@ -217,20 +217,34 @@ impl PayloadLog {
         self.len() == 0
     }
 
-    /// Replace the log by one holding only `live` (in that order); returns
-    /// each one's new offset. Durable when it returns.
-    pub fn rewrite(&mut self, live: &[(InstanceId, &[u8])]) -> io::Result<Vec<u64>> {
+    /// Replace the log by one holding only the frames `live` names (each
+    /// `(instance, offset, len)`: where its payload is in this log,
+    /// appended or synced), in that order; returns each one's new offset.
+    /// Copied frame by frame: one payload in memory at a time, whatever
+    /// the log holds. Durable when it returns; on an error this log is
+    /// left as it was.
+    pub fn rewrite(&mut self, live: &[(InstanceId, u64, u32)]) -> io::Result<Vec<u64>> {
         let tmp = self.path.with_extension("new");
-        let mut out = Vec::new();
         let mut offsets = Vec::with_capacity(live.len());
-        for (instance, bytes) in live {
-            offsets.push(out.len() as u64 + HEADER);
-            push_frame(&mut out, *instance, bytes);
-        }
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&out)?;
-            f.sync_all()?;
+        let mut end = 0u64;
+        let copied = (|| -> io::Result<()> {
+            let mut out = io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+            let mut frame = Vec::new();
+            for &(instance, offset, len) in live {
+                let bytes = self.read(offset, len)?;
+                frame.clear();
+                push_frame(&mut frame, instance, &bytes);
+                out.write_all(&frame)?;
+                offsets.push(end + HEADER);
+                end += frame.len() as u64;
+            }
+            out.into_inner()
+                .map_err(io::IntoInnerError::into_error)?
+                .sync_all()
+        })();
+        if let Err(e) = copied {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
         }
         fs::rename(&tmp, &self.path)?;
         if let Some(dir) = self.path.parent() {
@@ -239,7 +253,7 @@ impl PayloadLog {
             }
         }
         self.file = OpenOptions::new().read(true).write(true).open(&self.path)?;
-        self.end = out.len() as u64;
+        self.end = end;
         self.pending.clear();
         Ok(offsets)
     }
@@ -324,16 +338,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("payloads.log");
         let (mut log, _) = PayloadLog::open(&path).unwrap();
+        let mut at = Vec::new();
         for i in 0..10u64 {
-            log.append(InstanceId(i), &[i as u8; 1000]).unwrap();
+            at.push(log.append(InstanceId(i), &[i as u8; 1000]).unwrap());
         }
         log.sync().unwrap();
-        let keep = [7u8; 1000];
-        let offsets = log.rewrite(&[(InstanceId(7), &keep)]).unwrap();
-        assert!(log.len() < 1100);
-        assert_eq!(log.read(offsets[0], 1000).unwrap(), keep);
+        // One kept from the synced file, one appended since.
+        let late = log.append(InstanceId(10), &[10u8; 500]).unwrap();
+        let offsets = log
+            .rewrite(&[(InstanceId(7), at[7], 1000), (InstanceId(10), late, 500)])
+            .unwrap();
+        assert!(log.len() < 1600, "{}", log.len());
+        assert_eq!(log.read(offsets[0], 1000).unwrap(), [7u8; 1000]);
+        assert_eq!(log.read(offsets[1], 500).unwrap(), [10u8; 500]);
         let (_, found) = PayloadLog::open(&path).unwrap();
-        assert_eq!(found.len(), 1);
+        assert_eq!(found.len(), 2);
         assert_eq!(found[0].instance, InstanceId(7));
+        assert_eq!(found[1].instance, InstanceId(10));
+        // A frame that is not there fails the rewrite and leaves the log.
+        let before = std::fs::read(&path).unwrap();
+        assert!(log.rewrite(&[(InstanceId(1), 1 << 40, 10)]).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(!path.with_extension("new").exists());
+        assert_eq!(log.read(offsets[0], 1000).unwrap(), [7u8; 1000]);
     }
 }

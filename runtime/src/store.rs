@@ -386,25 +386,16 @@ impl ContentStore {
         if size <= self.logged.saturating_mul(2).saturating_add(REWRITE_SLACK) {
             return Ok(());
         }
-        let ids: Vec<InstanceId> = self
+        let frames: Vec<(InstanceId, u64, u32)> = self
             .entries
             .iter()
-            .filter(|(_, e)| e.logged.is_some())
-            .map(|(&id, _)| id)
+            .filter_map(|(&id, e)| Some((id, e.logged?, u32::try_from(e.len).ok()?)))
             .collect();
-        let mut live = Vec::with_capacity(ids.len());
-        for &id in &ids {
-            let bytes = self
-                .read(id)
-                .map_err(|e| std::io::Error::other(format!("{id}: {e}")))?;
-            live.push((id, bytes));
-        }
-        let frames: Vec<(InstanceId, &[u8])> = live.iter().map(|(i, b)| (*i, b.as_ref())).collect();
         let Some(log) = self.log.as_mut() else {
             return Ok(());
         };
         let offsets = log.rewrite(&frames)?;
-        for (id, at) in ids.into_iter().zip(offsets) {
+        for (&(id, ..), at) in frames.iter().zip(offsets) {
             if let Some(e) = self.entries.get_mut(&id) {
                 e.logged = Some(at);
             }

@@ -652,4 +652,9 @@ fn a_fleets_periodic_source_fires_each_device_at_its_own_phase() {
         let ticks: Vec<u64> = (0..10).map(|k| k * 1_000_000).collect();
         assert_eq!(at, &ticks, "device {d}");
     }
+    // A gather that does not wait for the capture's rounds leaves it phased.
+    let elsewhere = run(
+        "  task tick at cloud -> t: tick 8 B { every 1 s; work 1 Mop }\n  task all(t) at cloud { gather all; work 1 Mop }\n",
+    );
+    assert_eq!(elsewhere, phased);
 }

@@ -26,7 +26,8 @@ pub struct Derived {
     /// Runs as one activation on every live device of its fleet.
     pub per_device: Vec<bool>,
     /// A per-device periodic source firing each device at its own phase
-    /// (`ir::activation::Phasing`): unless rounds are gathered.
+    /// (`ir::activation::Phasing`): unless a `gather all` downstream waits
+    /// for its rounds (`ir::activation::feeds_a_gather`).
     pub phased: Vec<bool>,
     /// Function name of each task (its `fn`, else its name).
     pub function: Vec<String>,
@@ -166,12 +167,14 @@ impl Derived {
             }
         }
         d.gathers_rounds = d.activation.iter().any(|a| a.start == Start::GatherRound);
+        let gathered = activation::feeds_a_gather(graph);
         d.phased = d
             .activation
             .iter()
             .zip(&d.per_device)
-            .map(|(a, &per_device)| {
-                per_device && matches!(a.start, Start::Periodic { .. }) && !d.gathers_rounds
+            .zip(gathered)
+            .map(|((a, &per_device), gathered)| {
+                per_device && matches!(a.start, Start::Periodic { .. }) && !gathered
             })
             .collect();
         d
