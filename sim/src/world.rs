@@ -714,10 +714,13 @@ impl World {
         us.max(1)
     }
 
-    /// Carry out the core's effects: journal records now; the rest, in the
-    /// physical world, once the journal commit that holds the batch's
-    /// records is done (group commit, as the runtime's driver does: a
-    /// batch handled while a commit runs joins the next one; a batch
+    /// Carry out the core's effects: journal records now; the pool's
+    /// actions now too (the runtime's driver releases them before the
+    /// commit: its workers die with it); the rest, in the physical world,
+    /// once the journal commit that holds the batch's records is done
+    /// (group commit, as the runtime's driver does: a batch handled
+    /// before a commit's fsync begins — an instant function's answer —
+    /// joins it, one handled while it runs joins the next one; a batch
     /// without records goes out after the batches before it).
     fn absorb(&mut self) {
         let commit_us = self
@@ -735,7 +738,7 @@ impl World {
                 }
                 continue;
             }
-            if commit_us == 0 {
+            if commit_us == 0 || matches!(e, Effect::Pool(_)) {
                 self.carry_out(e);
             } else {
                 batch.push(e);
@@ -747,7 +750,7 @@ impl World {
         let now = self.now;
         let release = if records && commit_us > 0 {
             let c = &mut self.commit;
-            if now < c.start {
+            if now <= c.start {
                 // The next commit has not begun: the batch joins it.
             } else if now < c.end {
                 // One is running: the batch waits for the one after it.

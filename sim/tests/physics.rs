@@ -147,11 +147,14 @@ fn an_uncontended_chain_meets_its_predicted_median() {
     assert_eq!(r.bytes.uplink_error_permille, Some(0), "{:?}", r.bytes);
 }
 
-/// The controller's journal commit (`[runtime] journal_commit_us`): every
-/// hop through the controller waits for the commit holding its event, so
-/// a slower disk lengthens the chain by a few commits (the capture's
-/// dispatch, its result before the detector is invoked), not by one per
-/// event in the world: events handled during a commit share the next one.
+/// The controller's journal commit (`[runtime] journal_commit_us`): what
+/// leaves the controller waits for the commit holding its event, so a
+/// slower disk lengthens the chain by a commit or two (the capture's
+/// dispatch; the path's end is counted when the detector's result is
+/// handled), not by one per event in the world: events handled during a
+/// commit share the next one. The detector is invoked before the commit
+/// of the capture's result, as the runtime's driver does (the pool's
+/// workers die with the controller: nothing they are asked outlives it).
 #[test]
 fn each_hop_through_the_controller_waits_for_its_journal_commit() {
     let graph = compile(CHAIN);
@@ -165,7 +168,7 @@ fn each_hop_through_the_controller_waits_for_its_journal_commit() {
     let (none, slow) = (median(0), median(50_000));
     let added = slow.saturating_sub(none);
     assert!(
-        (2 * 50_000..=4 * 50_000).contains(&added),
+        (50_000..=3 * 50_000).contains(&added),
         "a 50 ms commit added {added} µs to the median ({none} -> {slow})"
     );
 }
