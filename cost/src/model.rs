@@ -37,6 +37,12 @@ pub struct TaskCosts {
     /// for the controller's test world, explicitly saturated at `u64::MAX`
     /// ("never finishes") when too large.
     pub warm_us: [Option<u64>; 3],
+    /// For a source the controller starts on a device (`every`, `once`):
+    /// its start command's way there — the journal commit of the timer
+    /// that fired it, then the fleet's link latency. Part of `compute_us`
+    /// (a path from the source starts when the controller fires it), not
+    /// of `warm_us` (the test world carries the command itself).
+    pub start_us: [Sat; 3],
     /// Device energy over the whole mission when on the edge (all devices of the fleet).
     pub edge_energy_uj: Sat,
     /// Serverless cost per hour at each cloud modality.
@@ -420,6 +426,22 @@ impl<'g> CostModel<'g> {
     }
 
     /// A device's link of fleet `f`: (bit/s, one-way latency µs, radio nJ per bit).
+    /// [`TaskCosts::start_us`] of `t` on fleet `f`'s devices: zero unless
+    /// the controller starts it (a periodic or `once` source that is not a
+    /// behaviour).
+    fn start_command_us(&self, t: &ir::Task, f: FleetId) -> Sat {
+        let sourced = matches!(
+            activation::activation(self.graph, t.id).start,
+            Start::Periodic { .. } | Start::Once
+        ) && t.behaviour.is_none()
+            && !self.graph.edges.iter().any(|e| e.to == t.id);
+        if !sourced {
+            return Sat::ZERO;
+        }
+        let (_, latency_us, _) = self.link(f);
+        Sat::new(self.profile.runtime.journal_commit_us) + Sat::from_u128(latency_us)
+    }
+
     pub(crate) fn link(&self, f: FleetId) -> (u128, u128, u128) {
         let d = self.device_figures(f);
         (
@@ -496,7 +518,8 @@ impl<'g> CostModel<'g> {
                             .and_then(|o| o.checked_mul(1_000_000))
                             .map(|o| o / ops_per_s.max(1)),
                     };
-                    c.compute_us[k] = Some(Sat::from_checked(us));
+                    c.start_us[k] = self.start_command_us(t, f);
+                    c.compute_us[k] = Some(Sat::from_checked(us) + c.start_us[k]);
                     c.warm_us[k] = Some(Sat::from_checked(us).saturated());
                     let power = u128::from(self.device_figures(f).cpu_power_mw);
                     // mW × µs = nJ: the work of all instances of all
@@ -591,6 +614,14 @@ impl<'g> CostModel<'g> {
                             _ => (from_fleet, 1),
                         };
                         (c.transfer_us[ia][ib], c.radio_uj[ia][ib]) = radio(fleet, hops);
+                        // A device's input leaves the controller once the
+                        // record of the value's arrival is committed (a
+                        // cloud function's is invoked before: its worker
+                        // dies with the controller).
+                        if kind != ChannelKind::Uplink {
+                            c.transfer_us[ia][ib] +=
+                                Sat::new(self.profile.runtime.journal_commit_us);
+                        }
                         c.energy_fleet[ia][ib] = fleet;
                         let load = Sat::from_u128(bytes.saturating_mul(transfers_per_hour));
                         c.radio_load[ia][ib] = match kind {
@@ -673,7 +704,7 @@ impl<'g> CostModel<'g> {
             if !mostly_warm {
                 return task.compute_us[m];
             }
-            let warm = Sat::new(task.warm_us[m]?);
+            let warm = Sat::new(task.warm_us[m]?) + task.start_us[m];
             let half_window = match activation::activation(self.graph, self.graph.tasks[i].id).start
             {
                 Start::Window { period_us } => period_us / 2,

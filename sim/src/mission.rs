@@ -690,21 +690,10 @@ fn path_note(
             .copied()
             .unwrap_or(false)
     };
+    // The cost model charges a device source's start command (the timer's
+    // commit, then the link's latency) and the commit before every edge
+    // down to a device (`cost::TaskCosts::start_us`); what it does not:
     let mut why = Vec::new();
-    if let Some(RequirementKind::Latency { from, .. }) = graph.requirements.get(k).map(|q| &q.kind)
-    {
-        let first = plan.tasks.get(from.index());
-        if let Some(f) = first
-            .filter(|t| t.modality == Modality::Edge)
-            .and_then(|t| t.fleet)
-        {
-            why.push(format!(
-                "the path starts when the core activates `{}` on a device, and the command takes the radio's one-way latency ({:.1} ms) to get there, which the cost model does not charge",
-                p.from,
-                model.device_figures(f).link_latency_us as f64 / 1e3
-            ));
-        }
-    }
     // Same-device hops the device does not run by itself (a join, a
     // fan-out, an `assign`: `ir::local`) still go through the controller.
     let local_hops = plan
@@ -720,13 +709,6 @@ fn path_note(
     if local_hops > 0 && p.median_error_permille.is_some_and(|e| e > 0) {
         why.push(format!(
             "{local_hops} same-device hop(s) on the path that the device does not run by itself (a join, fan-out or `assign` consumer): the cost model charges none, but the core places such a consumer itself (a round trip over the radio each)"
-        ));
-    }
-    let commit_us = model.profile.runtime.journal_commit_us;
-    if commit_us > 0 && p.median_error_permille.is_some_and(|e| e > 0) {
-        why.push(format!(
-            "every hop through the controller waits for the journal's group commit ({:.1} ms) before the next task is sent, which the cost model does not charge",
-            commit_us as f64 / 1e3
         ));
     }
     if graph.fleets.iter().any(|f| f.radio_shared) {
