@@ -425,7 +425,6 @@ impl<'g> CostModel<'g> {
             .unwrap_or(self.profile.cloud.price_nusd_per_gb_s)
     }
 
-    /// A device's link of fleet `f`: (bit/s, one-way latency µs, radio nJ per bit).
     /// [`TaskCosts::start_us`] of `t` on fleet `f`'s devices: zero unless
     /// the controller starts it (a periodic or `once` source that is not a
     /// behaviour).
@@ -442,6 +441,7 @@ impl<'g> CostModel<'g> {
         Sat::new(self.profile.runtime.journal_commit_us) + Sat::from_u128(latency_us)
     }
 
+    /// A device's link of fleet `f`: (bit/s, one-way latency µs, radio nJ per bit).
     pub(crate) fn link(&self, f: FleetId) -> (u128, u128, u128) {
         let d = self.device_figures(f);
         (

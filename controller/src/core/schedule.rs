@@ -56,7 +56,7 @@ impl Controller {
 
     /// One phase of a phased per-device source: [`Self::activate`] on the
     /// live devices of its fleet in `slot` (`(slot, slots)`: device `d` is
-    /// in slot `d mod slots`), all devices when `None`.
+    /// in slot `d mod slots`).
     pub(super) fn activate_phase(&mut self, now: Micros, task: TaskId, slot: (u32, u32)) {
         let via = Via::Phase(slot.0, slot.1.max(1));
         self.activate_from(now, task, None, 1, &Lineage::default(), via);
