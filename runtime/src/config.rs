@@ -436,6 +436,7 @@ profile = "profile.toml"
 [core]
 heartbeat_period_us = 500000
 suspect_after_us = 1500000
+phase_gap_us = 2000
 
 [core.pool]
 keep_alive_us = 2000000
@@ -465,6 +466,7 @@ controller = "anything: hive-agent checks this"
         assert_eq!(s.seed, Some(7));
         assert_eq!(s.store_bytes(), Some(64 << 20));
         assert_eq!(c.core.heartbeat_period_us, 500_000);
+        assert_eq!(c.core.phase_gap_us, 2_000);
         assert_eq!(c.core.pool.keep_alive_us, 2_000_000);
         // Keys not written keep the core's defaults.
         assert_eq!(c.core.tick_us, Config::default().tick_us);
@@ -514,6 +516,8 @@ controller = "anything: hive-agent checks this"
                 "heartbeat_period_us",
             ),
             ("[core]\ntick_us = 0\n", "tick_us"),
+            ("[core]\nphase_gap_us = \"1 ms\"\n", "phase_gap_us"),
+            ("[core]\nphase_gap_us = -1\n", "phase_gap_us"),
             ("[core]\nsuspect_after_us = 10\n", "suspect_after_us"),
             (
                 "[functions.detect]\nexec = \"./missing.py\"\n",
