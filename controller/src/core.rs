@@ -144,7 +144,7 @@ pub struct KindState {
 pub struct Phases {
     pub period_start: Micros,
     pub slot: u32,
-    /// This period's slots and window (`ir::activation::Phasing`).
+    /// The slots and window (`ir::activation::Phasing`).
     pub slots: u32,
     pub window_us: u64,
 }
@@ -1029,11 +1029,11 @@ impl Controller {
 
     /// Fire one phase of a phased per-device source (its devices in the
     /// slot), then arm the next: the next slot, or the first of the next
-    /// period, whose slots count the devices live then. A timer late by a
-    /// whole period skips to the current one (no backlog).
+    /// period. A timer late by a whole period skips to the current one
+    /// (no backlog).
     fn fire_phase(&mut self, now: Micros, task: TaskId, period: u64, p: Phases) {
         self.activate_phase(now, task, (p.slot, p.slots));
-        let mut phasing = hivemind_ir::activation::Phasing {
+        let phasing = hivemind_ir::activation::Phasing {
             window_us: p.window_us,
             slots: p.slots,
         };
@@ -1042,7 +1042,6 @@ impl Controller {
             let periods = (now.since(start) / period).max(1);
             start = start.plus(periods.saturating_mul(period));
             next_slot = 0;
-            phasing = self.phasing(task, period);
         }
         let next = start.plus(phasing.offset_us(next_slot));
         let k = &mut self.st.kinds[task.index()];
@@ -1056,19 +1055,18 @@ impl Controller {
         self.timer(next, Timer::Periodic { task: task.0 });
     }
 
-    /// The phases of `task`'s next period: by its fleet's live devices.
+    /// The phases of `task`: by the size its fleet is declared with, so
+    /// every device keeps its phase (exactly `P` between its firings)
+    /// whoever joins, fails or returns.
     fn phasing(&self, task: TaskId, period: u64) -> hivemind_ir::activation::Phasing {
-        let fleet = self.st.plan.tasks[task.index()].fleet;
-        let live = self
-            .st
-            .devices
-            .values()
-            .filter(|d| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive)
-            .count();
+        let devices = self.st.plan.tasks[task.index()]
+            .fleet
+            .and_then(|f| self.st.graph.fleets.get(f.index()))
+            .map_or(1, |f| f.count as usize);
         hivemind_ir::activation::Phasing::new(
             period,
             self.st.graph.duration_us,
-            live,
+            devices,
             self.st.config.phase_gap_us,
         )
     }

@@ -83,8 +83,9 @@ pub fn feeds_a_gather(graph: &TaskGraph) -> Vec<bool> {
 /// slots`. `W = D − (K − 1)·P` with `K = ⌈D / P⌉` (the window is `P` when
 /// `D` is a multiple of `P`): every device fires `K` times, as many as
 /// the rule without phases, and the cost model's counts hold. `slots` is
-/// the number of live devices of the fleet when the period begins, at most
-/// one per `min_gap_us` of the window.
+/// the size the fleet is declared with (so a device keeps its phase, `P`
+/// between its firings, whoever joins or fails), at most one per
+/// `min_gap_us` of the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Phasing {
     pub window_us: u64,

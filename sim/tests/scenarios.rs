@@ -652,6 +652,26 @@ fn a_fleets_periodic_source_fires_each_device_at_its_own_phase() {
         let ticks: Vec<u64> = (0..10).map(|k| k * 1_000_000).collect();
         assert_eq!(at, &ticks, "device {d}");
     }
+    // A drone failing does not move the others' phases: exactly 1 s
+    // between each survivor's firings (besides them, a survivor runs the
+    // dead drone's unfinished capture once it is declared failed).
+    let g = hivemind_dsl::compile(&src(""), "phases.hm")
+        .graph
+        .expect("compiles");
+    let mut w = world(g, WorldConfig::default());
+    w.kill(Micros::from_millis(3_100), DeviceId(1));
+    w.run_to_end(Micros::from_secs(60));
+    let survivors = runs_of(&w, "capture");
+    for d in [0u32, 2, 3] {
+        let phase = u64::from(d) * 250_000;
+        let own: Vec<u64> = survivors[&DeviceId(d)]
+            .iter()
+            .copied()
+            .filter(|t| t % 1_000_000 == phase)
+            .collect();
+        let ticks: Vec<u64> = (0..10).map(|k| k * 1_000_000 + phase).collect();
+        assert_eq!(own, ticks, "device {d}: {:?}", survivors[&DeviceId(d)]);
+    }
     // A gather that does not wait for the capture's rounds leaves it phased.
     let elsewhere = run(
         "  task tick at cloud -> t: tick 8 B { every 1 s; work 1 Mop }\n  task all(t) at cloud { gather all; work 1 Mop }\n",
