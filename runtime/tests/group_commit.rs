@@ -103,19 +103,7 @@ fn an_inline_functions_answer_joins_the_commit_that_invoked_it() {
     );
     let backend: Arc<dyn Backend> = Arc::new(InProcess::new(reg));
     let (mut driver, _, tx, _rt) = common::open(dir.path(), graph.clone(), plan, figures, backend);
-    let sink = graph
-        .tasks
-        .iter()
-        .position(|t| t.name == "sink")
-        .expect("sink") as u32;
-    let stop = tx.clone();
-    driver.observe(Box::new(move |p: &hivemind_controller::Publication| {
-        if matches!(p, hivemind_controller::Publication::Completed { task, .. } if task.0 == sink) {
-            let _ = stop.send(Input::Operator(Command::Abort {
-                reason: "the sink completed".into(),
-            }));
-        }
-    }));
+    common::abort_after(&mut driver, &tx, &graph, "sink", 1);
     let run = std::thread::spawn(move || driver.run(false));
     let mut lrx = common::connect(&tx, "gc", "drones", 0, 0);
     tx.send(Input::Operator(Command::Start)).expect("queued");

@@ -3,7 +3,7 @@
 //! re-placed on new workers and completes (not invoked on a worker that
 //! is not running until its retries are spent).
 
-use hivemind_controller::{Command, Publication};
+use hivemind_controller::Command;
 use hivemind_functions::{Backend, Ctx, InProcess, Registry, Request, Response};
 use hivemind_proto::{DeviceId, DeviceMsg, Uplink};
 use hivemind_runtime::Input;
@@ -116,23 +116,7 @@ fn work_on_workers_that_died_with_the_controller_is_re_placed() {
     let (mut driver, recovered, tx2, rt2) =
         common::open(&crashed_dir, graph.clone(), plan, figures, backend);
     assert!(recovered);
-    let sink = graph
-        .tasks
-        .iter()
-        .position(|t| t.name == "sink")
-        .expect("sink") as u32;
-    let stop = tx2.clone();
-    let mut sinks = 0;
-    driver.observe(Box::new(move |p: &Publication| {
-        if let Publication::Completed { task, .. } = p {
-            sinks += u32::from(task.0 == sink);
-            if sinks == DRONES {
-                let _ = stop.send(Input::Operator(Command::Abort {
-                    reason: "the sink completed".into(),
-                }));
-            }
-        }
-    }));
+    common::abort_after(&mut driver, &tx2, &graph, "sink", DRONES);
     let second = std::thread::spawn(move || driver.run(true));
     let _downs2: Vec<_> = (0..DRONES)
         .map(|d| common::connect(&tx2, "restart", "drones", d, u64::from(d) + 10))

@@ -105,3 +105,25 @@ pub fn next_msg<T>(
     }
     panic!("no such device message within 20 s");
 }
+
+/// Abort the mission (through `tx`) once `task` has completed `n` times.
+#[allow(dead_code)]
+pub fn abort_after(driver: &mut Driver, tx: &Sender<Input>, graph: &TaskGraph, task: &str, n: u32) {
+    let task = graph
+        .tasks
+        .iter()
+        .position(|t| t.name == task)
+        .expect("the task") as u32;
+    let stop = tx.clone();
+    let mut done = 0;
+    driver.observe(Box::new(move |p: &hivemind_controller::Publication| {
+        if let hivemind_controller::Publication::Completed { task: t, .. } = p {
+            done += u32::from(t.0 == task);
+            if done == n {
+                let _ = stop.send(Input::Operator(hivemind_controller::Command::Abort {
+                    reason: "the test saw what it waited for".into(),
+                }));
+            }
+        }
+    }));
+}
