@@ -381,9 +381,6 @@ const PAIR_FIRSTS: usize = 8;
 /// Pair moves in a descent, at most.
 const PAIR_ROUNDS: usize = 32;
 
-/// What the greedy search minimises: violations first, then the
-/// synthesizer's whole order of preference (objectives, tie-breakers, FPGA
-/// count), so that its plan can prove every stage by the bounds.
 /// One pass of one-task moves in topological order, keeping each that
 /// lowers greedy's key (greedy's improvement and the repair's descent).
 /// `None` when `halt`, asked before each task, says to stop; else whether
@@ -421,6 +418,9 @@ fn descent_pass(
     Some(improved)
 }
 
+/// What the greedy search minimises: violations first, then the
+/// synthesizer's whole order of preference (objectives, tie-breakers, FPGA
+/// count), so that its plan can prove every stage by the bounds.
 fn greedy_key(model: &CostModel, e: &Evaluation, a: &[Modality]) -> (u128, Vec<Sat>) {
     (violation(e), model.preference_vector(e, a))
 }
