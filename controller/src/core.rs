@@ -125,8 +125,8 @@ pub struct KindState {
     /// Instance latency (created to completed): what the report shows.
     pub latency: Histogram,
     next_due: Option<Micros>,
-    /// A phased per-device source (`ir::activation::Phasing`): when
-    /// its current period began, the slot due next, and the period's slots.
+    /// A phased per-device source (`Derived::phasing`): when its current
+    /// period began and the slot due next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     phases: Option<Phases>,
     /// Activations (firings; a per-device firing counts one per device).
@@ -144,9 +144,6 @@ pub struct KindState {
 pub struct Phases {
     pub period_start: Micros,
     pub slot: u32,
-    /// The slots and window (`ir::activation::Phasing`).
-    pub slots: u32,
-    pub window_us: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -521,7 +518,7 @@ impl Controller {
             |c| (c.servers, c.cores_per_server),
         );
         let mut pool = Pool::new(g.config.pool.clone(), servers, cores);
-        let d = Derived::new(&g.graph, &g.plan, g.config.pool.heavy_ops);
+        let d = Derived::new(&g.graph, &g.plan, &g.config);
         for (i, p) in g.plan.tasks.iter().enumerate() {
             if p.modality.is_cloud() {
                 pool.declare(&d.function[i], d.heavy[i]);
@@ -629,7 +626,7 @@ impl Controller {
         st.graph.validate()?;
         st.plan.validate(&st.graph)?;
         st.validate().map_err(SetupError::State)?;
-        let d = Derived::new(&st.graph, &st.plan, st.config.pool.heavy_ops);
+        let d = Derived::new(&st.graph, &st.plan, &st.config);
         Ok(Controller::assemble(st, d))
     }
 
@@ -966,15 +963,12 @@ impl Controller {
         for i in 0..self.st.graph.tasks.len() {
             let t = TaskId(i as u32);
             match self.d.activation[i].start {
-                Start::Periodic { period_us } => {
+                Start::Periodic { .. } => {
                     self.st.kinds[i].next_due = Some(now);
-                    if self.d.phased[i] {
-                        let phasing = self.phasing(t, period_us);
+                    if self.d.phasing[i].is_some() {
                         self.st.kinds[i].phases = Some(Phases {
                             period_start: now,
                             slot: 0,
-                            slots: phasing.slots,
-                            window_us: phasing.window_us,
                         });
                     }
                     self.on_periodic(now, t);
@@ -1010,8 +1004,11 @@ impl Controller {
             return; // stale or early timer: the right one is armed
         }
         let period = period_us.max(1);
-        if let Some(phases) = self.st.kinds[task.index()].phases {
-            self.fire_phase(now, task, period, phases);
+        if let (Some(p), Some(phasing)) = (
+            self.st.kinds[task.index()].phases,
+            self.d.phasing[task.index()],
+        ) {
+            self.fire_phase(now, task, period, p, phasing);
             return;
         }
         // Catch up without bursting: one activation (or window close), then
@@ -1031,12 +1028,15 @@ impl Controller {
     /// slot), then arm the next: the next slot, or the first of the next
     /// period. A timer late by a whole period skips to the current one
     /// (no backlog).
-    fn fire_phase(&mut self, now: Micros, task: TaskId, period: u64, p: Phases) {
-        self.activate_phase(now, task, (p.slot, p.slots));
-        let phasing = hivemind_ir::activation::Phasing {
-            window_us: p.window_us,
-            slots: p.slots,
-        };
+    fn fire_phase(
+        &mut self,
+        now: Micros,
+        task: TaskId,
+        period: u64,
+        p: Phases,
+        phasing: hivemind_ir::activation::Phasing,
+    ) {
+        self.activate_phase(now, task, (p.slot, phasing.slots));
         let (mut start, mut next_slot) = (p.period_start, p.slot + 1);
         if next_slot >= phasing.slots || now.since(start) >= period {
             let periods = (now.since(start) / period).max(1);
@@ -1048,27 +1048,9 @@ impl Controller {
         k.phases = Some(Phases {
             period_start: start,
             slot: next_slot,
-            slots: phasing.slots,
-            window_us: phasing.window_us,
         });
         k.next_due = Some(next);
         self.timer(next, Timer::Periodic { task: task.0 });
-    }
-
-    /// The phases of `task`: by the size its fleet is declared with, so
-    /// every device keeps its phase (exactly `P` between its firings)
-    /// whoever joins, fails or returns.
-    fn phasing(&self, task: TaskId, period: u64) -> hivemind_ir::activation::Phasing {
-        let devices = self.st.plan.tasks[task.index()]
-            .fleet
-            .and_then(|f| self.st.graph.fleets.get(f.index()))
-            .map_or(1, |f| f.count as usize);
-        hivemind_ir::activation::Phasing::new(
-            period,
-            self.st.graph.duration_us,
-            devices,
-            self.st.config.phase_gap_us,
-        )
     }
 
     fn begin_drain(&mut self, now: Micros) {

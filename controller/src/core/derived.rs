@@ -25,10 +25,12 @@ pub struct Derived {
     pub activation: Vec<Activation>,
     /// Runs as one activation on every live device of its fleet.
     pub per_device: Vec<bool>,
-    /// A per-device periodic source firing each device at its own phase
-    /// (`ir::activation::Phasing`): unless a `gather all` downstream waits
-    /// for its rounds (`ir::activation::feeds_a_gather`).
-    pub phased: Vec<bool>,
+    /// The phases of a per-device periodic source firing each device at
+    /// its own phase (`ir::activation::Phasing`, by the size its fleet is
+    /// declared with, so a device keeps its phase whoever joins or fails);
+    /// `None` for every other task and where a `gather all` downstream
+    /// waits for its rounds (`ir::activation::feeds_a_gather`).
+    pub phasing: Vec<Option<activation::Phasing>>,
     /// Function name of each task (its `fn`, else its name).
     pub function: Vec<String>,
     /// For joins: the pacer, as an index into `preds` (`ir::activation::join_pacers`).
@@ -65,7 +67,8 @@ pub struct Derived {
 }
 
 impl Derived {
-    pub fn new(graph: &TaskGraph, plan: &Plan, heavy_ops: u64) -> Derived {
+    pub fn new(graph: &TaskGraph, plan: &Plan, config: &crate::Config) -> Derived {
+        let heavy_ops = config.pool.heavy_ops;
         let n = graph.tasks.len();
         let succ = graph.successors();
         let preds = graph.predecessors();
@@ -168,13 +171,23 @@ impl Derived {
         }
         d.gathers_rounds = d.activation.iter().any(|a| a.start == Start::GatherRound);
         let gathered = activation::feeds_a_gather(graph);
-        d.phased = d
-            .activation
-            .iter()
-            .zip(&d.per_device)
-            .zip(gathered)
-            .map(|((a, &per_device), gathered)| {
-                per_device && matches!(a.start, Start::Periodic { .. }) && !gathered
+        d.phasing = (0..n)
+            .map(|i| {
+                let Start::Periodic { period_us } = d.activation[i].start else {
+                    return None;
+                };
+                let fleet = plan.tasks[i]
+                    .fleet
+                    .and_then(|f| graph.fleets.get(f.index()));
+                let devices = fleet.map_or(1, |f| f.count as usize);
+                (d.per_device[i] && !gathered[i]).then(|| {
+                    activation::Phasing::new(
+                        period_us,
+                        graph.duration_us,
+                        devices,
+                        config.phase_gap_us,
+                    )
+                })
             })
             .collect();
         d
