@@ -45,11 +45,22 @@ pub struct Config {
     /// apart (`ir::activation::Phasing`).
     #[serde(default = "default_phase_gap_us")]
     pub phase_gap_us: u64,
+    /// A source its devices fire by themselves
+    /// (`ir::activation::fired_on_device`) is granted this far ahead:
+    /// each device holds the ids of its firings of the next `grant_lead_us`
+    /// (at least two, at most 16), so a grant delayed by a busy radio or
+    /// a slow commit still arrives before its instant.
+    #[serde(default = "default_grant_lead_us")]
+    pub grant_lead_us: u64,
     pub pool: PoolConfig,
 }
 
 fn default_phase_gap_us() -> u64 {
     1_000
+}
+
+fn default_grant_lead_us() -> u64 {
+    1_000_000
 }
 
 fn default_max_unresolved() -> u64 {
@@ -97,6 +108,7 @@ impl Default for Config {
             drain_timeout_us: 60_000_000,
             max_unresolved_instances: default_max_unresolved(),
             phase_gap_us: default_phase_gap_us(),
+            grant_lead_us: default_grant_lead_us(),
             pool: PoolConfig::default(),
         }
     }

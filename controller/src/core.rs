@@ -23,6 +23,7 @@
 mod batch;
 mod derived;
 mod devices;
+mod grants;
 mod learning;
 mod schedule;
 mod seen;
@@ -103,10 +104,28 @@ pub struct Device {
     pub cover: Vec<Strip>,
     pub completed: u64,
     pub bytes_sent: u64,
+    /// Firings of the sources it fires by itself, granted ahead
+    /// (`Derived::fired`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
     load_key: Option<LoadKey>,
     /// Soft: its leaf in the fleet's load index while `load_key` is set.
     #[serde(skip)]
     load_slot: LoadSlot,
+}
+
+/// One firing granted to a device: it fires `task` by itself at `at` as
+/// `instance` (`DeviceMsg::Fire`). `used`: the instance exists (created at
+/// its instant, or earlier when the device's result came first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub task: TaskId,
+    /// The period of the source it fires in (0 at the mission's start).
+    pub period: u64,
+    pub instance: InstanceId,
+    pub at: Micros,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub used: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -314,6 +333,16 @@ pub struct Counters {
     /// chains, `ir::local`): kept on that device, no message sent.
     #[serde(default)]
     pub delegated: u64,
+    /// Firings of sources their devices fire by themselves (on grants,
+    /// `Derived::fired`): kept on that device, no start command sent.
+    #[serde(default)]
+    pub fired_by_devices: u64,
+    /// Grants of such firings sent to devices (`DeviceMsg::Fire`).
+    #[serde(default)]
+    pub grants: u64,
+    /// Granted firings whose device's result came before their timer.
+    #[serde(default)]
+    pub fired_early: u64,
     /// Straggler relaunches not made because the copy would have carried
     /// a device-local value across the radio.
     #[serde(default)]
@@ -960,6 +989,18 @@ impl Controller {
             self.pool(|p, o| p.prewarm(&w.function, w.workers, o));
         }
         self.assign_initial_behaviours();
+        if self.d.fired.contains(&true) {
+            let alive: Vec<DeviceId> = self
+                .st
+                .devices
+                .iter()
+                .filter(|(_, d)| d.status == DeviceStatus::Alive)
+                .map(|(&id, _)| id)
+                .collect();
+            for dev in alive {
+                self.grant_device(now, dev);
+            }
+        }
         for i in 0..self.st.graph.tasks.len() {
             let t = TaskId(i as u32);
             match self.d.activation[i].start {
@@ -1036,7 +1077,14 @@ impl Controller {
         p: Phases,
         phasing: hivemind_ir::activation::Phasing,
     ) {
-        self.activate_phase(now, task, (p.slot, phasing.slots));
+        let n = self
+            .st
+            .started_at
+            .map_or(0, |s| p.period_start.since(s) / period);
+        self.activate_phase(now, task, (p.slot, phasing.slots), n);
+        if self.d.fired[task.index()] {
+            self.after_fired(now, task, n, (p.slot, phasing.slots));
+        }
         let (mut start, mut next_slot) = (p.period_start, p.slot + 1);
         if next_slot >= phasing.slots || now.since(start) >= period {
             let periods = (now.since(start) / period).max(1);
@@ -1061,6 +1109,11 @@ impl Controller {
         self.st.drain_deadline = Some(now.plus(self.st.config.drain_timeout_us));
         for k in &mut self.st.kinds {
             k.next_due = None;
+        }
+        // Every firing within the mission had its timer: what is left
+        // was never created.
+        for (_, d) in self.st.devices.iter_mut() {
+            d.grants.clear();
         }
         for m in &mut self.st.learning.models {
             m.next_due = None;

@@ -347,10 +347,11 @@ impl<'g> CostModel<'g> {
             .iter()
             .map(|f| u128::from(f.battery_uj) * u128::from(f.count))
             .collect();
+        let fired = activation::fired_on_device(graph);
         model.tasks = graph
             .tasks
             .iter()
-            .map(|t| model.task_costs(t, &rates))
+            .map(|t| model.task_costs(t, &rates, fired[t.id.index()]))
             .collect();
         model.edges = graph
             .edges
@@ -427,7 +428,7 @@ impl<'g> CostModel<'g> {
 
     /// [`TaskCosts::start_us`] of `t` on fleet `f`'s devices: zero unless
     /// the controller starts it (a periodic or `once` source that is not a
-    /// behaviour).
+    /// behaviour, and not one its devices fire by themselves).
     fn start_command_us(&self, t: &ir::Task, f: FleetId) -> Sat {
         let sourced = matches!(
             activation::activation(self.graph, t.id).start,
@@ -484,7 +485,9 @@ impl<'g> CostModel<'g> {
         }
     }
 
-    fn task_costs(&self, t: &ir::Task, rates: &[Rate]) -> TaskCosts {
+    /// `fired`: its devices fire it by themselves on the edge
+    /// ([`activation::fired_on_device`]).
+    fn task_costs(&self, t: &ir::Task, rates: &[Rate], fired: bool) -> TaskCosts {
         let mut c = TaskCosts::default();
         let rate = rates[t.id.index()];
         let ops = self.ops_per_instance(t, &rate);
@@ -518,7 +521,9 @@ impl<'g> CostModel<'g> {
                             .and_then(|o| o.checked_mul(1_000_000))
                             .map(|o| o / ops_per_s.max(1)),
                     };
-                    c.start_us[k] = self.start_command_us(t, f);
+                    if !fired {
+                        c.start_us[k] = self.start_command_us(t, f);
+                    }
                     c.compute_us[k] = Some(Sat::from_checked(us) + c.start_us[k]);
                     c.warm_us[k] = Some(Sat::from_checked(us).saturated());
                     let power = u128::from(self.device_figures(f).cpu_power_mw);

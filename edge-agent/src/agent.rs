@@ -10,6 +10,7 @@
 //! it; a new session replays whatever is left (the controller records a
 //! result once per instance, so replays are harmless).
 
+use crate::firing::{Due, Firings};
 use crate::otel;
 use crate::outbox::Outbox;
 use anyhow::{bail, Context, Result};
@@ -70,6 +71,8 @@ pub struct AgentStats {
     pub acks: u64,
     /// Local successors this device started by itself (device-local chains).
     pub local_runs: u64,
+    /// Firings of sources it fires by itself, on the controller's grants.
+    pub fired: u64,
     pub behaviours: u64,
     pub models_loaded: u64,
 }
@@ -108,6 +111,11 @@ struct Agent {
     /// The tasks that completed under the newest registration seen in a
     /// result: what a join run on the device needs (`LocalTask::needs`).
     delivered: (Option<Epoch>, BTreeSet<TaskId>),
+    /// Firings granted to this device, due at the controller's instants.
+    firings: Firings,
+    /// Half the connection's round trip (µs): the one-way delay taken off
+    /// the clock offset the grants show.
+    one_way_us: u64,
 }
 
 enum SessionEnd {
@@ -139,6 +147,8 @@ pub async fn run(
         cores: Arc::new(tokio::sync::Semaphore::new(1)),
         stats: AgentStats::default(),
         delivered: (None, BTreeSet::new()),
+        firings: Firings::default(),
+        one_way_us: 0,
     };
     let mut backoff = Duration::from_millis(100);
     // The last moment the agent had an accepted session (or started).
@@ -362,7 +372,7 @@ impl Agent {
         hello.buffered_results = u32::try_from(self.outbox.len()).unwrap_or(u32::MAX);
         let _ = out_tx.send(Uplink::Hello(hello));
 
-        let mut end = self.converse(&mut reader, &out_tx).await;
+        let mut end = self.converse(&mut reader, &out_tx, &conn).await;
         let closed = closed_by(&conn);
         if let (Ok(SessionEnd::Retry { .. }), Some((code, why))) = (&end, &closed) {
             tracing::info!(device = %self.cfg.device, code, "the controller closed the connection: {why}");
@@ -391,6 +401,7 @@ impl Agent {
         &mut self,
         reader: &mut FrameReader<quinn::RecvStream>,
         out: &mpsc::UnboundedSender<Uplink>,
+        conn: &quinn::Connection,
     ) -> Result<SessionEnd> {
         // The handshake: Accepted (with our plan fragment) or Refused.
         let first = match tokio::time::timeout(Duration::from_secs(10), reader.read_frame()).await {
@@ -445,7 +456,15 @@ impl Agent {
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.one_way_us = u64::try_from(conn.rtt().as_micros() / 2).unwrap_or(u64::MAX);
+            let fire_at = self
+                .firings
+                .next_due_us(self.one_way_us)
+                .map(|us| tokio::time::Instant::from_std(self.born + Duration::from_micros(us)));
             tokio::select! {
+                _ = tokio::time::sleep_until(fire_at.unwrap_or_else(tokio::time::Instant::now)), if fire_at.is_some() => {
+                    self.fire_due();
+                }
                 frame = reader.read_frame() => {
                     let bytes = match frame {
                         Ok(Some(b)) => b,
@@ -538,6 +557,7 @@ impl Agent {
                 heartbeat_period_us,
             } => {
                 *epoch = Some(e);
+                self.firings.keep_epoch(e);
                 let period = Duration::from_micros(heartbeat_period_us.clamp(10_000, 60_000_000));
                 *heartbeat = tokio::time::interval(period);
                 heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -574,6 +594,24 @@ impl Agent {
                 if let Some(a) = self.running.remove(&(instance, e)) {
                     a.abort();
                 }
+                self.firings.cancel(instance);
+            }
+            DeviceMsg::Fire {
+                task,
+                instance,
+                at_us,
+                sent_us,
+            } => {
+                if *epoch != Some(e) {
+                    return None;
+                }
+                let due = Due {
+                    epoch: e,
+                    instance,
+                    task,
+                };
+                let now = self.now_us();
+                self.firings.grant(due, at_us, sent_us, now);
             }
             DeviceMsg::Ack { instance } => {
                 self.stats.acks += 1;
@@ -611,6 +649,19 @@ impl Agent {
             }
         }
         None
+    }
+
+    /// Start the granted firings that are due (each as a `RunTask` of its
+    /// registration, with no input).
+    fn fire_due(&mut self) {
+        let now = self.now_us();
+        for f in self.firings.take_due(now, self.one_way_us) {
+            if self.running.contains_key(&(f.instance, f.epoch)) {
+                continue;
+            }
+            self.stats.fired += 1;
+            self.run_task(f.epoch, f.instance, f.task, Handoff::None, Vec::new(), "");
+        }
     }
 
     fn run_task(

@@ -20,6 +20,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod firing;
 pub mod otel;
 pub mod outbox;
 

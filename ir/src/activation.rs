@@ -77,6 +77,29 @@ pub fn feeds_a_gather(graph: &TaskGraph) -> Vec<bool> {
     feeds
 }
 
+/// Per task: whether its devices fire it by themselves when it is placed
+/// on the edge: a periodic source on every device of its fleet (`every P`,
+/// no inputs, not a behaviour) whose rounds no `gather all` waits for, so
+/// its devices fire at their own phases ([`Phasing`]). The controller
+/// grants each device the ids of its next firings ahead of time and the
+/// device starts each at its instant, so no start command from the
+/// controller lies on the paths that begin there (the cost model charges
+/// none: `cost::TaskCosts::start_us`).
+pub fn fired_on_device(graph: &TaskGraph) -> Vec<bool> {
+    let gathered = feeds_a_gather(graph);
+    graph
+        .tasks
+        .iter()
+        .map(|t| {
+            let a = activation(graph, t.id);
+            matches!(a.start, Start::Periodic { .. })
+                && a.width == Width::EveryDevice
+                && t.behaviour.is_none()
+                && !gathered[t.id.index()]
+        })
+        .collect()
+}
+
 /// The phases of a per-device periodic source (`every P`, mission of
 /// duration `D`): device `d` fires at its phase `φ` and every `P` after,
 /// in slot `d mod slots` of the phase window `[0, W)`, `φ = slot × W /

@@ -57,6 +57,20 @@ pub enum DeviceMsg {
         version: u32,
         bytes: u64,
     },
+    /// Fire `task` (a phased periodic source, `ir::activation::fired_on_device`)
+    /// by itself at the controller's instant `at_us`, as `instance` (its
+    /// local successors at their offsets, as for a `RunTask`): the grant
+    /// of one firing, sent ahead of it so no start command is on the path.
+    /// `sent_us` is the controller's clock when the message left (the
+    /// runtime stamps it as it writes), from which the device estimates
+    /// the offset of its own clock. A grant that arrives after `at_us`
+    /// fires on arrival.
+    Fire {
+        task: TaskId,
+        instance: InstanceId,
+        at_us: u64,
+        sent_us: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

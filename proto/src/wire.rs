@@ -34,9 +34,9 @@ use hivemind_ir::{PointMm, TaskId};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks best.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// The oldest protocol version this build still speaks.
-pub const MIN_VERSION: u16 = 3;
+pub const MIN_VERSION: u16 = 4;
 /// The largest frame body either end sends or accepts (16 MiB): a 640×360
 /// RGB frame is 0.7 MB, so data values fit with room; bigger objects go
 /// through the content store, not the control connection.

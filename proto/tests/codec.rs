@@ -140,6 +140,12 @@ fn every_downlink() -> Vec<Downlink> {
             version: 2,
             bytes: 250_000_000,
         },
+        DeviceMsg::Fire {
+            task: TaskId(0),
+            instance: InstanceId(u64::MAX),
+            at_us: u64::MAX,
+            sent_us: 0,
+        },
     ];
     let mut out = vec![
         Downlink::Accepted {

@@ -817,7 +817,12 @@ impl Driver {
     }
 
     #[allow(clippy::wrong_self_convention)]
-    fn to_device(&mut self, device: DeviceId, epoch: Epoch, msg: DeviceMsg) {
+    fn to_device(&mut self, device: DeviceId, epoch: Epoch, mut msg: DeviceMsg) {
+        // A grant carries the controller's clock as it leaves (after the
+        // commit): the device estimates its clock's offset from it.
+        if let DeviceMsg::Fire { sent_us, .. } = &mut msg {
+            *sent_us = self.clock.now().0;
+        }
         let Some(link) = self.links.get_mut(&device) else {
             self.stats.stale_msgs_dropped += 1;
             return;

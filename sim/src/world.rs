@@ -193,6 +193,13 @@ enum Pending {
         epoch: Epoch,
         instance: InstanceId,
     },
+    /// A granted firing's instant (`DeviceMsg::Fire`): the device starts
+    /// it by itself, unless the grant was cancelled or is void.
+    Fire {
+        device: DeviceId,
+        epoch: Epoch,
+        instance: InstanceId,
+    },
     /// The device computed it: the result goes up the link.
     Computed {
         device: DeviceId,
@@ -253,6 +260,8 @@ struct SimDevice {
     registered_before: bool,
     /// Attempts it runs, with their task.
     running: SmallMap<InstanceId, TaskId>,
+    /// Firings granted to it not yet started, with their task.
+    granted: SmallMap<InstanceId, TaskId>,
     buffered: Vec<Event>,
     /// Where it is, how it moves, and its battery (everything it spends —
     /// motion, compute, radio — is charged to it). Boxed: the hot fields
@@ -566,6 +575,7 @@ impl World {
                     beating: false,
                     registered_before: false,
                     running: SmallMap::default(),
+                    granted: SmallMap::default(),
                     buffered: Vec::new(),
                     vehicle: Box::new(vehicle.clone()),
                     unpaid_uj: 0,
@@ -825,9 +835,11 @@ impl World {
                     return;
                 };
                 if d.epoch != epoch {
-                    // A new registration: whatever the old one ran is void.
+                    // A new registration: whatever the old one ran or
+                    // was granted is void.
                     d.epoch = epoch;
                     d.running.clear();
+                    d.granted.clear();
                 }
                 let period = (*heartbeat_period_us).max(1);
                 d.heartbeat_period_us = Some(period);
@@ -888,7 +900,36 @@ impl World {
             DeviceMsg::Cancel { instance } => {
                 if let Some(d) = self.device(device).filter(|d| d.epoch == epoch) {
                     d.running.remove(instance);
+                    d.granted.remove(instance);
                 }
+            }
+            DeviceMsg::Fire {
+                task,
+                instance,
+                at_us,
+                ..
+            } => {
+                let Some(d) = self.device(device).filter(|d| d.alive && d.epoch == epoch) else {
+                    return;
+                };
+                d.granted.insert(*instance, *task);
+                // The grant comes down the link; the device fires at the
+                // instant (its clock agrees with the controller's, as the
+                // agent's estimate of the offset makes it), or on arrival
+                // if that is later.
+                let arrive = if self.cfg.physics.is_some() {
+                    self.downlink(device, 0)
+                } else {
+                    now.plus(self.cfg.net_latency_us)
+                };
+                self.at(
+                    arrive.max(Micros(*at_us)),
+                    Pending::Fire {
+                        device,
+                        epoch,
+                        instance: *instance,
+                    },
+                );
             }
             DeviceMsg::Resync => {
                 // A cut-off device cannot hear it; a live one re-registers.
@@ -1232,6 +1273,11 @@ impl World {
                 epoch,
                 instance,
             } => self.arrive(device, epoch, instance),
+            Pending::Fire {
+                device,
+                epoch,
+                instance,
+            } => self.fire(device, epoch, instance),
             Pending::Computed {
                 device,
                 epoch,
@@ -1440,6 +1486,34 @@ impl World {
             .get(device.0 as usize)
             .filter(|d| d.alive && d.epoch == epoch)
             .and_then(|d| d.running.get(&instance).copied())
+    }
+
+    /// A granted firing's instant: the device starts it by itself (as a
+    /// `RunTask` that has arrived), unless it was cancelled, or the
+    /// registration it was granted to is gone.
+    fn fire(&mut self, device: DeviceId, epoch: Epoch, instance: InstanceId) {
+        let Some(d) = self.device(device).filter(|d| d.alive && d.epoch == epoch) else {
+            return;
+        };
+        let Some(task) = d.granted.remove(&instance) else {
+            return;
+        };
+        if d.running.insert(instance, task).is_some() {
+            return;
+        }
+        if self.cfg.physics.is_some() {
+            self.arrive(device, epoch, instance);
+        } else {
+            let ex = Executor::Device { device, epoch };
+            let us = self.task_time(task, self.cfg.edge_service_us, ex);
+            self.at(
+                self.now.plus(us.saturating_add(self.cfg.net_latency_us)),
+                Pending::Finish {
+                    executor: ex,
+                    instance,
+                },
+            );
+        }
     }
 
     /// An attempt reached its device: it queues for a core (its CPU energy

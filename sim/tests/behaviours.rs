@@ -92,7 +92,8 @@ fn driven(graph: TaskGraph, spots: &[(u32, u32, PointMm, u64)]) -> Driven {
     d
 }
 
-/// Devices sent an attempt of `task`, and the goto points sent, in order.
+/// Devices sent an attempt of `task` (or granted a firing of it, the
+/// first time), and the goto points sent, in order.
 fn sent(effects: &[Effect], task: u32) -> (Vec<DeviceId>, Vec<(DeviceId, PointMm)>) {
     let mut runs = Vec::new();
     let mut gotos = Vec::new();
@@ -100,6 +101,9 @@ fn sent(effects: &[Effect], task: u32) -> (Vec<DeviceId>, Vec<(DeviceId, PointMm
         if let Effect::Device { device, msg, .. } = e {
             match msg {
                 DeviceMsg::RunTask { task: t, .. } if t.0 == task => runs.push(*device),
+                DeviceMsg::Fire { task: t, .. } if t.0 == task && !runs.contains(device) => {
+                    runs.push(*device)
+                }
                 DeviceMsg::Behave(BehaviourCommand::GotoPoint { point }) => {
                     gotos.push((*device, *point))
                 }
@@ -127,7 +131,8 @@ fn assign_sends_the_nearest_cars_where_the_value_was_sensed_and_ranks_by_battery
     let mut d = driven(graph, &spots);
     // The per-reading source runs on both scouts, each at its phase
     // (`ir::activation::Phasing`): scout 0 at the start (1 ms), scout 1
-    // half its 1 s period later. Complete scout 1's.
+    // half its 1 s period later, each firing by itself on the grants it
+    // holds (`DeviceMsg::Fire`). Complete scout 1's first.
     d.ctl.handle_timeout(Micros::from_millis(501));
     d.drain();
     let (listen, _) = sent(&d.effects, 0);
@@ -138,12 +143,15 @@ fn assign_sends_the_nearest_cars_where_the_value_was_sensed_and_ranks_by_battery
         .find_map(|e| match e {
             Effect::Device {
                 device: DeviceId(1),
-                msg: DeviceMsg::RunTask { instance, .. },
+                msg: DeviceMsg::Fire { instance, at_us, .. },
                 ..
-            } => Some(*instance),
+            } => {
+                assert_eq!(*at_us, 501_000, "scout 1's first firing, at its phase");
+                Some(*instance)
+            }
             _ => None,
         })
-        .expect("scout 1 runs listen");
+        .expect("scout 1 fires listen");
     d.effects.clear();
     let epoch = d.epochs[&DeviceId(1)];
     d.handle(

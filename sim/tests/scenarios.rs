@@ -595,16 +595,22 @@ fn runs_of(w: &World, task: &str) -> BTreeMap<DeviceId, Vec<u64>> {
     let start = st.started_at.unwrap_or(Micros::ZERO);
     let mut at: BTreeMap<DeviceId, Vec<u64>> = BTreeMap::new();
     for (when, e) in &w.effects {
-        if let Effect::Device {
-            device,
-            msg: DeviceMsg::RunTask { task, .. },
-            ..
-        } = e
-        {
-            if task.index() == t {
-                at.entry(*device).or_default().push(when.since(start));
-            }
+        let Effect::Device { device, msg, .. } = e else {
+            continue;
+        };
+        // Started by a command, or fired by the device on a grant at the
+        // grant's instant.
+        let (task, when) = match msg {
+            DeviceMsg::RunTask { task, .. } => (task, when.since(start)),
+            DeviceMsg::Fire { task, at_us, .. } => (task, Micros(*at_us).since(start)),
+            _ => continue,
+        };
+        if task.index() == t {
+            at.entry(*device).or_default().push(when);
         }
+    }
+    for runs in at.values_mut() {
+        runs.sort_unstable();
     }
     at
 }

@@ -31,6 +31,9 @@ pub struct Derived {
     /// `None` for every other task and where a `gather all` downstream
     /// waits for its rounds (`ir::activation::feeds_a_gather`).
     pub phasing: Vec<Option<activation::Phasing>>,
+    /// Phased sources its devices fire by themselves, on grants
+    /// (`ir::activation::fired_on_device`, placed on the edge).
+    pub fired: Vec<bool>,
     /// Function name of each task (its `fn`, else its name).
     pub function: Vec<String>,
     /// For joins: the pacer, as an index into `preds` (`ir::activation::join_pacers`).
@@ -189,6 +192,10 @@ impl Derived {
                     )
                 })
             })
+            .collect();
+        let fired = activation::fired_on_device(graph);
+        d.fired = (0..n)
+            .map(|i| fired[i] && d.phasing[i].is_some())
             .collect();
         d
     }

@@ -72,6 +72,7 @@ impl Controller {
             cover: Vec::new(),
             completed: 0,
             bytes_sent: 0,
+            grants: Vec::new(),
             load_key: None,
             load_slot: LoadSlot::NONE,
         };
@@ -107,6 +108,7 @@ impl Controller {
         self.models_for_join(id, epoch, fleet);
         if self.st.phase == Phase::Running {
             self.join_behaviours(id, fleet);
+            self.grant_device(now, id);
         }
         if matches!(self.st.phase, Phase::Running | Phase::Draining) {
             self.pump_fleet(now, fleet);
@@ -250,6 +252,9 @@ impl Controller {
         let epoch = d.epoch;
         let fleet = d.fleet;
         let in_flight = std::mem::take(&mut d.in_flight);
+        // Its firings not yet created are void (its next registration is
+        // granted afresh); those created are lost with its attempts.
+        d.grants.clear();
         self.reindex(id);
         self.st.counters.devices_failed += u64::from(status == DeviceStatus::Failed);
         tracing::debug!(device = %id, %reason, "device out of service");
@@ -763,6 +768,7 @@ mod tests {
             cover: Vec::new(),
             completed: 0,
             bytes_sent: 0,
+            grants: Vec::new(),
             load_key: None,
             load_slot: LoadSlot::NONE,
         };

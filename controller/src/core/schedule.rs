@@ -3,6 +3,7 @@
 //! or in the function pool, results (first wins, idempotent by instance id),
 //! errors with retries, stragglers and re-placement after failures.
 
+use super::grants::Granted;
 use super::{
     Attempt, Controller, DeviceStatus, Group, Instance, Join, Lineage, Parent, StragglerCheck,
     Waiting,
@@ -34,8 +35,11 @@ pub(super) enum Via {
     /// from the parent's.
     Local(u32),
     /// One phase of a phased per-device source: the devices in slot `.0`
-    /// of `.1` (device `d` is in slot `d mod .1`).
-    Phase(u32, u32),
+    /// of `.1` (device `d` is in slot `d mod .1`), in period `.2`.
+    Phase(u32, u32, u64),
+    /// A firing granted to a device (`grants.rs`), created before its
+    /// timer: that device's firing in period `.1`.
+    Granted(DeviceId, u64),
 }
 
 impl Controller {
@@ -57,9 +61,16 @@ impl Controller {
     /// One phase of a phased per-device source: [`Self::activate`] on the
     /// live devices of its fleet in `slot` (`(slot, slots)`: device `d` is
     /// in slot `d mod slots`).
-    pub(super) fn activate_phase(&mut self, now: Micros, task: TaskId, slot: (u32, u32)) {
-        let via = Via::Phase(slot.0, slot.1.max(1));
+    pub(super) fn activate_phase(&mut self, now: Micros, task: TaskId, slot: (u32, u32), n: u64) {
+        let via = Via::Phase(slot.0, slot.1.max(1), n);
         self.activate_from(now, task, None, 1, &Lineage::default(), via);
+    }
+
+    /// `device`'s granted firing of `task` in period `n`, created at `at`
+    /// (before its timer: the device's result came first).
+    pub(super) fn activate_granted(&mut self, at: Micros, task: TaskId, device: DeviceId, n: u64) {
+        let via = Via::Granted(device, n);
+        self.activate_from(at, task, None, 1, &Lineage::default(), via);
     }
 
     /// [`Self::activate`]; `local`: the offset of the instance's id from
@@ -82,14 +93,15 @@ impl Controller {
         // `goto` an input).
         let mut target = None;
         let mut chosen: Vec<DeviceId> = Vec::new();
-        let groups: Vec<(Option<DeviceId>, Option<DeviceId>, u32)> = if self.d.per_device[i] {
+        let mut groups: Vec<(Option<DeviceId>, Option<DeviceId>, u32)> = if self.d.per_device[i] {
             let fleet = self.st.plan.tasks[i].fleet;
             self.st
                 .devices
                 .iter()
                 .filter(|(_, d)| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive)
                 .filter(|(id, _)| match via {
-                    Via::Phase(slot, slots) => id.0 % slots == slot,
+                    Via::Phase(slot, slots, _) => id.0 % slots == slot,
+                    Via::Granted(dev, _) => **id == dev,
                     _ => true,
                 })
                 .map(|(&id, _)| (Some(id), Some(id), 1))
@@ -105,6 +117,22 @@ impl Controller {
             }
             vec![(from.origin, aff, n)]
         };
+        // A source its devices fire: each device's grant for the period
+        // (`grants.rs`), and no second instance where it exists already.
+        let mut granted: Vec<Option<InstanceId>> = vec![None; groups.len()];
+        if let (Via::Phase(_, _, period) | Via::Granted(_, period), true) = (via, self.d.fired[i]) {
+            let mut kept = Vec::with_capacity(groups.len());
+            granted.clear();
+            for g in groups {
+                match g.0.map(|dev| self.take_grant(dev, task, period)) {
+                    Some(Granted::Done) => continue,
+                    Some(Granted::Fires(id)) => granted.push(Some(id)),
+                    _ => granted.push(None),
+                }
+                kept.push(g);
+            }
+            groups = kept;
+        }
         if groups.is_empty() {
             return;
         }
@@ -139,7 +167,7 @@ impl Controller {
                 .batches
                 .opened(round, task, groups.len().try_into().unwrap_or(u32::MAX));
         }
-        for (origin, affinity, n) in groups {
+        for ((origin, affinity, n), grant) in groups.into_iter().zip(granted) {
             let group = GroupId(self.st.next_group);
             self.st.next_group += 1;
             self.st.kinds[i].activations += 1;
@@ -163,8 +191,14 @@ impl Controller {
                     0 => affinity,
                     k => Some(chosen[j % k]),
                 };
-                let (id, delegate) = match (via, parent) {
-                    (Via::Local(off), Some(p)) if n == 1 => self.local_instance(p, off),
+                let (id, delegate) = match (via, parent, grant) {
+                    (Via::Local(off), Some(p), _) if n == 1 => self.local_instance(p, off),
+                    // A firing its device already ran stays there.
+                    (Via::Granted(dev, _), _, Some(id)) => (Some(id), Some(dev)),
+                    (_, _, Some(id)) => (
+                        Some(id),
+                        origin.filter(|&dev| self.takes_grant(dev, id)),
+                    ),
                     _ => (None, None),
                 };
                 let id = id.unwrap_or_else(|| {
@@ -190,9 +224,10 @@ impl Controller {
                         retry_at: None,
                     },
                 );
-                match delegate {
-                    Some(dev) => self.delegate(now, id, dev),
-                    None => self.place(now, id, None),
+                match (delegate, grant) {
+                    (Some(dev), Some(_)) => self.fired_by(now, id, dev),
+                    (Some(dev), None) => self.delegate(now, id, dev),
+                    (None, _) => self.place(now, id, None),
                 }
             }
         }
@@ -230,6 +265,13 @@ impl Controller {
     /// there (holding a slot, with a straggler check) and no message.
     fn delegate(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
         self.st.counters.delegated = self.st.counters.delegated.saturating_add(1);
+        self.occupy_device(now, id, dev, false);
+    }
+
+    /// Keep a granted firing on the device that fires it by itself
+    /// (`grants.rs`): an attempt there, no message.
+    fn fired_by(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
+        self.st.counters.fired_by_devices = self.st.counters.fired_by_devices.saturating_add(1);
         self.occupy_device(now, id, dev, false);
     }
 
@@ -542,6 +584,7 @@ impl Controller {
             self.out.push_back(Effect::ack(executor, id));
             return;
         }
+        self.materialize(now, id, executor);
         let Some(inst) = self.st.instances.remove(&id) else {
             self.unknown_result(executor, id);
             return;
@@ -780,6 +823,7 @@ impl Controller {
             self.on_job_error(now, id, executor);
             return;
         }
+        self.materialize(now, id, executor);
         let Some(inst) = self.st.instances.get_mut(&id) else {
             self.st.counters.unknown_results += 1;
             return;

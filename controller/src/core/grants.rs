@@ -1,0 +1,233 @@
+//! Sources its devices fire by themselves (`Derived::fired`,
+//! `ir::activation::fired_on_device`): the core keeps its phase timers and
+//! creates every firing's instance at its instant, as for any phased
+//! source, but it does not send a start command. Each device holds grants
+//! for its next firings (`DeviceMsg::Fire`: the instance id and the
+//! instant), sent ahead, so the device starts each firing at its instant
+//! and no controller hop lies on the paths that begin there.
+//!
+//! A grant's instance is created at its instant by the phase timer
+//! (delegated: an attempt on the device, no message), or earlier if the
+//! device's result comes first (a device clock slightly ahead, a timer
+//! late in a busy controller). A device that is out of service loses its
+//! grants; the timer then fires its slot as for any phased source.
+
+use super::{Controller, DeviceStatus, Grant};
+use crate::effect::{DeviceMsg, Effect};
+use crate::ids::{DeviceId, Executor, InstanceId};
+use crate::time::Micros;
+use hivemind_ir::activation::Start;
+use hivemind_ir::TaskId;
+
+/// A grant's firing as the phase timer sees it.
+pub(super) enum Granted {
+    /// None for this period: start it with a command, as without grants.
+    No,
+    /// The device fires this instance by itself.
+    Fires(InstanceId),
+    /// Already created (the device's result came before the timer).
+    Done,
+}
+
+impl Controller {
+    /// The period of a fired source, if `task` is one.
+    fn fired_period(&self, task: TaskId) -> Option<u64> {
+        if !self.d.fired.get(task.index()).copied().unwrap_or(false) {
+            return None;
+        }
+        match self.d.activation[task.index()].start {
+            Start::Periodic { period_us } => Some(period_us.max(1)),
+            _ => None,
+        }
+    }
+
+    /// The instant of `dev`'s firing of `task` in period `n`, if it falls
+    /// within the mission (`ir::activation::Phasing`: device `d` in slot
+    /// `d mod slots`).
+    fn firing_at(&self, task: TaskId, dev: DeviceId, n: u64) -> Option<Micros> {
+        let started = self.st.started_at?;
+        let period = self.fired_period(task)?;
+        let phasing = self.d.phasing[task.index()]?;
+        let offset = phasing.offset_us(dev.0 % phasing.slots.max(1));
+        let at = n
+            .checked_mul(period)?
+            .checked_add(offset)?
+            .checked_add(started.0)?;
+        let end = started.0.checked_add(self.st.graph.duration_us)?;
+        (at < end).then_some(Micros(at))
+    }
+
+    /// Grant `dev` its firings of every fired source of its fleet, from the
+    /// first whose instant is after `now` (at the start, or when it
+    /// (re)joins a running mission).
+    pub(super) fn grant_device(&mut self, now: Micros, dev: DeviceId) {
+        let Some(fleet) = self.st.devices.get(&dev).map(|d| d.fleet) else {
+            return;
+        };
+        for i in 0..self.d.fired.len() {
+            let task = TaskId(i as u32);
+            if self.st.plan.tasks[i].fleet != Some(fleet) {
+                continue;
+            }
+            let (Some(started), Some(period)) = (self.st.started_at, self.fired_period(task))
+            else {
+                continue;
+            };
+            // The first period whose instant for this device is after now
+            // (or the first, at the start: the timer fires it at once, and
+            // the device on the grant's arrival).
+            let Some(first) = self.firing_at(task, dev, 0) else {
+                continue;
+            };
+            let n = if now <= started {
+                0
+            } else {
+                (now.since(first) / period).saturating_add(u64::from(now >= first))
+            };
+            self.top_up(now, dev, task, n);
+        }
+    }
+
+    /// Keep `dev` holding grants of `task` for the periods `from` to
+    /// `from + ahead` (within the mission), `ahead` covering
+    /// `grant_lead_us` (at least two, at most 16).
+    fn top_up(&mut self, now: Micros, dev: DeviceId, task: TaskId, from: u64) {
+        let Some(period) = self.fired_period(task) else {
+            return;
+        };
+        let ahead = self.st.config.grant_lead_us.div_ceil(period).clamp(2, 16);
+        let Some(d) = self.st.devices.get(&dev) else {
+            return;
+        };
+        if d.status != DeviceStatus::Alive {
+            return;
+        }
+        let epoch = d.epoch;
+        let mut next = d
+            .grants
+            .iter()
+            .filter(|g| g.task == task)
+            .map(|g| g.period + 1)
+            .max()
+            .unwrap_or(from)
+            .max(from);
+        while next < from.saturating_add(ahead) {
+            let Some(at) = self.firing_at(task, dev, next) else {
+                return;
+            };
+            let instance = InstanceId(self.st.next_instance);
+            self.st.next_instance += u64::from(self.d.local.span(task));
+            if let Some(d) = self.st.devices.get_mut(&dev) {
+                d.grants.push(Grant {
+                    task,
+                    period: next,
+                    instance,
+                    at,
+                    used: false,
+                });
+            }
+            self.st.counters.grants = self.st.counters.grants.saturating_add(1);
+            self.tell_device(
+                dev,
+                epoch,
+                DeviceMsg::Fire {
+                    task,
+                    instance,
+                    at_us: at.0,
+                    sent_us: now.0,
+                },
+            );
+            next += 1;
+        }
+    }
+
+    /// What the phase timer does for `dev`'s firing of `task` in period
+    /// `n`; marks the grant used.
+    pub(super) fn take_grant(&mut self, dev: DeviceId, task: TaskId, n: u64) -> Granted {
+        let Some(d) = self.st.devices.get_mut(&dev) else {
+            return Granted::No;
+        };
+        match d
+            .grants
+            .iter_mut()
+            .find(|g| g.task == task && g.period == n)
+        {
+            Some(g) if g.used => Granted::Done,
+            Some(g) => {
+                g.used = true;
+                Granted::Fires(g.instance)
+            }
+            None => Granted::No,
+        }
+    }
+
+    /// Whether `dev` can take a granted firing now: alive with a free slot
+    /// (a device that fell behind, or went silent and is not yet declared
+    /// failed, gets its firing placed as any other, and is told to drop
+    /// the grant).
+    pub(super) fn takes_grant(&mut self, dev: DeviceId, id: InstanceId) -> bool {
+        let slots = self.st.config.device_slots as usize;
+        let ok = self
+            .st
+            .devices
+            .get(&dev)
+            .is_some_and(|d| d.status == DeviceStatus::Alive && d.in_flight.len() < slots);
+        if !ok {
+            if let Some(epoch) = self.st.devices.get(&dev).map(|d| d.epoch) {
+                let to = Executor::Device { device: dev, epoch };
+                self.out.push_back(Effect::cancel(to, id));
+            }
+        }
+        ok
+    }
+
+    /// The timer fired period `n` of `task` for the devices in its slot:
+    /// their grants up to `n` are spent, and they are granted ahead again.
+    pub(super) fn after_fired(&mut self, now: Micros, task: TaskId, n: u64, slot: (u32, u32)) {
+        let Some(fleet) = self.st.plan.tasks[task.index()].fleet else {
+            return;
+        };
+        let devs: Vec<DeviceId> = self
+            .st
+            .devices
+            .iter()
+            .filter(|(id, d)| d.fleet == fleet && id.0 % slot.1.max(1) == slot.0)
+            .map(|(&id, _)| id)
+            .collect();
+        for dev in devs {
+            if let Some(d) = self.st.devices.get_mut(&dev) {
+                d.grants.retain(|g| g.task != task || g.period > n);
+            }
+            self.top_up(now, dev, task, n + 1);
+        }
+    }
+
+    /// A result or error from `executor` for an instance the core has not
+    /// created: if it is a firing granted to that registration, create it
+    /// now, at its instant (or now, if that is later), as the timer would.
+    pub(super) fn materialize(&mut self, now: Micros, id: InstanceId, executor: Executor) {
+        let Executor::Device { device, epoch } = executor else {
+            return;
+        };
+        if self.st.instances.contains_key(&id) || self.is_done(id) {
+            return;
+        }
+        let Some(g) = self.st.devices.get(&device).and_then(|d| {
+            (d.epoch == epoch && d.status == DeviceStatus::Alive)
+                .then(|| d.grants.iter().find(|g| g.instance == id && !g.used))
+                .flatten()
+                .copied()
+        }) else {
+            return;
+        };
+        if !matches!(
+            self.st.phase,
+            super::Phase::Running | super::Phase::Draining
+        ) {
+            return;
+        }
+        self.st.counters.fired_early = self.st.counters.fired_early.saturating_add(1);
+        let at = if g.at < now { g.at } else { now };
+        self.activate_granted(at, g.task, device, g.period);
+    }
+}
