@@ -1110,10 +1110,22 @@ impl Controller {
         for k in &mut self.st.kinds {
             k.next_due = None;
         }
-        // Every firing within the mission had its timer: what is left
-        // was never created.
-        for (_, d) in self.st.devices.iter_mut() {
-            d.grants.clear();
+        // No new firings: the grants not yet used are taken back.
+        let mut void = Vec::new();
+        for (&device, d) in self.st.devices.iter_mut() {
+            let to = Executor::Device {
+                device,
+                epoch: d.epoch,
+            };
+            void.extend(
+                d.grants
+                    .drain(..)
+                    .filter(|g| !g.used)
+                    .map(|g| (to, g.instance)),
+            );
+        }
+        for (to, id) in void {
+            self.out.push_back(Effect::cancel(to, id));
         }
         for m in &mut self.st.learning.models {
             m.next_due = None;

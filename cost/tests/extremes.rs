@@ -119,14 +119,20 @@ fn exact(model: &CostModel, case: &Case) -> Verdicts {
             Some(ops.checked_mul(1_000_000)? / ops_per_s)
         })
         .collect();
-    // The source's start command reaches the car after the timer's
-    // journal commit and the link's latency.
-    let start = u128::from(profile.runtime.journal_commit_us)
-        + u128::from(
-            model
-                .device_figures(hivemind_ir::FleetId(0))
-                .link_latency_us,
-        );
+    // A source the controller starts: its start command reaches the car
+    // after the timer's journal commit and the link's latency. The car
+    // fires this one by itself, on grants sent ahead: no command.
+    let fired = hivemind_ir::activation::fired_on_device(model.graph)[0];
+    let start = if fired {
+        0
+    } else {
+        u128::from(profile.runtime.journal_commit_us)
+            + u128::from(
+                model
+                    .device_figures(hivemind_ir::FleetId(0))
+                    .link_latency_us,
+            )
+    };
     let sum = |xs: &[Option<u128>]| xs.iter().try_fold(start, |a, x| a.checked_add((*x)?));
     let mean_report = sum(&us);
     let mean_crunch = sum(&us[..2]);

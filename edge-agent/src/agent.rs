@@ -609,6 +609,7 @@ impl Agent {
                     epoch: e,
                     instance,
                     task,
+                    traceparent,
                 };
                 let now = self.now_us();
                 self.firings.grant(due, at_us, sent_us, now);
@@ -660,7 +661,14 @@ impl Agent {
                 continue;
             }
             self.stats.fired += 1;
-            self.run_task(f.epoch, f.instance, f.task, Handoff::None, Vec::new(), "");
+            self.run_task(
+                f.epoch,
+                f.instance,
+                f.task,
+                Handoff::None,
+                Vec::new(),
+                &f.traceparent,
+            );
         }
     }
 

@@ -9,16 +9,19 @@
 //! delay, half the connection's round trip. A firing whose instant has
 //! passed when its grant arrives fires at once.
 
-use hivemind_proto::{Epoch, InstanceId};
 use hivemind_ir::TaskId;
+use hivemind_proto::{Epoch, InstanceId};
 use std::collections::BTreeMap;
 
 /// One granted firing, due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
     pub epoch: Epoch,
     pub instance: InstanceId,
     pub task: TaskId,
+    /// W3C `traceparent` of the controller's dispatch of the grant (empty:
+    /// not traced).
+    pub traceparent: String,
 }
 
 #[derive(Debug, Default)]
@@ -26,22 +29,16 @@ pub struct Firings {
     /// Least `received − sent` seen (µs, local minus controller).
     offset_us: Option<i128>,
     /// By controller instant, then id.
-    queue: BTreeMap<(u64, InstanceId), (Epoch, TaskId)>,
+    queue: BTreeMap<(u64, InstanceId), Due>,
 }
 
 impl Firings {
     /// A grant from registration `epoch`, sent at the controller's
     /// `sent_us`, received at local `received_us`.
-    pub fn grant(
-        &mut self,
-        due: Due,
-        at_us: u64,
-        sent_us: u64,
-        received_us: u64,
-    ) {
+    pub fn grant(&mut self, due: Due, at_us: u64, sent_us: u64, received_us: u64) {
         let offset = i128::from(received_us) - i128::from(sent_us);
         self.offset_us = Some(self.offset_us.map_or(offset, |o| o.min(offset)));
-        self.queue.insert((at_us, due.instance), (due.epoch, due.task));
+        self.queue.insert((at_us, due.instance), due);
     }
 
     /// The local instant (µs) of the controller's `at_us`.
@@ -64,12 +61,8 @@ impl Firings {
             if self.local_us(at, one_way_us) > now_us {
                 break;
             }
-            if let Some((epoch, task)) = self.queue.remove(&(at, instance)) {
-                due.push(Due {
-                    epoch,
-                    instance,
-                    task,
-                });
+            if let Some(d) = self.queue.remove(&(at, instance)) {
+                due.push(d);
             }
         }
         due
@@ -82,7 +75,7 @@ impl Firings {
 
     /// A new registration: grants of the others are void.
     pub fn keep_epoch(&mut self, epoch: Epoch) {
-        self.queue.retain(|_, (e, _)| *e == epoch);
+        self.queue.retain(|_, d| d.epoch == epoch);
     }
 
     pub fn len(&self) -> usize {
@@ -103,6 +96,7 @@ mod tests {
             epoch: Epoch(epoch),
             instance: InstanceId(id),
             task: TaskId(0),
+            traceparent: String::new(),
         }
     }
 

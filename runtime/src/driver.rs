@@ -852,6 +852,12 @@ impl Driver {
                 input_bytes(*input, &mut self.store).to_vec(),
                 self.traces.dispatch(*instance, *task, device, epoch),
             ),
+            // A granted firing is dispatched ahead: the device's run of it
+            // joins the instance's trace as a `RunTask`'s does.
+            DeviceMsg::Fire { instance, task, .. } => (
+                Vec::new(),
+                self.traces.dispatch(*instance, *task, device, epoch),
+            ),
             _ => (Vec::new(), String::new()),
         };
         self.stats.payload_bytes_out += payload.len() as u64;

@@ -88,8 +88,10 @@ impl Traces {
             .unwrap_or_else(|| unreachable!("instance span just opened"))
     }
 
-    /// The core sends an attempt of `instance` to `device`: the
-    /// `traceparent` the `RunTask` frame carries.
+    /// The core sends an attempt of `instance` to `device`, or grants it
+    /// a firing of it: the `traceparent` the `RunTask` or `Fire` frame
+    /// carries. (A grant never used — taken back at the end — leaves its
+    /// instance span without an outcome.)
     pub fn dispatch(
         &mut self,
         instance: InstanceId,

@@ -107,10 +107,7 @@ fn an_inline_functions_answer_joins_the_commit_that_invoked_it() {
     let run = std::thread::spawn(move || driver.run(false));
     let mut lrx = common::connect(&tx, "gc", "drones", 0, 0);
     tx.send(Input::Operator(Command::Start)).expect("queued");
-    let (epoch, instance) = common::next_msg(&mut lrx, |epoch, m| match m {
-        DeviceMsg::RunTask { instance, .. } => Some((epoch, *instance)),
-        _ => None,
-    });
+    let (epoch, instance) = common::next_msg(&mut lrx, common::to_run);
     tx.send(Input::Uplink {
         device: DeviceId(0),
         conn: 0,

@@ -76,10 +76,7 @@ fn work_on_workers_that_died_with_the_controller_is_re_placed() {
         .collect();
     tx.send(Input::Operator(Command::Start)).expect("queued");
     for (d, down) in (0..DRONES).zip(downs.iter_mut()) {
-        let (epoch, instance) = common::next_msg(down, |epoch, m| match m {
-            DeviceMsg::RunTask { instance, .. } => Some((epoch, *instance)),
-            _ => None,
-        });
+        let (epoch, instance) = common::next_msg(down, common::to_run);
         tx.send(Input::Uplink {
             device: DeviceId(d),
             conn: u64::from(d),

@@ -143,7 +143,9 @@ fn assign_sends_the_nearest_cars_where_the_value_was_sensed_and_ranks_by_battery
         .find_map(|e| match e {
             Effect::Device {
                 device: DeviceId(1),
-                msg: DeviceMsg::Fire { instance, at_us, .. },
+                msg: DeviceMsg::Fire {
+                    instance, at_us, ..
+                },
                 ..
             } => {
                 assert_eq!(*at_us, 501_000, "scout 1's first firing, at its phase");

@@ -16,6 +16,7 @@ use hivemind_controller::rng::Rng;
 use hivemind_controller::{
     Config, Controller, DeviceId, Effect, Event, Micros, Phase, Publication, Record,
 };
+use hivemind_ir::TaskGraph;
 use hivemind_sim::{Input, World, WorldConfig};
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -50,6 +51,11 @@ struct Run {
 const SEED: u64 = 9;
 
 fn reference_world() -> World {
+    reference_world_of(survey(3))
+}
+
+/// The same faults on `graph`'s mission.
+fn reference_world_of(graph: TaskGraph) -> World {
     let cfg = WorldConfig {
         seed: SEED,
         keep_journal: true,
@@ -57,7 +63,7 @@ fn reference_world() -> World {
         slow: vec![(DeviceId(2), 8)],
         ..WorldConfig::default()
     };
-    let mut w = world(survey(3), cfg);
+    let mut w = world(graph, cfg);
     w.kill(Micros::from_millis(1_500), DeviceId(1));
     w.disconnect(
         Micros::from_millis(500),
@@ -70,7 +76,10 @@ fn reference_world() -> World {
 
 /// A short run with a failure, a straggler, errors and a flapping device.
 fn reference() -> Run {
-    let mut w = reference_world();
+    reference_of(reference_world())
+}
+
+fn reference_of(mut w: World) -> Run {
     let mut boundaries = BTreeMap::new();
     let limit = Micros::from_secs(100);
     while !matches!(w.ctl.state().phase, Phase::Finished | Phase::Aborted { .. }) && w.now <= limit
@@ -129,6 +138,52 @@ fn recovery_at_every_record_boundary_restores_the_journaled_state() {
     }
     let c = recover(&run.records);
     assert_eq!(fingerprint(&c), (run.report.clone(), run.state.clone()));
+}
+
+/// Drones that fire their own captures on grants (`DeviceMsg::Fire`,
+/// `ir::activation::fired_on_device`), with a device-local successor.
+fn fired(drones: u32) -> TaskGraph {
+    let src = format!(
+        "mission fired {{
+  duration 10 min
+  fleet drones: drone x {drones} {{ cpu 1 GHz x 1; battery 100 Wh; radio 20 Mbit/s }}
+  cloud {{ servers 1; cores 4 each }}
+  task capture on drones -> frame: jpeg 20 KB {{ every 250 ms; work 1 Mop }}
+  task thumb(frame) on drones -> small: jpeg 2 KB {{ work 1 Mop }}
+  task count(small) at cloud -> n: count 8 B {{ work 1 Mop }}
+  on task_error {{ retry 3 backoff 100 ms }}
+}}
+"
+    );
+    hivemind_dsl::compile(&src, "fired.hm")
+        .graph
+        .expect("compiles")
+}
+
+/// Grants are journaled state: recovery at every record boundary of a run
+/// whose captures its drones fire by themselves restores it exactly, and
+/// a controller crash at any point loses and duplicates nothing.
+#[test]
+fn grants_are_recovered_exactly_and_a_crash_loses_no_firing() {
+    let run = reference_of(reference_world_of(fired(3)));
+    let n = run.records.len();
+    for k in 1..=n {
+        let c = recover(&run.records[..k]);
+        if let Some(&h) = run.boundaries.get(&k) {
+            assert_eq!(hashed(&c), h, "crash after record {k} of {n}");
+        }
+    }
+    let r: serde_json::Value = serde_json::from_str(&run.report).unwrap_or_default();
+    let fired_by_devices = r["fired_by_devices"].as_u64().unwrap_or(0);
+    assert!(fired_by_devices > 20, "{r:#}");
+    for ms in [3, 300, 1_234, 2_000, 3_500, 4_650, 4_990] {
+        let mut w = reference_world_of(fired(3));
+        w.crash(Micros::from_millis(ms));
+        w.run_to_end(Micros::from_secs(100));
+        assert_eq!(w.restarts, 1, "crash at {ms} ms");
+        assert_eq!(w.ctl.report().phase, Phase::Finished, "crash at {ms} ms");
+        assert_exactly_once(&w, ms);
+    }
 }
 
 #[test]

@@ -194,9 +194,7 @@ impl Derived {
             })
             .collect();
         let fired = activation::fired_on_device(graph);
-        d.fired = (0..n)
-            .map(|i| fired[i] && d.phasing[i].is_some())
-            .collect();
+        d.fired = (0..n).map(|i| fired[i] && d.phasing[i].is_some()).collect();
         d
     }
 

@@ -195,10 +195,7 @@ impl Controller {
                     (Via::Local(off), Some(p), _) if n == 1 => self.local_instance(p, off),
                     // A firing its device already ran stays there.
                     (Via::Granted(dev, _), _, Some(id)) => (Some(id), Some(dev)),
-                    (_, _, Some(id)) => (
-                        Some(id),
-                        origin.filter(|&dev| self.takes_grant(dev, id)),
-                    ),
+                    (_, _, Some(id)) => (Some(id), origin.filter(|&dev| self.takes_grant(dev, id))),
                     _ => (None, None),
                 };
                 let id = id.unwrap_or_else(|| {

@@ -106,6 +106,19 @@ pub fn next_msg<T>(
     panic!("no such device message within 20 s");
 }
 
+/// An instance a device is to run: one sent with `RunTask`, or a firing
+/// granted to it (`Fire`; these tests' devices fire at once, before the
+/// instant: the controller then creates the firing when the result comes).
+#[allow(dead_code)]
+pub fn to_run(epoch: Epoch, m: &DeviceMsg) -> Option<(Epoch, hivemind_proto::InstanceId)> {
+    match m {
+        DeviceMsg::RunTask { instance, .. } | DeviceMsg::Fire { instance, .. } => {
+            Some((epoch, *instance))
+        }
+        _ => None,
+    }
+}
+
 /// Abort the mission (through `tx`) once `task` has completed `n` times.
 #[allow(dead_code)]
 pub fn abort_after(driver: &mut Driver, tx: &Sender<Input>, graph: &TaskGraph, task: &str, n: u32) {

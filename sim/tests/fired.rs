@@ -1,0 +1,253 @@
+//! Sources the devices fire by themselves (`ir::activation::fired_on_device`):
+//! the controller grants each device its next firings ahead
+//! (`DeviceMsg::Fire`) and sends no start command; a firing whose result
+//! reaches the controller before its timer is created then, at its
+//! instant; a device out of service loses its grants.
+
+#[path = "support/common.rs"]
+mod common;
+use common::*;
+
+use hivemind_controller::{
+    Command, Config, Controller, DeviceId, DeviceMsg, Effect, Epoch, Event, Executor, InstanceId,
+    Micros, Phase,
+};
+use hivemind_ir::{FleetId, PointMm, TaskGraph};
+use hivemind_sim::{simple_plan, WorldConfig};
+use std::collections::BTreeMap;
+
+fn mission(drones: u32, gather: bool) -> TaskGraph {
+    let gather = if gather {
+        "  task all(n) at cloud { gather all; work 1 Mop }\n"
+    } else {
+        ""
+    };
+    let src = format!(
+        "mission fired {{
+  duration 10 s
+  fleet drones: drone x {drones} {{ cpu 1 GHz x 1; battery 100 Wh; radio 20 Mbit/s }}
+  cloud {{ servers 1; cores 4 each }}
+  task capture on drones -> frame: jpeg 10 KB {{ every 1 s; work 1 Mop }}
+  task thumb(frame) on drones -> small: jpeg 1 KB {{ work 1 Mop }}
+  task count(small) at cloud -> n: count 8 B {{ work 1 Mop }}
+{gather}}}
+"
+    );
+    hivemind_dsl::compile(&src, "fired.hm")
+        .graph
+        .expect("compiles")
+}
+
+fn messages<'a>(effects: impl Iterator<Item = &'a Effect>) -> (usize, usize) {
+    let (mut runs, mut fires) = (0, 0);
+    for e in effects {
+        match e {
+            Effect::Device {
+                msg: DeviceMsg::RunTask { task, .. },
+                ..
+            } if task.0 == 0 => runs += 1,
+            Effect::Device {
+                msg: DeviceMsg::Fire { .. },
+                ..
+            } => fires += 1,
+            _ => {}
+        }
+    }
+    (runs, fires)
+}
+
+#[test]
+fn a_phased_source_is_fired_by_its_devices_with_no_start_command() {
+    let cfg = WorldConfig::default();
+    let mut w = world(mission(4, false), cfg.clone());
+    w.run_to_end(Micros::from_secs(60));
+    let r = w.ctl.report();
+    assert_eq!(r.phase, Phase::Finished);
+    assert_exactly_once(&w, 0);
+    let capture = &r.tasks[0];
+    assert_eq!(
+        (capture.created, capture.completed),
+        (40, 40),
+        "{capture:?}"
+    );
+    let (runs, fires) = messages(w.effects.iter().map(|(_, e)| e));
+    assert_eq!(runs, 0, "no start command for a fired capture");
+    assert_eq!(fires, 40);
+    assert_eq!(r.counters.grants, 40);
+    assert_eq!(r.counters.fired_by_devices, 40);
+    // Each firing's local successor ran on its drone too.
+    assert_eq!(r.counters.delegated, 40, "{:?}", r.counters);
+    assert_eq!(r.counters.unknown_results, 0, "{:?}", r.counters);
+    assert_eq!(r.tasks[2].completed, 40);
+
+    // A `gather all` waiting for its rounds: started by the controller, together.
+    let mut w = world(mission(4, true), cfg);
+    w.run_to_end(Micros::from_secs(60));
+    let r = w.ctl.report();
+    let (runs, fires) = messages(w.effects.iter().map(|(_, e)| e));
+    assert_eq!((runs, fires), (40, 0));
+    assert_eq!(r.counters.fired_by_devices, 0);
+}
+
+/// The core alone, two drones registered, the mission started at 1 ms.
+struct Core {
+    ctl: Controller,
+    epochs: BTreeMap<DeviceId, Epoch>,
+    effects: Vec<Effect>,
+}
+
+impl Core {
+    fn new(graph: TaskGraph) -> Core {
+        let plan = simple_plan(&graph);
+        let ctl = Controller::new(Config::default(), graph, plan, 1).expect("plan");
+        let mut c = Core {
+            ctl,
+            epochs: BTreeMap::new(),
+            effects: Vec::new(),
+        };
+        for d in 0..2 {
+            c.handle(
+                Micros::ZERO,
+                Event::DeviceJoined {
+                    device: DeviceId(d),
+                    fleet: FleetId(0),
+                    battery_uj: 360_000_000_000,
+                    position: PointMm { x_mm: 0, y_mm: 0 },
+                },
+            );
+        }
+        c.handle(
+            Micros::from_millis(1),
+            Event::Operator {
+                command: Command::Start,
+            },
+        );
+        c
+    }
+    fn handle(&mut self, now: Micros, e: Event) {
+        self.ctl.handle(now, e);
+        while let Some(e) = self.ctl.poll_effect() {
+            if let Effect::Device {
+                device,
+                epoch,
+                msg: DeviceMsg::Registered { .. },
+            } = &e
+            {
+                self.epochs.insert(*device, *epoch);
+            }
+            self.effects.push(e);
+        }
+    }
+    fn timeout(&mut self, now: Micros) {
+        self.ctl.handle_timeout(now);
+        while let Some(e) = self.ctl.poll_effect() {
+            self.effects.push(e);
+        }
+    }
+    /// The grants sent to `device`: (instance, instant).
+    fn grants(&self, device: u32) -> Vec<(InstanceId, u64)> {
+        self.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Device {
+                    device: d,
+                    msg:
+                        DeviceMsg::Fire {
+                            instance, at_us, ..
+                        },
+                    ..
+                } if d.0 == device => Some((*instance, *at_us)),
+                _ => None,
+            })
+            .collect()
+    }
+    fn result(&mut self, now: Micros, device: u32, instance: InstanceId) {
+        let epoch = self.epochs[&DeviceId(device)];
+        self.handle(
+            now,
+            Event::TaskResult {
+                instance,
+                executor: Executor::Device {
+                    device: DeviceId(device),
+                    epoch,
+                },
+                items: 1,
+                bytes: 10_000,
+                model_version: 0,
+            },
+        );
+    }
+    fn created(&self, task: u32) -> u64 {
+        self.ctl.report().tasks[task as usize].created
+    }
+}
+
+#[test]
+fn a_result_before_its_timer_creates_the_firing_at_its_instant_once() {
+    let mut c = Core::new(mission(2, false));
+    // Two firings ahead each: drone 1 at its phase (501 ms) and a second later.
+    let granted = c.grants(1);
+    assert_eq!(
+        granted.iter().map(|g| g.1).collect::<Vec<_>>(),
+        [501_000, 1_501_000]
+    );
+    // Drone 0 fired at the start; drone 1's clock runs ahead: its result
+    // comes at 450 ms, before the timer.
+    assert_eq!(c.created(0), 1);
+    let (id, _) = granted[0];
+    c.result(Micros::from_millis(450), 1, id);
+    let r = c.ctl.report();
+    assert_eq!((r.tasks[0].created, r.tasks[0].completed), (2, 1));
+    assert_eq!(r.counters.fired_early, 1);
+    assert_eq!(r.counters.unknown_results, 0);
+    // Its local successor is the device's as usual.
+    assert_eq!(r.counters.delegated, 1);
+    // The timer does not create it a second time.
+    c.timeout(Micros::from_millis(501));
+    assert_eq!(c.created(0), 2);
+    // It grants the next period instead; a duplicate result is a duplicate.
+    assert_eq!(c.grants(1).len(), 3);
+    c.result(Micros::from_millis(600), 1, id);
+    assert_eq!(c.ctl.report().counters.duplicate_results, 1);
+    // A result for an id nobody granted creates nothing.
+    c.result(Micros::from_millis(700), 1, InstanceId(999_999));
+    let r = c.ctl.report();
+    assert_eq!(r.counters.unknown_results, 1);
+    assert_eq!(r.tasks[0].created, 2);
+}
+
+#[test]
+fn a_device_out_of_service_loses_its_grants_and_its_firings_go_elsewhere() {
+    let mut c = Core::new(mission(2, false));
+    let granted = c.grants(1);
+    let epoch = c.epochs[&DeviceId(1)];
+    c.handle(
+        Micros::from_millis(100),
+        Event::DeviceLeft {
+            device: DeviceId(1),
+            epoch,
+        },
+    );
+    assert!(c
+        .ctl
+        .state()
+        .devices
+        .get(&DeviceId(1))
+        .is_some_and(|d| d.grants.is_empty()));
+    // Its old registration's result for a grant is stale, not a firing.
+    c.result(Micros::from_millis(200), 1, granted[0].0);
+    assert_eq!(c.created(0), 1);
+    // It rejoins: granted afresh under its new registration, from the
+    // period whose instant is still ahead.
+    c.handle(
+        Micros::from_millis(1_600),
+        Event::DeviceJoined {
+            device: DeviceId(1),
+            fleet: FleetId(0),
+            battery_uj: 360_000_000_000,
+            position: PointMm { x_mm: 0, y_mm: 0 },
+        },
+    );
+    let fresh: Vec<u64> = c.grants(1)[granted.len()..].iter().map(|g| g.1).collect();
+    assert_eq!(fresh, [2_501_000, 3_501_000]);
+}
