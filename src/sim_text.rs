@@ -211,6 +211,21 @@ fn extras(out: &mut String, run: &StrategyRun) {
             c.shed_activations
         );
     }
+    if c.firings_skipped > 0 {
+        let _ = writeln!(
+            out,
+            "overload: {} firings not made (their devices' earlier readings stayed unreported longer than core.grant_lead_us: the radio or CPU cannot keep up, or the device went silent)",
+            c.firings_skipped
+        );
+    }
+    let lost: u64 = r.tasks.iter().map(|t| t.lost).sum();
+    if lost > 0 || c.recovered > 0 {
+        let _ = writeln!(
+            out,
+            "readings: {lost} lost with their devices (fired, never reported), {} reported late and counted",
+            c.recovered
+        );
+    }
     if c.unjoined_values > 0 {
         let _ = writeln!(
             out,

@@ -49,8 +49,18 @@ fn every_scenario_runs_on_its_synthesized_plan_despite_failures() {
             "{}",
             s.file
         );
-        for t in &r.tasks {
-            assert_eq!(t.created, t.completed, "{}: task {}", s.file, t.task);
+        // The firings the killed devices made themselves and never
+        // reported are lost with them; everything else completed.
+        let fired = hivemind_ir::activation::fired_on_device(&graph);
+        for (k, t) in r.tasks.iter().enumerate() {
+            assert_eq!(
+                t.created,
+                t.completed + t.lost,
+                "{}: task {}",
+                s.file,
+                t.task
+            );
+            assert!(t.lost == 0 || fired[k], "{}: task {}", s.file, t.task);
         }
         let latency_requirements = graph
             .requirements

@@ -155,6 +155,10 @@ pub struct KindState {
     pub created: u64,
     pub completed: u64,
     pub failed: u64,
+    /// Firings lost with their device (`core/grants.rs`): created, never
+    /// reported, and no other device can take them (`TaskReport::lost`).
+    #[serde(default)]
+    pub lost: u64,
     pub relaunches: u64,
     pub duplicates: u64,
 }
@@ -343,6 +347,16 @@ pub struct Counters {
     /// Granted firings whose device's result came before their timer.
     #[serde(default)]
     pub fired_early: u64,
+    /// Lost firings whose device reported them after all (counted as
+    /// completed, no longer as lost).
+    #[serde(default)]
+    pub recovered: u64,
+    /// Firings not made because their device held no grant for them: it
+    /// was held back, its earlier firings unreported for longer than
+    /// `grant_lead_us` (a radio that cannot keep up, or a device gone
+    /// silent).
+    #[serde(default)]
+    pub firings_skipped: u64,
     /// Straggler relaunches not made because the copy would have carried
     /// a device-local value across the radio.
     #[serde(default)]
@@ -398,6 +412,21 @@ pub struct State {
     /// Continuous learning: model versions, training jobs, loaded models.
     #[serde(default)]
     pub learning: Learning,
+    /// Firings lost with their device, by id, until the device reports
+    /// them after all (`core/grants.rs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lost: BTreeMap<InstanceId, LostFiring>,
+}
+
+/// A firing whose device went out of service before it reported: what
+/// its late result needs to count after all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostFiring {
+    pub task: TaskId,
+    pub device: DeviceId,
+    pub created: Micros,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path_starts: Vec<(u16, Micros)>,
 }
 
 /// A start record from another version of the IR is refused (its fields
@@ -582,6 +611,7 @@ impl Controller {
             failures: Vec::new(),
             paths: vec![Histogram::default(); d.paths.len()],
             learning: Learning::new(&d.retrains),
+            lost: BTreeMap::new(),
             config: g.config,
             graph: g.graph,
             plan: g.plan,
@@ -1052,17 +1082,52 @@ impl Controller {
             self.fire_phase(now, task, period, p, phasing);
             return;
         }
-        // Catch up without bursting: one activation (or window close), then
-        // the next due time after `now` (a late timer does not create a backlog).
+        self.fire_periodic(now, task, due, period);
+    }
+
+    /// Fire a periodic source or close a window due at `due`, then arm the
+    /// next. Catches up without bursting: one activation (or window
+    /// close), then the next due time after `now` (a late timer does not
+    /// create a backlog).
+    fn fire_periodic(&mut self, now: Micros, task: TaskId, due: Micros, period: u64) {
         let behind = now.since(due) / period;
         let next = due.plus((behind + 1) * period);
         self.st.kinds[task.index()].next_due = Some(next);
         if matches!(self.d.activation[task.index()].start, Start::Window { .. }) {
             self.fire_open(now, task);
+        } else if self.d.fired[task.index()] {
+            let n = self
+                .st
+                .started_at
+                .map_or(0, |s| next.since(s) / period)
+                .saturating_sub(1);
+            self.activate_round(now, task, n);
+            self.after_fired(now, task, n, (0, 1));
         } else {
             self.activate(now, task, None, 1, &Lineage::default());
         }
         self.timer(next, Timer::Periodic { task: task.0 });
+    }
+
+    /// A device's result for period `n` of a synchronized source it fires
+    /// came before the period's timer: the round fires now (the timer,
+    /// when it comes, finds it done).
+    fn fire_round_early(&mut self, now: Micros, task: TaskId, n: u64) {
+        let Some(k) = self.st.kinds.get(task.index()) else {
+            return;
+        };
+        let (Some(due), Some(started), Start::Periodic { period_us }) = (
+            k.next_due,
+            self.st.started_at,
+            self.d.activation[task.index()].start,
+        ) else {
+            return;
+        };
+        let period = period_us.max(1);
+        if self.st.phase != Phase::Running || due.since(started) / period != n {
+            return;
+        }
+        self.fire_periodic(now, task, due, period);
     }
 
     /// Fire one phase of a phased per-device source (its devices in the

@@ -91,6 +91,15 @@ pub enum Publication {
         task: TaskId,
         reason: String,
     },
+    /// A firing its device made by itself (`DeviceMsg::Fire`) was lost
+    /// with the device (out of service before it reported): no other
+    /// device can take its reading. Counted as lost, unless the device
+    /// reports it later after all.
+    Lost {
+        instance: InstanceId,
+        task: TaskId,
+        device: DeviceId,
+    },
     DeviceFailed {
         device: DeviceId,
         epoch: Epoch,

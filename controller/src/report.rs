@@ -62,6 +62,11 @@ pub struct TaskReport {
     pub created: u64,
     pub completed: u64,
     pub failed: u64,
+    /// Firings lost with their device: readings a device fired by itself
+    /// (on a grant) and never reported before it was declared failed; no
+    /// other device can take them. `created = completed + failed + lost`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost: u64,
     pub relaunches: u64,
     pub duplicates_discarded: u64,
     /// Created to completed.
@@ -153,6 +158,7 @@ impl Controller {
                     created: k.created,
                     completed: k.completed,
                     failed: k.failed,
+                    lost: k.lost,
                     relaunches: k.relaunches,
                     duplicates_discarded: k.duplicates,
                     latency: Latency::of(&k.latency),
@@ -244,4 +250,8 @@ impl Controller {
                 .collect(),
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

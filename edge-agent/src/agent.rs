@@ -557,7 +557,8 @@ impl Agent {
                 heartbeat_period_us,
             } => {
                 *epoch = Some(e);
-                self.firings.keep_epoch(e);
+                let now = self.now_us();
+                self.firings.keep_epoch(e, now, self.one_way_us);
                 let period = Duration::from_micros(heartbeat_period_us.clamp(10_000, 60_000_000));
                 *heartbeat = tokio::time::interval(period);
                 heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -73,9 +73,18 @@ impl Firings {
         self.queue.retain(|&(_, id), _| id != instance);
     }
 
-    /// A new registration: grants of the others are void.
-    pub fn keep_epoch(&mut self, epoch: Epoch) {
-        self.queue.retain(|_, d| d.epoch == epoch);
+    /// A new registration (local time `now_us`): the others' grants still
+    /// ahead are void (the new registration is granted those periods
+    /// afresh); those already due still fire, under their registration —
+    /// the controller created them, and counts their results even though
+    /// that registration has ended (after a controller restart, or a spell
+    /// cut off).
+    pub fn keep_epoch(&mut self, epoch: Epoch, now_us: u64, one_way_us: u64) {
+        let offset = self.offset_us;
+        self.queue.retain(|&(at, _), d| {
+            let local = i128::from(at) + offset.unwrap_or(0) - i128::from(one_way_us);
+            d.epoch == epoch || local <= i128::from(now_us)
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -122,10 +131,13 @@ mod tests {
         f.grant(due(1, 2), 100, 10, 10);
         f.grant(due(1, 3), 200, 10, 10);
         f.grant(due(2, 4), 300, 10, 10);
+        f.grant(due(1, 5), 0, 10, 10);
         f.cancel(InstanceId(2));
-        f.keep_epoch(Epoch(2));
-        assert_eq!(f.len(), 1);
-        assert_eq!(f.take_due(u64::MAX, 0), vec![due(2, 4)]);
+        // Registration 2 at local 50: 1's grant due at 0 still fires, the
+        // one due at 200 is void.
+        f.keep_epoch(Epoch(2), 50, 0);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.take_due(u64::MAX, 0), vec![due(1, 5), due(2, 4)]);
     }
 
     #[test]

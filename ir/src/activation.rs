@@ -79,14 +79,14 @@ pub fn feeds_a_gather(graph: &TaskGraph) -> Vec<bool> {
 
 /// Per task: whether its devices fire it by themselves when it is placed
 /// on the edge: a periodic source on every device of its fleet (`every P`,
-/// no inputs, not a behaviour) whose rounds no `gather all` waits for, so
-/// its devices fire at their own phases ([`Phasing`]). The controller
+/// no inputs, not a behaviour), at its devices' phases ([`Phasing`]) or,
+/// when a `gather all` waits for its rounds, all together. The controller
 /// grants each device the ids of its next firings ahead of time and the
 /// device starts each at its instant, so no start command from the
 /// controller lies on the paths that begin there (the cost model charges
-/// none: `cost::TaskCosts::start_us`).
+/// none: `cost::TaskCosts::start_us`). The controller still creates every
+/// firing at its instant (so it decides who is in a round).
 pub fn fired_on_device(graph: &TaskGraph) -> Vec<bool> {
-    let gathered = feeds_a_gather(graph);
     graph
         .tasks
         .iter()
@@ -95,7 +95,6 @@ pub fn fired_on_device(graph: &TaskGraph) -> Vec<bool> {
             matches!(a.start, Start::Periodic { .. })
                 && a.width == Width::EveryDevice
                 && t.behaviour.is_none()
-                && !gathered[t.id.index()]
         })
         .collect()
 }

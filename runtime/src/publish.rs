@@ -112,7 +112,10 @@ impl Publisher {
                 t_us,
                 reason: reason.clone(),
             }),
-            Publication::Repartitioned { .. } | Publication::ModelTrained { .. } => Ok(()),
+            // In the mission report (`lost` per task), as failures are.
+            Publication::Lost { .. }
+            | Publication::Repartitioned { .. }
+            | Publication::ModelTrained { .. } => Ok(()),
         };
         self.progress(t_us, false);
     }

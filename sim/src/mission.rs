@@ -185,6 +185,9 @@ pub struct TaskResult {
     pub created: u64,
     pub completed: u64,
     pub failed: u64,
+    /// Firings lost with their device (`TaskReport::lost`).
+    #[serde(default)]
+    pub lost: u64,
     pub p50_us: u64,
     pub p99_us: u64,
 }
@@ -581,6 +584,7 @@ fn measure(
             created: t.created,
             completed: t.completed,
             failed: t.failed,
+            lost: t.lost,
             p50_us: t.latency.p50_us,
             p99_us: t.latency.p99_us,
         })

@@ -5,12 +5,15 @@
 //! the task that reads it. The test world then moves the vehicles.
 
 use hivemind_controller::{
-    BehaviourCommand, Command, Config, Controller, DeviceId, DeviceMsg, Effect, Epoch, Event,
-    Executor, Micros,
+    BehaviourCommand, Command, Config, Controller, DeviceId, DeviceMsg, Effect, Event, Executor,
+    Micros,
 };
 use hivemind_ir::{FleetId, PointMm, TaskGraph};
 use hivemind_sim::{simple_plan, World, WorldConfig};
-use std::collections::BTreeMap;
+
+#[path = "support/common.rs"]
+mod common;
+use common::Driven;
 
 fn compile(src: &str) -> TaskGraph {
     let c = hivemind_dsl::compile(src, "m.hm");
@@ -36,42 +39,12 @@ fn p(x_m: i64, y_m: i64) -> PointMm {
     }
 }
 
-struct Driven {
-    ctl: Controller,
-    epochs: BTreeMap<DeviceId, Epoch>,
-    effects: Vec<Effect>,
-}
-
-impl Driven {
-    fn drain(&mut self) {
-        while let Some(e) = self.ctl.poll_effect() {
-            if let Effect::Device {
-                device,
-                epoch,
-                msg: DeviceMsg::Registered { .. },
-            } = &e
-            {
-                self.epochs.insert(*device, *epoch);
-            }
-            self.effects.push(e);
-        }
-    }
-    fn handle(&mut self, now: Micros, e: Event) {
-        self.ctl.handle(now, e);
-        self.drain();
-    }
-}
-
 /// The core with scouts 0–1 and cars 2–6 registered at the given spots and
 /// the mission started.
 fn driven(graph: TaskGraph, spots: &[(u32, u32, PointMm, u64)]) -> Driven {
     let plan = simple_plan(&graph);
     let ctl = Controller::new(Config::default(), graph, plan, 3).expect("plan");
-    let mut d = Driven {
-        ctl,
-        epochs: BTreeMap::new(),
-        effects: Vec::new(),
-    };
+    let mut d = Driven::new(ctl);
     for &(device, fleet, position, battery_uj) in spots {
         d.handle(
             Micros::ZERO,
@@ -133,8 +106,7 @@ fn assign_sends_the_nearest_cars_where_the_value_was_sensed_and_ranks_by_battery
     // (`ir::activation::Phasing`): scout 0 at the start (1 ms), scout 1
     // half its 1 s period later, each firing by itself on the grants it
     // holds (`DeviceMsg::Fire`). Complete scout 1's first.
-    d.ctl.handle_timeout(Micros::from_millis(501));
-    d.drain();
+    d.timeout(Micros::from_millis(501));
     let (listen, _) = sent(&d.effects, 0);
     assert_eq!(listen, [DeviceId(0), DeviceId(1)]);
     let instance = d

@@ -9,33 +9,14 @@ mod common;
 use common::*;
 
 use hivemind_controller::{
-    Command, Config, Controller, DeviceId, DeviceMsg, Effect, Epoch, Event, Executor, InstanceId,
-    Micros, Phase,
+    Command, Config, Controller, DeviceId, DeviceMsg, Effect, Event, Executor, InstanceId, Micros,
+    Phase,
 };
 use hivemind_ir::{FleetId, PointMm, TaskGraph};
 use hivemind_sim::{simple_plan, WorldConfig};
-use std::collections::BTreeMap;
 
 fn mission(drones: u32, gather: bool) -> TaskGraph {
-    let gather = if gather {
-        "  task all(n) at cloud { gather all; work 1 Mop }\n"
-    } else {
-        ""
-    };
-    let src = format!(
-        "mission fired {{
-  duration 10 s
-  fleet drones: drone x {drones} {{ cpu 1 GHz x 1; battery 100 Wh; radio 20 Mbit/s }}
-  cloud {{ servers 1; cores 4 each }}
-  task capture on drones -> frame: jpeg 10 KB {{ every 1 s; work 1 Mop }}
-  task thumb(frame) on drones -> small: jpeg 1 KB {{ work 1 Mop }}
-  task count(small) at cloud -> n: count 8 B {{ work 1 Mop }}
-{gather}}}
-"
-    );
-    hivemind_dsl::compile(&src, "fired.hm")
-        .graph
-        .expect("compiles")
+    fired_mission(drones, "10 s", "1 s", gather)
 }
 
 fn messages<'a>(effects: impl Iterator<Item = &'a Effect>) -> (usize, usize) {
@@ -80,31 +61,50 @@ fn a_phased_source_is_fired_by_its_devices_with_no_start_command() {
     assert_eq!(r.counters.unknown_results, 0, "{:?}", r.counters);
     assert_eq!(r.tasks[2].completed, 40);
 
-    // A `gather all` waiting for its rounds: started by the controller, together.
+    // A `gather all` waiting for its rounds: every drone fires at the
+    // period's start, by itself too, and each round is gathered once.
     let mut w = world(mission(4, true), cfg);
     w.run_to_end(Micros::from_secs(60));
     let r = w.ctl.report();
+    assert_exactly_once(&w, 0);
     let (runs, fires) = messages(w.effects.iter().map(|(_, e)| e));
-    assert_eq!((runs, fires), (40, 0));
-    assert_eq!(r.counters.fired_by_devices, 0);
+    assert_eq!((runs, fires), (0, 40));
+    assert_eq!(r.counters.fired_by_devices, 40);
+    let start = w.ctl.state().started_at.unwrap_or(Micros::ZERO).0;
+    for (_, e) in &w.effects {
+        if let Effect::Device {
+            msg: DeviceMsg::Fire { at_us, .. },
+            ..
+        } = e
+        {
+            assert_eq!((at_us - start) % 1_000_000, 0, "synchronized firings");
+        }
+    }
+    let all = r.tasks.iter().find(|t| t.task == "all").expect("gather");
+    assert_eq!(all.completed, 10, "one gather per round: {all:?}");
 }
 
 /// The core alone, two drones registered, the mission started at 1 ms.
-struct Core {
-    ctl: Controller,
-    epochs: BTreeMap<DeviceId, Epoch>,
-    effects: Vec<Effect>,
+struct Core(Driven);
+
+impl std::ops::Deref for Core {
+    type Target = Driven;
+    fn deref(&self) -> &Driven {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Core {
+    fn deref_mut(&mut self) -> &mut Driven {
+        &mut self.0
+    }
 }
 
 impl Core {
     fn new(graph: TaskGraph) -> Core {
         let plan = simple_plan(&graph);
         let ctl = Controller::new(Config::default(), graph, plan, 1).expect("plan");
-        let mut c = Core {
-            ctl,
-            epochs: BTreeMap::new(),
-            effects: Vec::new(),
-        };
+        let mut c = Core(Driven::new(ctl));
         for d in 0..2 {
             c.handle(
                 Micros::ZERO,
@@ -123,26 +123,6 @@ impl Core {
             },
         );
         c
-    }
-    fn handle(&mut self, now: Micros, e: Event) {
-        self.ctl.handle(now, e);
-        while let Some(e) = self.ctl.poll_effect() {
-            if let Effect::Device {
-                device,
-                epoch,
-                msg: DeviceMsg::Registered { .. },
-            } = &e
-            {
-                self.epochs.insert(*device, *epoch);
-            }
-            self.effects.push(e);
-        }
-    }
-    fn timeout(&mut self, now: Micros) {
-        self.ctl.handle_timeout(now);
-        while let Some(e) = self.ctl.poll_effect() {
-            self.effects.push(e);
-        }
     }
     /// The grants sent to `device`: (instance, instant).
     fn grants(&self, device: u32) -> Vec<(InstanceId, u64)> {
@@ -216,6 +196,30 @@ fn a_result_before_its_timer_creates_the_firing_at_its_instant_once() {
     assert_eq!(r.tasks[0].created, 2);
 }
 
+/// A synchronized source (a `gather all` waits for its rounds): a result
+/// before the period's timer fires the whole round then, so the round is
+/// still one firing of every drone.
+#[test]
+fn an_early_result_of_a_synchronized_source_fires_its_whole_round() {
+    let mut c = Core::new(mission(2, true));
+    let granted = c.grants(1);
+    assert_eq!(
+        granted.iter().map(|g| g.1).collect::<Vec<_>>(),
+        [1_000, 1_001_000, 2_001_000],
+        "period 0, fired at the start, and two ahead"
+    );
+    assert_eq!(c.created(0), 2, "period 0: both drones");
+    c.result(Micros::from_millis(990), 1, granted[1].0);
+    let r = c.ctl.report();
+    assert_eq!(r.tasks[0].created, 4, "period 1: both drones, now");
+    assert_eq!(r.counters.fired_early, 1);
+    assert_eq!(r.counters.unknown_results, 0);
+    c.timeout(Micros::from_millis(1_001));
+    assert_eq!(c.created(0), 4, "the timer finds the round fired");
+    c.timeout(Micros::from_millis(2_001));
+    assert_eq!(c.created(0), 6);
+}
+
 #[test]
 fn a_device_out_of_service_loses_its_grants_and_its_firings_go_elsewhere() {
     let mut c = Core::new(mission(2, false));
@@ -250,4 +254,39 @@ fn a_device_out_of_service_loses_its_grants_and_its_firings_go_elsewhere() {
     );
     let fresh: Vec<u64> = c.grants(1)[granted.len()..].iter().map(|g| g.1).collect();
     assert_eq!(fresh, [2_501_000, 3_501_000]);
+}
+
+/// A firing delegated to a device that then goes out of service is lost
+/// with it (not re-placed: no other drone can take its reading); if the
+/// device reports it later after all, it counts.
+#[test]
+fn a_firing_is_lost_with_its_device_and_recovered_if_it_reports_later() {
+    let mut c = Core::new(mission(2, false));
+    let (id, _) = c.grants(1)[0];
+    let epoch = c.epochs[&DeviceId(1)];
+    c.timeout(Micros::from_millis(501));
+    assert_eq!(c.created(0), 2);
+    c.handle(
+        Micros::from_millis(600),
+        Event::DeviceLeft {
+            device: DeviceId(1),
+            epoch,
+        },
+    );
+    let r = c.ctl.report();
+    assert_eq!((r.tasks[0].completed, r.tasks[0].lost), (0, 1));
+    let runs_elsewhere = c.effects.iter().any(|e| {
+        matches!(e, Effect::Device { msg: DeviceMsg::RunTask { instance, .. }, .. } if *instance == id)
+    });
+    assert!(!runs_elsewhere, "a lost firing is not re-placed");
+    // The old registration's result, late: counted after all, once.
+    c.result(Micros::from_millis(700), 1, id);
+    let r = c.ctl.report();
+    assert_eq!((r.tasks[0].completed, r.tasks[0].lost), (1, 0));
+    assert_eq!(r.counters.recovered, 1);
+    // Its value goes on: the thumb (its device gone) is placed by the
+    // controller, on drone 0.
+    assert_eq!(r.tasks[1].created, 1);
+    c.result(Micros::from_millis(800), 1, id);
+    assert_eq!(c.ctl.report().counters.duplicate_results, 1);
 }

@@ -217,7 +217,8 @@ fn runs_are_a_function_of_the_seed() {
 }
 
 /// A fault script kills a quarter of the drones and crashes the
-/// controller: the mission still finishes, every instance once.
+/// controller: the mission still finishes, every instance once (the
+/// killed drone's capture in flight lost with it).
 #[test]
 fn a_fault_script_injects_kills_and_a_controller_crash() {
     let graph = compile(CHAIN);
@@ -236,16 +237,24 @@ fn a_fault_script_injects_kills_and_a_controller_crash() {
     assert_eq!(r.faults.restarts, 1);
     assert_eq!(r.failure_count, 0, "{:?}", r.failures);
     for t in &r.tasks {
-        assert_eq!(t.created, t.completed, "{t:?}");
+        assert_eq!(t.created, t.completed + t.lost, "{t:?}");
     }
+    let lost: u64 = r.tasks.iter().map(|t| t.lost).sum();
+    assert!(
+        lost <= 1,
+        "at most the killed drone's capture in flight: {lost}"
+    );
     let err = hivemind_sim::faults::injections("at 60 s kill 25% of dd\n", &graph, 1, 1)
         .expect_err("unknown fleet");
     assert!(err.to_string().contains("line 1"), "{err}");
 }
 
 /// Eight drones share one 10 Mbit/s channel and each uploads 500 kB every
-/// 2 s: 16 Mbit/s offered, 160% of the channel. The link queues: latency
-/// grows through the mission, and no more bytes cross it than it carries.
+/// 2 s: 16 Mbit/s offered, 160% of the channel. The link queues, and the
+/// drones, whose captures stay unreported longer than the grant lead, are
+/// held back and skip captures (`firings_skipped`) instead of queueing
+/// without bound: the latency stays bounded, and no more bytes cross the
+/// channel than it carries.
 #[test]
 fn an_oversubscribed_shared_radio_queues() {
     let src = "mission jam {
@@ -260,9 +269,15 @@ fn an_oversubscribed_shared_radio_queues() {
     let r = run(&compile(src), 1);
     let p = &r.paths[0];
     // Uncontended, a frame takes 0.4 s on air; queued, the median waits
-    // for tens of seconds.
-    assert!(p.p50_us > 10_000_000, "{p:?}");
+    // seconds, but not the tens of seconds of a queue without bound.
+    assert!(p.p50_us > 1_000_000, "{p:?}");
     assert!(p.p99_us > p.p50_us, "{p:?}");
+    assert!(p.p99_us < 10_000_000, "{p:?}");
+    let skipped = r.controller.counters.firings_skipped;
+    let capture = &r.tasks[0];
+    assert!(skipped > 0, "{:?}", r.controller.counters);
+    // 8 drones × 60 firings: each made or skipped.
+    assert_eq!(capture.created + skipped, 480, "{capture:?}");
     // At most 10 Mbit/s for the 2 minutes (plus the drain).
     let seconds = r.ended_us / 1_000_000 + 1;
     assert!(
@@ -302,14 +317,35 @@ fn scenarios_send_and_spend_what_the_plan_predicts() {
         let r = simulate(&graph, &plan, &opts, &mut |_| {}).expect("simulates");
         assert_eq!(r.phase, "finished", "{}", s.file);
         let b = &r.bytes;
+        // Where a fleet's radio is oversubscribed (this simple plan does
+        // it to S4's drones), its devices are held back and skip firings
+        // (`firings_skipped`): fewer bytes than the plan's every firing.
+        let oversubscribed = plan
+            .predicted
+            .fleets
+            .iter()
+            .any(|o| o.radio_busy_permille.get().is_none_or(|p| p > 1000));
+        let skipped = r.controller.counters.firings_skipped;
         assert!(
-            b.uplink_error_permille.is_some_and(|e| e.abs() <= 10),
-            "{}: uplink {b:?}",
+            skipped == 0 || oversubscribed,
+            "{}: {skipped} skipped",
             s.file
         );
+        if skipped == 0 {
+            assert!(
+                b.uplink_error_permille.is_some_and(|e| e.abs() <= 10),
+                "{}: uplink {b:?}",
+                s.file
+            );
+        } else {
+            assert!(
+                b.uplink_error_permille.is_some_and(|e| e < 0),
+                "{}: uplink {b:?}",
+                s.file
+            );
+        }
         // Where the model's assumptions hold: the fleet's radio and CPU
-        // within capacity (this simple plan oversubscribes S4's drone
-        // radios, and then frames queue), and no device-to-device transfer
+        // within capacity, and no device-to-device transfer
         // (the model charges both hops to the sender; the world charges
         // the receiver its download).
         let d2d = |fleet| {

@@ -138,7 +138,9 @@ fn device_failure_at_3s_repartitions() {
 /// declared failed each time, then replays its buffered results with the
 /// old epoch and registers again with a new one. Stale results are merged
 /// when their instance is still open, discarded as duplicates otherwise;
-/// nothing completes twice and the area stays partitioned.
+/// the captures it fired by itself and reported late count after all
+/// (recovered), those whose firings were never created are dropped as
+/// unknown; nothing completes twice and the area stays partitioned.
 #[test]
 fn flapping_device() {
     let mut w = world(survey(6), WorldConfig::default());
@@ -164,12 +166,8 @@ fn flapping_device() {
     );
     assert_eq!(r.counters.devices_failed, 3);
     assert_eq!(r.counters.rejoins, 3);
-    assert!(
-        r.counters.stale_messages > 0
-            || r.counters.stale_results_merged > 0
-            || r.counters.duplicate_results > 0,
-        "{r:#?}"
-    );
+    assert!(r.counters.recovered > 0, "{r:#?}");
+    assert!(r.tasks.iter().all(|t| t.lost == 0), "{r:#?}");
     assert!(r.failures.is_empty(), "{:?}", r.failures);
     assert_exactly_once(&w, 2);
     // Energy is summed across the device's epochs.
@@ -305,8 +303,11 @@ fn thirty_percent_killed_mission_still_completes() {
     assert_eq!(r.counters.devices_failed, 5);
     assert!(r.counters.repartitions >= 5);
     assert!(r.failures.is_empty(), "{:?}", r.failures);
+    // The captures the dead drones fired and never reported are lost with
+    // them (no other drone can take them); all else completed.
     for t in &r.tasks {
-        assert_eq!(t.created, t.completed, "{}", t.task);
+        assert_eq!(t.created, t.completed + t.lost, "{}", t.task);
+        assert!(t.lost == 0 || t.task == "capture", "{t:?}");
     }
     assert_eq!(
         w.ctl

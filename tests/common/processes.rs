@@ -76,14 +76,36 @@ fn task_rows(tasks: &Value) -> Vec<(String, u64, u64, u64)> {
 /// The mission finished and every instance created completed (none
 /// failed, none lost).
 pub fn assert_all_completed(report: &Value, context: &str) {
+    assert_all_resolved(report, context, &[]);
+}
+
+/// The mission finished and every instance created completed, none
+/// failed, and only `may_lose`'s firings were lost with their devices
+/// (`TaskReport::lost`: readings a device that died took with it).
+pub fn assert_all_resolved(report: &Value, context: &str, may_lose: &[&str]) {
     assert_eq!(
         report["report"]["phase"], "finished",
         "{context}: {report:#}"
     );
+    let lost = |task: &str| {
+        report["report"]["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["task"] == task)
+            .and_then(|t| t["lost"].as_u64())
+            .unwrap_or(0)
+    };
     for (task, created, completed, failed) in counts(report) {
         assert_eq!(failed, 0, "{context}: {task} had failures: {report:#}");
+        let lost = lost(&task);
+        assert!(
+            lost == 0 || may_lose.contains(&task.as_str()),
+            "{context}: {task} lost {lost} with their devices: {report:#}"
+        );
         assert_eq!(
-            created, completed,
+            created,
+            completed + lost,
             "{context}: {task} lost instances: {report:#}"
         );
     }

@@ -31,8 +31,8 @@ pub struct Derived {
     /// `None` for every other task and where a `gather all` downstream
     /// waits for its rounds (`ir::activation::feeds_a_gather`).
     pub phasing: Vec<Option<activation::Phasing>>,
-    /// Phased sources its devices fire by themselves, on grants
-    /// (`ir::activation::fired_on_device`, placed on the edge).
+    /// Per-device periodic sources its devices fire by themselves, on
+    /// grants (`ir::activation::fired_on_device`, placed on the edge).
     pub fired: Vec<bool>,
     /// Function name of each task (its `fn`, else its name).
     pub function: Vec<String>,
@@ -194,7 +194,7 @@ impl Derived {
             })
             .collect();
         let fired = activation::fired_on_device(graph);
-        d.fired = (0..n).map(|i| fired[i] && d.phasing[i].is_some()).collect();
+        d.fired = (0..n).map(|i| fired[i] && d.per_device[i]).collect();
         d
     }
 

@@ -276,7 +276,18 @@ impl Controller {
         }
         let gone = Executor::Device { device: id, epoch };
         for inst in in_flight {
-            self.attempt_lost(now, inst, gone);
+            // A firing it made by itself is lost with it; other work is
+            // placed again.
+            let fired = self.st.instances.get(&inst).is_some_and(|i| {
+                self.d.fired[i.task.index()]
+                    && i.affinity == Some(id)
+                    && !i.attempts.iter().any(|a| a.live && a.executor != gone)
+            });
+            if fired {
+                self.lose_firing(now, inst, id);
+            } else {
+                self.attempt_lost(now, inst, gone);
+            }
         }
         self.give_away_strips(id, &reason);
         if self.st.fleets[fleet.index()].load.is_empty() {

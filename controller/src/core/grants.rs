@@ -9,12 +9,18 @@
 //! A grant's instance is created at its instant by the phase timer
 //! (delegated: an attempt on the device, no message), or earlier if the
 //! device's result comes first (a device clock slightly ahead, a timer
-//! late in a busy controller). A device that is out of service loses its
-//! grants; the timer then fires its slot as for any phased source.
+//! late in a busy controller). A granted firing always stays on its
+//! device: no other device can take its reading. A device that is out of
+//! service loses its grants (the timer then fires its slot as for any
+//! phased source), and the firings it had not reported are *lost with
+//! it* — unless it reports them later after all (a device cut off or
+//! frozen for a while), when they count as completed.
 
-use super::{Controller, DeviceStatus, Grant};
-use crate::effect::{DeviceMsg, Effect};
-use crate::ids::{DeviceId, Executor, InstanceId};
+use super::{
+    Attempt, Controller, DeviceStatus, Grant, Group, Instance, LostFiring, StragglerCheck, Waiting,
+};
+use crate::effect::{DeviceMsg, Effect, Publication};
+use crate::ids::{DeviceId, Executor, GroupId, InstanceId};
 use crate::time::Micros;
 use hivemind_ir::activation::Start;
 use hivemind_ir::TaskId;
@@ -42,13 +48,13 @@ impl Controller {
     }
 
     /// The instant of `dev`'s firing of `task` in period `n`, if it falls
-    /// within the mission (`ir::activation::Phasing`: device `d` in slot
-    /// `d mod slots`).
+    /// within the mission (phased, `ir::activation::Phasing`: device `d`
+    /// in slot `d mod slots`; else at the period's start, with the rest).
     fn firing_at(&self, task: TaskId, dev: DeviceId, n: u64) -> Option<Micros> {
         let started = self.st.started_at?;
         let period = self.fired_period(task)?;
-        let phasing = self.d.phasing[task.index()]?;
-        let offset = phasing.offset_us(dev.0 % phasing.slots.max(1));
+        let offset =
+            self.d.phasing[task.index()].map_or(0, |p| p.offset_us(dev.0 % p.slots.max(1)));
         let at = n
             .checked_mul(period)?
             .checked_add(offset)?
@@ -103,6 +109,18 @@ impl Controller {
             return;
         }
         let epoch = d.epoch;
+        // Held back while a firing of it is unreported for longer than the
+        // lead: the device fires what it holds, then skips.
+        let lead = self.st.config.grant_lead_us;
+        let stalled = d.in_flight.iter().any(|id| {
+            self.st
+                .instances
+                .get(id)
+                .is_some_and(|i| i.task == task && now.since(i.created) > lead)
+        });
+        if stalled {
+            return;
+        }
         let mut next = d
             .grants
             .iter()
@@ -161,28 +179,107 @@ impl Controller {
         }
     }
 
-    /// Whether `dev` can take a granted firing now: alive with a free slot
-    /// (a device that fell behind, or went silent and is not yet declared
-    /// failed, gets its firing placed as any other, and is told to drop
-    /// the grant).
-    pub(super) fn takes_grant(&mut self, dev: DeviceId, id: InstanceId) -> bool {
-        let slots = self.st.config.device_slots as usize;
-        let ok = self
+    /// A firing its device fired by itself, lost with the device (out of
+    /// service before it reported): resolved as lost, not re-placed (no
+    /// other device can take this device's reading), kept until the device
+    /// reports it after all.
+    pub(super) fn lose_firing(&mut self, now: Micros, id: InstanceId, device: DeviceId) {
+        let Some(inst) = self.st.instances.remove(&id) else {
+            return;
+        };
+        let path_starts = self
             .st
-            .devices
-            .get(&dev)
-            .is_some_and(|d| d.status == DeviceStatus::Alive && d.in_flight.len() < slots);
-        if !ok {
-            if let Some(epoch) = self.st.devices.get(&dev).map(|d| d.epoch) {
-                let to = Executor::Device { device: dev, epoch };
-                self.out.push_back(Effect::cancel(to, id));
-            }
-        }
-        ok
+            .groups
+            .get(&inst.group)
+            .map(|g| g.path_starts.clone())
+            .unwrap_or_default();
+        self.st.lost.insert(
+            id,
+            LostFiring {
+                task: inst.task,
+                device,
+                created: inst.created,
+                path_starts,
+            },
+        );
+        self.st.kinds[inst.task.index()].lost += 1;
+        self.out.push_back(Effect::Publish(Publication::Lost {
+            instance: id,
+            task: inst.task,
+            device,
+        }));
+        self.group_resolved(now, inst.group, None, 0);
+        self.maybe_finish(now);
     }
 
-    /// The timer fired period `n` of `task` for the devices in its slot:
-    /// their grants up to `n` are spent, and they are granted ahead again.
+    /// A result from `executor` for a firing lost with its device: if that
+    /// device reports it (under any registration) while the mission runs
+    /// or drains, it counts after all — the instance is back, with an
+    /// attempt of `executor`, in an activation of its own (a round of its
+    /// own, when rounds are gathered: the one it was in has moved on).
+    pub(super) fn recover_firing(&mut self, id: InstanceId, executor: Executor) {
+        let Executor::Device { device, .. } = executor else {
+            return;
+        };
+        if !matches!(
+            self.st.phase,
+            super::Phase::Running | super::Phase::Draining
+        ) || self.st.lost.get(&id).is_none_or(|l| l.device != device)
+        {
+            return;
+        }
+        let Some(l) = self.st.lost.remove(&id) else {
+            return;
+        };
+        let k = &mut self.st.kinds[l.task.index()];
+        k.lost = k.lost.saturating_sub(1);
+        self.st.counters.recovered = self.st.counters.recovered.saturating_add(1);
+        let group = GroupId(self.st.next_group);
+        self.st.next_group += 1;
+        if self.d.gathers_rounds {
+            self.st.batches.opened(group, l.task, 1);
+        }
+        self.st.groups.insert(
+            group,
+            Group {
+                task: l.task,
+                round: group,
+                origin: Some(device),
+                expected: 1,
+                completed: 0,
+                failed: 0,
+                items: 0,
+                last: None,
+                path_starts: l.path_starts,
+                target: None,
+            },
+        );
+        self.st.instances.insert(
+            id,
+            Instance {
+                task: l.task,
+                group,
+                created: l.created,
+                attempts: vec![Attempt {
+                    executor,
+                    started: l.created,
+                    live: true,
+                    check: StragglerCheck::Judged,
+                }]
+                .into(),
+                retries: 0,
+                relaunches: 0,
+                affinity: Some(device),
+                parent: None,
+                waiting: Waiting::Running,
+                retry_at: None,
+            },
+        );
+    }
+
+    /// The timer fired period `n` of `task` for the devices in its slot
+    /// (all of the fleet: `(0, 1)`): their grants up to `n` are spent, and
+    /// they are granted ahead again.
     pub(super) fn after_fired(&mut self, now: Micros, task: TaskId, n: u64, slot: (u32, u32)) {
         let Some(fleet) = self.st.plan.tasks[task.index()].fleet else {
             return;
@@ -227,7 +324,13 @@ impl Controller {
             return;
         }
         self.st.counters.fired_early = self.st.counters.fired_early.saturating_add(1);
-        let at = if g.at < now { g.at } else { now };
-        self.activate_granted(at, g.task, device, g.period);
+        if self.d.phasing[g.task.index()].is_some() {
+            let at = if g.at < now { g.at } else { now };
+            self.activate_granted(at, g.task, device, g.period);
+        } else {
+            // A synchronized source: its round is one firing of every
+            // device, so the whole round fires now, not this one alone.
+            self.fire_round_early(now, g.task, g.period);
+        }
     }
 }

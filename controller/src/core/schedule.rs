@@ -40,6 +40,8 @@ pub(super) enum Via {
     /// A firing granted to a device (`grants.rs`), created before its
     /// timer: that device's firing in period `.1`.
     Granted(DeviceId, u64),
+    /// Period `.0` of a synchronized per-device source (every device).
+    Round(u64),
 }
 
 impl Controller {
@@ -64,6 +66,12 @@ impl Controller {
     pub(super) fn activate_phase(&mut self, now: Micros, task: TaskId, slot: (u32, u32), n: u64) {
         let via = Via::Phase(slot.0, slot.1.max(1), n);
         self.activate_from(now, task, None, 1, &Lineage::default(), via);
+    }
+
+    /// Period `n` of a synchronized per-device source: one round of every
+    /// live device of its fleet.
+    pub(super) fn activate_round(&mut self, now: Micros, task: TaskId, n: u64) {
+        self.activate_from(now, task, None, 1, &Lineage::default(), Via::Round(n));
     }
 
     /// `device`'s granted firing of `task` in period `n`, created at `at`
@@ -120,14 +128,22 @@ impl Controller {
         // A source its devices fire: each device's grant for the period
         // (`grants.rs`), and no second instance where it exists already.
         let mut granted: Vec<Option<InstanceId>> = vec![None; groups.len()];
-        if let (Via::Phase(_, _, period) | Via::Granted(_, period), true) = (via, self.d.fired[i]) {
+        if let (Via::Phase(_, _, period) | Via::Granted(_, period) | Via::Round(period), true) =
+            (via, self.d.fired[i])
+        {
             let mut kept = Vec::with_capacity(groups.len());
             granted.clear();
             for g in groups {
                 match g.0.map(|dev| self.take_grant(dev, task, period)) {
-                    Some(Granted::Done) => continue,
                     Some(Granted::Fires(id)) => granted.push(Some(id)),
-                    _ => granted.push(None),
+                    // Created already; or not granted: a device fires
+                    // only on grants (it was held back, `grants.rs`).
+                    Some(Granted::Done) => continue,
+                    _ => {
+                        self.st.counters.firings_skipped =
+                            self.st.counters.firings_skipped.saturating_add(1);
+                        continue;
+                    }
                 }
                 kept.push(g);
             }
@@ -195,7 +211,7 @@ impl Controller {
                     (Via::Local(off), Some(p), _) if n == 1 => self.local_instance(p, off),
                     // A firing its device already ran stays there.
                     (Via::Granted(dev, _), _, Some(id)) => (Some(id), Some(dev)),
-                    (_, _, Some(id)) => (Some(id), origin.filter(|&dev| self.takes_grant(dev, id))),
+                    (_, _, Some(id)) => (Some(id), origin),
                     _ => (None, None),
                 };
                 let id = id.unwrap_or_else(|| {
@@ -582,6 +598,7 @@ impl Controller {
             return;
         }
         self.materialize(now, id, executor);
+        self.recover_firing(id, executor);
         let Some(inst) = self.st.instances.remove(&id) else {
             self.unknown_result(executor, id);
             return;
@@ -683,7 +700,13 @@ impl Controller {
     /// An instance of the group completed (`done` set) or failed. When the
     /// whole activation has resolved, its one value (if any instance
     /// completed) goes to every consumer, by the consumer's rule.
-    fn group_resolved(&mut self, now: Micros, gid: GroupId, done: Option<Parent>, items: u32) {
+    pub(super) fn group_resolved(
+        &mut self,
+        now: Micros,
+        gid: GroupId,
+        done: Option<Parent>,
+        items: u32,
+    ) {
         let Some(g) = self.st.groups.get_mut(&gid) else {
             return;
         };
