@@ -1,20 +1,22 @@
 //! Sources its devices fire by themselves (`Derived::fired`,
-//! `ir::activation::fired_on_device`): the core keeps its phase timers and
-//! creates every firing's instance at its instant, as for any phased
-//! source, but it does not send a start command. Each device holds grants
-//! for its next firings (`DeviceMsg::Fire`: the instance id and the
-//! instant), sent ahead, so the device starts each firing at its instant
-//! and no controller hop lies on the paths that begin there.
+//! `ir::activation::fired_on_device`: every per-device periodic source on
+//! the edge, phased or in synchronized rounds): the core keeps its timers
+//! and creates every firing's instance at its instant, but it does not
+//! send a start command. Each device holds grants for its next firings
+//! (`DeviceMsg::Fire`: the instance id and the instant), sent ahead, so
+//! the device starts each firing at its instant and no controller hop
+//! lies on the paths that begin there. A device fires only on grants.
 //!
-//! A grant's instance is created at its instant by the phase timer
-//! (delegated: an attempt on the device, no message), or earlier if the
-//! device's result comes first (a device clock slightly ahead, a timer
-//! late in a busy controller). A granted firing always stays on its
-//! device: no other device can take its reading. A device that is out of
-//! service loses its grants (the timer then fires its slot as for any
-//! phased source), and the firings it had not reported are *lost with
-//! it* — unless it reports them later after all (a device cut off or
-//! frozen for a while), when they count as completed.
+//! A grant's instance is created at its instant by the timer (delegated:
+//! an attempt on the device, no message), or earlier if the device's
+//! result comes first (a device clock slightly ahead, a timer late in a
+//! busy controller). A granted firing always stays on its device: no
+//! other device can take its reading. A device whose firing stays
+//! unreported longer than `grant_lead_us` is granted no more until it
+//! reports (backpressure). A device that is out of service loses its
+//! grants, and the firings it had not reported are *lost with it* —
+//! unless it reports them later after all (a device cut off or frozen for
+//! a while), when they count as completed.
 
 use super::{
     Attempt, Controller, DeviceStatus, Grant, Group, Instance, LostFiring, StragglerCheck, Waiting,
@@ -27,7 +29,8 @@ use hivemind_ir::TaskId;
 
 /// A grant's firing as the phase timer sees it.
 pub(super) enum Granted {
-    /// None for this period: start it with a command, as without grants.
+    /// None for this period: the device was held back (or joined after
+    /// it), and does not fire it.
     No,
     /// The device fires this instance by itself.
     Fires(InstanceId),

@@ -209,8 +209,7 @@ impl Controller {
                 };
                 let (id, delegate) = match (via, parent, grant) {
                     (Via::Local(off), Some(p), _) if n == 1 => self.local_instance(p, off),
-                    // A firing its device already ran stays there.
-                    (Via::Granted(dev, _), _, Some(id)) => (Some(id), Some(dev)),
+                    // A granted firing stays on its device.
                     (_, _, Some(id)) => (Some(id), origin),
                     _ => (None, None),
                 };
