@@ -509,6 +509,21 @@ pub fn join_pacers(graph: &TaskGraph, rates: &[Rate]) -> Vec<Option<TaskId>> {
         .collect()
 }
 
+/// Each join's pacer ([`join_pacers`]) when the join is joined per device
+/// (its values all come from one fleet's devices, [`origin_fleets`]);
+/// `None` for every other task.
+pub fn per_device_pacers(
+    graph: &TaskGraph,
+    topo: &[TaskId],
+    pacers: &[Option<TaskId>],
+) -> Vec<Option<TaskId>> {
+    origin_fleets(graph, topo)
+        .into_iter()
+        .zip(pacers)
+        .map(|(fleet, pacer)| pacer.filter(|_| fleet.is_some()))
+        .collect()
+}
+
 /// The producer with the lowest rate, the first on a tie (`min_by_key`
 /// keeps the first minimum).
 fn pacer(producers: &[TaskId], rates: &[Rate]) -> Option<TaskId> {

@@ -90,12 +90,8 @@ impl LocalChains {
 fn per_device_pacers(graph: &TaskGraph) -> Vec<Option<TaskId>> {
     let topo = crate::topological_order(graph);
     let rates = crate::activation::rates(graph, &topo, graph.duration_us);
-    let origin = crate::activation::origin_fleets(graph, &topo);
-    crate::activation::join_pacers(graph, &rates)
-        .into_iter()
-        .zip(origin)
-        .map(|(pacer, fleet)| pacer.filter(|_| fleet.is_some()))
-        .collect()
+    let pacers = crate::activation::join_pacers(graph, &rates);
+    crate::activation::per_device_pacers(graph, &topo, &pacers)
 }
 
 /// A producer whose every activation is one instance returning a result.

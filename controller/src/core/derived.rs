@@ -110,14 +110,13 @@ impl Derived {
         d.retrains = super::learning::facts(graph, plan);
         let topo = hivemind_ir::topological_order(graph);
         let rates = activation::rates(graph, &topo, graph.duration_us);
-        let origin = activation::origin_fleets(graph, &topo);
         let pacers = activation::join_pacers(graph, &rates);
+        let by_device = activation::per_device_pacers(graph, &topo, &pacers);
         for (t, p) in graph.tasks.iter().zip(&plan.tasks) {
             let pacer = pacers[t.id.index()];
             d.pacer
                 .push(pacer.and_then(|q| d.preds[t.id.index()].iter().position(|&x| x == q)));
-            d.join_by_device
-                .push(pacer.is_some() && origin[t.id.index()].is_some());
+            d.join_by_device.push(by_device[t.id.index()].is_some());
             let a = activation::activation(graph, t.id);
             d.per_device
                 .push(a.width == Width::EveryDevice && p.modality == Modality::Edge);
