@@ -38,6 +38,8 @@ use hivemind_cost::{modality_index, CostModel, Total};
 use hivemind_ir::plan::Modality;
 use hivemind_ir::{Objective, RequirementKind, Sat, TaskId};
 
+mod knapsack;
+
 /// Per task: which modalities are still possible, indexed by [`modality_index`].
 pub(crate) type Domains = Vec<[bool; 3]>;
 
@@ -1929,6 +1931,16 @@ pub(crate) struct StageBounds<'p, 'm, 'g> {
     /// The same with the multipliers that maximise its cut bound, which
     /// every node evaluates too.
     cut_combined: Option<(Separable, u64)>,
+    /// The binding knapsack-like limits kept exact (dynamic programming),
+    /// the others priced: evaluated at every node when it beats the
+    /// Lagrangian bounds at the root.
+    knapsack: Option<knapsack::Knapsack>,
+    /// The same for some separable limits (by index in presolve's), their
+    /// own metric minimised: a node whose knapsack bound passes the
+    /// limit's maximum has no placement meeting them all. Where an earlier
+    /// stage's optimum is a knapsack's (cost against CPU), the placements
+    /// reaching it are few and this is what finds them.
+    limit_knapsacks: Vec<(usize, knapsack::Knapsack)>,
 }
 
 /// What one node's reduction found.
@@ -1943,6 +1955,9 @@ pub(crate) struct NodeBound {
 /// Reduction rounds per node: past them the node is branched on as it is
 /// (fewer removals only: still sound).
 const NODE_ROUNDS: usize = 2;
+
+/// Limits with a knapsack bound of their own ([`StageBounds`]).
+const LIMIT_KNAPSACKS: usize = 2;
 
 impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
     pub fn new(pre: &'p Presolve<'m, 'g>, metric: Metric) -> Self {
@@ -1962,22 +1977,76 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             }
             (combined.largest_total() < u128::from(NONE)).then_some((combined, rhs))
         };
-        let forest_ps = relaxed
+        let forest_ps: Option<Vec<u64>> = relaxed
             .as_ref()
-            .and_then(|a| Some((a, pre.joint_multipliers(a)?.0)));
-        let combined = forest_ps.as_ref().and_then(|(a, ps)| combine(a, ps));
-        let cut_combined = forest_ps.as_ref().and_then(|(a, ps)| {
-            let (cut_ps, _) = pre.joint_multipliers_with(a, Some(ps), 2, true)?;
-            combine(a, &cut_ps)
-        });
-        StageBounds {
+            .and_then(|a| Some(pre.joint_multipliers(a)?.0));
+        let combined = relaxed
+            .as_ref()
+            .zip(forest_ps.as_ref())
+            .and_then(|(a, ps)| combine(a, ps));
+        let cut_ps = relaxed
+            .as_ref()
+            .zip(forest_ps.as_ref())
+            .and_then(|(a, ps)| Some(pre.joint_multipliers_with(a, Some(ps), 2, true)?.0));
+        let cut_combined = relaxed
+            .as_ref()
+            .zip(cut_ps.as_ref())
+            .and_then(|(a, ps)| combine(a, ps));
+        let mut bounds = StageBounds {
             pre,
             objective,
             offset,
             relaxed,
             combined,
             cut_combined,
+            knapsack: None,
+            limit_knapsacks: Vec::new(),
+        };
+        if let (Some(a), Some(ps)) = (bounds.relaxed.as_ref(), cut_ps.as_ref()) {
+            let mut root = pre.domains.clone();
+            let floor = bounds
+                .reduce(&mut root, NONE)
+                .map_or(0, |b| b.lower.saturating_sub(bounds.offset));
+            bounds.knapsack = knapsack::Knapsack::new(pre, a, ps, floor);
+            tracing::trace!(
+                floor,
+                knapsack = ?bounds.knapsack.as_ref().map(|k| k.bound(pre, &pre.domains)),
+                "knapsack bound at the root"
+            );
         }
+        // The limits whose knapsack bound comes nearest their maximum.
+        let mut tight: Vec<(u128, usize, knapsack::Knapsack)> = Vec::new();
+        for (i, l) in pre.limits.iter().enumerate() {
+            let (LimitKind::Separable(b), false) = (&l.kind, l.relaxation) else {
+                continue;
+            };
+            let Some((mut ps, _)) = pre.joint_multipliers(b) else {
+                continue;
+            };
+            ps[i] = 0;
+            // Only where the knapsack bound comes near the limit's maximum
+            // (within 1/16) at the root: elsewhere it never prunes.
+            let floor = l.max - l.max / 16;
+            if let Some(k) = knapsack::Knapsack::new(pre, b, &ps, floor) {
+                let at_root = k.bound(pre, &pre.domains);
+                tracing::trace!(
+                    limit = i,
+                    max = l.max,
+                    knapsack = at_root,
+                    "limit knapsack at the root"
+                );
+                // How close, in 2⁻³² of the maximum.
+                let close = (u128::from(at_root) << 32) / u128::from(l.max.max(1));
+                tight.push((close, i, k));
+            }
+        }
+        tight.sort_by_key(|&(close, i, _)| (std::cmp::Reverse(close), i));
+        bounds.limit_knapsacks = tight
+            .into_iter()
+            .take(LIMIT_KNAPSACKS)
+            .map(|(_, i, k)| (i, k))
+            .collect();
+        bounds
     }
 
     /// The placement that minimises the stage's cut-scored Lagrangian
@@ -2138,6 +2207,18 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
                     return None;
                 }
                 lower = lower.max(cut.saturating_sub(*rhs));
+            }
+            if let Some(k) = &self.knapsack {
+                let b = k.bound(self.pre, dom);
+                if b == NONE {
+                    return None;
+                }
+                lower = lower.max(b);
+            }
+            for (i, k) in &self.limit_knapsacks {
+                if k.bound(self.pre, dom) > self.pre.limits[*i].max {
+                    return None;
+                }
             }
             if lower > max_obj {
                 return None;
