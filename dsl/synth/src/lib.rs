@@ -564,17 +564,26 @@ fn lexmin_timed(
             };
             // A Lagrangian heuristic first: the relaxation's placement,
             // repaired into a feasible one, on up to half of the share.
-            let relaxed = bounds::StageBounds::new(presolve, metric).relaxed_placement();
-            if let Some(x) = relaxed {
+            // Two starts: the cut placement of the Lagrangian, and the
+            // knapsack relaxation's (which fills the binding limits).
+            let stage_bounds = bounds::StageBounds::new(presolve, metric);
+            let starts = [
+                stage_bounds.relaxed_placement(),
+                stage_bounds.knapsack_placement(),
+            ];
+            drop(stage_bounds);
+            for (i, x) in starts.into_iter().enumerate() {
+                let Some(x) = x else { continue };
                 let until = now
                     + stage_deadline
                         .saturating_duration_since(now)
-                        .mul_f64(share / 2.0);
+                        .mul_f64(share / 4.0 * (i + 1) as f64);
                 let started = Instant::now();
                 let repaired = search::repair(model, x, stage, &fixed_values, until);
                 let value = repaired.as_ref().and_then(|(a, _)| Some((value_of(a)?, a)));
                 tracing::debug!(
                     stage,
+                    start = i,
                     value = ?value.map(|(v, _)| v),
                     ?ceiling,
                     ms = started.elapsed().as_millis() as u64,

@@ -30,6 +30,11 @@ use super::{lambda_ceil, Domains, LimitKind, Presolve, Separable, NONE};
 /// finer unit (a smaller rounding error) costs time at every node.
 const CELLS: usize = 1 << 20;
 
+/// A task still free in a group's knapsack: its index, its least value,
+/// and per allowed modality (modality, weight in units, value above the
+/// least).
+type Free = (usize, i128, Vec<(usize, usize, u64)>);
+
 /// One limit kept as a constraint.
 struct Group {
     weight: Separable,
@@ -77,10 +82,21 @@ impl Knapsack {
     /// multipliers `ps` (one per limit, `λ = p / 2²⁰`) for the limits
     /// priced; the limits kept are chosen among those the multipliers
     /// price (they bind), the heaviest first, tasks disjoint, and of the
-    /// few choices tried the one with the best bound at the root is kept.
-    /// `None` when no limit qualifies or when it is no better than `floor`
-    /// (a bound the stage has already).
-    pub fn new(pre: &Presolve, a: &Separable, ps: &[u64], floor: u64) -> Option<Self> {
+    /// few choices tried the one with the best bound at the root is kept,
+    /// with that bound. `None` when no limit qualifies.
+    pub fn new(pre: &Presolve, a: &Separable, ps: &[u64]) -> Option<(u64, Self)> {
+        Self::with_cells(pre, a, ps, CELLS)
+    }
+
+    /// [`Knapsack::new`] with `cells` dynamic-programming cells per group
+    /// (at most CELLS): a coarser rounding, still a bound (tests).
+    pub(super) fn with_cells(
+        pre: &Presolve,
+        a: &Separable,
+        ps: &[u64],
+        cells: usize,
+    ) -> Option<(u64, Self)> {
+        let cells = cells.min(CELLS);
         let dom = &pre.domains;
         let n = dom.len();
         // Candidates: separable limits with a positive multiplier, by
@@ -117,9 +133,7 @@ impl Knapsack {
             let mut taken = vec![false; n];
             let mut chosen: Vec<usize> = Vec::new();
             for c in std::iter::once(start).chain(0..candidates.len()) {
-                if chosen.contains(&c)
-                    || items[c].is_empty()
-                    || items[c].iter().any(|&t| taken[t])
+                if chosen.contains(&c) || items[c].is_empty() || items[c].iter().any(|&t| taken[t])
                 {
                     continue;
                 }
@@ -128,15 +142,22 @@ impl Knapsack {
                 }
                 chosen.push(c);
             }
-            let Some(k) = Self::with_groups(pre, a, ps, &chosen, &candidates, &items) else {
+            let Some(k) = Self::with_groups(pre, a, ps, &chosen, &candidates, &items, cells) else {
                 continue;
             };
             let b = k.bound(pre, dom);
-            if b != NONE && b > floor && best.as_ref().is_none_or(|(x, _)| b > *x) {
+            tracing::trace!(
+                ?chosen,
+                limits = ?chosen.iter().map(|&c| candidates[c].0).collect::<Vec<_>>(),
+                items = ?chosen.iter().map(|&c| items[c].len()).collect::<Vec<_>>(),
+                bound = b,
+                "knapsack groups"
+            );
+            if b != NONE && best.as_ref().is_none_or(|(x, _)| b > *x) {
                 best = Some((b, k));
             }
         }
-        best.map(|(_, k)| k)
+        best
     }
 
     fn with_groups(
@@ -146,6 +167,7 @@ impl Knapsack {
         chosen: &[usize],
         candidates: &[(usize, u128)],
         items: &[Vec<usize>],
+        cells: usize,
     ) -> Option<Self> {
         let kept: Vec<usize> = chosen.iter().map(|&c| candidates[c].0).collect();
         let mut value = a.clone();
@@ -167,9 +189,11 @@ impl Knapsack {
                     return None;
                 };
                 let max = pre.limits[i].max;
-                let cells = (CELLS / items[c].len().max(1)).max(64);
+                let cells = (cells / items[c].len().max(1)).max(64);
                 // Rounded up: the capacity is at most `cells` units.
-                let q = max.div_ceil(u64::try_from(cells).unwrap_or(u64::MAX)).max(1);
+                let q = max
+                    .div_ceil(u64::try_from(cells).unwrap_or(u64::MAX))
+                    .max(1);
                 Some(Group {
                     weight: w.clone(),
                     max,
@@ -185,24 +209,63 @@ impl Knapsack {
     /// the placements in `dom` that meet presolve's limits; `NONE` when
     /// none can.
     pub fn bound(&self, pre: &Presolve, dom: &Domains) -> u64 {
+        let Some((total, _)) = self.solve(pre, dom, &self.values(pre, dom), false) else {
+            return NONE;
+        };
+        let total = total
+            .saturating_add(i128::from(self.value.constant))
+            .saturating_sub(i128::from(self.rhs))
+            .max(0);
+        u64::try_from(total).unwrap_or(NONE - 1).min(NONE - 1)
+    }
+
+    /// A placement reaching [`Knapsack::bound`] over `dom` (modality
+    /// indices): it meets the kept limits up to the rounding, so it is a
+    /// start for a repairing local search (the other limits are priced
+    /// only).
+    pub fn placement(&self, pre: &Presolve, dom: &Domains) -> Option<Vec<usize>> {
+        self.solve(pre, dom, &self.values(pre, dom), true)?.1
+    }
+
+    /// The value's terms per task and modality, pairwise terms lowered.
+    fn values(&self, pre: &Presolve, dom: &Domains) -> Vec<[Option<i128>; 3]> {
+        charged(pre, &self.value, dom)
+            .iter()
+            .map(|r| r.map(|v| (v != NONE).then_some(i128::from(v))))
+            .collect()
+    }
+
+    /// The least of `Σ values[t][m]` over the placements in `dom` whose
+    /// weights fit every group's capacity (rounded as the module says),
+    /// and with `trace` such a placement.
+    fn solve(
+        &self,
+        pre: &Presolve,
+        dom: &Domains,
+        values: &[[Option<i128>; 3]],
+        trace: bool,
+    ) -> Option<(i128, Option<Vec<usize>>)> {
         let n = dom.len();
-        let u = charged(pre, &self.value, dom);
-        let least = |t: usize| u[t].iter().copied().min().unwrap_or(NONE);
+        let least = |t: usize| -> Option<(usize, i128)> {
+            (0..3)
+                .filter_map(|m| Some((m, values[t][m]?)))
+                .min_by_key(|&(m, v)| (v, m))
+        };
         let mut in_group = vec![false; n];
         for g in &self.groups {
             for &t in &g.items {
                 in_group[t] = true;
             }
         }
-        let mut total = u128::from(self.value.constant);
+        let mut placement = vec![0usize; n];
+        let mut total = 0i128;
         for t in (0..n).filter(|&t| !in_group[t]) {
-            let l = least(t);
-            if l == NONE {
-                return NONE;
-            }
-            total += u128::from(l);
+            let (m, v) = least(t)?;
+            placement[t] = m;
+            total += v;
         }
         let mut f: Vec<u64> = Vec::new();
+        let mut choice: Vec<u8> = Vec::new();
         for g in &self.groups {
             let w = charged(pre, &g.weight, dom);
             let mut is_item = vec![false; n];
@@ -211,69 +274,87 @@ impl Knapsack {
             }
             // What the tasks whose weight is settled take off the capacity.
             let mut used = u128::from(g.weight.constant);
-            let mut free: Vec<usize> = Vec::new();
+            let mut free: Vec<Free> = Vec::new();
             for t in 0..n {
                 let allowed = || (0..3).filter(|&m| dom[t][m] && w[t][m] != NONE);
-                let lightest = allowed().map(|m| w[t][m]).min();
                 if !is_item[t] {
-                    used += u128::from(lightest.unwrap_or(0));
+                    used += u128::from(allowed().map(|m| w[t][m]).min().unwrap_or(0));
                     continue;
                 }
-                let options: Vec<usize> = allowed().filter(|&m| u[t][m] != NONE).collect();
+                let options: Vec<usize> = allowed().filter(|&m| values[t][m].is_some()).collect();
                 match options.as_slice() {
-                    [] => return NONE,
-                    [m] => {
-                        used += u128::from(w[t][*m]);
-                        total += u128::from(u[t][*m]);
+                    [] => return None,
+                    &[m] => {
+                        used += u128::from(w[t][m]);
+                        total += values[t][m]?;
+                        placement[t] = m;
                     }
-                    _ => free.push(t),
+                    _ => {
+                        let lo = options.iter().filter_map(|&m| values[t][m]).min()?;
+                        let items = options
+                            .iter()
+                            .filter_map(|&m| {
+                                let units = usize::try_from(w[t][m] / g.q).ok()?;
+                                let extra = u64::try_from(values[t][m]? - lo).ok()?;
+                                Some((m, units, extra))
+                            })
+                            .collect();
+                        free.push((t, lo, items));
+                    }
                 }
             }
-            let Some(room) = u128::from(g.max).checked_sub(used) else {
-                return NONE;
-            };
+            let room = u128::from(g.max).checked_sub(used)?;
             let units = usize::try_from(room / u128::from(g.q)).unwrap_or(usize::MAX);
             if units > CELLS {
                 // Not reached (`new` keeps `max / q` within CELLS); the
                 // free tasks at their least values are a bound still.
-                for &t in &free {
-                    total += u128::from(least(t));
+                for (t, lo, items) in &free {
+                    total += lo;
+                    placement[*t] = items.first().map_or(0, |x| x.0);
                 }
                 continue;
             }
             f.clear();
             f.resize(units + 1, 0);
-            for &t in &free {
-                let lo = least(t);
-                total += u128::from(lo);
-                let options: Vec<(usize, u64)> = (0..3)
-                    .filter(|&m| dom[t][m] && w[t][m] != NONE && u[t][m] != NONE)
-                    .filter_map(|m| {
-                        let units = usize::try_from(w[t][m] / g.q).ok()?;
-                        Some((units, u[t][m] - lo))
-                    })
-                    .collect();
+            if trace {
+                choice.clear();
+                choice.resize(free.len() * (units + 1), 0);
+            }
+            for (i, (_, lo, items)) in free.iter().enumerate() {
+                total += lo;
                 // Downwards, so f[k − w] is still the previous task's.
                 for k in (0..=units).rev() {
                     let mut best = NONE;
-                    for &(wu, du) in &options {
+                    let mut pick = 0u8;
+                    for (j, &(_, wu, du)) in items.iter().enumerate() {
                         if wu <= k {
                             let v = f[k - wu];
-                            if v != NONE {
-                                best = best.min(v.saturating_add(du));
+                            if v != NONE && v.saturating_add(du) < best {
+                                best = v.saturating_add(du);
+                                pick = u8::try_from(j).unwrap_or(0);
                             }
                         }
                     }
                     f[k] = best;
+                    if trace {
+                        choice[i * (units + 1) + k] = pick;
+                    }
                 }
             }
             let v = f[units];
             if v == NONE {
-                return NONE;
+                return None;
             }
-            total += u128::from(v);
+            total += i128::from(v);
+            if trace {
+                let mut k = units;
+                for (i, (t, _, items)) in free.iter().enumerate().rev() {
+                    let (m, wu, _) = items[usize::from(choice[i * (units + 1) + k])];
+                    placement[*t] = m;
+                    k -= wu.min(k);
+                }
+            }
         }
-        let total = total.saturating_sub(u128::from(self.rhs));
-        u64::try_from(total).unwrap_or(NONE - 1).min(NONE - 1)
+        Some((total, trace.then_some(placement)))
     }
 }
