@@ -648,6 +648,11 @@ struct Limit {
     /// Lagrangian bound and for reduction on its own, not in the pairwise
     /// Lagrangian passes, whose cost grows with the square of the limits.
     relaxation: bool,
+    /// An objective bounded by [`Presolve::bound`] (an earlier stage's
+    /// optimum, an incumbent's value): the limits whose feasible sets are
+    /// thinnest, where a knapsack bound of their own prunes
+    /// ([`StageBounds`]).
+    objective: bool,
 }
 
 /// The current domains and the limits they have been reduced against.
@@ -1003,6 +1008,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 }),
                 max: cap_max(model.fleet_capacity_us_per_hour[f]),
                 relaxation: false,
+                objective: false,
             });
         }
         // Radio: every fleet's links carry what its edge tasks push and
@@ -1046,6 +1052,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 }),
                 max: cap_max(model.fleet_radio_bytes_per_hour[f]),
                 relaxation: false,
+                objective: false,
             });
         }
         let cloud = model
@@ -1068,6 +1075,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 }),
                 max: cap_max(model.cloud_capacity_us_per_hour),
                 relaxation: false,
+                objective: false,
             });
         }
         p.propagate();
@@ -1085,6 +1093,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 kind,
                 max,
                 relaxation: false,
+                objective: false,
             }])
         };
         match req.kind {
@@ -1098,12 +1107,14 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     kind: LimitKind::PathSum(self.paths[r].iter().cloned().collect()),
                     max,
                     relaxation: false,
+                    objective: false,
                 }];
                 if let Some(Some(chain)) = self.chains.get(r) {
                     limits.push(Limit {
                         kind: LimitKind::Separable(chain.clone()),
                         max,
                         relaxation: true,
+                        objective: false,
                     });
                 }
                 Some(limits)
@@ -1148,6 +1159,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                             kind: LimitKind::Separable(self.fleet_energy(f.id.index())),
                             max: u64::try_from(room / 10_000).unwrap_or(u64::MAX),
                             relaxation: false,
+                            objective: false,
                         })
                     })
                     .collect()
@@ -1713,6 +1725,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                             kind: LimitKind::Separable(chain),
                             max: limit.max,
                             relaxation: true,
+                            objective: false,
                         });
                     }
                 }
@@ -1739,12 +1752,14 @@ impl<'m, 'g> Presolve<'m, 'g> {
                         kind: LimitKind::Separable(relaxed),
                         max,
                         relaxation: true,
+                        objective: false,
                     });
                 }
                 self.limits.push(Limit {
                     kind,
                     max,
                     relaxation: false,
+                    objective: true,
                 })
             }
             None => self.infeasible = true,
@@ -2020,7 +2035,8 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
         // The limits whose knapsack bound comes nearest their maximum.
         let mut tight: Vec<(u128, usize, knapsack::Knapsack)> = Vec::new();
         for (i, l) in pre.limits.iter().enumerate() {
-            let (LimitKind::Separable(b), false) = (&l.kind, l.relaxation) else {
+            let (LimitKind::Separable(b), false, true) = (&l.kind, l.relaxation, l.objective)
+            else {
                 continue;
             };
             let Some((mut ps, _)) = pre.joint_multipliers(b) else {
