@@ -327,7 +327,7 @@ mod tests {
         let metric = Metric::Objective(first);
         let no_repair = |_: Vec<Modality>, _: Instant| None;
         let repair = |x: Vec<Modality>, until: Instant| {
-            crate::search::repair(&model, x, 0, &[], until).map(|(a, _)| a)
+            crate::search::repair(&model, x, 0, &[], until, false).map(|(a, _)| a)
         };
         let optimum = oracle.as_ref().map(|(_, e)| e.objective(first).saturated());
         if pre.infeasible {

@@ -572,14 +572,15 @@ fn lexmin_timed(
                 stage_bounds.knapsack_placement(),
             ];
             drop(stage_bounds);
+            let parts = starts.len() as f64;
             for (i, x) in starts.into_iter().enumerate() {
                 let Some(x) = x else { continue };
                 let until = now
                     + stage_deadline
                         .saturating_duration_since(now)
-                        .mul_f64(share / 4.0 * (i + 1) as f64);
+                        .mul_f64(share / 2.0 / parts * (i + 1) as f64);
                 let started = Instant::now();
-                let repaired = search::repair(model, x, stage, &fixed_values, until);
+                let repaired = search::repair(model, x, stage, &fixed_values, until, true);
                 let value = repaired.as_ref().and_then(|(a, _)| Some((value_of(a)?, a)));
                 tracing::debug!(
                     stage,
@@ -604,7 +605,9 @@ fn lexmin_timed(
                 ceiling.unwrap_or(bounds::NONE),
                 incumbent.as_deref(),
                 value_of,
-                |x, until| search::repair(model, x, stage, &fixed_values, until).map(|(a, _)| a),
+                |x, until| {
+                    search::repair(model, x, stage, &fixed_values, until, false).map(|(a, _)| a)
+                },
                 BNB_NODES,
                 bnb_deadline,
                 limits,
