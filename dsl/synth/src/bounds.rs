@@ -1977,6 +1977,9 @@ const NODE_ROUNDS: usize = 2;
 /// Limits with a knapsack bound of their own ([`StageBounds`]).
 const LIMIT_KNAPSACKS: usize = 2;
 
+/// Missions above this many tasks get no knapsack bounds.
+const KNAPSACK_TASKS: usize = 500;
+
 impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
     pub fn new(pre: &'p Presolve<'m, 'g>, metric: Metric) -> Self {
         let (objective, offset) = pre.limit_kind(metric);
@@ -2021,7 +2024,11 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             knapsack_at_nodes: false,
             limit_knapsacks: Vec::new(),
         };
-        if let (Some(a), Some(ps)) = (bounds.relaxed.as_ref(), cut_ps.as_ref()) {
+        // Not on large missions: there the stage's time goes to the
+        // Lagrangian bounds, the branch-and-bound gets no nodes, and the
+        // knapsacks' multipliers would cost seconds more.
+        let small = pre.domains.len() <= KNAPSACK_TASKS && !pre.late();
+        if let (Some(a), Some(ps), true) = (bounds.relaxed.as_ref(), cut_ps.as_ref(), small) {
             let mut root = pre.domains.clone();
             let floor = bounds
                 .reduce(&mut root, NONE)
@@ -2034,7 +2041,7 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
         }
         // The limits whose knapsack bound comes nearest their maximum.
         let mut tight: Vec<(u128, usize, knapsack::Knapsack)> = Vec::new();
-        for (i, l) in pre.limits.iter().enumerate() {
+        for (i, l) in pre.limits.iter().enumerate().filter(|_| small) {
             let (LimitKind::Separable(b), false, true) = (&l.kind, l.relaxation, l.objective)
             else {
                 continue;
@@ -2095,6 +2102,13 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             .as_ref()?
             .placement(self.pre, &self.pre.domains)?;
         Some(x.into_iter().map(|m| Modality::ALL[m]).collect())
+    }
+
+    /// Whether the knapsack bound is evaluated at nodes (tests: that the
+    /// branch-and-bound's property covers it).
+    #[cfg(test)]
+    pub fn knapsack_at_nodes(&self) -> bool {
+        self.knapsack_at_nodes
     }
 
     /// The domains the stage starts from (presolve's).
