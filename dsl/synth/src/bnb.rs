@@ -301,17 +301,24 @@ mod tests {
         )
     }
 
-    /// With no incumbent and no budget, the search finds the exhaustive
+    /// With no incumbent, the search finds the exhaustive
     /// optimum of the first objective and proves it; with the optimum as
     /// the incumbent it proves it without an improvement; a cut search's
     /// lower bound is never above the optimum.
-    /// Returns whether the mission had a feasible plan, and the nodes the
-    /// search from no incumbent took.
-    fn check(seed: u64, n: usize) -> (bool, u64) {
-        let src = if seed.is_multiple_of(2) {
-            binding(seed, n)
-        } else {
-            random_mission(seed, n)
+    /// Returns whether the mission had a feasible plan, the nodes the
+    /// search from no incumbent took, and whether its nodes evaluated the
+    /// knapsack bound.
+    fn check(seed: u64, n: usize) -> (bool, u64, bool) {
+        // One seed in five: a family mission whose CPU or budget is a
+        // knapsack (the knapsack bound's case).
+        let family =
+            [crate::bench::Family::Cpu, crate::bench::Family::Budget][(seed / 5 % 2) as usize];
+        let src = match (seed % 5, seed.is_multiple_of(2)) {
+            (4, _) => {
+                crate::bench::mission(family, n.max(4), seed).unwrap_or_else(|_| binding(seed, n))
+            }
+            (_, true) => binding(seed, n),
+            (_, false) => random_mission(seed, n),
         };
         let graph = hivemind_dsl::compile(&src, "r.hm").graph.expect("compiles");
         let model = CostModel::new(&graph, Profile::default()).expect("model");
@@ -327,12 +334,12 @@ mod tests {
         let metric = Metric::Objective(first);
         let no_repair = |_: Vec<Modality>, _: Instant| None;
         let repair = |x: Vec<Modality>, until: Instant| {
-            crate::search::repair(&model, x, 0, &[], until).map(|(a, _)| a)
+            crate::search::repair(&model, x, 0, &[], until, false).map(|(a, _)| a)
         };
         let optimum = oracle.as_ref().map(|(_, e)| e.objective(first).saturated());
         if pre.infeasible {
             assert_eq!(optimum, None, "seed {seed}: presolve infeasible\n{src}");
-            return (false, 0);
+            return (false, 0, false);
         }
         let out = search(
             &pre,
@@ -382,23 +389,27 @@ mod tests {
                 );
             }
         }
-        (optimum.is_some(), nodes)
+        let knapsack = StageBounds::new(&pre, metric).knapsack_at_nodes();
+        (optimum.is_some(), nodes, knapsack)
     }
 
     /// The property above is not vacuous: most missions have a plan and
     /// many need branching.
     #[test]
     fn branch_and_bound_branches() {
-        let (mut feasible, mut branched) = (0, 0);
+        let (mut feasible, mut branched, mut knapsack) = (0, 0, 0);
         for seed in 0..200u64 {
-            let (f, nodes) = check(seed, 3 + (seed % 6) as usize);
+            let (f, nodes, k) = check(seed, 3 + (seed % 6) as usize);
             feasible += usize::from(f);
             branched += usize::from(nodes > 1);
+            knapsack += usize::from(f && k);
         }
-        eprintln!("branch-and-bound: {feasible} feasible, {branched} branched of 200");
+        eprintln!(
+            "branch-and-bound: {feasible} feasible, {branched} branched, {knapsack} with the knapsack bound at nodes, of 200"
+        );
         assert!(
-            feasible >= 30 && branched >= 20,
-            "{feasible} feasible, {branched} branched"
+            feasible >= 30 && branched >= 20 && knapsack >= 3,
+            "{feasible} feasible, {branched} branched, {knapsack} knapsack"
         );
     }
 

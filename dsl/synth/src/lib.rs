@@ -383,6 +383,24 @@ enum Lexmin {
 const BNB_SHARE: f64 = 0.5;
 /// Rounds of path-chain cutting planes per stage ([`Presolve::add_chains`]).
 const CHAIN_ROUNDS: usize = 30;
+/// Missions from this many tasks give z3 a stage only with time to spare:
+/// z3 4.8.12 does not answer an interrupt while it preprocesses a large
+/// formula (measured: 18 s at 1,000 tasks on a loaded machine, on the
+/// neighbourhood search's first check or on `Optimize::check`, which
+/// broke the deadline), and at that size its stages ended `unknown`
+/// in every family.
+const Z3_LARGE: usize = 500;
+/// Time left per task that a z3 stage needs at [`Z3_LARGE`] tasks and more.
+const Z3_START_PER_TASK: Duration = Duration::from_millis(20);
+
+/// Whether a z3 stage may start with `until` as its deadline.
+fn z3_fits(enc: &Encoding, until: Instant) -> bool {
+    let n = enc.model.graph.tasks.len();
+    n < Z3_LARGE
+        || until.saturating_duration_since(Instant::now())
+            >= Z3_START_PER_TASK.saturating_mul(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 /// Nodes per stage: a deterministic budget, past what the clock usually allows.
 const BNB_NODES: u64 = 2_000_000;
 
@@ -564,17 +582,27 @@ fn lexmin_timed(
             };
             // A Lagrangian heuristic first: the relaxation's placement,
             // repaired into a feasible one, on up to half of the share.
-            let relaxed = bounds::StageBounds::new(presolve, metric).relaxed_placement();
-            if let Some(x) = relaxed {
+            // Two starts: the cut placement of the Lagrangian, and the
+            // knapsack relaxation's (which fills the binding limits).
+            let stage_bounds = bounds::StageBounds::new(presolve, metric);
+            let starts = [
+                stage_bounds.relaxed_placement(),
+                stage_bounds.knapsack_placement(),
+            ];
+            drop(stage_bounds);
+            let parts = starts.len() as f64;
+            for (i, x) in starts.into_iter().enumerate() {
+                let Some(x) = x else { continue };
                 let until = now
                     + stage_deadline
                         .saturating_duration_since(now)
-                        .mul_f64(share / 2.0);
+                        .mul_f64(share / 2.0 / parts * (i + 1) as f64);
                 let started = Instant::now();
-                let repaired = search::repair(model, x, stage, &fixed_values, until);
+                let repaired = search::repair(model, x, stage, &fixed_values, until, true);
                 let value = repaired.as_ref().and_then(|(a, _)| Some((value_of(a)?, a)));
                 tracing::debug!(
                     stage,
+                    start = i,
                     value = ?value.map(|(v, _)| v),
                     ?ceiling,
                     ms = started.elapsed().as_millis() as u64,
@@ -595,7 +623,9 @@ fn lexmin_timed(
                 ceiling.unwrap_or(bounds::NONE),
                 incumbent.as_deref(),
                 value_of,
-                |x, until| search::repair(model, x, stage, &fixed_values, until).map(|(a, _)| a),
+                |x, until| {
+                    search::repair(model, x, stage, &fixed_values, until, false).map(|(a, _)| a)
+                },
                 BNB_NODES,
                 bnb_deadline,
                 limits,
@@ -638,7 +668,9 @@ fn lexmin_timed(
         if let (Some(value), Some(a), true) = (
             ceiling,
             incumbent.as_ref(),
-            stage < enc.stated_objectives && lower < ceiling.unwrap_or(0),
+            stage < enc.stated_objectives
+                && lower < ceiling.unwrap_or(0)
+                && z3_fits(enc, stage_deadline),
         ) {
             let mut constraints: Vec<Bool> = enc
                 .constraints(hard.iter().chain(&fixed))
@@ -717,7 +749,12 @@ fn lexmin_timed(
         }
         opt.minimize(term);
         let stage_started = Instant::now();
-        let result = opt.check(&[]);
+        let result = if z3_fits(enc, stage_deadline) {
+            opt.check(&[])
+        } else {
+            tracing::debug!(stage, "z3 skipped: too large for the time left");
+            SatResult::Unknown
+        };
         tracing::debug!(
             stage,
             lower,

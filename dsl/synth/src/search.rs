@@ -21,6 +21,12 @@ pub(crate) fn better(model: &CostModel, a: &Evaluation, b: &Evaluation) -> Order
 /// large to compute (each as 2⁶⁴ ‰), to steer the greedy search towards
 /// feasibility.
 fn violation(e: &Evaluation) -> u128 {
+    violation_scaled(e, 1_000)
+}
+
+/// [`violation`] with requirements' excess in `scale`ths of their bound
+/// (CPU and radio overload, known in ‰ only, scaled to match).
+fn violation_scaled(e: &Evaluation, scale: u128) -> u128 {
     const TOO_LARGE: u128 = 1 << 64;
     let requirements: u128 = e
         .requirements
@@ -29,7 +35,7 @@ fn violation(e: &Evaluation) -> u128 {
         .map(|r| match r.predicted {
             Some(pred) => {
                 let gap = u128::from(pred.abs_diff(r.bound));
-                gap * 1_000 / u128::from(r.bound.unsigned_abs()).max(1) + 1
+                gap * scale / u128::from(r.bound.unsigned_abs()).max(1) + 1
             }
             None => TOO_LARGE,
         })
@@ -42,7 +48,7 @@ fn violation(e: &Evaluation) -> u128 {
         .chain(&e.fleet_radio_permille)
         .map(|b| b.wide().unwrap_or(TOO_LARGE))
         .filter(|&b| b > 1_000)
-        .map(|b| b - 1_000 + 1)
+        .map(|b| (b - 1_000 + 1).saturating_mul(scale / 1_000))
         .sum();
     let overflow = TOO_LARGE * e.overflow().len() as u128;
     requirements + overload + overflow
@@ -201,13 +207,15 @@ fn offer(
 /// feasible with the earlier entries at most `fixed` (the earlier stages'
 /// optima; an excess counts as a violation); then one-task improvements
 /// of the whole order of preference, as greedy's, that keep it so. `None` when no single move reduces the violation any more
-/// or `deadline` passes first.
+/// or `deadline` passes first. With `fine`, a repair stuck in ‰ goes on
+/// in millionths (see below).
 pub(crate) fn repair(
     model: &CostModel,
     start: Vec<Modality>,
     stage: usize,
     fixed: &[u64],
     deadline: std::time::Instant,
+    fine: bool,
 ) -> Option<(Vec<Modality>, Evaluation)> {
     let choices = model.all_choices()?;
     let mut assignment = start;
@@ -223,8 +231,14 @@ pub(crate) fn repair(
             .get(stage)
             .map_or(0, |v| v.wide().unwrap_or(u128::MAX))
     };
-    // Violations, and the earlier stages' excess over their optima, in ‰.
-    let violation = |e: &Evaluation, a: &[Modality]| -> u128 {
+    // Violations, and the earlier stages' excess over their optima, in ‰
+    // of their bounds, then (once stuck) in millionths: in ‰ a requirement
+    // missed by 0.3‰ and by 0.9‰ look the same, and the repair got stuck
+    // where only moves that shave such a miss exist (budget against
+    // reserve); ‰ first, which keeps the moves that clear a requirement
+    // outright ahead. Only where asked: inside the branch-and-bound, the
+    // battery family's incumbents came from repairs that stop early.
+    let violation = |e: &Evaluation, a: &[Modality], scale: u128| -> u128 {
         let over: u128 = model
             .preference_vector(e, a)
             .iter()
@@ -233,16 +247,17 @@ pub(crate) fn repair(
                 let v = v.wide().unwrap_or(u128::MAX);
                 let f = u128::from(f);
                 if v > f {
-                    (v - f).saturating_mul(1_000) / f.max(1) + 1
+                    (v - f).saturating_mul(scale) / f.max(1) + 1
                 } else {
                     0
                 }
             })
             .fold(0, u128::saturating_add);
-        violation(e).saturating_add(over)
+        violation_scaled(e, scale).saturating_add(over)
     };
+    let mut scale: u128 = 1_000;
     let mut current = model.evaluate(&assignment);
-    let mut v0 = violation(&current, &assignment);
+    let mut v0 = violation(&current, &assignment, scale);
     while v0 > 0 {
         let base = entry(&current, &assignment);
         let mut best: Option<Step> = None;
@@ -257,7 +272,7 @@ pub(crate) fn repair(
             for &m in choices[i].iter().filter(|&&m| m != old) {
                 assignment[i] = m;
                 let e = model.evaluate(&assignment);
-                let v1 = violation(&e, &assignment);
+                let v1 = violation(&e, &assignment, scale);
                 if v1 < v0 {
                     let added = entry(&e, &assignment).saturating_sub(base);
                     offer(&mut best, v0 - v1, added, vec![(i, m)], e, v1);
@@ -280,7 +295,7 @@ pub(crate) fn repair(
                     for &mj in choices[j].iter().filter(|&&m| m != old_j) {
                         assignment[j] = mj;
                         let e = model.evaluate(&assignment);
-                        let v1 = violation(&e, &assignment);
+                        let v1 = violation(&e, &assignment, scale);
                         if v1 < v0 {
                             let added = entry(&e, &assignment).saturating_sub(base);
                             offer(&mut best, v0 - v1, added, vec![(i, mi), (j, mj)], e, v1);
@@ -292,7 +307,12 @@ pub(crate) fn repair(
             }
         }
         let Some((_, moves, e, v1)) = best else {
-            tracing::trace!(violation = v0, "repair stuck");
+            tracing::trace!(violation = v0, scale, "repair stuck");
+            if fine && scale < FINE {
+                scale = FINE;
+                v0 = violation(&current, &assignment, scale);
+                continue;
+            }
             return None;
         };
         for (i, m) in moves {
@@ -375,6 +395,9 @@ pub(crate) fn repair(
 /// A repair step: its violation removed per unit of objective added, its
 /// moves, the evaluation after them and their violation.
 type Step = (f64, Vec<(usize, Modality)>, Evaluation, u128);
+
+/// The repair's finer violation scale (millionths), once stuck in ‰.
+const FINE: u128 = 1_000_000;
 
 /// First moves tried in pairs (repair and descent).
 const PAIR_FIRSTS: usize = 8;
