@@ -48,11 +48,12 @@ pub struct Config {
     /// A source its devices fire by themselves
     /// (`ir::activation::fired_on_device`) is granted this far ahead:
     /// each device holds the ids of its firings of the next `grant_lead_us`
-    /// (at least two, at most 16), so a grant delayed by a busy radio or
-    /// a slow commit still arrives before its instant. A device whose
-    /// oldest unreported firing is older than this is granted no more
-    /// until it reports (backpressure: it fires what it holds, then
-    /// skips), which also bounds what a device that died takes with it.
+    /// (at least two, at most `device_slots`), so a grant delayed by a busy
+    /// radio or a slow commit still arrives before its instant. A device
+    /// with `device_slots` firings unreported, or one older than this, is
+    /// granted no more until it reports (backpressure: it fires what it
+    /// holds, then skips), which also bounds what a device that died
+    /// takes with it.
     #[serde(default = "default_grant_lead_us")]
     pub grant_lead_us: u64,
     pub pool: PoolConfig,

@@ -455,14 +455,25 @@ impl Agent {
         let mut telemetry = tokio::time::interval(Duration::from_secs(1));
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One timer for the next granted firing, moved only when that
+        // changes (not re-armed on every frame); the one-way delay is read
+        // from the connection at each heartbeat.
+        self.one_way_us = u64::try_from(conn.rtt().as_micros() / 2).unwrap_or(u64::MAX);
+        let fire = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(fire);
+        let mut armed: Option<u64> = None;
         loop {
-            self.one_way_us = u64::try_from(conn.rtt().as_micros() / 2).unwrap_or(u64::MAX);
-            let fire_at = self
-                .firings
-                .next_due_us(self.one_way_us)
-                .map(|us| tokio::time::Instant::from_std(self.born + Duration::from_micros(us)));
+            let due = self.firings.next_due_us(self.one_way_us);
+            if due != armed {
+                if let Some(us) = due {
+                    let at = self.born + Duration::from_micros(us);
+                    fire.as_mut().reset(tokio::time::Instant::from_std(at));
+                }
+                armed = due;
+            }
             tokio::select! {
-                _ = tokio::time::sleep_until(fire_at.unwrap_or_else(tokio::time::Instant::now)), if fire_at.is_some() => {
+                _ = &mut fire, if armed.is_some() => {
+                    armed = None;
                     self.fire_due();
                 }
                 frame = reader.read_frame() => {
@@ -505,6 +516,7 @@ impl Agent {
                     }
                 }
                 _ = heartbeat.tick() => {
+                    self.one_way_us = u64::try_from(conn.rtt().as_micros() / 2).unwrap_or(u64::MAX);
                     if let Some(e) = epoch {
                         let _ = out.send(Uplink::Heartbeat { epoch: e });
                     }

@@ -11,9 +11,9 @@
 //! an attempt on the device, no message), or earlier if the device's
 //! result comes first (a device clock slightly ahead, a timer late in a
 //! busy controller). A granted firing always stays on its device: no
-//! other device can take its reading. A device whose firing stays
-//! unreported longer than `grant_lead_us` is granted no more until it
-//! reports (backpressure). A device that is out of service loses its
+//! other device can take its reading. A device with `device_slots`
+//! firings unreported, or one unreported longer than `grant_lead_us`, is
+//! granted no more until it reports (backpressure). A device that is out of service loses its
 //! grants, and the firings it had not reported are *lost with it* —
 //! unless it reports them later after all (a device cut off or frozen for
 //! a while), when they count as completed.
@@ -99,12 +99,15 @@ impl Controller {
 
     /// Keep `dev` holding grants of `task` for the periods `from` to
     /// `from + ahead` (within the mission), `ahead` covering
-    /// `grant_lead_us` (at least two, at most 16).
+    /// `grant_lead_us` (at least two, at most `device_slots`).
     fn top_up(&mut self, now: Micros, dev: DeviceId, task: TaskId, from: u64) {
         let Some(period) = self.fired_period(task) else {
             return;
         };
-        let ahead = self.st.config.grant_lead_us.div_ceil(period).clamp(2, 16);
+        // No more firings ahead than it runs at once: a fast source does
+        // not outrun the controller by a burst of grants.
+        let most = u64::from(self.st.config.device_slots).clamp(2, 16);
+        let ahead = self.st.config.grant_lead_us.div_ceil(period).clamp(2, most);
         let Some(d) = self.st.devices.get(&dev) else {
             return;
         };
@@ -112,16 +115,22 @@ impl Controller {
             return;
         }
         let epoch = d.epoch;
-        // Held back while a firing of it is unreported for longer than the
-        // lead: the device fires what it holds, then skips.
+        // Held back while `device_slots` of its firings are unreported, or
+        // one for longer than the lead: the device fires what it holds,
+        // then skips (the work it runs at once, as for any placed task).
         let lead = self.st.config.grant_lead_us;
-        let stalled = d.in_flight.iter().any(|id| {
-            self.st
-                .instances
-                .get(id)
-                .is_some_and(|i| i.task == task && now.since(i.created) > lead)
-        });
-        if stalled {
+        let (mut unreported, mut oldest) = (0u32, now);
+        for i in d
+            .in_flight
+            .iter()
+            .filter_map(|id| self.st.instances.get(id))
+        {
+            if i.task == task {
+                unreported += 1;
+                oldest = oldest.min(i.created);
+            }
+        }
+        if unreported >= self.st.config.device_slots || now.since(oldest) > lead {
             return;
         }
         let mut next = d
