@@ -1096,11 +1096,7 @@ impl Controller {
         if matches!(self.d.activation[task.index()].start, Start::Window { .. }) {
             self.fire_open(now, task);
         } else if self.d.fired[task.index()] {
-            let n = self
-                .st
-                .started_at
-                .map_or(0, |s| next.since(s) / period)
-                .saturating_sub(1);
+            let n = self.period_of(next, period).saturating_sub(1);
             self.activate_round(now, task, n);
             self.after_fired(now, task, n, (0, 1));
         } else {
@@ -1116,18 +1112,22 @@ impl Controller {
         let Some(k) = self.st.kinds.get(task.index()) else {
             return;
         };
-        let (Some(due), Some(started), Start::Periodic { period_us }) = (
-            k.next_due,
-            self.st.started_at,
-            self.d.activation[task.index()].start,
-        ) else {
+        let (Some(due), Start::Periodic { period_us }) =
+            (k.next_due, self.d.activation[task.index()].start)
+        else {
             return;
         };
         let period = period_us.max(1);
-        if self.st.phase != Phase::Running || due.since(started) / period != n {
+        if self.st.phase != Phase::Running || self.period_of(due, period) != n {
             return;
         }
         self.fire_periodic(now, task, due, period);
+    }
+
+    /// The period (0 at the mission's start) a periodic source of period
+    /// `period` is in at `at`.
+    fn period_of(&self, at: Micros, period: u64) -> u64 {
+        self.st.started_at.map_or(0, |s| at.since(s) / period)
     }
 
     /// Fire one phase of a phased per-device source (its devices in the
@@ -1142,10 +1142,7 @@ impl Controller {
         p: Phases,
         phasing: hivemind_ir::activation::Phasing,
     ) {
-        let n = self
-            .st
-            .started_at
-            .map_or(0, |s| p.period_start.since(s) / period);
+        let n = self.period_of(p.period_start, period);
         self.activate_phase(now, task, (p.slot, phasing.slots), n);
         if self.d.fired[task.index()] {
             self.after_fired(now, task, n, (p.slot, phasing.slots));

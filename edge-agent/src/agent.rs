@@ -458,7 +458,7 @@ impl Agent {
         // One timer for the next granted firing, moved only when that
         // changes (not re-armed on every frame); the one-way delay is read
         // from the connection at each heartbeat.
-        self.one_way_us = u64::try_from(conn.rtt().as_micros() / 2).unwrap_or(u64::MAX);
+        self.one_way_us = one_way_us(conn);
         let fire = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(fire);
         let mut armed: Option<u64> = None;
@@ -516,7 +516,7 @@ impl Agent {
                     }
                 }
                 _ = heartbeat.tick() => {
-                    self.one_way_us = u64::try_from(conn.rtt().as_micros() / 2).unwrap_or(u64::MAX);
+                    self.one_way_us = one_way_us(conn);
                     if let Some(e) = epoch {
                         let _ = out.send(Uplink::Heartbeat { epoch: e });
                     }
@@ -755,6 +755,12 @@ impl Agent {
         self.running
             .insert((instance, epoch), handle.abort_handle());
     }
+}
+
+/// Half the connection's round trip (µs): the one-way delay taken off the
+/// clock offset the grants show.
+fn one_way_us(conn: &quinn::Connection) -> u64 {
+    u64::try_from(conn.rtt().as_micros() / 2).unwrap_or(u64::MAX)
 }
 
 /// The controller's application close codes

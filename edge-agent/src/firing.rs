@@ -43,7 +43,7 @@ impl Firings {
 
     /// The local instant (µs) of the controller's `at_us`.
     fn local_us(&self, at_us: u64, one_way_us: u64) -> u64 {
-        let local = i128::from(at_us) + self.offset_us.unwrap_or(0) - i128::from(one_way_us);
+        let local = local_instant(self.offset_us, at_us, one_way_us);
         u64::try_from(local.max(0)).unwrap_or(u64::MAX)
     }
 
@@ -82,8 +82,7 @@ impl Firings {
     pub fn keep_epoch(&mut self, epoch: Epoch, now_us: u64, one_way_us: u64) {
         let offset = self.offset_us;
         self.queue.retain(|&(at, _), d| {
-            let local = i128::from(at) + offset.unwrap_or(0) - i128::from(one_way_us);
-            d.epoch == epoch || local <= i128::from(now_us)
+            d.epoch == epoch || local_instant(offset, at, one_way_us) <= i128::from(now_us)
         });
     }
 
@@ -94,6 +93,12 @@ impl Firings {
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
+}
+
+/// The controller's instant `at_us` on the local clock (µs, may be
+/// negative): plus the estimated offset, minus the one-way delay.
+fn local_instant(offset_us: Option<i128>, at_us: u64, one_way_us: u64) -> i128 {
+    i128::from(at_us) + offset_us.unwrap_or(0) - i128::from(one_way_us)
 }
 
 #[cfg(test)]

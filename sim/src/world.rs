@@ -1501,13 +1501,27 @@ impl World {
         if d.running.insert(instance, task).is_some() {
             return;
         }
+        self.run_on_device(device, epoch, instance, task, self.cfg.net_latency_us);
+    }
+
+    /// The device starts `instance` itself (a granted firing, a local
+    /// successor): it queues for a core in the physical world; otherwise
+    /// its result reaches the controller `report_us` after its service time.
+    fn run_on_device(
+        &mut self,
+        device: DeviceId,
+        epoch: Epoch,
+        instance: InstanceId,
+        task: TaskId,
+        report_us: u64,
+    ) {
         if self.cfg.physics.is_some() {
             self.arrive(device, epoch, instance);
         } else {
             let ex = Executor::Device { device, epoch };
             let us = self.task_time(task, self.cfg.edge_service_us, ex);
             self.at(
-                self.now.plus(us.saturating_add(self.cfg.net_latency_us)),
+                self.now.plus(us.saturating_add(report_us)),
                 Pending::Finish {
                     executor: ex,
                     instance,
@@ -1628,19 +1642,7 @@ impl World {
                 continue;
             }
             d.running.insert(id, c);
-            if self.cfg.physics.is_some() {
-                self.arrive(device, epoch, id);
-            } else {
-                let ex = Executor::Device { device, epoch };
-                let us = self.task_time(c, self.cfg.edge_service_us, ex);
-                self.at(
-                    self.now.plus(us),
-                    Pending::Finish {
-                        executor: ex,
-                        instance: id,
-                    },
-                );
-            }
+            self.run_on_device(device, epoch, id, c, 0);
         }
     }
 

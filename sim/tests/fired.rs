@@ -106,15 +106,7 @@ impl Core {
         let ctl = Controller::new(Config::default(), graph, plan, 1).expect("plan");
         let mut c = Core(Driven::new(ctl));
         for d in 0..2 {
-            c.handle(
-                Micros::ZERO,
-                Event::DeviceJoined {
-                    device: DeviceId(d),
-                    fleet: FleetId(0),
-                    battery_uj: 360_000_000_000,
-                    position: PointMm { x_mm: 0, y_mm: 0 },
-                },
-            );
+            c.join(Micros::ZERO, d);
         }
         c.handle(
             Micros::from_millis(1),
@@ -123,6 +115,18 @@ impl Core {
             },
         );
         c
+    }
+    /// Drone `device` registers (again).
+    fn join(&mut self, now: Micros, device: u32) {
+        self.handle(
+            now,
+            Event::DeviceJoined {
+                device: DeviceId(device),
+                fleet: FleetId(0),
+                battery_uj: 360_000_000_000,
+                position: PointMm { x_mm: 0, y_mm: 0 },
+            },
+        );
     }
     /// The grants sent to `device`: (instance, instant).
     fn grants(&self, device: u32) -> Vec<(InstanceId, u64)> {
@@ -243,15 +247,7 @@ fn a_device_out_of_service_loses_its_grants_and_its_firings_go_elsewhere() {
     assert_eq!(c.created(0), 1);
     // It rejoins: granted afresh under its new registration, from the
     // period whose instant is still ahead.
-    c.handle(
-        Micros::from_millis(1_600),
-        Event::DeviceJoined {
-            device: DeviceId(1),
-            fleet: FleetId(0),
-            battery_uj: 360_000_000_000,
-            position: PointMm { x_mm: 0, y_mm: 0 },
-        },
-    );
+    c.join(Micros::from_millis(1_600), 1);
     let fresh: Vec<u64> = c.grants(1)[granted.len()..].iter().map(|g| g.1).collect();
     assert_eq!(fresh, [2_501_000, 3_501_000]);
 }
