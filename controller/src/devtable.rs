@@ -122,6 +122,29 @@ impl DeviceTable {
             .chain(self.sparse.iter_mut())
     }
 
+    /// Devices in slot `slot` of `slots` (id `d` is in slot `d mod
+    /// slots`: a phased source's devices), in id order, visiting only
+    /// those ids: a slot costs its share of the table, not all of it.
+    pub fn in_slot(
+        &self,
+        slot: u32,
+        slots: u32,
+    ) -> impl Iterator<Item = (&DeviceId, &Device)> + '_ {
+        let slots = slots.max(1);
+        let paged_end = self.pages.len() * PAGE;
+        (slot as usize..paged_end)
+            .step_by(slots as usize)
+            .filter_map(move |i| {
+                let (p, o) = (i / PAGE, i % PAGE);
+                self.pages[p].as_ref()?[o].as_ref().map(|(id, d)| (id, d))
+            })
+            .chain(
+                self.sparse
+                    .iter()
+                    .filter(move |(id, _)| id.0 % slots == slot),
+            )
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &DeviceId> + '_ {
         self.iter().map(|(id, _)| id)
     }

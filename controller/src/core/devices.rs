@@ -808,6 +808,13 @@ mod tests {
             assert_eq!(t.len(), m.len());
             if step.is_multiple_of(5_000) {
                 assert!(t.iter().eq(m.iter()));
+                for (slot, slots) in [(0, 1), (0, 3), (2, 3), (5, 7), (999, 1_000)] {
+                    assert!(
+                        t.in_slot(slot, slots)
+                            .eq(m.iter().filter(|(id, _)| id.0 % slots == slot)),
+                        "step {step}: slot {slot} of {slots}"
+                    );
+                }
             }
         }
         assert!(t.iter().eq(m.iter()));

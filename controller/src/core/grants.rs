@@ -13,10 +13,10 @@
 //! busy controller). A granted firing always stays on its device: no
 //! other device can take its reading. A device with `device_slots`
 //! firings unreported, or one unreported longer than `grant_lead_us`, is
-//! granted no more until it reports (backpressure). A device that is out of service loses its
-//! grants, and the firings it had not reported are *lost with it* —
-//! unless it reports them later after all (a device cut off or frozen for
-//! a while), when they count as completed.
+//! granted no more until it reports (backpressure). A device that is out
+//! of service loses its grants, and the firings it had not reported are
+//! *lost with it* — unless it reports them later after all (a device cut
+//! off or frozen for a while), when they count as completed.
 
 use super::{
     Attempt, Controller, DeviceStatus, Grant, Group, Instance, LostFiring, StragglerCheck, Waiting,
@@ -299,8 +299,8 @@ impl Controller {
         let devs: Vec<DeviceId> = self
             .st
             .devices
-            .iter()
-            .filter(|(id, d)| d.fleet == fleet && id.0 % slot.1.max(1) == slot.0)
+            .in_slot(slot.0, slot.1)
+            .filter(|(_, d)| d.fleet == fleet)
             .map(|(&id, _)| id)
             .collect();
         for dev in devs {

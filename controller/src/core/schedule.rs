@@ -103,17 +103,32 @@ impl Controller {
         let mut chosen: Vec<DeviceId> = Vec::new();
         let mut groups: Vec<(Option<DeviceId>, Option<DeviceId>, u32)> = if self.d.per_device[i] {
             let fleet = self.st.plan.tasks[i].fleet;
-            self.st
-                .devices
-                .iter()
-                .filter(|(_, d)| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive)
-                .filter(|(id, _)| match via {
-                    Via::Phase(slot, slots, _) => id.0 % slots == slot,
-                    Via::Granted(dev, _) => **id == dev,
-                    _ => true,
-                })
-                .map(|(&id, _)| (Some(id), Some(id), 1))
-                .collect()
+            let live =
+                |d: &super::Device| Some(d.fleet) == fleet && d.status == DeviceStatus::Alive;
+            match via {
+                Via::Phase(slot, slots, _) => self
+                    .st
+                    .devices
+                    .in_slot(slot, slots)
+                    .filter(|(_, d)| live(d))
+                    .map(|(&id, _)| (Some(id), Some(id), 1))
+                    .collect(),
+                Via::Granted(dev, _) => self
+                    .st
+                    .devices
+                    .get(&dev)
+                    .filter(|d| live(d))
+                    .map(|_| (Some(dev), Some(dev), 1))
+                    .into_iter()
+                    .collect(),
+                _ => self
+                    .st
+                    .devices
+                    .iter()
+                    .filter(|(_, d)| live(d))
+                    .map(|(&id, _)| (Some(id), Some(id), 1))
+                    .collect(),
+            }
         } else {
             let n = self.d.width(task, items);
             let aff = parent.and_then(|p| match p.executor {
