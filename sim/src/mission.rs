@@ -262,7 +262,10 @@ pub fn simulate(
     for f in &opts.faults {
         inject(&mut world, *f, devices)?;
     }
-    world.stop_at(duration);
+    // The mission runs `duration` from its start, not from the world's
+    // zero: stopping at `duration` cut its last millisecond (a phased
+    // source's last slot lost its last firing).
+    world.stop_at(crate::world::MISSION_START.plus(duration.0));
     // Long enough for the drain to resolve every instance (completed, or
     // failed with a reason at its timeout) even in a mission shorter than
     // the drain; the world stops earlier once the core says it finished.

@@ -182,6 +182,10 @@ pub enum Input {
     Timeout,
 }
 
+/// When the operator starts the mission, after every device has
+/// registered (at 0): its duration runs from here.
+pub const MISSION_START: Micros = Micros::from_millis(1);
+
 #[derive(Debug, Clone, PartialEq)]
 enum Pending {
     Deliver(Event),
@@ -602,7 +606,7 @@ impl World {
             }
         }
         w.at(
-            Micros::from_millis(1),
+            MISSION_START,
             Pending::Deliver(Event::Operator {
                 command: Command::Start,
             }),

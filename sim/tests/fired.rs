@@ -286,3 +286,21 @@ fn a_firing_is_lost_with_its_device_and_recovered_if_it_reports_later() {
     c.result(Micros::from_millis(800), 1, id);
     assert_eq!(c.ctl.report().counters.duplicate_results, 1);
 }
+
+/// Through `simulate` (what `hivemind sim` runs): a phased source's every
+/// firing within the mission is made, the last slot's last one included
+/// (the world used to stop the mission at its duration from the world's
+/// zero, a millisecond before its end, and lost that slot's firing).
+#[test]
+fn every_firing_within_the_mission_is_made() {
+    let graph = fired_mission(10, "1 s", "10 ms", false);
+    let opts = hivemind_sim::SimOptions::new(&graph, 1);
+    let r = hivemind_sim::simulate(&graph, &simple_plan(&graph), &opts, &mut |_| {})
+        .expect("simulates");
+    let capture = &r.tasks[0];
+    assert_eq!(
+        (capture.created, capture.completed),
+        (1_000, 1_000),
+        "{capture:?}"
+    );
+}
