@@ -21,6 +21,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
@@ -61,6 +62,17 @@ pub fn endpoint(cli: Option<&str>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Whether this process exports spans: set by [`init`] with an endpoint,
+/// cleared when the exporter stops.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process exports spans now ([`init`] was given an
+/// endpoint and its exporter runs). Span bookkeeping that only serves the
+/// export (the controller's open instance spans) is skipped without it.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
 /// Keeps the exporter alive; dropping it (or [`OtelGuard::shutdown`])
 /// flushes the spans still queued. Keep it until the program exits.
 pub struct OtelGuard {
@@ -83,6 +95,7 @@ impl OtelGuard {
 
     fn stop(&mut self) {
         if let Some(p) = self.provider.take() {
+            EXPORTING.store(false, Ordering::Relaxed);
             if let Err(e) = p.shutdown_with_timeout(FLUSH_TIMEOUT) {
                 eprintln!("OpenTelemetry: spans may be lost at exit: {e}");
             }
@@ -134,6 +147,7 @@ pub fn init(
         runtime: Some(runtime),
     };
     installed.map_err(|_| OtelError::AlreadyInstalled)?;
+    EXPORTING.store(true, Ordering::Relaxed);
     Ok(guard)
 }
 

@@ -142,7 +142,7 @@ fn open_instance_spans_are_bounded() {
     // Instance ids apart from the other test's (they may share the
     // exporter: the subscriber is process-wide).
     let g = graph();
-    let mut t = Traces::new(&g);
+    let mut t = Traces::recording(&g, true);
     for i in 1_000_000..1_060_000u64 {
         let tp = t.dispatch(InstanceId(i), TaskId(0), DeviceId(0), Epoch(1));
         assert!(tp.is_empty() || hivemind_otel::is_valid(&tp));

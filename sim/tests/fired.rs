@@ -200,6 +200,46 @@ fn a_result_before_its_timer_creates_the_firing_at_its_instant_once() {
     assert_eq!(r.tasks[0].created, 2);
 }
 
+/// A report frees a firing: the grant the next timer would send leaves
+/// with the report's acknowledgement (one frame to the device instead of
+/// two at different instants), and that timer then sends none.
+#[test]
+fn a_report_is_acknowledged_with_the_next_grant() {
+    let mut c = Core::new(mission(2, false));
+    // Drone 0 fires at the start (1 ms) and holds periods 1 and 2.
+    let granted = c.grants(0);
+    assert_eq!(
+        granted.iter().map(|g| g.1).collect::<Vec<_>>(),
+        [1_000, 1_001_000, 2_001_000]
+    );
+    let before = c.effects.len();
+    c.result(Micros::from_millis(300), 0, granted[0].0);
+    let to_drone_0: Vec<&DeviceMsg> = c.effects[before..]
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Device { device, msg, .. } if device.0 == 0 => Some(msg),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(
+            to_drone_0.as_slice(),
+            [DeviceMsg::Ack { instance }, DeviceMsg::Fire { at_us: 3_001_000, .. }]
+                if *instance == granted[0].0
+        ),
+        "{to_drone_0:?}"
+    );
+    // The timer of period 1 fires it and grants nothing: period 3 is held.
+    c.timeout(Micros::from_millis(1_001));
+    assert_eq!(c.created(0), 3);
+    assert_eq!(c.grants(0).len(), 4);
+    // Period 1's report brings period 4's grant.
+    c.result(Micros::from_millis(1_200), 0, granted[1].0);
+    assert_eq!(c.grants(0).last().map(|g| g.1), Some(4_001_000));
+    let r = c.ctl.report();
+    assert_eq!((r.tasks[0].completed, r.counters.unknown_results), (2, 0));
+}
+
 /// A synchronized source (a `gather all` waits for its rounds): a result
 /// before the period's timer fires the whole round then, so the round is
 /// still one firing of every drone.

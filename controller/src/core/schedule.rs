@@ -679,6 +679,9 @@ impl Controller {
             let credit = (n == win && credit_on_release).then_some(bytes);
             self.release(now, id, a.executor, credit);
         }
+        if let Executor::Device { device, .. } = executor {
+            self.regrant_on_report(now, device, task);
+        }
         let parent = Parent {
             instance: id,
             group: inst.group,
@@ -988,16 +991,20 @@ impl Controller {
         }
     }
 
-    pub(super) fn straggler_threshold(&self, task: TaskId) -> Option<u64> {
+    pub(super) fn straggler_threshold(&mut self, task: TaskId) -> Option<u64> {
         let p = self.st.graph.policies.straggler.as_ref()?;
-        let h = &self.st.kinds[task.index()].service;
+        let h = &mut self.st.kinds[task.index()].service;
         let enough = h.count() >= self.st.config.straggler_min_samples;
         let floor = self.st.config.straggler_floor_us;
         let us = match p.threshold {
-            StragglerThreshold::FactorOfMedian { permille } if enough => {
-                (h.quantile_bp(5_000)?.saturating_mul(u64::from(permille)) / 1000).max(floor)
+            StragglerThreshold::FactorOfMedian { permille } if enough => (h
+                .tracked_quantile_bp(5_000)?
+                .saturating_mul(u64::from(permille))
+                / 1000)
+                .max(floor),
+            StragglerThreshold::Percentile { bp } if enough => {
+                h.tracked_quantile_bp(bp)?.max(floor)
             }
-            StragglerThreshold::Percentile { bp } if enough => h.quantile_bp(bp)?.max(floor),
             StragglerThreshold::Absolute { us } => us,
             _ => return None,
         };
