@@ -100,7 +100,16 @@ pub struct Device {
     /// Energy spent in earlier epochs.
     pub energy_uj: u64,
     pub position: PointMm,
+    /// The instances it runs for the controller, unreported: its slots
+    /// (`Config::device_slots`) and its place in the load index.
     pub in_flight: Vec<InstanceId>,
+    /// Firings it made by itself (`grants.rs`), unreported. Not in
+    /// `in_flight`: they hold none of its slots (the agent runs a firing
+    /// when it is due and reports it as its radio can; a firing waiting to
+    /// go up must not keep placed work, such as a steering command coming
+    /// down, off the device). The grants' backpressure bounds them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firings: Vec<InstanceId>,
     pub cover: Vec<Strip>,
     pub completed: u64,
     pub bytes_sent: u64,

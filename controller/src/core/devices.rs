@@ -69,6 +69,7 @@ impl Controller {
             energy_uj: 0,
             position,
             in_flight: Vec::new(),
+            firings: Vec::new(),
             cover: Vec::new(),
             completed: 0,
             bytes_sent: 0,
@@ -251,7 +252,8 @@ impl Controller {
         d.status = status;
         let epoch = d.epoch;
         let fleet = d.fleet;
-        let in_flight = std::mem::take(&mut d.in_flight);
+        let mut in_flight = std::mem::take(&mut d.firings);
+        in_flight.append(&mut d.in_flight);
         // Its firings not yet created are void (its next registration is
         // granted afresh); those created are lost with its attempts.
         d.grants.clear();
@@ -776,6 +778,7 @@ mod tests {
             energy_uj: 0,
             position: PointMm { x_mm: 0, y_mm: 0 },
             in_flight: Vec::new(),
+            firings: Vec::new(),
             cover: Vec::new(),
             completed: 0,
             bytes_sent: 0,

@@ -137,11 +137,7 @@ impl Controller {
         // then skips (the work it runs at once, as for any placed task).
         let lead = self.st.config.grant_lead_us;
         let (mut unreported, mut oldest) = (0u32, now);
-        for i in d
-            .in_flight
-            .iter()
-            .filter_map(|id| self.st.instances.get(id))
-        {
+        for i in d.firings.iter().filter_map(|id| self.st.instances.get(id)) {
             if i.task == task {
                 unreported += 1;
                 oldest = oldest.min(i.created);

@@ -299,7 +299,15 @@ impl Controller {
     /// (`grants.rs`): an attempt there, no message.
     fn fired_by(&mut self, now: Micros, id: InstanceId, dev: DeviceId) {
         self.st.counters.fired_by_devices = self.st.counters.fired_by_devices.saturating_add(1);
-        self.occupy_device(now, id, dev, false);
+        let Some(d) = self.st.devices.get_mut(&dev) else {
+            return;
+        };
+        d.firings.push(id);
+        let executor = Executor::Device {
+            device: dev,
+            epoch: d.epoch,
+        };
+        self.begin_attempt(now, id, executor, false);
     }
 
     /// Find an executor for the instance, or queue it. `avoid` is an
@@ -573,6 +581,10 @@ impl Controller {
                     return;
                 }
                 let Some(pos) = d.in_flight.iter().position(|&x| x == id) else {
+                    // A firing holds no slot: nothing to re-index.
+                    if let Some(pos) = d.firings.iter().position(|&x| x == id) {
+                        d.firings.swap_remove(pos);
+                    }
                     return;
                 };
                 d.in_flight.swap_remove(pos);
