@@ -384,7 +384,7 @@ pub(crate) fn run_stage(
                 opt.assert(c);
             }
             if let Some(value) = ceiling {
-                opt.assert(&term.le(Int::from_u64(*value)));
+                opt.assert(term.le(Int::from_u64(*value)));
             }
             opt.minimize(term);
             let result = opt.check(&[]);
@@ -609,6 +609,7 @@ fn run_child(
     // a grandchild it left (a misbehaving program) could hold them open.
     if let Some(mut stdin) = child.stdin.take() {
         std::thread::spawn(move || {
+            block_sigpipe();
             let _ = stdin.write_all(&job);
         });
     }
@@ -689,6 +690,23 @@ fn run_child(
         outcome,
         run,
     })
+}
+
+/// A worker that dies before reading its whole job must not take this
+/// process with it: programs that restore SIGPIPE's default action (the
+/// `hivemind` CLI does, for `| head`) would be killed by the write. Blocked
+/// in the writing thread only, the write fails with `EPIPE` instead and the
+/// signal, pending on that thread, goes with it.
+fn block_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: the set is initialised by sigemptyset before use, and
+    // pthread_sigmask only changes this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 /// Decode a worker's lines until its last (or the first that is not a

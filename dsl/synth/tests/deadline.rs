@@ -194,3 +194,34 @@ fn the_memory_cap_stops_the_search_with_the_greedy_plan() {
     assert!(out.plan.is_some());
     assert!(out.peak_rss_mib > 1);
 }
+
+#[test]
+fn the_worker_gets_what_the_memory_cap_leaves_as_its_address_space() {
+    let graph = hard_instance();
+    // The worker prints its address-space limit (KiB) instead of answering.
+    let out = synthesize(
+        &graph,
+        Profile::default(),
+        &Options {
+            timeout: Duration::from_secs(3),
+            memory_mib: Some(600),
+            z3_worker: script("ulimit -v"),
+            ..Options::default()
+        },
+    )
+    .expect("a plan");
+    assert_feasible_with_gap(&out);
+    assert!(!out.z3_runs.is_empty());
+    for r in &out.z3_runs {
+        let Z3End::Garbage { reason } = &r.end else {
+            panic!("{r:?}")
+        };
+        let kib: u64 = reason
+            .rsplit(": \"")
+            .next()
+            .and_then(|s| s.trim_end_matches('"').trim_end_matches("\\n").parse().ok())
+            .unwrap_or_else(|| panic!("no limit in {reason}"));
+        // 600 MiB less this process's resident memory, at least 256 MiB.
+        assert!((256 * 1024..600 * 1024).contains(&kib), "{kib} KiB");
+    }
+}
