@@ -264,6 +264,9 @@ Examples:
 }
 
 fn main() -> ExitCode {
+    // A synthesis runs its z3 stages in this executable re-invoked as a
+    // worker (killed at the deadline): serve that first.
+    hivemind_synth::worker::main_if_worker();
     restore_sigpipe();
     let cli = Cli::parse();
     // Only the controller exports spans (`up --otlp`, or the standard

@@ -151,6 +151,8 @@ fn evaluate(
             tie_break_cut: None,
             stopped: None,
             peak_rss_mib: 0,
+            worker_peak_rss_mib: 0,
+            z3_runs: Vec::new(),
         };
         print!("{}", report::render(graph, &shown));
     }

@@ -710,3 +710,26 @@ fn sim_runs_baselines_with_faults_and_writes_plots() {
         assert!(stderr(&o).contains(needle), "{all:?}: {}", stderr(&o));
     }
 }
+
+/// Issue #20: `hivemind synth` runs its z3 stages in itself re-invoked as a
+/// worker process (killed at the deadline), not in process: a binding
+/// 200-task mission whose z3 stages run, within the timeout plus a second.
+#[test]
+fn synth_runs_z3_stages_in_a_worker_within_the_deadline() {
+    let mission = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("dsl/synth/tests/data/battery-200-s1.hm")
+        .display()
+        .to_string();
+    let started = std::time::Instant::now();
+    let o = hivemind(&["synth", &mission, "--json", "--timeout", "3"]);
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(s["status"], "feasible");
+    let runs = s["z3_runs"].as_array().expect("z3 runs");
+    assert!(!runs.is_empty(), "{s}");
+    for r in runs {
+        assert!(r["in_process"].is_null(), "{r}");
+    }
+}

@@ -1,11 +1,14 @@
 //! Quick runs of the binding families: `cargo run --release -p hivemind-synth
-//! --example families -- [timeout_s] [naive] [family=...] [tasks=...] [seeds=...]`.
+//! --example families -- [timeout_s] [naive] [family=...] [tasks=...] [seeds=...]`;
+//! `mission`: print the missions instead (`tests/data/battery-1000-s1.hm` is
+//! `families -- mission family=battery tasks=1000 seeds=1`).
 
 use hivemind_synth::bench::{measure, Family};
 use hivemind_synth::Options;
 use std::time::Duration;
 
 fn main() {
+    hivemind_synth::worker::main_if_worker();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let timeout: f64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(10.0);
     let naive = args.iter().any(|a| a == "naive");
@@ -37,8 +40,14 @@ fn main() {
     let seeds: Vec<u64> = pick("seeds")
         .map(|v| v.iter().filter_map(|s| s.parse().ok()).collect())
         .unwrap_or(vec![1, 2, 3]);
+    // `inprocess`: z3 stages in this process (no worker), as before.
     let options = Options {
         timeout: Duration::from_secs_f64(timeout),
+        z3_worker: if args.iter().any(|a| a == "inprocess") {
+            hivemind_synth::Worker::InProcess
+        } else {
+            hivemind_synth::Worker::Auto
+        },
         ..Options::default()
     };
     if args.iter().any(|a| a == "greedy") {
@@ -74,6 +83,20 @@ fn main() {
         }
         return;
     }
+    // `mission`: print the generated mission texts (the tests' data files).
+    if args.iter().any(|a| a == "mission") {
+        for f in &families {
+            for &n in &sizes {
+                for &seed in &seeds {
+                    print!(
+                        "{}",
+                        hivemind_synth::bench::mission(*f, n, seed).expect("mission")
+                    );
+                }
+            }
+        }
+        return;
+    }
     if args.iter().any(|a| a == "show") {
         for f in &families {
             for &n in &sizes {
@@ -103,7 +126,7 @@ fn main() {
             for &seed in &seeds {
                 match measure(*f, n, seed, &options, naive) {
                     Ok(r) => println!(
-                        "{:>8} {:>5} {:>3} {:>10} gap {:>7} {:>8} {:>6.2}s {:>5}MiB greedy {:>7} naive {:?} {:>7}",
+                        "{:>8} {:>5} {:>3} {:>10} gap {:>7} {:>8} {:>6.2}s {:>5}MiB worker {:>4}MiB greedy {:>7} naive {:?} {:>7} {}",
                         f.name(),
                         r.tasks,
                         seed,
@@ -112,9 +135,11 @@ fn main() {
                         r.stopped.map_or("-".into(), |s| format!("{s:?}")),
                         r.seconds,
                         r.peak_rss_mib,
+                        r.worker_peak_rss_mib,
                         r.greedy_excess_percent.map_or("-".into(), |g| format!("{g:+.1}%")),
                         r.naive.as_ref().map(|n| (n.status, (n.seconds * 100.0).round() / 100.0, n.peak_rss_mib)),
                         r.naive_excess_percent.map_or("-".into(), |g| format!("{g:+.1}%")),
+                        r.z3_cut.join("; "),
                     ),
                     Err(e) => println!("{:>8} {n:>5} {seed:>3} error: {e}", f.name()),
                 }

@@ -463,6 +463,11 @@ pub struct Row {
     pub stopped: Option<Stop>,
     pub seconds: f64,
     pub peak_rss_mib: u64,
+    /// The z3 worker processes' largest resident memory, MiB.
+    pub worker_peak_rss_mib: u64,
+    /// The z3 stages that did not answer (killed at the deadline or the
+    /// memory cap, crashed, …): `stage kind: end`.
+    pub z3_cut: Vec<String>,
     pub greedy_seconds: f64,
     pub greedy_feasible: bool,
     /// Greedy's first objective above the synthesizer's plan, %.
@@ -547,6 +552,17 @@ pub fn measure(
         stopped: out.as_ref().and_then(|o| o.stopped),
         seconds,
         peak_rss_mib: out.as_ref().map_or(0, |o| o.peak_rss_mib),
+        worker_peak_rss_mib: out.as_ref().map_or(0, |o| o.worker_peak_rss_mib),
+        z3_cut: out
+            .as_ref()
+            .map(|o| {
+                o.z3_runs
+                    .iter()
+                    .filter(|r| r.end != crate::Z3End::Answered)
+                    .map(|r| format!("{} {:?}: {:?}", r.objective, r.kind, r.end))
+                    .collect()
+            })
+            .unwrap_or_default(),
         greedy_seconds,
         greedy_feasible,
         greedy_excess_percent,

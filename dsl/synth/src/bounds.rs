@@ -658,7 +658,7 @@ struct Limit {
 /// The current domains and the limits they have been reduced against.
 #[derive(Clone)]
 pub(crate) struct Presolve<'m, 'g> {
-    model: &'m CostModel<'g>,
+    pub model: &'m CostModel<'g>,
     adj: Adjacency,
     /// The domains before any reduction (the active pins applied).
     initial: Domains,

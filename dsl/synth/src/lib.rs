@@ -11,10 +11,16 @@
 //! bounds, which may prove it, improve the incumbent or raise the reported
 //! lower bound. This is the only crate that links z3.
 //!
-//! Every call keeps a hard deadline and a memory cap ([`Options`]): a
-//! watchdog thread interrupts z3 (which does not honour its own timeout in
-//! `Optimize::check` on libz3 4.8.12), and the best plan found — greedy's at
-//! least — comes back with what cut the search ([`Synthesis::stopped`]).
+//! Every call keeps a hard deadline and a memory cap ([`Options`]): the z3
+//! stages (neighbourhood search, `Optimize`) run in a worker process
+//! ([`worker`]: this executable re-invoked, its `main` calling
+//! [`worker::main_if_worker`]) that is killed at the stage's deadline or at
+//! the memory cap — z3 4.8.12 neither honours its own timeout in
+//! `Optimize::check` nor answers an interrupt while it preprocesses a large
+//! formula — and a watchdog thread holds the plain-Rust stages (and z3 in
+//! process, where there is no worker) to the same limits. The best plan
+//! found — greedy's at least — comes back with what cut the search
+//! ([`Synthesis::stopped`], [`Synthesis::z3_runs`]).
 //! [`bench`] holds the benchmark families whose constraints bind and the
 //! naive one-shot z3 baseline. Must not be a dependency of the controller,
 //! the simulator's core or the agent: they read plans.
@@ -29,35 +35,43 @@ mod lns;
 pub mod report;
 pub mod search;
 mod watchdog;
+pub mod worker;
 
 use bounds::{Metric, Presolve};
 use encode::Encoding;
-use hivemind_cost::{baseline, modality_index, plan_for, CostModel, Profile, ProfileError};
+use hivemind_cost::{baseline, plan_for, CostModel, Profile, ProfileError};
 use hivemind_ir::plan::{Modality, Plan, Strategy};
 use hivemind_ir::{Objective, RequirementKind, Sat, TaskGraph};
 use std::time::{Duration, Instant};
-use z3::ast::{Bool, Int};
-use z3::{Optimize, Params, SatResult};
 
 pub use explain::Conflict;
 use watchdog::Limits;
 pub use watchdog::{resident_bytes, Stop};
+use worker::Runner;
+pub use worker::{Worker, Z3End, Z3Kind, Z3Run};
 
 #[derive(Debug, Clone)]
 pub struct Options {
     /// A hard deadline: the call returns the best plan found (greedy's at
     /// least) within this, plus the time to build the answer's plans
-    /// (milliseconds), whatever z3 is doing — a watchdog interrupts it.
+    /// (milliseconds), whatever z3 is doing — its worker process is
+    /// killed (in process, where there is no worker, a watchdog interrupts
+    /// it, which z3 may ignore for seconds on a large mission).
     pub timeout: Duration,
     /// Also enumerate the Pareto front of the objectives (within the same
     /// deadline).
     pub pareto: bool,
     pub max_pareto_points: usize,
     /// Stop the search (keeping the best plan so far) once the process's
-    /// resident memory exceeds this many MiB; `None`: no cap. Checked by
-    /// the watchdog every few milliseconds, so it may be passed by what z3
-    /// allocates in that time. Linux only (`/proc/self/status`).
+    /// resident memory and its z3 worker's together exceed this many MiB;
+    /// `None`: no cap. Checked every few milliseconds, so it may be passed
+    /// by what z3 allocates in that time (a worker's address space is also
+    /// limited to what the cap leaves, `RLIMIT_AS`). Linux only (`/proc`).
     pub memory_mib: Option<u64>,
+    /// Where z3 stages run: by default in a worker process (this
+    /// executable re-invoked, see [`worker::main_if_worker`]) killed at the
+    /// deadline, so the deadline holds whatever z3 does.
+    pub z3_worker: Worker,
 }
 
 /// The default memory cap: 1 GiB of resident memory.
@@ -70,6 +84,7 @@ impl Default for Options {
             pareto: false,
             max_pareto_points: 32,
             memory_mib: Some(DEFAULT_MEMORY_MIB),
+            z3_worker: Worker::Auto,
         }
     }
 }
@@ -121,6 +136,13 @@ pub struct Synthesis {
     pub stopped: Option<Stop>,
     /// The largest resident memory of the process seen during the call, MiB.
     pub peak_rss_mib: u64,
+    /// The largest resident memory of a z3 worker process seen, MiB (it
+    /// counts against the cap with this process's).
+    pub worker_peak_rss_mib: u64,
+    /// The z3 stages run (neighbourhood search, `Optimize`), in order: where
+    /// they ran and how they ended (a worker killed at the deadline or the
+    /// memory cap, a crash, garbage, a refused answer).
+    pub z3_runs: Vec<Z3Run>,
 }
 
 /// An optimality gap: no plan meeting every requirement (with the earlier
@@ -207,6 +229,7 @@ fn synthesize_in_context(
     let deadline =
         started + options.timeout - (options.timeout / 20).min(Duration::from_millis(500));
     let enc = Encoding::new(&model, false);
+    let runner = Runner::new(&options.z3_worker);
     let mut presolve = Presolve::until(&model, deadline);
     // The greedy plan is the incumbent: it bounds each stage from above,
     // and proves it when it reaches the stage's lower bound.
@@ -229,6 +252,7 @@ fn synthesize_in_context(
             &[],
             deadline,
             limits,
+            &runner,
             &mut progress,
         )?;
         match found {
@@ -304,7 +328,7 @@ fn synthesize_in_context(
     };
     let pareto = if options.pareto && status != Status::Infeasible {
         limits.set_stage_deadline(None);
-        pareto_front(&model, options, limits)
+        pareto_front(&model, options, limits, &runner, &mut progress.z3_runs)
     } else {
         Vec::new()
     };
@@ -363,6 +387,8 @@ fn synthesize_in_context(
             _ => None,
         },
         peak_rss_mib: limits.peak_rss_mib(),
+        worker_peak_rss_mib: limits.worker_peak_rss_mib(),
+        z3_runs: progress.z3_runs,
         proven_ms: progress
             .proven_at
             .filter(|_| status == Status::Optimal)
@@ -383,60 +409,37 @@ enum Lexmin {
 const BNB_SHARE: f64 = 0.5;
 /// Rounds of path-chain cutting planes per stage ([`Presolve::add_chains`]).
 const CHAIN_ROUNDS: usize = 30;
-/// Missions from this many tasks give z3 a stage only with time to spare:
-/// z3 4.8.12 does not answer an interrupt while it preprocesses a large
-/// formula (measured: 18 s at 1,000 tasks on a loaded machine, on the
-/// neighbourhood search's first check or on `Optimize::check`, which
-/// broke the deadline), and at that size its stages ended `unknown`
-/// in every family.
-const Z3_LARGE: usize = 500;
-/// Time left per task that a z3 stage needs at [`Z3_LARGE`] tasks and more.
-const Z3_START_PER_TASK: Duration = Duration::from_millis(20);
-
-/// Whether a z3 stage may start with `until` as its deadline.
-fn z3_fits(enc: &Encoding, until: Instant) -> bool {
-    let n = enc.model.graph.tasks.len();
-    n < Z3_LARGE
-        || until.saturating_duration_since(Instant::now())
-            >= Z3_START_PER_TASK.saturating_mul(u32::try_from(n).unwrap_or(u32::MAX))
-}
-
 /// Nodes per stage: a deterministic budget, past what the clock usually allows.
 const BNB_NODES: u64 = 2_000_000;
-
-fn optimizer(deadline: Instant) -> Optimize {
-    let opt = Optimize::new();
-    let mut p = Params::new();
-    let left = deadline
-        .saturating_duration_since(Instant::now())
-        .as_millis()
-        .clamp(1, u128::from(u32::MAX));
-    p.set_u32("timeout", left as u32);
-    opt.set_params(&p);
-    opt
-}
 
 /// Lexicographic minimum, one objective at a time: minimise the first,
 /// fix it at its optimum, minimise the next, and so on. Z3 4.8.12's own
 /// multi-objective mode returned non-optimal secondary objectives on some
 /// runs (found by the oracle property test), so it is not used.
-/// `hard` constraints restrict the problem (Unsat means infeasible).
+/// `blocks` restrict the problem (Unsat means infeasible): objective
+/// vectors (the mission's order) a placement must beat in one objective.
 fn lexmin(
     enc: &Encoding,
-    hard: &[Bool],
+    blocks: &[Vec<u64>],
     deadline: Instant,
     limits: &Limits,
+    runner: &Runner,
+    z3_runs: &mut Vec<Z3Run>,
 ) -> Result<Lexmin, SynthError> {
     let mut presolve = Presolve::new(enc.model);
-    lexmin_timed(
+    let mut progress = Progress::default();
+    let found = lexmin_timed(
         enc,
         &mut presolve,
         None,
-        hard,
+        blocks,
         deadline,
         limits,
-        &mut Progress::default(),
-    )
+        runner,
+        &mut progress,
+    );
+    z3_runs.append(&mut progress.z3_runs);
+    found
 }
 
 /// How far [`lexmin_timed`] got.
@@ -458,6 +461,8 @@ struct Progress {
     /// The first tie-breaking stage the time limit cut short: where it is
     /// cut depends on the wall clock, so the plan is not reproducible there.
     ties_cut: Option<usize>,
+    /// The z3 stages run, in order.
+    z3_runs: Vec<Z3Run>,
 }
 
 /// [`lexmin`] over `presolve`'s domains, recording when the stated
@@ -467,25 +472,28 @@ struct Progress {
 /// without search; otherwise z3 gets the bound as a cut and the incumbent's
 /// value as a ceiling. After each stage the objective's optimum joins the
 /// limits and the domains shrink again. Tie-breaking stages share at most a
-/// tenth of the remaining budget.
+/// tenth of the remaining budget. z3 stages run where `runner` says (a
+/// worker process killed at the stage's deadline, normally).
+#[allow(clippy::too_many_arguments)]
 fn lexmin_timed(
     enc: &Encoding,
     presolve: &mut Presolve,
     incumbent: Option<&[Modality]>,
-    hard: &[Bool],
+    blocks: &[Vec<u64>],
     deadline: Instant,
     limits: &Limits,
+    runner: &Runner,
     progress: &mut Progress,
 ) -> Result<Lexmin, SynthError> {
     let model = enc.model;
     if presolve.infeasible {
         return Ok(Lexmin::Infeasible);
     }
-    let stages: Vec<(Metric, &Int)> = enc
+    let stages: Vec<Metric> = enc
         .objectives
         .iter()
-        .map(|(o, t)| (Metric::Objective(*o), t))
-        .chain(std::iter::once((Metric::FpgaCount, &enc.fpga_count)))
+        .map(|(o, _)| Metric::Objective(*o))
+        .chain(std::iter::once(Metric::FpgaCount))
         .collect();
     // The incumbent's value at every stage (the stages are the model's
     // order of preference), while it stays lexicographically optimal so far
@@ -508,14 +516,13 @@ fn lexmin_timed(
     debug_assert!(incumbent_values
         .as_ref()
         .is_none_or(|v| v.len() == stages.len()));
-    let mut fixed: Vec<Bool> = Vec::new();
-    // The optimum of every stage fixed so far (what `fixed` says).
+    // The optimum of every stage fixed so far.
     let mut fixed_values: Vec<u64> = Vec::new();
     let mut best: Option<Vec<Modality>> = None;
     let mut stage_deadline = deadline;
     let mut stage = 0;
     while stage < stages.len() {
-        let (metric, term) = stages[stage];
+        let metric = stages[stage];
         if stage == enc.stated_objectives && progress.proven_at.is_none() {
             progress.proven_at = Some(Instant::now());
             let left = deadline.saturating_duration_since(Instant::now());
@@ -562,9 +569,9 @@ fn lexmin_timed(
         let mut ceiling = ceiling;
         // Not proven by the bound: branch-and-bound on part of the stage's
         // time, which may prove the incumbent, improve it, or raise the bound.
-        // Not with `hard` constraints (the Pareto front's blocks), which
+        // Not with `blocks` (the Pareto front's blocks), which
         // only z3 sees.
-        if hard.is_empty() && ceiling.is_none_or(|c| lower < c) && limits.stopped().is_none() {
+        if blocks.is_empty() && ceiling.is_none_or(|c| lower < c) && limits.stopped().is_none() {
             let now = Instant::now();
             let share = if stage < enc.stated_objectives {
                 BNB_SHARE
@@ -657,7 +664,6 @@ fn lexmin_timed(
             if let (true, Some(value), Some(a)) = (found.proven, ceiling, incumbent.as_ref()) {
                 progress.by_bnb += usize::from(stage < enc.stated_objectives);
                 best = Some(a.clone());
-                fixed.push(term.le(Int::from_u64(value)));
                 fixed_values.push(value);
                 stage += 1;
                 continue;
@@ -668,52 +674,68 @@ fn lexmin_timed(
         if let (Some(value), Some(a), true) = (
             ceiling,
             incumbent.as_ref(),
-            stage < enc.stated_objectives
-                && lower < ceiling.unwrap_or(0)
-                && z3_fits(enc, stage_deadline),
+            stage < enc.stated_objectives && lower < ceiling.unwrap_or(0),
         ) {
-            let mut constraints: Vec<Bool> = enc
-                .constraints(hard.iter().chain(&fixed))
-                .cloned()
-                .collect();
-            constraints.extend(presolve_cuts(enc, presolve, term, lower));
             let now = Instant::now();
             let lns_deadline = now + stage_deadline.saturating_duration_since(now) / 2;
-            limits.set_stage_deadline(Some(lns_deadline));
-            let found = lns::improve(
-                enc,
-                &constraints,
-                term,
-                a.clone(),
-                value,
+            let job = z3_stage(
+                presolve,
+                stage,
+                &fixed_values,
+                blocks,
                 lower,
-                lns_deadline,
-                limits,
-                stage as u64,
+                worker::Kind::Neighbourhood {
+                    start: a.clone(),
+                    value,
+                    seed: stage as u64,
+                },
             );
-            if found.value < value {
-                if let Some(v) = values_of(&found.assignment) {
-                    tracing::debug!(
-                        stage,
-                        from = value,
-                        to = v[stage],
-                        "neighbourhood search improved"
-                    );
-                    presolve.bound(metric, v[stage]);
-                    ceiling = Some(v[stage]);
-                    incumbent_values = Some(v);
-                    incumbent = Some(found.assignment);
-                }
+            let mut answer = runner.run(enc, &job, stage_name(metric), lns_deadline, limits);
+            // The best placement that holds (re-checked here: the worker's
+            // word is not trusted).
+            let mut refused = 0usize;
+            let improved = answer
+                .found
+                .drain(..)
+                .filter_map(|(a, _)| {
+                    let v = values_of(&a).filter(|v| {
+                        fixed_values.iter().zip(v).all(|(f, x)| x <= f) && v[stage] < value
+                    });
+                    refused += usize::from(v.is_none());
+                    Some((v?, a))
+                })
+                .min_by_key(|(v, _)| v[stage]);
+            if refused > 0 && improved.is_none() {
+                answer.run.end = worker::Z3End::Rejected {
+                    reason: format!(
+                        "{refused} placement(s) missing a requirement or an earlier optimum"
+                    ),
+                };
             }
-            if found.proven && ceiling.is_some_and(|c| c <= found.value) {
-                progress.by_search += 1;
-                best = incumbent.clone();
-                let value = ceiling.unwrap_or(found.value);
-                fixed.push(term.le(Int::from_u64(value)));
-                fixed_values.push(value);
-                presolve.bound(metric, value);
-                stage += 1;
-                continue;
+            if let Some((v, a)) = improved {
+                tracing::debug!(
+                    stage,
+                    from = value,
+                    to = v[stage],
+                    "neighbourhood search improved"
+                );
+                presolve.bound(metric, v[stage]);
+                ceiling = Some(v[stage]);
+                incumbent_values = Some(v);
+                incumbent = Some(a);
+            }
+            progress.z3_runs.push(answer.run);
+            if let (Some(worker::Outcome::Optimal { value: proven }), Some(c)) =
+                (answer.outcome, ceiling)
+            {
+                if c <= proven {
+                    progress.by_search += 1;
+                    best = incumbent.clone();
+                    fixed_values.push(c);
+                    presolve.bound(metric, c);
+                    stage += 1;
+                    continue;
+                }
             }
         }
         let lower = if ceiling.is_some() {
@@ -730,56 +752,58 @@ fn lexmin_timed(
                 );
                 best = Some(a.to_vec());
                 progress.by_bound += usize::from(stage < enc.stated_objectives);
-                fixed.push(term.le(Int::from_u64(value)));
                 fixed_values.push(value);
                 stage += 1;
                 continue;
             }
         }
-        let opt = optimizer(stage_deadline);
-        limits.set_stage_deadline(Some(stage_deadline));
-        for c in enc.constraints(hard.iter().chain(&fixed)) {
-            opt.assert(c);
-        }
-        for c in presolve_cuts(enc, presolve, term, lower) {
-            opt.assert(&c);
-        }
-        if let Some(value) = ceiling {
-            opt.assert(term.le(Int::from_u64(value)));
-        }
-        opt.minimize(term);
-        let stage_started = Instant::now();
-        let result = if z3_fits(enc, stage_deadline) {
-            opt.check(&[])
-        } else {
-            tracing::debug!(stage, "z3 skipped: too large for the time left");
-            SatResult::Unknown
-        };
+        let job = z3_stage(
+            presolve,
+            stage,
+            &fixed_values,
+            blocks,
+            lower,
+            worker::Kind::Optimize { ceiling },
+        );
+        let mut answer = runner.run(enc, &job, stage_name(metric), stage_deadline, limits);
         tracing::debug!(
             stage,
             lower,
             ?ceiling,
-            elapsed_ms = stage_started.elapsed().as_millis() as u64,
-            ?result,
+            elapsed_ms = answer.run.ms,
+            outcome = ?answer.outcome,
+            end = ?answer.run.end,
             "lexicographic stage"
         );
-        match result {
-            SatResult::Sat => {
-                let m = opt
-                    .get_model()
-                    .ok_or_else(|| SynthError::Solver("no model after sat".into()))?;
-                let value = m
-                    .eval(term, true)
-                    .and_then(|v| v.as_u64())
-                    .ok_or_else(|| SynthError::Solver("objective has no value".into()))?;
-                best = Some(
-                    enc.assignment(&m)
-                        .ok_or_else(|| SynthError::Solver("model misses a task".into()))?,
-                );
+        // z3's placement, re-checked: it must meet every requirement and
+        // the earlier optima, and its objective may not exceed z3's value
+        // (the encoding's latency is an upper estimate of the model's).
+        let seen = answer.found.pop().and_then(|(a, claimed)| {
+            let v = values_of(&a)?;
+            (fixed_values.iter().zip(&v).all(|(f, x)| x <= f) && v[stage] <= claimed)
+                .then_some((a, v, claimed))
+        });
+        let outcome = match (answer.outcome, seen) {
+            (Some(worker::Outcome::Optimal { value }), Some((a, v, claimed)))
+                if claimed == value =>
+            {
+                Ok((a, v, value))
+            }
+            (Some(worker::Outcome::Optimal { .. }), _) => {
+                answer.run.end = worker::Z3End::Rejected {
+                    reason: "an optimum whose placement does not hold".into(),
+                };
+                Err(None)
+            }
+            (o, seen) => Err(Some((o, seen.map(|(a, _, _)| a)))),
+        };
+        progress.z3_runs.push(answer.run);
+        match outcome {
+            Ok((a, v, value)) => {
+                best = Some(a);
                 // z3's optimum is the incumbent for the later stages.
-                incumbent_values = best.as_deref().and_then(values_of);
-                incumbent = best.clone().filter(|_| incumbent_values.is_some());
-                fixed.push(term.le(Int::from_u64(value)));
+                incumbent_values = Some(v);
+                incumbent = best.clone();
                 fixed_values.push(value);
                 presolve.bound(metric, value);
                 if presolve.infeasible {
@@ -788,7 +812,7 @@ fn lexmin_timed(
                     )));
                 }
             }
-            SatResult::Unsat if ceiling.is_some() => {
+            Err(Some((Some(worker::Outcome::Infeasible), _))) if ceiling.is_some() => {
                 // The incumbent meets every constraint, so its ceiling
                 // cannot cut everything off; never trust it blindly.
                 tracing::warn!(stage, "incumbent's ceiling was unsatisfiable; dropped");
@@ -799,20 +823,22 @@ fn lexmin_timed(
                 }
                 continue;
             }
-            SatResult::Unsat if stage == 0 => return Ok(Lexmin::Infeasible),
-            SatResult::Unsat => {
+            Err(Some((Some(worker::Outcome::Infeasible), _))) if stage == 0 => {
+                return Ok(Lexmin::Infeasible)
+            }
+            Err(Some((Some(worker::Outcome::Infeasible), _))) => {
                 return Err(SynthError::Solver(
                     "objective fixed at its optimum became infeasible".into(),
                 ))
             }
-            SatResult::Unknown if stage >= enc.stated_objectives && best.is_some() => {
+            Err(_) if stage >= enc.stated_objectives && best.is_some() => {
                 // Only a tie-breaker ran out of time: the stated objectives are proven.
                 progress.ties_cut = Some(stage);
                 return Ok(best.map_or(Lexmin::TimedOut(None), Lexmin::Optimal));
             }
-            SatResult::Unknown => {
+            Err(seen) => {
                 progress.timed_out = Some((stage, lower));
-                let seen = opt.get_model().and_then(|m| enc.assignment(&m));
+                let seen = seen.and_then(|(_, a)| a);
                 // The best of z3's last model, the incumbent and the
                 // earlier stages' optimum.
                 let chosen = [seen, incumbent, best]
@@ -836,45 +862,68 @@ fn lexmin_timed(
     Ok(best.map_or(Lexmin::TimedOut(None), Lexmin::Optimal))
 }
 
-/// What the bounds tell z3 at a stage: values ruled out, the objective's
-/// lower bound, and each latency requirement's path bound.
-fn presolve_cuts(enc: &Encoding, presolve: &Presolve, term: &Int, lower: u64) -> Vec<Bool> {
-    let mut cuts: Vec<Bool> = presolve
-        .removed()
-        .into_iter()
-        .filter_map(|(t, m)| enc.x[t][modality_index(m)].as_ref().map(Bool::not))
+/// A z3 stage as data: the stage, the earlier optima, the blocks, and
+/// what the bounds tell z3 (values ruled out, the objective's lower bound,
+/// each latency requirement's path bound).
+fn z3_stage(
+    presolve: &Presolve,
+    stage: usize,
+    fixed_values: &[u64],
+    blocks: &[Vec<u64>],
+    lower: u64,
+    kind: worker::Kind,
+) -> worker::Stage {
+    let path_lower = presolve
+        .model
+        .graph
+        .requirements
+        .iter()
+        .enumerate()
+        .filter(|(_, req)| matches!(req.kind, RequirementKind::Latency { .. }))
+        .map(|(r, _)| (r, presolve.path_lower_bound(r)))
         .collect();
-    cuts.push(term.ge(Int::from_u64(lower)));
-    for (r, req) in enc.model.graph.requirements.iter().enumerate() {
-        if matches!(req.kind, RequirementKind::Latency { .. }) {
-            cuts.push(enc.metrics[r].ge(Int::from_u64(presolve.path_lower_bound(r))));
-        }
+    worker::Stage {
+        stage,
+        fixed_values: fixed_values.to_vec(),
+        blocks: blocks.to_vec(),
+        removed: presolve.removed(),
+        lower,
+        path_lower,
+        kind,
     }
-    cuts
+}
+
+/// A stage's name in the report.
+fn stage_name(metric: Metric) -> String {
+    match metric {
+        Metric::Objective(o) => format!("{o:?}").to_lowercase(),
+        _ => "fewest fpga tasks".into(),
+    }
 }
 
 /// The Pareto front: repeatedly take the lexicographic minimum among
 /// placements not weakly dominated by any point found so far. Each such
 /// minimum is Pareto-optimal (anything dominating it would be
 /// lexicographically smaller and equally undominated).
-fn pareto_front(model: &CostModel, options: &Options, limits: &Limits) -> Vec<Plan> {
+fn pareto_front(
+    model: &CostModel,
+    options: &Options,
+    limits: &Limits,
+    runner: &Runner,
+    z3_runs: &mut Vec<Z3Run>,
+) -> Vec<Plan> {
     let enc = Encoding::new(model, false);
     let deadline = limits.deadline();
     let mut out: Vec<Plan> = Vec::new();
-    let mut blocks: Vec<Bool> = Vec::new();
+    let mut blocks: Vec<Vec<u64>> = Vec::new();
     while out.len() < options.max_pareto_points {
-        let Ok(Lexmin::Optimal(a)) = lexmin(&enc, &blocks, deadline, limits) else {
+        let Ok(Lexmin::Optimal(a)) = lexmin(&enc, &blocks, deadline, limits, runner, z3_runs)
+        else {
             break;
         };
-        let values = model.objective_vector(&model.evaluate(&a));
         // Later points must beat this one in at least one objective.
-        let better: Vec<Bool> = enc
-            .objectives
-            .iter()
-            .zip(&values)
-            .map(|((_, t), &v)| t.lt(Int::from_u64(v.saturated())))
-            .collect();
-        blocks.push(Bool::or(&better));
+        let values = model.objective_vector(&model.evaluate(&a));
+        blocks.push(values.iter().map(|v| v.saturated()).collect());
         out.push(plan_for(model, &a, Strategy::Optimised { proven: true }));
     }
     out
@@ -889,6 +938,7 @@ pub fn objective_values(model: &CostModel, p: &Plan) -> Vec<Sat> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use z3::SatResult;
 
     /// The encoding's objective terms take exactly the values
     /// `CostModel::evaluate` gives, for the plans z3 finds.

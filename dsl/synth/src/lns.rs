@@ -42,7 +42,8 @@ impl Rng {
 
 /// Improve `start` (meeting every constraint, `fixed` and `cuts`
 /// included, with `value` as `term`'s value) until `deadline`, the
-/// lower bound, or a proof.
+/// lower bound, or a proof. `on_better` sees every improvement as it is
+/// found (a worker process reports them at once, so a kill loses none).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn improve(
     enc: &Encoding,
@@ -54,6 +55,7 @@ pub(crate) fn improve(
     deadline: Instant,
     limits: &Limits,
     seed: u64,
+    on_better: &mut dyn FnMut(&[Modality], u64),
 ) -> Found {
     let n = start.len();
     let mut found = Found {
@@ -122,6 +124,7 @@ pub(crate) fn improve(
                     break;
                 };
                 if v < found.value {
+                    on_better(&a, v);
                     found.assignment = a;
                     found.value = v;
                     unsat_run = 0;

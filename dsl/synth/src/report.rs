@@ -234,6 +234,39 @@ pub fn render(graph: &TaskGraph, s: &Synthesis) -> String {
         }
         _ => {}
     }
+    for r in &s.z3_runs {
+        let kind = match r.kind {
+            crate::Z3Kind::NeighbourhoodSearch => "neighbourhood search",
+            crate::Z3Kind::Optimize => "z3 Optimize",
+        };
+        let what = match &r.end {
+            crate::Z3End::Answered => continue,
+            crate::Z3End::Cut {
+                stop: crate::Stop::Deadline,
+            } => format!("cut at the deadline after {} ms", r.ms),
+            crate::Z3End::Cut {
+                stop: crate::Stop::Memory,
+            } => format!(
+                "cut by the memory cap after {} ms ({} MiB resident)",
+                r.ms, r.peak_rss_mib
+            ),
+            crate::Z3End::Crashed { reason } => format!("failed: {reason}"),
+            crate::Z3End::Garbage { reason } => format!("gave no usable answer: {reason}"),
+            crate::Z3End::Rejected { reason } => format!("answer refused: {reason}"),
+            crate::Z3End::Skipped => "skipped: too large for the time left in this process".into(),
+        };
+        let place = r
+            .in_process
+            .as_ref()
+            .map_or("in a worker process".to_string(), |why| {
+                format!("in process: {why}")
+            });
+        let _ = writeln!(
+            out,
+            "z3 stage {} ({kind}, {place}): {what}; the plan is the best found without it",
+            r.objective
+        );
+    }
     if s.status == Status::Optimal {
         let stated = graph.objectives.len();
         let _ = match s.proven_by_bound {

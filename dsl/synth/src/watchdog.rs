@@ -6,7 +6,9 @@
 //! `Z3_interrupt` on the search's context once the current deadline has
 //! passed or the memory cap is exceeded — repeatedly, because an interrupt
 //! that arrives between two checks is lost. The plain-Rust stages (greedy,
-//! presolve, local search) poll [`Limits::stopped`] themselves.
+//! presolve, local search) poll [`Limits::stopped`] themselves. A z3 stage
+//! run in a worker process (`worker`) is killed instead, and the worker's
+//! resident memory counts against the cap with this process's.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -38,6 +40,12 @@ pub(crate) struct Limits {
     /// search may go on with a later stage deadline).
     stage_cut: AtomicBool,
     peak_rss_bytes: AtomicU64,
+    /// This process's resident memory at the last look.
+    own_rss_bytes: AtomicU64,
+    /// The running z3 worker's resident memory (0: none running), counted
+    /// against the cap with this process's.
+    worker_rss_bytes: AtomicU64,
+    worker_peak_rss_bytes: AtomicU64,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -55,6 +63,9 @@ impl Limits {
             stop: AtomicU8::new(0),
             stage_cut: AtomicBool::new(false),
             peak_rss_bytes: AtomicU64::new(resident_bytes().unwrap_or(0)),
+            own_rss_bytes: AtomicU64::new(resident_bytes().unwrap_or(0)),
+            worker_rss_bytes: AtomicU64::new(0),
+            worker_peak_rss_bytes: AtomicU64::new(0),
         }
     }
 
@@ -93,6 +104,42 @@ impl Limits {
         self.peak_rss_bytes.load(Ordering::SeqCst) >> 20
     }
 
+    /// The largest resident memory of a z3 worker process seen, in MiB.
+    pub fn worker_peak_rss_mib(&self) -> u64 {
+        self.worker_peak_rss_bytes.load(Ordering::SeqCst) >> 20
+    }
+
+    /// The memory cap, bytes.
+    pub fn memory_cap_bytes(&self) -> Option<u64> {
+        self.memory_bytes
+    }
+
+    /// This process's resident memory at the watchdog's last look.
+    pub fn own_rss_bytes(&self) -> u64 {
+        self.own_rss_bytes.load(Ordering::SeqCst)
+    }
+
+    /// A z3 worker's resident memory now (0: it ended): it counts against
+    /// the cap together with this process's.
+    pub fn note_worker_rss(&self, bytes: u64) {
+        self.worker_rss_bytes.store(bytes, Ordering::SeqCst);
+        self.worker_peak_rss_bytes
+            .fetch_max(bytes, Ordering::SeqCst);
+        self.check_memory();
+    }
+
+    fn check_memory(&self) {
+        let total = self
+            .own_rss_bytes
+            .load(Ordering::SeqCst)
+            .saturating_add(self.worker_rss_bytes.load(Ordering::SeqCst));
+        if self.memory_bytes.is_some_and(|cap| total > cap) {
+            let _ = self
+                .stop
+                .compare_exchange(0, 2, Ordering::SeqCst, Ordering::SeqCst);
+        }
+    }
+
     fn elapsed_ns(&self) -> u64 {
         nanos(self.started.elapsed())
     }
@@ -101,11 +148,8 @@ impl Limits {
     fn poll(&self) -> bool {
         if let Some(rss) = resident_bytes() {
             self.peak_rss_bytes.fetch_max(rss, Ordering::SeqCst);
-            if self.memory_bytes.is_some_and(|cap| rss > cap) {
-                let _ = self
-                    .stop
-                    .compare_exchange(0, 2, Ordering::SeqCst, Ordering::SeqCst);
-            }
+            self.own_rss_bytes.store(rss, Ordering::SeqCst);
+            self.check_memory();
         }
         if self.stopped().is_some() {
             return true;
@@ -121,7 +165,16 @@ impl Limits {
 /// The process's resident memory (Linux `/proc/self/status`; `None`
 /// elsewhere, where the memory cap is not enforced).
 pub fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_rss("/proc/self/status")
+}
+
+/// Another process's resident memory (Linux).
+pub(crate) fn resident_bytes_of(pid: u32) -> Option<u64> {
+    status_rss(&format!("/proc/{pid}/status"))
+}
+
+fn status_rss(path: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line
         .trim_start_matches("VmRSS:")

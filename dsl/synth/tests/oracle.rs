@@ -5,7 +5,13 @@
 
 use hivemind_cost::{CostModel, Profile};
 use hivemind_dsl::synthetic::random_mission;
-use hivemind_synth::{objective_values, search, synthesize, Options, Status};
+use hivemind_synth::{objective_values, search, synthesize, Options, Status, Worker};
+
+/// The z3 stages run in the crate's worker process, as in a program that
+/// synthesizes: the oracle checks that path.
+fn worker() -> Worker {
+    Worker::program(env!("CARGO_BIN_EXE_hivemind-synth-worker"))
+}
 use proptest::prelude::*;
 
 fn check_against_oracle(seed: u64, n: usize) {
@@ -71,6 +77,7 @@ fn check_source_against_oracle(seed: u64, src: String) {
     let oracle = search::exhaustive(&model, 2_000_000).expect("small enough to enumerate");
     let opts = Options {
         timeout: std::time::Duration::from_secs(60),
+        z3_worker: worker(),
         ..Options::default()
     };
     let synth = synthesize(&graph, Profile::default(), &opts).expect("synthesize");
@@ -176,8 +183,11 @@ proptest! {
         let graph = hivemind_dsl::compile(&src, "rand.hm").graph.expect("compiles");
         let model = CostModel::new(&graph, Profile::default()).expect("model");
         let exact = search::exhaustive_front(&model, 1_000_000).expect("small");
-        let opts = Options { pareto: true, max_pareto_points: 1_000, timeout: std::time::Duration::from_secs(60), ..Options::default() };
+        let opts = Options { pareto: true, max_pareto_points: 1_000, timeout: std::time::Duration::from_secs(60), z3_worker: worker(), ..Options::default() };
         let out = synthesize(&graph, Profile::default(), &opts).expect("synthesize");
+        // The front's points after the first come from z3 (the blocks are
+        // only in its encoding), in the worker.
+        prop_assert!(out.z3_runs.iter().all(|r| r.in_process.is_none()), "{:?}", out.z3_runs);
         let mut found: Vec<Vec<hivemind_ir::Sat>> = out.pareto.iter().map(|p| objective_values(&model, p)).collect();
         found.sort();
         prop_assert_eq!(found, exact, "seed {}\n{}", seed, src);
@@ -203,6 +213,7 @@ fn reported_gaps_are_sound() {
         let model = CostModel::new(&graph, Profile::default()).expect("model");
         let opts = Options {
             timeout: std::time::Duration::ZERO,
+            z3_worker: worker(),
             ..Options::default()
         };
         let Ok(out) = synthesize(&graph, Profile::default(), &opts) else {
