@@ -95,38 +95,47 @@ impl Histogram {
         self.count
     }
 
+    /// The rank `bp` basis points ask for, or the answer when no rank is
+    /// needed (`None` when empty; the minimum at 0).
+    fn rank(&self, bp: u32) -> Result<u64, Option<u64>> {
+        if self.count == 0 {
+            return Err(None);
+        }
+        if bp == 0 {
+            return Err(Some(self.min));
+        }
+        let bp = u64::from(bp.min(10_000));
+        Ok((self.count * bp).div_ceil(10_000).max(1))
+    }
+
+    /// The value a quantile found in bucket `b` reports (past the last
+    /// bucket: the maximum).
+    fn value_of(&self, b: Option<u16>) -> u64 {
+        b.map_or(self.max, |b| bucket_high(b).clamp(self.min, self.max))
+    }
+
     /// Value at `bp` basis points (5000 = median), clamped to the observed
     /// range; `None` when empty.
     pub fn quantile_bp(&self, bp: u32) -> Option<u64> {
-        if self.count == 0 {
-            return None;
-        }
-        if bp == 0 {
-            return Some(self.min);
-        }
-        let bp = u64::from(bp.min(10_000));
-        let rank = (self.count * bp).div_ceil(10_000).max(1);
+        let rank = match self.rank(bp) {
+            Ok(r) => r,
+            Err(answer) => return answer,
+        };
         let mut seen = 0;
-        for &(b, c) in &self.buckets {
+        let found = self.buckets.iter().find(|&&(_, c)| {
             seen += c;
-            if seen >= rank {
-                return Some(bucket_high(b).clamp(self.min, self.max));
-            }
-        }
-        Some(self.max)
+            seen >= rank
+        });
+        Some(self.value_of(found.map(|&(b, _)| b)))
     }
 
     /// [`Histogram::quantile_bp`], found from where the last call found
     /// its quantile: amortized O(1) when asked after every few samples.
     pub fn tracked_quantile_bp(&mut self, bp: u32) -> Option<u64> {
-        if self.count == 0 {
-            return None;
-        }
-        if bp == 0 {
-            return Some(self.min);
-        }
-        let bp = u64::from(bp.min(10_000));
-        let rank = (self.count * bp).div_ceil(10_000).max(1);
+        let rank = match self.rank(bp) {
+            Ok(r) => r,
+            Err(answer) => return answer,
+        };
         let Cursor { mut idx, mut below } = self.cursor;
         // The first bucket whose running count reaches the rank: below it
         // fewer than `rank` samples, through it at least `rank`.
@@ -142,11 +151,7 @@ impl Histogram {
             idx += 1;
         }
         self.cursor = Cursor { idx, below };
-        Some(
-            self.buckets
-                .get(idx)
-                .map_or(self.max, |&(b, _)| bucket_high(b).clamp(self.min, self.max)),
-        )
+        Some(self.value_of(self.buckets.get(idx).map(|&(b, _)| b)))
     }
 }
 
