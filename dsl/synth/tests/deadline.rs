@@ -148,6 +148,9 @@ fn a_worker_that_crashes_or_writes_garbage_leaves_the_incumbent() {
                 (Z3End::Garbage { reason }, "garbage") => {
                     assert!(reason.starts_with("not an answer"), "{reason}")
                 }
+                // A stage left a few milliseconds on a loaded machine may
+                // be cut before the script has run.
+                (Z3End::Cut { .. }, _) => {}
                 (end, _) => panic!("{then}: {end:?}"),
             }
         }
@@ -166,9 +169,21 @@ fn a_worker_answer_that_does_not_hold_is_refused() {
     );
     let out = synth(&graph, Duration::from_secs(3), script(&then));
     assert_feasible_with_gap(&out);
-    assert!(!out.z3_runs.is_empty());
+    // Every stage that heard the lie refused it; a stage left a few
+    // milliseconds on a loaded machine may be cut before the script
+    // answers, never accepted.
+    assert!(
+        out.z3_runs
+            .iter()
+            .any(|r| matches!(r.end, Z3End::Rejected { .. })),
+        "{:?}",
+        out.z3_runs
+    );
     for r in &out.z3_runs {
-        assert!(matches!(r.end, Z3End::Rejected { .. }), "{r:?}");
+        assert!(
+            matches!(r.end, Z3End::Rejected { .. } | Z3End::Cut { .. }),
+            "{r:?}"
+        );
     }
 }
 
