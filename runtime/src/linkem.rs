@@ -15,10 +15,10 @@
 //! sees one address per agent.
 
 use std::net::SocketAddr;
+use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -92,10 +92,12 @@ impl Wire {
     }
 }
 
-/// A running proxy; dropping it stops it.
+/// A running proxy; dropping it stops it (its receiving tasks end, and
+/// with them the senders its delivery threads wait on).
 pub struct Proxy {
     pub addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    _deliverers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Proxy {
@@ -114,9 +116,10 @@ pub async fn proxy(upstream: SocketAddr, up: Arc<Wire>, down: Arc<Wire>) -> std:
     back.connect(upstream).await?;
     let addr = front.local_addr()?;
     let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
-    let (up_tx, up_rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
-    let (down_tx, down_rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let (up_tx, up_rx) = std_mpsc::channel::<(Instant, Vec<u8>)>();
+    let (down_tx, down_rx) = std_mpsc::channel::<(Instant, Vec<u8>)>();
     let mut tasks = Vec::new();
+    let mut deliverers = Vec::new();
     {
         let (front, client) = (front.clone(), client.clone());
         tasks.push(tokio::spawn(async move {
@@ -140,45 +143,62 @@ pub async fn proxy(upstream: SocketAddr, up: Arc<Wire>, down: Arc<Wire>) -> std:
             }
         }));
     }
-    {
-        let back = back.clone();
-        tasks.push(tokio::spawn(deliver(up_rx, move |d| {
-            let back = back.clone();
-            async move {
-                let _ = back.send(&d).await;
-            }
-        })));
-    }
-    {
-        let front = front.clone();
-        tasks.push(tokio::spawn(deliver(down_rx, move |d| {
-            let front = front.clone();
-            let to = *client.lock().unwrap_or_else(|e| e.into_inner());
-            async move {
-                if let Some(to) = to {
-                    let _ = front.send_to(&d, to).await;
-                }
-            }
-        })));
-    }
-    Ok(Proxy { addr, tasks })
+    // Delivery on threads of their own: tokio's timer wheel ticks in
+    // milliseconds, so a datagram held by `sleep_until` arrived up to a
+    // millisecond late, about one per hop on an emulated path (S6's 16 ms
+    // path has three); a thread's `nanosleep` is within ~0.1 ms. They send
+    // through duplicates of the proxy's sockets (same ports).
+    let back_tx = std_socket(&back)?;
+    let front_tx = std_socket(&front)?;
+    deliverers.push(deliver("linkem-up", up_rx, move |d| {
+        let _ = back_tx.send(&d);
+    })?);
+    deliverers.push(deliver("linkem-down", down_rx, move |d| {
+        let to = *client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(to) = to {
+            let _ = front_tx.send_to(&d, to);
+        }
+    })?);
+    Ok(Proxy {
+        addr,
+        tasks,
+        _deliverers: deliverers,
+    })
 }
 
-/// Send each datagram at its arrival time, in order (arrival times of one
-/// queue never decrease: the wire is FIFO).
-async fn deliver<F, Fut>(mut rx: mpsc::UnboundedReceiver<(Instant, Vec<u8>)>, send: F)
+/// A blocking duplicate of `socket` (the same port), for a delivery
+/// thread. Sends on it may meet `WouldBlock` (the socket is non-blocking):
+/// a datagram dropped then is a full socket buffer, as on a real link.
+fn std_socket(socket: &UdpSocket) -> std::io::Result<std::net::UdpSocket> {
+    use std::os::fd::AsFd;
+    Ok(std::net::UdpSocket::from(
+        socket.as_fd().try_clone_to_owned()?,
+    ))
+}
+
+/// Sends each datagram at its arrival time, in order (arrival times of one
+/// queue never decrease: the wire is FIFO); the thread ends when its
+/// queue's sender is dropped (the proxy stopped).
+fn deliver<F>(
+    name: &str,
+    rx: std_mpsc::Receiver<(Instant, Vec<u8>)>,
+    send: F,
+) -> std::io::Result<std::thread::JoinHandle<()>>
 where
-    F: Fn(Vec<u8>) -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    F: Fn(Vec<u8>) + Send + 'static,
 {
-    while let Some((at, d)) = rx.recv().await {
-        // The timer wheel's resolution is 1 ms: a datagram already due
-        // goes at once instead of waiting for the next tick.
-        if at > Instant::now() {
-            tokio::time::sleep_until(at).await;
-        }
-        send(d).await;
-    }
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            while let Ok((at, d)) = rx.recv() {
+                let at = at.into_std();
+                let now = std::time::Instant::now();
+                if at > now {
+                    std::thread::sleep(at - now);
+                }
+                send(d);
+            }
+        })
 }
 
 #[cfg(test)]
