@@ -764,16 +764,16 @@ fn one_way_us(conn: &quinn::Connection) -> u64 {
     u64::try_from(conn.rtt().as_micros() / 2).unwrap_or(u64::MAX)
 }
 
-/// The controller's application close codes
-/// (`hivemind_runtime::server::close`): a refusal, with the reason as
-/// text, and the end of the mission.
 /// tokio's timer wheel ticks in milliseconds and wakes a sleep at the
-/// first tick after its deadline (1.0–1.2 ms late on average here). The
+/// first tick after its deadline (about a millisecond late). The
 /// firing timer is armed a tick early and fires what is due within a
 /// tick, so a firing starts about on its instant instead of a
 /// millisecond after it (S6's 16 ms path in `hivemind validate`).
 const TIMER_TICK_US: u64 = 1_000;
 
+/// The controller's application close codes
+/// (`hivemind_runtime::server::close`): a refusal, with the reason as
+/// text, and the end of the mission.
 const CLOSE_REFUSED: u64 = 0x12;
 const CLOSE_MISSION_OVER: u64 = 0x14;
 

@@ -93,11 +93,11 @@ impl Wire {
 }
 
 /// A running proxy; dropping it stops it (its receiving tasks end, and
-/// with them the senders its delivery threads wait on).
+/// with them the senders its delivery threads wait on: those threads then
+/// end by themselves).
 pub struct Proxy {
     pub addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
-    _deliverers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Proxy {
@@ -119,7 +119,6 @@ pub async fn proxy(upstream: SocketAddr, up: Arc<Wire>, down: Arc<Wire>) -> std:
     let (up_tx, up_rx) = std_mpsc::channel::<(Instant, Vec<u8>)>();
     let (down_tx, down_rx) = std_mpsc::channel::<(Instant, Vec<u8>)>();
     let mut tasks = Vec::new();
-    let mut deliverers = Vec::new();
     {
         let (front, client) = (front.clone(), client.clone());
         tasks.push(tokio::spawn(async move {
@@ -150,24 +149,20 @@ pub async fn proxy(upstream: SocketAddr, up: Arc<Wire>, down: Arc<Wire>) -> std:
     // through duplicates of the proxy's sockets (same ports).
     let back_tx = std_socket(&back)?;
     let front_tx = std_socket(&front)?;
-    deliverers.push(deliver("linkem-up", up_rx, move |d| {
+    deliver("linkem-up", up_rx, move |d| {
         let _ = back_tx.send(&d);
-    })?);
-    deliverers.push(deliver("linkem-down", down_rx, move |d| {
+    })?;
+    deliver("linkem-down", down_rx, move |d| {
         let to = *client.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(to) = to {
             let _ = front_tx.send_to(&d, to);
         }
-    })?);
-    Ok(Proxy {
-        addr,
-        tasks,
-        _deliverers: deliverers,
-    })
+    })?;
+    Ok(Proxy { addr, tasks })
 }
 
-/// A blocking duplicate of `socket` (the same port), for a delivery
-/// thread. Sends on it may meet `WouldBlock` (the socket is non-blocking):
+/// A duplicate of `socket` (the same port), for a delivery thread. Sends
+/// on it may meet `WouldBlock` (the socket is non-blocking):
 /// a datagram dropped then is a full socket buffer, as on a real link.
 fn std_socket(socket: &UdpSocket) -> std::io::Result<std::net::UdpSocket> {
     use std::os::fd::AsFd;
@@ -183,7 +178,7 @@ fn deliver<F>(
     name: &str,
     rx: std_mpsc::Receiver<(Instant, Vec<u8>)>,
     send: F,
-) -> std::io::Result<std::thread::JoinHandle<()>>
+) -> std::io::Result<()>
 where
     F: Fn(Vec<u8>) + Send + 'static,
 {
@@ -199,6 +194,7 @@ where
                 send(d);
             }
         })
+        .map(drop)
 }
 
 #[cfg(test)]
