@@ -650,7 +650,14 @@ fn radio_words(fleet: &hivemind_ir::Fleet) -> String {
 fn coverage_diagnostic(graph: &TaskGraph, c: &hivemind_cost::Coverage) -> Diagnostic {
     let task = &graph.tasks[c.task.index()];
     let fleet = &graph.fleets[c.fleet.index()];
-    let km = |mm: u128| format!("{:.1} km", mm as f64 / 1e6);
+    // Metres below a kilometre: "0.0 km" for a 30 m sweep says nothing.
+    let km = |mm: u128| {
+        if mm < 1_000_000 {
+            format!("{} m", mm.div_ceil(1000))
+        } else {
+            format!("{:.1} km", mm as f64 / 1e6)
+        }
+    };
     // Beyond i64 µs (292,000 years) `time` would saturate: say the real figure.
     let need = match i64::try_from(c.time_us) {
         Ok(us) => time(us),
