@@ -13,7 +13,7 @@
 //! [`Limits`] as every other stage) cuts it, the smallest bound among the
 //! nodes still open is a lower bound on the stage's optimum.
 
-use crate::bounds::{Domains, Metric, Presolve, StageBounds};
+use crate::bounds::{Domains, Hints, Metric, Presolve, StageBounds};
 use crate::watchdog::Limits;
 use hivemind_ir::plan::Modality;
 use std::time::Instant;
@@ -50,6 +50,8 @@ struct Open {
     bound: u64,
     /// Creation order: among equal bounds the newest first (deterministic).
     seq: u64,
+    /// The parent's dual multiplier ([`crate::bounds::NodeBound::hint`]).
+    hint: Hints,
 }
 
 impl PartialEq for Open {
@@ -109,6 +111,7 @@ pub(crate) fn search(
         dom: bounds.root(),
         bound: 0,
         seq: 0,
+        hint: Hints::default(),
     });
     let mut stack: Vec<Open> = Vec::new();
     let mut seq = 0u64;
@@ -150,7 +153,7 @@ pub(crate) fn search(
         }
         nodes += 1;
         let mut dom = node.dom;
-        let Some(nb) = bounds.reduce(&mut dom, best) else {
+        let Some(nb) = bounds.reduce(&mut dom, best, node.hint) else {
             continue;
         };
         if nb.lower >= best {
@@ -179,17 +182,23 @@ pub(crate) fn search(
                 continue;
             }
         }
-        // The unfixed task with the largest regret.
-        let pick = (0..dom.len())
-            .filter(|&t| dom[t].iter().filter(|&&b| b).count() > 1)
-            .max_by_key(|&t| {
-                let mut v: Vec<u64> = (0..3)
-                    .filter(|&m| dom[t][m])
-                    .map(|m| nb.with[t][m])
-                    .collect();
-                v.sort_unstable();
-                (v[1] - v[0], std::cmp::Reverse(t))
-            });
+        // The task the node's dual search found the relaxation torn on,
+        // else the unfixed task with the largest regret.
+        let torn = nb
+            .split
+            .filter(|&t| dom[t].iter().filter(|&&b| b).count() > 1);
+        let pick = torn.or_else(|| {
+            (0..dom.len())
+                .filter(|&t| dom[t].iter().filter(|&&b| b).count() > 1)
+                .max_by_key(|&t| {
+                    let mut v: Vec<u64> = (0..3)
+                        .filter(|&m| dom[t][m])
+                        .map(|m| nb.with[t][m])
+                        .collect();
+                    v.sort_unstable();
+                    (v[1] - v[0], std::cmp::Reverse(t))
+                })
+        });
         let Some(t) = pick else {
             let a: Vec<Modality> = dom
                 .iter()
@@ -228,6 +237,7 @@ pub(crate) fn search(
                 dom: child,
                 bound: nb.with[t][m].max(nb.lower),
                 seq,
+                hint: nb.hint,
             };
             if dive.is_none() {
                 dive = Some(open);

@@ -653,6 +653,8 @@ struct Limit {
     /// thinnest, where a knapsack bound of their own prunes
     /// ([`StageBounds`]).
     objective: bool,
+    /// Which objective, for an objective's limit.
+    of: Option<Metric>,
 }
 
 /// The current domains and the limits they have been reduced against.
@@ -1009,6 +1011,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 max: cap_max(model.fleet_capacity_us_per_hour[f]),
                 relaxation: false,
                 objective: false,
+                of: None,
             });
         }
         // Radio: every fleet's links carry what its edge tasks push and
@@ -1053,6 +1056,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 max: cap_max(model.fleet_radio_bytes_per_hour[f]),
                 relaxation: false,
                 objective: false,
+                of: None,
             });
         }
         let cloud = model
@@ -1076,6 +1080,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 max: cap_max(model.cloud_capacity_us_per_hour),
                 relaxation: false,
                 objective: false,
+                of: None,
             });
         }
         p.propagate();
@@ -1094,6 +1099,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 max,
                 relaxation: false,
                 objective: false,
+                of: None,
             }])
         };
         match req.kind {
@@ -1108,6 +1114,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     max,
                     relaxation: false,
                     objective: false,
+                    of: None,
                 }];
                 if let Some(Some(chain)) = self.chains.get(r) {
                     limits.push(Limit {
@@ -1115,6 +1122,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                         max,
                         relaxation: true,
                         objective: false,
+                        of: None,
                     });
                 }
                 Some(limits)
@@ -1160,6 +1168,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                             max: u64::try_from(room / 10_000).unwrap_or(u64::MAX),
                             relaxation: false,
                             objective: false,
+                            of: None,
                         })
                     })
                     .collect()
@@ -1726,6 +1735,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                             max: limit.max,
                             relaxation: true,
                             objective: false,
+                            of: None,
                         });
                     }
                 }
@@ -1753,6 +1763,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                         max,
                         relaxation: true,
                         objective: false,
+                        of: None,
                     });
                 }
                 self.limits.push(Limit {
@@ -1760,6 +1771,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                     max,
                     relaxation: false,
                     objective: true,
+                    of: Some(metric),
                 })
             }
             None => self.infeasible = true,
@@ -1959,6 +1971,274 @@ pub(crate) struct StageBounds<'p, 'm, 'g> {
     /// stage's optimum is a knapsack's (cost against CPU), the placements
     /// reaching it are few and this is what finds them.
     limit_knapsacks: Vec<(usize, knapsack::Knapsack)>,
+    /// The heaviest multiplier of `cut_combined`, searched again at every
+    /// node (the others held at the root's).
+    node_dual: Option<NodeDual>,
+    /// The same for the limits presolve bounds by an objective (an earlier
+    /// stage's optimum): their own metric's bound, searched at every node,
+    /// prunes a node that passes the limit's maximum. When an earlier
+    /// stage's optimum is reached by few placements, this is what finds
+    /// them (the earlier stage's own search, in effect).
+    limit_duals: Vec<(usize, NodeDual)>,
+}
+
+/// The heaviest multipliers of a cut-scored combination searched again at
+/// every node, from its parent's values: with the multipliers fixed at the
+/// root, fixing a task at its relaxed modality leaves the bound where it
+/// was (a plateau: 775 k nodes in 30 s did not move it on budget 50 s1);
+/// the node's own multipliers see that the budget left no longer fits the
+/// relaxation's placement. Any λ ≥ 0 gives a bound, so the search needs no
+/// optimality to stay sound.
+struct NodeDual {
+    /// `A + Σ λⱼ·Bⱼ` over the limits not searched, and `Σ ⌈λⱼ·maxⱼ⌉`.
+    base: Separable,
+    rhs: u64,
+    /// The multipliers searched, heaviest (λ·max) first.
+    coords: Vec<DualCoord>,
+}
+
+/// One multiplier a [`NodeDual`] searches.
+struct DualCoord {
+    /// The limit (index in presolve's) and its metric.
+    limit: usize,
+    weight: Separable,
+    /// The root's multiplier and the largest one that cannot saturate.
+    p_root: u64,
+    p_max: u64,
+}
+
+/// Multipliers a [`NodeDual`] searches (a budget and a battery reserve
+/// bind together on the battery family).
+const DUAL_COORDS: usize = 2;
+
+/// The dual searches' multipliers a node hands its children: the stage
+/// objective's, then each limit dual's ([`StageBounds`]).
+pub(crate) type Hints = [[u64; DUAL_COORDS]; 1 + LIMIT_DUALS];
+
+/// Limits with a dual search of their own at every node.
+const LIMIT_DUALS: usize = 2;
+
+/// Pattern-search steps per multiplier and node in [`NodeDual::improve`].
+const NODE_DUAL_STEPS: usize = 4;
+
+/// What one evaluation of a [`NodeDual`] gives: its bound (`i128`, the
+/// right-hand side taken off), which searched limits the relaxed placement
+/// passes, and that placement.
+type DualEval = (i128, [bool; DUAL_COORDS], Vec<usize>);
+
+impl NodeDual {
+    fn new(pre: &Presolve, a: &Separable, ps: &[u64]) -> Option<Self> {
+        let mut heavy: Vec<(u128, usize)> = pre
+            .limits
+            .iter()
+            .zip(ps)
+            .enumerate()
+            .filter(|(_, (l, &p))| matches!(l.kind, LimitKind::Separable(_)) && p > 0)
+            .map(|(i, (l, &p))| (u128::from(p) * u128::from(l.max), i))
+            .collect();
+        heavy.sort_by_key(|&(w, i)| (std::cmp::Reverse(w), i));
+        heavy.truncate(DUAL_COORDS);
+        if heavy.is_empty() {
+            return None;
+        }
+        let searched = |i: usize| heavy.iter().any(|&(_, j)| j == i);
+        let mut base = a.clone();
+        let mut rhs = 0u64;
+        for (i, (l, &p)) in pre.limits.iter().zip(ps).enumerate() {
+            if let (LimitKind::Separable(b), true, false) = (&l.kind, p > 0, searched(i)) {
+                base = base.combined(b, p);
+                rhs = rhs.saturating_add(lambda_ceil(p, l.max));
+            }
+        }
+        // Each multiplier gets an equal share of the room left below
+        // saturation.
+        const ROOM: u128 = 1 << 62;
+        let share = ROOM.saturating_sub(base.largest_total()) / heavy.len() as u128;
+        let coords = heavy
+            .iter()
+            .filter_map(|&(_, i)| {
+                let LimitKind::Separable(w) = &pre.limits[i].kind else {
+                    return None;
+                };
+                let p_max = (share * LAMBDA_DENOMINATOR / w.largest_total().max(1)).min(1 << 60);
+                let p_max = u64::try_from(p_max).ok().filter(|&p| p > 0)?;
+                Some(DualCoord {
+                    limit: i,
+                    weight: w.clone(),
+                    p_root: ps[i].min(p_max),
+                    p_max,
+                })
+            })
+            .collect::<Vec<_>>();
+        (!coords.is_empty()).then_some(NodeDual { base, rhs, coords })
+    }
+
+    /// The combination at multipliers `p` and its right-hand side.
+    fn at(&self, pre: &Presolve, p: &[u64; DUAL_COORDS]) -> (Separable, u64) {
+        let mut c = self.base.clone();
+        let mut rhs = self.rhs;
+        for (k, d) in self.coords.iter().enumerate() {
+            c = c.combined(&d.weight, p[k]);
+            rhs = rhs.saturating_add(lambda_ceil(p[k], pre.limits[d.limit].max));
+        }
+        (c, rhs)
+    }
+
+    fn eval(&self, pre: &Presolve, dom: &Domains, p: &[u64; DUAL_COORDS]) -> Option<DualEval> {
+        let (c, rhs) = self.at(pre, p);
+        let (lb, x) = c.cut_solve(pre.model, dom, true);
+        let x = x?;
+        if lb == NONE {
+            return None;
+        }
+        let mut over = [false; DUAL_COORDS];
+        for (k, d) in self.coords.iter().enumerate() {
+            over[k] =
+                separable_value(pre.model, &d.weight, &x) > u128::from(pre.limits[d.limit].max);
+        }
+        Some((i128::from(lb) - i128::from(rhs), over, x))
+    }
+
+    /// The best bound over a few multipliers near `hint` (the parent's;
+    /// 0: the root's), and the multipliers giving it: a pattern search on
+    /// log λ, one multiplier at a time, each step's direction from the
+    /// relaxed placement's use of that limit (over it: a larger λ). `lower
+    /// == NONE` when no placement is in `dom`; `None` when every
+    /// evaluation saturated.
+    fn improve(
+        &self,
+        pre: &Presolve,
+        dom: &Domains,
+        hint: [u64; DUAL_COORDS],
+    ) -> Option<DualAtNode> {
+        let mut p = [0u64; DUAL_COORDS];
+        for (k, d) in self.coords.iter().enumerate() {
+            p[k] = if hint[k] == 0 {
+                d.p_root
+            } else {
+                hint[k].min(d.p_max)
+            };
+        }
+        let Some((first, mut over, x0)) = self.eval(pre, dom, &p) else {
+            // No placement in `dom` at all, or saturation: ask the plain
+            // cut bound which.
+            return (self.base.cut_bound(pre.model, dom) == NONE).then_some(DualAtNode {
+                lower: NONE,
+                p,
+                split: None,
+            });
+        };
+        let mut best = first;
+        // The best-scoring relaxed placements over some searched limit and
+        // under all of them: the tasks where they differ are where the
+        // relaxation is torn (a knapsack's critical items).
+        let mut sides: [Option<(i128, Vec<usize>)>; 2] = [None, None];
+        let mut note = |score: i128, over: &[bool; DUAL_COORDS], x: Vec<usize>| {
+            let side = &mut sides[usize::from(over.iter().any(|&o| o))];
+            if side.as_ref().is_none_or(|(s, _)| score > *s) {
+                *side = Some((score, x));
+            }
+        };
+        note(first, &over, x0);
+        let mut step = [0.5f64; DUAL_COORDS];
+        for round in 0..NODE_DUAL_STEPS * self.coords.len() {
+            let k = round % self.coords.len();
+            let d = &self.coords[k];
+            let x = (p[k].max(1) as f64).log2();
+            let top = (d.p_max as f64).log2();
+            let cand = if over[k] {
+                (x + step[k]).min(top)
+            } else {
+                (x - step[k]).max(0.0)
+            };
+            let mut q = p;
+            // p ≤ p_max ≤ 2⁶⁰: exact in f64's range; `as` saturates.
+            q[k] = (2f64.powf(cand) as u64).clamp(1, d.p_max);
+            match self.eval(pre, dom, &q) {
+                Some((score, o, xq)) => {
+                    note(score, &o, xq);
+                    if score > best {
+                        best = score;
+                        p = q;
+                        over = o;
+                        step[k] *= 2.0;
+                    } else {
+                        step[k] /= 4.0;
+                    }
+                }
+                None => step[k] /= 4.0,
+            }
+        }
+        let split = match sides {
+            [Some((_, a)), Some((_, b))] => (0..dom.len())
+                .filter(|&t| {
+                    (a[t] == 0) != (b[t] == 0) && dom[t].iter().filter(|&&v| v).count() > 1
+                })
+                .max_by_key(|&t| {
+                    let moved: u128 = self
+                        .coords
+                        .iter()
+                        .zip(&p)
+                        .map(|(d, &pk)| {
+                            let (u, v) = (d.weight.unary[t][a[t]], d.weight.unary[t][b[t]]);
+                            u128::from(u.abs_diff(v)) * u128::from(pk)
+                        })
+                        .sum();
+                    (moved, std::cmp::Reverse(t))
+                }),
+            _ => None,
+        };
+        Some(DualAtNode {
+            lower: best.clamp(0, i128::from(NONE - 1)) as u64,
+            p,
+            split,
+        })
+    }
+
+    /// Reduced-cost fixing at multipliers `p`: removes from `dom` every
+    /// value whose forest bound of the combination passes `below` (the
+    /// limit's maximum, or the stage's most). Returns whether it removed
+    /// any; `None` when the node has no placement left.
+    fn fix(
+        &self,
+        pre: &Presolve,
+        dom: &mut Domains,
+        p: &[u64; DUAL_COORDS],
+        below: u64,
+    ) -> Option<bool> {
+        let (c, rhs) = self.at(pre, p);
+        if c.largest_total() >= u128::from(NONE) {
+            return Some(false);
+        }
+        let f = c.forest(pre.model, &pre.adj, dom);
+        if f.lower_bound.saturating_sub(rhs) > below {
+            return None;
+        }
+        let mut removed = false;
+        for (t, d) in dom.iter_mut().enumerate() {
+            for (m, allowed) in d.iter_mut().enumerate() {
+                let v = f.lower_bound_if(t, m);
+                if *allowed && v != NONE && v.saturating_sub(rhs) > below {
+                    *allowed = false;
+                    removed = true;
+                }
+            }
+            if !d.contains(&true) {
+                return None;
+            }
+        }
+        Some(removed)
+    }
+}
+
+/// What [`NodeDual::improve`] found at one node.
+struct DualAtNode {
+    /// The best bound (`NONE`: no placement in the node's domains).
+    lower: u64,
+    /// The multipliers giving it.
+    p: [u64; DUAL_COORDS],
+    /// A task the relaxation is torn on, to branch on.
+    split: Option<usize>,
 }
 
 /// What one node's reduction found.
@@ -1968,6 +2248,12 @@ pub(crate) struct NodeBound {
     /// Per (task, modality): a lower bound with the task at that modality
     /// (`NONE` outside the domain); what branching looks at.
     pub with: Vec<[u64; 3]>,
+    /// The multipliers the node's dual searches ended at: its children's
+    /// starts (0: none).
+    pub hint: Hints,
+    /// A task to branch on where the dual search found the relaxation
+    /// torn between two placements (`None`: branch by regret).
+    pub split: Option<usize>,
 }
 
 /// Reduction rounds per node: past them the node is branched on as it is
@@ -2023,15 +2309,21 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             knapsack: None,
             knapsack_at_nodes: false,
             limit_knapsacks: Vec::new(),
+            node_dual: None,
+            limit_duals: Vec::new(),
         };
         // Not on large missions: there the stage's time goes to the
         // Lagrangian bounds, the branch-and-bound gets no nodes, and the
         // knapsacks' multipliers would cost seconds more.
         let small = pre.domains.len() <= KNAPSACK_TASKS && !pre.late();
+        bounds.node_dual = match (bounds.relaxed.as_ref(), cut_ps.as_ref(), small) {
+            (Some(a), Some(ps), true) => NodeDual::new(pre, a, ps),
+            _ => None,
+        };
         if let (Some(a), Some(ps), true) = (bounds.relaxed.as_ref(), cut_ps.as_ref(), small) {
             let mut root = pre.domains.clone();
             let floor = bounds
-                .reduce(&mut root, NONE)
+                .reduce(&mut root, NONE, Hints::default())
                 .map_or(0, |b| b.lower.saturating_sub(bounds.offset));
             if let Some((at_root, k)) = knapsack::Knapsack::new(pre, a, ps) {
                 tracing::trace!(floor, at_root, "knapsack bound at the root");
@@ -2042,7 +2334,10 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
         // The limits whose knapsack bound comes nearest their maximum.
         let mut tight: Vec<(u128, usize, knapsack::Knapsack)> = Vec::new();
         for (i, l) in pre.limits.iter().enumerate().filter(|_| small) {
-            let (LimitKind::Separable(b), false, true) = (&l.kind, l.relaxation, l.objective)
+            // Not the stage's own metric (an incumbent's value): the
+            // stage's bounds cover it.
+            let (LimitKind::Separable(b), false, true, false) =
+                (&l.kind, l.relaxation, l.objective, l.of == Some(metric))
             else {
                 continue;
             };
@@ -2069,6 +2364,47 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
                 tight.push((close, i, k));
             }
         }
+        // (closeness to the maximum in 2⁻³² of it, the root bound, limit, dual)
+        let mut duals: Vec<(u128, u64, usize, NodeDual)> = pre
+            .limits
+            .iter()
+            .enumerate()
+            .filter(|_| small)
+            .filter_map(|(i, l)| {
+                // Not the stage's own metric (an incumbent's value):
+                // the stage's dual bounds it already.
+                let (LimitKind::Separable(b), false, true, false) =
+                    (&l.kind, l.relaxation, l.objective, l.of == Some(metric))
+                else {
+                    return None;
+                };
+                let (start, _) = pre.joint_multipliers(b)?;
+                let (mut ps, _) = pre.joint_multipliers_with(b, Some(&start), 2, true)?;
+                ps[i] = 0;
+                let d = NodeDual::new(pre, b, &ps)?;
+                let at_root = d.improve(pre, &pre.domains, [0; DUAL_COORDS])?.lower;
+                tracing::trace!(limit = i, max = l.max, at_root, "limit dual at the root");
+                // Only where it comes near the limit's maximum (within
+                // 1/32): elsewhere it seldom prunes.
+                let close = (u128::from(at_root) << 32) / u128::from(l.max.max(1));
+                (at_root > l.max - l.max / 32).then_some((close, at_root, i, d))
+            })
+            .collect();
+        duals.sort_by_key(|&(close, _, i, _)| (std::cmp::Reverse(close), i));
+        // Limits on the same metric (an earlier optimum and the
+        // incumbents' values above it) give the same bound: the
+        // tightest is kept.
+        let mut seen: Vec<u64> = Vec::new();
+        duals.retain(|&(_, at_root, _, _)| {
+            let new = !seen.contains(&at_root);
+            seen.push(at_root);
+            new
+        });
+        bounds.limit_duals = duals
+            .into_iter()
+            .take(LIMIT_DUALS)
+            .map(|(_, _, i, d)| (i, d))
+            .collect();
         tight.sort_by_key(|&(close, i, _)| (std::cmp::Reverse(close), i));
         bounds.limit_knapsacks = tight
             .into_iter()
@@ -2120,7 +2456,10 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
     /// `below`" (`NONE`: no such limit) until nothing changes (at most a
     /// few rounds); `None` when no placement in `dom` can meet them all.
     /// Removes only values no placement meeting them uses.
-    pub fn reduce(&self, dom: &mut Domains, below: u64) -> Option<NodeBound> {
+    pub fn reduce(&self, dom: &mut Domains, below: u64, hint: Hints) -> Option<NodeBound> {
+        let mut hint = hint;
+        let mut split = None;
+        let mut limit_split = None;
         let (model, adj) = (self.pre.model, &self.pre.adj);
         let n = dom.len();
         // The objective's own terms (without the offset) must stay ≤ max_obj.
@@ -2255,6 +2594,31 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
                 }
                 lower = lower.max(cut.saturating_sub(*rhs));
             }
+            if let Some(d) = &self.node_dual {
+                if let Some(at) = d.improve(self.pre, dom, hint[0]) {
+                    if at.lower == NONE {
+                        return None;
+                    }
+                    lower = lower.max(at.lower);
+                    hint[0] = at.p;
+                    removed |= d.fix(self.pre, dom, &at.p, max_obj)?;
+                    split = at.split;
+                }
+            }
+            for (k, (i, d)) in self.limit_duals.iter().enumerate() {
+                if let Some(at) = d.improve(self.pre, dom, hint[k + 1]) {
+                    if at.lower > self.pre.limits[*i].max {
+                        return None;
+                    }
+                    hint[k + 1] = at.p;
+                    removed |= d.fix(self.pre, dom, &at.p, self.pre.limits[*i].max)?;
+                    // An earlier stage's optimum first: the placements
+                    // reaching it are what this stage searches.
+                    if at.split.is_some() {
+                        limit_split = limit_split.or(at.split);
+                    }
+                }
+            }
             if let (Some(k), true) = (&self.knapsack, self.knapsack_at_nodes) {
                 let b = k.bound(self.pre, dom);
                 if b == NONE {
@@ -2302,6 +2666,12 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
                     })
                 })
                 .collect(),
+            hint,
+            // The knapsack bounds' plateaus are others: their nodes
+            // branch by regret.
+            split: (!self.knapsack_at_nodes && self.limit_knapsacks.is_empty())
+                .then(|| limit_split.or(split))
+                .flatten(),
         })
     }
 }
@@ -2587,17 +2957,26 @@ mod tests {
     /// tasks, whose budget, CPU and reserve bind, and random missions; it
     /// beats both the forest and the cut bound on some (not vacuous). The
     /// seed is in every failure message.
-    #[test]
-    fn knapsack_bound_is_below_every_feasible_placement() {
-        use crate::bench::Family;
-        let (mut checked, mut stronger) = (0usize, 0usize);
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rand = move || {
+    /// Random numbers for the soundness tests (xorshift).
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
-        };
+        }
+    }
+
+    /// Calls `each(seed, src, presolve, feasible, bounded, value_at)` for
+    /// family missions of 4–8 tasks (budget, CPU, battery, latency: their
+    /// limits bind) and random tight missions, with every metric's
+    /// separable relaxation and every separable limit as what is bounded;
+    /// `feasible` are the mission's feasible placements in presolve's
+    /// domains (modality indices).
+    fn for_each_family_case(
+        mut each: impl FnMut(u64, &str, &Presolve, &[Vec<usize>], &Separable, &ValueAt),
+    ) {
+        use crate::bench::Family;
         for seed in 0..96u64 {
             let n = 4 + (seed % 5) as usize;
             let family = [
@@ -2649,53 +3028,174 @@ mod tests {
                 }
             }
             for (a, value_at) in &cases {
-                let joint = pre.joint_multipliers(a).map(|(ps, _)| ps);
-                let random: Vec<u64> = pre.limits.iter().map(|_| rand() % (1 << 24)).collect();
-                for (ps, cells) in [
-                    (joint, 1 << 20),
-                    (Some(random), 64 + (seed as usize % 3) * 1000),
-                ] {
-                    let Some(ps) = ps else { continue };
-                    let Some((_, k)) = knapsack::Knapsack::with_cells(&pre, a, &ps, cells) else {
-                        continue;
+                each(seed, &src, &pre, &feasible, a, value_at);
+            }
+        }
+    }
+
+    /// `dom` with about a quarter of its values removed at random.
+    fn thinned(dom: &Domains, rand: &mut impl FnMut() -> u64) -> Domains {
+        let mut dom = dom.clone();
+        for v in dom.iter_mut().flatten() {
+            if rand().is_multiple_of(4) {
+                *v = false;
+            }
+        }
+        dom
+    }
+
+    /// The knapsack bound (`bounds/knapsack.rs`) is sound: for every
+    /// metric's separable relaxation and for every separable limit, with
+    /// the joint Lagrangian's multipliers and with random ones, fine and
+    /// coarse rounding, over presolve's domains and random sub-domains, it
+    /// is at most the metric's value at every feasible placement in the
+    /// domains (`NONE` only when there is none). Family missions of 4–8
+    /// tasks, whose budget, CPU and reserve bind, and random missions; it
+    /// beats both the forest and the cut bound on some (not vacuous). The
+    /// seed is in every failure message.
+    #[test]
+    fn knapsack_bound_is_below_every_feasible_placement() {
+        let (mut checked, mut stronger) = (0usize, 0usize);
+        let mut rand = xorshift(0x9E37_79B9_7F4A_7C15);
+        for_each_family_case(|seed, src, pre, feasible, a, value_at| {
+            let model = pre.model;
+            let joint = pre.joint_multipliers(a).map(|(ps, _)| ps);
+            let random: Vec<u64> = pre.limits.iter().map(|_| rand() % (1 << 24)).collect();
+            for (ps, cells) in [
+                (joint, 1 << 20),
+                (Some(random), 64 + (seed as usize % 3) * 1000),
+            ] {
+                let Some(ps) = ps else { continue };
+                let Some((_, k)) = knapsack::Knapsack::with_cells(pre, a, &ps, cells) else {
+                    continue;
+                };
+                for round in 0..3 {
+                    let dom = if round > 0 {
+                        thinned(&pre.domains, &mut rand)
+                    } else {
+                        pre.domains.clone()
                     };
-                    for round in 0..3 {
-                        let mut dom = pre.domains.clone();
-                        if round > 0 {
-                            for v in dom.iter_mut().flatten() {
-                                if rand() % 4 == 0 {
-                                    *v = false;
-                                }
-                            }
-                        }
-                        let bound = k.bound(&pre, &dom);
-                        let inside: Vec<&Vec<usize>> = feasible
-                            .iter()
-                            .filter(|x| x.iter().zip(&dom).all(|(&m, d)| d[m]))
-                            .collect();
-                        for x in &inside {
-                            checked += 1;
-                            assert!(
-                                u128::from(bound) <= value_at(x),
-                                "seed {seed} round {round} cells {cells}: knapsack bound {bound} above {} at {x:?}\n{src}",
-                                value_at(x)
-                            );
-                        }
-                        if !inside.is_empty() {
-                            let forest = a.forest(&model, &pre.adj, &dom).lower_bound;
-                            let cut = a.cut_bound(&model, &dom);
-                            stronger += usize::from(bound > forest.max(cut));
-                        }
+                    let bound = k.bound(pre, &dom);
+                    let inside: Vec<&Vec<usize>> = feasible
+                        .iter()
+                        .filter(|x| x.iter().zip(&dom).all(|(&m, d)| d[m]))
+                        .collect();
+                    for x in &inside {
+                        checked += 1;
+                        assert!(
+                            u128::from(bound) <= value_at(x),
+                            "seed {seed} round {round} cells {cells}: knapsack bound {bound} above {} at {x:?}\n{src}",
+                            value_at(x)
+                        );
+                    }
+                    if !inside.is_empty() {
+                        let forest = a.forest(model, &pre.adj, &dom).lower_bound;
+                        let cut = a.cut_bound(model, &dom);
+                        stronger += usize::from(bound > forest.max(cut));
                     }
                 }
             }
-        }
+        });
         eprintln!(
             "knapsack bound: {checked} placements checked, above forest and cut {stronger} times"
         );
         assert!(
             checked >= 1_000 && stronger >= 10,
             "{checked} checked, {stronger} stronger"
+        );
+    }
+
+    /// The node dual ([`NodeDual`]) is sound: from the joint multipliers
+    /// and from random ones, with random hints, over presolve's domains and
+    /// random sub-domains, its bound is at most the metric's value at every
+    /// feasible placement in the domains (`NONE` only when there is no
+    /// placement), and its reduced-cost fixing keeps every feasible
+    /// placement whose value is within the level fixed against (the least
+    /// such value, the tightest level that keeps one). Its search beats the
+    /// bound at the starting multipliers on some (not vacuous).
+    #[test]
+    fn node_dual_bound_and_fixing_are_sound() {
+        let (mut checked, mut raised, mut fixed) = (0usize, 0usize, 0usize);
+        let mut rand = xorshift(0xD1B5_4A32_D192_ED03);
+        for_each_family_case(|seed, src, pre, feasible, a, value_at| {
+            let joint = pre.joint_multipliers(a).map(|(ps, _)| ps);
+            let random: Vec<u64> = pre.limits.iter().map(|_| rand() % (1 << 24)).collect();
+            for ps in [joint, Some(random)].into_iter().flatten() {
+                let Some(d) = NodeDual::new(pre, a, &ps) else {
+                    continue;
+                };
+                for round in 0..4 {
+                    let dom = if round > 0 {
+                        thinned(&pre.domains, &mut rand)
+                    } else {
+                        pre.domains.clone()
+                    };
+                    let hint = std::array::from_fn(|_| {
+                        if round % 2 == 0 {
+                            0
+                        } else {
+                            rand() % (1 << 26)
+                        }
+                    });
+                    let inside: Vec<&Vec<usize>> = feasible
+                        .iter()
+                        .filter(|x| x.iter().zip(&dom).all(|(&m, d)| d[m]))
+                        .collect();
+                    let Some(at) = d.improve(pre, &dom, hint) else {
+                        continue;
+                    };
+                    for x in &inside {
+                        checked += 1;
+                        assert!(
+                            u128::from(at.lower) <= value_at(x),
+                            "seed {seed} round {round} hint {hint:?}: node dual bound {} above {} at {x:?}\n{src}",
+                            at.lower,
+                            value_at(x)
+                        );
+                    }
+                    let start = d.eval(pre, &dom, &{
+                        let mut p = hint;
+                        for (k, c) in d.coords.iter().enumerate() {
+                            if p[k] == 0 {
+                                p[k] = c.p_root;
+                            }
+                            p[k] = p[k].min(c.p_max);
+                        }
+                        p
+                    });
+                    if let (Some((s, _, _)), false) = (start, inside.is_empty()) {
+                        raised += usize::from(i128::from(at.lower) > s);
+                    }
+                    // Fixing against the least feasible value keeps the
+                    // placements reaching it.
+                    let Some(least) = inside.iter().map(|x| value_at(x)).min() else {
+                        continue;
+                    };
+                    let Ok(below) = u64::try_from(least) else {
+                        continue;
+                    };
+                    let mut kept = dom.clone();
+                    let outcome = d.fix(pre, &mut kept, &at.p, below);
+                    assert!(
+                        outcome.is_some(),
+                        "seed {seed} round {round}: fixing at {below} emptied a node with a placement of that value\n{src}"
+                    );
+                    fixed += usize::from(outcome == Some(true));
+                    for x in inside.iter().filter(|x| value_at(x) <= least) {
+                        assert!(
+                            x.iter().zip(&kept).all(|(&m, d)| d[m]),
+                            "seed {seed} round {round}: fixing at {below} removed {x:?}\n{src}"
+                        );
+                    }
+                }
+            }
+        });
+        eprintln!(
+            "node dual: {checked} placements checked, search raised the bound {raised} times, fixing removed values {fixed} times"
+        );
+        assert!(
+            checked >= 1_000 && raised >= 10,
+            "{checked} checked, {raised} raised, {fixed} fixed"
         );
     }
 
