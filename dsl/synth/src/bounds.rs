@@ -2050,6 +2050,11 @@ impl NodeDual {
                 rhs = rhs.saturating_add(lambda_ceil(p, l.max));
             }
         }
+        // A base that can saturate would make a "no placement" answer
+        // ambiguous (see `improve`): none then.
+        if base.largest_total() >= u128::from(NONE) {
+            return None;
+        }
         // Each multiplier gets an equal share of the room left below
         // saturation.
         const ROOM: u128 = 1 << 62;
