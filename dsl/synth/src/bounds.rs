@@ -1971,11 +1971,11 @@ pub(crate) struct StageBounds<'p, 'm, 'g> {
     /// stage's optimum is a knapsack's (cost against CPU), the placements
     /// reaching it are few and this is what finds them.
     limit_knapsacks: Vec<(usize, knapsack::Knapsack)>,
-    /// The heaviest multiplier of `cut_combined`, searched again at every
+    /// The heaviest multipliers of `cut_combined`, searched again at every
     /// node (the others held at the root's).
     node_dual: Option<NodeDual>,
-    /// The same for the limits presolve bounds by an objective (an earlier
-    /// stage's optimum): their own metric's bound, searched at every node,
+    /// The same for the limits presolve bounds by another objective (an
+    /// earlier stage's optimum): their own metric's bound, searched at every node,
     /// prunes a node that passes the limit's maximum. When an earlier
     /// stage's optimum is reached by few placements, this is what finds
     /// them (the earlier stage's own search, in effect).
