@@ -33,6 +33,10 @@ pub struct Conflict {
     /// For each requirement: the best predicted value reachable under the pins,
     /// in the requirement's unit (µs, n$/h, basis points).
     pub best: Vec<(u32, i64)>,
+    /// Whether every part was tried for deletion: `false` when the deadline
+    /// cut the shrinking (the parts not tried are kept: still a conflict,
+    /// only not the smallest).
+    pub minimal: bool,
 }
 
 enum Literal {
@@ -47,12 +51,15 @@ struct Core {
     requirements: Vec<usize>,
     pins: Vec<TaskId>,
     capacity: Vec<usize>,
+    /// Every part tried for deletion (see [`Conflict::minimal`]).
+    minimal: bool,
 }
 
 pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
     let started = Instant::now();
     let enc = Encoding::new(model, true);
-    let mut cores = bound_cores(model, started + timeout / 2);
+    let deadline = started + timeout / 2;
+    let mut cores = bound_cores(model, deadline, &|| Instant::now() >= deadline);
     if cores.is_empty() {
         cores = solver_cores(&enc, timeout);
     }
@@ -90,6 +97,7 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
             coverage: Vec::new(),
             sweeps: Vec::new(),
             overflow: Vec::new(),
+            minimal: core.minimal,
         })
         .collect()
 }
@@ -99,12 +107,22 @@ pub(crate) fn conflicts(model: &CostModel, timeout: Duration) -> Vec<Conflict> {
 /// CPU capacity the proof does not need, report the rest, set its
 /// requirements and capacities aside and look again. Past `deadline` the
 /// remaining parts are kept untried: the conflict stays true, only less small.
-fn bound_cores(model: &CostModel, deadline: Instant) -> Vec<Core> {
+/// `stop` says when the time is up (the clock against `deadline`, which
+/// also bounds each presolve; tests count checks instead).
+fn bound_cores(model: &CostModel, deadline: Instant, stop: &dyn Fn() -> bool) -> Vec<Core> {
     let g = model.graph;
     let infeasible = |a: &Active| Presolve::with_until(model, a, deadline).infeasible;
     // Whether `core` no longer conflicts without the part just switched off
-    // (so the part is needed); only tried in time.
-    let needed = |core: &Active| Instant::now() >= deadline || !infeasible(core);
+    // (so the part is needed); only tried in time (`untried` counts the
+    // parts kept without a try).
+    let untried = std::cell::Cell::new(0usize);
+    let needed = |core: &Active| {
+        if stop() {
+            untried.set(untried.get() + 1);
+            return true;
+        }
+        !infeasible(core)
+    };
     let mut active = Active::all(model);
     // Conflicts name CPU capacities, requirements and pins: radio stays out
     // of the proof (a conflict found without it holds with it).
@@ -120,12 +138,13 @@ fn bound_cores(model: &CostModel, deadline: Instant) -> Vec<Core> {
     let pins_deletable = restricting.len() <= 64;
     let mut out = Vec::new();
     for _ in 0..8 {
-        if Instant::now() >= deadline || !infeasible(&active) {
+        if stop() || !infeasible(&active) {
             break;
         }
         // Capacities are tried first: what survives deletion is what the
         // user can change (a bound, a pin) wherever that explains it.
         let mut core = active.clone();
+        untried.set(0);
         for c in 0..core.capacity.len() {
             if core.capacity[c] {
                 core.capacity[c] = false;
@@ -156,6 +175,7 @@ fn bound_cores(model: &CostModel, deadline: Instant) -> Vec<Core> {
             capacity: (0..core.capacity.len())
                 .filter(|&c| core.capacity[c])
                 .collect(),
+            minimal: untried.get() == 0,
         };
         if found.requirements.is_empty() && found.capacity.is_empty() {
             break;
@@ -219,8 +239,10 @@ fn solver_cores(enc: &Encoding, timeout: Duration) -> Vec<Core> {
             .copied()
             .filter(|&k| core_names.contains(&lits[k].0.to_string()))
             .collect();
-        // Deletion-based shrinking: drop each literal the conflict does not need.
+        // Deletion-based shrinking: drop each literal the conflict does not
+        // need (an answer cut by the timeout keeps it: not minimal then).
         let mut i = 0;
+        let mut minimal = true;
         while i < core.len() && core.len() > 1 {
             let trial: Vec<Bool> = core
                 .iter()
@@ -228,10 +250,15 @@ fn solver_cores(enc: &Encoding, timeout: Duration) -> Vec<Core> {
                 .filter(|&(j, _)| j != i)
                 .map(|(_, &k)| lits[k].0.clone())
                 .collect();
-            if solver.check_assumptions(&trial) == SatResult::Unsat {
-                core.remove(i);
-            } else {
-                i += 1;
+            match solver.check_assumptions(&trial) {
+                SatResult::Unsat => {
+                    core.remove(i);
+                }
+                SatResult::Sat => i += 1,
+                SatResult::Unknown => {
+                    minimal = false;
+                    i += 1;
+                }
             }
         }
         let mut requirements = Vec::new();
@@ -256,6 +283,7 @@ fn solver_cores(enc: &Encoding, timeout: Duration) -> Vec<Core> {
             requirements,
             pins,
             capacity,
+            minimal,
         });
     }
     out
@@ -286,4 +314,82 @@ fn best_value(model: &CostModel, enc: &Encoding, r: usize, timeout: Duration) ->
     }
     let a = enc.assignment(&opt.get_model()?)?;
     model.evaluate(&a).requirements[r].predicted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hivemind_cost::Profile;
+
+    /// Three requirements, two of which conflict (a cloud budget too small
+    /// for the work the drones cannot carry alone).
+    const MISSION: &str = r#"mission m {
+  duration 10 min
+  fleet drones: drone x 2 { cpu 1.2 GHz x 4; battery 5000 mAh @ 15.2 V; radio 20 Mbit/s; sensors camera }
+  cloud { servers 4; cores 8 each; price $0.0000166667 per GB-s }
+  task cam on drones -> d0: jpeg 120 KB { every 100 ms; needs camera }
+  task a(d0) -> d1: blob 10 KB { work 2000 Mop; fn fa }
+  task b(d1) -> d2: blob 10 KB { work 2000 Mop; fn fb }
+  require latency(cam -> b) p95 < 60 s
+  require cloud_cost < $0.000001 per hour
+  require battery(drones) >= 99%
+  minimize energy
+}
+"#;
+
+    /// A conflict whose shrinking the clock cut says so (`minimal` false)
+    /// and is still a conflict (presolve finds it infeasible alone); with
+    /// time for every try it is the smallest and says so. The stop is a
+    /// count of checks, so the test does not depend on the machine.
+    #[test]
+    fn a_conflict_cut_while_shrinking_says_it_is_not_the_smallest() {
+        let graph = hivemind_dsl::compile(MISSION, "m.hm")
+            .graph
+            .expect("compiles");
+        let model = CostModel::new(&graph, Profile::default()).expect("model");
+        let far = Instant::now() + Duration::from_secs(600);
+        let full = bound_cores(&model, far, &|| false);
+        assert!(!full.is_empty(), "the mission is infeasible");
+        assert!(full.iter().all(|c| c.minimal));
+        let smallest = full[0].requirements.len();
+        assert!(
+            smallest < 3,
+            "the latency bound is not needed: {:?}",
+            full[0]
+        );
+        // Stop after the first checks: the deletion keeps what it did not try.
+        let mut cut_short = 0;
+        for budget in 1..=3usize {
+            let calls = std::cell::Cell::new(0usize);
+            let cut = bound_cores(&model, far, &|| {
+                calls.set(calls.get() + 1);
+                calls.get() > budget
+            });
+            let Some(c) = cut.first() else { continue };
+            let mut active = Active::all(&model);
+            active.radio = false;
+            for r in 0..graph.requirements.len() {
+                active.requirements[r] = c.requirements.contains(&r);
+            }
+            for f in 0..active.capacity.len() {
+                active.capacity[f] = c.capacity.contains(&f);
+            }
+            assert!(
+                Presolve::with_until(&model, &active, far).infeasible,
+                "budget {budget}: the cut conflict {c:?} is not a conflict"
+            );
+            eprintln!("budget {budget}: {c:?}");
+            if c.requirements.len() + c.capacity.len() > smallest + full[0].capacity.len() {
+                assert!(
+                    !c.minimal,
+                    "budget {budget}: {c:?} is larger yet says minimal"
+                );
+            }
+            cut_short += usize::from(!c.minimal);
+        }
+        assert!(
+            cut_short > 0,
+            "no budget cut the shrinking (full: {full:?})"
+        );
+    }
 }

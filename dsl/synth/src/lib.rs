@@ -302,6 +302,7 @@ fn synthesize_in_context(
                 sweeps: vec![c],
                 overflow: Vec::new(),
                 best: Vec::new(),
+                minimal: true,
             })
             .collect()
     } else if status == Status::Infeasible {
@@ -320,6 +321,7 @@ fn synthesize_in_context(
                 sweeps: Vec::new(),
                 overflow,
                 best: Vec::new(),
+                minimal: true,
             });
         }
         found

@@ -573,6 +573,11 @@ pub fn diagnostics(graph: &TaskGraph, s: &Synthesis) -> Vec<Diagnostic> {
             } else {
                 "relax the bound or remove a pin so the synthesizer can move the task".to_string()
             };
+            let help = if c.minimal {
+                help
+            } else {
+                format!("{help}; not the smallest such set: the time ran out while shrinking it (a longer --timeout names fewer)")
+            };
             d.help(help)
         })
         .collect()
