@@ -22,7 +22,9 @@ fn a_worker_that_never_reads_its_job_does_not_kill_the_caller() {
         &graph,
         Profile::default(),
         &Options {
-            timeout: Duration::from_secs(5),
+            // Long enough that a z3 stage gets more than the few ms a
+            // crash takes to be seen (at 5 s one CI run left a stage 17 ms).
+            timeout: Duration::from_secs(10),
             z3_worker: Worker::Child {
                 program: "/bin/sh".into(),
                 args: vec!["-c".into(), "exit 3".into()],
@@ -31,9 +33,21 @@ fn a_worker_that_never_reads_its_job_does_not_kill_the_caller() {
         },
     )
     .expect("a plan");
+    // Reaching here is the point: the process did not die of SIGPIPE.
     assert_eq!(out.status, Status::Feasible);
-    assert!(!out.z3_runs.is_empty());
+    // Every stage saw the worker crash (6–7 ms each here), except one the
+    // deadline cut first on a loaded machine; at least one saw it.
     for r in &out.z3_runs {
-        assert!(matches!(r.end, Z3End::Crashed { .. }), "{r:?}");
+        assert!(
+            matches!(r.end, Z3End::Crashed { .. } | Z3End::Cut { .. }),
+            "{r:?}"
+        );
     }
+    assert!(
+        out.z3_runs
+            .iter()
+            .any(|r| matches!(r.end, Z3End::Crashed { .. })),
+        "{:?}",
+        out.z3_runs
+    );
 }
