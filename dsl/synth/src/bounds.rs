@@ -442,6 +442,22 @@ impl Separable {
 }
 
 impl Forest {
+    /// Reduced-cost fixing: removes from `dom` every allowed value whose
+    /// bound less `rhs` passes `max`. Returns whether it removed any (a
+    /// task may be left with none: the caller checks).
+    fn remove_above(&self, dom: &mut Domains, rhs: u64, max: u64) -> bool {
+        let mut removed = false;
+        for (t, d) in dom.iter_mut().enumerate() {
+            for (m, allowed) in d.iter_mut().enumerate() {
+                if *allowed && self.lower_bound_if(t, m).saturating_sub(rhs) > max {
+                    *allowed = false;
+                    removed = true;
+                }
+            }
+        }
+        removed
+    }
+
     /// The lower bound when task `t` is fixed at `m`.
     fn lower_bound_if(&self, t: usize, m: usize) -> u64 {
         if self.own[t][m] == NONE {
@@ -1346,6 +1362,21 @@ impl<'m, 'g> Presolve<'m, 'g> {
     }
 
     /// The Lagrangian bound with every separable limit at once:
+    /// `a + Σ λᵢ·Bᵢ` over the separable limits with a positive multiplier
+    /// in `ps` (λ = p / 2²⁰, one per limit) that `skip` does not name, and
+    /// `Σ ⌈λᵢ·maxᵢ⌉`: the limits priced into a Lagrangian combination.
+    fn priced(&self, a: &Separable, ps: &[u64], skip: impl Fn(usize) -> bool) -> (Separable, u64) {
+        let mut combined = a.clone();
+        let mut rhs = 0u64;
+        for (i, (l, &p)) in self.limits.iter().zip(ps).enumerate() {
+            if let (LimitKind::Separable(b), true, false) = (&l.kind, p > 0, skip(i)) {
+                combined = combined.combined(b, p);
+                rhs = rhs.saturating_add(lambda_ceil(p, l.max));
+            }
+        }
+        (combined, rhs)
+    }
+
     /// A ≥ min(A + Σ λᵢ·Bᵢ) − Σ λᵢ·maxᵢ, the multipliers found by
     /// coordinate ascent (a golden-section search per limit, the others
     /// held). Several limits that only bind together (a budget that pushes
@@ -2041,15 +2072,7 @@ impl NodeDual {
         if heavy.is_empty() {
             return None;
         }
-        let searched = |i: usize| heavy.iter().any(|&(_, j)| j == i);
-        let mut base = a.clone();
-        let mut rhs = 0u64;
-        for (i, (l, &p)) in pre.limits.iter().zip(ps).enumerate() {
-            if let (LimitKind::Separable(b), true, false) = (&l.kind, p > 0, searched(i)) {
-                base = base.combined(b, p);
-                rhs = rhs.saturating_add(lambda_ceil(p, l.max));
-            }
-        }
+        let (base, rhs) = pre.priced(a, ps, |i| heavy.iter().any(|&(_, j)| j == i));
         // A base that can saturate would make a "no placement" answer
         // ambiguous (see `improve`): none then.
         if base.largest_total() >= u128::from(NONE) {
@@ -2219,20 +2242,10 @@ impl NodeDual {
         if f.lower_bound.saturating_sub(rhs) > below {
             return None;
         }
-        let mut removed = false;
-        for (t, d) in dom.iter_mut().enumerate() {
-            for (m, allowed) in d.iter_mut().enumerate() {
-                let v = f.lower_bound_if(t, m);
-                if *allowed && v != NONE && v.saturating_sub(rhs) > below {
-                    *allowed = false;
-                    removed = true;
-                }
-            }
-            if !d.contains(&true) {
-                return None;
-            }
-        }
-        Some(removed)
+        // `c` cannot saturate (checked above): a bound of `NONE` is a
+        // value outside the domains only.
+        let removed = f.remove_above(dom, rhs, below);
+        dom.iter().all(|d| d.contains(&true)).then_some(removed)
     }
 }
 
@@ -2279,14 +2292,7 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             _ => pre.path_relaxation(metric),
         };
         let combine = |a: &Separable, ps: &[u64]| {
-            let mut combined = a.clone();
-            let mut rhs = 0u64;
-            for (l, &p) in pre.limits.iter().zip(ps) {
-                if let (LimitKind::Separable(b), true) = (&l.kind, p > 0) {
-                    combined = combined.combined(b, p);
-                    rhs = rhs.saturating_add(lambda_ceil(p, l.max));
-                }
-            }
+            let (combined, rhs) = pre.priced(a, ps, |_| false);
             (combined.largest_total() < u128::from(NONE)).then_some((combined, rhs))
         };
         let forest_ps: Option<Vec<u64>> = relaxed
@@ -2337,7 +2343,12 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             }
         }
         // The limits whose knapsack bound comes nearest their maximum.
+        // How close a root bound comes to a limit's maximum, in 2⁻³² of it.
+        let closeness =
+            |at_root: u64, max: u64| (u128::from(at_root) << 32) / u128::from(max.max(1));
         let mut tight: Vec<(u128, usize, knapsack::Knapsack)> = Vec::new();
+        // (closeness, the root bound, limit, dual)
+        let mut duals: Vec<(u128, u64, usize, NodeDual)> = Vec::new();
         for (i, l) in pre.limits.iter().enumerate().filter(|_| small) {
             // Not the stage's own metric (an incumbent's value): the
             // stage's bounds cover it.
@@ -2346,55 +2357,48 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             else {
                 continue;
             };
-            let Some((mut ps, _)) = pre.joint_multipliers(b) else {
+            let Some((start, _)) = pre.joint_multipliers(b) else {
                 continue;
             };
+            let mut ps = start.clone();
             ps[i] = 0;
             // Only where the knapsack bound comes near the limit's maximum
             // (within 1/256) at the root: elsewhere it seldom prunes, and
             // an objective's own ceiling is never that close.
             let floor = l.max - l.max / 256;
             if let Some((at_root, k)) = knapsack::Knapsack::new(pre, b, &ps) {
-                if at_root == NONE || at_root <= floor {
-                    continue;
+                if at_root != NONE && at_root > floor {
+                    tracing::trace!(
+                        limit = i,
+                        max = l.max,
+                        knapsack = at_root,
+                        "limit knapsack at the root"
+                    );
+                    tight.push((closeness(at_root, l.max), i, k));
                 }
-                tracing::trace!(
-                    limit = i,
-                    max = l.max,
-                    knapsack = at_root,
-                    "limit knapsack at the root"
-                );
-                // How close, in 2⁻³² of the maximum.
-                let close = (u128::from(at_root) << 32) / u128::from(l.max.max(1));
-                tight.push((close, i, k));
+            }
+            // The dual from the cut-scored multipliers, where it comes
+            // within 1/32 of the maximum.
+            let Some((mut ps, _)) = pre.joint_multipliers_with(b, Some(&start), 2, true) else {
+                continue;
+            };
+            ps[i] = 0;
+            let Some(d) = NodeDual::new(pre, b, &ps) else {
+                continue;
+            };
+            let Some(at) = d.improve(pre, &pre.domains, [0; DUAL_COORDS]) else {
+                continue;
+            };
+            tracing::trace!(
+                limit = i,
+                max = l.max,
+                at_root = at.lower,
+                "limit dual at the root"
+            );
+            if at.lower > l.max - l.max / 32 {
+                duals.push((closeness(at.lower, l.max), at.lower, i, d));
             }
         }
-        // (closeness to the maximum in 2⁻³² of it, the root bound, limit, dual)
-        let mut duals: Vec<(u128, u64, usize, NodeDual)> = pre
-            .limits
-            .iter()
-            .enumerate()
-            .filter(|_| small)
-            .filter_map(|(i, l)| {
-                // Not the stage's own metric (an incumbent's value):
-                // the stage's dual bounds it already.
-                let (LimitKind::Separable(b), false, true, false) =
-                    (&l.kind, l.relaxation, l.objective, l.of == Some(metric))
-                else {
-                    return None;
-                };
-                let (start, _) = pre.joint_multipliers(b)?;
-                let (mut ps, _) = pre.joint_multipliers_with(b, Some(&start), 2, true)?;
-                ps[i] = 0;
-                let d = NodeDual::new(pre, b, &ps)?;
-                let at_root = d.improve(pre, &pre.domains, [0; DUAL_COORDS])?.lower;
-                tracing::trace!(limit = i, max = l.max, at_root, "limit dual at the root");
-                // Only where it comes near the limit's maximum (within
-                // 1/32): elsewhere it seldom prunes.
-                let close = (u128::from(at_root) << 32) / u128::from(l.max.max(1));
-                (at_root > l.max - l.max / 32).then_some((close, at_root, i, d))
-            })
-            .collect();
         duals.sort_by_key(|&(close, _, i, _)| (std::cmp::Reverse(close), i));
         // Limits on the same metric (an earlier optimum and the
         // incumbents' values above it) give the same bound: the
@@ -2484,14 +2488,7 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
                         if f.lower_bound > limit.max {
                             return None;
                         }
-                        for (t, d) in dom.iter_mut().enumerate() {
-                            for (m, allowed) in d.iter_mut().enumerate() {
-                                if *allowed && f.lower_bound_if(t, m) > limit.max {
-                                    *allowed = false;
-                                    removed = true;
-                                }
-                            }
-                        }
+                        removed |= f.remove_above(dom, 0, limit.max);
                     }
                     LimitKind::PathSum(shapes) => {
                         let bounds: Vec<PathBounds> = shapes

@@ -24,7 +24,7 @@
 //!   depend on it, takes its exact (lowered) weight off the capacity before
 //!   rounding, which keeps the rounding error to the tasks still free.
 
-use super::{lambda_ceil, Domains, LimitKind, Presolve, Separable, NONE};
+use super::{Domains, LimitKind, Presolve, Separable, NONE};
 
 /// Dynamic-programming cells per group (free tasks × capacity units): a
 /// finer unit (a smaller rounding error) costs time at every node.
@@ -170,14 +170,7 @@ impl Knapsack {
         cells: usize,
     ) -> Option<Self> {
         let kept: Vec<usize> = chosen.iter().map(|&c| candidates[c].0).collect();
-        let mut value = a.clone();
-        let mut rhs = 0u64;
-        for (i, (l, &p)) in pre.limits.iter().zip(ps).enumerate() {
-            if let (LimitKind::Separable(b), true, false) = (&l.kind, p > 0, kept.contains(&i)) {
-                value = value.combined(b, p);
-                rhs = rhs.saturating_add(lambda_ceil(p, l.max));
-            }
-        }
+        let (value, rhs) = pre.priced(a, ps, |i| kept.contains(&i));
         if value.largest_total() >= u128::from(NONE) {
             return None;
         }
