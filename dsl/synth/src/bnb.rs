@@ -16,7 +16,9 @@
 //! [`Limits`] as every other stage) cuts it, the smallest bound among the
 //! nodes still open is a lower bound on the stage's optimum.
 
-use crate::bounds::{Domains, Hints, Metric, Presolve, StageBounds};
+use crate::bounds::{Domains, Hints, StageBounds};
+#[cfg(test)]
+use crate::bounds::{Metric, Presolve};
 use crate::watchdog::Limits;
 use hivemind_ir::plan::Modality;
 use std::time::Instant;
@@ -87,6 +89,7 @@ const OPEN_ENTRIES: usize = 16 << 20;
 /// returns the stage's value) with a value below `best` (the incumbent's;
 /// `NONE` when there is none), visiting at most `node_budget` nodes and
 /// stopping at `deadline` or when `limits` say so.
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn search(
     pre: &Presolve,
@@ -99,10 +102,39 @@ pub(crate) fn search(
     deadline: Instant,
     limits: &Limits,
 ) -> Outcome {
+    let bounds = StageBounds::new(pre, metric);
+    search_in(
+        &bounds,
+        bounds.root(),
+        best,
+        prefer,
+        &value_of,
+        &repair,
+        node_budget,
+        deadline,
+        limits,
+    )
+}
+
+/// [`search`] with the stage's bounds built, from `root` (presolve's
+/// domains or a sub-domain of them: a lower bound it returns holds in
+/// `root` only).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn search_in(
+    bounds: &StageBounds,
+    root: Domains,
+    best: u64,
+    prefer: Option<&[Modality]>,
+    value_of: &impl Fn(&[Modality]) -> Option<u64>,
+    repair: &impl Fn(Vec<Modality>, Instant) -> Option<Vec<Modality>>,
+    node_budget: u64,
+    deadline: Instant,
+    limits: &Limits,
+) -> Outcome {
+    let pre = bounds.presolve();
     // Time spent in the Lagrangian heuristic at nodes (traced).
     let mut heuristic = std::time::Duration::ZERO;
     let mut since_heuristic = 0u64;
-    let bounds = StageBounds::new(pre, metric);
     let mut best = best;
     let mut improved: Option<(Vec<Modality>, u64)> = None;
     // Best-first with dives: the open node with the lowest bound is taken,
@@ -111,7 +143,7 @@ pub(crate) fn search(
     // The heap's least bound is the search's lower bound.
     let mut heap = std::collections::BinaryHeap::new();
     let mut dive = Some(Open {
-        dom: bounds.root(),
+        dom: root,
         bound: 0,
         seq: 0,
         hint: Hints::default(),
@@ -276,6 +308,211 @@ pub(crate) fn search(
     }
 }
 
+/// Nodes one window's search may visit ([`neighbourhoods`]).
+const WINDOW_NODES: u64 = 4_000;
+
+/// What [`neighbourhoods`] found and did.
+pub(crate) struct Neighbourhoods {
+    /// The best placement (the start's when nothing beat it) and its value.
+    pub assignment: Vec<Modality>,
+    pub value: u64,
+    pub windows: u64,
+    /// Windows where the search found a better placement.
+    pub improvements: u64,
+    pub nodes: u64,
+}
+
+/// xorshift64*: the windows' sequence is fixed by the seed.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
+    }
+}
+
+/// Large-neighbourhood search with this module's branch-and-bound: every
+/// task outside a window of tasks keeps `start`'s modality, and the window
+/// is searched for a placement below the incumbent's `value` (on at most
+/// [`WINDOW_NODES`] nodes, so a window's result does not depend on the
+/// machine). Windows are, in turn, a ball of tasks around a random one in
+/// the task graph (its neighbours share transfers with it), a run of
+/// consecutive tasks in topological order (a chain), and the tasks where
+/// the incumbent differs from the stage's relaxed placement with their
+/// neighbours (where the Lagrangian relaxation would move). A run of
+/// windows proven without an improvement widens them; a window cut by its
+/// node budget narrows them. Stops at `lower`, `deadline` or `limits`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn neighbourhoods(
+    bounds: &StageBounds,
+    start: Vec<Modality>,
+    value: u64,
+    lower: u64,
+    value_of: &impl Fn(&[Modality]) -> Option<u64>,
+    repair: &impl Fn(Vec<Modality>, Instant) -> Option<Vec<Modality>>,
+    seed: u64,
+    deadline: Instant,
+    limits: &Limits,
+) -> Neighbourhoods {
+    let pre = bounds.presolve();
+    let model = pre.model;
+    let n = start.len();
+    let mut out = Neighbourhoods {
+        assignment: start,
+        value,
+        windows: 0,
+        improvements: 0,
+        nodes: 0,
+    };
+    // Undirected task graph, and the topological order.
+    let mut near: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for e in &model.graph.edges {
+        let (a, b) = (e.from.index(), e.to.index());
+        if a < n && b < n && a != b {
+            near[a].push(b);
+            near[b].push(a);
+        }
+    }
+    let topo: Vec<usize> = model.topo.iter().map(|t| t.index()).collect();
+    // Tasks with a choice left (the others are fixed whatever the window).
+    let open: Vec<usize> = (0..n)
+        .filter(|&t| pre.domains[t].iter().filter(|&&b| b).count() > 1)
+        .collect();
+    if open.is_empty() || n != pre.domains.len() {
+        return out;
+    }
+    let relaxed = bounds.relaxed_placement();
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    // Half the open tasks, at most 24, to start with.
+    let mut size = (open.len() / 2).clamp(1, 24);
+    let mut quiet = 0usize;
+    let mut in_window = vec![false; n];
+    let mut queue = std::collections::VecDeque::new();
+    // A window of every open task is the tree itself: the caller's.
+    while out.value > lower
+        && size < open.len()
+        && Instant::now() < deadline
+        && limits.stopped().is_none()
+    {
+        in_window.fill(false);
+        let mut picked = 0usize;
+        let take = |t: usize, in_window: &mut Vec<bool>, picked: &mut usize| {
+            if !in_window[t] && *picked < size {
+                in_window[t] = true;
+                *picked += 1;
+            }
+        };
+        let kind = out.windows % 3;
+        match kind {
+            0 => {
+                // A ball around a random open task.
+                queue.clear();
+                let first = open[rng.below(open.len())];
+                queue.push_back(first);
+                take(first, &mut in_window, &mut picked);
+                while let Some(t) = queue.pop_front() {
+                    for &u in &near[t] {
+                        if !in_window[u] && picked < size {
+                            take(u, &mut in_window, &mut picked);
+                            queue.push_back(u);
+                        }
+                    }
+                }
+            }
+            1 => {
+                // A run of consecutive tasks in topological order.
+                let begin = rng.below(n);
+                for &t in topo.iter().cycle().skip(begin).take(n) {
+                    take(t, &mut in_window, &mut picked);
+                }
+            }
+            _ => {
+                // Where the incumbent and the relaxation disagree, from a
+                // random one on, with their neighbours.
+                let differ: Vec<usize> = match &relaxed {
+                    Some(r) => open
+                        .iter()
+                        .copied()
+                        .filter(|&t| r[t] != out.assignment[t])
+                        .collect(),
+                    None => Vec::new(),
+                };
+                let from = rng.below(differ.len().max(1));
+                for k in 0..differ.len() {
+                    let t = differ[(from + k) % differ.len()];
+                    take(t, &mut in_window, &mut picked);
+                    for &u in &near[t] {
+                        take(u, &mut in_window, &mut picked);
+                    }
+                }
+            }
+        }
+        // Fill up with random open tasks (small graphs, few disagreements).
+        let mut tries = 0;
+        while picked < size && tries < 4 * n {
+            take(open[rng.below(open.len())], &mut in_window, &mut picked);
+            tries += 1;
+        }
+        out.windows += 1;
+        let mut root = pre.domains.clone();
+        let mut inside = true;
+        for t in (0..n).filter(|&t| !in_window[t]) {
+            let m = hivemind_cost::modality_index(out.assignment[t]);
+            inside &= root[t][m];
+            root[t] = [false; 3];
+            root[t][m] = true;
+        }
+        if !inside {
+            // The incumbent left presolve's domains (it never should).
+            break;
+        }
+        let found = search_in(
+            bounds,
+            root,
+            out.value,
+            Some(&out.assignment),
+            value_of,
+            repair,
+            WINDOW_NODES,
+            deadline,
+            limits,
+        );
+        out.nodes += found.nodes;
+        tracing::trace!(
+            kind,
+            size,
+            picked,
+            nodes = found.nodes,
+            proven = found.proven,
+            improved = ?found.improved.as_ref().map(|(_, v)| *v),
+            "window"
+        );
+        match (found.improved, found.proven) {
+            (Some((a, v)), _) => {
+                out.assignment = a;
+                out.value = v;
+                out.improvements += 1;
+                quiet = 0;
+            }
+            (None, true) => {
+                quiet += 1;
+                if quiet >= 4 {
+                    size = (size * 3 / 2).max(size + 1).min(open.len());
+                    quiet = 0;
+                }
+            }
+            (None, false) => {
+                if found.cut == Some(Cut::Nodes) {
+                    size = (size * 3 / 4).max(6).min(open.len());
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,7 +558,7 @@ mod tests {
     /// Returns whether the mission had a feasible plan, the nodes the
     /// search from no incumbent took, and whether its nodes evaluated the
     /// knapsack bound.
-    fn check(seed: u64, n: usize) -> (bool, u64, bool) {
+    fn check(seed: u64, n: usize) -> (bool, u64, bool, bool) {
         // One seed in five: a family mission whose CPU or budget is a
         // knapsack (the knapsack bound's case).
         let family =
@@ -352,7 +589,7 @@ mod tests {
         let optimum = oracle.as_ref().map(|(_, e)| e.objective(first).saturated());
         if pre.infeasible {
             assert_eq!(optimum, None, "seed {seed}: presolve infeasible\n{src}");
-            return (false, 0, false);
+            return (false, 0, false, false);
         }
         let out = search(
             &pre,
@@ -403,26 +640,96 @@ mod tests {
             }
         }
         let knapsack = StageBounds::new(&pre, metric).knapsack_at_nodes();
-        (optimum.is_some(), nodes, knapsack)
+        let improved = optimum.is_some_and(|opt| windows_improve(seed, &src, &pre, metric, opt));
+        (optimum.is_some(), nodes, knapsack, improved)
     }
 
-    /// The property above is not vacuous: most missions have a plan and
-    /// many need branching.
+    /// [`neighbourhoods`] from the worst feasible placement: what it
+    /// returns is a feasible placement with the value it states, no worse
+    /// than the start and no better than the optimum `opt`. Returns
+    /// whether it improved the start.
+    fn windows_improve(seed: u64, src: &str, pre: &Presolve, metric: Metric, opt: u64) -> bool {
+        let model = pre.model;
+        let first = model.objectives[0];
+        let value_of = |a: &[Modality]| {
+            let e = model.evaluate(a);
+            e.feasible().then(|| e.objective(first).saturated())
+        };
+        let repair = |x: Vec<Modality>, until: Instant| {
+            crate::search::repair(model, x, 0, &[], until, false).map(|(a, _)| a)
+        };
+        let choices = model.all_choices().expect("choices");
+        let mut worst: Option<(Vec<Modality>, u64)> = None;
+        let mut idx = vec![0usize; choices.len()];
+        'all: loop {
+            let a: Vec<Modality> = idx.iter().zip(&choices).map(|(&i, c)| c[i]).collect();
+            let inside = a
+                .iter()
+                .zip(&pre.domains)
+                .all(|(&m, d)| d[hivemind_cost::modality_index(m)]);
+            if let (true, Some(v)) = (inside, value_of(&a)) {
+                if worst.as_ref().is_none_or(|(_, w)| v > *w) {
+                    worst = Some((a, v));
+                }
+            }
+            for k in 0..=idx.len() {
+                if k == idx.len() {
+                    break 'all;
+                }
+                idx[k] += 1;
+                if idx[k] < choices[k].len() {
+                    break;
+                }
+                idx[k] = 0;
+            }
+        }
+        let Some((start, value)) = worst else {
+            return false;
+        };
+        let limits = Limits::new(Instant::now(), std::time::Duration::from_secs(60), None);
+        let bounds = StageBounds::new(pre, metric);
+        let out = neighbourhoods(
+            &bounds,
+            start,
+            value,
+            0,
+            &value_of,
+            &repair,
+            seed,
+            limits.deadline(),
+            &limits,
+        );
+        assert_eq!(
+            value_of(&out.assignment),
+            Some(out.value),
+            "seed {seed}: windows' placement is not feasible at the value it states\n{src}"
+        );
+        assert!(
+            opt <= out.value && out.value <= value,
+            "seed {seed}: windows went from {value} to {} (optimum {opt})\n{src}",
+            out.value
+        );
+        out.value < value
+    }
+
+    /// The property above is not vacuous: most missions have a plan, many
+    /// need branching, and windows improve the worst plan on many.
     #[test]
     fn branch_and_bound_branches() {
-        let (mut feasible, mut branched, mut knapsack) = (0, 0, 0);
+        let (mut feasible, mut branched, mut knapsack, mut windows) = (0, 0, 0, 0);
         for seed in 0..200u64 {
-            let (f, nodes, k) = check(seed, 3 + (seed % 6) as usize);
+            let (f, nodes, k, w) = check(seed, 3 + (seed % 6) as usize);
             feasible += usize::from(f);
             branched += usize::from(nodes > 1);
             knapsack += usize::from(f && k);
+            windows += usize::from(w);
         }
         eprintln!(
-            "branch-and-bound: {feasible} feasible, {branched} branched, {knapsack} with the knapsack bound at nodes, of 200"
+            "branch-and-bound: {feasible} feasible, {branched} branched, {knapsack} with the knapsack bound at nodes, {windows} improved by windows, of 200"
         );
         assert!(
-            feasible >= 30 && branched >= 20 && knapsack >= 3,
-            "{feasible} feasible, {branched} branched, {knapsack} knapsack"
+            feasible >= 30 && branched >= 20 && knapsack >= 3 && windows >= 20,
+            "{feasible} feasible, {branched} branched, {knapsack} knapsack, {windows} windows"
         );
     }
 

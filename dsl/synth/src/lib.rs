@@ -414,6 +414,10 @@ const CHAIN_ROUNDS: usize = 30;
 /// Nodes per stage: a deterministic budget, past what the clock usually allows.
 const BNB_NODES: u64 = 2_000_000;
 
+/// The part of the branch-and-bound's time that windows of the incumbent
+/// ([`bnb::neighbourhoods`]) get before the tree takes the rest.
+const WINDOW_SHARE: f64 = 0.3;
+
 /// Lexicographic minimum, one objective at a time: minimise the first,
 /// fix it at its optimum, minimise the next, and so on. Z3 4.8.12's own
 /// multi-objective mode returned non-optimal secondary objectives on some
@@ -626,19 +630,61 @@ fn lexmin_timed(
                     }
                 }
             }
-            let found = bnb::search(
-                presolve,
-                metric,
-                ceiling.unwrap_or(bounds::NONE),
-                incumbent.as_deref(),
-                value_of,
-                |x, until| {
-                    search::repair(model, x, stage, &fixed_values, until, false).map(|(a, _)| a)
-                },
+            let repair = |x, until| {
+                search::repair(model, x, stage, &fixed_values, until, false).map(|(a, _)| a)
+            };
+            let stage_bounds = bounds::StageBounds::new(presolve, metric);
+            // Windows of the incumbent first, on a part of the time (a
+            // better incumbent prunes more of the tree), then the tree.
+            let mut known = incumbent.clone().zip(ceiling);
+            let mut window_nodes = 0;
+            if let Some((start, value)) = known.clone() {
+                let now = Instant::now();
+                let until = now
+                    + bnb_deadline
+                        .saturating_duration_since(now)
+                        .mul_f64(WINDOW_SHARE);
+                let near = bnb::neighbourhoods(
+                    &stage_bounds,
+                    start,
+                    value,
+                    lower,
+                    &value_of,
+                    &repair,
+                    stage as u64,
+                    until,
+                    limits,
+                );
+                tracing::debug!(
+                    stage,
+                    windows = near.windows,
+                    improvements = near.improvements,
+                    nodes = near.nodes,
+                    from = value,
+                    to = near.value,
+                    "branch-and-bound windows"
+                );
+                window_nodes = near.nodes;
+                if near.value < value {
+                    known = Some((near.assignment, near.value));
+                }
+            }
+            let mut found = bnb::search_in(
+                &stage_bounds,
+                stage_bounds.root(),
+                known.as_ref().map_or(bounds::NONE, |(_, v)| *v),
+                known.as_ref().map(|(a, _)| a.as_slice()),
+                &value_of,
+                &repair,
                 BNB_NODES,
                 bnb_deadline,
                 limits,
             );
+            found.nodes += window_nodes;
+            if found.improved.is_none() {
+                found.improved = known.filter(|(_, v)| ceiling.is_none_or(|c| *v < c));
+            }
+            drop(stage_bounds);
             tracing::debug!(
                 stage,
                 nodes = found.nodes,
