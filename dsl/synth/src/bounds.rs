@@ -1816,50 +1816,47 @@ impl<'m, 'g> Presolve<'m, 'g> {
             return 0;
         }
         let mut added = 0;
+        let mut polished = false;
         for _round in 0..rounds {
             if self.late() || std::time::Instant::now() >= until {
                 break;
             }
-            let combined = match self.joint_multipliers(&a) {
-                Some((ps, _)) => {
-                    let mut c = a.clone();
-                    for (l, &p) in self.limits.iter().zip(&ps) {
-                        if let (LimitKind::Separable(b), true) = (&l.kind, p > 0) {
-                            c = c.combined(b, p);
-                        }
-                    }
-                    c
+            // The relaxed placement: the forest's at the joint multipliers;
+            // once that breaks no new chain, the minimum cut's at
+            // multipliers polished by subgradient ascent (a relax-and-cut
+            // loop: the polished relaxation leans on other chains).
+            let joint = self.joint_multipliers(&a);
+            let x = if polished {
+                let Some((ps, _)) = joint.as_ref() else { break };
+                let ps = self
+                    .joint_multipliers_with(&a, Some(ps), 2, true)
+                    .map_or_else(|| ps.clone(), |(p, _)| p);
+                let (ps, _) = self.polish_multipliers(&a, &ps, None, SUBGRADIENT_ROUNDS);
+                let (c, _) = self.priced(&a, &ps, |_| false);
+                if c.largest_total() >= u128::from(NONE) {
+                    break;
                 }
-                None => a.clone(),
+                match c.cut_solve(self.model, &self.domains, true).1 {
+                    Some(x) => x,
+                    None => break,
+                }
+            } else {
+                let combined = match &joint {
+                    Some((ps, _)) => self.priced(&a, ps, |_| false).0,
+                    None => a.clone(),
+                };
+                let forest = combined.forest(self.model, &self.adj, &self.domains);
+                self.domains
+                    .iter()
+                    .enumerate()
+                    .map(|(t, d)| {
+                        (0..3)
+                            .filter(|&m| d[m])
+                            .min_by_key(|&m| (forest.lower_bound_if(t, m), m))
+                            .unwrap_or(0)
+                    })
+                    .collect()
             };
-            let forest = combined.forest(self.model, &self.adj, &self.domains);
-            let x: Vec<usize> = self
-                .domains
-                .iter()
-                .enumerate()
-                .map(|(t, d)| {
-                    (0..3)
-                        .filter(|&m| d[m])
-                        .min_by_key(|&m| (forest.lower_bound_if(t, m), m))
-                        .unwrap_or(0)
-                })
-                .collect();
-            if std::env::var_os("CHAIN_DEBUG").is_some() {
-                let xa: Vec<Modality> = x.iter().map(|&m| Modality::ALL[m]).collect();
-                let e = self.model.evaluate(&xa);
-                eprintln!(
-                    "relaxed x: cost {} energy {} latency {} lb {} busy {:?} radio {:?} cloud {:?} unmet {:?} edge {}",
-                    e.cloud_cost_nusd_per_hour.saturated(),
-                    e.energy_uj.saturated(),
-                    e.latency_us.saturated(),
-                    forest.lower_bound,
-                    e.fleet_busy_permille,
-                    e.fleet_radio_permille,
-                    e.cloud_busy_permille,
-                    e.requirements.iter().filter(|r| !r.met).map(|r| (r.predicted, r.bound)).collect::<Vec<_>>(),
-                    x.iter().filter(|&&m| m == 0).count()
-                );
-            }
             let mut new = Vec::new();
             for limit in self.limits.iter().filter(|l| !l.relaxation) {
                 let LimitKind::PathSum(shapes) = &limit.kind else {
@@ -1892,7 +1889,11 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 }
             }
             if new.is_empty() {
-                break;
+                if polished || self.domains.len() > KNAPSACK_TASKS {
+                    break;
+                }
+                polished = true;
+                continue;
             }
             added += new.len();
             self.limits.extend(new);
@@ -2109,6 +2110,11 @@ pub(crate) struct StageBounds<'p, 'm, 'g> {
     /// The same with the multipliers that maximise its cut bound, which
     /// every node evaluates too.
     cut_combined: Option<(Separable, u64)>,
+    /// `cut_combined` at the coordinate-ascent multipliers, before the
+    /// subgradient polish moved them: its relaxed placement is another
+    /// start for the Lagrangian heuristic (a higher bound is not always
+    /// the better start).
+    unpolished: Option<(Separable, u64)>,
     /// The binding knapsack-like limits kept exact (dynamic programming),
     /// the others priced: evaluated at every node when it beats the
     /// Lagrangian bounds at the root.
@@ -2429,6 +2435,7 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             .as_ref()
             .zip(forest_ps.as_ref())
             .and_then(|(a, ps)| Some(pre.joint_multipliers_with(a, Some(ps), 2, true)?.0));
+        let mut unpolished = None;
         let cut_ps = match (relaxed.as_ref(), cut_ps) {
             (Some(a), Some(ps)) if pre.domains.len() <= KNAPSACK_TASKS => {
                 let target = pre
@@ -2443,6 +2450,9 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
                 };
                 let (polished, after) = pre.polish_multipliers(a, &ps, target, SUBGRADIENT_ROUNDS);
                 tracing::debug!(before, after, ?target, "subgradient multipliers");
+                if polished != ps {
+                    unpolished = combine(a, &ps);
+                }
                 Some(polished)
             }
             (_, ps) => ps,
@@ -2458,6 +2468,7 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
             relaxed,
             combined,
             cut_combined,
+            unpolished,
             knapsack: None,
             knapsack_at_nodes: false,
             limit_knapsacks: Vec::new(),
@@ -2570,6 +2581,30 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
     /// for a repairing local search (a Lagrangian heuristic).
     pub fn relaxed_placement(&self) -> Option<Vec<Modality>> {
         self.relaxed_placement_in(&self.pre.domains)
+    }
+
+    /// Starts for the Lagrangian heuristic: the relaxed placement, the one
+    /// before the multipliers' polish (if it moved them), and the knapsack
+    /// relaxation's (which fills the binding limits).
+    pub fn heuristic_starts(&self) -> Vec<Vec<Modality>> {
+        let unpolished = self.unpolished.as_ref().and_then(|(c, _)| {
+            let (_, x) = c.cut_solve(self.pre.model, &self.pre.domains, true);
+            Some(x?.into_iter().map(|m| Modality::ALL[m]).collect())
+        });
+        let mut starts: Vec<Vec<Modality>> = Vec::new();
+        for x in [
+            self.relaxed_placement(),
+            unpolished,
+            self.knapsack_placement(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !starts.contains(&x) {
+                starts.push(x);
+            }
+        }
+        starts
     }
 
     /// [`StageBounds::relaxed_placement`] over a node's domains.
