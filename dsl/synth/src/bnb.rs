@@ -19,6 +19,7 @@
 use crate::bounds::{Domains, Hints, StageBounds};
 #[cfg(test)]
 use crate::bounds::{Metric, Presolve};
+use crate::rng::Rng;
 use crate::watchdog::Limits;
 use hivemind_ir::plan::Modality;
 use std::time::Instant;
@@ -84,11 +85,8 @@ const HEURISTIC_EVERY: u64 = 512;
 /// nodes); past it the search only dives (depth-first), which needs no more.
 const OPEN_ENTRIES: usize = 16 << 20;
 
-/// Search the stage `metric` over presolve's domains for a placement that
-/// `value_of` accepts (feasible, earlier stages at their optimum; it
-/// returns the stage's value) with a value below `best` (the incumbent's;
-/// `NONE` when there is none), visiting at most `node_budget` nodes and
-/// stopping at `deadline` or when `limits` say so.
+/// [`search_in`] over presolve's domains with the stage `metric`'s bounds
+/// built (the tests' entry).
 #[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn search(
@@ -116,9 +114,12 @@ pub(crate) fn search(
     )
 }
 
-/// [`search`] with the stage's bounds built, from `root` (presolve's
-/// domains or a sub-domain of them: a lower bound it returns holds in
-/// `root` only).
+/// Search `root` (presolve's domains, or a sub-domain of them: a lower
+/// bound returned holds in `root` only) with the stage's `bounds` for a
+/// placement that `value_of` accepts (feasible, earlier stages at their
+/// optimum; it returns the stage's value) with a value below `best` (the
+/// incumbent's; `NONE` when there is none), visiting at most
+/// `node_budget` nodes and stopping at `deadline` or when `limits` say so.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn search_in(
     bounds: &StageBounds,
@@ -322,17 +323,6 @@ pub(crate) struct Neighbourhoods {
     pub nodes: u64,
 }
 
-/// xorshift64*: the windows' sequence is fixed by the seed.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
-    }
-}
-
 /// Large-neighbourhood search with this module's branch-and-bound: every
 /// task outside a window of tasks keeps `start`'s modality, and the window
 /// is searched for a placement below the incumbent's `value` (on at most
@@ -384,7 +374,7 @@ pub(crate) fn neighbourhoods(
         return out;
     }
     let relaxed = bounds.relaxed_placement();
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::seeded(seed);
     // Half the open tasks, at most 24, to start with.
     let mut size = (open.len() / 2).clamp(1, 24);
     let mut quiet = 0usize;

@@ -33,6 +33,7 @@ mod encode;
 mod explain;
 mod lns;
 pub mod report;
+mod rng;
 pub mod search;
 mod watchdog;
 pub mod worker;

@@ -13,6 +13,7 @@
 //! the same; only where the deadline cuts it depends on the machine.
 
 use crate::encode::Encoding;
+use crate::rng::Rng;
 use crate::watchdog::Limits;
 use hivemind_cost::modality_index;
 use hivemind_ir::plan::Modality;
@@ -27,17 +28,6 @@ pub(crate) struct Found {
     /// The incumbent is optimal for the stage (a whole-problem window was
     /// unsatisfiable below it).
     pub proven: bool,
-}
-
-/// xorshift64*, seeded per stage: the windows are reproducible.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
-    }
 }
 
 /// Improve `start` (meeting every constraint, `fixed` and `cuts`
@@ -71,7 +61,7 @@ pub(crate) fn improve(
         solver.assert(c);
     }
     let topo: Vec<usize> = enc.model.topo.iter().map(|t| t.index()).collect();
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::seeded(seed);
     let mut size = n.min(6);
     let mut unsat_run = 0usize;
     let mut round = 0u64;
