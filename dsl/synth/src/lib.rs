@@ -409,10 +409,11 @@ enum Lexmin {
 
 /// The share of a stated stage's time the branch-and-bound gets (z3's
 /// neighbourhood search and `Optimize` share the rest); tie-breakers give
-/// it all. Measured (`bench synth`, `--timeout 10`): 0.85 against 0.5
-/// brought cpu 200 s3 from 1.24% to 0.91%, latency 200 s2 from 1.25% to
-/// 0.88%, budget 1000 s2 from 5.97% to 0.01%, and changed no 50-task
-/// proof; z3 improved no incumbent at 200 tasks or more in those runs.
+/// it all. Measured (the binding families, `--timeout 10`): 0.85 against
+/// 0.5 brought cpu 200 s3 from 1.24% to 0.91% and budget 1000 s2 from
+/// 5.97% to 0.01% (latency 200 s2 reached 0.88% in one run of three, 1.25%
+/// in the others), and changed no 50-task proof; z3 improved no incumbent
+/// at 200 tasks or more in the traced runs.
 const BNB_SHARE: f64 = 0.85;
 /// Rounds of path-chain cutting planes per stage ([`Presolve::add_chains`]).
 const CHAIN_ROUNDS: usize = 30;
