@@ -153,6 +153,7 @@ pub(crate) fn search_in(
     let mut seq = 0u64;
     let per_node = pre.domains.len().max(1);
     let mut nodes = 0u64;
+    let mut root_lower = 0u64;
     let (mut leaves, mut refused) = (0u64, 0u64);
     let mut cut = None;
     // Every other dive follows the incumbent (the best placement known)
@@ -192,6 +193,13 @@ pub(crate) fn search_in(
         let Some(nb) = bounds.reduce(&mut dom, best, node.hint) else {
             continue;
         };
+        if nodes == 1 {
+            // The root's bound holds for the whole search: node bounds
+            // are not monotone (the cut bound's merged cloud modalities
+            // and its submodular lowering depend on the domains), so an
+            // open node's bound can fall below it.
+            root_lower = nb.lower;
+        }
         if nb.lower >= best {
             continue;
         }
@@ -301,7 +309,7 @@ pub(crate) fn search_in(
     Outcome {
         improved,
         proven: cut.is_none(),
-        lower: open.min(best),
+        lower: open.max(root_lower).min(best),
         nodes,
         leaves,
         refused,
