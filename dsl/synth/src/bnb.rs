@@ -638,7 +638,8 @@ mod tests {
             }
         }
         let knapsack = StageBounds::new(&pre, metric).knapsack_at_nodes();
-        let improved = optimum.is_some_and(|opt| windows_improve(seed, &src, &pre, metric, opt));
+        let improved = optimum
+            .is_some_and(|opt| windows_improve(seed, &src, &pre, metric, opt, &value_of, &repair));
         (optimum.is_some(), nodes, knapsack, improved)
     }
 
@@ -646,21 +647,17 @@ mod tests {
     /// returns is a feasible placement with the value it states, no worse
     /// than the start and no better than the optimum `opt`. Returns
     /// whether it improved the start.
-    fn windows_improve(seed: u64, src: &str, pre: &Presolve, metric: Metric, opt: u64) -> bool {
-        let model = pre.model;
-        let first = model.objectives[0];
-        let value_of = |a: &[Modality]| {
-            let e = model.evaluate(a);
-            e.feasible().then(|| e.objective(first).saturated())
-        };
-        let repair = |x: Vec<Modality>, until: Instant| {
-            crate::search::repair(model, x, 0, &[], until, false).map(|(a, _)| a)
-        };
-        let choices = model.all_choices().expect("choices");
+    fn windows_improve(
+        seed: u64,
+        src: &str,
+        pre: &Presolve,
+        metric: Metric,
+        opt: u64,
+        value_of: &impl Fn(&[Modality]) -> Option<u64>,
+        repair: &impl Fn(Vec<Modality>, Instant) -> Option<Vec<Modality>>,
+    ) -> bool {
         let mut worst: Option<(Vec<Modality>, u64)> = None;
-        let mut idx = vec![0usize; choices.len()];
-        'all: loop {
-            let a: Vec<Modality> = idx.iter().zip(&choices).map(|(&i, c)| c[i]).collect();
+        crate::search::for_each_feasible(pre.model, u64::MAX, |a, _| {
             let inside = a
                 .iter()
                 .zip(&pre.domains)
@@ -670,17 +667,7 @@ mod tests {
                     worst = Some((a, v));
                 }
             }
-            for k in 0..=idx.len() {
-                if k == idx.len() {
-                    break 'all;
-                }
-                idx[k] += 1;
-                if idx[k] < choices[k].len() {
-                    break;
-                }
-                idx[k] = 0;
-            }
-        }
+        });
         let Some((start, value)) = worst else {
             return false;
         };
@@ -691,8 +678,8 @@ mod tests {
             start,
             value,
             0,
-            &value_of,
-            &repair,
+            value_of,
+            repair,
             seed,
             limits.deadline(),
             &limits,

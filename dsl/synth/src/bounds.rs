@@ -1520,6 +1520,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
         let Some((mut best, mut x)) = eval(&ps) else {
             return (ps, 0);
         };
+        let from = best;
         let mut best_ps = ps.clone();
         if priced.is_empty() {
             return (best_ps, best.clamp(0, i128::from(NONE)) as u64);
@@ -1598,6 +1599,7 @@ impl<'m, 'g> Presolve<'m, 'g> {
                 }
             }
         }
+        tracing::debug!(from, to = best, ?target, "subgradient multipliers");
         (best_ps, best.clamp(0, i128::from(NONE)) as u64)
     }
 
@@ -2444,12 +2446,7 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
                     .filter(|l| l.of == Some(metric))
                     .map(|l| l.max)
                     .min();
-                let before = {
-                    let (c, rhs) = pre.priced(a, &ps, |_| false);
-                    c.cut_bound(pre.model, &pre.domains).saturating_sub(rhs)
-                };
-                let (polished, after) = pre.polish_multipliers(a, &ps, target, SUBGRADIENT_ROUNDS);
-                tracing::debug!(before, after, ?target, "subgradient multipliers");
+                let (polished, _) = pre.polish_multipliers(a, &ps, target, SUBGRADIENT_ROUNDS);
                 if polished != ps {
                     unpolished = combine(a, &ps);
                 }
@@ -2587,10 +2584,10 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
     /// before the multipliers' polish (if it moved them), and the knapsack
     /// relaxation's (which fills the binding limits).
     pub fn heuristic_starts(&self) -> Vec<Vec<Modality>> {
-        let unpolished = self.unpolished.as_ref().and_then(|(c, _)| {
-            let (_, x) = c.cut_solve(self.pre.model, &self.pre.domains, true);
-            Some(x?.into_iter().map(|m| Modality::ALL[m]).collect())
-        });
+        let unpolished = self
+            .unpolished
+            .as_ref()
+            .and_then(|(c, _)| self.cut_placement(c, &self.pre.domains));
         let mut starts: Vec<Vec<Modality>> = Vec::new();
         for x in [
             self.relaxed_placement(),
@@ -2610,6 +2607,12 @@ impl<'p, 'm, 'g> StageBounds<'p, 'm, 'g> {
     /// [`StageBounds::relaxed_placement`] over a node's domains.
     pub fn relaxed_placement_in(&self, dom: &Domains) -> Option<Vec<Modality>> {
         let (c, _) = self.cut_combined.as_ref().or(self.combined.as_ref())?;
+        self.cut_placement(c, dom)
+    }
+
+    /// The placement minimising the combination `c` over `dom` by a
+    /// minimum cut.
+    fn cut_placement(&self, c: &Separable, dom: &Domains) -> Option<Vec<Modality>> {
         let (_, x) = c.cut_solve(self.pre.model, dom, true);
         Some(x?.into_iter().map(|m| Modality::ALL[m]).collect())
     }

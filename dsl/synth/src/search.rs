@@ -57,7 +57,7 @@ fn violation_scaled(e: &Evaluation, scale: u128) -> u128 {
 /// Call `visit` with every feasible combination of allowed modalities and
 /// its evaluation; `None` (and no calls) if there are more than `limit`
 /// combinations.
-fn for_each_feasible(
+pub(crate) fn for_each_feasible(
     model: &CostModel,
     limit: u64,
     mut visit: impl FnMut(Vec<Modality>, Evaluation),
