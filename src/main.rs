@@ -515,7 +515,7 @@ fn run(command: Command) -> Result<ExitCode> {
         } => {
             if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
                 return Err(anyhow::anyhow!(
-                    "--timeout must be between 0 and 86400 seconds"
+                    "--timeout must be above 0 and at most 86400 seconds"
                 ));
             }
             let synth = bench::SynthBench {

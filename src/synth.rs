@@ -48,7 +48,9 @@ fn read_small(path: &std::path::Path, what: &str) -> Result<String> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 86_400.0) {
-        return Err(anyhow!("--timeout must be between 0 and 86400 seconds"));
+        return Err(anyhow!(
+            "--timeout must be above 0 and at most 86400 seconds"
+        ));
     }
     let name = args.file.display().to_string();
     let src = input::read_mission(&args.file)?;

@@ -112,7 +112,7 @@ fn main() -> ExitCode {
 
 fn seconds(what: &str, s: f64) -> Result<Duration> {
     if !(s.is_finite() && s > 0.0 && s <= 86_400.0) {
-        bail!("{what} must be between 0 and 86400 seconds, not {s}");
+        bail!("{what} must be above 0 and at most 86400 seconds, not {s}");
     }
     Ok(Duration::from_secs_f64(s))
 }
