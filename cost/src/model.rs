@@ -24,6 +24,9 @@ use hivemind_ir::activation::{self, Rate, Start};
 use hivemind_ir::plan::{self, ChannelKind, Modality};
 use hivemind_ir::{self as ir, EdgeKind, FleetId, RequirementKind, Sat, TaskGraph, TaskId};
 
+mod path_cache;
+pub use path_cache::PathCache;
+
 const HOUR_US: u128 = 3_600_000_000;
 
 /// Coefficients of one task per modality; `None` where the modality is not allowed.
@@ -738,23 +741,36 @@ impl<'g> CostModel<'g> {
         fin: &mut [Sat],
         own_us: impl Fn(usize) -> Option<Sat>,
     ) {
-        let g = self.graph;
         for t in order {
-            let i = t.index();
-            let own = own_us(i).unwrap_or(Sat::ZERO);
-            let mut start = Sat::ZERO;
-            if t != from {
-                for &k in &self.in_edges[i] {
-                    let p = g.edges[k].from.index();
-                    if on_path[p] {
-                        let x = self.edges[k].transfer_us[modality_index(assignment[p])]
-                            [modality_index(assignment[i])];
-                        start = start.max(fin[p] + x);
-                    }
+            let own = own_us(t.index()).unwrap_or(Sat::ZERO);
+            fin[t.index()] = self.start_time(assignment, on_path, from, t, fin) + own;
+        }
+    }
+
+    /// When task `t` of a path can start: its on-path predecessors'
+    /// finish times (`fin`) plus their transfers, the latest (0 for the
+    /// path's first task `from`).
+    fn start_time(
+        &self,
+        assignment: &[Modality],
+        on_path: &[bool],
+        from: TaskId,
+        t: TaskId,
+        fin: &[Sat],
+    ) -> Sat {
+        let i = t.index();
+        let mut start = Sat::ZERO;
+        if t != from {
+            for &k in &self.in_edges[i] {
+                let p = self.graph.edges[k].from.index();
+                if on_path[p] {
+                    let x = self.edges[k].transfer_us[modality_index(assignment[p])]
+                        [modality_index(assignment[i])];
+                    start = start.max(fin[p] + x);
                 }
             }
-            fin[i] = start + own;
         }
+        start
     }
 
     /// Time for task `t`'s inputs to arrive under `assignment`: the slowest
@@ -775,6 +791,30 @@ impl<'g> CostModel<'g> {
 
     /// Every metric of one full placement.
     pub fn evaluate(&self, assignment: &[Modality]) -> Evaluation {
+        let whole = self.whole_graph_latency(assignment);
+        // One buffer for every path: each reads only entries it wrote.
+        let mut fin = vec![Sat::ZERO; self.graph.tasks.len()];
+        self.evaluate_from(assignment, whole, |k, from, to| {
+            self.finish_times(
+                assignment,
+                &self.path_tasks[k],
+                from,
+                self.path_order[k].iter().copied(),
+                &mut fin,
+            );
+            fin[to.index()]
+        })
+    }
+
+    /// [`CostModel::evaluate`] given the whole graph's critical path and
+    /// each latency requirement's path latency (mean) as
+    /// `path(k, from, to)`.
+    fn evaluate_from(
+        &self,
+        assignment: &[Modality],
+        whole: Sat,
+        mut path: impl FnMut(usize, TaskId, TaskId) -> Sat,
+    ) -> Evaluation {
         let g = self.graph;
         let mut fleet_energy: Vec<Sat> = self.motion_uj.clone();
         let mut fleet_busy: Vec<Sat> = vec![Sat::ZERO; g.fleets.len()];
@@ -815,9 +855,6 @@ impl<'g> CostModel<'g> {
         }
         let mut latency_total = Sat::ZERO;
         let mut requirements = Vec::with_capacity(g.requirements.len());
-        let whole = self.whole_graph_latency(assignment);
-        // One buffer for every path: each reads only entries it wrote.
-        let mut fin = vec![Sat::ZERO; g.tasks.len()];
         let exec_time = Sat::new(self.duration_us) + whole;
         // A bound beyond i64 (the checker allows none) is held at i64::MAX:
         // smaller than the truth, so never met by the clamp.
@@ -830,14 +867,7 @@ impl<'g> CostModel<'g> {
                     percentile_bp,
                     bound_us,
                 } => {
-                    self.finish_times(
-                        assignment,
-                        &self.path_tasks[k],
-                        from,
-                        self.path_order[k].iter().copied(),
-                        &mut fin,
-                    );
-                    let mean = fin[to.index()];
+                    let mean = path(k, from, to);
                     latency_total += mean;
                     (
                         tail(mean, self.profile.tail.factor(percentile_bp)).to_i64(),

@@ -556,7 +556,7 @@ mod tests {
     /// Returns whether the mission had a feasible plan, the nodes the
     /// search from no incumbent took, and whether its nodes evaluated the
     /// knapsack bound.
-    fn check(seed: u64, n: usize) -> (bool, u64, bool, bool) {
+    fn check(seed: u64, n: usize) -> (bool, u64, bool, Improved) {
         // One seed in five: a family mission whose CPU or budget is a
         // knapsack (the knapsack bound's case).
         let family =
@@ -587,7 +587,7 @@ mod tests {
         let optimum = oracle.as_ref().map(|(_, e)| e.objective(first).saturated());
         if pre.infeasible {
             assert_eq!(optimum, None, "seed {seed}: presolve infeasible\n{src}");
-            return (false, 0, false, false);
+            return (false, 0, false, Improved::default());
         }
         let out = search(
             &pre,
@@ -638,15 +638,16 @@ mod tests {
             }
         }
         let knapsack = StageBounds::new(&pre, metric).knapsack_at_nodes();
-        let improved = optimum
-            .is_some_and(|opt| windows_improve(seed, &src, &pre, metric, opt, &value_of, &repair));
+        let improved = optimum.map_or_else(Improved::default, |opt| {
+            windows_improve(seed, &src, &pre, metric, opt, &value_of, &repair)
+        });
         (optimum.is_some(), nodes, knapsack, improved)
     }
 
-    /// [`neighbourhoods`] from the worst feasible placement: what it
-    /// returns is a feasible placement with the value it states, no worse
-    /// than the start and no better than the optimum `opt`. Returns
-    /// whether it improved the start.
+    /// [`neighbourhoods`] and [`crate::anneal::anneal`] from the worst
+    /// feasible placement: what each returns is a feasible placement with
+    /// the value it states, no worse than the start and no better than the
+    /// optimum `opt`. Returns whether they improved the start.
     fn windows_improve(
         seed: u64,
         src: &str,
@@ -655,7 +656,7 @@ mod tests {
         opt: u64,
         value_of: &impl Fn(&[Modality]) -> Option<u64>,
         repair: &impl Fn(Vec<Modality>, Instant) -> Option<Vec<Modality>>,
-    ) -> bool {
+    ) -> Improved {
         let mut worst: Option<(Vec<Modality>, u64)> = None;
         crate::search::for_each_feasible(pre.model, u64::MAX, |a, _| {
             let inside = a
@@ -669,13 +670,13 @@ mod tests {
             }
         });
         let Some((start, value)) = worst else {
-            return false;
+            return Improved::default();
         };
         let limits = Limits::new(Instant::now(), std::time::Duration::from_secs(60), None);
         let bounds = StageBounds::new(pre, metric);
         let out = neighbourhoods(
             &bounds,
-            start,
+            start.clone(),
             value,
             0,
             value_of,
@@ -694,27 +695,72 @@ mod tests {
             "seed {seed}: windows went from {value} to {} (optimum {opt})\n{src}",
             out.value
         );
-        out.value < value
+        // Annealing from the same start, on a move budget.
+        let walked = crate::anneal::anneal(
+            pre.model,
+            &pre.domains,
+            start,
+            value,
+            0,
+            &[],
+            value_of,
+            seed,
+            20_000,
+            limits.deadline(),
+            &limits,
+        );
+        assert_eq!(
+            value_of(&walked.assignment),
+            Some(walked.value),
+            "seed {seed}: annealing's placement is not feasible at the value it states\n{src}"
+        );
+        assert!(
+            opt <= walked.value && walked.value <= value,
+            "seed {seed}: annealing went from {value} to {} (optimum {opt})\n{src}",
+            walked.value
+        );
+        Improved {
+            windows: out.value < value,
+            annealed: walked.value < value,
+            annealed_to_optimum: walked.value == opt && opt < value,
+        }
+    }
+
+    /// What [`windows_improve`] saw.
+    #[derive(Default)]
+    struct Improved {
+        windows: bool,
+        annealed: bool,
+        annealed_to_optimum: bool,
     }
 
     /// The property above is not vacuous: most missions have a plan, many
-    /// need branching, and windows improve the worst plan on many.
+    /// need branching, and windows and annealing improve the worst plan on
+    /// many (annealing to the optimum on most of those).
     #[test]
     fn branch_and_bound_branches() {
         let (mut feasible, mut branched, mut knapsack, mut windows) = (0, 0, 0, 0);
+        let (mut annealed, mut optimal) = (0, 0);
         for seed in 0..200u64 {
             let (f, nodes, k, w) = check(seed, 3 + (seed % 6) as usize);
             feasible += usize::from(f);
             branched += usize::from(nodes > 1);
             knapsack += usize::from(f && k);
-            windows += usize::from(w);
+            windows += usize::from(w.windows);
+            annealed += usize::from(w.annealed);
+            optimal += usize::from(w.annealed_to_optimum);
         }
         eprintln!(
-            "branch-and-bound: {feasible} feasible, {branched} branched, {knapsack} with the knapsack bound at nodes, {windows} improved by windows, of 200"
+            "branch-and-bound: {feasible} feasible, {branched} branched, {knapsack} with the knapsack bound at nodes, {windows} improved by windows, {annealed} by annealing ({optimal} to the optimum), of 200"
         );
         assert!(
-            feasible >= 30 && branched >= 20 && knapsack >= 3 && windows >= 20,
-            "{feasible} feasible, {branched} branched, {knapsack} knapsack, {windows} windows"
+            feasible >= 30
+                && branched >= 20
+                && knapsack >= 3
+                && windows >= 20
+                && annealed >= 20
+                && optimal * 10 >= annealed * 8,
+            "{feasible} feasible, {branched} branched, {knapsack} knapsack, {windows} windows, {annealed} annealed ({optimal} optimal)"
         );
     }
 

@@ -25,6 +25,7 @@
 //! naive one-shot z3 baseline. Must not be a dependency of the controller,
 //! the simulator's core or the agent: they read plans.
 
+mod anneal;
 pub mod bench;
 mod bnb;
 mod bounds;
@@ -221,6 +222,11 @@ fn synthesize_in_context(
         Some(started + options.timeout / 4),
         Some(started + options.timeout * 3 / 4),
     );
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        feasible = greedy.as_ref().map(|(_, e)| e.feasible()),
+        "greedy"
+    );
     let greedy_plan = greedy
         .as_ref()
         .map(|(a, _)| plan_for(&model, a, Strategy::Greedy));
@@ -232,6 +238,7 @@ fn synthesize_in_context(
     let enc = Encoding::new(&model, false);
     let runner = Runner::new(&options.z3_worker);
     let mut presolve = Presolve::until(&model, deadline);
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "presolve");
     // The greedy plan is the incumbent: it bounds each stage from above,
     // and proves it when it reaches the stage's lower bound.
     let mut progress = Progress::default();
@@ -420,6 +427,14 @@ const CHAIN_ROUNDS: usize = 30;
 /// Nodes per stage: a deterministic budget, past what the clock usually allows.
 const BNB_NODES: u64 = 2_000_000;
 
+/// Missions above this many tasks, and stages where the Lagrangian
+/// heuristic improved nothing, anneal the incumbent ([`anneal::anneal`])
+/// after it, on this share of the branch-and-bound's time, up to a budget
+/// of moves per task.
+const ANNEAL_TASKS: usize = 500;
+const ANNEAL_SHARE: f64 = 0.8;
+const ANNEAL_MOVES_PER_TASK: u64 = 2_000;
+
 /// The part of the branch-and-bound's time that windows of the incumbent
 /// ([`bnb::neighbourhoods`]) get before the tree takes the rest.
 const WINDOW_SHARE: f64 = 0.3;
@@ -555,13 +570,17 @@ fn lexmin_timed(
             presolve.bound(metric, value);
         }
         let mut lower = presolve.lower_bound(metric);
+        tracing::debug!(stage, lower, ?ceiling, "stage bound");
+        let mut ceiling = ceiling;
         if ceiling.is_none_or(|c| lower < c) && limits.stopped().is_none() {
             // Not proven by the bound: strengthen it with the path chains
             // its relaxation breaks, on a tenth of the stage's time at most.
             let now = Instant::now();
             let until = now + stage_deadline.saturating_duration_since(now) / 10;
-            let added = presolve.add_chains(metric, CHAIN_ROUNDS, until)
-                + presolve.mix_path_chains(metric, CHAIN_ROUNDS, until);
+            let added = presolve.within(until, |p| {
+                p.add_chains(metric, CHAIN_ROUNDS, until)
+                    + p.mix_path_chains(metric, CHAIN_ROUNDS, until)
+            });
             if added > 0 {
                 let raised = presolve.lower_bound(metric);
                 tracing::debug!(stage, added, from = lower, to = raised, "path chains");
@@ -578,7 +597,6 @@ fn lexmin_timed(
                 )));
             }
         }
-        let mut ceiling = ceiling;
         // Not proven by the bound: branch-and-bound on part of the stage's
         // time, which may prove the incumbent, improve it, or raise the bound.
         // Not with `blocks` (the Pareto front's blocks), which
@@ -591,14 +609,7 @@ fn lexmin_timed(
                 1.0
             };
             let bnb_deadline = now + stage_deadline.saturating_duration_since(now).mul_f64(share);
-            let value_of = |a: &[Modality]| {
-                let v = values_of(a)?;
-                fixed_values
-                    .iter()
-                    .zip(&v)
-                    .all(|(f, x)| x <= f)
-                    .then_some(v[stage])
-            };
+            let value_of = |a: &[Modality]| stage_value(&values_of, &fixed_values, stage, a);
             // A Lagrangian heuristic first: the relaxation's placement,
             // repaired into a feasible one, on up to half of the share.
             // Up to three starts ([`bounds::StageBounds::heuristic_starts`]).
@@ -606,6 +617,7 @@ fn lexmin_timed(
             let starts = stage_bounds.heuristic_starts();
             drop(stage_bounds);
             let parts = starts.len() as f64;
+            let mut repaired_any = false;
             for (i, x) in starts.into_iter().enumerate() {
                 let until = now
                     + stage_deadline
@@ -628,94 +640,123 @@ fn lexmin_timed(
                         ceiling = Some(v);
                         incumbent_values = Some(values);
                         incumbent = Some(a.clone());
+                        repaired_any = true;
                     }
                 }
             }
-            let repair = |x, until| {
-                search::repair(model, x, stage, &fixed_values, until, false).map(|(a, _)| a)
-            };
-            let stage_bounds = bounds::StageBounds::new(presolve, metric);
-            // Windows of the incumbent first, on a part of the time (a
-            // better incumbent prunes more of the tree), then the tree.
-            let mut known = incumbent.clone().zip(ceiling);
-            let mut window_nodes = 0;
-            if let Some((start, value)) = known.clone() {
-                let now = Instant::now();
-                let until = now
-                    + bnb_deadline
-                        .saturating_duration_since(now)
-                        .mul_f64(WINDOW_SHARE);
-                let near = bnb::neighbourhoods(
-                    &stage_bounds,
-                    start,
-                    value,
-                    lower,
+            // On large missions the tree reaches few nodes and windows are
+            // slow, and where no relaxation could be repaired the incumbent
+            // is still greedy's: anneal it on most of the time.
+            if model.graph.tasks.len() > ANNEAL_TASKS || !repaired_any {
+                let until = now_plus(bnb_deadline, ANNEAL_SHARE);
+                if let Some((a, v)) = anneal_stage(
+                    model,
+                    presolve,
+                    incumbent.as_deref().zip(ceiling),
+                    stage,
+                    &fixed_values,
                     &value_of,
-                    &repair,
-                    stage as u64,
                     until,
                     limits,
+                ) {
+                    if let Some(values) = values_of(&a) {
+                        presolve.bound(metric, v);
+                        ceiling = Some(v);
+                        incumbent_values = Some(values);
+                        incumbent = Some(a);
+                    }
+                }
+            }
+            // The tree and its windows, unless the steps before took
+            // their time (its bounds alone cost a tenth of a second at 200
+            // tasks; z3 keeps its share).
+            if Instant::now() < bnb_deadline {
+                let repair = |x, until| {
+                    search::repair(model, x, stage, &fixed_values, until, false).map(|(a, _)| a)
+                };
+                let stage_bounds = bounds::StageBounds::new(presolve, metric);
+                // Windows of the incumbent first, on a part of the time (a
+                // better incumbent prunes more of the tree), then the tree.
+                let mut known = incumbent.clone().zip(ceiling);
+                let mut window_nodes = 0;
+                if let Some((start, value)) = known.clone() {
+                    let now = Instant::now();
+                    let until = now
+                        + bnb_deadline
+                            .saturating_duration_since(now)
+                            .mul_f64(WINDOW_SHARE);
+                    let near = bnb::neighbourhoods(
+                        &stage_bounds,
+                        start,
+                        value,
+                        lower,
+                        &value_of,
+                        &repair,
+                        stage as u64,
+                        until,
+                        limits,
+                    );
+                    tracing::debug!(
+                        stage,
+                        windows = near.windows,
+                        improvements = near.improvements,
+                        nodes = near.nodes,
+                        from = value,
+                        to = near.value,
+                        "branch-and-bound windows"
+                    );
+                    window_nodes = near.nodes;
+                    if near.value < value {
+                        known = Some((near.assignment, near.value));
+                    }
+                }
+                let mut found = bnb::search_in(
+                    &stage_bounds,
+                    stage_bounds.root(),
+                    known.as_ref().map_or(bounds::NONE, |(_, v)| *v),
+                    known.as_ref().map(|(a, _)| a.as_slice()),
+                    &value_of,
+                    &repair,
+                    BNB_NODES,
+                    bnb_deadline,
+                    limits,
                 );
+                found.nodes += window_nodes;
+                if found.improved.is_none() {
+                    found.improved = known.filter(|(_, v)| ceiling.is_none_or(|c| *v < c));
+                }
+                drop(stage_bounds);
                 tracing::debug!(
                     stage,
-                    windows = near.windows,
-                    improvements = near.improvements,
-                    nodes = near.nodes,
-                    from = value,
-                    to = near.value,
-                    "branch-and-bound windows"
+                    nodes = found.nodes,
+                    leaves = found.leaves,
+                    refused = found.refused,
+                    lower = found.lower,
+                    proven = found.proven,
+                    cut = ?found.cut,
+                    improved = ?found.improved.as_ref().map(|(_, v)| *v),
+                    "branch-and-bound"
                 );
-                window_nodes = near.nodes;
-                if near.value < value {
-                    known = Some((near.assignment, near.value));
+                progress.bnb_nodes += found.nodes;
+                if let Some((a, v)) = found.improved {
+                    if let Some(values) = values_of(&a) {
+                        presolve.bound(metric, v);
+                        ceiling = Some(v);
+                        incumbent_values = Some(values);
+                        incumbent = Some(a);
+                    }
                 }
-            }
-            let mut found = bnb::search_in(
-                &stage_bounds,
-                stage_bounds.root(),
-                known.as_ref().map_or(bounds::NONE, |(_, v)| *v),
-                known.as_ref().map(|(a, _)| a.as_slice()),
-                &value_of,
-                &repair,
-                BNB_NODES,
-                bnb_deadline,
-                limits,
-            );
-            found.nodes += window_nodes;
-            if found.improved.is_none() {
-                found.improved = known.filter(|(_, v)| ceiling.is_none_or(|c| *v < c));
-            }
-            drop(stage_bounds);
-            tracing::debug!(
-                stage,
-                nodes = found.nodes,
-                leaves = found.leaves,
-                refused = found.refused,
-                lower = found.lower,
-                proven = found.proven,
-                cut = ?found.cut,
-                improved = ?found.improved.as_ref().map(|(_, v)| *v),
-                "branch-and-bound"
-            );
-            progress.bnb_nodes += found.nodes;
-            if let Some((a, v)) = found.improved {
-                if let Some(values) = values_of(&a) {
-                    presolve.bound(metric, v);
-                    ceiling = Some(v);
-                    incumbent_values = Some(values);
-                    incumbent = Some(a);
+                lower = lower.max(found.lower);
+                if found.cut == Some(bnb::Cut::Nodes) {
+                    progress.bnb_cut = Some(stage);
                 }
-            }
-            lower = lower.max(found.lower);
-            if found.cut == Some(bnb::Cut::Nodes) {
-                progress.bnb_cut = Some(stage);
-            }
-            if let (true, Some(value), Some(a)) = (found.proven, ceiling, incumbent.as_ref()) {
-                progress.by_bnb += usize::from(stage < enc.stated_objectives);
-                best = Some(a.clone());
-                fixed_values.push(value);
-                stage += 1;
-                continue;
+                if let (true, Some(value), Some(a)) = (found.proven, ceiling, incumbent.as_ref()) {
+                    progress.by_bnb += usize::from(stage < enc.stated_objectives);
+                    best = Some(a.clone());
+                    fixed_values.push(value);
+                    stage += 1;
+                    continue;
+                }
             }
         }
         // Not proven by the bound: improve the incumbent by large-neighbourhood
@@ -909,6 +950,70 @@ fn lexmin_timed(
         progress.proven_at = Some(Instant::now());
     }
     Ok(best.map_or(Lexmin::TimedOut(None), Lexmin::Optimal))
+}
+
+/// `now` plus `share` of the time left until `deadline`.
+fn now_plus(deadline: Instant, share: f64) -> Instant {
+    let now = Instant::now();
+    now + deadline.saturating_duration_since(now).mul_f64(share)
+}
+
+/// A placement's value at `stage` when it is feasible (`values_of`) and
+/// meets every earlier stage's optimum `fixed`.
+fn stage_value(
+    values_of: &impl Fn(&[Modality]) -> Option<Vec<u64>>,
+    fixed: &[u64],
+    stage: usize,
+    a: &[Modality],
+) -> Option<u64> {
+    let v = values_of(a)?;
+    fixed
+        .iter()
+        .zip(&v)
+        .all(|(f, x)| x <= f)
+        .then_some(v[stage])
+}
+
+/// Anneal the incumbent (a placement and its value at `stage`) until
+/// `until` or its move budget ([`anneal::anneal`]): the better placement
+/// found, if any.
+#[allow(clippy::too_many_arguments)]
+fn anneal_stage(
+    model: &CostModel,
+    presolve: &Presolve,
+    incumbent: Option<(&[Modality], u64)>,
+    stage: usize,
+    fixed: &[u64],
+    value_of: &impl Fn(&[Modality]) -> Option<u64>,
+    until: Instant,
+    limits: &Limits,
+) -> Option<(Vec<Modality>, u64)> {
+    let (start, value) = incumbent?;
+    let started = Instant::now();
+    let moves = ANNEAL_MOVES_PER_TASK.saturating_mul(start.len() as u64);
+    let walked = anneal::anneal(
+        model,
+        &presolve.domains,
+        start.to_vec(),
+        value,
+        stage,
+        fixed,
+        value_of,
+        stage as u64,
+        moves,
+        until,
+        limits,
+    );
+    tracing::debug!(
+        stage,
+        moves = walked.moves,
+        improvements = walked.improvements,
+        from = value,
+        to = walked.value,
+        ms = started.elapsed().as_millis() as u64,
+        "annealing"
+    );
+    (walked.value < value).then_some((walked.assignment, walked.value))
 }
 
 /// A z3 stage as data: the stage, the earlier optima, the blocks, and

@@ -54,6 +54,42 @@ fn violation_scaled(e: &Evaluation, scale: u128) -> u128 {
     requirements + overload + overflow
 }
 
+/// The preference vector's `stage` entry (a stage's objective), too large
+/// to compute being the largest value.
+pub(crate) fn stage_entry(model: &CostModel, e: &Evaluation, a: &[Modality], stage: usize) -> u128 {
+    model
+        .preference_vector(e, a)
+        .get(stage)
+        .map_or(0, |v| v.wide().unwrap_or(u128::MAX))
+}
+
+/// [`violation_scaled`] plus the earlier stages' excess over their optima
+/// `fixed` (in `scale`ths of the optimum, at least 1 when above it): zero
+/// exactly when the placement is feasible and matches every earlier stage.
+pub(crate) fn stage_violation(
+    model: &CostModel,
+    e: &Evaluation,
+    a: &[Modality],
+    fixed: &[u64],
+    scale: u128,
+) -> u128 {
+    let over: u128 = model
+        .preference_vector(e, a)
+        .iter()
+        .zip(fixed)
+        .map(|(v, &f)| {
+            let v = v.wide().unwrap_or(u128::MAX);
+            let f = u128::from(f);
+            if v > f {
+                (v - f).saturating_mul(scale) / f.max(1) + 1
+            } else {
+                0
+            }
+        })
+        .fold(0, u128::saturating_add);
+    violation_scaled(e, scale).saturating_add(over)
+}
+
 /// Call `visit` with every feasible combination of allowed modalities and
 /// its evaluation; `None` (and no calls) if there are more than `limit`
 /// combinations.
@@ -217,6 +253,8 @@ pub(crate) fn repair(
     deadline: std::time::Instant,
     fine: bool,
 ) -> Option<(Vec<Modality>, Evaluation)> {
+    // Moves change a task or two: evaluated incrementally.
+    let mut cache = None;
     let choices = model.all_choices()?;
     let mut assignment = start;
     for (a, c) in assignment.iter_mut().zip(&choices) {
@@ -225,12 +263,7 @@ pub(crate) fn repair(
         }
     }
     let late = || std::time::Instant::now() >= deadline;
-    let entry = |e: &Evaluation, a: &[Modality]| -> u128 {
-        model
-            .preference_vector(e, a)
-            .get(stage)
-            .map_or(0, |v| v.wide().unwrap_or(u128::MAX))
-    };
+    let entry = |e: &Evaluation, a: &[Modality]| stage_entry(model, e, a, stage);
     // Violations, and the earlier stages' excess over their optima, in ‰
     // of their bounds, then (once stuck) in millionths: in ‰ a requirement
     // missed by 0.3‰ and by 0.9‰ look the same, and the repair got stuck
@@ -238,25 +271,10 @@ pub(crate) fn repair(
     // reserve); ‰ first, which keeps the moves that clear a requirement
     // outright ahead. Only where asked: inside the branch-and-bound, the
     // battery family's incumbents came from repairs that stop early.
-    let violation = |e: &Evaluation, a: &[Modality], scale: u128| -> u128 {
-        let over: u128 = model
-            .preference_vector(e, a)
-            .iter()
-            .zip(fixed)
-            .map(|(v, &f)| {
-                let v = v.wide().unwrap_or(u128::MAX);
-                let f = u128::from(f);
-                if v > f {
-                    (v - f).saturating_mul(scale) / f.max(1) + 1
-                } else {
-                    0
-                }
-            })
-            .fold(0, u128::saturating_add);
-        violation_scaled(e, scale).saturating_add(over)
-    };
+    let violation =
+        |e: &Evaluation, a: &[Modality], scale: u128| stage_violation(model, e, a, fixed, scale);
     let mut scale: u128 = 1_000;
-    let mut current = model.evaluate(&assignment);
+    let mut current = model.evaluate_cached(&assignment, &mut cache);
     let mut v0 = violation(&current, &assignment, scale);
     while v0 > 0 {
         let base = entry(&current, &assignment);
@@ -271,7 +289,7 @@ pub(crate) fn repair(
             let old = assignment[i];
             for &m in choices[i].iter().filter(|&&m| m != old) {
                 assignment[i] = m;
-                let e = model.evaluate(&assignment);
+                let e = model.evaluate_cached(&assignment, &mut cache);
                 let v1 = violation(&e, &assignment, scale);
                 if v1 < v0 {
                     let added = entry(&e, &assignment).saturating_sub(base);
@@ -294,7 +312,7 @@ pub(crate) fn repair(
                     let old_j = assignment[j];
                     for &mj in choices[j].iter().filter(|&&m| m != old_j) {
                         assignment[j] = mj;
-                        let e = model.evaluate(&assignment);
+                        let e = model.evaluate_cached(&assignment, &mut cache);
                         let v1 = violation(&e, &assignment, scale);
                         if v1 < v0 {
                             let added = entry(&e, &assignment).saturating_sub(base);
@@ -350,7 +368,7 @@ pub(crate) fn repair(
                     return Some((assignment, current));
                 }
                 assignment[i] = m;
-                let e = model.evaluate(&assignment);
+                let e = model.evaluate_cached(&assignment, &mut cache);
                 let value = entry(&e, &assignment);
                 if value < base {
                     firsts.push((base - value, i, m));
@@ -373,7 +391,7 @@ pub(crate) fn repair(
                         return Some((assignment, current));
                     }
                     assignment[j] = mj;
-                    let e = model.evaluate(&assignment);
+                    let e = model.evaluate_cached(&assignment, &mut cache);
                     let k = greedy_key(model, &e, &assignment);
                     if k < key {
                         (current, key) = (e, k);
@@ -397,7 +415,7 @@ pub(crate) fn repair(
 type Step = (f64, Vec<(usize, Modality)>, Evaluation, u128);
 
 /// The repair's finer violation scale (millionths), once stuck in ‰.
-const FINE: u128 = 1_000_000;
+pub(crate) const FINE: u128 = 1_000_000;
 
 /// First moves tried in pairs (repair and descent).
 const PAIR_FIRSTS: usize = 8;
@@ -416,6 +434,8 @@ fn descent_pass(
     key: &mut (u128, Vec<Sat>),
     halt: impl Fn(&Evaluation) -> bool,
 ) -> Option<bool> {
+    // Moves change a task or two: evaluated incrementally.
+    let mut cache = None;
     let mut improved = false;
     for &t in &model.topo {
         let i = t.index();
@@ -428,7 +448,7 @@ fn descent_pass(
             }
             let old = assignment[i];
             assignment[i] = m;
-            let e = model.evaluate(assignment);
+            let e = model.evaluate_cached(assignment, &mut cache);
             let k = greedy_key(model, &e, assignment);
             if k < *key {
                 (*current, *key) = (e, k);
@@ -458,6 +478,8 @@ fn pair_move(
     current: &mut Evaluation,
     deadline: Option<std::time::Instant>,
 ) -> bool {
+    // Moves change a task or two: evaluated incrementally.
+    let mut cache = None;
     let n = assignment.len();
     let mut first: Vec<usize> = (0..n)
         .filter(|&t| {
@@ -488,7 +510,7 @@ fn pair_move(
                     }
                     let old_j = assignment[j];
                     assignment[j] = mj;
-                    let e = model.evaluate(assignment);
+                    let e = model.evaluate_cached(assignment, &mut cache);
                     if greedy_key(model, &e, assignment) < base {
                         *current = e;
                         return true;
