@@ -427,11 +427,9 @@ const CHAIN_ROUNDS: usize = 30;
 /// Nodes per stage: a deterministic budget, past what the clock usually allows.
 const BNB_NODES: u64 = 2_000_000;
 
-/// Missions above this many tasks, and stages where the Lagrangian
-/// heuristic improved nothing, anneal the incumbent ([`anneal::anneal`])
-/// after it, on this share of the branch-and-bound's time, up to a budget
-/// of moves per task.
-const ANNEAL_TASKS: usize = 500;
+/// Stages where the Lagrangian heuristic improved nothing anneal the
+/// incumbent ([`anneal::anneal`]) after it, on this share of the
+/// branch-and-bound's time, up to a budget of moves per task.
 const ANNEAL_SHARE: f64 = 0.8;
 const ANNEAL_MOVES_PER_TASK: u64 = 2_000;
 
@@ -613,7 +611,9 @@ fn lexmin_timed(
             // A Lagrangian heuristic first: the relaxation's placement,
             // repaired into a feasible one, on up to half of the share.
             // Up to three starts ([`bounds::StageBounds::heuristic_starts`]).
+            let bounds_began = Instant::now();
             let stage_bounds = bounds::StageBounds::new(presolve, metric);
+            let bounds_cost = bounds_began.elapsed();
             let starts = stage_bounds.heuristic_starts();
             drop(stage_bounds);
             let parts = starts.len() as f64;
@@ -644,11 +644,19 @@ fn lexmin_timed(
                     }
                 }
             }
-            // On large missions the tree reaches few nodes and windows are
-            // slow, and where no relaxation could be repaired the incumbent
-            // is still greedy's: anneal it on most of the time.
-            if model.graph.tasks.len() > ANNEAL_TASKS || !repaired_any {
-                let until = now_plus(bnb_deadline, ANNEAL_SHARE);
+            // The tree builds its bounds again (after the heuristic's
+            // improvements): when that alone would take most of the time
+            // left (1,000 tasks: 1.5-2.7 s), the tree is skipped.
+            let tree = Instant::now() + bounds_cost * 2 < bnb_deadline;
+            // Where no relaxation could be repaired the incumbent is still
+            // greedy's (or an earlier stage's): anneal it on most of the
+            // time; where the tree is skipped, on all of it.
+            if !repaired_any || !tree {
+                let until = if tree {
+                    now_plus(bnb_deadline, ANNEAL_SHARE)
+                } else {
+                    bnb_deadline
+                };
                 if let Some((a, v)) = anneal_stage(
                     model,
                     presolve,
@@ -670,7 +678,7 @@ fn lexmin_timed(
             // The tree and its windows, unless the steps before took
             // their time (its bounds alone cost a tenth of a second at 200
             // tasks; z3 keeps its share).
-            if Instant::now() < bnb_deadline {
+            if tree && Instant::now() < bnb_deadline {
                 let repair = |x, until| {
                     search::repair(model, x, stage, &fixed_values, until, false).map(|(a, _)| a)
                 };
