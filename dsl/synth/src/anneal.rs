@@ -59,14 +59,16 @@ pub(crate) struct Annealed {
 }
 
 /// Anneal from `start` (feasible, of value `value` at `stage`) for up to
-/// `moves` moves, `deadline` or `limits`, within `domains` (the start's
-/// own modalities are always allowed).
+/// `moves` moves, `deadline` or `limits`, or until a placement reaches the
+/// stage's lower bound `lower` (proven optimal), within `domains` (the
+/// start's own modalities are always allowed).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn anneal(
     model: &CostModel,
     domains: &Domains,
     start: Vec<Modality>,
     value: u64,
+    lower: u64,
     stage: usize,
     fixed: &[u64],
     value_of: &impl Fn(&[Modality]) -> Option<u64>,
@@ -128,7 +130,7 @@ pub(crate) fn anneal(
     let began = Instant::now();
     let span = deadline.saturating_duration_since(began).as_secs_f64();
     let mut progress = 0f64;
-    while out.moves < moves {
+    while out.moves < moves && out.value > lower {
         if out.moves.is_multiple_of(256) {
             if Instant::now() >= deadline || limits.stopped().is_some() {
                 break;

@@ -702,6 +702,7 @@ mod tests {
             start,
             value,
             0,
+            0,
             &[],
             value_of,
             seed,

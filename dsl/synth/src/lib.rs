@@ -661,6 +661,7 @@ fn lexmin_timed(
                     model,
                     presolve,
                     incumbent.as_deref().zip(ceiling),
+                    lower,
                     stage,
                     &fixed_values,
                     &value_of,
@@ -983,13 +984,14 @@ fn stage_value(
 }
 
 /// Anneal the incumbent (a placement and its value at `stage`) until
-/// `until` or its move budget ([`anneal::anneal`]): the better placement
-/// found, if any.
+/// `until`, its move budget or the stage's lower bound `lower`
+/// ([`anneal::anneal`]): the better placement found, if any.
 #[allow(clippy::too_many_arguments)]
 fn anneal_stage(
     model: &CostModel,
     presolve: &Presolve,
     incumbent: Option<(&[Modality], u64)>,
+    lower: u64,
     stage: usize,
     fixed: &[u64],
     value_of: &impl Fn(&[Modality]) -> Option<u64>,
@@ -1004,6 +1006,7 @@ fn anneal_stage(
         &presolve.domains,
         start.to_vec(),
         value,
+        lower,
         stage,
         fixed,
         value_of,
