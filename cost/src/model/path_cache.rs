@@ -37,8 +37,9 @@ pub struct PathCache {
 
 impl CostModel<'_> {
     /// [`CostModel::evaluate`], reusing (and updating) `cache`'s finish
-    /// times: after the first call, the paths are computed again only from
-    /// the first task whose modality changed. Equal to `evaluate`'s result.
+    /// times: after the first call, only the changed tasks and the
+    /// successors whose inputs changed are computed again. Equal to
+    /// `evaluate`'s result.
     pub fn evaluate_cached(
         &self,
         assignment: &[Modality],
